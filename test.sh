@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every test suite of the repository and ends with one line: "N passed, N failed".
+#  - all test projects (Release build; conformance tests read ../shared/conformance or $SLUICE_CONFORMANCE)
+#  - the kernel tests again with AVX-512, then AVX2, then all hardware intrinsics switched off, so every
+#    instruction-set path runs on this machine
+#  - `dotnet format --verify-no-changes`
+set -uo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+extra_failed=0
+extra_passed=0
+
+if ! dotnet build Sluice.sln -c Release 2>&1 | tee -a "$log" | grep -E "error|Warn|Build succeeded" ; then
+  :
+fi
+if ! grep -q "Build succeeded" "$log"; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+run_tests() { # $1 = label, rest = extra dotnet test args
+  local label=$1; shift
+  echo "== $label"
+  dotnet test Sluice.sln -c Release --no-build "$@" 2>&1 | tee -a "$log" | grep -E "^\s*(Passed!|Failed!|Failed |Skipped )|Error Message|Assert" || true
+}
+
+run_tests "all tests"
+for isa in "DOTNET_EnableAVX512=0" "DOTNET_EnableAVX2=0" "DOTNET_EnableHWIntrinsic=0"; do
+  env "$isa" bash -c "$(declare -f run_tests); log=$log; run_tests 'kernel tests with $isa' --filter Category=Kernels"
+done
+
+echo "== dotnet format --verify-no-changes"
+if dotnet format Sluice.sln --verify-no-changes >/dev/null 2>&1; then
+  extra_passed=$((extra_passed + 1)); echo "format: ok"
+else
+  extra_failed=$((extra_failed + 1)); echo "format: files need formatting (run: dotnet format Sluice.sln)"
+fi
+
+passed=$(grep -Eo "Passed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo "Failed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
+echo "$((passed + extra_passed)) passed, $((failed + extra_failed)) failed"
+[ $((failed + extra_failed)) -eq 0 ]
