@@ -1,0 +1,64 @@
+using System.Runtime.InteropServices;
+
+namespace Sluice.Engine.Caching;
+
+/// <summary>
+/// The KV cache as one preallocated pool of fixed-size blocks (vLLM's paged layout). A sequence owns
+/// a block table; position p of a sequence lives in block table[p / BlockSize], slot p % BlockSize.
+/// Keys and values are stored per (layer, block, kv head) as BlockSize x HeadDim rows so attention
+/// reads each block of each head contiguously.
+/// </summary>
+public sealed unsafe class PagedKvCache : IDisposable
+{
+    // K, V: (layers, blocks, kvHeads, blockSize, headDim) of ElementSize bytes each
+    private byte* _k;
+    private byte* _v;
+
+    public PagedKvCache(int layers, int kvHeads, int headDim, int blockSize, int blocks, KvCacheType type)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(blocks, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
+        Layers = layers;
+        KvHeads = kvHeads;
+        HeadDim = headDim;
+        BlockSize = blockSize;
+        Blocks = blocks;
+        Type = type;
+        ElementSize = type == KvCacheType.F16 ? 2 : 4;
+        nuint bytes = (nuint)BytesPerBlock(layers, kvHeads, headDim, blockSize, type) / 2 * (nuint)blocks;
+        _k = (byte*)NativeMemory.AlignedAlloc(bytes, 64);
+        _v = (byte*)NativeMemory.AlignedAlloc(bytes, 64);
+        TotalBytes = (long)bytes * 2;
+    }
+
+    public int Layers { get; }
+    public int KvHeads { get; }
+    public int HeadDim { get; }
+    public int BlockSize { get; }
+    public int Blocks { get; }
+    public KvCacheType Type { get; }
+    public int ElementSize { get; }
+    public long TotalBytes { get; }
+
+    /// <summary>Bytes one block takes across all layers, keys and values together.</summary>
+    public static long BytesPerBlock(int layers, int kvHeads, int headDim, int blockSize, KvCacheType type) =>
+        2L * layers * kvHeads * blockSize * headDim * (type == KvCacheType.F16 ? 2 : 4);
+
+    private long Offset(int layer, int block, int head, int slot) =>
+        ((((long)layer * Blocks + block) * KvHeads + head) * BlockSize + slot) * HeadDim * ElementSize;
+
+    /// <summary>Key row (HeadDim elements) of one slot.</summary>
+    public byte* Key(int layer, int block, int head, int slot) => _k + Offset(layer, block, head, slot);
+
+    public byte* Value(int layer, int block, int head, int slot) => _v + Offset(layer, block, head, slot);
+
+    public void Dispose()
+    {
+        if (_k != null)
+        {
+            NativeMemory.AlignedFree(_k);
+            NativeMemory.AlignedFree(_v);
+            _k = _v = null;
+        }
+    }
+}

@@ -1,0 +1,186 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Sluice.Engine.Caching;
+using Sluice.Engine.Threading;
+
+namespace Sluice.Engine.Kernels;
+
+/// <summary>
+/// Causal attention of a ragged batch over the paged KV cache. One work item is one token and one
+/// KV head: the query heads that share that KV head (GQA) read each key and value block once.
+/// Softmax is computed online block by block (running max and sum), so no score buffer the size of
+/// the context is needed.
+/// </summary>
+public sealed unsafe class Attention : IParallelWork
+{
+    private PagedKvCache _cache = null!;
+    private int _layer;
+    private float* _q;     // (n, heads, headDim)
+    private float* _out;   // (n, heads, headDim)
+    private int[] _positions = [];      // (n,)
+    private int[][] _blockTables = [];  // per token: its sequence's block table
+    private int _heads;
+    private float _scale;
+
+    public void Run(WorkerPool pool, PagedKvCache cache, int layer, float* q, float* output, int n, int heads,
+        int[] positions, int[][] blockTables)
+    {
+        _cache = cache;
+        _layer = layer;
+        _q = q;
+        _out = output;
+        _positions = positions;
+        _blockTables = blockTables;
+        _heads = heads;
+        _scale = 1f / MathF.Sqrt(cache.HeadDim);
+        pool.Run(this, n * cache.KvHeads);
+    }
+
+    public void Execute(int index)
+    {
+        int kvHeads = _cache.KvHeads;
+        int t = index / kvHeads;
+        int kvh = index % kvHeads;
+        int group = _heads / kvHeads;
+        int hd = _cache.HeadDim;
+        int bs = _cache.BlockSize;
+        int ctx = _positions[t] + 1;
+        int[] table = _blockTables[t];
+        bool f16 = _cache.Type == KvCacheType.F16;
+
+        // per query head: running max, running sum, output accumulator
+        Span<float> maxes = stackalloc float[group];
+        Span<float> sums = stackalloc float[group];
+        float* scores = stackalloc float[bs];
+        float* q0 = _q + ((long)t * _heads + kvh * group) * hd;
+        float* o0 = _out + ((long)t * _heads + kvh * group) * hd;
+        maxes.Fill(float.NegativeInfinity);
+        sums.Clear();
+        new Span<float>(o0, group * hd).Clear();
+
+        for (int start = 0; start < ctx; start += bs)
+        {
+            int block = table[start / bs];
+            int count = Math.Min(bs, ctx - start);
+            for (int g = 0; g < group; g++)
+            {
+                float* q = q0 + g * hd;
+                float* o = o0 + g * hd;
+                float blockMax = float.NegativeInfinity;
+                for (int j = 0; j < count; j++)
+                {
+                    byte* k = _cache.Key(_layer, block, kvh, j);
+                    float s = (f16 ? FloatDot.F16((ushort*)k, q, hd) : FloatDot.F32((float*)k, q, hd)) * _scale;
+                    scores[j] = s;
+                    blockMax = MathF.Max(blockMax, s);
+                }
+                float newMax = MathF.Max(maxes[g], blockMax);
+                float correction = MathF.Exp(maxes[g] - newMax);
+                if (correction != 1f)
+                {
+                    Scale(o, hd, correction);
+                }
+                float sum = sums[g] * correction;
+                for (int j = 0; j < count; j++)
+                {
+                    float p = MathF.Exp(scores[j] - newMax);
+                    sum += p;
+                    byte* v = _cache.Value(_layer, block, kvh, j);
+                    if (f16)
+                    {
+                        AxpyF16(o, (ushort*)v, p, hd);
+                    }
+                    else
+                    {
+                        AxpyF32(o, (float*)v, p, hd);
+                    }
+                }
+                sums[g] = sum;
+                maxes[g] = newMax;
+            }
+        }
+        for (int g = 0; g < group; g++)
+        {
+            Scale(o0 + g * hd, hd, 1f / sums[g]);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(float* x, int n, float s)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vs = Vector256.Create(s);
+            for (; i + 8 <= n; i += 8)
+            {
+                (Vector256.Load(x + i) * vs).Store(x + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            x[i] *= s;
+        }
+    }
+
+    // o += p * v
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AxpyF32(float* o, float* v, float p, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vp = Vector256.Create(p);
+            for (; i + 8 <= n; i += 8)
+            {
+                (Vector256.Load(o + i) + Vector256.Load(v + i) * vp).Store(o + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            o[i] += p * v[i];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AxpyF16(float* o, ushort* v, float p, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vp = Vector256.Create(p);
+            for (; i + 8 <= n; i += 8)
+            {
+                (Vector256.Load(o + i) + Fp16.ToFloat(Vector128.Load(v + i)) * vp).Store(o + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            o[i] += p * Fp16.ToFloat(v[i]);
+        }
+    }
+
+    /// <summary>Writes one token's keys and values (kvHeads x headDim each) into its slot.</summary>
+    public static void Store(PagedKvCache cache, int layer, int block, int slot, float* k, float* v)
+    {
+        int hd = cache.HeadDim;
+        for (int h = 0; h < cache.KvHeads; h++)
+        {
+            byte* kd = cache.Key(layer, block, h, slot);
+            byte* vd = cache.Value(layer, block, h, slot);
+            if (cache.Type == KvCacheType.F16)
+            {
+                for (int i = 0; i < hd; i++)
+                {
+                    ((ushort*)kd)[i] = Fp16.FromFloat(k[h * hd + i]);
+                    ((ushort*)vd)[i] = Fp16.FromFloat(v[h * hd + i]);
+                }
+            }
+            else
+            {
+                new ReadOnlySpan<float>(k + h * hd, hd).CopyTo(new Span<float>(kd, hd));
+                new ReadOnlySpan<float>(v + h * hd, hd).CopyTo(new Span<float>(vd, hd));
+            }
+        }
+    }
+}

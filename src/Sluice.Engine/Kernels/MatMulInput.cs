@@ -1,0 +1,117 @@
+using Sluice.Engine.Threading;
+
+namespace Sluice.Engine.Kernels;
+
+/// <summary>
+/// The input rows of one or more matmuls (for example q, k and v all read the normed hidden state),
+/// converted lazily into each form a weight type needs and reused by every matmul that reads it.
+/// </summary>
+public sealed unsafe class MatMulInput : IDisposable, IParallelWork
+{
+    private readonly NativeBuffer<float> _f16 = new(0);
+    private readonly NativeBuffer<float> _bf16 = new(0);
+    private readonly QuantizedActivations _q8_0 = new();
+    private readonly QuantizedActivations _q8k = new();
+    private bool _hasF16, _hasBF16, _hasQ8_0, _hasQ8K;
+    private ActivationKind _preparing;
+
+    // (Rows, Columns), row-major
+    public float* X { get; private set; }
+    public int Rows { get; private set; }
+    public int Columns { get; private set; }
+
+    /// <summary>Points at new input rows; every converted form is invalidated.</summary>
+    public void Set(float* x, int rows, int columns)
+    {
+        X = x;
+        Rows = rows;
+        Columns = columns;
+        _hasF16 = _hasBF16 = _hasQ8_0 = _hasQ8K = false;
+    }
+
+    /// <summary>Float rows (rounded to half or bfloat16 where the weight type asks for it).</summary>
+    public float* Floats(ActivationKind kind, WorkerPool pool)
+    {
+        switch (kind)
+        {
+            case ActivationKind.F16Rounded:
+                Ensure(ref _hasF16, kind, pool);
+                return _f16.Pointer;
+            case ActivationKind.BF16Rounded:
+                Ensure(ref _hasBF16, kind, pool);
+                return _bf16.Pointer;
+            default:
+                return X;
+        }
+    }
+
+    public QuantizedActivations Quantized(ActivationKind kind, WorkerPool pool)
+    {
+        if (kind == ActivationKind.Q8_0)
+        {
+            Ensure(ref _hasQ8_0, kind, pool);
+            return _q8_0;
+        }
+        Ensure(ref _hasQ8K, kind, pool);
+        return _q8k;
+    }
+
+    private void Ensure(ref bool done, ActivationKind kind, WorkerPool pool)
+    {
+        if (done)
+        {
+            return;
+        }
+        switch (kind)
+        {
+            case ActivationKind.F16Rounded: _f16.EnsureCapacity((long)Rows * Columns); break;
+            case ActivationKind.BF16Rounded: _bf16.EnsureCapacity((long)Rows * Columns); break;
+            case ActivationKind.Q8_0: _q8_0.Prepare(ActivationFormat.Q8_0, Rows, Columns); break;
+            case ActivationKind.Q8_K: _q8k.Prepare(ActivationFormat.Q8_K, Rows, Columns); break;
+        }
+        _preparing = kind;
+        pool.Run(this, Rows);
+        done = true;
+    }
+
+    /// <summary>Converts row <paramref name="index"/> into the form being prepared.</summary>
+    public void Execute(int index)
+    {
+        float* x = X + (long)index * Columns;
+        switch (_preparing)
+        {
+            case ActivationKind.F16Rounded:
+                {
+                    float* y = _f16.Pointer + (long)index * Columns;
+                    for (int i = 0; i < Columns; i++)
+                    {
+                        y[i] = Fp16.RoundToHalf(x[i]);
+                    }
+                    break;
+                }
+            case ActivationKind.BF16Rounded:
+                {
+                    float* y = _bf16.Pointer + (long)index * Columns;
+                    for (int i = 0; i < Columns; i++)
+                    {
+                        y[i] = Fp16.RoundToBF16(x[i]);
+                    }
+                    break;
+                }
+            case ActivationKind.Q8_0:
+                ActivationQuantizer.QuantizeRow(ActivationFormat.Q8_0, x, Columns, _q8_0.Qs(index), _q8_0.Scales(index), _q8_0.Sums(index));
+                break;
+            case ActivationKind.Q8_K:
+                ActivationQuantizer.QuantizeRow(ActivationFormat.Q8_K, x, Columns, _q8k.Qs(index), _q8k.Scales(index), _q8k.Sums(index));
+                break;
+        }
+    }
+
+    public void Dispose()
+    {
+        _f16.Dispose();
+        _bf16.Dispose();
+        _q8_0.Dispose();
+        _q8k.Dispose();
+    }
+}

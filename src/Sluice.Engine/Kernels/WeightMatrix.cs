@@ -1,0 +1,59 @@
+using Sluice.Engine.Quantization;
+
+namespace Sluice.Engine.Kernels;
+
+/// <summary>
+/// A weight matrix of <see cref="Rows"/> output features by <see cref="Columns"/> inputs, stored
+/// row-major in ggml's block format, usually a view into a memory-mapped model file.
+/// </summary>
+public sealed unsafe class WeightMatrix
+{
+    public WeightMatrix(string name, GgmlType type, int rows, int columns, byte* data)
+    {
+        if (!GgmlTypeInfo.IsSupportedForCompute(type))
+        {
+            throw new NotSupportedException($"tensor '{name}': type {GgmlTypeInfo.Name(type)} is not supported for compute (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
+        }
+        long rowBytes = GgmlTypeInfo.RowBytes(type, columns);
+        if (rowBytes < 0)
+        {
+            throw new ArgumentException($"tensor '{name}': row length {columns} is not a multiple of the {GgmlTypeInfo.Name(type)} block size");
+        }
+        Name = name;
+        Type = type;
+        Rows = rows;
+        Columns = columns;
+        Data = data;
+        RowBytes = rowBytes;
+    }
+
+    public string Name { get; }
+    public GgmlType Type { get; }
+    public int Rows { get; }
+    public int Columns { get; }
+    public byte* Data { get; }
+    public long RowBytes { get; }
+    public long ByteSize => RowBytes * Rows;
+
+    public byte* Row(int r) => Data + r * RowBytes;
+
+    /// <summary>The activation form this weight type multiplies with.</summary>
+    public ActivationKind Activation => Type switch
+    {
+        GgmlType.Q8_0 or GgmlType.Q4_0 => ActivationKind.Q8_0,
+        GgmlType.Q4_K or GgmlType.Q6_K => ActivationKind.Q8_K,
+        GgmlType.F16 => ActivationKind.F16Rounded,
+        GgmlType.BF16 => ActivationKind.BF16Rounded,
+        _ => ActivationKind.F32,
+    };
+}
+
+/// <summary>The form a matmul's input rows must take for a given weight type.</summary>
+public enum ActivationKind
+{
+    F32,
+    F16Rounded,
+    BF16Rounded,
+    Q8_0,
+    Q8_K,
+}

@@ -1,0 +1,52 @@
+namespace Sluice.Engine.Models;
+
+/// <summary>
+/// One ragged batch: tokens of any number of sequences, each with its position and its sequence's
+/// KV block table, plus which tokens need logits (the last prompt token of a prefill, every decode).
+/// Arrays are reused between steps; only the first <see cref="Count"/> entries are meaningful.
+/// </summary>
+public sealed class ForwardBatch
+{
+    public ForwardBatch(int capacity)
+    {
+        Tokens = new int[capacity];
+        Positions = new int[capacity];
+        BlockTables = new int[capacity][];
+        LogitTokens = new int[capacity];
+    }
+
+    public int Capacity => Tokens.Length;
+    public int Count { get; private set; }
+    public int LogitCount { get; private set; }
+
+    // (Count,)
+    public int[] Tokens { get; }
+    public int[] Positions { get; }
+    public int[][] BlockTables { get; }
+
+    // (LogitCount,) indices into the batch of the tokens whose logits are wanted, in output order
+    public int[] LogitTokens { get; }
+
+    public void Clear()
+    {
+        Count = 0;
+        LogitCount = 0;
+    }
+
+    /// <summary>Adds a token; returns its index in the batch.</summary>
+    public int Add(int token, int position, int[] blockTable, bool wantLogits)
+    {
+        if (Count == Capacity)
+        {
+            throw new InvalidOperationException($"batch is full ({Capacity} tokens)");
+        }
+        Tokens[Count] = token;
+        Positions[Count] = position;
+        BlockTables[Count] = blockTable;
+        if (wantLogits)
+        {
+            LogitTokens[LogitCount++] = Count;
+        }
+        return Count++;
+    }
+}

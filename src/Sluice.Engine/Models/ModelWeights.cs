@@ -1,0 +1,112 @@
+using Sluice.Engine.Formats;
+using Sluice.Engine.Formats.Gguf;
+using Sluice.Engine.Kernels;
+using Sluice.Engine.Quantization;
+
+namespace Sluice.Engine.Models;
+
+/// <summary>
+/// All weights of a model, bound to a mapped GGUF file: matrices stay in the mapping (no copy at load),
+/// vectors (norms, biases, RoPE frequency factors) are decoded to float arrays. Every tensor's shape is
+/// checked against the configuration, and a missing or misshapen tensor is named in the error.
+/// </summary>
+public sealed unsafe class ModelWeights
+{
+    private ModelWeights(ModelConfig config, WeightMatrix embedding, float[] outputNorm, WeightMatrix output, LayerWeights[] layers, float[]? ropeFreqs)
+    {
+        Config = config;
+        TokenEmbedding = embedding;
+        OutputNorm = outputNorm;
+        Output = output;
+        Layers = layers;
+        RopeFrequencyFactors = ropeFreqs;
+    }
+
+    public ModelConfig Config { get; }
+
+    // (vocab, embedding)
+    public WeightMatrix TokenEmbedding { get; }
+    public float[] OutputNorm { get; }
+
+    // (vocab, embedding); the token embedding itself when the file ties them
+    public WeightMatrix Output { get; }
+    public IReadOnlyList<LayerWeights> Layers { get; }
+
+    /// <summary>Per-pair divisors of the RoPE frequencies (Llama 3.1 style `rope_freqs.weight`), or null.</summary>
+    public float[]? RopeFrequencyFactors { get; }
+
+    public bool TiedOutput => ReferenceEquals(Output, TokenEmbedding);
+
+    public static ModelWeights Load(GgufFile f, ModelConfig c)
+    {
+        var binder = new Binder(f);
+        int d = c.EmbeddingLength;
+        int qDim = c.HeadCount * c.HeadDim;
+        int kvDim = c.HeadCountKv * c.HeadDim;
+        var embedding = binder.Matrix("token_embd.weight", c.VocabSize, d);
+        var output = f.TryGetTensor("output.weight", out _) ? binder.Matrix("output.weight", c.VocabSize, d) : embedding;
+        var layers = new LayerWeights[c.BlockCount];
+        for (int i = 0; i < c.BlockCount; i++)
+        {
+            string p = $"blk.{i}.";
+            layers[i] = new LayerWeights
+            {
+                AttnNorm = binder.Vector(p + "attn_norm.weight", d),
+                Q = binder.Matrix(p + "attn_q.weight", qDim, d),
+                K = binder.Matrix(p + "attn_k.weight", kvDim, d),
+                V = binder.Matrix(p + "attn_v.weight", kvDim, d),
+                O = binder.Matrix(p + "attn_output.weight", d, qDim),
+                QBias = c.HasQkvBias ? binder.Vector(p + "attn_q.bias", qDim) : binder.OptionalVector(p + "attn_q.bias", qDim),
+                KBias = c.HasQkvBias ? binder.Vector(p + "attn_k.bias", kvDim) : binder.OptionalVector(p + "attn_k.bias", kvDim),
+                VBias = c.HasQkvBias ? binder.Vector(p + "attn_v.bias", kvDim) : binder.OptionalVector(p + "attn_v.bias", kvDim),
+                QNorm = c.HasQkNorm ? binder.Vector(p + "attn_q_norm.weight", c.HeadDim) : null,
+                KNorm = c.HasQkNorm ? binder.Vector(p + "attn_k_norm.weight", c.HeadDim) : null,
+                FfnNorm = binder.Vector(p + "ffn_norm.weight", d),
+                Gate = binder.Matrix(p + "ffn_gate.weight", c.FeedForwardLength, d),
+                Up = binder.Matrix(p + "ffn_up.weight", c.FeedForwardLength, d),
+                Down = binder.Matrix(p + "ffn_down.weight", d, c.FeedForwardLength),
+            };
+        }
+        var ropeFreqs = binder.OptionalVector("rope_freqs.weight", c.HeadDim / 2);
+        return new ModelWeights(c, embedding, binder.Vector("output_norm.weight", d), output, layers, ropeFreqs);
+    }
+
+    /// <summary>Binds tensors by name with shape checks; errors name the file and the tensor.</summary>
+    private sealed class Binder(GgufFile f)
+    {
+        public WeightMatrix Matrix(string name, int rows, int columns)
+        {
+            var t = f.GetTensor(name);
+            if (t.Dimensions.Length != 2 || t.Dimensions[0] != columns || t.Dimensions[1] != rows)
+            {
+                throw new ModelFormatException(f.FilePath, $"shape mismatch: tensor '{name}' is {t.ShapeString}, expected [{columns}, {rows}]");
+            }
+            if (!GgmlTypeInfo.IsSupportedForCompute(t.Type))
+            {
+                throw new ModelFormatException(f.FilePath, $"unsupported tensor type {GgmlTypeInfo.Name(t.Type)} for tensor '{name}' (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
+            }
+            return new WeightMatrix(name, t.Type, rows, columns, f.TensorData(t));
+        }
+
+        public float[] Vector(string name, int length)
+        {
+            var t = f.GetTensor(name);
+            if (t.ElementCount != length || t.Dimensions[0] != length)
+            {
+                throw new ModelFormatException(f.FilePath, $"shape mismatch: tensor '{name}' is {t.ShapeString}, expected [{length}]");
+            }
+            if (!GgmlTypeInfo.IsSupportedForCompute(t.Type))
+            {
+                throw new ModelFormatException(f.FilePath, $"unsupported tensor type {GgmlTypeInfo.Name(t.Type)} for tensor '{name}'");
+            }
+            var v = new float[length];
+            fixed (float* p = v)
+            {
+                RowDecoder.Decode(t.Type, f.TensorData(t), p, length);
+            }
+            return v;
+        }
+
+        public float[]? OptionalVector(string name, int length) => f.TryGetTensor(name, out _) ? Vector(name, length) : null;
+    }
+}
