@@ -9,7 +9,9 @@ namespace Sluice.Engine.Threading;
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
-    private const int SpinIterations = 20000;
+    // About 50 microseconds of spinning: the gap between a decode step's parallel regions is far
+    // shorter, the gap between steps usually is not.
+    private const int SpinIterations = 2000;
 
     private readonly Thread[] _workers;
     private readonly SemaphoreSlim _wake = new(0);
@@ -67,10 +69,16 @@ public sealed class WorkerPool : IDisposable
             _wake.Release(parked);
         }
         Drain();
-        var spinner = new SpinWait();
-        while (Volatile.Read(ref _pending) != 0)
+        for (int spin = 0; Volatile.Read(ref _pending) != 0; spin++)
         {
-            spinner.SpinOnce(sleep1Threshold: -1);
+            if ((spin & 63) == 63)
+            {
+                Thread.Yield();
+            }
+            else
+            {
+                Thread.SpinWait(4);
+            }
         }
         _work = null;
         if (_failure != null)
@@ -125,7 +133,15 @@ public sealed class WorkerPool : IDisposable
                 {
                     return gen;
                 }
-                Thread.SpinWait(8);
+                if ((spin & 63) == 63)
+                {
+                    // Give the core away if another thread wants it (oversubscribed machines, tests).
+                    Thread.Yield();
+                }
+                else
+                {
+                    Thread.SpinWait(8);
+                }
             }
             Interlocked.Increment(ref _parked);
             // Re-check after announcing: a run may have started before we counted ourselves parked.
