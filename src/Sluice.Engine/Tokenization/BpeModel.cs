@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 
 namespace Sluice.Engine.Tokenization;
 
@@ -28,7 +29,7 @@ internal sealed class BpeModel
         _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         var extraIds = new Dictionary<string, int>(StringComparer.Ordinal);
         var merges = vocab.Merges;
-        _rankByPair = new Dictionary<long, int>(merges.Length);
+        _rankByPair = new Dictionary<long, int>(merges.Length, PairKeyComparer.Instance);
         _mergedByRank = new int[merges.Length];
         Span<char> joined = stackalloc char[256];
         for (int rank = 0; rank < merges.Length; rank++)
@@ -100,6 +101,7 @@ internal sealed class BpeModel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Merge(ReadOnlySpan<byte> bytes, List<int> output, BpeScratch s)
     {
         int n = bytes.Length;
@@ -115,7 +117,7 @@ internal sealed class BpeModel
         {
             TryAddPair(s, i - 1, i);
         }
-        while (s.Queue.TryDequeue(out var pair, out _))
+        while (s.Queue.TryPop(out var pair))
         {
             int left = pair.Left;
             int right = pair.Right;
@@ -150,7 +152,7 @@ internal sealed class BpeModel
         int rightId = s.Ids[right];
         if (_rankByPair.TryGetValue(PairKey(leftId, rightId), out int rank))
         {
-            s.Queue.Enqueue(new BpePair(left, right, leftId, rightId, _mergedByRank[rank]), PairKey(rank, left));
+            s.Queue.Push((ulong)PairKey(rank, left), new BpePair(left, right, leftId, rightId, _mergedByRank[rank]));
         }
     }
 
@@ -180,7 +182,7 @@ internal sealed class BpeScratch
     public int[] Ids = [];
     public int[] Prev = [];
     public int[] Next = [];
-    public readonly PriorityQueue<BpePair, long> Queue = new();
+    public readonly MinHeap<BpePair> Queue = new();
 
     public void Reset(int capacity)
     {
@@ -193,4 +195,17 @@ internal sealed class BpeScratch
         }
         Queue.Clear();
     }
+}
+
+/// <summary>
+/// Hashes (left id, right id) keys by multiplication. long's own hash (high ^ low) sends every pair
+/// with the same XOR of ids to one bucket, which made merge lookups crawl.
+/// </summary>
+internal sealed class PairKeyComparer : IEqualityComparer<long>
+{
+    public static readonly PairKeyComparer Instance = new();
+
+    public bool Equals(long x, long y) => x == y;
+
+    public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
 }

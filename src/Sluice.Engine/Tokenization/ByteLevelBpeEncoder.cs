@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -9,6 +10,7 @@ internal sealed class ByteLevelBpeEncoder(Vocabulary vocab)
     private readonly PreTokenizer _preTokenizer = PreTokenizer.For(vocab.PreTokenizer);
     private readonly BpeModel _model = new(vocab);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Encode(ReadOnlySpan<char> text, List<int> output, EncodeScratch s)
     {
         s.Codepoints.Clear();

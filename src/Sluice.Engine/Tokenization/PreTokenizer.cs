@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Sluice.Engine.Tokenization;
 
 /// <summary>The pre-tokenizer regex families llama.cpp knows for byte-level BPE vocabularies.</summary>
@@ -86,6 +88,7 @@ internal abstract class PreTokenizer
 
     private sealed class Llama3Style(int maxDigits) : PreTokenizer
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Split(ReadOnlySpan<int> cps, ReadOnlySpan<CodepointClass> cls, List<int> ends)
         {
             int n = cps.Length;
@@ -142,6 +145,7 @@ internal abstract class PreTokenizer
 
     private sealed class Gpt2Style : PreTokenizer
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Split(ReadOnlySpan<int> cps, ReadOnlySpan<CodepointClass> cls, List<int> ends)
         {
             int n = cps.Length;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Sluice.Engine.Tokenization;
@@ -27,6 +28,7 @@ internal sealed class SpmModel
     }
 
     /// <summary>Tokenizes text whose spaces are already '▁'.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Encode(ReadOnlySpan<char> text, List<int> output, SpmScratch s)
     {
         s.Reset(text.Length);
@@ -48,7 +50,7 @@ internal sealed class SpmModel
         {
             TryAddBigram(text, s, i - 1, i);
         }
-        while (s.Queue.TryDequeue(out var bigram, out _))
+        while (s.Queue.TryPop(out var bigram))
         {
             int left = bigram.Left;
             int right = bigram.Right;
@@ -84,7 +86,7 @@ internal sealed class SpmModel
         {
             return;
         }
-        s.Queue.Enqueue(new SpmBigram(left, right, size), Priority(_vocab.Score(id), left));
+        s.Queue.Push(Priority(_vocab.Score(id), left), new SpmBigram(left, right, size));
     }
 
     /// <summary>Highest score first, then leftmost: a descending order on the score's sortable bits.</summary>
@@ -127,7 +129,7 @@ internal sealed class SpmScratch
     public int[] Length = [];
     public int[] Prev = [];
     public int[] Next = [];
-    public readonly PriorityQueue<SpmBigram, ulong> Queue = new();
+    public readonly MinHeap<SpmBigram> Queue = new();
 
     public void Reset(int capacity)
     {
