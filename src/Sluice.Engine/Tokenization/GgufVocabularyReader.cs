@@ -149,7 +149,8 @@ internal static class GgufVocabularyReader
         }
         for (int i = 0; i < n; i++)
         {
-            attributes[i] = Convert.ToInt64(types.GetValue(i), System.Globalization.CultureInfo.InvariantCulture) switch
+            long type = types is int[] ints ? ints[i] : Convert.ToInt64(types.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
+            attributes[i] = type switch
             {
                 (long)TokenType.Normal => TokenAttributes.Normal,
                 (long)TokenType.Unknown => TokenAttributes.Unknown,
