@@ -26,7 +26,8 @@ internal sealed class WeightInitializer(ulong seed, WeightScaling scaling, bool 
                 Fill(ref rng, values, 0f, 1f);
                 break;
             case TensorRole.AttentionOutput or TensorRole.FeedForwardDown:
-                Fill(ref rng, values, 0f, scaling.ResidualScale / MathF.Sqrt(tensor.Columns));
+                float gain = tied ? scaling.TiedResidualScale : scaling.ResidualScale;
+                Fill(ref rng, values, 0f, gain / MathF.Sqrt(tensor.Columns));
                 break;
             default:
                 Fill(ref rng, values, 0f, 1f / MathF.Sqrt(tensor.Columns));

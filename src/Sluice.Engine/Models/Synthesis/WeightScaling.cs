@@ -20,6 +20,13 @@ public sealed record WeightScaling
     /// <summary>Extra gain on attn_output and ffn_down, the matrices that write into the residual stream.</summary>
     public float ResidualScale { get; init; } = 1f;
 
+    /// <summary>
+    /// The same gain for tied models. There the input embedding of token t is also its output row, so the
+    /// residual stream's copy of it scores t by about LogitStd² / RMS(residual) and a shallow model would
+    /// keep repeating its input; larger residual branches dilute that copy (the conformance models use 8).
+    /// </summary>
+    public float TiedResidualScale { get; init; } = 8f;
+
     /// <summary>Standard deviation of norm weights around 1.</summary>
     public float NormJitter { get; init; } = 0.05f;
 
@@ -27,5 +34,5 @@ public sealed record WeightScaling
     public float BiasStd { get; init; } = 0.05f;
 
     public override string ToString() =>
-        FormattableString.Invariant($"logit_std={LogitStd} row_norm_spread={RowNormSpread} resid_scale={ResidualScale}");
+        FormattableString.Invariant($"logit_std={LogitStd} row_norm_spread={RowNormSpread} resid_scale={ResidualScale} tied_resid_scale={TiedResidualScale}");
 }
