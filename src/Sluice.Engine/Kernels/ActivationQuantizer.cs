@@ -54,7 +54,7 @@ public static unsafe class ActivationQuantizer
             }
         }
         float d = amax / 127f;
-        scale = Fp16.RoundToHalf(d);
+        scale = HalfVectors.RoundToHalf(d);
         float id = amax != 0 ? 127f / amax : 0f;
         int s = 0;
         for (int i = 0; i < 32; i++)

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Sluice.Engine.Caching;
+using Sluice.Engine.Quantization;
 using Sluice.Engine.Threading;
 
 namespace Sluice.Engine.Kernels;
@@ -151,7 +152,7 @@ public sealed unsafe class Attention : IParallelWork
             var vp = Vector256.Create(p);
             for (; i + 8 <= n; i += 8)
             {
-                (Vector256.Load(o + i) + Fp16.ToFloat(Vector128.Load(v + i)) * vp).Store(o + i);
+                (Vector256.Load(o + i) + HalfVectors.ToFloat(Vector128.Load(v + i)) * vp).Store(o + i);
             }
         }
         for (; i < n; i++)

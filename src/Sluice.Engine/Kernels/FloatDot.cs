@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Sluice.Engine.Quantization;
 
 namespace Sluice.Engine.Kernels;
 
@@ -36,7 +37,7 @@ public static unsafe class FloatDot
         float s = 0;
         for (int i = 0; i < n; i++)
         {
-            s += Fp16.BF16ToFloat(w[i]) * x[i];
+            s += BFloat16.ToFloat(w[i]) * x[i];
         }
         return s;
     }
@@ -91,12 +92,12 @@ public static unsafe class FloatDot
             Vector512<float> a0 = default, a1 = default;
             for (; i + 32 <= n; i += 32)
             {
-                a0 = Simd.Fma512(Fp16.ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
-                a1 = Simd.Fma512(Fp16.ToFloat(Vector256.Load(w + i + 16)), Vector512.Load(x + i + 16), a1);
+                a0 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
+                a1 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w + i + 16)), Vector512.Load(x + i + 16), a1);
             }
             for (; i + 16 <= n; i += 16)
             {
-                a0 = Simd.Fma512(Fp16.ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
+                a0 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
             }
             sum = Vector512.Sum(a0 + a1);
         }
@@ -105,7 +106,7 @@ public static unsafe class FloatDot
             Vector256<float> a0 = default;
             for (; i + 8 <= n; i += 8)
             {
-                a0 = Simd.Fma256(Fp16.ToFloat(Vector128.Load(w + i)), Vector256.Load(x + i), a0);
+                a0 = Simd.Fma256(HalfVectors.ToFloat(Vector128.Load(w + i)), Vector256.Load(x + i), a0);
             }
             sum = Vector256.Sum(a0);
         }
@@ -126,12 +127,12 @@ public static unsafe class FloatDot
             Vector512<float> a0 = default, a1 = default;
             for (; i + 32 <= n; i += 32)
             {
-                a0 = Simd.Fma512(Fp16.BF16ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
-                a1 = Simd.Fma512(Fp16.BF16ToFloat(Vector256.Load(w + i + 16)), Vector512.Load(x + i + 16), a1);
+                a0 = Simd.Fma512(HalfVectors.BF16ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
+                a1 = Simd.Fma512(HalfVectors.BF16ToFloat(Vector256.Load(w + i + 16)), Vector512.Load(x + i + 16), a1);
             }
             for (; i + 16 <= n; i += 16)
             {
-                a0 = Simd.Fma512(Fp16.BF16ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
+                a0 = Simd.Fma512(HalfVectors.BF16ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
             }
             sum = Vector512.Sum(a0 + a1);
         }
@@ -140,13 +141,13 @@ public static unsafe class FloatDot
             Vector256<float> a0 = default;
             for (; i + 8 <= n; i += 8)
             {
-                a0 = Simd.Fma256(Fp16.BF16ToFloat(Vector128.Load(w + i)), Vector256.Load(x + i), a0);
+                a0 = Simd.Fma256(HalfVectors.BF16ToFloat(Vector128.Load(w + i)), Vector256.Load(x + i), a0);
             }
             sum = Vector256.Sum(a0);
         }
         for (; i < n; i++)
         {
-            sum += Fp16.BF16ToFloat(w[i]) * x[i];
+            sum += BFloat16.ToFloat(w[i]) * x[i];
         }
         return sum;
     }

@@ -85,7 +85,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                     float* y = _f16.Pointer + (long)index * Columns;
                     for (int i = 0; i < Columns; i++)
                     {
-                        y[i] = Fp16.RoundToHalf(x[i]);
+                        y[i] = HalfVectors.RoundToHalf(x[i]);
                     }
                     break;
                 }
@@ -94,7 +94,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                     float* y = _bf16.Pointer + (long)index * Columns;
                     for (int i = 0; i < Columns; i++)
                     {
-                        y[i] = Fp16.RoundToBF16(x[i]);
+                        y[i] = HalfVectors.RoundToBF16(x[i]);
                     }
                     break;
                 }

@@ -1,3 +1,6 @@
+using Sluice.Engine.Quantization;
+using Sluice.Engine.Quantization.Codecs;
+
 namespace Sluice.Engine.Kernels;
 
 /// <summary>
@@ -81,18 +84,10 @@ public static unsafe class QuantDotReference
     /// <summary>Unpacks Q4_K's twelve scale bytes into eight 6-bit scales and eight 6-bit mins.</summary>
     public static void Q4KScales(byte* s, Span<byte> scales, Span<byte> mins)
     {
+        var packed = new ReadOnlySpan<byte>(s, 12);
         for (int j = 0; j < 8; j++)
         {
-            if (j < 4)
-            {
-                scales[j] = (byte)(s[j] & 63);
-                mins[j] = (byte)(s[j + 4] & 63);
-            }
-            else
-            {
-                scales[j] = (byte)((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4));
-                mins[j] = (byte)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-            }
+            KQuantScales.Get(j, packed, out scales[j], out mins[j]);
         }
     }
 

@@ -1,4 +1,5 @@
 using Sluice.Engine.Kernels;
+using Sluice.Engine.Quantization;
 
 namespace Sluice.Engine.Tests.Kernels;
 
@@ -14,7 +15,7 @@ public sealed unsafe class FloatKernelTests
             var w = RandomBlocks.Floats(n, rng);
             var x = RandomBlocks.Floats(n, rng);
             var h = w.Select(Fp16.FromFloat).ToArray();
-            var b = w.Select(Fp16.FloatToBF16).ToArray();
+            var b = w.Select(BFloat16.FromFloat).ToArray();
             fixed (float* wp = w, xp = x)
             fixed (ushort* hp = h, bp = b)
             {

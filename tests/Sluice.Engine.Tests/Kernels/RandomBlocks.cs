@@ -1,14 +1,14 @@
-using Sluice.Engine.Kernels;
+using Sluice.Engine.Quantization;
 
 namespace Sluice.Engine.Tests.Kernels;
 
 /// <summary>Random but well-formed quantized rows and activations for kernel tests.</summary>
 internal static class RandomBlocks
 {
-    public static byte[] Row(Sluice.Engine.Quantization.GgmlType type, int columns, Random rng)
+    public static byte[] Row(GgmlType type, int columns, Random rng)
     {
-        int blockBytes = Sluice.Engine.Quantization.GgmlTypeInfo.BlockBytes(type);
-        int blockElems = Sluice.Engine.Quantization.GgmlTypeInfo.BlockElements(type);
+        int blockBytes = GgmlTypeInfo.BlockBytes(type);
+        int blockElems = GgmlTypeInfo.BlockElements(type);
         var row = new byte[columns / blockElems * blockBytes];
         rng.NextBytes(row);
         for (int b = 0; b < columns / blockElems; b++)
@@ -16,7 +16,7 @@ internal static class RandomBlocks
             int o = b * blockBytes;
             switch (type)
             {
-                case Sluice.Engine.Quantization.GgmlType.Q8_0:
+                case GgmlType.Q8_0:
                     SetHalf(row, o, Scale(rng));
                     for (int i = 0; i < 32; i++)
                     {
@@ -27,14 +27,14 @@ internal static class RandomBlocks
                         }
                     }
                     break;
-                case Sluice.Engine.Quantization.GgmlType.Q4_0:
+                case GgmlType.Q4_0:
                     SetHalf(row, o, Scale(rng));
                     break;
-                case Sluice.Engine.Quantization.GgmlType.Q4_K:
+                case GgmlType.Q4_K:
                     SetHalf(row, o, Scale(rng));
                     SetHalf(row, o + 2, Scale(rng));
                     break;
-                case Sluice.Engine.Quantization.GgmlType.Q6_K:
+                case GgmlType.Q6_K:
                     SetHalf(row, o + 208, Scale(rng));
                     break;
             }

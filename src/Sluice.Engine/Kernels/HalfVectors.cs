@@ -1,44 +1,25 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Sluice.Engine.Quantization;
 
 namespace Sluice.Engine.Kernels;
 
 /// <summary>
-/// IEEE half and bfloat16 conversions. .NET exposes no F16C instructions, so the vector forms widen
-/// the 16-bit patterns and rebuild floats with integer ops and one multiply by 2^112 (which also
-/// turns half subnormals into the right float values).
+/// Vector half and bfloat16 widening (scalar conversions are in Quantization's Fp16 and BFloat16).
+/// .NET exposes no F16C instructions, so these widen the 16-bit patterns and rebuild floats with
+/// integer ops and one multiply by 2^112 (which also turns half subnormals into the right values).
 /// </summary>
-public static class Fp16
+public static class HalfVectors
 {
     private const float Two112 = 5.192296858534828e33f; // 2^112
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float ToFloat(ushort h) => (float)BitConverter.UInt16BitsToHalf(h);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort FromFloat(float f) => BitConverter.HalfToUInt16Bits((Half)f);
-
     /// <summary>f rounded to the nearest half value (ties to even), as a float.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float RoundToHalf(float f) => (float)(Half)f;
+    public static float RoundToHalf(float f) => Fp16.ToFloat(Fp16.FromFloat(f));
 
+    /// <summary>f rounded to the nearest bfloat16 value (ties to even), as a float.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float BF16ToFloat(ushort b) => BitConverter.Int32BitsToSingle(b << 16);
-
-    /// <summary>Float to bfloat16 with round-to-nearest-even; NaN stays a quiet NaN (as ggml does).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort FloatToBF16(float f)
-    {
-        uint u = BitConverter.SingleToUInt32Bits(f);
-        if ((u & 0x7fffffff) > 0x7f800000)
-        {
-            return (ushort)((u >> 16) | 64);
-        }
-        return (ushort)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float RoundToBF16(float f) => BF16ToFloat(FloatToBF16(f));
+    public static float RoundToBF16(float f) => BFloat16.ToFloat(BFloat16.FromFloat(f));
 
     /// <summary>16 halves to 16 floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
