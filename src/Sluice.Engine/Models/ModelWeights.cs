@@ -1,5 +1,4 @@
 using Sluice.Engine.Formats;
-using Sluice.Engine.Formats.Gguf;
 using Sluice.Engine.Kernels;
 using Sluice.Engine.Quantization;
 
@@ -37,7 +36,7 @@ public sealed unsafe class ModelWeights
 
     public bool TiedOutput => ReferenceEquals(Output, TokenEmbedding);
 
-    public static ModelWeights Load(GgufFile f, ModelConfig c)
+    public static ModelWeights Load(ITensorSource f, ModelConfig c)
     {
         var binder = new Binder(f);
         int d = c.EmbeddingLength;
@@ -72,37 +71,40 @@ public sealed unsafe class ModelWeights
     }
 
     /// <summary>Binds tensors by name with shape checks; errors name the file and the tensor.</summary>
-    private sealed class Binder(GgufFile f)
+    private sealed class Binder(ITensorSource f)
     {
+        private TensorView Get(string name) =>
+            f.TryGetTensor(name, out var t) ? t : throw new ModelFormatException(f.SourcePath, $"missing tensor '{name}'");
+
         public WeightMatrix Matrix(string name, int rows, int columns)
         {
-            var t = f.GetTensor(name);
+            var t = Get(name);
             if (t.Dimensions.Length != 2 || t.Dimensions[0] != columns || t.Dimensions[1] != rows)
             {
-                throw new ModelFormatException(f.FilePath, $"shape mismatch: tensor '{name}' is {t.ShapeString}, expected [{columns}, {rows}]");
+                throw new ModelFormatException(f.SourcePath, $"shape mismatch: tensor '{name}' is {t.ShapeString}, expected [{columns}, {rows}]");
             }
             if (!GgmlTypeInfo.IsSupportedForCompute(t.Type))
             {
-                throw new ModelFormatException(f.FilePath, $"unsupported tensor type {GgmlTypeInfo.Name(t.Type)} for tensor '{name}' (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
+                throw new ModelFormatException(f.SourcePath, $"unsupported tensor type {GgmlTypeInfo.Name(t.Type)} for tensor '{name}' (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
             }
-            return new WeightMatrix(name, t.Type, rows, columns, f.TensorData(t));
+            return new WeightMatrix(name, t.Type, rows, columns, t.Data);
         }
 
         public float[] Vector(string name, int length)
         {
-            var t = f.GetTensor(name);
+            var t = Get(name);
             if (t.ElementCount != length || t.Dimensions[0] != length)
             {
-                throw new ModelFormatException(f.FilePath, $"shape mismatch: tensor '{name}' is {t.ShapeString}, expected [{length}]");
+                throw new ModelFormatException(f.SourcePath, $"shape mismatch: tensor '{name}' is {t.ShapeString}, expected [{length}]");
             }
             if (!GgmlTypeInfo.IsSupportedForCompute(t.Type))
             {
-                throw new ModelFormatException(f.FilePath, $"unsupported tensor type {GgmlTypeInfo.Name(t.Type)} for tensor '{name}'");
+                throw new ModelFormatException(f.SourcePath, $"unsupported tensor type {GgmlTypeInfo.Name(t.Type)} for tensor '{name}'");
             }
             var v = new float[length];
             fixed (float* p = v)
             {
-                RowDecoder.Decode(t.Type, f.TensorData(t), p, length);
+                RowDecoder.Decode(t.Type, t.Data, p, length);
             }
             return v;
         }

@@ -1,5 +1,6 @@
 using System.IO.MemoryMappedFiles;
 using System.Text;
+using Sluice.Engine.Models;
 
 namespace Sluice.Engine.Formats.Gguf;
 
@@ -7,7 +8,7 @@ namespace Sluice.Engine.Formats.Gguf;
 /// A GGUF file (versions 2 and 3), memory-mapped read-only. Metadata is parsed at open; tensor data
 /// stays in the mapping and is handed out as pointers/spans into it, so opening copies no weights.
 /// </summary>
-public sealed unsafe class GgufFile : IDisposable
+public sealed unsafe class GgufFile : IDisposable, ITensorSource
 {
     public const uint Magic = 0x46554747; // "GGUF" little-endian
     public const int DefaultAlignment = 32;
@@ -89,6 +90,19 @@ public sealed unsafe class GgufFile : IDisposable
 
     public bool TryGetTensor(string name, out GgufTensorInfo tensor) =>
         _tensorsByName.TryGetValue(name, out tensor!);
+
+    string ITensorSource.SourcePath => FilePath;
+
+    bool ITensorSource.TryGetTensor(string name, out TensorView tensor)
+    {
+        if (_tensorsByName.TryGetValue(name, out var t))
+        {
+            tensor = new TensorView(t.Name, t.Type, t.Dimensions, TensorData(t));
+            return true;
+        }
+        tensor = default;
+        return false;
+    }
 
     public GgufTensorInfo GetTensor(string name) =>
         _tensorsByName.TryGetValue(name, out var t) ? t : throw new ModelFormatException(FilePath, $"missing tensor '{name}'");
