@@ -1,0 +1,49 @@
+using Sluice.Engine.Tokenization;
+
+namespace Sluice.Engine.Models;
+
+/// <summary>Everything loaded from one model file or folder: configuration, weights, tokenizer.</summary>
+public sealed class LoadedModel : IDisposable
+{
+    private readonly IDisposable? _owner;
+
+    public LoadedModel(string path, string format, ModelConfig config, ModelWeights weights, Tokenizer tokenizer, IDisposable? owner)
+    {
+        Path = path;
+        Format = format;
+        Config = config;
+        Weights = weights;
+        Tokenizer = tokenizer;
+        _owner = owner;
+    }
+
+    /// <summary>The file or folder it came from.</summary>
+    public string Path { get; }
+
+    /// <summary>"gguf", "hf" (Hugging Face folder), or "demo".</summary>
+    public string Format { get; }
+
+    public ModelConfig Config { get; }
+    public ModelWeights Weights { get; }
+    public Tokenizer Tokenizer { get; }
+
+    /// <summary>The model's name as served: the file name without extension, or the folder name.</summary>
+    public string Name => Format == "demo" ? "sluice-demo" : System.IO.Path.GetFileNameWithoutExtension(Path.TrimEnd('/', '\\'));
+
+    /// <summary>Bytes of weights the model reads per token (matrices, which dominate).</summary>
+    public long WeightBytes
+    {
+        get
+        {
+            long bytes = Weights.TiedOutput ? 0 : Weights.Output.ByteSize;
+            bytes += Weights.TokenEmbedding.ByteSize;
+            foreach (var l in Weights.Layers)
+            {
+                bytes += l.Q.ByteSize + l.K.ByteSize + l.V.ByteSize + l.O.ByteSize + l.Gate.ByteSize + l.Up.ByteSize + l.Down.ByteSize;
+            }
+            return bytes;
+        }
+    }
+
+    public void Dispose() => _owner?.Dispose();
+}
