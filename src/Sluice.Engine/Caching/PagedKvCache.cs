@@ -52,6 +52,17 @@ public sealed unsafe class PagedKvCache : IDisposable
 
     public byte* Value(int layer, int block, int head, int slot) => _v + Offset(layer, block, head, slot);
 
+    /// <summary>Copies one block's keys and values, every layer and head (copy-on-write of a shared partial block).</summary>
+    public void CopyBlock(int source, int destination)
+    {
+        long bytes = (long)KvHeads * BlockSize * HeadDim * ElementSize;
+        for (int l = 0; l < Layers; l++)
+        {
+            Buffer.MemoryCopy(Key(l, source, 0, 0), Key(l, destination, 0, 0), bytes, bytes);
+            Buffer.MemoryCopy(Value(l, source, 0, 0), Value(l, destination, 0, 0), bytes, bytes);
+        }
+    }
+
     public void Dispose()
     {
         if (_k != null)

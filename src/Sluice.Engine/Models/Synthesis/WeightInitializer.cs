@@ -1,3 +1,5 @@
+using Sluice.Engine.Numerics;
+
 namespace Sluice.Engine.Models.Synthesis;
 
 /// <summary>Fills one row of a tensor with its deterministic random values (see <see cref="WeightScaling"/>).</summary>
@@ -5,7 +7,7 @@ internal sealed class WeightInitializer(ulong seed, WeightScaling scaling, bool 
 {
     public void FillRow(PlannedTensor tensor, long row, Span<float> values)
     {
-        var rng = SynthRandom.ForRow(seed, tensor.Name, row);
+        var rng = Xoshiro256.ForRow(seed, tensor.Name, row);
         switch (tensor.Role)
         {
             case TensorRole.AttentionNorm or TensorRole.FeedForwardNorm or TensorRole.OutputNorm:
@@ -35,7 +37,7 @@ internal sealed class WeightInitializer(ulong seed, WeightScaling scaling, bool 
         }
     }
 
-    private static void Fill(ref SynthRandom rng, Span<float> values, float mean, float std)
+    private static void Fill(ref Xoshiro256 rng, Span<float> values, float mean, float std)
     {
         for (int i = 0; i < values.Length; i++)
         {

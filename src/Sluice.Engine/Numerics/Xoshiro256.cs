@@ -1,15 +1,17 @@
-namespace Sluice.Engine.Models.Synthesis;
+namespace Sluice.Engine.Numerics;
 
 /// <summary>
-/// xoshiro256** (Blackman and Vigna), seeded through SplitMix64, with an approximate standard normal.
-/// Each tensor row gets its own generator derived from (seed, tensor name, row), so rows can be filled in
-/// any order or in parallel and the file is the same bytes for the same seed.
+/// xoshiro256** (Blackman and Vigna), seeded through SplitMix64: fast, small state, and the same
+/// sequence on every platform and .NET version (System.Random promises none of that). Synthesis gives
+/// each tensor row its own generator derived from (seed, tensor name, row), so rows can be filled in any
+/// order or in parallel; sampling gives each request its own, so a seed reproduces its tokens whatever
+/// else is in the batch.
 /// </summary>
-internal struct SynthRandom
+internal struct Xoshiro256
 {
     private ulong _s0, _s1, _s2, _s3;
 
-    public SynthRandom(ulong seed)
+    public Xoshiro256(ulong seed)
     {
         ulong sm = seed;
         _s0 = SplitMix(ref sm);
@@ -19,12 +21,12 @@ internal struct SynthRandom
     }
 
     /// <summary>The generator for one row of one tensor.</summary>
-    public static SynthRandom ForRow(ulong seed, string tensorName, long row)
+    public static Xoshiro256 ForRow(ulong seed, string tensorName, long row)
     {
         ulong h = seed ^ Fnv1a(tensorName);
         ulong a = SplitMix(ref h);
         ulong b = a + (ulong)row;
-        return new SynthRandom(SplitMix(ref b));
+        return new Xoshiro256(SplitMix(ref b));
     }
 
     public ulong NextUInt64()
@@ -39,6 +41,9 @@ internal struct SynthRandom
         _s3 = ulong.RotateLeft(_s3, 45);
         return result;
     }
+
+    /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
+    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 
     /// <summary>
     /// Mean 0, variance 1: the sum of four 16-bit uniforms, centred and scaled (Irwin-Hall). One draw per

@@ -1,0 +1,122 @@
+namespace Sluice.Engine.Sampling;
+
+/// <summary>
+/// How to pick tokens and when to stop, with vLLM's names and defaults. A temperature of 0 is greedy.
+/// Immutable; <see cref="Validate"/> names the first bad field.
+/// </summary>
+public sealed record SamplingParams
+{
+    public float Temperature { get; init; } = 1f;
+
+    /// <summary>Keep only the K most likely tokens; 0 (or -1) keeps all.</summary>
+    public int TopK { get; init; }
+
+    public float TopP { get; init; } = 1f;
+    public float MinP { get; init; }
+
+    /// <summary>Divides positive logits (multiplies negative ones) of tokens seen in the prompt or output; 1 is off.</summary>
+    public float RepetitionPenalty { get; init; } = 1f;
+
+    /// <summary>Subtracted once from the logit of every token already generated.</summary>
+    public float PresencePenalty { get; init; }
+
+    /// <summary>Subtracted from a token's logit once per time it was generated.</summary>
+    public float FrequencyPenalty { get; init; }
+
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+
+    /// <summary>Seed of this request's own generator; null draws one.</summary>
+    public ulong? Seed { get; init; }
+
+    public int MaxTokens { get; init; } = 16;
+    public int MinTokens { get; init; }
+    public bool IgnoreEos { get; init; }
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+    public IReadOnlyList<string> Stop { get; init; } = [];
+    public bool IncludeStopStringInOutput { get; init; }
+
+    /// <summary>Top log-probabilities to return per generated token; null returns none, 0 only the chosen token's.</summary>
+    public int? Logprobs { get; init; }
+
+    /// <summary>Independent completions of the same prompt (they share the prompt's KV blocks).</summary>
+    public int N { get; init; } = 1;
+
+    public const int MaxLogprobs = 20;
+
+    public bool IsGreedy => Temperature < 1e-5f;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
+    public void Validate(int vocabSize)
+    {
+        static void Fail(string message) => throw new ArgumentException(message);
+        if (!float.IsFinite(Temperature) || Temperature < 0 || Temperature > 100)
+        {
+            Fail($"temperature must be between 0 and 100, got {Temperature}");
+        }
+        if (TopK < -1)
+        {
+            Fail($"top_k must be -1, 0 (off) or positive, got {TopK}");
+        }
+        if (!(TopP > 0 && TopP <= 1))
+        {
+            Fail($"top_p must be in (0, 1], got {TopP}");
+        }
+        if (!(MinP >= 0 && MinP <= 1))
+        {
+            Fail($"min_p must be in [0, 1], got {MinP}");
+        }
+        if (!(RepetitionPenalty > 0 && RepetitionPenalty <= 10))
+        {
+            Fail($"repetition_penalty must be in (0, 10], got {RepetitionPenalty}");
+        }
+        if (!(PresencePenalty >= -2 && PresencePenalty <= 2))
+        {
+            Fail($"presence_penalty must be in [-2, 2], got {PresencePenalty}");
+        }
+        if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2))
+        {
+            Fail($"frequency_penalty must be in [-2, 2], got {FrequencyPenalty}");
+        }
+        if (MaxTokens < 1)
+        {
+            Fail($"max_tokens must be at least 1, got {MaxTokens}");
+        }
+        if (MinTokens < 0 || MinTokens > MaxTokens)
+        {
+            Fail($"min_tokens must be between 0 and max_tokens ({MaxTokens}), got {MinTokens}");
+        }
+        if (Logprobs is < 0 or > MaxLogprobs)
+        {
+            Fail($"logprobs must be between 0 and {MaxLogprobs}, got {Logprobs}");
+        }
+        if (N is < 1 or > 16)
+        {
+            Fail($"n must be between 1 and 16, got {N}");
+        }
+        if (Stop.Count > 16 || Stop.Any(string.IsNullOrEmpty))
+        {
+            Fail("stop must be at most 16 non-empty strings");
+        }
+        foreach (var id in StopTokenIds)
+        {
+            if ((uint)id >= (uint)vocabSize)
+            {
+                Fail($"stop_token_ids contains {id}, outside the vocabulary (0..{vocabSize - 1})");
+            }
+        }
+        if (LogitBias != null)
+        {
+            foreach (var (id, bias) in LogitBias)
+            {
+                if ((uint)id >= (uint)vocabSize)
+                {
+                    Fail($"logit_bias names token {id}, outside the vocabulary (0..{vocabSize - 1})");
+                }
+                if (!float.IsFinite(bias) || bias < -100 || bias > 100)
+                {
+                    Fail($"logit_bias for token {id} must be in [-100, 100], got {bias}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+using Sluice.Engine.Numerics;
+
+namespace Sluice.Engine.Sampling;
+
+/// <summary>What the sampler remembers per sequence: its generator and the tokens it has seen.</summary>
+public sealed class SequenceSamplingState
+{
+    private Xoshiro256 _random;
+
+    public SequenceSamplingState(SamplingParams parameters, IReadOnlyList<int> promptTokens, ulong seed)
+    {
+        Params = parameters;
+        _random = new Xoshiro256(seed);
+        if (parameters.RepetitionPenalty != 1f)
+        {
+            PromptTokens = [.. promptTokens];
+        }
+    }
+
+    public SamplingParams Params { get; }
+
+    /// <summary>Generated-token counts (for presence/frequency/repetition penalties).</summary>
+    public Dictionary<int, int> OutputCounts { get; } = [];
+
+    /// <summary>Distinct prompt tokens, kept only when a repetition penalty is set.</summary>
+    public HashSet<int>? PromptTokens { get; }
+
+    public int Generated { get; private set; }
+
+    public double NextUniform() => _random.NextDouble();
+
+    public void Accept(int token)
+    {
+        OutputCounts[token] = OutputCounts.GetValueOrDefault(token) + 1;
+        Generated++;
+    }
+}

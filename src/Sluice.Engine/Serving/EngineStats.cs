@@ -1,0 +1,28 @@
+namespace Sluice.Engine.Serving;
+
+/// <summary>A consistent snapshot of the engine's counters and gauges, taken by the engine loop after each step.</summary>
+public sealed record EngineStats
+{
+    public int Running { get; init; }
+    public int Waiting { get; init; }
+    public int KvBlocksTotal { get; init; }
+    public int KvBlocksFree { get; init; }
+    public double KvUsage { get; init; }
+    public int KvCachedBlocks { get; init; }
+    public long PromptTokens { get; init; }
+    public long GenerationTokens { get; init; }
+    public long Preemptions { get; init; }
+    public long PrefixCacheQueries { get; init; }
+    public long PrefixCacheHits { get; init; }
+    public long Steps { get; init; }
+
+    /// <summary>Tokens run through the model (prefill chunks, recomputation after preemption, decodes).</summary>
+    public long ComputedTokens { get; init; }
+    public int LastStepTokens { get; init; }
+    public int LastStepSequences { get; init; }
+
+    /// <summary>TimeProvider timestamp of the last finished step (0 before the first).</summary>
+    public long LastStepFinished { get; init; }
+
+    public long RequestsFinished { get; init; }
+}

@@ -1,0 +1,20 @@
+using Sluice.Engine.Sampling;
+
+namespace Sluice.Engine.Serving;
+
+/// <summary>What a caller asks the engine for: a tokenized prompt, how to sample, and limits.</summary>
+public sealed record GenerationRequest
+{
+    /// <summary>The id reported in logs and traces (the server passes X-Request-Id).</summary>
+    public required string Id { get; init; }
+
+    public required IReadOnlyList<int> PromptTokens { get; init; }
+
+    public SamplingParams Sampling { get; init; } = new();
+
+    /// <summary>Lower runs first under the priority policy (vLLM's convention); ignored under FCFS.</summary>
+    public int Priority { get; init; }
+
+    /// <summary>Cancels the request (client gone, timeout); its blocks are freed at the next step.</summary>
+    public CancellationToken CancellationToken { get; init; }
+}

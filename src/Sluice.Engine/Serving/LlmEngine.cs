@@ -1,0 +1,465 @@
+using System.Collections.Concurrent;
+using Sluice.Engine.Caching;
+using Sluice.Engine.Kernels;
+using Sluice.Engine.Models;
+using Sluice.Engine.Sampling;
+using Sluice.Engine.Scheduling;
+using Sluice.Engine.Threading;
+
+namespace Sluice.Engine.Serving;
+
+/// <summary>
+/// Continuous batching over one model. Callers submit requests from any thread and read their
+/// tokens from a channel; one engine thread repeats the step: schedule (which sequences, how many
+/// tokens each), run the model once on that ragged batch, then sample and update every sequence
+/// that produced logits. Nothing in the step waits on a caller.
+/// </summary>
+public sealed unsafe class LlmEngine : IDisposable
+{
+    private readonly LoadedModel _model;
+    private readonly EngineOptions _options;
+    private readonly TimeProvider _time;
+    private readonly WorkerPool _pool;
+    private readonly Transformer _transformer;
+    private readonly PagedKvCache _cache;
+    private readonly BlockManager _blocks;
+    private readonly Scheduler _scheduler;
+    private readonly Sampler _sampler;
+    private readonly ForwardBatch _batch;
+    private readonly NativeBuffer<float> _logits;
+    private readonly SchedulerOutput _output = new();
+    private readonly ConcurrentQueue<RequestState> _inbox = new();
+    private readonly ConcurrentQueue<RequestState> _aborts = new();
+    private readonly List<RequestState> _active = [];
+    private readonly List<Sequence> _sampled = [];
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly Thread _loop;
+    private long _order;
+    private volatile bool _stopping;
+    private EngineStats _stats = new();
+    private long _promptTokens, _generationTokens, _steps, _finished, _computedTokens;
+
+    public LlmEngine(LoadedModel model, EngineOptions options)
+    {
+        _model = model;
+        _options = options;
+        _time = options.Time;
+        var c = model.Config;
+        if (options.MaxNumSeqs < 1 || options.MaxNumBatchedTokens < 1 || options.BlockSize < 1)
+        {
+            throw new ArgumentException("max-num-seqs, max-num-batched-tokens and block-size must be positive");
+        }
+        long perBlock = PagedKvCache.BytesPerBlock(c.BlockCount, c.HeadCountKv, c.HeadDim, options.BlockSize, options.KvCacheType);
+        int maxModelLen = Math.Min(options.MaxModelLen ?? c.ContextLength, c.ContextLength);
+        if (options.MaxModelLen > c.ContextLength)
+        {
+            throw new ArgumentException($"max-model-len {options.MaxModelLen} exceeds the model's context length {c.ContextLength}");
+        }
+        long budget = options.KvCacheMemory ?? (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * options.KvCacheMemoryFraction);
+        long wanted = (long)options.MaxNumSeqs * ((maxModelLen + options.BlockSize - 1) / options.BlockSize);
+        int blocks = (int)Math.Min(Math.Min(budget / perBlock, wanted), int.MaxValue / 2);
+        if (blocks < 1)
+        {
+            throw new ArgumentException($"KV cache memory {budget:N0} bytes holds no block of {perBlock:N0} bytes (block size {options.BlockSize}); raise --kv-cache-memory");
+        }
+        int fits = blocks * options.BlockSize;
+        if (fits < maxModelLen)
+        {
+            if (options.MaxModelLen != null)
+            {
+                throw new ArgumentException($"max-model-len {maxModelLen} needs {(maxModelLen + options.BlockSize - 1) / options.BlockSize} KV blocks but --kv-cache-memory holds {blocks}; raise the memory or lower max-model-len");
+            }
+            maxModelLen = fits;
+        }
+        MaxModelLen = maxModelLen;
+        _pool = new WorkerPool(options.Threads ?? WorkerPool.DefaultThreadCount);
+        _transformer = new Transformer(model.Weights, _pool);
+        _cache = new PagedKvCache(c.BlockCount, c.HeadCountKv, c.HeadDim, options.BlockSize, blocks, options.KvCacheType);
+        _blocks = new BlockManager(blocks, options.BlockSize, options.EnablePrefixCaching);
+        _scheduler = new Scheduler(_blocks, options.MaxNumSeqs, options.MaxNumBatchedTokens, options.SchedulingPolicy == "priority");
+        _sampler = new Sampler(c.VocabSize, model.Tokenizer.EndOfGenerationIds);
+        _batch = new ForwardBatch(options.MaxNumBatchedTokens);
+        _logits = new NativeBuffer<float>((long)Math.Min(options.MaxNumSeqs, options.MaxNumBatchedTokens) * c.VocabSize);
+        _stats = Snapshot();
+        _loop = new Thread(Loop) { IsBackground = true, Name = "sluice-engine" };
+        _loop.Start();
+    }
+
+    public LoadedModel Model => _model;
+    public EngineOptions Options => _options;
+
+    /// <summary>Largest prompt plus output per sequence.</summary>
+    public int MaxModelLen { get; }
+
+    public int KvBlocks => _blocks.Blocks;
+    public long KvCacheBytes => _cache.TotalBytes;
+    public int Threads => _pool.ThreadCount;
+
+    /// <summary>Counters and gauges as of the last step.</summary>
+    public EngineStats Stats => Volatile.Read(ref _stats);
+
+    /// <summary>Raised on the engine thread when a request's last sequence finishes; keep handlers short.</summary>
+    public event Action<RequestState>? RequestFinished;
+
+    /// <summary>Queues a request; throws <see cref="RequestRejectedException"/> when it can never run.</summary>
+    public RequestHandle Submit(GenerationRequest request)
+    {
+        if (_stopping)
+        {
+            throw new RequestRejectedException(RejectionReason.ShuttingDown, "the engine is shutting down");
+        }
+        Validate(request);
+        var state = new RequestState(request, _time.GetTimestamp(), Interlocked.Increment(ref _order));
+        var p = request.Sampling;
+        ulong seed = p.Seed ?? (ulong)Random.Shared.NextInt64();
+        var first = new Sequence(state, 0, request.PromptTokens, new SequenceSamplingState(p, request.PromptTokens, seed),
+            _model.Tokenizer.CreateDetokenizer(startOfSequence: false));
+        state.Sequences.Add(first);
+        _inbox.Enqueue(state);
+        if (request.CancellationToken.CanBeCanceled)
+        {
+            // registered after queueing, so the engine always knows the request when the abort arrives
+            request.CancellationToken.Register(() => Abort(state));
+        }
+        _signal.Release();
+        return new RequestHandle(state, Abort);
+    }
+
+    private void Validate(GenerationRequest request)
+    {
+        var prompt = request.PromptTokens;
+        int vocab = _model.Config.VocabSize;
+        if (prompt.Count == 0)
+        {
+            throw new RequestRejectedException(RejectionReason.InvalidRequest, "the prompt is empty");
+        }
+        foreach (var t in prompt)
+        {
+            if ((uint)t >= (uint)vocab)
+            {
+                throw new RequestRejectedException(RejectionReason.InvalidRequest, $"prompt token id {t} is outside the vocabulary (0..{vocab - 1})");
+            }
+        }
+        try
+        {
+            request.Sampling.Validate(vocab);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new RequestRejectedException(RejectionReason.InvalidRequest, ex.Message);
+        }
+        if (request.Sampling.N > _options.MaxNumSeqs)
+        {
+            throw new RequestRejectedException(RejectionReason.InvalidRequest, $"n = {request.Sampling.N} exceeds max-num-seqs {_options.MaxNumSeqs}");
+        }
+        int total = prompt.Count + request.Sampling.MaxTokens;
+        if (prompt.Count >= MaxModelLen || total > MaxModelLen)
+        {
+            throw new RequestRejectedException(RejectionReason.TooLong,
+                $"this model's maximum context length is {MaxModelLen} tokens, but {total} were requested ({prompt.Count} in the prompt, {request.Sampling.MaxTokens} for the completion)");
+        }
+        int blocks = (total + _blocks.BlockSize - 1) / _blocks.BlockSize;
+        if (blocks > _blocks.Blocks)
+        {
+            throw new RequestRejectedException(RejectionReason.TooLong,
+                $"the request needs {blocks} KV blocks ({total} tokens) but the whole cache has {_blocks.Blocks}; raise --kv-cache-memory");
+        }
+    }
+
+    private void Abort(RequestState state)
+    {
+        _aborts.Enqueue(state);
+        _signal.Release();
+    }
+
+    private void Loop()
+    {
+        while (!_stopping)
+        {
+            if (DrainInbox() | DrainAborts())
+            {
+                Volatile.Write(ref _stats, Snapshot());
+            }
+            if (_scheduler.Running.Count == 0 && _scheduler.Waiting.Count == 0)
+            {
+                _signal.Wait(100);
+                continue;
+            }
+            try
+            {
+                Step();
+            }
+            catch (Exception ex)
+            {
+                FailAll(ex);
+            }
+        }
+        DrainInbox();
+        foreach (var r in _active.ToArray())
+        {
+            FinishRequest(r, FinishReason.Cancelled);
+        }
+    }
+
+    private bool DrainInbox()
+    {
+        bool any = false;
+        while (_inbox.TryDequeue(out var state))
+        {
+            _active.Add(state);
+            _scheduler.Add(state.Sequences[0]);
+            any = true;
+        }
+        return any;
+    }
+
+    private bool DrainAborts()
+    {
+        bool any = false;
+        while (_aborts.TryDequeue(out var state))
+        {
+            if (!state.IsFinished && _active.Contains(state))
+            {
+                FinishRequest(state, FinishReason.Cancelled);
+                any = true;
+            }
+        }
+        return any;
+    }
+
+    /// <summary>Schedule, run the model, post-process.</summary>
+    private void Step()
+    {
+        _scheduler.Schedule(_output);
+        if (_output.Scheduled.Count == 0)
+        {
+            _signal.Wait(1);
+            return;
+        }
+        BuildBatch();
+        _transformer.Forward(_batch, _cache, _logits.Pointer);
+        PostProcess();
+    }
+
+    private void BuildBatch()
+    {
+        _batch.Clear();
+        _sampled.Clear();
+        long now = _time.GetTimestamp();
+        foreach (var seq in _output.Scheduled)
+        {
+            if (seq.Request.FirstScheduled == null)
+            {
+                seq.Request.FirstScheduled = now;
+                _promptTokens += seq.PromptLength;
+            }
+            int start = seq.NumComputed, n = seq.ScheduledTokens;
+            bool logits = start + n == seq.Tokens.Count;
+            for (int i = 0; i < n; i++)
+            {
+                _batch.Add(seq.Tokens[start + i], start + i, seq.BlockTable, logits && i == n - 1);
+            }
+            if (logits)
+            {
+                _sampled.Add(seq);
+            }
+        }
+    }
+
+    private void PostProcess()
+    {
+        foreach (var seq in _output.Scheduled)
+        {
+            _scheduler.OnComputed(seq);
+        }
+        int vocab = _model.Config.VocabSize;
+        for (int row = 0; row < _sampled.Count; row++)
+        {
+            var seq = _sampled[row];
+            var logits = new ReadOnlySpan<float>(_logits.Pointer + (long)row * vocab, vocab);
+            if (!seq.Request.Forked && seq.Request.Request.Sampling.N > 1)
+            {
+                Fork(seq, logits);
+                continue;
+            }
+            var r = _sampler.Sample(logits, seq.Sampling);
+            Accept(seq, r);
+        }
+        _steps++;
+        _computedTokens += _output.TotalTokens;
+        Volatile.Write(ref _stats, Snapshot());
+    }
+
+    /// <summary>First logits of an n > 1 request: the other n-1 sequences share the prompt's blocks and each draws its own token.</summary>
+    private void Fork(Sequence parent, ReadOnlySpan<float> logits)
+    {
+        var state = parent.Request;
+        state.Forked = true;
+        var p = state.Request.Sampling;
+        var children = new List<Sequence>();
+        for (int i = 1; i < p.N; i++)
+        {
+            ulong seed = (p.Seed ?? (ulong)Random.Shared.NextInt64()) + (ulong)i;
+            var child = new Sequence(state, i, state.Request.PromptTokens, new SequenceSamplingState(p, state.Request.PromptTokens, seed),
+                _model.Tokenizer.CreateDetokenizer(startOfSequence: false));
+            child.CopyStateFrom(parent, _blocks, CopyBlock);
+            state.Sequences.Add(child);
+            _scheduler.AddRunning(child);
+            children.Add(child);
+        }
+        Accept(parent, _sampler.Sample(logits, parent.Sampling));
+        foreach (var child in children)
+        {
+            Accept(child, _sampler.Sample(logits, child.Sampling));
+        }
+    }
+
+    private int CopyBlock(int source)
+    {
+        int b = _blocks.Allocate();
+        _cache.CopyBlock(source, b);
+        return b;
+    }
+
+    private void Accept(Sequence seq, Sampler.Result r)
+    {
+        var state = seq.Request;
+        var p = seq.Sampling.Params;
+        long now = _time.GetTimestamp();
+        state.FirstToken ??= now;
+        state.LastToken = now;
+        seq.Sampling.Accept(r.Token);
+        seq.Tokens.Add(r.Token);
+        state.GeneratedTokens++;
+        _generationTokens++;
+
+        FinishReason? finish = null;
+        string? stopReason = null;
+        string text;
+        bool stopId = p.StopTokenIds.Contains(r.Token);
+        if ((!p.IgnoreEos && _model.Tokenizer.IsEndOfGeneration(r.Token)) || stopId)
+        {
+            finish = FinishReason.Stop;
+            stopReason = stopId ? r.Token.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
+            text = seq.Stops.Push(seq.Detokenizer.Flush(), p.IncludeStopStringInOutput).Emit + seq.Stops.Flush();
+        }
+        else
+        {
+            var (emit, matched) = seq.Stops.Push(seq.Detokenizer.Push(r.Token), p.IncludeStopStringInOutput);
+            text = emit;
+            if (matched != null)
+            {
+                finish = FinishReason.Stop;
+                stopReason = matched;
+            }
+            else if (seq.OutputLength >= p.MaxTokens || seq.Tokens.Count >= MaxModelLen)
+            {
+                finish = FinishReason.Length;
+                text += seq.Stops.Push(seq.Detokenizer.Flush(), p.IncludeStopStringInOutput).Emit + seq.Stops.Flush();
+            }
+        }
+        state.Events.Writer.TryWrite(new TokenEvent(seq.Index, r.Token, text, r.Logprob, r.TopLogprobs, finish, stopReason));
+        if (finish.HasValue)
+        {
+            FinishSequence(seq, finish.Value);
+        }
+    }
+
+    private void FinishSequence(Sequence seq, FinishReason reason)
+    {
+        seq.Finish = reason;
+        _scheduler.Remove(seq);
+        var state = seq.Request;
+        state.FinishedSequences++;
+        bool allDone = state.FinishedSequences == state.Request.Sampling.N || (reason is FinishReason.Cancelled or FinishReason.Error);
+        if (allDone)
+        {
+            CompleteRequest(state);
+        }
+    }
+
+    private void FinishRequest(RequestState state, FinishReason reason)
+    {
+        foreach (var seq in state.Sequences)
+        {
+            if (seq.Status != SequenceStatus.Finished)
+            {
+                seq.Finish = reason;
+                _scheduler.Remove(seq);
+                state.Events.Writer.TryWrite(new TokenEvent(seq.Index, -1, "", 0, null, reason));
+            }
+        }
+        CompleteRequest(state);
+    }
+
+    private void CompleteRequest(RequestState state)
+    {
+        if (state.IsFinished)
+        {
+            return;
+        }
+        // an n > 1 request cancelled before forking still owes the caller its other sequences' ends
+        for (int i = state.Sequences.Count; i < state.Request.Sampling.N && state.Sequences[0].Finish is FinishReason.Cancelled or FinishReason.Error; i++)
+        {
+            state.Events.Writer.TryWrite(new TokenEvent(i, -1, "", 0, null, state.Sequences[0].Finish));
+        }
+        state.Finished = _time.GetTimestamp();
+        _active.Remove(state);
+        _finished++;
+        state.Events.Writer.TryComplete(state.Error);
+        try
+        {
+            RequestFinished?.Invoke(state);
+        }
+        catch
+        {
+            // an observer's failure must not stop the engine
+        }
+    }
+
+    private void FailAll(Exception ex)
+    {
+        foreach (var state in _active.ToArray())
+        {
+            state.Error = ex;
+            FinishRequest(state, FinishReason.Error);
+        }
+    }
+
+    private EngineStats Snapshot() => new()
+    {
+        Running = _scheduler.Running.Count,
+        Waiting = _scheduler.Waiting.Count,
+        KvBlocksTotal = _blocks.Blocks,
+        KvBlocksFree = _blocks.FreeBlocks,
+        KvUsage = _blocks.Usage,
+        KvCachedBlocks = _blocks.CachedBlocks,
+        PromptTokens = _promptTokens,
+        GenerationTokens = _generationTokens,
+        Preemptions = _scheduler.Preemptions,
+        PrefixCacheQueries = _scheduler.PrefixQueries,
+        PrefixCacheHits = _scheduler.PrefixHits,
+        Steps = _steps,
+        ComputedTokens = _computedTokens,
+        LastStepTokens = _output.TotalTokens,
+        LastStepSequences = _output.Scheduled.Count,
+        LastStepFinished = _steps == 0 ? 0 : _time.GetTimestamp(),
+        RequestsFinished = _finished,
+    };
+
+    public void Dispose()
+    {
+        if (_stopping)
+        {
+            return;
+        }
+        _stopping = true;
+        _signal.Release();
+        _loop.Join();
+        _transformer.Dispose();
+        _cache.Dispose();
+        _logits.Dispose();
+        _pool.Dispose();
+        _signal.Dispose();
+    }
+}
