@@ -1,0 +1,68 @@
+using System.Text.Json;
+
+namespace Sluice.Cli.Tests;
+
+public sealed class GenerateCommandTests
+{
+    [Fact]
+    public void Generate_DemoModelJson_PrintsIdsTextAndTop10Logprobs()
+    {
+        var cache = Directory.CreateTempSubdirectory("sluice-cache-").FullName;
+        Environment.SetEnvironmentVariable("SLUICE_CACHE", cache);
+        try
+        {
+            var (rc, output, error) = CliRunner.Run("generate", "-p", "Hello", "-n", "5", "--temperature", "0", "--json");
+            Assert.True(rc == 0, error);
+            Assert.Contains("built-in demo model", error);
+            using var doc = JsonDocument.Parse(output);
+            var root = doc.RootElement;
+            Assert.True(root.GetProperty("prompt_token_ids").GetArrayLength() > 0);
+            Assert.Equal(5, root.GetProperty("token_ids").GetArrayLength());
+            Assert.Equal(JsonValueKind.String, root.GetProperty("text").ValueKind);
+            var tops = root.GetProperty("top_logprobs");
+            Assert.Equal(5, tops.GetArrayLength());
+            foreach (var pos in tops.EnumerateArray())
+            {
+                Assert.Equal(10, pos.GetArrayLength());
+                Assert.True(pos[0].GetProperty("logprob").GetDouble() <= 0);
+            }
+            // greedy: the first generated token is the top-1 of its position
+            Assert.Equal(root.GetProperty("token_ids")[0].GetInt32(), tops[0][0].GetProperty("id").GetInt32());
+
+            var (rc2, output2, _) = CliRunner.Run("generate", "-p", "Hello", "-n", "5", "--temperature", "0", "--json");
+            Assert.Equal(0, rc2);
+            Assert.Equal(output, output2);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("SLUICE_CACHE", null);
+            Directory.Delete(cache, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Generate_MissingModelFile_FailsNamingIt()
+    {
+        var (rc, _, error) = CliRunner.Run("generate", "-m", "/nonexistent/model.gguf", "-p", "x");
+        Assert.Equal(2, rc);
+        Assert.Contains("/nonexistent/model.gguf", error);
+        Assert.Contains("not found", error);
+    }
+
+    [Fact]
+    public void Generate_TruncatedModelFile_FailsWithFormatError()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"sluice-trunc-{Guid.NewGuid():N}.gguf");
+        File.WriteAllBytes(path, "GGUF\u0003\0\0\0"u8.ToArray());
+        try
+        {
+            var (rc, _, error) = CliRunner.Run("generate", "-m", path, "-p", "x");
+            Assert.Equal(2, rc);
+            Assert.Contains("too short", error);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
