@@ -9,6 +9,7 @@ internal static class CliRoot
     public static RootCommand Create()
     {
         var root = new RootCommand("Sluice: serve open-weight language models on your own hardware.");
+        root.Subcommands.Add(BenchCommands.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ModelCommands.Create());
         return root;

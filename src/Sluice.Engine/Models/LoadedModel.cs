@@ -30,13 +30,15 @@ public sealed class LoadedModel : IDisposable
     /// <summary>The model's name as served: the file name without extension, or the folder name.</summary>
     public string Name => Format == "demo" ? "sluice-demo" : System.IO.Path.GetFileNameWithoutExtension(Path.TrimEnd('/', '\\'));
 
-    /// <summary>Bytes of weights the model reads per token (matrices, which dominate).</summary>
+    /// <summary>
+    /// Bytes of weights one decode step reads: every layer matrix and the output matrix (the token
+    /// embedding itself when tied); the embedding lookup reads one row, which is negligible.
+    /// </summary>
     public long WeightBytes
     {
         get
         {
-            long bytes = Weights.TiedOutput ? 0 : Weights.Output.ByteSize;
-            bytes += Weights.TokenEmbedding.ByteSize;
+            long bytes = Weights.Output.ByteSize;
             foreach (var l in Weights.Layers)
             {
                 bytes += l.Q.ByteSize + l.K.ByteSize + l.V.ByteSize + l.O.ByteSize + l.Gate.ByteSize + l.Up.ByteSize + l.Down.ByteSize;

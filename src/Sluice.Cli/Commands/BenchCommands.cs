@@ -1,0 +1,82 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Sluice.Cli.Options;
+using Sluice.Engine.Benchmarks;
+using Sluice.Engine.Formats;
+using Sluice.Engine.Kernels;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>`sluice bench ...`: measurements that print their figures.</summary>
+internal static class BenchCommands
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks: engine kernels (llama-bench's pp/tg) and serving throughput.");
+        bench.Subcommands.Add(CreateEngine());
+        return bench;
+    }
+
+    private static Command CreateEngine()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "Model file (default: the built-in demo model)" };
+        var threads = new Option<int?>("--threads", "-t") { Description = "Kernel threads (default: all cores)" };
+        var batches = new Option<string>("--batch") { Description = "Sequence counts for aggregate decode", DefaultValueFactory = _ => "4,16,64" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var reps = new Option<int>("--repetitions", "-r") { Description = "Runs per measurement (best is kept)", DefaultValueFactory = _ => 3 };
+        var cmd = new Command("engine", "Prompt processing (pp128, pp512), decode (tg128), batched decode and memory bandwidth.")
+        {
+            model, threads, batches, json, reps,
+        };
+        cmd.SetAction(parse =>
+        {
+            var o = parse.InvocationConfiguration.Output;
+            var e = parse.InvocationConfiguration.Error;
+            try
+            {
+                var seqCounts = parse.GetValue(batches)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+                using var loaded = ModelSource.Load(parse.GetValue(model), e);
+                int t = parse.GetValue(threads) ?? Engine.Threading.WorkerPool.DefaultThreadCount;
+                int r = parse.GetValue(reps);
+                using var b = new EngineBenchmark(loaded, t, maxSeqs: Math.Max(1, seqCounts.DefaultIfEmpty(1).Max()));
+                e.WriteLine($"sluice bench engine: {loaded.Name}, {loaded.WeightBytes / 1e6:F0} MB of weights per token, {t} threads, kernels {Simd.Describe()}");
+                double membw = b.MeasureBandwidth();
+                double pp128 = b.PromptProcessing(128, r);
+                double pp512 = b.PromptProcessing(512, r);
+                double tg128 = b.Decode(1, 128, r);
+                var batched = seqCounts.ToDictionary(n => n, n => b.Decode(n, 128, Math.Max(1, r - 1)));
+                double fraction = tg128 * loaded.WeightBytes / (membw * 1e9);
+                if (parse.GetValue(json))
+                {
+                    var obj = new Dictionary<string, object>
+                    {
+                        ["model"] = loaded.Name,
+                        ["threads"] = t,
+                        ["pp128"] = Math.Round(pp128, 2),
+                        ["pp512"] = Math.Round(pp512, 2),
+                        ["tg128"] = Math.Round(tg128, 2),
+                        ["batch_decode"] = batched.ToDictionary(kv => kv.Key.ToString(CultureInfo.InvariantCulture), kv => Math.Round(kv.Value, 2)),
+                        ["membw_gbps"] = Math.Round(membw, 2),
+                        ["decode_bw_fraction"] = Math.Round(fraction, 3),
+                    };
+                    o.WriteLine(JsonSerializer.Serialize(obj));
+                }
+                else
+                {
+                    o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| model | threads | pp128 t/s | pp512 t/s | tg128 t/s | {string.Join(" | ", seqCounts.Select(n => $"decode x{n} t/s"))} | membw GB/s | tg128 / bw limit |"));
+                    o.WriteLine("|---|---:|---:|---:|---:|" + string.Concat(seqCounts.Select(_ => "---:|")) + "---:|---:|");
+                    o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {loaded.Name} | {t} | {pp128:F1} | {pp512:F1} | {tg128:F1} | {string.Join(" | ", seqCounts.Select(n => batched[n].ToString("F1", CultureInfo.InvariantCulture)))} | {membw:F1} | {fraction:P0} |"));
+                }
+                return 0;
+            }
+            catch (Exception ex) when (ex is ModelFormatException or FormatException or ArgumentException or IOException)
+            {
+                e.WriteLine("error: " + ex.Message);
+                return 2;
+            }
+        });
+        return cmd;
+    }
+}

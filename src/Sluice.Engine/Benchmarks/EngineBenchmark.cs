@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using Sluice.Engine.Caching;
+using Sluice.Engine.Kernels;
+using Sluice.Engine.Models;
+using Sluice.Engine.Threading;
+
+namespace Sluice.Engine.Benchmarks;
+
+/// <summary>
+/// llama-bench's measurements on Sluice's forward pass: pp N = one N-token prompt from an empty cache
+/// (tokens/s), tg N = N single-token decode steps (tokens/s), plus aggregate decode with several
+/// sequences per step, and the machine's read bandwidth in the same run.
+/// </summary>
+public sealed unsafe class EngineBenchmark : IDisposable
+{
+    private readonly LoadedModel _model;
+    private readonly WorkerPool _pool;
+    private readonly Transformer _transformer;
+    private readonly PagedKvCache _cache;
+    private readonly NativeBuffer<float> _logits;
+    private const int BlockSize = 16;
+    private readonly int[][] _tables;
+
+    /// <param name="maxPrompt">Longest prompt to measure (sequence 0 gets room for it).</param>
+    /// <param name="decodeSteps">Decode steps per sequence (every sequence gets room for them).</param>
+    public EngineBenchmark(LoadedModel model, int threads, int maxPrompt = 512, int decodeSteps = 128, int maxSeqs = 64)
+    {
+        _model = model;
+        _pool = new WorkerPool(threads);
+        _transformer = new Transformer(model.Weights, _pool);
+        var c = model.Config;
+        int first = (Math.Max(maxPrompt, decodeSteps) + BlockSize - 1) / BlockSize;
+        int other = (decodeSteps + BlockSize - 1) / BlockSize;
+        _tables = new int[maxSeqs][];
+        int next = 0;
+        for (int s = 0; s < maxSeqs; s++)
+        {
+            int n = s == 0 ? first : other;
+            _tables[s] = Enumerable.Range(next, n).ToArray();
+            next += n;
+        }
+        _cache = new PagedKvCache(c.BlockCount, c.HeadCountKv, c.HeadDim, BlockSize, next, KvCacheType.F16);
+        _logits = new NativeBuffer<float>((long)maxSeqs * c.VocabSize);
+    }
+
+    public int Threads => _pool.ThreadCount;
+
+    public double MeasureBandwidth() => MemoryBandwidth.Measure(_pool);
+
+    private int[] Table(int seq) => _tables[seq];
+
+    /// <summary>Prompt processing: tokens/s for one prompt of <paramref name="tokens"/> tokens, best of <paramref name="reps"/>.</summary>
+    public double PromptProcessing(int tokens, int reps = 3)
+    {
+        var batch = new ForwardBatch(tokens);
+        var table = Table(0);
+        var rng = new Random(1);
+        double best = double.MaxValue;
+        for (int r = 0; r < reps + 1; r++)
+        {
+            batch.Clear();
+            for (int i = 0; i < tokens; i++)
+            {
+                batch.Add(rng.Next(_model.Config.VocabSize), i, table, i == tokens - 1);
+            }
+            var sw = Stopwatch.StartNew();
+            _transformer.Forward(batch, _cache, _logits.Pointer);
+            if (r > 0)
+            {
+                best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            }
+        }
+        return tokens / best;
+    }
+
+    /// <summary>
+    /// Decode: <paramref name="sequences"/> sequences each generate <paramref name="steps"/> tokens,
+    /// one step per token with all of them in the batch; aggregate tokens/s.
+    /// </summary>
+    public double Decode(int sequences, int steps, int reps = 2)
+    {
+        var batch = new ForwardBatch(sequences);
+        var tables = Enumerable.Range(0, sequences).Select(Table).ToArray();
+        var rng = new Random(2);
+        double best = double.MaxValue;
+        for (int r = 0; r < reps; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            for (int pos = 0; pos < steps; pos++)
+            {
+                batch.Clear();
+                for (int s = 0; s < sequences; s++)
+                {
+                    batch.Add(rng.Next(_model.Config.VocabSize), pos, tables[s], true);
+                }
+                _transformer.Forward(batch, _cache, _logits.Pointer);
+            }
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return sequences * steps / best;
+    }
+
+    public void Dispose()
+    {
+        _transformer.Dispose();
+        _cache.Dispose();
+        _logits.Dispose();
+        _pool.Dispose();
+    }
+}
