@@ -29,6 +29,15 @@ public static unsafe class ActivationQuantizer
         }
     }
 
+    /// <summary>Q8_K: each 16-value sum times its 256-block's scale (n / 16 values).</summary>
+    public static void ScaleSums(float* scales, int* sums, float* scaled, int n)
+    {
+        for (int i = 0; i < n / 16; i++)
+        {
+            scaled[i] = scales[i / 16] * sums[i];
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void QuantizeBlockQ8_0(float* x, sbyte* q, out float scale, out int sum)
     {

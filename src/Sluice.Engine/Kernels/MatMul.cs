@@ -1,3 +1,4 @@
+using Sluice.Engine.Kernels.Tiles;
 using Sluice.Engine.Quantization;
 using Sluice.Engine.Threading;
 
@@ -54,6 +55,24 @@ public sealed unsafe class MatMul : IParallelWork
     {
         int r0 = index * RowsPerTask;
         int r1 = Math.Min(_w.Rows, r0 + RowsPerTask);
+        if (Simd.Use512 && _q != null)
+        {
+            switch (_w.Type)
+            {
+                case GgmlType.Q8_0:
+                    RunTiles<BlockPairTiles<Q8_0Format>>(r0, r1);
+                    return;
+                case GgmlType.Q4_0:
+                    RunTiles<BlockPairTiles<Q4_0Format>>(r0, r1);
+                    return;
+                case GgmlType.Q4_K:
+                    RunTiles<SuperBlockTiles<Q4_KFormat>>(r0, r1);
+                    return;
+                case GgmlType.Q6_K:
+                    RunTiles<SuperBlockTiles<Q6_KFormat>>(r0, r1);
+                    return;
+            }
+        }
         int k = _w.Columns;
         for (int r = r0; r < r1; r++)
         {
@@ -61,6 +80,32 @@ public sealed unsafe class MatMul : IParallelWork
             for (int t = 0; t < _n; t++)
             {
                 _y[(long)t * _yStride + r] = Dot(row, t, k);
+            }
+        }
+    }
+
+    private void RunTiles<TKernel>(int r0, int r1) where TKernel : IQuantTileKernel
+    {
+        var q = _q!;
+        int rows = TKernel.TileRows, tokens = TKernel.TileTokens;
+        int r = r0;
+        for (; r + rows <= r1; r += rows)
+        {
+            int t = 0;
+            for (; t + tokens <= _n; t += tokens)
+            {
+                TKernel.TileFull(_w, r, q, t, _y, _yStride);
+            }
+            for (; t < _n; t++)
+            {
+                TKernel.TileRowsX1(_w, r, q, t, _y, _yStride);
+            }
+        }
+        for (; r < r1; r++)
+        {
+            for (int t = 0; t < _n; t++)
+            {
+                TKernel.Tile1x1(_w, r, q, t, _y, _yStride);
             }
         }
     }

@@ -103,6 +103,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                 break;
             case ActivationKind.Q8_K:
                 ActivationQuantizer.QuantizeRow(ActivationFormat.Q8_K, x, Columns, _q8k.Qs(index), _q8k.Scales(index), _q8k.Sums(index));
+                ActivationQuantizer.ScaleSums(_q8k.Scales(index), _q8k.Sums(index), _q8k.ScaledSums(index), Columns);
                 break;
         }
     }

@@ -19,6 +19,7 @@ public sealed unsafe class QuantizedActivations : IDisposable
     private readonly NativeBuffer<sbyte> _qs = new(0);
     private readonly NativeBuffer<float> _scales = new(0);
     private readonly NativeBuffer<int> _sums = new(0);
+    private readonly NativeBuffer<float> _scaledSums = new(0);
 
     public ActivationFormat Format { get; private set; }
     public int Rows { get; private set; }
@@ -39,6 +40,9 @@ public sealed unsafe class QuantizedActivations : IDisposable
     // (rows, columns / SumSize)
     public int* Sums(int row) => _sums.Pointer + (long)row * (Columns / SumSize);
 
+    /// <summary>Q8_K only: each 16-value sum times its block's scale, (rows, columns / 16), for the K-quant offset corrections.</summary>
+    public float* ScaledSums(int row) => _scaledSums.Pointer + (long)row * (Columns / 16);
+
     /// <summary>Shapes the buffers for <paramref name="rows"/> x <paramref name="columns"/> (columns a multiple of the block size).</summary>
     public void Prepare(ActivationFormat format, int rows, int columns)
     {
@@ -53,6 +57,10 @@ public sealed unsafe class QuantizedActivations : IDisposable
         _qs.EnsureCapacity((long)rows * columns);
         _scales.EnsureCapacity((long)rows * (columns / block));
         _sums.EnsureCapacity((long)rows * (columns / (format == ActivationFormat.Q8_0 ? 32 : 16)));
+        if (format == ActivationFormat.Q8_K)
+        {
+            _scaledSums.EnsureCapacity((long)rows * (columns / 16));
+        }
     }
 
     public void Dispose()
@@ -60,5 +68,6 @@ public sealed unsafe class QuantizedActivations : IDisposable
         _qs.Dispose();
         _scales.Dispose();
         _sums.Dispose();
+        _scaledSums.Dispose();
     }
 }
