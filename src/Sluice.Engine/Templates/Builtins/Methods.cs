@@ -190,7 +190,7 @@ internal static class Methods
                 }
             }
 
-            if (words.Count > maxSplit + 1)
+            if (maxSplit < words.Count - 1)
             {
                 // The unsplit remainder keeps its inner whitespace but not the outer.
                 if (fromRight)
