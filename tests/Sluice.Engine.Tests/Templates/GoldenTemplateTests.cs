@@ -89,6 +89,7 @@ public sealed class GoldenTemplateTests(GoldenTemplateTests.Fixture fixture) : I
                 BosToken = tokens.GetProperty("bos").GetString(),
                 EosToken = tokens.GetProperty("eos").GetString(),
                 ToolsJson = scenario.TryGetProperty("tools", out var tools) ? tools.GetRawText() : null,
+                DocumentsJson = scenario.TryGetProperty("documents", out var documents) ? documents.GetRawText() : null,
                 Extra = scenario.TryGetProperty("extra", out var extra)
                     ? extra.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone())
                     : new Dictionary<string, object?>(),

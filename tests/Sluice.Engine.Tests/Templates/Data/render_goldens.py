@@ -41,7 +41,7 @@ def main():
             variables = dict(
                 messages=scenario["messages"],
                 tools=scenario.get("tools"),
-                documents=None,
+                documents=scenario.get("documents"),
                 add_generation_prompt=scenario.get("add_generation_prompt", False),
             )
             # HF passes the tokenizer's special tokens; a model without one leaves the variable undefined.
