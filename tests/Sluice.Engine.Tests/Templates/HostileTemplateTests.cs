@@ -25,6 +25,10 @@ public sealed class HostileTemplateTests
     [InlineData("{% set l = [] %}{% set _ = l.append(l) %}{{ l | tojson }}")]
     [InlineData("{% set l = [] %}{% for i in range(100000) %}{% set _ = l.append(i) %}{% set _ = l.append(i) %}{% endfor %}")]
     [InlineData("{{ 'ab' | replace('', 'x' * 100000) | replace('', 'y' * 100000) }}")]
+    [InlineData("{% set s = 'x' * 4000000 %}{{ ''.join([s] * 100000) }}")]
+    [InlineData("{% set s = 'x' * 4000000 %}{{ ('%s' * 1000) % ((s,) * 1000) }}")]
+    [InlineData("{% set s = 'x' * 4000000 %}{{ [s] * 100000 }}")]
+    [InlineData("{{ ('a,' * 2000000).split(',') | length }}")]
     public void Runaway_templates_end_in_a_limit_error_quickly(string template)
     {
         var watch = Stopwatch.StartNew();

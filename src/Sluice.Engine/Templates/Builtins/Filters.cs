@@ -25,7 +25,7 @@ internal static partial class Filters
         ["dictsort"] = CollectionFilters.DictSort,
         ["first"] = CollectionFilters.First,
         ["float"] = ToFloat,
-        ["format"] = (s, v, a) => new StringValue(s.CheckString(PyFormatting.Percent(PyText.Str(v, s), new ListValue([.. a.Positional], isTuple: true)))),
+        ["format"] = (s, v, a) => new StringValue(s.CheckString(PyFormatting.Percent(s, PyText.Str(v, s), new ListValue([.. a.Positional], isTuple: true)))),
         ["indent"] = Indent,
         ["int"] = ToInt,
         ["items"] = CollectionFilters.Items,

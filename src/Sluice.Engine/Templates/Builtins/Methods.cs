@@ -40,9 +40,7 @@ internal static class Methods
         ["index"] = (s, t, a) => Find(Text(t), PyText.Str(a.Require(0, "sub", "index"), s), last: false) is var i and >= 0
             ? IntValue.Of(i)
             : throw Errors.Runtime("substring not found"),
-        ["join"] = (s, t, a) => new StringValue(s.CheckString(string.Join(Text(t), Sequences.Iterate(a.Require(0, "iterable", "join")).Select(v => v is StringValue x
-            ? x.Value
-            : throw Errors.Runtime($"sequence item: expected str instance, {v.TypeName} found"))))),
+        ["join"] = (s, t, a) => Join(s, Text(t), a.Require(0, "iterable", "join")),
         ["removeprefix"] = (s, t, a) => new StringValue(PyText.Str(a.Require(0, "prefix", "removeprefix"), s) is var p && Text(t).StartsWith(p, StringComparison.Ordinal) ? Text(t)[p.Length..] : Text(t)),
         ["removesuffix"] = (s, t, a) => new StringValue(PyText.Str(a.Require(0, "suffix", "removesuffix"), s) is var p && p.Length > 0 && Text(t).EndsWith(p, StringComparison.Ordinal) ? Text(t)[..^p.Length] : Text(t)),
         ["isdigit"] = (_, t, _) => BoolValue.Of(Text(t) is { Length: > 0 } x && x.All(char.IsDigit)),
@@ -109,6 +107,16 @@ internal static class Methods
         change(list);
         state.CheckCollectionLength(list.Count);
         return NoneValue.Instance;
+    }
+
+    /// <summary>Python's <c>separator.join(items)</c>; the size is checked before anything is built.</summary>
+    private static Value Join(RenderState state, string separator, Value iterable)
+    {
+        var parts = Sequences.Iterate(iterable).Select(v => v is StringValue x
+            ? x.Value
+            : throw Errors.Runtime($"sequence item: expected str instance, {v.TypeName} found")).ToList();
+        state.CheckStringLength(parts.Sum(p => (long)p.Length) + ((long)separator.Length * Math.Max(0, parts.Count - 1)));
+        return new StringValue(string.Join(separator, parts));
     }
 
     private static Value Pop(Value target, Arguments arguments)
@@ -187,6 +195,7 @@ internal static class Methods
                 if (i > start)
                 {
                     words.Add((start, i));
+                    state.CheckCollectionLength(words.Count);
                 }
             }
 
@@ -222,6 +231,7 @@ internal static class Methods
                 }
 
                 parts.Add(text[position..found]);
+                state.CheckCollectionLength(parts.Count);
                 position = found + separator.Length;
             }
 

@@ -30,7 +30,7 @@ internal static class PyFormatting
     }
 
     /// <summary><c>format % arguments</c>; a tuple supplies several arguments, a dict named ones.</summary>
-    public static string Percent(string format, Value arguments)
+    public static string Percent(RenderState state, string format, Value arguments)
     {
         var positional = arguments is ListValue { IsTuple: true } tuple ? tuple.Items : [arguments];
         var mapping = arguments as DictValue;
@@ -107,6 +107,7 @@ internal static class PyFormatting
             }
 
             spec.DefaultAlign = '>';
+            state.CheckStringLength(builder.Length);
             builder.Append(spec.Type switch
             {
                 's' => spec.Pad(Truncate(PyText.Str(value), spec.Precision), numeric: false),
@@ -117,6 +118,7 @@ internal static class PyFormatting
             });
         }
 
+        state.CheckStringLength(builder.Length);
         if (!usedMapping && mapping is null && next < positional.Count)
         {
             throw Errors.Runtime("not all arguments converted during string formatting");

@@ -111,7 +111,7 @@ internal static class Arithmetic
         FailIfUndefined(left, right);
         if (left is StringValue format)
         {
-            return new StringValue(state.CheckString(PyFormatting.Percent(format.Value, right)));
+            return new StringValue(state.CheckString(PyFormatting.Percent(state, format.Value, right)));
         }
 
         if (Comparison.TryNumber(left, out var li, out _, out var lf) && Comparison.TryNumber(right, out var ri, out _, out var rf) && !lf && !rf)

@@ -37,6 +37,7 @@ internal sealed partial class Interpreter
             case CallExpr call:
                 return EvaluateCall(call, scope, caller: null);
             case FilterExpr filter:
+                State.CheckTime();
                 return filter.Filter.Function(State, Evaluate(filter.Input, scope), EvaluateArguments(filter.Filter.Arguments, scope));
             case TestExpr test:
                 var passed = test.Function(State, Evaluate(test.Input, scope), EvaluateArguments(test.Arguments, scope));
@@ -78,6 +79,7 @@ internal sealed partial class Interpreter
 
     public Value EvaluateCall(CallExpr call, Scope scope, MacroValue? caller)
     {
+        State.CheckTime();
         var callee = Evaluate(call.Callee, scope);
         var arguments = EvaluateArguments(call.Arguments, scope);
         return callee switch

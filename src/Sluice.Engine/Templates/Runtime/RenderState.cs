@@ -11,6 +11,7 @@ internal sealed class RenderState(TemplateLimits limits, TimeProvider clock)
 {
     private readonly long _deadline = Stopwatch.GetTimestamp() + (long)(limits.Timeout.TotalSeconds * Stopwatch.Frequency);
     private long _iterations;
+    private long _ticks;
     private int _callDepth;
 
     public TemplateLimits Limits { get; } = limits;
@@ -25,14 +26,20 @@ internal sealed class RenderState(TemplateLimits limits, TimeProvider clock)
             throw Errors.Limit($"the template ran more than {Limits.MaxIterations} loop iterations and macro calls");
         }
 
-        if ((_iterations & 255) == 0)
-        {
-            CheckTime();
-        }
+        CheckTime();
     }
 
+    /// <summary>
+    /// Checks the clock every 16th call: cheap enough for every iteration, call and size check, and frequent
+    /// enough that no single step between checks can run long.
+    /// </summary>
     public void CheckTime()
     {
+        if ((++_ticks & 15) != 0)
+        {
+            return;
+        }
+
         if (Stopwatch.GetTimestamp() > _deadline)
         {
             throw Errors.Limit($"rendering took longer than {Limits.Timeout.TotalSeconds:0.###} s");
@@ -67,6 +74,7 @@ internal sealed class RenderState(TemplateLimits limits, TimeProvider clock)
 
     public void CheckStringLength(long length)
     {
+        CheckTime();
         if (length > Limits.MaxOutputLength)
         {
             throw Errors.Limit($"a string grew past {Limits.MaxOutputLength} characters");
@@ -75,6 +83,7 @@ internal sealed class RenderState(TemplateLimits limits, TimeProvider clock)
 
     public void CheckCollectionLength(long count)
     {
+        CheckTime();
         if (count > Limits.MaxCollectionLength)
         {
             throw Errors.Limit($"a list grew past {Limits.MaxCollectionLength} items");
