@@ -12,6 +12,7 @@ public sealed class FilterTests
     [InlineData("{{ 'a b a' | replace('a', 'x') }} {{ 'aaa' | replace('a', 'b', 2) }} {{ 'ab' | replace('', '-') }}", "x b x bba -a-b-")]
     [InlineData("{{ 'x' | indent(2) }}|{{ 'a\\nb\\n\\nc' | indent(2) }}|{{ 'a\\nb' | indent(2, true) }}|{{ 'a\\n\\nb' | indent('> ', blank=true) }}", "x|a\n  b\n\n  c|  a\n  b|a\n> \n> b")]
     [InlineData("{{ 'one two, three' | wordcount }}", "3")]
+    [InlineData("[{{ 'abc' | center(7) }}][{{ 'ab' | center(7) }}][{{ 'ab' | center(6) }}]", "[  abc  ][   ab  ][  ab  ]")]
     [InlineData("{{ 1 | string ~ 2 }} {{ none | string }} {{ [1] | string }}", "12 None [1]")]
     [InlineData("{{ '%s=%.2f' | format('pi', 3.14159) }}", "pi=3.14")]
     public void String_filters(string template, string expected) =>
@@ -22,6 +23,7 @@ public sealed class FilterTests
     [InlineData("{{ '2.5' | float }} {{ 3 | float }} {{ 'x' | float }} {{ '1e3' | float }}", "2.5 3.0 0.0 1000.0")]
     [InlineData("{{ 2.5 | round }} {{ 3.5 | round }} {{ -2.5 | round }} {{ 2.567 | round(2) }} {{ 2.567 | round(1, 'floor') }} {{ 2.512 | round(1, 'ceil') }}", "2.0 4.0 -2.0 2.57 2.5 2.6")]
     [InlineData("{{ -3 | abs }} {{ -2.5 | abs }} {{ 7 | round }}", "3 2.5 7")]
+    [InlineData("{{ 2.675 | round(2) }} {{ -0.4 | round }} {{ 1234.5 | round(-2) }}", "2.67 -0.0 1200.0")]
     public void Number_filters(string template, string expected) =>
         Assert.Equal(expected, Render(template));
 

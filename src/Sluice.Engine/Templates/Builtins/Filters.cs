@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 using System.Text.RegularExpressions;
 using Sluice.Engine.Templates.Runtime;
@@ -18,6 +19,7 @@ internal static partial class Filters
     {
         ["abs"] = Abs,
         ["attr"] = (_, v, a) => Access.Attribute(v, PyText.Str(a.Require(0, "name", "attr"))),
+        ["center"] = Center,
         ["capitalize"] = (s, v, _) => new StringValue(Capitalize(PyText.Str(v, s))),
         ["count"] = (_, v, _) => IntValue.Of(Sequences.Length(v)),
         ["d"] = Default,
@@ -223,11 +225,82 @@ internal static partial class Filters
         return method switch
         {
             "common" when !isFloat && precision >= 0 => input is BoolValue ? IntValue.Of((long)value) : input,
-            "common" => new FloatValue(precision >= 0 ? Math.Round(value, precision, MidpointRounding.ToEven) : Math.Round(value * scale, MidpointRounding.ToEven) / scale),
+            "common" => new FloatValue(PyRound(value, precision)),
             "ceil" => new FloatValue(Math.Ceiling(value * scale) / scale),
             "floor" => new FloatValue(Math.Floor(value * scale) / scale),
             _ => throw Errors.Runtime("method must be common, ceil or floor"),
         };
+    }
+
+    /// <summary>
+    /// Python's <c>round(x, digits)</c>: half to even on the exact binary value, so <c>round(2.675, 2)</c> is
+    /// 2.67 (the double is a little below 2.675), which scaling by 100 in floating point gets wrong.
+    /// </summary>
+    internal static double PyRound(double value, int digits)
+    {
+        if (!double.IsFinite(value) || value == 0)
+        {
+            return value;
+        }
+
+        var bits = BitConverter.DoubleToInt64Bits(value);
+        var exponent = (int)((bits >> 52) & 0x7FF);
+        var mantissa = bits & 0xFFFFFFFFFFFFFL;
+        if (exponent == 0)
+        {
+            exponent = 1;
+        }
+        else
+        {
+            mantissa |= 1L << 52;
+        }
+
+        exponent -= 1075;
+        BigInteger numerator = mantissa;
+        BigInteger denominator = BigInteger.One;
+        if (exponent > 0)
+        {
+            numerator <<= exponent;
+        }
+        else
+        {
+            denominator <<= -exponent;
+        }
+
+        if (digits >= 0)
+        {
+            numerator *= BigInteger.Pow(10, digits);
+        }
+        else
+        {
+            denominator *= BigInteger.Pow(10, -digits);
+        }
+
+        var quotient = BigInteger.DivRem(numerator, denominator, out var remainder);
+        var twice = remainder * 2;
+        if (twice > denominator || (twice == denominator && !quotient.IsEven))
+        {
+            quotient += 1;
+        }
+
+        var text = quotient.ToString(CultureInfo.InvariantCulture) + "e" + (-digits).ToString(CultureInfo.InvariantCulture);
+        var result = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return value < 0 ? -result : result;
+    }
+
+    /// <summary>Python's <c>str.center</c>, which puts the odd padding character on the left when the width is odd.</summary>
+    private static Value Center(RenderState state, Value input, Arguments arguments)
+    {
+        var text = PyText.Str(input, state);
+        var width = (int)Math.Clamp(ToLong(arguments.Get(0, "width", IntValue.Of(80)), "center"), 0, state.Limits.MaxOutputLength);
+        var margin = width - text.Length;
+        if (margin <= 0)
+        {
+            return new StringValue(text);
+        }
+
+        var left = (margin / 2) + (margin & width & 1);
+        return new StringValue(new string(' ', left) + text + new string(' ', margin - left));
     }
 
     private static Value ToInt(RenderState state, Value input, Arguments arguments)
