@@ -9,8 +9,6 @@ internal sealed class Arguments(IReadOnlyList<Value> positional, IReadOnlyList<K
 
     public IReadOnlyList<KeyValuePair<string, Value>> Named { get; } = named;
 
-    public static Arguments Of(params Value[] positional) => new(positional, []);
-
     /// <summary>The argument at <paramref name="index"/> or named <paramref name="name"/>, or null when not given.</summary>
     public Value? Find(int index, string name)
     {

@@ -6,8 +6,6 @@ namespace Sluice.Engine.Templates.Runtime;
 /// </summary>
 internal sealed class UndefinedValue(string hint) : Value
 {
-    public static UndefinedValue Anonymous { get; } = new("value is undefined");
-
     /// <summary>Why the value is undefined, e.g. "'x' is undefined" or "'dict object' has no attribute 'y'".</summary>
     public string Hint { get; } = hint;
 

@@ -12,10 +12,6 @@ internal abstract class Value
     /// <summary>Python truthiness: empty strings and containers, zero, none and undefined are false.</summary>
     public virtual bool IsTruthy => true;
 
-    public bool IsUndefined => this is UndefinedValue;
-
-    public bool IsNone => this is NoneValue;
-
     /// <summary>Attributes the value exposes itself (namespace and loop fields); null when it has none of that name.</summary>
     public virtual Value? GetOwnAttribute(string name) => null;
 

@@ -26,8 +26,6 @@ internal sealed record Token(TokenKind Kind, string Text, SourcePosition Positio
 
     public double Float { get; init; }
 
-    public bool Is(TokenKind kind, string text) => Kind == kind && Text == text;
-
     public bool IsOperator(string op) => Kind == TokenKind.Operator && Text == op;
 
     public bool IsName(string name) => Kind == TokenKind.Name && Text == name;
