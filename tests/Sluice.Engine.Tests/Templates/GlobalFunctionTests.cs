@@ -1,0 +1,35 @@
+using Sluice.Engine.Templates;
+using static Sluice.Engine.Tests.Templates.TemplateTestSupport;
+
+namespace Sluice.Engine.Tests.Templates;
+
+/// <summary>range, namespace, dict, len and HF's strftime_now and raise_exception.</summary>
+public sealed class GlobalFunctionTests
+{
+    [Theory]
+    [InlineData("{{ range(3) | list }} {{ range(1, 4) | list }} {{ range(10, 0, -3) | list }} {{ range(0) | list }}", "[0, 1, 2] [1, 2, 3] [10, 7, 4, 1] []")]
+    [InlineData("{{ dict(a=1, b='x') }} {{ dict({'a': 1}, b=2) }} {{ dict([('k', 'v')]) }}", "{'a': 1, 'b': 'x'} {'a': 1, 'b': 2} {'k': 'v'}")]
+    [InlineData("{{ len([1, 2]) }} {{ len('abc') }}", "2 3")]
+    public void Global_functions(string template, string expected) =>
+        Assert.Equal(expected, Render(template));
+
+    [Theory]
+    [InlineData("%d %b %Y", "15 Sep 2024")]
+    [InlineData("%Y-%m-%d %H:%M:%S", "2024-09-15 10:30:00")]
+    [InlineData("%A, %B %-d (%a %j %I%p %y)", "Sunday, September 15 (Sun 259 10AM 24)")]
+    [InlineData("100%%", "100%")]
+    public void Strftime_now_formats_the_injected_clock_like_python(string format, string expected) =>
+        Assert.Equal(expected, Render("{{ strftime_now('" + format + "') }}"));
+
+    [Fact]
+    public void Strftime_now_reads_the_clock_of_the_context()
+    {
+        var template = ChatTemplate.Parse("{{ strftime_now('%d %b %Y') }}");
+        var context = new ChatTemplateContext { Messages = [], Clock = new FixedClock(new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero)) };
+        Assert.Equal("02 Jan 2025", template.Render(context));
+    }
+
+    [Fact]
+    public void Raise_exception_without_a_message_still_raises() =>
+        Assert.Equal(TemplateErrorKind.Raised, RenderFails("{{ raise_exception() }}").Kind);
+}
