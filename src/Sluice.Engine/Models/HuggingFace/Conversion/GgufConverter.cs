@@ -50,7 +50,7 @@ public static class GgufConverter
                 : mix.TypeFor(HfTensorNames.RoleOf(name) ?? TensorRole.Output, HfTensorNames.LayerOf(name), c.BlockCount, tensor.Dimensions[0], tied, false);
             bool permute = RotaryPermutation.AppliesTo(c.Architecture, name);
             types.Add(type);
-            writer.AddTensor(name, type, tensor.Dimensions, stream => WriteTensor(stream, tensor, type, permute ? c.HeadDim : 0, parallel));
+            writer.AddTensor(name, type, tensor.Dimensions, stream => WriteTensor(stream, source.SourcePath, tensor, type, permute ? c.HeadDim : 0, parallel));
         }
         writer.Write(output);
         string summary = string.Join(", ", types.GroupBy(t => t).Select(g => $"{GgmlTypeInfo.Name(g.Key)} x{g.Count()}"));
@@ -89,7 +89,7 @@ public static class GgufConverter
     }
 
     /// <summary>Streams a tensor in <paramref name="type"/>; with <paramref name="permuteHeadDim"/> set, GGUF row g comes from checkpoint row HfRowForGgufRow(g).</summary>
-    private static unsafe void WriteTensor(Stream stream, TensorView tensor, GgmlType type, int permuteHeadDim, ParallelOptions parallel)
+    private static unsafe void WriteTensor(Stream stream, string sourcePath, TensorView tensor, GgmlType type, int permuteHeadDim, ParallelOptions parallel)
     {
         bool vector = tensor.Dimensions.Length == 1;
         long columns = vector ? 1 : tensor.Dimensions[0];
@@ -98,7 +98,7 @@ public static class GgufConverter
         int dstRowBytes = checked((int)GgmlTypeInfo.RowBytes(type, columns));
         if (srcRowBytes < 0 || dstRowBytes < 0)
         {
-            throw new ModelFormatException(tensor.Name, $"cannot convert rows of {columns} values to {GgmlTypeInfo.Name(type)}");
+            throw new ModelFormatException(sourcePath, $"tensor '{tensor.Name}': cannot convert rows of {columns} values to {GgmlTypeInfo.Name(type)}");
         }
         byte* data = tensor.Data;
         var srcType = tensor.Type;
