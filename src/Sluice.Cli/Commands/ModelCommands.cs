@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Sluice.Engine.Formats;
 using Sluice.Engine.Formats.Gguf;
+using Sluice.Engine.Models;
+using Sluice.Engine.Models.Synthesis;
 using Sluice.Engine.Quantization;
 
 namespace Sluice.Cli.Commands;
@@ -13,29 +15,56 @@ internal static class ModelCommands
         var model = new Command("model", "Inspect, verify and synthesize model files.");
         model.Subcommands.Add(CreateInfo());
         model.Subcommands.Add(SynthCommand.Create());
+        model.Subcommands.Add(ConvertCommand.Create());
         return model;
     }
 
     private static Command CreateInfo()
     {
-        var file = new Argument<string>("file") { Description = "GGUF model file" };
-        var cmd = new Command("info", "Print a model file's architecture, shape, quantization mix and tokenizer.") { file };
+        var file = new Argument<string>("path") { Description = "GGUF model file or Hugging Face model folder" };
+        var loadStats = new Option<bool>("--load-stats") { Description = "Also load the model and report load time and resident memory before/after" };
+        var quantization = new Option<string?>("--quantization") { Description = "With --load-stats: convert weights at load (q8_0, q4_0, ...)" };
+        var cmd = new Command("info", "Print a model's architecture, shape, weight types and tokenizer (GGUF file or Hugging Face folder).") { file, loadStats, quantization };
         cmd.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
+            var stdout = parse.InvocationConfiguration.Output;
             try
             {
-                using var gguf = GgufFile.Open(path);
-                parse.InvocationConfiguration.Output.Write(Describe(gguf));
+                if (Directory.Exists(path))
+                {
+                    stdout.Write(FolderDescription.Describe(path));
+                }
+                else
+                {
+                    using var gguf = GgufFile.Open(path);
+                    stdout.Write(Describe(gguf));
+                }
+                if (parse.GetValue(loadStats))
+                {
+                    stdout.Write(LoadStats.Measure(path, LoadOptions(parse.GetValue(quantization))));
+                }
                 return 0;
             }
-            catch (ModelFormatException ex)
+            catch (Exception ex) when (ex is ModelFormatException or ArgumentException)
             {
                 parse.InvocationConfiguration.Error.WriteLine("error: " + ex.Message);
                 return 2;
             }
         });
         return cmd;
+    }
+
+    /// <summary>Load options from the --quantization value (a weight mix name such as q8_0 or q4_0).</summary>
+    internal static ModelLoadOptions LoadOptions(string? quantization)
+    {
+        if (quantization == null)
+        {
+            return ModelLoadOptions.Default;
+        }
+        return WeightMix.TryParse(quantization, out var mix)
+            ? new ModelLoadOptions { Quantization = mix }
+            : throw new ArgumentException($"unknown quantization '{quantization}' (known: {string.Join(", ", WeightMix.All.Select(m => m.Name.ToLowerInvariant()))})");
     }
 
     internal static string Describe(GgufFile gguf)

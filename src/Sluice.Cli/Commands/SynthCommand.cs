@@ -13,7 +13,9 @@ internal static class SynthCommand
     {
         var shape = new Option<string>("--shape") { Description = $"Named shape: {string.Join(", ", ModelShape.Named.Select(s => s.Name))}", DefaultValueFactory = _ => ModelShape.Tiny.Name };
         var type = new Option<string>("--type") { Description = $"Weight type: {string.Join(", ", WeightMix.All.Select(m => m.Name))}", DefaultValueFactory = _ => WeightMix.F16.Name };
-        var output = new Option<string>("--output", "-o") { Description = "GGUF file to write", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "GGUF file (or, with --format hf, folder) to write", Required = true };
+        var format = new Option<string>("--format") { Description = "gguf (one file) or hf (a Hugging Face folder: config.json, tokenizer.json, safetensors)", DefaultValueFactory = _ => "gguf" };
+        var shardMib = new Option<int?>("--shard-mib") { Description = "With --format hf: split the safetensors into shards of at most this many MiB" };
         var seed = new Option<ulong>("--seed") { Description = "Random seed; the same seed writes the same bytes", DefaultValueFactory = _ => 0 };
         var vocab = new Option<string?>("--vocab") { Description = "GGUF file whose tokenizer.* metadata to copy (default: cl100k_base from the Microsoft.ML.Tokenizers data package)" };
         var arch = new Option<string?>("--arch") { Description = $"Architecture: {string.Join(", ", ModelShape.Architectures)}" };
@@ -29,7 +31,7 @@ internal static class SynthCommand
 
         var cmd = new Command("synth", "Write a synthetic model: random weights with a real architecture, shape and tokenizer.")
         {
-            shape, type, output, seed, vocab, arch, embedding, blocks, heads, kvHeads, ffn, context, vocabSize, tied, untied,
+            shape, type, output, format, shardMib, seed, vocab, arch, embedding, blocks, heads, kvHeads, ffn, context, vocabSize, tied, untied,
         };
         cmd.SetAction(parse =>
         {
@@ -65,7 +67,12 @@ internal static class SynthCommand
                 };
                 var vocabulary = vocabFile != null ? SynthVocabulary.FromGguf(vocabFile) : SynthVocabulary.Cl100k();
                 var options = new SynthesisOptions(s, mix, vocabulary) { Seed = parse.GetValue(seed) };
-                var result = ModelSynthesizer.Write(options, parse.GetValue(output)!);
+                var result = parse.GetValue(format) switch
+                {
+                    "gguf" => ModelSynthesizer.Write(options, parse.GetValue(output)!),
+                    "hf" => HfFolderSynthesizer.Write(options, parse.GetValue(output)!, parse.GetValue(shardMib) * 1048576L),
+                    var other => throw new UsageException($"unknown format '{other}' (known: gguf, hf)"),
+                };
                 stdout.Write(Describe(result));
                 return 0;
             }

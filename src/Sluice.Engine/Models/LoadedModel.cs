@@ -1,3 +1,4 @@
+using Sluice.Engine.Models.HuggingFace;
 using Sluice.Engine.Tokenization;
 
 namespace Sluice.Engine.Models;
@@ -26,6 +27,9 @@ public sealed class LoadedModel : IDisposable
     public ModelConfig Config { get; }
     public ModelWeights Weights { get; }
     public Tokenizer Tokenizer { get; }
+
+    /// <summary>generation_config.json of a Hugging Face folder (EOS ids, sampling defaults); null otherwise.</summary>
+    public GenerationDefaults? Generation { get; init; }
 
     /// <summary>The model's name as served: the file name without extension, or the folder name.</summary>
     public string Name => Format == "demo" ? "sluice-demo" : System.IO.Path.GetFileNameWithoutExtension(Path.TrimEnd('/', '\\'));

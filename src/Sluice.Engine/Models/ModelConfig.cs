@@ -31,6 +31,9 @@ public sealed record ModelConfig
 
     public static readonly IReadOnlySet<string> SupportedArchitectures = new HashSet<string> { "llama", "qwen2", "qwen3" };
 
+    /// <summary>Reads a Hugging Face config.json (see <see cref="HuggingFace.HfConfigReader"/>).</summary>
+    public static ModelConfig FromHuggingFace(string configJsonPath) => HuggingFace.HfConfigReader.Read(configJsonPath).Model;
+
     public static ModelConfig FromGguf(GgufFile f)
     {
         string arch = f.GetString("general.architecture") ?? throw new ModelFormatException(f.FilePath, "missing metadata 'general.architecture'");

@@ -1,23 +1,31 @@
 using Sluice.Engine.Formats;
 using Sluice.Engine.Formats.Gguf;
+using Sluice.Engine.Models.HuggingFace;
 using Sluice.Engine.Tokenization;
 
 namespace Sluice.Engine.Models;
 
-/// <summary>Loads a model from a GGUF file; every problem surfaces as a <see cref="ModelFormatException"/> naming the path.</summary>
+/// <summary>
+/// Loads a model from a GGUF file or a Hugging Face folder (<see cref="LoadedModel.Format"/> says which
+/// it found); every problem surfaces as a <see cref="ModelFormatException"/> naming the path.
+/// </summary>
 public static class ModelLoader
 {
-    public static LoadedModel Load(string path)
+    public static LoadedModel Load(string path) => Load(path, ModelLoadOptions.Default);
+
+    public static LoadedModel Load(string path, ModelLoadOptions options)
     {
         if (Directory.Exists(path))
         {
-            throw new ModelFormatException(path, "is a folder; expected a GGUF file");
+            return HfModelLoader.Load(path, options);
         }
         var file = GgufFile.Open(path);
+        QuantizingTensorSource? converted = null;
         try
         {
             var config = ModelConfig.FromGguf(file);
-            var weights = ModelWeights.Load(file, config);
+            converted = options.Quantization is { } mix ? new QuantizingTensorSource(file, mix, config.BlockCount, options.Threads) : null;
+            var weights = ModelWeights.Load(converted ?? (ITensorSource)file, config);
             Tokenizer tokenizer;
             try
             {
@@ -31,11 +39,16 @@ public static class ModelLoader
             {
                 throw new ModelFormatException(path, $"tokenizer has {tokenizer.VocabSize} tokens but the embedding has {config.VocabSize} rows");
             }
-            return new LoadedModel(path, "gguf", config, weights, tokenizer, file);
+            if (converted != null)
+            {
+                file.Dispose(); // the weights now live in converted memory
+            }
+            return new LoadedModel(path, "gguf", config, weights, tokenizer, converted ?? (IDisposable)file);
         }
         catch
         {
             file.Dispose();
+            converted?.Dispose();
             throw;
         }
     }

@@ -32,6 +32,8 @@ public sealed class Tokenizer
 
     public static Tokenizer FromGguf(GgufFile file) => new(Vocabulary.FromGguf(file));
 
+    public static Tokenizer FromHuggingFace(string folder, HfTokenizerOptions? options = null) => new(Vocabulary.FromHuggingFace(folder, options));
+
     public Vocabulary Vocabulary { get; }
     public int VocabSize => Vocabulary.Count;
     public int BosId => Vocabulary.BosId;

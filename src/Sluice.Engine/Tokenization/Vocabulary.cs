@@ -48,6 +48,9 @@ public sealed class Vocabulary
     /// <summary>Reads the vocabulary and tokenizer settings of a GGUF file (<c>tokenizer.*</c> keys).</summary>
     public static Vocabulary FromGguf(GgufFile file) => new(GgufVocabularyReader.Read(file));
 
+    /// <summary>Reads a Hugging Face folder's tokenizer.json and tokenizer_config.json (see <see cref="HfTokenizerJsonReader"/>).</summary>
+    public static Vocabulary FromHuggingFace(string folder, HfTokenizerOptions? options = null) => new(HfTokenizerJsonReader.Read(folder, options ?? new()));
+
     public TokenizerKind Kind { get; }
 
     /// <summary>The <c>tokenizer.ggml.pre</c> value as stored (empty when absent).</summary>

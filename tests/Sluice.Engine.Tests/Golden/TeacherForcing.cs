@@ -28,8 +28,13 @@ public static unsafe class TeacherForcing
     public static Stats Run(string modelPath, string goldenPath, KvCacheType kvType, double greedyMargin, int threads = 2)
     {
         using var file = GgufFile.Open(modelPath);
-        var config = ModelConfig.FromGguf(file);
-        var weights = ModelWeights.Load(file, config);
+        return Run(ModelWeights.Load(file, ModelConfig.FromGguf(file)), goldenPath, kvType, greedyMargin, threads);
+    }
+
+    /// <summary>As above for weights loaded from any source; <paramref name="prompts"/> limits the records run (null: all).</summary>
+    public static Stats Run(ModelWeights weights, string goldenPath, KvCacheType kvType, double greedyMargin, int threads = 2, int? prompts = null)
+    {
+        var config = weights.Config;
         using var pool = new WorkerPool(threads);
         using var model = new Transformer(weights, pool);
         const int BlockSize = 16;
@@ -39,7 +44,7 @@ public static unsafe class TeacherForcing
         var stats = new Stats();
         var logits = new float[config.VocabSize];
         var batch = new ForwardBatch(1024);
-        foreach (var rec in GoldenRecord.Load(goldenPath))
+        foreach (var rec in GoldenRecord.Load(goldenPath).Take(prompts ?? int.MaxValue))
         {
             int pos = 0;
             batch.Clear();
