@@ -5,6 +5,7 @@ using Sluice.Cli.Options;
 using Sluice.Engine.Benchmarks;
 using Sluice.Engine.Formats;
 using Sluice.Engine.Kernels;
+using Sluice.Engine.Models;
 
 namespace Sluice.Cli.Commands;
 
@@ -25,9 +26,10 @@ internal static class BenchCommands
         var batches = new Option<string>("--batch") { Description = "Sequence counts for aggregate decode", DefaultValueFactory = _ => "4,16,64" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var reps = new Option<int>("--repetitions", "-r") { Description = "Runs per measurement (best is kept)", DefaultValueFactory = _ => 3 };
+        var profile = new Option<bool>("--profile") { Description = "Also print where the time goes (per phase) for pp512 and tg128" };
         var cmd = new Command("engine", "Prompt processing (pp128, pp512), decode (tg128), batched decode and memory bandwidth.")
         {
-            model, threads, batches, json, reps,
+            model, threads, batches, json, reps, profile,
         };
         cmd.SetAction(parse =>
         {
@@ -48,6 +50,18 @@ internal static class BenchCommands
                 double tg128 = b.Decode(1, 128, r);
                 var batched = seqCounts.ToDictionary(n => n, n => b.Decode(n, 128, Math.Max(1, r - 1)));
                 double fraction = tg128 * loaded.WeightBytes / (membw * 1e9);
+                if (parse.GetValue(profile))
+                {
+                    foreach (var (label, run) in new (string, Action)[] { ("pp512", () => b.PromptProcessing(512, 1)), ("tg128", () => b.Decode(1, 128, 1)) })
+                    {
+                        var p = new ForwardProfile();
+                        b.Profile = p;
+                        run();
+                        b.Profile = null;
+                        double total = p.Phases.Sum(x => x.Seconds);
+                        e.WriteLine($"profile {label} ({total * 1000:F0} ms): " + string.Join(", ", p.Phases.Where(x => x.Seconds > 0).Select(x => $"{x.Phase} {x.Seconds / total:P0}")));
+                    }
+                }
                 if (parse.GetValue(json))
                 {
                     var obj = new Dictionary<string, object>

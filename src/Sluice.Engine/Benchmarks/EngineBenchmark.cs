@@ -45,6 +45,13 @@ public sealed unsafe class EngineBenchmark : IDisposable
 
     public int Threads => _pool.ThreadCount;
 
+    /// <summary>Attach to collect per-phase times of the passes that follow.</summary>
+    public ForwardProfile? Profile
+    {
+        get => _transformer.Profile;
+        set => _transformer.Profile = value;
+    }
+
     public double MeasureBandwidth() => MemoryBandwidth.Measure(_pool);
 
     private int[] Table(int seq) => _tables[seq];

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Sluice.Engine.Kernels;
 
@@ -41,29 +42,33 @@ public static unsafe class ActivationQuantizer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void QuantizeBlockQ8_0(float* x, sbyte* q, out float scale, out int sum)
     {
-        float amax;
-        if (Vector512.IsHardwareAccelerated)
+        if (Simd.Use512)
         {
-            var a = Vector512.Abs(Vector512.Load(x));
-            var b = Vector512.Abs(Vector512.Load(x + 16));
-            amax = Vector512.Max(a, b).ToScalarMax();
+            var a = Vector512.Load(x);
+            var b = Vector512.Load(x + 16);
+            float amax512 = Vector512.Max(Vector512.Abs(a), Vector512.Abs(b)).ToScalarMax();
+            scale = HalfVectors.RoundToHalf(amax512 / 127f);
+            var id = Vector512.Create(amax512 != 0 ? 127f / amax512 : 0f);
+            // vcvtps2dq rounds to nearest even, as llama.cpp's _mm256_round_ps(_MM_ROUND_NEAREST) does
+            var qa = Avx512F.ConvertToVector512Int32(a * id);
+            var qb = Avx512F.ConvertToVector512Int32(b * id);
+            Avx512F.ConvertToVector128SByte(qa).Store(q);
+            Avx512F.ConvertToVector128SByte(qb).Store(q + 16);
+            sum = Vector512.Sum(qa + qb);
+            return;
         }
-        else if (Vector256.IsHardwareAccelerated)
+        QuantizeBlockQ8_0Reference(x, q, out scale, out sum);
+    }
+
+    /// <summary>Q8_0 activation block, plain scalar (the reference the vector path is tested against).</summary>
+    public static void QuantizeBlockQ8_0Reference(float* x, sbyte* q, out float scale, out int sum)
+    {
+        float amax = 0;
+        for (int i = 0; i < 32; i++)
         {
-            var m = Vector256.Max(Vector256.Max(Vector256.Abs(Vector256.Load(x)), Vector256.Abs(Vector256.Load(x + 8))),
-                Vector256.Max(Vector256.Abs(Vector256.Load(x + 16)), Vector256.Abs(Vector256.Load(x + 24))));
-            amax = MaxAcross(m);
+            amax = MathF.Max(amax, MathF.Abs(x[i]));
         }
-        else
-        {
-            amax = 0;
-            for (int i = 0; i < 32; i++)
-            {
-                amax = MathF.Max(amax, MathF.Abs(x[i]));
-            }
-        }
-        float d = amax / 127f;
-        scale = HalfVectors.RoundToHalf(d);
+        scale = HalfVectors.RoundToHalf(amax / 127f);
         float id = amax != 0 ? 127f / amax : 0f;
         int s = 0;
         for (int i = 0; i < 32; i++)
@@ -77,6 +82,45 @@ public static unsafe class ActivationQuantizer
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void QuantizeBlockQ8K(float* x, sbyte* q, out float scale, int* bsums)
+    {
+        if (!Simd.Use512)
+        {
+            QuantizeBlockQ8KReference(x, q, out scale, bsums);
+            return;
+        }
+        var m = Vector512<float>.Zero;
+        for (int j = 0; j < 256; j += 16)
+        {
+            m = Vector512.Max(m, Vector512.Abs(Vector512.Load(x + j)));
+        }
+        float amax = m.ToScalarMax();
+        if (amax == 0)
+        {
+            scale = 0;
+            new Span<sbyte>(q, 256).Clear();
+            new Span<int>(bsums, 16).Clear();
+            return;
+        }
+        // the first element of largest magnitude decides the sign, as in ggml
+        int first = 0;
+        while (MathF.Abs(x[first]) != amax)
+        {
+            first++;
+        }
+        float iscale = -127f / x[first];
+        var vs = Vector512.Create(iscale);
+        var cap = Vector512.Create(127);
+        for (int j = 0; j < 256; j += 16)
+        {
+            var v = Vector512.Min(Avx512F.ConvertToVector512Int32(Vector512.Load(x + j) * vs), cap);
+            Avx512F.ConvertToVector128SByte(v).Store(q + j);
+            bsums[j / 16] = Vector512.Sum(v);
+        }
+        scale = 1 / iscale;
+    }
+
+    /// <summary>Q8_K activation block, plain scalar (ggml's quantize_row_q8_K_ref).</summary>
+    public static void QuantizeBlockQ8KReference(float* x, sbyte* q, out float scale, int* bsums)
     {
         float max = 0, amax = 0;
         for (int j = 0; j < 256; j++)
@@ -111,17 +155,6 @@ public static unsafe class ActivationQuantizer
             bsums[j] = s;
         }
         scale = 1 / iscale;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float MaxAcross(Vector256<float> v)
-    {
-        float m = v[0];
-        for (int i = 1; i < 8; i++)
-        {
-            m = MathF.Max(m, v[i]);
-        }
-        return m;
     }
 }
 

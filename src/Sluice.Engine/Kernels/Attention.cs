@@ -37,6 +37,7 @@ public sealed unsafe class Attention : IParallelWork
         pool.Run(this, n * cache.KvHeads);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int index)
     {
         int kvHeads = _cache.KvHeads;

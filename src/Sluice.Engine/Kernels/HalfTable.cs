@@ -8,7 +8,8 @@ namespace Sluice.Engine.Kernels;
 /// </summary>
 internal static unsafe class HalfTable
 {
-    private static readonly float* Table = Build();
+    /// <summary>The table itself, for kernels that keep it in a register across a loop.</summary>
+    public static readonly float* Table = Build();
 
     private static float* Build()
     {

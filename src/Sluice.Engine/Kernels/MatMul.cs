@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Sluice.Engine.Kernels.Tiles;
 using Sluice.Engine.Quantization;
 using Sluice.Engine.Threading;
@@ -11,7 +12,12 @@ namespace Sluice.Engine.Kernels;
 /// </summary>
 public sealed unsafe class MatMul : IParallelWork
 {
-    private const int RowsPerTask = 16;
+    // Each task takes a contiguous run of rows. Few, long runs let the hardware prefetchers stream a
+    // weight matrix at full bandwidth (many 15 KB runs interleaved between threads measured 40 % slower
+    // on decode); 4 tasks per thread still balance uneven progress.
+    private const int TasksPerThread = 4;
+    private const int MinRowsPerTask = 16;
+    private int _rowsPerTask = MinRowsPerTask;
 
     private readonly WorkerPool _pool;
     private WeightMatrix _w = null!;
@@ -48,13 +54,16 @@ public sealed unsafe class MatMul : IParallelWork
             _q = null;
             _x = input.Floats(kind, _pool);
         }
-        _pool.Run(this, (w.Rows + RowsPerTask - 1) / RowsPerTask);
+        int rows = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
+        _rowsPerTask = Math.Max(MinRowsPerTask, (rows + 3) / 4 * 4);
+        _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int index)
     {
-        int r0 = index * RowsPerTask;
-        int r1 = Math.Min(_w.Rows, r0 + RowsPerTask);
+        int r0 = index * _rowsPerTask;
+        int r1 = Math.Min(_w.Rows, r0 + _rowsPerTask);
         if (Simd.Use512 && _q != null)
         {
             switch (_w.Type)
@@ -84,6 +93,7 @@ public sealed unsafe class MatMul : IParallelWork
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunTiles<TKernel>(int r0, int r1) where TKernel : IQuantTileKernel
     {
         var q = _q!;
@@ -110,6 +120,7 @@ public sealed unsafe class MatMul : IParallelWork
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private float Dot(byte* row, int t, int k)
     {
         switch (_w.Type)

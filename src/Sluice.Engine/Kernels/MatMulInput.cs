@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Sluice.Engine.Threading;
 
 namespace Sluice.Engine.Kernels;
@@ -75,6 +76,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     }
 
     /// <summary>Converts row <paramref name="index"/> into the form being prepared.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int index)
     {
         float* x = X + (long)index * Columns;

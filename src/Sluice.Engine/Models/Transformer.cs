@@ -42,6 +42,9 @@ public sealed unsafe class Transformer : IDisposable
     }
 
     public ModelConfig Config => _c;
+
+    /// <summary>When set, each forward pass adds its per-phase times here.</summary>
+    public ForwardProfile? Profile { get; set; }
     public ModelWeights Weights => _w;
 
     /// <summary>
@@ -61,6 +64,8 @@ public sealed unsafe class Transformer : IDisposable
         int qDim = _c.HeadCount * hd;
         int kvDim = _c.HeadCountKv * hd;
         int ff = _c.FeedForwardLength;
+        var prof = Profile;
+        prof?.Start();
 
         for (int t = 0; t < n; t++)
         {
@@ -72,29 +77,41 @@ public sealed unsafe class Transformer : IDisposable
             RowDecoder.Decode(_w.TokenEmbedding.Type, _w.TokenEmbedding.Row(token), _x.Pointer + (long)t * d, d);
             RopeAngles(batch.Positions[t], _cos.Pointer + t * (hd / 2), _sin.Pointer + t * (hd / 2));
         }
+        prof?.Mark(0);
 
         for (int l = 0; l < _c.BlockCount; l++)
         {
             var lw = _w.Layers[l];
             _rowOps.Norm(_x.Pointer, _xb.Pointer, lw.AttnNorm, n, d);
+            prof?.Mark(1);
             _input.Set(_xb.Pointer, n, d);
             _matmul.Run(lw.Q, _input, _q.Pointer, qDim);
             _matmul.Run(lw.K, _input, _k.Pointer, kvDim);
             _matmul.Run(lw.V, _input, _v.Pointer, kvDim);
+            prof?.Mark(2);
             _rowOps.PrepareQkv(lw, batch, cache, l, n);
+            prof?.Mark(3);
             _attention.Run(_pool, cache, l, _q.Pointer, _attn.Pointer, n, _c.HeadCount, batch.Positions, batch.BlockTables);
+            prof?.Mark(4);
             _input.Set(_attn.Pointer, n, qDim);
             _matmul.Run(lw.O, _input, _xb.Pointer, d);
+            prof?.Mark(5);
             Activations.AddInPlace(_x.Pointer, _xb.Pointer, n * d);
+            prof?.Mark(9);
 
             _rowOps.Norm(_x.Pointer, _xb.Pointer, lw.FfnNorm, n, d);
+            prof?.Mark(1);
             _input.Set(_xb.Pointer, n, d);
             _matmul.Run(lw.Gate, _input, _gate.Pointer, ff);
             _matmul.Run(lw.Up, _input, _up.Pointer, ff);
+            prof?.Mark(6);
             Activations.SiluMul(_gate.Pointer, _up.Pointer, _gate.Pointer, n * ff);
+            prof?.Mark(7);
             _input.Set(_gate.Pointer, n, ff);
             _matmul.Run(lw.Down, _input, _xb.Pointer, d);
+            prof?.Mark(8);
             Activations.AddInPlace(_x.Pointer, _xb.Pointer, n * d);
+            prof?.Mark(9);
         }
 
         int nOut = batch.LogitCount;
@@ -112,6 +129,7 @@ public sealed unsafe class Transformer : IDisposable
         }
         _input.Set(_xb.Pointer, nOut, d);
         _matmul.Run(_w.Output, _input, logits, _c.VocabSize);
+        prof?.Mark(10);
     }
 
     private void RopeAngles(int position, float* cos, float* sin)

@@ -164,7 +164,10 @@ public sealed class WorkerPool : IDisposable
     {
         _stopping = true;
         Interlocked.Increment(ref _generation);
-        _wake.Release(_workers.Length);
+        if (_workers.Length > 0)
+        {
+            _wake.Release(_workers.Length);
+        }
         foreach (var w in _workers)
         {
             w.Join(TimeSpan.FromSeconds(5));

@@ -119,4 +119,52 @@ public sealed unsafe class QuantDotTests
             Assert.Equal(sum, a.Sums(0)[s]);
         }
     }
+
+    [Fact]
+    public void ActivationQuantizers_FastPathsEqualScalarReferences()
+    {
+        var rng = new Random(11);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            var x = RandomBlocks.Floats(256, rng, (float)Math.Pow(10, rng.Next(-3, 3)));
+            if (trial % 3 == 0)
+            {
+                // exact halves after scaling exercise round-half-even; a negative extreme the Q8_K sign
+                x[rng.Next(256)] = -x.Max(Math.Abs) * 1.5f;
+                x[5] = x[7] / 2;
+            }
+            if (trial % 7 == 0)
+            {
+                Array.Clear(x, 0, 32);
+            }
+            var q1 = new sbyte[256];
+            var q2 = new sbyte[256];
+            var s1 = new int[16];
+            var s2 = new int[16];
+            fixed (float* xp = x)
+            fixed (sbyte* a = q1, b = q2)
+            fixed (int* sa = s1, sb = s2)
+            {
+                var scales = new float[8];
+                fixed (float* sc = scales)
+                {
+                    ActivationQuantizer.QuantizeRow(ActivationFormat.Q8_0, xp, 256, a, sc, sa);
+                }
+                for (int blk = 0; blk < 8; blk++)
+                {
+                    ActivationQuantizer.QuantizeBlockQ8_0Reference(xp + blk * 32, b + blk * 32, out float rs, out int rsum);
+                    Assert.Equal(rs, scales[blk]);
+                    Assert.Equal(rsum, s1[blk]);
+                }
+                Assert.Equal(q2, q1);
+
+                float kscale;
+                ActivationQuantizer.QuantizeRow(ActivationFormat.Q8_K, xp, 256, a, &kscale, sa);
+                ActivationQuantizer.QuantizeBlockQ8KReference(xp, b, out float rk, sb);
+                Assert.Equal(rk, kscale);
+                Assert.Equal(q2, q1);
+                Assert.Equal(s2, s1);
+            }
+        }
+    }
 }

@@ -5,117 +5,190 @@ using System.Runtime.Intrinsics.X86;
 namespace Sluice.Engine.Kernels.Tiles;
 
 /// <summary>
-/// Tiles for Q8_0/Q4_0 weights x Q8_0 activations, two 32-blocks per 512-bit step. Per pair and
-/// step: madd(maddubs(|w|, ±x), 1) gives 8 int32 lanes per block, the format's offset correction
-/// applies in int, then acc = fma(float(lanes), dw * dx, acc). Weights are decoded once per tile row,
-/// activations once per tile column.
+/// Tiles for Q8_0/Q4_0 weights x Q8_0 activations, two 32-blocks per 512-bit step, 4 rows x 3 tokens
+/// (12 accumulators plus decoded weights fit the 32 registers). Per pair and step:
+/// madd(maddubs(|w|, ±x), 1) gives 8 int32 lanes per block, the format's offset correction applies in
+/// int, then acc = fma(float(lanes), dw * dx, acc). An odd last block is padded with a zero block
+/// (through small stack copies), so every variant runs the same operations per pair.
 /// </summary>
 internal sealed unsafe class BlockPairTiles<TFormat> : IQuantTileKernel where TFormat : struct, IBlockPairFormat
 {
+    public static int TileRows => 4;
+
+    public static int TileTokens => 3;
+
+    /// <summary>One token's activation rows as raw pointers (no calls inside the kernels' loops).</summary>
+    private readonly struct X(QuantizedActivations a, int t)
+    {
+        public readonly sbyte* Q = a.Qs(t);
+        public readonly float* S = a.Scales(t);
+        public readonly int* Sum = a.Sums(t);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Step(Vector512<float> acc, Vector512<byte> mag, Vector512<sbyte> neg, Vector512<float> dw,
         Vector512<sbyte> x, Vector512<sbyte> minusX, Vector512<float> dx, Vector512<int> xsum)
     {
-        var sums = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(mag, TFormat.Signed(x, minusX, neg)), Vector512<short>.One);
+        var signed = TFormat.Signed ? Vector512.ConditionalSelect(neg, minusX, x) : x;
+        var sums = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(mag, signed), Vector512<short>.One);
         return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(TFormat.Correct(sums, xsum)), dw * dx, acc);
     }
 
-    /// <summary>Activation blocks b, b+1 of one token: values, negated values, scales and (Q4_0) 8 * sum / 8 per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LoadX(QuantizedActivations a, int t, int b, bool single, out Vector512<sbyte> x, out Vector512<sbyte> minusX, out Vector512<float> dx, out Vector512<int> xsum)
+    private static Vector512<float> Dx(float* s) => Vector512.Create(Vector256.Create(s[0]), Vector256.Create(s[1]));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> XSum(int* s) => TFormat.Signed ? default : Vector512.Create(Vector256.Create(s[0]), Vector256.Create(s[1]));
+
+    /// <summary>Copies an odd last block (weights of <paramref name="rows"/> rows, and a token's activations) next to a zero block.</summary>
+    private static void PadWeights(byte* row, long rowBytes, int rows, int lastBlock, byte* dst)
     {
-        sbyte* q = a.Qs(t) + b * 32;
-        float* s = a.Scales(t) + b;
-        int* sum = a.Sums(t) + b;
-        x = single ? Vector512.Create(Vector256.Load(q), Vector256<sbyte>.Zero) : Vector512.Load(q);
-        minusX = Vector512<sbyte>.Zero - x;
-        dx = Vector512.Create(Vector256.Create(s[0]), Vector256.Create(single ? 0f : s[1]));
-        xsum = Vector512.Create(Vector256.Create(sum[0]), Vector256.Create(single ? 0 : sum[1]));
+        int bb = TFormat.BlockBytes;
+        for (int i = 0; i < rows; i++)
+        {
+            var d = new Span<byte>(dst + i * 2 * bb, 2 * bb);
+            d.Clear();
+            new ReadOnlySpan<byte>(row + i * rowBytes + lastBlock * bb, bb).CopyTo(d);
+        }
     }
 
-    public static int TileRows => 4;
-
-    public static int TileTokens => 4;
+    private static X PadX(X x, int lastBlock, sbyte* q, float* s, int* sum)
+    {
+        new ReadOnlySpan<sbyte>(x.Q + lastBlock * 32, 32).CopyTo(new Span<sbyte>(q, 32));
+        new Span<sbyte>(q + 32, 32).Clear();
+        s[0] = x.S[lastBlock];
+        s[1] = 0;
+        sum[0] = x.Sum[lastBlock];
+        sum[1] = 0;
+        return default;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TileFull(WeightMatrix w, int r, QuantizedActivations a, int t, float* y, int ys)
     {
-        long rb = w.RowBytes;
-        int bb = TFormat.BlockBytes;
-        byte* w0 = w.Row(r), w1 = w0 + rb, w2 = w1 + rb, w3 = w2 + rb;
-        Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
-        Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
-        Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
-        Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
-        int blocks = w.Columns / 32;
-        for (int b = 0; b < blocks; b += 2)
+        var x0 = new X(a, t);
+        var x1 = new X(a, t + 1);
+        var x2 = new X(a, t + 2);
+        float* y0 = y + (long)t * ys + r;
+        Kernel3(w.Row(r), w.RowBytes, w.Columns / 32, HalfTable.Table, x0.Q, x0.S, x0.Sum, x1.Q, x1.S, x1.Sum, x2.Q, x2.S, x2.Sum, y0, ys, accumulate: false);
+        if ((w.Columns / 32 & 1) == 1)
         {
-            bool single = b + 1 == blocks;
-            int o = b * bb;
-            TFormat.Load(w0 + o, single, out var m0, out var n0, out var d0);
-            TFormat.Load(w1 + o, single, out var m1, out var n1, out var d1);
-            TFormat.Load(w2 + o, single, out var m2, out var n2, out var d2);
-            TFormat.Load(w3 + o, single, out var m3, out var n3, out var d3);
-            LoadX(a, t, b, single, out var x, out var nx, out var dx, out var xs);
-            c00 = Step(c00, m0, n0, d0, x, nx, dx, xs); c10 = Step(c10, m1, n1, d1, x, nx, dx, xs);
-            c20 = Step(c20, m2, n2, d2, x, nx, dx, xs); c30 = Step(c30, m3, n3, d3, x, nx, dx, xs);
-            LoadX(a, t + 1, b, single, out x, out nx, out dx, out xs);
-            c01 = Step(c01, m0, n0, d0, x, nx, dx, xs); c11 = Step(c11, m1, n1, d1, x, nx, dx, xs);
-            c21 = Step(c21, m2, n2, d2, x, nx, dx, xs); c31 = Step(c31, m3, n3, d3, x, nx, dx, xs);
-            LoadX(a, t + 2, b, single, out x, out nx, out dx, out xs);
-            c02 = Step(c02, m0, n0, d0, x, nx, dx, xs); c12 = Step(c12, m1, n1, d1, x, nx, dx, xs);
-            c22 = Step(c22, m2, n2, d2, x, nx, dx, xs); c32 = Step(c32, m3, n3, d3, x, nx, dx, xs);
-            LoadX(a, t + 3, b, single, out x, out nx, out dx, out xs);
-            c03 = Step(c03, m0, n0, d0, x, nx, dx, xs); c13 = Step(c13, m1, n1, d1, x, nx, dx, xs);
-            c23 = Step(c23, m2, n2, d2, x, nx, dx, xs); c33 = Step(c33, m3, n3, d3, x, nx, dx, xs);
+            // odd block count: the last block and a zero block, as one more pair step
+            int last = w.Columns / 32 - 1;
+            byte* wpad = stackalloc byte[8 * TFormat.BlockBytes];
+            PadWeights(w.Row(r), w.RowBytes, 4, last, wpad);
+            sbyte* q = stackalloc sbyte[64 * 3];
+            float* s = stackalloc float[6];
+            int* sum = stackalloc int[6];
+            PadX(x0, last, q, s, sum);
+            PadX(x1, last, q + 64, s + 2, sum + 2);
+            PadX(x2, last, q + 128, s + 4, sum + 4);
+            Kernel3(wpad, 2 * TFormat.BlockBytes, 2, HalfTable.Table, q, s, sum, q + 64, s + 2, sum + 2, q + 128, s + 4, sum + 4, y0, ys, accumulate: true);
         }
-        float* y0 = y + (long)t * ys + r, y1 = y0 + ys, y2 = y1 + ys, y3 = y2 + ys;
-        y0[0] = Vector512.Sum(c00); y0[1] = Vector512.Sum(c10); y0[2] = Vector512.Sum(c20); y0[3] = Vector512.Sum(c30);
-        y1[0] = Vector512.Sum(c01); y1[1] = Vector512.Sum(c11); y1[2] = Vector512.Sum(c21); y1[3] = Vector512.Sum(c31);
-        y2[0] = Vector512.Sum(c02); y2[1] = Vector512.Sum(c12); y2[2] = Vector512.Sum(c22); y2[3] = Vector512.Sum(c32);
-        y3[0] = Vector512.Sum(c03); y3[1] = Vector512.Sum(c13); y3[2] = Vector512.Sum(c23); y3[3] = Vector512.Sum(c33);
+    }
+
+    // 4 rows x 3 tokens over `blocks` blocks (even), writing or adding to y
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel3(byte* w0, long rb, int blocks, float* table,
+        sbyte* q0, float* s0, int* m0, sbyte* q1, float* s1, int* m1, sbyte* q2, float* s2, int* m2, float* y, int ys, bool accumulate)
+    {
+        byte* w1 = w0 + rb, w2 = w1 + rb, w3 = w2 + rb;
+        Vector512<float> c00 = default, c01 = default, c02 = default;
+        Vector512<float> c10 = default, c11 = default, c12 = default;
+        Vector512<float> c20 = default, c21 = default, c22 = default;
+        Vector512<float> c30 = default, c31 = default, c32 = default;
+        int bb = TFormat.BlockBytes;
+        for (int b = 0; b + 1 < blocks; b += 2)
+        {
+            int o = b * bb;
+            var a0 = TFormat.Magnitude(w0 + o); var n0 = TFormat.Negative(w0 + o); var d0 = TFormat.Scale(w0 + o, table);
+            var a1 = TFormat.Magnitude(w1 + o); var n1 = TFormat.Negative(w1 + o); var d1 = TFormat.Scale(w1 + o, table);
+            var a2 = TFormat.Magnitude(w2 + o); var n2 = TFormat.Negative(w2 + o); var d2 = TFormat.Scale(w2 + o, table);
+            var a3 = TFormat.Magnitude(w3 + o); var n3 = TFormat.Negative(w3 + o); var d3 = TFormat.Scale(w3 + o, table);
+
+            var x = Vector512.Load(q0 + b * 32); var nx = Vector512<sbyte>.Zero - x; var dx = Dx(s0 + b); var xs = XSum(m0 + b);
+            c00 = Step(c00, a0, n0, d0, x, nx, dx, xs); c10 = Step(c10, a1, n1, d1, x, nx, dx, xs);
+            c20 = Step(c20, a2, n2, d2, x, nx, dx, xs); c30 = Step(c30, a3, n3, d3, x, nx, dx, xs);
+            x = Vector512.Load(q1 + b * 32); nx = Vector512<sbyte>.Zero - x; dx = Dx(s1 + b); xs = XSum(m1 + b);
+            c01 = Step(c01, a0, n0, d0, x, nx, dx, xs); c11 = Step(c11, a1, n1, d1, x, nx, dx, xs);
+            c21 = Step(c21, a2, n2, d2, x, nx, dx, xs); c31 = Step(c31, a3, n3, d3, x, nx, dx, xs);
+            x = Vector512.Load(q2 + b * 32); nx = Vector512<sbyte>.Zero - x; dx = Dx(s2 + b); xs = XSum(m2 + b);
+            c02 = Step(c02, a0, n0, d0, x, nx, dx, xs); c12 = Step(c12, a1, n1, d1, x, nx, dx, xs);
+            c22 = Step(c22, a2, n2, d2, x, nx, dx, xs); c32 = Step(c32, a3, n3, d3, x, nx, dx, xs);
+        }
+        Store(y, accumulate, c00, c10, c20, c30);
+        Store(y + ys, accumulate, c01, c11, c21, c31);
+        Store(y + 2 * ys, accumulate, c02, c12, c22, c32);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* y, bool accumulate, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+    {
+        if (accumulate)
+        {
+            y[0] += Vector512.Sum(a); y[1] += Vector512.Sum(b); y[2] += Vector512.Sum(c); y[3] += Vector512.Sum(d);
+        }
+        else
+        {
+            y[0] = Vector512.Sum(a); y[1] = Vector512.Sum(b); y[2] = Vector512.Sum(c); y[3] = Vector512.Sum(d);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TileRowsX1(WeightMatrix w, int r, QuantizedActivations a, int t, float* y, int ys)
     {
-        long rb = w.RowBytes;
-        int bb = TFormat.BlockBytes;
-        byte* w0 = w.Row(r), w1 = w0 + rb, w2 = w1 + rb, w3 = w2 + rb;
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        int blocks = w.Columns / 32;
-        for (int b = 0; b < blocks; b += 2)
-        {
-            bool single = b + 1 == blocks;
-            int o = b * bb;
-            LoadX(a, t, b, single, out var x, out var nx, out var dx, out var xs);
-            TFormat.Load(w0 + o, single, out var m, out var n, out var d);
-            c0 = Step(c0, m, n, d, x, nx, dx, xs);
-            TFormat.Load(w1 + o, single, out m, out n, out d);
-            c1 = Step(c1, m, n, d, x, nx, dx, xs);
-            TFormat.Load(w2 + o, single, out m, out n, out d);
-            c2 = Step(c2, m, n, d, x, nx, dx, xs);
-            TFormat.Load(w3 + o, single, out m, out n, out d);
-            c3 = Step(c3, m, n, d, x, nx, dx, xs);
-        }
+        var x0 = new X(a, t);
         float* y0 = y + (long)t * ys + r;
-        y0[0] = Vector512.Sum(c0); y0[1] = Vector512.Sum(c1); y0[2] = Vector512.Sum(c2); y0[3] = Vector512.Sum(c3);
+        Kernel1(w.Row(r), w.RowBytes, 4, w.Columns / 32, HalfTable.Table, x0.Q, x0.S, x0.Sum, y0, accumulate: false);
+        if ((w.Columns / 32 & 1) == 1)
+        {
+            int last = w.Columns / 32 - 1;
+            byte* wpad = stackalloc byte[8 * TFormat.BlockBytes];
+            PadWeights(w.Row(r), w.RowBytes, 4, last, wpad);
+            sbyte* q = stackalloc sbyte[64];
+            float* s = stackalloc float[2];
+            int* sum = stackalloc int[2];
+            PadX(x0, last, q, s, sum);
+            Kernel1(wpad, 2 * TFormat.BlockBytes, 4, 2, HalfTable.Table, q, s, sum, y0, accumulate: true);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile1x1(WeightMatrix w, int r, QuantizedActivations a, int t, float* y, int ys)
     {
-        int bb = TFormat.BlockBytes;
-        byte* w0 = w.Row(r);
-        Vector512<float> c0 = default;
-        int blocks = w.Columns / 32;
-        for (int b = 0; b < blocks; b += 2)
+        var x0 = new X(a, t);
+        float* y0 = y + (long)t * ys + r;
+        Kernel1(w.Row(r), w.RowBytes, 1, w.Columns / 32, HalfTable.Table, x0.Q, x0.S, x0.Sum, y0, accumulate: false);
+        if ((w.Columns / 32 & 1) == 1)
         {
-            bool single = b + 1 == blocks;
-            LoadX(a, t, b, single, out var x, out var nx, out var dx, out var xs);
-            TFormat.Load(w0 + b * bb, single, out var m, out var n, out var d);
-            c0 = Step(c0, m, n, d, x, nx, dx, xs);
+            int last = w.Columns / 32 - 1;
+            byte* wpad = stackalloc byte[2 * TFormat.BlockBytes];
+            PadWeights(w.Row(r), w.RowBytes, 1, last, wpad);
+            sbyte* q = stackalloc sbyte[64];
+            float* s = stackalloc float[2];
+            int* sum = stackalloc int[2];
+            PadX(x0, last, q, s, sum);
+            Kernel1(wpad, 2 * TFormat.BlockBytes, 1, 2, HalfTable.Table, q, s, sum, y0, accumulate: true);
         }
-        y[(long)t * ys + r] = Vector512.Sum(c0);
+    }
+
+    // `rows` (1 or 4) rows x 1 token, one row at a time with the same per-pair steps as Kernel3
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel1(byte* w0, long rb, int rows, int blocks, float* table, sbyte* q0, float* s0, int* m0, float* y, bool accumulate)
+    {
+        int bb = TFormat.BlockBytes;
+        for (int i = 0; i < rows; i++)
+        {
+            byte* wr = w0 + i * rb;
+            Vector512<float> c = default;
+            for (int b = 0; b + 1 < blocks; b += 2)
+            {
+                int o = b * bb;
+                var x = Vector512.Load(q0 + b * 32);
+                c = Step(c, TFormat.Magnitude(wr + o), TFormat.Negative(wr + o), TFormat.Scale(wr + o, table), x, Vector512<sbyte>.Zero - x, Dx(s0 + b), XSum(m0 + b));
+            }
+            float v = Vector512.Sum(c);
+            y[i] = accumulate ? y[i] + v : v;
+        }
     }
 }

@@ -10,25 +10,27 @@ namespace Sluice.Engine.Kernels.Tiles;
 /// </summary>
 internal readonly unsafe struct Q4_0Format : IBlockPairFormat
 {
-    private static readonly Vector512<ulong> Interleave = Vector512.Create(0ul, 1, 4, 5, 2, 3, 6, 7);
-
     public static int BlockBytes => 18;
 
+    public static bool Signed => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Load(byte* p, bool single, out Vector512<byte> magnitude, out Vector512<sbyte> negative, out Vector512<float> scale)
+    public static Vector512<byte> Magnitude(byte* p)
     {
-        var v = Vector256.Create(Vector128.Load(p + 2), single ? Vector128<byte>.Zero : Vector128.Load(p + 20));
+        var v = Vector256.Create(Vector128.Load(p + 2), Vector128.Load(p + 20));
         var mask = Vector256.Create((byte)0x0F);
         var lo = v & mask;
         var hi = (v.AsUInt16() >> 4).AsByte() & mask;
         // [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1]: the activations' element order
-        magnitude = Avx512F.PermuteVar8x64(Vector512.Create(lo, hi).AsUInt64(), Interleave).AsByte();
-        negative = default;
-        scale = Vector512.Create(Vector256.Create(HalfTable.ToFloat(p)), Vector256.Create(single ? 0f : HalfTable.ToFloat(p + 18)));
+        return Avx512F.PermuteVar8x64(Vector512.Create(lo, hi).AsUInt64(), Vector512.Create(0ul, 1, 4, 5, 2, 3, 6, 7)).AsByte();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<sbyte> Signed(Vector512<sbyte> x, Vector512<sbyte> minusX, Vector512<sbyte> negative) => x;
+    public static Vector512<sbyte> Negative(byte* p) => default;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Scale(byte* p, float* halfTable) =>
+        Vector512.Create(Vector256.Create(halfTable[*(ushort*)p]), Vector256.Create(halfTable[*(ushort*)(p + 18)]));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> Correct(Vector512<int> sums, Vector512<int> xsum) => sums - xsum;
