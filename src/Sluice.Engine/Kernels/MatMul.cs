@@ -1,35 +1,42 @@
 using System.Runtime.CompilerServices;
-using Sluice.Engine.Kernels.Tiles;
-using Sluice.Engine.Quantization;
+using Sluice.Engine.Kernels.Gemm;
 using Sluice.Engine.Threading;
 
 namespace Sluice.Engine.Kernels;
 
 /// <summary>
 /// Y (n, rows) = X (n, columns) @ W^T for any supported weight type, spread over the worker pool by
-/// chunks of weight rows. Each chunk walks its rows once and serves every input row from them, so a
-/// weight row is read from memory once per call however many tokens the batch holds.
+/// contiguous runs of weight rows. A task expands a group of its weight rows to floats once (into
+/// scratch that stays in cache) and multiplies them with every input row in 4x4 register tiles,
+/// so each weight byte is read from memory once per call however many tokens the batch holds.
+/// Inputs arrive in the form the weight type asks for (for quantized weights: llama.cpp's 8-bit
+/// activation rounding, expanded back to floats), and every (row, token) result follows one fixed
+/// recipe (<see cref="FloatGemm"/>), so results do not depend on the batch.
 /// </summary>
-public sealed unsafe class MatMul : IParallelWork
+public sealed unsafe class MatMul : IParallelWork, IDisposable
 {
-    // Each task takes a contiguous run of rows. Few, long runs let the hardware prefetchers stream a
-    // weight matrix at full bandwidth (many 15 KB runs interleaved between threads measured 40 % slower
-    // on decode); 4 tasks per thread still balance uneven progress.
+    // Few long runs of rows per thread let the hardware prefetchers stream a matrix at full bandwidth
+    // (many short interleaved runs measured 40 % slower on decode); 4 per thread still balance.
     private const int TasksPerThread = 4;
     private const int MinRowsPerTask = 16;
-    private int _rowsPerTask = MinRowsPerTask;
+
+    // Rows expanded at once: 16 rows of floats stay in L2 for every K the models use, and their 4-row
+    // tiles share each loaded input tile.
+    private const int GroupRows = 16;
 
     private readonly WorkerPool _pool;
+    private readonly ScratchPool _scratch;
     private WeightMatrix _w = null!;
     private float* _x;
-    private QuantizedActivations? _q;
     private float* _y;
     private int _n;
     private int _yStride;
+    private int _rowsPerTask = MinRowsPerTask;
 
     public MatMul(WorkerPool pool)
     {
         _pool = pool;
+        _scratch = new ScratchPool(Math.Min(32, pool.ThreadCount));
     }
 
     /// <summary>Multiplies; <paramref name="yStride"/> is the distance between output rows (at least w.Rows).</summary>
@@ -43,19 +50,9 @@ public sealed unsafe class MatMul : IParallelWork
         _n = input.Rows;
         _y = y;
         _yStride = yStride;
-        var kind = w.Activation;
-        if (kind is ActivationKind.Q8_0 or ActivationKind.Q8_K)
-        {
-            _q = input.Quantized(kind, _pool);
-            _x = null;
-        }
-        else
-        {
-            _q = null;
-            _x = input.Floats(kind, _pool);
-        }
-        int rows = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
-        _rowsPerTask = Math.Max(MinRowsPerTask, (rows + 3) / 4 * 4);
+        _x = input.Floats(w.Activation, _pool);
+        int perThread = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
+        _rowsPerTask = Math.Max(MinRowsPerTask, (perThread + 3) / 4 * 4);
         _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
     }
 
@@ -64,75 +61,100 @@ public sealed unsafe class MatMul : IParallelWork
     {
         int r0 = index * _rowsPerTask;
         int r1 = Math.Min(_w.Rows, r0 + _rowsPerTask);
-        if (Simd.Use512 && _q != null)
-        {
-            switch (_w.Type)
-            {
-                case GgmlType.Q8_0:
-                    RunTiles<BlockPairTiles<Q8_0Format>>(r0, r1);
-                    return;
-                case GgmlType.Q4_0:
-                    RunTiles<BlockPairTiles<Q4_0Format>>(r0, r1);
-                    return;
-                case GgmlType.Q4_K:
-                    RunTiles<SuperBlockTiles<Q4_KFormat>>(r0, r1);
-                    return;
-                case GgmlType.Q6_K:
-                    RunTiles<SuperBlockTiles<Q6_KFormat>>(r0, r1);
-                    return;
-            }
-        }
         int k = _w.Columns;
-        for (int r = r0; r < r1; r++)
+        if (_n == 1 && _w.Rows >= 4 && DecodeKernels.Supports(_w.Type, k))
         {
-            byte* row = _w.Row(r);
-            for (int t = 0; t < _n; t++)
+            int r = r0;
+            for (; r + 4 <= r1; r += 4)
             {
-                _y[(long)t * _yStride + r] = Dot(row, t, k);
+                DecodeKernels.Quad(_w.Type, _w.Row(r), _w.RowBytes, _x, k, _y + r);
             }
+            // leftover rows: the same kernel on the last four rows (recomputing some gives the same values)
+            if (r < r1)
+            {
+                int start = Math.Max(0, r1 - 4);
+                float* tmp = stackalloc float[4];
+                DecodeKernels.Quad(_w.Type, _w.Row(start), _w.RowBytes, _x, k, tmp);
+                for (int i = r; i < r1; i++)
+                {
+                    _y[i] = tmp[i - start];
+                }
+            }
+            return;
+        }
+        int group = _n >= 4 ? GroupRows : 4;
+        int slot = _scratch.Rent((long)group * k, out float* buf);
+        try
+        {
+            float* tile = stackalloc float[16];
+            for (int g0 = r0; g0 < r1; g0 += group)
+            {
+                int rows = Math.Min(group, r1 - g0);
+                Expand(g0, rows, buf);
+                MultiplyGroup(buf, g0, rows, tile);
+            }
+        }
+        finally
+        {
+            _scratch.Return(slot);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RunTiles<TKernel>(int r0, int r1) where TKernel : IQuantTileKernel
+    private void Expand(int r0, int rows, float* buf)
     {
-        var q = _q!;
-        int rows = TKernel.TileRows, tokens = TKernel.TileTokens;
-        int r = r0;
-        for (; r + rows <= r1; r += rows)
+        int k = _w.Columns;
+        for (int i = 0; i < rows; i++)
         {
-            int t = 0;
-            for (; t + tokens <= _n; t += tokens)
+            RowDequantizer.Dequantize(_w.Type, _w.Row(r0 + i), 0, k, buf + (long)i * k);
+        }
+    }
+
+    // rows (r0..r0+rows) expanded in buf (rows, k) times every input row
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void MultiplyGroup(float* buf, int r0, int rows, float* tile)
+    {
+        int k = _w.Columns;
+        int t = 0;
+        for (; t + 4 <= _n; t += 4)
+        {
+            float* x = _x + (long)t * k;
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
             {
-                TKernel.TileFull(_w, r, q, t, _y, _yStride);
+                FloatGemm.Tile4x4(buf + (long)r * k, k, x, k, k, tile);
+                for (int j = 0; j < 4; j++)
+                {
+                    float* y = _y + (long)(t + j) * _yStride + r0 + r;
+                    y[0] = tile[j * 4];
+                    y[1] = tile[j * 4 + 1];
+                    y[2] = tile[j * 4 + 2];
+                    y[3] = tile[j * 4 + 3];
+                }
             }
-            for (; t < _n; t++)
+            for (; r < rows; r++)
             {
-                TKernel.TileRowsX1(_w, r, q, t, _y, _yStride);
+                for (int j = 0; j < 4; j++)
+                {
+                    _y[(long)(t + j) * _yStride + r0 + r] = FloatGemm.Dot(buf + (long)r * k, x + (long)j * k, k);
+                }
             }
         }
-        for (; r < r1; r++)
+        for (; t < _n; t++)
         {
-            for (int t = 0; t < _n; t++)
+            float* x = _x + (long)t * k;
+            float* y = _y + (long)t * _yStride + r0;
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
             {
-                TKernel.Tile1x1(_w, r, q, t, _y, _yStride);
+                FloatGemm.Tile4x1(buf + (long)r * k, k, x, k, y + r);
+            }
+            for (; r < rows; r++)
+            {
+                y[r] = FloatGemm.Dot(buf + (long)r * k, x, k);
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private float Dot(byte* row, int t, int k)
-    {
-        switch (_w.Type)
-        {
-            case GgmlType.F32: return FloatDot.F32((float*)row, _x + (long)t * k, k);
-            case GgmlType.F16: return FloatDot.F16((ushort*)row, _x + (long)t * k, k);
-            case GgmlType.BF16: return FloatDot.BF16((ushort*)row, _x + (long)t * k, k);
-            case GgmlType.Q8_0: return QuantDot.Q8_0(row, _q!.Qs(t), _q.Scales(t), k / 32);
-            case GgmlType.Q4_0: return QuantDot.Q4_0(row, _q!.Qs(t), _q.Scales(t), _q.Sums(t), k / 32);
-            case GgmlType.Q4_K: return QuantDot.Q4_K(row, _q!.Qs(t), _q.Scales(t), _q.Sums(t), k / 256);
-            case GgmlType.Q6_K: return QuantDot.Q6_K(row, _q!.Qs(t), _q.Scales(t), _q.Sums(t), k / 256);
-            default: throw new NotSupportedException(_w.Type.ToString());
-        }
-    }
+    public void Dispose() => _scratch.Dispose();
 }

@@ -11,8 +11,8 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
 {
     private readonly NativeBuffer<float> _f16 = new(0);
     private readonly NativeBuffer<float> _bf16 = new(0);
-    private readonly QuantizedActivations _q8_0 = new();
-    private readonly QuantizedActivations _q8k = new();
+    private readonly NativeBuffer<float> _q8_0 = new(0);
+    private readonly NativeBuffer<float> _q8k = new(0);
     private bool _hasF16, _hasBF16, _hasQ8_0, _hasQ8K;
     private ActivationKind _preparing;
 
@@ -30,7 +30,10 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         _hasF16 = _hasBF16 = _hasQ8_0 = _hasQ8K = false;
     }
 
-    /// <summary>Float rows (rounded to half or bfloat16 where the weight type asks for it).</summary>
+    /// <summary>
+    /// The rows in the form the weight type multiplies with: as they are (F32), rounded to half or
+    /// bfloat16, or rounded through llama.cpp's 8-bit activation quantization (Q8_0 or Q8_K blocks).
+    /// </summary>
     public float* Floats(ActivationKind kind, WorkerPool pool)
     {
         switch (kind)
@@ -41,20 +44,15 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
             case ActivationKind.BF16Rounded:
                 Ensure(ref _hasBF16, kind, pool);
                 return _bf16.Pointer;
+            case ActivationKind.Q8_0:
+                Ensure(ref _hasQ8_0, kind, pool);
+                return _q8_0.Pointer;
+            case ActivationKind.Q8_K:
+                Ensure(ref _hasQ8K, kind, pool);
+                return _q8k.Pointer;
             default:
                 return X;
         }
-    }
-
-    public QuantizedActivations Quantized(ActivationKind kind, WorkerPool pool)
-    {
-        if (kind == ActivationKind.Q8_0)
-        {
-            Ensure(ref _hasQ8_0, kind, pool);
-            return _q8_0;
-        }
-        Ensure(ref _hasQ8K, kind, pool);
-        return _q8k;
     }
 
     private void Ensure(ref bool done, ActivationKind kind, WorkerPool pool)
@@ -67,8 +65,8 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         {
             case ActivationKind.F16Rounded: _f16.EnsureCapacity((long)Rows * Columns); break;
             case ActivationKind.BF16Rounded: _bf16.EnsureCapacity((long)Rows * Columns); break;
-            case ActivationKind.Q8_0: _q8_0.Prepare(ActivationFormat.Q8_0, Rows, Columns); break;
-            case ActivationKind.Q8_K: _q8k.Prepare(ActivationFormat.Q8_K, Rows, Columns); break;
+            case ActivationKind.Q8_0: _q8_0.EnsureCapacity((long)Rows * Columns); break;
+            case ActivationKind.Q8_K: _q8k.EnsureCapacity((long)Rows * Columns); break;
         }
         _preparing = kind;
         pool.Run(this, Rows);
@@ -101,11 +99,10 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                     break;
                 }
             case ActivationKind.Q8_0:
-                ActivationQuantizer.QuantizeRow(ActivationFormat.Q8_0, x, Columns, _q8_0.Qs(index), _q8_0.Scales(index), _q8_0.Sums(index));
+                ActivationQuantizer.RoundTripRow(ActivationFormat.Q8_0, x, Columns, _q8_0.Pointer + (long)index * Columns);
                 break;
             case ActivationKind.Q8_K:
-                ActivationQuantizer.QuantizeRow(ActivationFormat.Q8_K, x, Columns, _q8k.Qs(index), _q8k.Scales(index), _q8k.Sums(index));
-                ActivationQuantizer.ScaleSums(_q8k.Scales(index), _q8k.Sums(index), _q8k.ScaledSums(index), Columns);
+                ActivationQuantizer.RoundTripRow(ActivationFormat.Q8_K, x, Columns, _q8k.Pointer + (long)index * Columns);
                 break;
         }
     }

@@ -170,6 +170,7 @@ public sealed unsafe class Transformer : IDisposable
 
     public void Dispose()
     {
+        _matmul.Dispose();
         _input.Dispose();
         foreach (var b in new[] { _x, _xb, _q, _k, _v, _attn, _gate, _up, _cos, _sin })
         {

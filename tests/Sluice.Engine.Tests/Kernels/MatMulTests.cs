@@ -26,12 +26,12 @@ public sealed unsafe class MatMulTests
         var weights = new byte[Rows * GgmlTypeInfo.RowBytes(type, columns)];
         for (int r = 0; r < Rows; r++)
         {
-            byte[] row = type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? FloatRow(type, columns, rng) : RandomBlocks.Row(type, columns, rng);
+            byte[] row = type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? RowDequantizerTests.FloatRow(type, columns, rng) : RandomBlocks.Row(type, columns, rng);
             row.CopyTo(weights, r * row.Length);
         }
         var x = RandomBlocks.Floats(Tokens * columns, rng, 2f);
         using var pool = new WorkerPool(2);
-        var mm = new MatMul(pool);
+        using var mm = new MatMul(pool);
         var together = new float[Tokens * Rows];
         var alone = new float[Tokens * Rows];
         using var input = new MatMulInput();
@@ -72,13 +72,5 @@ public sealed unsafe class MatMulTests
             Assert.True(BitConverter.SingleToInt32Bits(together[i]) == BitConverter.SingleToInt32Bits(alone[i]),
                 $"{type}: output {i} differs between batched ({together[i]}) and single-token ({alone[i]}) runs");
         }
-    }
-
-    private static byte[] FloatRow(GgmlType type, int columns, Random rng)
-    {
-        var f = RandomBlocks.Floats(columns, rng);
-        var bytes = new byte[GgmlTypeInfo.RowBytes(type, columns)];
-        Quantizer.Quantize(type, f, bytes);
-        return bytes;
     }
 }

@@ -1,0 +1,109 @@
+using Sluice.Engine.Kernels;
+
+namespace Sluice.Engine.Tests.Kernels;
+
+[Trait("Category", "Kernels")]
+public sealed unsafe class ActivationQuantizerTests
+{
+    private static (sbyte[] Q, float[] Scales, int[] Sums) Quantize(ActivationFormat format, float[] x)
+    {
+        int block = format == ActivationFormat.Q8_0 ? 32 : 256;
+        var q = new sbyte[x.Length];
+        var scales = new float[x.Length / block];
+        var sums = new int[x.Length / (format == ActivationFormat.Q8_0 ? 32 : 16)];
+        fixed (float* xp = x, sp = scales)
+        fixed (sbyte* qp = q)
+        fixed (int* mp = sums)
+        {
+            ActivationQuantizer.QuantizeRow(format, xp, x.Length, qp, sp, mp);
+        }
+        return (q, scales, sums);
+    }
+
+    [Fact]
+    public void Q8_0_ReconstructsWithinHalfAStep()
+    {
+        var x = RandomBlocks.Floats(256, new Random(7), 5f);
+        var (q, scales, sums) = Quantize(ActivationFormat.Q8_0, x);
+        for (int b = 0; b < 8; b++)
+        {
+            int sum = 0;
+            for (int i = 0; i < 32; i++)
+            {
+                Assert.True(Math.Abs(q[b * 32 + i] * scales[b] - x[b * 32 + i]) <= scales[b] * 0.51f + 1e-3f);
+                sum += q[b * 32 + i];
+            }
+            Assert.Equal(sum, sums[b]);
+        }
+    }
+
+    [Fact]
+    public void Q8_K_KeepsLargestMagnitudeExactAndSumsPerSixteen()
+    {
+        var x = RandomBlocks.Floats(512, new Random(8), 2f);
+        x[37] = -9f;
+        var (q, scales, sums) = Quantize(ActivationFormat.Q8_K, x);
+        Assert.Equal(-9f, q[37] * scales[0], 4);
+        for (int s = 0; s < 32; s++)
+        {
+            Assert.Equal(q.Skip(s * 16).Take(16).Sum(v => (int)v), sums[s]);
+        }
+    }
+
+    [Fact]
+    public void FastPaths_EqualScalarReferences_AndRoundTripIsQuantizedValueTimesScale()
+    {
+        var rng = new Random(11);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            var x = RandomBlocks.Floats(256, rng, (float)Math.Pow(10, rng.Next(-3, 3)));
+            if (trial % 3 == 0)
+            {
+                // exact halves after scaling exercise round-half-even; a negative extreme the Q8_K sign
+                x[rng.Next(256)] = -x.Max(Math.Abs) * 1.5f;
+                x[5] = x[7] / 2;
+            }
+            if (trial % 7 == 0)
+            {
+                Array.Clear(x, 0, 32);
+            }
+            foreach (var format in new[] { ActivationFormat.Q8_0, ActivationFormat.Q8_K })
+            {
+                var (q, scales, sums) = Quantize(format, x);
+                int block = format == ActivationFormat.Q8_0 ? 32 : 256;
+                var refQ = new sbyte[256];
+                var refSums = new int[16];
+                fixed (float* xp = x)
+                fixed (sbyte* rq = refQ)
+                fixed (int* rs = refSums)
+                {
+                    for (int b = 0; b < 256 / block; b++)
+                    {
+                        float scale;
+                        if (format == ActivationFormat.Q8_0)
+                        {
+                            ActivationQuantizer.QuantizeBlockQ8_0Reference(xp + b * 32, rq + b * 32, out scale, out int sum);
+                            Assert.Equal(sum, sums[b]);
+                        }
+                        else
+                        {
+                            ActivationQuantizer.QuantizeBlockQ8KReference(xp, rq, out scale, rs);
+                            Assert.Equal(refSums, sums);
+                        }
+                        Assert.Equal(scale, scales[b]);
+                    }
+                    Assert.Equal(refQ, q);
+                    var round = new float[256];
+                    fixed (float* rp = round)
+                    {
+                        ActivationQuantizer.RoundTripRow(format, xp, 256, rp);
+                    }
+                    for (int i = 0; i < 256; i++)
+                    {
+                        Assert.Equal(q[i] * scales[i / block], round[i]);
+                    }
+                }
+            }
+        }
+    }
+}
