@@ -2,14 +2,13 @@ using System.Text.Json;
 
 namespace Sluice.Cli.Tests;
 
-public sealed class GenerateCommandTests
+[Collection(nameof(DemoModelCollection))]
+public sealed class GenerateCommandTests(DemoModelFixture demo)
 {
     [Fact]
     public void Generate_DemoModelJson_PrintsIdsTextAndTop10Logprobs()
     {
-        var cache = Directory.CreateTempSubdirectory("sluice-cache-").FullName;
-        Environment.SetEnvironmentVariable("SLUICE_CACHE", cache);
-        try
+        _ = demo;
         {
             var (rc, output, error) = CliRunner.Run("generate", "-p", "Hello", "-n", "5", "--temperature", "0", "--json");
             Assert.True(rc == 0, error);
@@ -32,11 +31,6 @@ public sealed class GenerateCommandTests
             var (rc2, output2, _) = CliRunner.Run("generate", "-p", "Hello", "-n", "5", "--temperature", "0", "--json");
             Assert.Equal(0, rc2);
             Assert.Equal(output, output2);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("SLUICE_CACHE", null);
-            Directory.Delete(cache, recursive: true);
         }
     }
 

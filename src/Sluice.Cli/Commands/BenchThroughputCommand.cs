@@ -1,0 +1,143 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Sluice.Cli.Options;
+using Sluice.Engine.Formats;
+using Sluice.Engine.Sampling;
+using Sluice.Engine.Serving;
+using Sluice.Engine.Tokenization;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>
+/// `sluice bench throughput`: offline throughput as vLLM's benchmark measures it: every request
+/// submitted at once (random prompts of --input-len tokens, --output-len tokens each, EOS ignored),
+/// reporting requests/s and output tokens/s over the whole run.
+/// </summary>
+internal static class BenchThroughputCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "Model file or folder (default: the built-in demo model)" };
+        var prompts = new Option<int>("--num-prompts") { Description = "Requests", DefaultValueFactory = _ => 64 };
+        var input = new Option<int>("--input-len") { Description = "Prompt tokens per request", DefaultValueFactory = _ => 128 };
+        var output = new Option<int>("--output-len") { Description = "Generated tokens per request", DefaultValueFactory = _ => 128 };
+        var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Sequences running at once", DefaultValueFactory = _ => 64 };
+        var maxTokens = new Option<int>("--max-num-batched-tokens") { Description = "Tokens per engine step", DefaultValueFactory = _ => 512 };
+        var kvMemory = new Option<string?>("--kv-cache-memory") { Description = "KV cache size, e.g. 2GiB" };
+        var threads = new Option<int?>("--threads", "-t") { Description = "Kernel threads (default: all cores)" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random prompts", DefaultValueFactory = _ => 0 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("throughput", "Offline throughput: all requests at once, as vLLM's throughput benchmark.")
+        {
+            model, prompts, input, output, maxSeqs, maxTokens, kvMemory, threads, seed, json,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var o = parse.InvocationConfiguration.Output;
+            var e = parse.InvocationConfiguration.Error;
+            try
+            {
+                int n = parse.GetValue(prompts), inLen = parse.GetValue(input), outLen = parse.GetValue(output);
+                if (n < 1 || inLen < 1 || outLen < 1)
+                {
+                    throw new ArgumentException("--num-prompts, --input-len and --output-len must be positive");
+                }
+                using var loaded = ModelSource.Load(parse.GetValue(model), e);
+                var kv = parse.GetValue(kvMemory);
+                var options = new EngineOptions
+                {
+                    MaxNumSeqs = parse.GetValue(maxSeqs),
+                    MaxNumBatchedTokens = parse.GetValue(maxTokens),
+                    MaxModelLen = Math.Min(loaded.Config.ContextLength, inLen + outLen + 16),
+                    KvCacheMemory = kv == null ? null : ByteSize.Parse(kv),
+                    Threads = parse.GetValue(threads),
+                };
+                using var engine = new LlmEngine(loaded, options);
+                var requests = RandomPrompts(loaded.Tokenizer, n, inLen, parse.GetValue(seed));
+                var bar = new ProgressBar(e, n, "requests");
+                var clock = Stopwatch.StartNew();
+                int done = 0;
+                long tokens = 0;
+                var tasks = requests.Select((p, i) => Task.Run(async () =>
+                {
+                    var h = engine.Submit(new GenerationRequest
+                    {
+                        Id = $"bench-{i}",
+                        PromptTokens = p,
+                        Sampling = new SamplingParams { Temperature = 0, MaxTokens = outLen, IgnoreEos = true },
+                        CancellationToken = ct,
+                    });
+                    await foreach (var ev in h.Events.ReadAllAsync(CancellationToken.None))
+                    {
+                        if (ev.Token >= 0)
+                        {
+                            Interlocked.Increment(ref tokens);
+                        }
+                    }
+                    int d = Interlocked.Increment(ref done);
+                    double s = clock.Elapsed.TotalSeconds;
+                    bar.Report(d, string.Create(CultureInfo.InvariantCulture, $"{Interlocked.Read(ref tokens) / s:F1} output tok/s"), force: d == n);
+                })).ToArray();
+                await Task.WhenAll(tasks);
+                double seconds = clock.Elapsed.TotalSeconds;
+                double rps = n / seconds, tps = tokens / seconds;
+                if (parse.GetValue(json))
+                {
+                    o.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                    {
+                        ["requests_per_s"] = Math.Round(rps, 3),
+                        ["output_tokens_per_s"] = Math.Round(tps, 2),
+                        ["total_tokens_per_s"] = Math.Round((tokens + (long)n * inLen) / seconds, 2),
+                        ["elapsed_s"] = Math.Round(seconds, 3),
+                        ["num_prompts"] = n,
+                        ["input_len"] = inLen,
+                        ["output_len"] = outLen,
+                    }));
+                }
+                else
+                {
+                    o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"Throughput: {rps:F2} requests/s, {tps:F1} output tokens/s, {(tokens + (long)n * inLen) / seconds:F1} total tokens/s ({n} requests x {inLen} in / {outLen} out in {seconds:F1} s)"));
+                }
+                return 0;
+            }
+            catch (Exception ex) when (ex is ModelFormatException or RequestRejectedException or ArgumentException or FormatException or IOException)
+            {
+                e.WriteLine("error: " + ex.Message);
+                return 2;
+            }
+        });
+        return cmd;
+    }
+
+    /// <summary>Prompts of random ordinary tokens (no control tokens), BOS first when the model adds one.</summary>
+    internal static List<int[]> RandomPrompts(Tokenizer tokenizer, int count, int length, int seed)
+    {
+        var rng = new Random(seed);
+        var list = new List<int[]>(count);
+        for (int i = 0; i < count; i++)
+        {
+            var p = new int[length];
+            int start = 0;
+            if (tokenizer.AddBos && tokenizer.BosId >= 0)
+            {
+                p[0] = tokenizer.BosId;
+                start = 1;
+            }
+            for (int j = start; j < length; j++)
+            {
+                int t;
+                do
+                {
+                    t = rng.Next(tokenizer.VocabSize);
+                }
+                while (tokenizer.TokenType(t) != TokenType.Normal);
+                p[j] = t;
+            }
+            list.Add(p);
+        }
+        return list;
+    }
+}
