@@ -54,6 +54,9 @@ public sealed unsafe class Attention : IParallelWork
         Span<float> maxes = stackalloc float[group];
         Span<float> sums = stackalloc float[group];
         float* scores = stackalloc float[bs];
+        // an F16 block's keys and values widened once for all the group's query heads
+        float* kf = stackalloc float[f16 ? bs * hd : 0];
+        float* vf = stackalloc float[f16 ? bs * hd : 0];
         float* q0 = _q + ((long)t * _heads + kvh * group) * hd;
         float* o0 = _out + ((long)t * _heads + kvh * group) * hd;
         maxes.Fill(float.NegativeInfinity);
@@ -64,6 +67,20 @@ public sealed unsafe class Attention : IParallelWork
         {
             int block = table[start / bs];
             int count = Math.Min(bs, ctx - start);
+            // (count, headDim) rows of this block and head, contiguous in the cache
+            float* keys, values;
+            if (f16)
+            {
+                Widen((ushort*)_cache.Key(_layer, block, kvh, 0), kf, count * hd);
+                Widen((ushort*)_cache.Value(_layer, block, kvh, 0), vf, count * hd);
+                keys = kf;
+                values = vf;
+            }
+            else
+            {
+                keys = (float*)_cache.Key(_layer, block, kvh, 0);
+                values = (float*)_cache.Value(_layer, block, kvh, 0);
+            }
             for (int g = 0; g < group; g++)
             {
                 float* q = q0 + g * hd;
@@ -71,10 +88,9 @@ public sealed unsafe class Attention : IParallelWork
                 float blockMax = float.NegativeInfinity;
                 for (int j = 0; j < count; j++)
                 {
-                    byte* k = _cache.Key(_layer, block, kvh, j);
-                    float s = (f16 ? FloatDot.F16((ushort*)k, q, hd) : FloatDot.F32((float*)k, q, hd)) * _scale;
-                    scores[j] = s;
-                    blockMax = MathF.Max(blockMax, s);
+                    float sc = FloatDot.F32(keys + j * hd, q, hd) * _scale;
+                    scores[j] = sc;
+                    blockMax = MathF.Max(blockMax, sc);
                 }
                 float newMax = MathF.Max(maxes[g], blockMax);
                 float correction = MathF.Exp(maxes[g] - newMax);
@@ -87,15 +103,7 @@ public sealed unsafe class Attention : IParallelWork
                 {
                     float p = MathF.Exp(scores[j] - newMax);
                     sum += p;
-                    byte* v = _cache.Value(_layer, block, kvh, j);
-                    if (f16)
-                    {
-                        AxpyF16(o, (ushort*)v, p, hd);
-                    }
-                    else
-                    {
-                        AxpyF32(o, (float*)v, p, hd);
-                    }
+                    Axpy(o, values + j * hd, p, hd);
                 }
                 sums[g] = sum;
                 maxes[g] = newMax;
@@ -104,6 +112,23 @@ public sealed unsafe class Attention : IParallelWork
         for (int g = 0; g < group; g++)
         {
             Scale(o0 + g * hd, hd, 1f / sums[g]);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen(ushort* src, float* dst, int n)
+    {
+        int i = 0;
+        if (Simd.Use512)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                HalfVectors.ToFloat(Vector256.Load(src + i)).Store(dst + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            dst[i] = Fp16.ToFloat(src[i]);
         }
     }
 
@@ -127,10 +152,18 @@ public sealed unsafe class Attention : IParallelWork
 
     // o += p * v
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AxpyF32(float* o, float* v, float p, int n)
+    private static void Axpy(float* o, float* v, float p, int n)
     {
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vp = Vector512.Create(p);
+            for (; i + 16 <= n; i += 16)
+            {
+                (Vector512.Load(o + i) + Vector512.Load(v + i) * vp).Store(o + i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
         {
             var vp = Vector256.Create(p);
             for (; i + 8 <= n; i += 8)
@@ -141,24 +174,6 @@ public sealed unsafe class Attention : IParallelWork
         for (; i < n; i++)
         {
             o[i] += p * v[i];
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AxpyF16(float* o, ushort* v, float p, int n)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var vp = Vector256.Create(p);
-            for (; i + 8 <= n; i += 8)
-            {
-                (Vector256.Load(o + i) + HalfVectors.ToFloat(Vector128.Load(v + i)) * vp).Store(o + i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            o[i] += p * Fp16.ToFloat(v[i]);
         }
     }
 
