@@ -1,6 +1,10 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Sluice.Engine.Quantization;
+using Sluice.Engine.Quantization.Blocks;
+using Sluice.Engine.Quantization.Codecs;
 
 namespace Sluice.Engine.Kernels;
 
@@ -97,22 +101,17 @@ public static unsafe class ActivationQuantizer
         QuantizeBlockQ8_0Reference(x, q, out scale, out sum);
     }
 
-    /// <summary>Q8_0 activation block, plain scalar (the reference the vector path is tested against).</summary>
+    /// <summary>Q8_0 activation block through the scalar codec (the reference the vector path is tested against).</summary>
     public static void QuantizeBlockQ8_0Reference(float* x, sbyte* q, out float scale, out int sum)
     {
-        float amax = 0;
-        for (int i = 0; i < 32; i++)
-        {
-            amax = MathF.Max(amax, MathF.Abs(x[i]));
-        }
-        scale = HalfVectors.RoundToHalf(amax / 127f);
-        float id = amax != 0 ? 127f / amax : 0f;
+        var block = default(BlockQ8_0);
+        Q8_0Codec.QuantizeLikeX86Backend(new ReadOnlySpan<float>(x, 32), MemoryMarshal.AsBytes(new Span<BlockQ8_0>(ref block)));
+        scale = Fp16.ToFloat(block.D);
         int s = 0;
         for (int i = 0; i < 32; i++)
         {
-            int v = (int)MathF.Round(x[i] * id, MidpointRounding.ToEven);
-            q[i] = (sbyte)v;
-            s += v;
+            q[i] = block.Qs[i];
+            s += block.Qs[i];
         }
         sum = s;
     }
@@ -156,42 +155,20 @@ public static unsafe class ActivationQuantizer
         scale = 1 / iscale;
     }
 
-    /// <summary>Q8_K activation block, plain scalar (ggml's quantize_row_q8_K_ref).</summary>
+    /// <summary>Q8_K activation block through the scalar codec (ggml's quantize_row_q8_K_ref).</summary>
     public static void QuantizeBlockQ8KReference(float* x, sbyte* q, out float scale, int* bsums)
     {
-        float max = 0, amax = 0;
-        for (int j = 0; j < 256; j++)
+        var block = default(BlockQ8_K);
+        Q8_KCodec.Quantize(new ReadOnlySpan<float>(x, 256), MemoryMarshal.AsBytes(new Span<BlockQ8_K>(ref block)));
+        scale = block.D;
+        for (int i = 0; i < 256; i++)
         {
-            float ax = MathF.Abs(x[j]);
-            if (ax > amax)
-            {
-                amax = ax;
-                max = x[j];
-            }
-        }
-        if (amax == 0)
-        {
-            scale = 0;
-            new Span<sbyte>(q, 256).Clear();
-            new Span<int>(bsums, 16).Clear();
-            return;
-        }
-        float iscale = -127f / max;
-        for (int j = 0; j < 256; j++)
-        {
-            int v = (int)MathF.Round(iscale * x[j], MidpointRounding.ToEven);
-            q[j] = (sbyte)Math.Min(127, v);
+            q[i] = block.Qs[i];
         }
         for (int j = 0; j < 16; j++)
         {
-            int s = 0;
-            for (int i = 0; i < 16; i++)
-            {
-                s += q[j * 16 + i];
-            }
-            bsums[j] = s;
+            bsums[j] = block.BSums[j];
         }
-        scale = 1 / iscale;
     }
 }
 

@@ -1,14 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using Sluice.Engine.Quantization;
 
 namespace Sluice.Engine.Kernels;
 
-/// <summary>
-/// Dot products of a float-typed weight row (F32, F16, BF16) with a float activation row. As in
-/// llama.cpp, activations for F16/BF16 weights are first rounded to that type (the caller does it
-/// once per row), so these only widen the weights and multiply-add in float.
-/// </summary>
+/// <summary>Float dot products (attention scores), with a plain scalar reference.</summary>
 public static unsafe class FloatDot
 {
     // sum_i w[i] * x[i]
@@ -18,26 +13,6 @@ public static unsafe class FloatDot
         for (int i = 0; i < n; i++)
         {
             s += w[i] * x[i];
-        }
-        return s;
-    }
-
-    public static float F16Reference(ushort* w, float* x, int n)
-    {
-        float s = 0;
-        for (int i = 0; i < n; i++)
-        {
-            s += Fp16.ToFloat(w[i]) * x[i];
-        }
-        return s;
-    }
-
-    public static float BF16Reference(ushort* w, float* x, int n)
-    {
-        float s = 0;
-        for (int i = 0; i < n; i++)
-        {
-            s += BFloat16.ToFloat(w[i]) * x[i];
         }
         return s;
     }
@@ -78,76 +53,6 @@ public static unsafe class FloatDot
         for (; i < n; i++)
         {
             sum += w[i] * x[i];
-        }
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float F16(ushort* w, float* x, int n)
-    {
-        int i = 0;
-        float sum = 0;
-        if (Simd.Use512)
-        {
-            Vector512<float> a0 = default, a1 = default;
-            for (; i + 32 <= n; i += 32)
-            {
-                a0 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
-                a1 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w + i + 16)), Vector512.Load(x + i + 16), a1);
-            }
-            for (; i + 16 <= n; i += 16)
-            {
-                a0 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
-            }
-            sum = Vector512.Sum(a0 + a1);
-        }
-        else if (Simd.Use256)
-        {
-            Vector256<float> a0 = default;
-            for (; i + 8 <= n; i += 8)
-            {
-                a0 = Simd.Fma256(HalfVectors.ToFloat(Vector128.Load(w + i)), Vector256.Load(x + i), a0);
-            }
-            sum = Vector256.Sum(a0);
-        }
-        for (; i < n; i++)
-        {
-            sum += Fp16.ToFloat(w[i]) * x[i];
-        }
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float BF16(ushort* w, float* x, int n)
-    {
-        int i = 0;
-        float sum = 0;
-        if (Simd.Use512)
-        {
-            Vector512<float> a0 = default, a1 = default;
-            for (; i + 32 <= n; i += 32)
-            {
-                a0 = Simd.Fma512(HalfVectors.BF16ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
-                a1 = Simd.Fma512(HalfVectors.BF16ToFloat(Vector256.Load(w + i + 16)), Vector512.Load(x + i + 16), a1);
-            }
-            for (; i + 16 <= n; i += 16)
-            {
-                a0 = Simd.Fma512(HalfVectors.BF16ToFloat(Vector256.Load(w + i)), Vector512.Load(x + i), a0);
-            }
-            sum = Vector512.Sum(a0 + a1);
-        }
-        else if (Simd.Use256)
-        {
-            Vector256<float> a0 = default;
-            for (; i + 8 <= n; i += 8)
-            {
-                a0 = Simd.Fma256(HalfVectors.BF16ToFloat(Vector128.Load(w + i)), Vector256.Load(x + i), a0);
-            }
-            sum = Vector256.Sum(a0);
-        }
-        for (; i < n; i++)
-        {
-            sum += BFloat16.ToFloat(w[i]) * x[i];
         }
         return sum;
     }
