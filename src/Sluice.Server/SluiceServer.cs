@@ -76,7 +76,7 @@ public sealed class SluiceServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = options.MaxRequestBodySize;
+            k.Limits.MaxRequestBodySize = null; // JsonBody enforces --max-request-body-size, answering 413 cleanly
             Listen(k, options, k.ApplicationServices.GetService<CertificateReloader>());
         });
 

@@ -20,6 +20,12 @@ internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingConte
         {
             await next(context);
         }
+        catch (Exception ex) when (ex is ClientGoneException
+            || (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException or BadHttpRequestException or IOException))
+        {
+            // the client went away (mid-body or mid-answer): nobody to answer, counted as cancelled
+            Publish(context, 499, RequestOutcome.Cancelled, RejectionReason.Cancelled, "client disconnected");
+        }
         catch (ApiException ex)
         {
             await WriteAsync(context, ex);
@@ -29,10 +35,6 @@ internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingConte
             await WriteAsync(context, ex.StatusCode == StatusCodes.Status413PayloadTooLarge
                 ? ApiException.BodyTooLarge(serving.Options.MaxRequestBodySize)
                 : ApiException.BadRequest($"Bad HTTP request: {ex.Message}"));
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-            // the client went away; nothing to answer
         }
         catch (Exception ex)
         {
@@ -45,16 +47,7 @@ internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingConte
     {
         if (!error.Recorded)
         {
-            serving.Telemetry.Publish(new RequestRecord
-            {
-                RequestId = RequestInfo.Id(context),
-                Route = RouteOf(context),
-                StatusCode = error.Status,
-                Outcome = error.Reason is null ? RequestOutcome.Failed : RequestOutcome.Rejected,
-                Rejection = error.Reason,
-                Duration = serving.Time.GetElapsedTime(RequestInfo.Start(context)),
-                Error = error.Message,
-            });
+            Publish(context, error.Status, error.Reason is null ? RequestOutcome.Failed : RequestOutcome.Rejected, error.Reason, error.Message);
         }
         LogRejected(log, RequestInfo.Id(context), error.Status, error.Message);
         if (context.Response.HasStarted)
@@ -72,7 +65,7 @@ internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingConte
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
         }
-        if (error.Reason == RejectionReason.Draining)
+        if (error.Reason is RejectionReason.Draining or RejectionReason.BodyTooLarge)
         {
             context.Response.Headers.Connection = "close";
         }
@@ -80,6 +73,18 @@ internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingConte
         context.Response.Headers["X-Request-Id"] = RequestInfo.Id(context);
         await context.Response.Body.WriteAsync(ErrorBody.Json(error));
     }
+
+    private void Publish(HttpContext context, int status, RequestOutcome outcome, RejectionReason? reason, string message) =>
+        serving.Telemetry.Publish(new RequestRecord
+        {
+            RequestId = RequestInfo.Id(context),
+            Route = RouteOf(context),
+            StatusCode = status,
+            Outcome = outcome,
+            Rejection = reason,
+            Duration = serving.Time.GetElapsedTime(RequestInfo.Start(context)),
+            Error = message,
+        });
 
     /// <summary>The matched route's template (bounded, unlike raw paths), or "unmatched".</summary>
     internal static string RouteOf(HttpContext context) =>

@@ -43,40 +43,62 @@ internal static class JsonBody
         }
     }
 
+    /// <summary>
+    /// The body, at most <paramref name="limit"/> bytes. A larger body is read on and discarded up to
+    /// <see cref="DrainAllowance"/> more before the 413, so the client has finished sending and reads the
+    /// answer instead of a reset connection; a body larger still gets its 413 at once.
+    /// </summary>
     private static async Task<ReadOnlyMemory<byte>> ReadBytesAsync(HttpContext context, long limit)
     {
         var request = context.Request;
-        if (request.ContentLength > limit)
+        if (request.ContentLength > limit + DrainAllowance)
         {
             throw ApiException.BodyTooLarge(limit);
         }
         var buffer = new ArrayBufferWriter<byte>((int)Math.Min(request.ContentLength ?? 4096, limit) + 1);
-        try
+        while (true)
         {
-            while (true)
+            int read;
+            try
             {
-                var span = buffer.GetMemory(8192);
-                int read = await request.Body.ReadAsync(span, context.RequestAborted);
-                if (read == 0)
-                {
-                    break;
-                }
-                buffer.Advance(read);
-                if (buffer.WrittenCount > limit)
-                {
-                    throw ApiException.BodyTooLarge(limit);
-                }
+                read = await request.Body.ReadAsync(buffer.GetMemory(8192), context.RequestAborted);
             }
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            throw ApiException.BodyTooLarge(limit);
+            catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status400BadRequest)
+            {
+                throw new ClientGoneException("the request body ended early: the client went away", ex);
+            }
+            if (read == 0)
+            {
+                break;
+            }
+            buffer.Advance(read);
+            if (buffer.WrittenCount > limit)
+            {
+                await DiscardAsync(context, buffer.WrittenCount, limit);
+                throw ApiException.BodyTooLarge(limit);
+            }
         }
         if (buffer.WrittenCount == 0)
         {
             throw ApiException.BadRequest("The request body is empty; send a JSON object.");
         }
         return buffer.WrittenMemory;
+    }
+
+    private const long DrainAllowance = 4 << 20;
+
+    private static async Task DiscardAsync(HttpContext context, long seen, long limit)
+    {
+        var scratch = new byte[16384];
+        while (seen <= limit + DrainAllowance)
+        {
+            int read = await context.Request.Body.ReadAsync(scratch, context.RequestAborted);
+            if (read == 0)
+            {
+                return;
+            }
+            seen += read;
+        }
     }
 
     /// <summary>System.Text.Json ends its messages with the path and position; the path is already named.</summary>

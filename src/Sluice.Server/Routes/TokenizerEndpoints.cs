@@ -43,6 +43,6 @@ internal sealed class TokenizerEndpoints(ServingContext serving)
                 throw ApiException.BadRequest($"'tokens' has token id {id}, outside the vocabulary (0..{tokenizer.VocabSize - 1}).", "tokens");
             }
         }
-        await Json.WriteAsync(http, new DetokenizeResponse(tokenizer.Decode([.. ids])), OpenAiJson.Web.DetokenizeResponse);
+        await Json.WriteAsync(http, new DetokenizeResponse(tokenizer.Decode([.. ids], renderSpecial: true)), OpenAiJson.Web.DetokenizeResponse);
     }
 }

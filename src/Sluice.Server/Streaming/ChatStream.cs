@@ -18,6 +18,7 @@ internal sealed class ChatStream(ServingContext serving, GenerationSession sessi
     {
         var job = session.Job;
         var sse = new SseWriter(http.Response);
+        await sse.BeginAsync();
         string id = ResponseIds.Chat(job.RequestId);
         long created = ResponseIds.Created(serving.Time);
         bool logprobs = job.Sampling.Logprobs is not null;

@@ -17,6 +17,7 @@ internal sealed class CompletionStream(ServingContext serving, GenerationSession
     {
         var job = session.Job;
         var sse = new SseWriter(http.Response);
+        await sse.BeginAsync();
         string id = ResponseIds.Completion(job.RequestId);
         long created = ResponseIds.Created(serving.Time);
         bool logprobs = job.Sampling.Logprobs is not null;

@@ -29,6 +29,9 @@ internal sealed class SseWriter
         response.Headers["X-Accel-Buffering"] = "no";
     }
 
+    /// <summary>Sends the headers now, so the client knows at once that the request was accepted.</summary>
+    public Task BeginAsync() => FlushAsync();
+
     /// <summary>False once the client is gone.</summary>
     public bool Open { get; private set; } = true;
 
