@@ -4,6 +4,7 @@
 #  - the kernel tests again with AVX-512, then AVX2, then all hardware intrinsics switched off, so every
 #    instruction-set path runs on this machine
 #  - `dotnet format --verify-no-changes`
+#  - first, `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node
 set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -19,6 +20,13 @@ if ! grep -q "Build succeeded" "$log"; then
   echo "build failed"
   echo "0 passed, 1 failed"
   exit 1
+fi
+
+echo "== npm ci (tests/node-client)"
+if (cd tests/node-client && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1); then
+  echo "node client: installed"
+else
+  echo "node client: npm ci failed (the Node client test skips, or fails under CI=true)"
 fi
 
 run_tests() { # $1 = label, rest = extra dotnet test args
