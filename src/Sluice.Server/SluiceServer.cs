@@ -46,12 +46,12 @@ public sealed class SluiceServer : IAsyncDisposable
         [.. _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a))];
 
     /// <param name="loadModel">Loads the model; runs in the background after the listener is up.</param>
-    /// <param name="configureLogging">Replaces the default console logging (tests route it elsewhere).</param>
-    public static SluiceServer Create(ServerOptions options, EngineOptions engineOptions, Func<LoadedModel> loadModel, Action<ILoggingBuilder>? configureLogging = null)
+    /// <param name="hooks">Logging, services and routes added by what builds on the server.</param>
+    public static SluiceServer Create(ServerOptions options, EngineOptions engineOptions, Func<LoadedModel> loadModel, ServerHooks? hooks = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "sluice" });
         builder.Logging.ClearProviders();
-        if (configureLogging is null)
+        if (hooks?.Logging is not { } configureLogging)
         {
             builder.Logging.AddSimpleConsole(o =>
             {
@@ -94,6 +94,7 @@ public sealed class SluiceServer : IAsyncDisposable
         s.AddSingleton<ServingContext>();
         s.AddHostedService<DrainService>();
         Routes.RouteTable.AddServices(s);
+        hooks?.Services?.Invoke(s);
 
         var app = builder.Build();
         // a missing key file or a bad certificate stops the server here, not at the first request
@@ -104,6 +105,7 @@ public sealed class SluiceServer : IAsyncDisposable
         app.UseRouting();
         app.UseMiddleware<ApiKeyMiddleware>();
         Routes.RouteTable.Map(app);
+        hooks?.Routes?.Invoke(app);
         return new SluiceServer(app);
     }
 

@@ -27,7 +27,7 @@ public sealed class BenchServeTests
     {
         string model = TinyModel();
         await using var server = SluiceServer.Create(new ServerOptions { Port = 0, Warmup = false },
-            new EngineOptions { MaxNumSeqs = 4, KvCacheMemory = 4 << 20, Threads = 1 }, () => ModelLoader.Load(model), _ => { });
+            new EngineOptions { MaxNumSeqs = 4, KvCacheMemory = 4 << 20, Threads = 1 }, () => ModelLoader.Load(model), new ServerHooks { Logging = _ => { } });
         await server.StartAsync();
         await server.Host.Settled;
         string url = server.Addresses[0].ToString();

@@ -30,14 +30,14 @@ public sealed class TestServer : IAsyncDisposable
     };
 
     /// <summary>Starts a server and waits until it is ready (or failed, for tests that want that).</summary>
-    public static async Task<TestServer> StartAsync(ServerOptions? options = null, EngineOptions? engine = null, Func<LoadedModel>? load = null, bool waitReady = true)
+    public static async Task<TestServer> StartAsync(ServerOptions? options = null, EngineOptions? engine = null, Func<LoadedModel>? load = null, bool waitReady = true, ServerHooks? hooks = null)
     {
         options = (options ?? new ServerOptions()) with { Host = "127.0.0.1", Port = 0 };
         if (options.Warmup && waitReady)
         {
             options = options with { Warmup = false }; // warm-up has its own test; skipping it keeps the suite quick
         }
-        var server = SluiceServer.Create(options, engine ?? DefaultEngine, load ?? TestModels.LoadTiny, _ => { });
+        var server = SluiceServer.Create(options, engine ?? DefaultEngine, load ?? TestModels.LoadTiny, (hooks ?? new ServerHooks()) with { Logging = hooks?.Logging ?? (_ => { }) });
         await server.StartAsync();
         if (waitReady)
         {
