@@ -7,7 +7,7 @@ namespace Sluice.Server.Tests.Admission;
 /// <summary>The bounded queue (429 + Retry-After) and --request-timeout against a real server.</summary>
 public sealed class QueueAndTimeoutTests
 {
-    private const string Long = """{"prompt": "hold the engine", "max_tokens": 600, "ignore_eos": true, "stream": true}""";
+    private const string Long = """{"prompt": "hold the engine", "max_tokens": 900, "ignore_eos": true, "stream": true}""";
 
     [Fact]
     public async Task QueueFull_Is429WithRetryAfter_AndCountedByReason()

@@ -10,7 +10,8 @@ namespace Sluice.Server.Tests.Hosting;
 /// <summary>Graceful shutdown: readiness goes false, new requests get 503, in-flight streams finish, then the process exits 0.</summary>
 public sealed class DrainTests
 {
-    private const string LongStream = """{"prompt": "drain me", "max_tokens": 300, "ignore_eos": true, "temperature": 0, "stream": true}""";
+    // about 2 s of work for the slow model: still running whenever the test acts, even on a loaded machine
+    private const string LongStream = """{"prompt": "drain me", "max_tokens": 800, "ignore_eos": true, "temperature": 0, "stream": true}""";
 
     private static async Task<(HttpResponseMessage Response, StreamReader Reader)> OpenStreamAsync(HttpClient client, string path, string json)
     {
@@ -51,7 +52,7 @@ public sealed class DrainTests
         Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.Draining]);
 
         string rest = await reader.ReadToEndAsync();
-        Assert.InRange(CountTokens("first", rest), 290, 301);
+        Assert.InRange(CountTokens("first", rest), 780, 801);
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
         response.Dispose();
     }
@@ -59,17 +60,20 @@ public sealed class DrainTests
     [Fact]
     public async Task Stop_PastTheShutdownTimeout_AbortsWhatIsLeftWithAnErrorEvent()
     {
-        await using var t = await TestServer.StartAsync(new ServerOptions { ShutdownTimeout = TimeSpan.FromMilliseconds(200) }, load: TestModels.LoadSlow);
-        var (response, reader) = await OpenStreamAsync(t.Client, "/v1/completions",
-            """{"prompt": "too long to wait for", "max_tokens": 900, "ignore_eos": true, "stream": true}""");
+        // one sequence at a time: the second stream waits behind the first, so it cannot be done when the drain gives up
+        await using var t = await TestServer.StartAsync(new ServerOptions { ShutdownTimeout = TimeSpan.FromMilliseconds(200) },
+            TestServer.DefaultEngine with { MaxNumSeqs = 1 }, TestModels.LoadSlow);
+        var (first, _) = await OpenStreamAsync(t.Client, "/v1/completions", LongStream);
+        var second = await t.Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(LongStream) },
+            HttpCompletionOption.ResponseHeadersRead);
         var stopping = t.Server.StopAsync();
-        string rest = await reader.ReadToEndAsync();
-        var s = Sse.Parse(rest);
+        var s = await Sse.ReadAllAsync(second);
         Assert.True(s.Done);
         Assert.True(s.Chunks[^1].TryGetProperty("error", out var error), $"expected an error event last, got {s.Chunks[^1]} after {s.Chunks.Count} chunks");
         Assert.Equal("service_unavailable", error.GetProperty("code").GetString());
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
-        response.Dispose();
+        first.Dispose();
+        second.Dispose();
     }
 
     [Fact]
@@ -106,7 +110,7 @@ public sealed class DrainTests
             }
 
             var (response, reader) = await OpenStreamAsync(client, "/v1/chat/completions",
-                """{"messages": [{"role": "user", "content": "drain"}], "max_tokens": 300, "ignore_eos": true, "stream": true}""");
+                """{"messages": [{"role": "user", "content": "drain"}], "max_tokens": 800, "ignore_eos": true, "stream": true}""");
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
                 await kill.WaitForExitAsync();
