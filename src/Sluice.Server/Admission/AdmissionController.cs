@@ -61,6 +61,11 @@ public sealed class AdmissionController
     /// <summary>Takes <paramref name="sequences"/> slots or throws a 429 <see cref="ApiException"/>.</summary>
     public AdmissionTicket Admit(int sequences, int promptTokens)
     {
+        if (sequences > _running + _queued)
+        {
+            throw ApiException.BadRequest(
+                $"The request asks for {sequences} sequences (prompts × n) but this server runs {_running} and queues {_queued} at most; split it.", "prompt");
+        }
         lock (_lock)
         {
             if (_inFlight > 0 && _inFlight + sequences > _running + _queued)

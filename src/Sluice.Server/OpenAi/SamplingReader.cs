@@ -62,10 +62,10 @@ internal static class SamplingReader
         {
             throw ApiException.BadRequest($"max_tokens must be at least 1, got {requested}.", "max_tokens");
         }
-        if (longest + requested > maxModelLen)
+        if ((long)longest + requested.Value > maxModelLen)
         {
             throw ApiException.TooLong(string.Create(CultureInfo.InvariantCulture,
-                $"This model's maximum context length is {maxModelLen} tokens. However, you requested {longest + requested} tokens ({longest} in the prompt, {requested} in the completion). Please reduce the length of the prompt or completion."));
+                $"This model's maximum context length is {maxModelLen} tokens. However, you requested {(long)longest + requested.Value} tokens ({longest} in the prompt, {requested} in the completion). Please reduce the length of the prompt or completion."));
         }
         return requested.Value;
     }

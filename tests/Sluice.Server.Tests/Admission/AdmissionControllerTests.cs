@@ -23,6 +23,15 @@ public sealed class AdmissionControllerTests
     }
 
     [Fact]
+    public void Admit_MoreSequencesThanTheServerCouldEverHold_Is400()
+    {
+        var a = new AdmissionController(maxNumSeqs: 2, maxNumQueuedReqs: 3, maxNumQueuedTokens: null, new FakeTimeProvider());
+        var ex = Assert.Throws<ApiException>(() => a.Admit(6, 10));
+        Assert.Equal(400, ex.Status);
+        using var fits = a.Admit(5, 10);
+    }
+
+    [Fact]
     public void RetryAfter_IsTheWaitingSequencesOverTheDrainRate()
     {
         var time = new FakeTimeProvider();

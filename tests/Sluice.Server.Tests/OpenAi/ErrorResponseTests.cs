@@ -111,7 +111,9 @@ public sealed class ErrorResponseTests
         string message2 = body2.GetProperty("error").GetProperty("message").GetString()!;
         Assert.Contains($"maximum context length is {maxLen} tokens", message2);
         Assert.Contains($"{maxLen} in the completion", message2);
-        Assert.Equal(2, t.Server.Telemetry.Rejections[RejectionReason.TooLong]);
+        var (status3, _, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "hello", "max_tokens": 2147483647}""");
+        Assert.Equal(400, status3);
+        Assert.Equal(3, t.Server.Telemetry.Rejections[RejectionReason.TooLong]);
     }
 
     [Fact]
