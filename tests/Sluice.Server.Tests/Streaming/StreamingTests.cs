@@ -81,7 +81,9 @@ public sealed class StreamingTests
     {
         await using var t = await TestServer.StartAsync(load: TestModels.LoadSlow);
         int total = t.Engine.Stats.KvBlocksTotal;
-        var response = await t.Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        // a client that hangs up: no draining of the rest of the response for connection reuse, as HttpClient would
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = t.BaseUri };
+        var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
             Content = new StringContent("""{"messages": [{"role": "user", "content": "a long answer please"}], "max_tokens": 900, "ignore_eos": true, "stream": true}"""),
         }, HttpCompletionOption.ResponseHeadersRead);
