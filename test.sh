@@ -4,6 +4,7 @@
 #  - the kernel tests again with AVX-512, then AVX2, then all hardware intrinsics switched off, so every
 #    instruction-set path runs on this machine
 #  - `dotnet format --verify-no-changes`
+#  - first, `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node
 set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -21,13 +22,21 @@ if ! grep -q "Build succeeded" "$log"; then
   exit 1
 fi
 
+echo "== npm ci (tests/node-client)"
+if (cd tests/node-client && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1); then
+  echo "node client: installed"
+else
+  echo "node client: npm ci failed (the Node client test skips, or fails under CI=true)"
+fi
+
 run_tests() { # $1 = label, rest = extra dotnet test args
   local label=$1; shift
   echo "== $label"
   dotnet test Sluice.sln -c Release --no-build "$@" 2>&1 | tee -a "$log" | grep -E "^\s*(Passed!|Failed!|Failed |Skipped )|Error Message|Assert" || true
 }
 
-run_tests "all tests"
+# one test assembly at a time: the server tests load the CPU, and some engine tests bound their wall-clock time
+run_tests "all tests" -m:1
 for isa in "DOTNET_EnableAVX512=0" "DOTNET_EnableAVX2=0" "DOTNET_EnableHWIntrinsic=0"; do
   env "$isa" bash -c "$(declare -f run_tests); log=$log; run_tests 'kernel tests with $isa' --filter Category=Kernels"
 done

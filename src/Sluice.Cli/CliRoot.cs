@@ -12,6 +12,7 @@ internal static class CliRoot
         root.Subcommands.Add(BenchCommands.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ModelCommands.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         return root;
     }
 }

@@ -17,6 +17,7 @@ internal static class BenchCommands
         var bench = new Command("bench", "Benchmarks: engine kernels (llama-bench's pp/tg) and serving throughput.");
         bench.Subcommands.Add(CreateEngine());
         bench.Subcommands.Add(BenchThroughputCommand.Create());
+        bench.Subcommands.Add(BenchServeCommand.Create());
         return bench;
     }
 

@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace Sluice.Cli.Benchmarking;
+
+/// <summary>What `sluice bench serve` sends: streaming requests of fixed input and output lengths.</summary>
+internal sealed record LoadSettings(Uri Url, string Model, string Endpoint, int Concurrency, int OutputLen, double RequestRate, int Seed)
+{
+    public bool Chat => Endpoint.Contains("chat", StringComparison.Ordinal);
+}
+
+/// <summary>
+/// A load generator like `vllm bench serve`: each prompt as one streaming request (ignore_eos, greedy,
+/// include_usage), at most --concurrency in flight, arrivals Poisson at --request-rate (all at once when
+/// infinite); for each it times the first text chunk, the gaps between chunks and the end.
+/// </summary>
+internal sealed class ServeLoadGenerator(HttpClient http, LoadSettings settings)
+{
+    public async Task<RequestResult[]> RunAsync(string[] prompts, Action<RequestResult> finished, CancellationToken ct)
+    {
+        var rng = new Random(settings.Seed);
+        var slots = new SemaphoreSlim(settings.Concurrency); // not disposed: continuations may still release it after a cancellation
+        var tasks = new List<Task<RequestResult>>(prompts.Length);
+        foreach (var prompt in prompts)
+        {
+            await slots.WaitAsync(ct);
+            tasks.Add(RunOneAsync(prompt, ct).ContinueWith(t =>
+            {
+                slots.Release();
+                var r = t.IsCompletedSuccessfully ? t.Result : new RequestResult { Error = t.Exception?.InnerException?.Message ?? "cancelled" };
+                finished(r);
+                return r;
+            }, TaskScheduler.Default));
+            if (double.IsFinite(settings.RequestRate) && settings.RequestRate > 0)
+            {
+                double gap = -Math.Log(1 - rng.NextDouble()) / settings.RequestRate;
+                await Task.Delay(TimeSpan.FromSeconds(gap), ct);
+            }
+        }
+        return await Task.WhenAll(tasks);
+    }
+
+    private async Task<RequestResult> RunOneAsync(string prompt, CancellationToken ct)
+    {
+        long start = Stopwatch.GetTimestamp();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(settings.Url, settings.Endpoint))
+        {
+            Content = new StringContent(Body(prompt), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                string text = await response.Content.ReadAsStringAsync(ct);
+                return new RequestResult { Error = $"HTTP {(int)response.StatusCode}: {text[..Math.Min(text.Length, 200)]}" };
+            }
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
+            double ttft = 0, last = 0;
+            int chunks = 0, promptTokens = 0, outputTokens = -1;
+            var itl = new List<double>();
+            while (await reader.ReadLineAsync(ct) is { } line)
+            {
+                if (!line.StartsWith("data: ", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                string data = line[6..];
+                if (data == "[DONE]")
+                {
+                    break;
+                }
+                double now = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                using var chunk = JsonDocument.Parse(data);
+                var root = chunk.RootElement;
+                if (root.TryGetProperty("error", out var error))
+                {
+                    return new RequestResult { Error = error.TryGetProperty("message", out var m) ? m.GetString() : error.ToString() };
+                }
+                if (HasText(root))
+                {
+                    if (chunks++ == 0)
+                    {
+                        ttft = now;
+                    }
+                    else
+                    {
+                        itl.Add(now - last);
+                    }
+                    last = now;
+                }
+                if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+                {
+                    promptTokens = usage.GetProperty("prompt_tokens").GetInt32();
+                    outputTokens = usage.GetProperty("completion_tokens").GetInt32();
+                }
+            }
+            return new RequestResult
+            {
+                Ok = chunks > 0,
+                Error = chunks > 0 ? null : "the stream carried no text",
+                PromptTokens = promptTokens,
+                OutputTokens = outputTokens >= 0 ? outputTokens : chunks,
+                Ttft = ttft,
+                Itl = itl,
+                E2e = Stopwatch.GetElapsedTime(start).TotalSeconds,
+            };
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or JsonException or TaskCanceledException)
+        {
+            return new RequestResult { Error = ex.Message };
+        }
+    }
+
+    private static bool HasText(JsonElement chunk)
+    {
+        if (!chunk.TryGetProperty("choices", out var choices))
+        {
+            return false;
+        }
+        foreach (var c in choices.EnumerateArray())
+        {
+            if (c.TryGetProperty("text", out var t) && t.GetString() is { Length: > 0 })
+            {
+                return true;
+            }
+            if (c.TryGetProperty("delta", out var d) && d.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && content.GetString()!.Length > 0)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private string Body(string prompt)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", settings.Model);
+            if (settings.Chat)
+            {
+                w.WriteStartArray("messages");
+                w.WriteStartObject();
+                w.WriteString("role", "user");
+                w.WriteString("content", prompt);
+                w.WriteEndObject();
+                w.WriteEndArray();
+            }
+            else
+            {
+                w.WriteString("prompt", prompt);
+            }
+            w.WriteNumber("max_tokens", settings.OutputLen);
+            w.WriteNumber("temperature", 0);
+            w.WriteBoolean("ignore_eos", true);
+            w.WriteBoolean("stream", true);
+            w.WriteStartObject("stream_options");
+            w.WriteBoolean("include_usage", true);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

@@ -1,0 +1,173 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Sluice.Cli.Options;
+using Sluice.Engine.Caching;
+using Sluice.Engine.Serving;
+using Sluice.Server;
+using Sluice.Server.Hosting;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>
+/// `sluice serve`: the OpenAI-compatible server. Flag names are vLLM's where vLLM has one; every flag
+/// can also come from a YAML file (--config), the command line winning.
+/// </summary>
+internal sealed class ServeCommand
+{
+    private readonly Option<string?> _config = new("--config") { Description = "YAML file of settings (option names without dashes); the command line wins" };
+    private readonly Option<string?> _model = new("--model", "-m") { Description = "GGUF file or Hugging Face folder (default: the built-in demo model, whose output is not meaningful)" };
+    private readonly Option<string[]> _names = new("--served-model-name") { Description = "Name(s) clients use for the model; the first is reported (default: the file name)" };
+    private readonly Option<string> _host = new("--host") { Description = "Address to bind", DefaultValueFactory = _ => "127.0.0.1" };
+    private readonly Option<int> _port = new("--port") { Description = "Port (0 picks a free one)", DefaultValueFactory = _ => 8000 };
+    private readonly Option<int?> _maxModelLen = new("--max-model-len") { Description = "Prompt plus output tokens per sequence (default: the model's context, as far as the KV cache holds)" };
+    private readonly Option<int?> _maxNumSeqs = new("--max-num-seqs") { Description = "Sequences running at once (default 64)" };
+    private readonly Option<int?> _maxBatchedTokens = new("--max-num-batched-tokens") { Description = "Tokens per engine step (default 512)" };
+    private readonly Option<int?> _blockSize = new("--block-size") { Description = "Tokens per KV block (default 16)" };
+    private readonly Option<string?> _kvMemory = new("--kv-cache-memory") { Description = "KV cache size, e.g. 2GiB (default: a quarter of available memory)" };
+    private readonly Option<string?> _kvType = new("--kv-cache-dtype") { Description = "f16 (default) or f32" };
+    private readonly Option<bool?> _prefixCaching = new("--enable-prefix-caching") { Description = "Reuse KV blocks of shared prompt prefixes (default on)" };
+    private readonly Option<bool> _noPrefixCaching = new("--no-enable-prefix-caching") { Description = "Turn prefix caching off" };
+    private readonly Option<int?> _threads = new("--threads", "-t") { Description = "Kernel threads (default: all cores)" };
+    private readonly Option<string?> _policy = new("--scheduling-policy") { Description = "fcfs (default) or priority" };
+    private readonly Option<int?> _maxQueued = new("--max-num-queued-reqs") { Description = "Sequences that may wait beyond --max-num-seqs before 429 (default 256)" };
+    private readonly Option<long?> _maxQueuedTokens = new("--max-num-queued-tokens") { Description = "Prompt tokens that may wait for prefill before 429 (default: unbounded)" };
+    private readonly Option<double?> _requestTimeout = new("--request-timeout") { Description = "Seconds a request may run before it ends with a timeout error (default: none)" };
+    private readonly Option<double?> _stallTimeout = new("--stall-timeout") { Description = "Readiness fails when work is pending and no engine step finished for this many seconds (default 60)" };
+    private readonly Option<double?> _shutdownTimeout = new("--shutdown-timeout", "--drain-timeout") { Description = "Seconds SIGTERM waits for in-flight requests before aborting them (default 30; 0 aborts at once)" };
+    private readonly Option<string[]> _apiKeys = new("--api-key") { Description = "API key clients must send as 'Authorization: Bearer KEY' (repeatable)" };
+    private readonly Option<string?> _apiKeyFile = new("--api-key-file") { Description = "File of API keys, one a line; re-read when it changes" };
+    private readonly Option<double?> _keyGrace = new("--api-key-grace-period") { Description = "Seconds a key removed from --api-key-file stays valid (default 300)" };
+    private readonly Option<string[]> _openPaths = new("--open-path") { Description = "Path served without a key when keys are set (repeatable; default: the /health probes)" };
+    private readonly Option<string?> _sslCert = new("--ssl-certfile") { Description = "PEM certificate: serve HTTPS (reloaded when it changes)" };
+    private readonly Option<string?> _sslKey = new("--ssl-keyfile") { Description = "PEM private key of --ssl-certfile" };
+    private readonly Option<string?> _maxBody = new("--max-request-body-size") { Description = "Largest request body, e.g. 8MiB (default); larger gets 413" };
+    private readonly Option<bool> _perRequestMetrics = new("--enable-per-request-metrics") { Description = "Responses carry queue, prefill and decode times" };
+    private readonly Option<bool> _noWarmup = new("--no-warmup") { Description = "Report ready without the warm-up generation" };
+    private readonly Option<string> _logLevel = new("--log-level") { Description = "trace, debug, info, warning or error", DefaultValueFactory = _ => "info" };
+
+    public static Command Create() => new ServeCommand().Build();
+
+    private Command Build()
+    {
+        var cmd = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, health probes).")
+        {
+            _config, _model, _names, _host, _port, _maxModelLen, _maxNumSeqs, _maxBatchedTokens, _blockSize, _kvMemory, _kvType,
+            _prefixCaching, _noPrefixCaching, _threads, _policy, _maxQueued, _maxQueuedTokens, _requestTimeout, _stallTimeout,
+            _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _maxBody, _perRequestMetrics,
+            _noWarmup, _logLevel,
+        };
+        // synchronous on purpose: SIGTERM then belongs to the host, which drains, rather than to the command line's 2 s kill
+        cmd.SetAction(parse => RunAsync(parse, cmd).GetAwaiter().GetResult());
+        return cmd;
+    }
+
+    private async Task<int> RunAsync(ParseResult parse, Command cmd)
+    {
+        var stdout = parse.InvocationConfiguration.Output;
+        var stderr = parse.InvocationConfiguration.Error;
+        try
+        {
+            if (parse.GetValue(_config) is { } configPath)
+            {
+                parse = ConfigFile.Merge(parse, cmd, configPath);
+                if (parse.Errors.Count > 0)
+                {
+                    stderr.WriteLine($"error: {configPath}: {parse.Errors[0].Message}");
+                    return 2;
+                }
+            }
+            var options = ServerOptionsFrom(parse);
+            var engine = EngineOptionsFrom(parse);
+            string? modelPath = parse.GetValue(_model);
+            await using var server = SluiceServer.Create(options, engine, () => ModelSource.Load(modelPath, stderr));
+            await server.StartAsync();
+            foreach (var address in server.Addresses)
+            {
+                stdout.WriteLine($"sluice: listening on {address}");
+            }
+            stdout.Flush();
+            var shutdown = server.WaitForShutdownAsync();
+            await Task.WhenAny(server.Host.Settled, shutdown);
+            if (server.Host.State == ServerState.Failed)
+            {
+                stderr.WriteLine("error: " + server.Host.Failure);
+                await server.StopAsync();
+                return 1;
+            }
+            await shutdown;
+            stdout.WriteLine("sluice: stopped");
+            return 0;
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or IOException or UnauthorizedAccessException
+            or System.Security.Cryptography.CryptographicException or InvalidOperationException)
+        {
+            stderr.WriteLine("error: " + ex.Message);
+            return 2;
+        }
+    }
+
+    private ServerOptions ServerOptionsFrom(ParseResult p)
+    {
+        var defaults = new ServerOptions();
+        string[] open = p.GetValue(_openPaths) ?? [];
+        return new ServerOptions
+        {
+            Host = p.GetValue(_host)!,
+            Port = p.GetValue(_port),
+            ServedModelNames = p.GetValue(_names) ?? [],
+            ApiKeys = p.GetValue(_apiKeys) ?? [],
+            ApiKeyFile = p.GetValue(_apiKeyFile),
+            ApiKeyGracePeriod = Seconds(p.GetValue(_keyGrace)) ?? defaults.ApiKeyGracePeriod,
+            OpenPaths = open.Length > 0 ? open : defaults.OpenPaths,
+            SslCertFile = p.GetValue(_sslCert),
+            SslKeyFile = p.GetValue(_sslKey),
+            MaxNumQueuedReqs = p.GetValue(_maxQueued) ?? defaults.MaxNumQueuedReqs,
+            MaxNumQueuedTokens = p.GetValue(_maxQueuedTokens),
+            RequestTimeout = Seconds(p.GetValue(_requestTimeout)),
+            StallTimeout = Seconds(p.GetValue(_stallTimeout)) ?? defaults.StallTimeout,
+            ShutdownTimeout = Seconds(p.GetValue(_shutdownTimeout)) ?? defaults.ShutdownTimeout,
+            MaxRequestBodySize = p.GetValue(_maxBody) is { } body ? ByteSize.Parse(body) : defaults.MaxRequestBodySize,
+            EnablePerRequestMetrics = p.GetValue(_perRequestMetrics),
+            Warmup = !p.GetValue(_noWarmup),
+            LogLevel = p.GetValue(_logLevel)!.ToLowerInvariant() switch
+            {
+                "trace" => LogLevel.Trace,
+                "debug" => LogLevel.Debug,
+                "info" or "information" => LogLevel.Information,
+                "warning" or "warn" => LogLevel.Warning,
+                "error" => LogLevel.Error,
+                var l => throw new FormatException($"--log-level '{l}': use trace, debug, info, warning or error"),
+            },
+        };
+    }
+
+    private EngineOptions EngineOptionsFrom(ParseResult p)
+    {
+        var d = new EngineOptions();
+        return new EngineOptions
+        {
+            MaxNumSeqs = p.GetValue(_maxNumSeqs) ?? d.MaxNumSeqs,
+            MaxNumBatchedTokens = p.GetValue(_maxBatchedTokens) ?? d.MaxNumBatchedTokens,
+            MaxModelLen = p.GetValue(_maxModelLen),
+            BlockSize = p.GetValue(_blockSize) ?? d.BlockSize,
+            KvCacheMemory = p.GetValue(_kvMemory) is { } kv ? ByteSize.Parse(kv) : null,
+            KvCacheType = p.GetValue(_kvType)?.ToLowerInvariant() switch
+            {
+                null or "f16" or "auto" => KvCacheType.F16,
+                "f32" => KvCacheType.F32,
+                var t => throw new FormatException($"--kv-cache-dtype '{t}': use f16 or f32"),
+            },
+            EnablePrefixCaching = !p.GetValue(_noPrefixCaching) && (p.GetValue(_prefixCaching) ?? d.EnablePrefixCaching),
+            Threads = p.GetValue(_threads),
+            SchedulingPolicy = p.GetValue(_policy)?.ToLowerInvariant() switch
+            {
+                null or "fcfs" => "fcfs",
+                "priority" => "priority",
+                var s => throw new FormatException($"--scheduling-policy '{s}': use fcfs or priority"),
+            },
+        };
+    }
+
+    private static TimeSpan? Seconds(double? seconds) =>
+        seconds is { } s ? (s >= 0 && double.IsFinite(s) ? TimeSpan.FromSeconds(s) : throw new FormatException($"{s} is not a number of seconds")) : null;
+}

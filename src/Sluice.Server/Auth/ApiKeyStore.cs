@@ -1,0 +1,141 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace Sluice.Server.Auth;
+
+/// <summary>
+/// The keys the server accepts: those given with --api-key, plus those in --api-key-file, which is
+/// re-read when it changes (checked at most once a second, on use). A key removed from the file stays
+/// valid for the grace period, so clients can move to the new key without failed requests.
+/// Keys are compared as SHA-256 digests in constant time, every key every time.
+/// </summary>
+public sealed partial class ApiKeyStore
+{
+    private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(1);
+
+    private readonly object _lock = new();
+    private readonly byte[][] _fixed;
+    private readonly string? _file;
+    private readonly TimeSpan _grace;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private byte[][] _fromFile = [];
+    private List<(byte[] Digest, long Until)> _retired = [];
+    private long _lastCheck;
+    private (DateTime Written, long Length) _fileStamp;
+
+    public ApiKeyStore(IEnumerable<string> keys, string? keyFile, TimeSpan gracePeriod, TimeProvider time, ILogger log)
+    {
+        _fixed = [.. keys.Where(k => k.Length > 0).Select(Digest)];
+        _file = keyFile;
+        _grace = gracePeriod;
+        _time = time;
+        _log = log;
+        if (_file != null)
+        {
+            // a missing or unreadable file at start is an operator error worth stopping for
+            _fromFile = [.. ReadKeyFile(_file).Select(Digest)];
+            _fileStamp = Stamp(_file);
+            _lastCheck = _time.GetTimestamp();
+        }
+    }
+
+    /// <summary>True when any key is configured (a key file counts even while empty).</summary>
+    public bool Enabled => _fixed.Length > 0 || _file != null;
+
+    /// <summary>Whether <paramref name="presented"/> is a current key, or a retired one still in its grace period.</summary>
+    public bool IsValid(string presented)
+    {
+        ReloadIfChanged();
+        var digest = Digest(presented);
+        bool match = false;
+        foreach (var key in _fixed)
+        {
+            match |= CryptographicOperations.FixedTimeEquals(key, digest);
+        }
+        byte[][] current;
+        List<(byte[] Digest, long Until)> retired;
+        lock (_lock)
+        {
+            current = _fromFile;
+            retired = _retired;
+        }
+        foreach (var key in current)
+        {
+            match |= CryptographicOperations.FixedTimeEquals(key, digest);
+        }
+        long now = _time.GetTimestamp();
+        foreach (var (key, until) in retired)
+        {
+            match |= CryptographicOperations.FixedTimeEquals(key, digest) & now < until;
+        }
+        return match;
+    }
+
+    /// <summary>Reads the key file now if it changed since the last read (tests call this to skip the one-second wait).</summary>
+    public void ReloadIfChanged(bool force = false)
+    {
+        if (_file == null)
+        {
+            return;
+        }
+        long now = _time.GetTimestamp();
+        lock (_lock)
+        {
+            if (!force && _time.GetElapsedTime(_lastCheck, now) < CheckInterval)
+            {
+                return;
+            }
+            _lastCheck = now;
+            try
+            {
+                var stamp = Stamp(_file);
+                if (stamp == _fileStamp)
+                {
+                    return;
+                }
+                var keys = ReadKeyFile(_file).Select(Digest).ToArray();
+                long until = now + (long)(_grace.TotalSeconds * _time.TimestampFrequency);
+                var retired = _retired.Where(r => now < r.Until && !keys.Any(k => k.AsSpan().SequenceEqual(r.Digest))).ToList();
+                foreach (var old in _fromFile)
+                {
+                    if (!keys.Any(k => k.AsSpan().SequenceEqual(old)))
+                    {
+                        retired.Add((old, until));
+                    }
+                }
+                _fromFile = keys;
+                _retired = retired;
+                _fileStamp = stamp;
+                LogKeysReloaded(_log, _file, keys.Length, retired.Count, _grace.TotalSeconds);
+            }
+            catch (IOException ex)
+            {
+                LogKeyFileUnreadable(_log, _file, ex.Message);
+            }
+            catch (UnauthorizedAccessException ex)
+            {
+                LogKeyFileUnreadable(_log, _file, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>One key per line; blank lines and lines starting with # are skipped; surrounding spaces trimmed.</summary>
+    internal static IEnumerable<string> ReadKeyFile(string path) =>
+        File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray();
+
+    private static (DateTime, long) Stamp(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? (info.LastWriteTimeUtc, info.Length) : throw new FileNotFoundException($"API key file {path} not found");
+    }
+
+    private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "API key file {File} reloaded: {Keys} current keys, {Retired} retired keys valid for their {GraceSeconds} s grace period")]
+    private static partial void LogKeysReloaded(ILogger log, string file, int keys, int retired, double graceSeconds);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "API key file {File} could not be read ({Reason}); keeping the previous keys")]
+    private static partial void LogKeyFileUnreadable(ILogger log, string file, string reason);
+}

@@ -1,0 +1,101 @@
+using Microsoft.Extensions.Logging;
+using Sluice.Engine.Templates;
+using Sluice.Engine.Tokenization;
+using Sluice.Server.OpenAi;
+
+namespace Sluice.Server.Chat;
+
+/// <summary>
+/// Chat messages to prompt tokens: the model's own chat template (ChatML when it ships none or one that
+/// does not parse), rendered with the model's BOS/EOS texts, then tokenized with special tokens parsed.
+/// BOS is added only when the model wants one and the template did not already write it, so the prompt
+/// never starts with two (the mistake llama.cpp warns about).
+/// </summary>
+public sealed partial class ChatPromptBuilder
+{
+    private readonly Tokenizer _tokenizer;
+    private readonly string? _bos;
+    private readonly string? _eos;
+
+    public ChatPromptBuilder(Tokenizer tokenizer, ILogger log)
+    {
+        _tokenizer = tokenizer;
+        _bos = tokenizer.BosId >= 0 ? tokenizer.TokenText(tokenizer.BosId) : null;
+        _eos = tokenizer.EosId >= 0 ? tokenizer.TokenText(tokenizer.EosId) : null;
+        Template = ChatTemplates.Default;
+        IsDefault = true;
+        if (tokenizer.ChatTemplate is { Length: > 0 } source)
+        {
+            try
+            {
+                Template = ChatTemplate.Parse(source);
+                IsDefault = false;
+            }
+            catch (TemplateException ex)
+            {
+                LogTemplateUnusable(log, ex.Message);
+            }
+        }
+        else
+        {
+            LogNoTemplate(log);
+        }
+    }
+
+    public ChatTemplate Template { get; }
+
+    /// <summary>True when the model had no usable template and ChatML is used.</summary>
+    public bool IsDefault { get; }
+
+    /// <summary>Renders the conversation; template errors (e.g. roles that must alternate) become 400s.</summary>
+    public string Render(ChatConversation conversation)
+    {
+        var context = new ChatTemplateContext
+        {
+            Messages = conversation.Messages,
+            AddGenerationPrompt = conversation.AddGenerationPrompt && !conversation.ContinueFinalMessage,
+            BosToken = _bos,
+            EosToken = _eos,
+            ToolsJson = conversation.ToolsJson,
+            Extra = conversation.TemplateKwargs,
+        };
+        string text;
+        try
+        {
+            text = Template.Render(context);
+        }
+        catch (TemplateException ex)
+        {
+            throw ApiException.BadRequest($"The chat template rejected the messages: {ex.Message}", "messages");
+        }
+        if (conversation.ContinueFinalMessage && conversation.Messages[^1].Content is { Length: > 0 } last)
+        {
+            int at = text.LastIndexOf(last, StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                text = text[..(at + last.Length)];
+            }
+        }
+        return text;
+    }
+
+    /// <summary>The prompt's token ids.</summary>
+    public int[] Tokenize(string rendered)
+    {
+        bool templateWroteBos = _bos != null && rendered.StartsWith(_bos, StringComparison.Ordinal);
+        var ids = _tokenizer.Encode(rendered, addSpecial: _tokenizer.AddBos && !templateWroteBos, parseSpecial: true);
+        if (ids.Length >= 2 && ids[0] == _tokenizer.BosId && ids[1] == _tokenizer.BosId)
+        {
+            ids = ids[1..];
+        }
+        return ids;
+    }
+
+    public int[] Build(ChatConversation conversation) => Tokenize(Render(conversation));
+
+    [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "The model's chat template does not parse ({Reason}); chat requests use ChatML instead")]
+    private static partial void LogTemplateUnusable(ILogger log, string reason);
+
+    [LoggerMessage(EventId = 122, Level = LogLevel.Information, Message = "The model ships no chat template; chat requests use ChatML")]
+    private static partial void LogNoTemplate(ILogger log);
+}

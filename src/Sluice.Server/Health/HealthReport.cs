@@ -1,0 +1,24 @@
+namespace Sluice.Server.Health;
+
+/// <summary>The body of GET /health.</summary>
+public sealed record HealthReport(
+    string Status,
+    string? Reason,
+    string State,
+    DateTimeOffset Timestamp,
+    double UptimeS,
+    string Model,
+    long RequestsServed,
+    double ErrorRate,
+    int RequestsRunning,
+    int RequestsWaiting,
+    double KvCacheUsage);
+
+/// <summary>The body of the liveness and readiness probes.</summary>
+public sealed record ProbeReport(string Status, string? Reason);
+
+/// <summary>The body of GET /version.</summary>
+public sealed record VersionReport(string Version, string Runtime);
+
+/// <summary>The body of POST /admin/warmup.</summary>
+public sealed record WarmupReport(string Status, double DurationMs);

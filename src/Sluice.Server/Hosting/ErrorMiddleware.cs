@@ -1,0 +1,98 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Sluice.Server.Admission;
+using Sluice.Server.Observability;
+using Sluice.Server.OpenAi;
+
+namespace Sluice.Server.Hosting;
+
+/// <summary>
+/// Turns every failure of a request into OpenAI's error JSON with the right status, counts rejections
+/// by reason and publishes their records. Nothing a client sends can take another client down: a bad
+/// request ends here as a 4xx; a server fault as a logged 500.
+/// </summary>
+internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingContext serving, ILogger<ErrorMiddleware> log)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception ex) when (ex is ClientGoneException
+            || (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException or BadHttpRequestException or IOException))
+        {
+            // the client went away (mid-body or mid-answer): nobody to answer, counted as cancelled
+            Publish(context, 499, RequestOutcome.Cancelled, RejectionReason.Cancelled, "client disconnected");
+        }
+        catch (ApiException ex)
+        {
+            await WriteAsync(context, ex);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            await WriteAsync(context, ex.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? ApiException.BodyTooLarge(serving.Options.MaxRequestBodySize)
+                : ApiException.BadRequest($"Bad HTTP request: {ex.Message}"));
+        }
+        catch (Exception ex)
+        {
+            LogUnhandled(log, ex, RequestInfo.Id(context), context.Request.Path);
+            await WriteAsync(context, ApiException.Internal($"Internal server error ({ex.GetType().Name}); see the server log for request {RequestInfo.Id(context)}."));
+        }
+    }
+
+    private async Task WriteAsync(HttpContext context, ApiException error)
+    {
+        if (!error.Recorded)
+        {
+            Publish(context, error.Status, error.Reason is null ? RequestOutcome.Failed : RequestOutcome.Rejected, error.Reason, error.Message);
+        }
+        LogRejected(log, RequestInfo.Id(context), error.Status, error.Message);
+        if (context.Response.HasStarted)
+        {
+            return;
+        }
+        context.Response.Clear();
+        context.Response.StatusCode = error.Status;
+        context.Response.ContentType = "application/json";
+        if (error.RetryAfterSeconds is { } seconds)
+        {
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (error.Status == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+        if (error.Reason is RejectionReason.Draining or RejectionReason.BodyTooLarge)
+        {
+            context.Response.Headers.Connection = "close";
+        }
+        // the request id header set on arrival was cleared with the response
+        context.Response.Headers["X-Request-Id"] = RequestInfo.Id(context);
+        await context.Response.Body.WriteAsync(ErrorBody.Json(error));
+    }
+
+    private void Publish(HttpContext context, int status, RequestOutcome outcome, RejectionReason? reason, string message) =>
+        serving.Telemetry.Publish(new RequestRecord
+        {
+            RequestId = RequestInfo.Id(context),
+            Route = RouteOf(context),
+            StatusCode = status,
+            Outcome = outcome,
+            Rejection = reason,
+            Duration = serving.Time.GetElapsedTime(RequestInfo.Start(context)),
+            Error = message,
+        });
+
+    /// <summary>The matched route's template (bounded, unlike raw paths), or "unmatched".</summary>
+    internal static string RouteOf(HttpContext context) =>
+        (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "Request {RequestId} {Path} failed")]
+    private static partial void LogUnhandled(ILogger log, Exception ex, string requestId, string path);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Debug, Message = "Request {RequestId} answered {Status}: {Message}")]
+    private static partial void LogRejected(ILogger log, string requestId, int status, string message);
+}

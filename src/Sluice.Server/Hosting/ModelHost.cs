@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Sluice.Engine.Models;
+using Sluice.Engine.Serving;
+using Sluice.Server.Chat;
+
+namespace Sluice.Server.Hosting;
+
+/// <summary>
+/// The one model this server serves and its engine, through their life (see <see cref="ServerState"/>):
+/// loaded in the background after the listener is up, so probes answer (503) while it loads.
+/// </summary>
+public sealed partial class ModelHost : IDisposable
+{
+    private readonly Func<LoadedModel> _load;
+    private readonly EngineOptions _engineOptions;
+    private readonly ServerOptions _options;
+    private readonly ILogger _log;
+    private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile int _state = (int)ServerState.Loading;
+    private LoadedModel? _model;
+    private LlmEngine? _engine;
+
+    public ModelHost(Func<LoadedModel> load, EngineOptions engineOptions, ServerOptions options, ILogger<ModelHost> log)
+    {
+        _load = load;
+        _engineOptions = engineOptions with { Time = options.Time };
+        _options = options;
+        _log = log;
+        Names = options.ServedModelNames;
+    }
+
+    public ServerState State => (ServerState)_state;
+
+    /// <summary>Why loading failed, when <see cref="State"/> is Failed.</summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>The served names, the first reported in responses; known once loaded unless given.</summary>
+    public IReadOnlyList<string> Names { get; private set; }
+
+    public string Name => Names.Count > 0 ? Names[0] : "(loading)";
+
+    public LoadedModel? Model => _model;
+
+    /// <summary>The engine, once loaded (null while loading or after a failed load).</summary>
+    public LlmEngine? Engine => _engine;
+
+    public ChatPromptBuilder? Chat { get; private set; }
+
+    /// <summary>How long loading took (model and engine), for logs and /health.</summary>
+    public TimeSpan LoadTime { get; private set; }
+
+    /// <summary>Completes when the model is Ready or Failed.</summary>
+    public Task Settled => _settled.Task;
+
+    /// <summary>Loads the model, starts the engine and warms it up; failures leave the host Failed with the reason.</summary>
+    internal async Task LoadAsync(CancellationToken stopping)
+    {
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            _model = await Task.Run(_load, stopping);
+            _engine = new LlmEngine(_model, _engineOptions);
+            Chat = new ChatPromptBuilder(_model.Tokenizer, _log);
+            if (Names.Count == 0)
+            {
+                Names = [_model.Name];
+            }
+            LoadTime = watch.Elapsed;
+            LogLoaded(_log, Name, _model.Format, _engine.MaxModelLen, _engine.KvBlocks, _engine.KvCacheBytes / (1024.0 * 1024.0), LoadTime.TotalSeconds);
+            if (_model.Format == "demo")
+            {
+                LogDemo(_log);
+            }
+            if (_options.Warmup && TrySetState(ServerState.Loading, ServerState.WarmingUp))
+            {
+                var took = await Warmup.RunAsync(_engine, Chat, _model.Tokenizer, stopping);
+                LogWarmedUp(_log, took.TotalMilliseconds);
+            }
+            if (TrySetState(ServerState.WarmingUp, ServerState.Ready) || TrySetState(ServerState.Loading, ServerState.Ready))
+            {
+                LogReady(_log);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Failure = ex.Message;
+            _state = (int)ServerState.Failed;
+            LogLoadFailed(_log, ex.Message);
+        }
+        finally
+        {
+            _settled.TrySetResult();
+        }
+    }
+
+    /// <summary>Stops taking new requests (SIGTERM): readiness fails and new requests get 503.</summary>
+    internal void BeginDrain()
+    {
+        if (TrySetState(ServerState.Ready, ServerState.Draining) || TrySetState(ServerState.WarmingUp, ServerState.Draining))
+        {
+            return;
+        }
+        TrySetState(ServerState.Loading, ServerState.Draining);
+    }
+
+    internal void MarkStopped() => _state = (int)ServerState.Stopped;
+
+    private bool TrySetState(ServerState from, ServerState to) =>
+        Interlocked.CompareExchange(ref _state, (int)to, (int)from) == (int)from;
+
+    public void Dispose()
+    {
+        MarkStopped();
+        Interlocked.Exchange(ref _engine, null)?.Dispose();
+        Interlocked.Exchange(ref _model, null)?.Dispose();
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Model {Model} ({Format}) loaded: max-model-len {MaxModelLen}, {Blocks} KV blocks ({KvMiB:F0} MiB), in {Seconds:F2} s")]
+    private static partial void LogLoaded(ILogger log, string model, string format, int maxModelLen, int blocks, double kvMiB, double seconds);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Serving the built-in DEMO model (random weights): its output is NOT meaningful text. Pass --model FILE.gguf or a Hugging Face folder for a real model")]
+    private static partial void LogDemo(ILogger log);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Warm-up finished in {Milliseconds:F0} ms")]
+    private static partial void LogWarmedUp(ILogger log, double milliseconds);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Ready")]
+    private static partial void LogReady(ILogger log);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Critical, Message = "Model failed to load: {Reason}")]
+    private static partial void LogLoadFailed(ILogger log, string reason);
+}

@@ -1,0 +1,38 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Sluice.Server.OpenAi;
+
+/// <summary>Source-generated (de)serializers for every body the server reads or writes; snake_case names as OpenAI's.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    NumberHandling = JsonNumberHandling.Strict,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip)]
+[JsonSerializable(typeof(CompletionRequestBody))]
+[JsonSerializable(typeof(ChatCompletionRequestBody))]
+[JsonSerializable(typeof(TokenizeRequestBody))]
+[JsonSerializable(typeof(DetokenizeRequestBody))]
+[JsonSerializable(typeof(PredictRequestBody))]
+[JsonSerializable(typeof(CompletionResponse))]
+[JsonSerializable(typeof(ChatCompletionResponse))]
+[JsonSerializable(typeof(ChatCompletionChunk))]
+[JsonSerializable(typeof(ModelList))]
+[JsonSerializable(typeof(TokenizeResponse))]
+[JsonSerializable(typeof(DetokenizeResponse))]
+[JsonSerializable(typeof(PredictResponse))]
+[JsonSerializable(typeof(JsonElement))]
+internal sealed partial class OpenAiJson : JsonSerializerContext
+{
+    /// <summary>Writes text as it is (no \u escapes for quotes, &lt; or non-ASCII letters), like OpenAI's responses.</summary>
+    public static JavaScriptEncoder Encoder => JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+
+    /// <summary>The serializers with <see cref="Encoder"/>: use these for responses.</summary>
+    public static OpenAiJson Web { get; } = new(new JsonSerializerOptions
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.Strict,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+        Encoder = Encoder,
+    });
+}

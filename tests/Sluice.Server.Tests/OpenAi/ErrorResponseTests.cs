@@ -1,0 +1,201 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Sluice.Server.Admission;
+using Sluice.Server.Hosting;
+using Sluice.Server.Tests.Support;
+
+namespace Sluice.Server.Tests.OpenAi;
+
+/// <summary>Every way a request can be refused, each answered with its status and OpenAI's error shape.</summary>
+public sealed class ErrorResponseTests
+{
+    private static void AssertOpenAiError(JsonElement body, string? code = null)
+    {
+        var error = body.GetProperty("error");
+        Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
+        Assert.Equal(JsonValueKind.String, error.GetProperty("type").ValueKind);
+        Assert.True(error.TryGetProperty("param", out _));
+        Assert.True(error.TryGetProperty("code", out var c));
+        if (code != null)
+        {
+            Assert.Equal(code, c.GetString());
+        }
+    }
+
+    [Fact]
+    public async Task MalformedJson_Is400_AndTheServerKeepsServing()
+    {
+        await using var t = await TestServer.StartAsync();
+        foreach (var bad in new[] { "{\"prompt\": ", "not json", "[1,2]", "\"text\"", "" })
+        {
+            var (status, body, _) = await t.PostJsonAsync("/v1/completions", bad);
+            Assert.Equal(400, status);
+            AssertOpenAiError(body);
+        }
+        var (ok, _, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "hello", "max_tokens": 2}""");
+        Assert.Equal(200, ok);
+    }
+
+    [Theory]
+    [InlineData("""{"prompt": "a", "max_tokens": "ten"}""", "max_tokens", "an integer")]
+    [InlineData("""{"prompt": "a", "temperature": true}""", "temperature", "a number")]
+    [InlineData("""{"prompt": "a", "stream": "yes"}""", "stream", "true or false")]
+    [InlineData("""{"prompt": "a", "stop_token_ids": 5}""", "stop_token_ids", "an array")]
+    [InlineData("""{"prompt": 5}""", "prompt", "a string")]
+    [InlineData("""{"prompt": [1, "a"]}""", "prompt", "token ids")]
+    [InlineData("""{"prompt": "a", "temperature": -1}""", "temperature", "temperature must be")]
+    [InlineData("""{"prompt": "a", "n": 0}""", "n", "n must be")]
+    [InlineData("""{"prompt": "a", "logit_bias": {"x": 1}}""", "logit_bias", "token ids")]
+    [InlineData("""{"prompt": [1, 2, 999999]}""", "prompt", "outside the vocabulary")]
+    [InlineData("""{"prompt": "a", "response_format": {"type": "json_object"}}""", "response_format", "not supported")]
+    [InlineData("""{"prompt": "a", "max_tokens": 0}""", "max_tokens", "at least 1")]
+    public async Task BadParameter_Is400NamingTheField(string json, string param, string says)
+    {
+        await using var t = await TestServer.StartAsync();
+        var (status, body, _) = await t.PostJsonAsync("/v1/completions", json);
+        Assert.Equal(400, status);
+        AssertOpenAiError(body);
+        Assert.Equal(param, body.GetProperty("error").GetProperty("param").GetString());
+        Assert.Contains(says, body.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task ChatMessages_BadShapes_Are400()
+    {
+        await using var t = await TestServer.StartAsync();
+        foreach (var json in new[]
+        {
+            """{"messages": []}""",
+            """{"messages": [{"role": "wizard", "content": "hi"}]}""",
+            """{"messages": [{"role": "user", "content": 5}]}""",
+            """{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}""",
+            """{"messages": [{"role": "user", "content": "hi"}], "logprobs": 3}""",
+            """{"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 3}""",
+            """{"messages": "hi"}""",
+        })
+        {
+            var (status, body, _) = await t.PostJsonAsync("/v1/chat/completions", json);
+            Assert.True(status == 400, $"{json} -> {status}");
+            AssertOpenAiError(body);
+        }
+    }
+
+    [Fact]
+    public async Task UnknownFields_AreIgnored_AndAnyContentTypeIsReadAsJson()
+    {
+        await using var t = await TestServer.StartAsync();
+        // what `curl -d` sends: form encoding
+        var content = new StringContent("""{"prompt": "test", "max_tokens": 3, "frobnicate": {"deep": [1, 2]}, "user": "u1"}""", Encoding.UTF8, "application/x-www-form-urlencoded");
+        var response = await t.Client.PostAsync("/v1/completions", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(3, doc.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task PromptLongerThanTheContext_Is400NamingBothNumbers()
+    {
+        await using var t = await TestServer.StartAsync();
+        int maxLen = t.Engine.MaxModelLen;
+        var ids = string.Join(",", Enumerable.Repeat(65, maxLen + 5));
+        var (status, body, _) = await t.PostJsonAsync("/v1/completions", $$"""{"prompt": [{{ids}}]}""");
+        Assert.Equal(400, status);
+        AssertOpenAiError(body, "context_length_exceeded");
+        string message = body.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.Contains($"{maxLen}", message);
+        Assert.Contains($"{maxLen + 5}", message);
+
+        var (status2, body2, _) = await t.PostJsonAsync("/v1/completions", $$"""{"prompt": "hello", "max_tokens": {{maxLen}}}""");
+        Assert.Equal(400, status2);
+        string message2 = body2.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.Contains($"maximum context length is {maxLen} tokens", message2);
+        Assert.Contains($"{maxLen} in the completion", message2);
+        var (status3, _, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "hello", "max_tokens": 2147483647}""");
+        Assert.Equal(400, status3);
+        Assert.Equal(3, t.Server.Telemetry.Rejections[RejectionReason.TooLong]);
+    }
+
+    [Fact]
+    public async Task BodyOverTheLimit_Is413()
+    {
+        await using var t = await TestServer.StartAsync(new ServerOptions { MaxRequestBodySize = 2048 });
+        string big = new('a', 10_000);
+        var (status, body, _) = await t.PostJsonAsync("/v1/completions", $$"""{"prompt": "{{big}}"}""");
+        Assert.Equal(413, status);
+        AssertOpenAiError(body, "request_too_large");
+
+        // chunked, without Content-Length: caught while reading
+        var chunked = new StringContent($$"""{"prompt": "{{big}}"}""");
+        chunked.Headers.ContentLength = null;
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes($$"""{"prompt": "{{big}}"}"""))) };
+        request.Headers.TransferEncodingChunked = true;
+        var response = await t.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal(2, t.Server.Telemetry.Rejections[RejectionReason.BodyTooLarge]);
+    }
+
+    [Fact]
+    public async Task UnknownModel_Is404_AndAnOmittedModelIsTheServedOne()
+    {
+        await using var t = await TestServer.StartAsync(new ServerOptions { ServedModelNames = ["tiny-a", "tiny-b"] });
+        var (status, body, _) = await t.PostJsonAsync("/v1/chat/completions", """{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}""");
+        Assert.Equal(404, status);
+        AssertOpenAiError(body, "model_not_found");
+        var (ok, reply, _) = await t.PostJsonAsync("/v1/completions", """{"model": "tiny-b", "prompt": "x", "max_tokens": 1}""");
+        Assert.Equal(200, ok);
+        Assert.Equal("tiny-b", reply.GetProperty("model").GetString());
+        var (ok2, reply2, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "x", "max_tokens": 1}""");
+        Assert.Equal(200, ok2);
+        Assert.Equal("tiny-a", reply2.GetProperty("model").GetString());
+    }
+
+    [Fact]
+    public async Task UnknownRoute_Is404_AndWrongMethod_Is405()
+    {
+        await using var t = await TestServer.StartAsync();
+        var missing = await t.Client.GetAsync("/v2/nothing");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        var wrong = await t.Client.GetAsync("/v1/completions");
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrong.StatusCode);
+        using var doc = JsonDocument.Parse(await wrong.Content.ReadAsStringAsync());
+        AssertOpenAiError(doc.RootElement, "method_not_allowed");
+    }
+
+    [Fact]
+    public async Task WhileTheModelLoads_RequestsAndReadinessAre503_AndLivenessIs200()
+    {
+        using var release = new ManualResetEventSlim();
+        await using var t = await TestServer.StartAsync(load: () =>
+        {
+            release.Wait(TimeSpan.FromSeconds(30));
+            return TestModels.LoadTiny();
+        }, waitReady: false);
+        var (status, body, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "x"}""");
+        Assert.Equal(503, status);
+        AssertOpenAiError(body, "service_unavailable");
+        Assert.Contains("loading", body.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await t.Client.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await t.Client.GetAsync("/health/live")).StatusCode);
+        release.Set();
+        await t.Server.Host.Settled.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(ServerState.Ready, t.Server.Host.State);
+        Assert.Equal(HttpStatusCode.OK, (await t.Client.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.NotReady]);
+    }
+
+    [Fact]
+    public async Task EveryResponse_CarriesTheCallersRequestId_OrANewOne()
+    {
+        await using var t = await TestServer.StartAsync();
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent("""{"prompt": "x", "max_tokens": 1}""") };
+        request.Headers.Add("X-Request-Id", "gateway-abc-123");
+        var response = await t.Client.SendAsync(request);
+        Assert.Equal("gateway-abc-123", response.Headers.GetValues("X-Request-Id").Single());
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("cmpl-gateway-abc-123", doc.RootElement.GetProperty("id").GetString());
+
+        var error = await t.PostAsync("/v1/completions", "nope");
+        Assert.False(string.IsNullOrEmpty(error.Headers.GetValues("X-Request-Id").Single()));
+    }
+}

@@ -1,0 +1,131 @@
+using System.Text.Json;
+using Sluice.Server.Admission;
+using Sluice.Server.Tests.Support;
+
+namespace Sluice.Server.Tests.Streaming;
+
+/// <summary>Server-sent events exactly as OpenAI sends them, and what a disconnect does.</summary>
+public sealed class StreamingTests
+{
+    private static async Task<Sse.Stream> Stream(TestServer t, string path, string json)
+    {
+        var response = await t.PostAsync(path, json);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        return await Sse.ReadAllAsync(response);
+    }
+
+    [Fact]
+    public async Task CompletionStream_ConcatenatesToTheWholeAnswer_EndsWithFinishReasonAndDone()
+    {
+        await using var t = await TestServer.StartAsync();
+        var (_, whole, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "stream me", "max_tokens": 12, "temperature": 0}""");
+        var s = await Stream(t, "/v1/completions", """{"prompt": "stream me", "max_tokens": 12, "temperature": 0, "stream": true}""");
+        Assert.True(s.Done);
+        string text = string.Concat(s.Chunks.Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString()));
+        Assert.Equal(whole.GetProperty("choices")[0].GetProperty("text").GetString(), text);
+        Assert.All(s.Chunks, c => Assert.Equal("text_completion", c.GetProperty("object").GetString()));
+        Assert.All(s.Chunks[..^1], c => Assert.Equal(JsonValueKind.Null, c.GetProperty("choices")[0].GetProperty("finish_reason").ValueKind));
+        Assert.Equal("length", s.Chunks[^1].GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.All(s.Chunks, c => Assert.False(c.TryGetProperty("usage", out _)));
+    }
+
+    [Fact]
+    public async Task ChatStream_StartsWithTheRole_PutsFinishReasonInTheLastContentChunk_AndUsageLast()
+    {
+        await using var t = await TestServer.StartAsync();
+        var s = await Stream(t, "/v1/chat/completions",
+            """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 6, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}""");
+        Assert.True(s.Done);
+        var first = s.Chunks[0].GetProperty("choices")[0];
+        Assert.Equal("assistant", first.GetProperty("delta").GetProperty("role").GetString());
+        Assert.Equal("", first.GetProperty("delta").GetProperty("content").GetString());
+        var usage = s.Chunks[^1];
+        Assert.Equal(0, usage.GetProperty("choices").GetArrayLength());
+        Assert.Equal(6, usage.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        var last = s.Chunks[^2].GetProperty("choices")[0];
+        Assert.Equal("length", last.GetProperty("finish_reason").GetString());
+        Assert.All(s.Chunks, c => Assert.Equal("chat.completion.chunk", c.GetProperty("object").GetString()));
+        Assert.Single(s.Chunks.Select(c => c.GetProperty("id").GetString()).Distinct());
+    }
+
+    [Fact]
+    public async Task ChatStream_WithN2_SendsARoleChunkAndAFinishPerChoice()
+    {
+        await using var t = await TestServer.StartAsync();
+        var s = await Stream(t, "/v1/chat/completions",
+            """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "n": 2, "seed": 3, "stream": true}""");
+        var choices = s.Chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray()).ToList();
+        Assert.Equal(2, choices.Count(c => c.GetProperty("delta").TryGetProperty("role", out _)));
+        var finishes = choices.Where(c => c.GetProperty("finish_reason").ValueKind == JsonValueKind.String).Select(c => c.GetProperty("index").GetInt32()).Order();
+        Assert.Equal([0, 1], finishes);
+    }
+
+    [Fact]
+    public async Task StopString_EndsTheStreamWithStopAndNeverShowsTheStopText()
+    {
+        await using var t = await TestServer.StartAsync();
+        var (_, whole, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "abc", "max_tokens": 40, "temperature": 0, "ignore_eos": true}""");
+        string text = whole.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        Assert.True(text.Length > 6, "the tiny model should produce some text");
+        string stop = text.Substring(3, 2);
+        var s = await Stream(t, "/v1/completions", $$"""{"prompt": "abc", "max_tokens": 40, "temperature": 0, "ignore_eos": true, "stop": ["{{JsonEncodedText.Encode(stop)}}"], "stream": true}""");
+        string streamed = string.Concat(s.Chunks.Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString()));
+        Assert.Equal(text[..text.IndexOf(stop, StringComparison.Ordinal)], streamed);
+        var last = s.Chunks[^1].GetProperty("choices")[0];
+        Assert.Equal("stop", last.GetProperty("finish_reason").GetString());
+        Assert.Equal(stop, last.GetProperty("stop_reason").GetString());
+    }
+
+    [Fact]
+    public async Task ClientDisconnect_MidStream_AbortsTheRequestAndFreesItsKvBlocks()
+    {
+        await using var t = await TestServer.StartAsync(load: TestModels.LoadSlow);
+        int total = t.Engine.Stats.KvBlocksTotal;
+        // a client that hangs up: no draining of the rest of the response for connection reuse, as HttpClient would
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = t.BaseUri };
+        var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"messages": [{"role": "user", "content": "a long answer please"}], "max_tokens": 900, "ignore_eos": true, "stream": true}"""),
+        }, HttpCompletionOption.ResponseHeadersRead);
+        var body = await response.Content.ReadAsStreamAsync();
+        var reader = new StreamReader(body);
+        int contentChunks = 0;
+        while (contentChunks < 5 && await reader.ReadLineAsync() is { } line)
+        {
+            if (line.Contains("\"content\":\"", StringComparison.Ordinal) && !line.Contains("\"role\"", StringComparison.Ordinal))
+            {
+                contentChunks++;
+            }
+        }
+        Assert.True(t.Engine.Stats.KvBlocksFree < total, "the request should hold blocks while it runs");
+        response.Dispose(); // the client goes away
+
+        await t.WaitForAllBlocksFreeAsync();
+        Assert.Equal(total, t.Engine.Stats.KvBlocksFree);
+        Assert.True(t.Engine.Stats.GenerationTokens < 900, $"generated {t.Engine.Stats.GenerationTokens}: the request ran on after the disconnect");
+        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.Cancelled]);
+    }
+
+    [Fact]
+    public async Task PerRequestMetrics_ComeWithTheResponseAndTheLastChunk()
+    {
+        await using var t = await TestServer.StartAsync(new ServerOptions { EnablePerRequestMetrics = true });
+        var (_, whole, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "time me", "max_tokens": 5}""");
+        var m = whole.GetProperty("metrics");
+        Assert.Equal(5, m.GetProperty("completion_tokens").GetInt32());
+        foreach (var key in new[] { "queue_ms", "prefill_ms", "decode_ms", "ttft_ms", "e2e_ms" })
+        {
+            Assert.True(m.GetProperty(key).GetDouble() >= 0, key);
+        }
+        Assert.True(m.GetProperty("e2e_ms").GetDouble() >= m.GetProperty("ttft_ms").GetDouble());
+
+        var s = await Stream(t, "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 3, "stream": true}""");
+        Assert.True(s.Chunks[^1].TryGetProperty("metrics", out var streamed));
+        Assert.Equal(3, streamed.GetProperty("completion_tokens").GetInt32());
+        Assert.All(s.Chunks[..^1], c => Assert.False(c.TryGetProperty("metrics", out _)));
+
+        await using var off = await TestServer.StartAsync();
+        var (_, plain, _) = await off.PostJsonAsync("/v1/completions", """{"prompt": "time me", "max_tokens": 2}""");
+        Assert.False(plain.TryGetProperty("metrics", out _));
+    }
+}
