@@ -32,7 +32,7 @@ fi
 run_tests() { # $1 = label, rest = extra dotnet test args
   local label=$1; shift
   echo "== $label"
-  dotnet test Sluice.sln -c Release --no-build "$@" 2>&1 | tee -a "$log" | grep -E "^\s*(Passed!|Failed!|Failed |Skipped )|Error Message|Assert" || true
+  dotnet test Sluice.sln -c Release --no-build --blame-hang-timeout 15m "$@" 2>&1 | tee -a "$log" | grep -E "^\s*(Passed!|Failed!|Failed |Skipped )|Error Message|Assert" || true
 }
 
 # one test assembly at a time: the server tests load the CPU, and some engine tests bound their wall-clock time
