@@ -152,13 +152,13 @@ public sealed unsafe class LlmEngine : IDisposable
         {
             throw new RequestRejectedException(RejectionReason.InvalidRequest, $"n = {request.Sampling.N} exceeds max-num-seqs {_options.MaxNumSeqs}");
         }
-        int total = prompt.Count + request.Sampling.MaxTokens;
+        long total = (long)prompt.Count + request.Sampling.MaxTokens;
         if (prompt.Count >= MaxModelLen || total > MaxModelLen)
         {
             throw new RequestRejectedException(RejectionReason.TooLong,
                 $"this model's maximum context length is {MaxModelLen} tokens, but {total} were requested ({prompt.Count} in the prompt, {request.Sampling.MaxTokens} for the completion)");
         }
-        int blocks = (total + _blocks.BlockSize - 1) / _blocks.BlockSize;
+        long blocks = (total + _blocks.BlockSize - 1) / _blocks.BlockSize;
         if (blocks > _blocks.Blocks)
         {
             throw new RequestRejectedException(RejectionReason.TooLong,

@@ -233,6 +233,17 @@ public sealed class LlmEngineTests
     }
 
     [Fact]
+    public void Submit_HugeMaxTokens_IsRefusedNotWrappedAround()
+    {
+        using var model = TestModels.LoadTiny();
+        using var engine = new LlmEngine(model, Options());
+        var req = Greedy([1, 2, 3], 4) with { Sampling = new SamplingParams { Temperature = 0, MaxTokens = int.MaxValue } };
+        var ex = Assert.Throws<RequestRejectedException>(() => engine.Submit(req));
+        Assert.Equal(RejectionReason.TooLong, ex.Reason);
+        Assert.Contains("2147483650", ex.Message);
+    }
+
+    [Fact]
     public void Submit_BadInput_IsRefusedWithReason()
     {
         using var model = TestModels.LoadTiny();
