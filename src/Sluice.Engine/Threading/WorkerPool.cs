@@ -3,7 +3,7 @@ namespace Sluice.Engine.Threading;
 /// <summary>
 /// A persistent fork/join pool. The calling thread takes part in every run, so a pool of N threads
 /// starts N-1 workers. Between runs the workers spin briefly (a decode step issues hundreds of runs a
-/// few microseconds apart) and then park on a semaphore, so an idle engine burns no CPU. Indices are
+/// few microseconds apart) and then park on a monitor, so an idle engine burns no CPU. Indices are
 /// handed out through one shared counter: fast threads take more, which balances uneven work.
 /// Runs must not overlap: one thread (the engine loop) drives the pool at a time.
 /// </summary>
@@ -14,7 +14,7 @@ public sealed class WorkerPool : IDisposable
     private const int SpinIterations = 2000;
 
     private readonly Thread[] _workers;
-    private readonly SemaphoreSlim _wake = new(0);
+    private readonly object _parkLock = new();
     private IParallelWork? _work;
     private int _count;
     private int _next;
@@ -63,11 +63,7 @@ public sealed class WorkerPool : IDisposable
         _failure = null;
         Volatile.Write(ref _pending, _workers.Length);
         Interlocked.Increment(ref _generation);
-        int parked = Interlocked.Exchange(ref _parked, 0);
-        if (parked > 0)
-        {
-            _wake.Release(parked);
-        }
+        WakeParked();
         Drain();
         for (int spin = 0; Volatile.Read(ref _pending) != 0; spin++)
         {
@@ -143,20 +139,34 @@ public sealed class WorkerPool : IDisposable
                     Thread.SpinWait(8);
                 }
             }
-            Interlocked.Increment(ref _parked);
-            // Re-check after announcing: a run may have started before we counted ourselves parked.
-            long now = Volatile.Read(ref _generation);
-            if (now != seen || _stopping)
+            Park(seen);
+        }
+    }
+
+    // A parked worker sleeps on the monitor until the generation moves. The check happens under the
+    // lock and Run pulses under it after bumping the generation, so no wake-up is lost; Run only takes
+    // the lock when someone announced itself parked (announce, then check, so it cannot be missed).
+    private void Park(long seen)
+    {
+        Interlocked.Increment(ref _parked);
+        lock (_parkLock)
+        {
+            while (Volatile.Read(ref _generation) == seen && !_stopping)
             {
-                // Undo our parked count if nobody has consumed it; else absorb the release we will get.
-                if (Interlocked.Decrement(ref _parked) < 0)
-                {
-                    Interlocked.Increment(ref _parked);
-                    _wake.Wait();
-                }
-                return now;
+                Monitor.Wait(_parkLock);
             }
-            _wake.Wait();
+        }
+        Interlocked.Decrement(ref _parked);
+    }
+
+    private void WakeParked()
+    {
+        if (Volatile.Read(ref _parked) > 0)
+        {
+            lock (_parkLock)
+            {
+                Monitor.PulseAll(_parkLock);
+            }
         }
     }
 
@@ -164,14 +174,13 @@ public sealed class WorkerPool : IDisposable
     {
         _stopping = true;
         Interlocked.Increment(ref _generation);
-        if (_workers.Length > 0)
+        lock (_parkLock)
         {
-            _wake.Release(_workers.Length);
+            Monitor.PulseAll(_parkLock);
         }
         foreach (var w in _workers)
         {
             w.Join(TimeSpan.FromSeconds(5));
         }
-        _wake.Dispose();
     }
 }

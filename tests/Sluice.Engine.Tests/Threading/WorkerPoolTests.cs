@@ -48,6 +48,40 @@ public sealed class WorkerPoolTests
         }
     }
 
+    /// <summary>
+    /// Runs landing at random points of the workers' spin-then-park cycle, with more workers than cores:
+    /// an earlier semaphore handshake lost a wake-up here (an idle worker took the release meant for
+    /// one that still owed the run) and the pool hung.
+    /// </summary>
+    [Fact]
+    public async Task Run_AtRandomPointsOfTheParkingCycle_NeverLosesAWakeUp()
+    {
+        var run = Task.Run(() =>
+        {
+            var rng = new Random(1);
+            using var pool = new WorkerPool(3);
+            for (int i = 0; i < 40000; i++)
+            {
+                int n = rng.Next(2, 9);
+                var c = new Counter(n);
+                pool.Run(c, n);
+                Assert.All(c.Hits, h => Assert.Equal(1, h));
+                int mode = rng.Next(100);
+                if (mode < 2)
+                {
+                    Thread.Sleep(rng.Next(0, 2));
+                }
+                else if (mode < 30)
+                {
+                    Thread.SpinWait(rng.Next(0, 20000));
+                }
+            }
+        });
+        var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromMinutes(2)));
+        Assert.True(finished == run, "the pool stopped making progress");
+        await run;
+    }
+
     [Fact]
     public void Run_WorkThrows_RethrowsAndPoolStaysUsable()
     {
