@@ -155,7 +155,8 @@ internal sealed class ServeCommand
             {
                 null or "f16" or "auto" => KvCacheType.F16,
                 "f32" => KvCacheType.F32,
-                var t => throw new FormatException($"--kv-cache-dtype '{t}': use f16 or f32"),
+                "q8_0" or "fp8" => KvCacheType.Q8_0,
+                var t => throw new FormatException($"--kv-cache-dtype '{t}': use f16, f32 or q8_0"),
             },
             EnablePrefixCaching = !p.GetValue(_noPrefixCaching) && (p.GetValue(_prefixCaching) ?? d.EnablePrefixCaching),
             Threads = p.GetValue(_threads),

@@ -24,7 +24,7 @@ public sealed unsafe class PagedKvCache : IDisposable
         BlockSize = blockSize;
         Blocks = blocks;
         Type = type;
-        ElementSize = type == KvCacheType.F16 ? 2 : 4;
+        RowBytes = RowSize(headDim, type);
         nuint bytes = (nuint)BytesPerBlock(layers, kvHeads, headDim, blockSize, type) / 2 * (nuint)blocks;
         _k = (byte*)NativeMemory.AlignedAlloc(bytes, 64);
         _v = (byte*)NativeMemory.AlignedAlloc(bytes, 64);
@@ -37,15 +37,24 @@ public sealed unsafe class PagedKvCache : IDisposable
     public int BlockSize { get; }
     public int Blocks { get; }
     public KvCacheType Type { get; }
-    public int ElementSize { get; }
+    /// <summary>Bytes of one slot's key (or value) row of HeadDim elements.</summary>
+    public int RowBytes { get; }
     public long TotalBytes { get; }
 
     /// <summary>Bytes one block takes across all layers, keys and values together.</summary>
     public static long BytesPerBlock(int layers, int kvHeads, int headDim, int blockSize, KvCacheType type) =>
-        2L * layers * kvHeads * blockSize * headDim * (type == KvCacheType.F16 ? 2 : 4);
+        2L * layers * kvHeads * blockSize * RowSize(headDim, type);
+
+    private static int RowSize(int headDim, KvCacheType type) => type switch
+    {
+        KvCacheType.F16 => headDim * 2,
+        KvCacheType.F32 => headDim * 4,
+        _ when headDim % 32 != 0 => throw new ArgumentException($"a Q8_0 KV cache needs a head dimension that is a multiple of 32 (this model's is {headDim}); use f16"),
+        _ => headDim / 32 * 34,
+    };
 
     private long Offset(int layer, int block, int head, int slot) =>
-        ((((long)layer * Blocks + block) * KvHeads + head) * BlockSize + slot) * HeadDim * ElementSize;
+        ((((long)layer * Blocks + block) * KvHeads + head) * BlockSize + slot) * RowBytes;
 
     /// <summary>Key row (HeadDim elements) of one slot.</summary>
     public byte* Key(int layer, int block, int head, int slot) => _k + Offset(layer, block, head, slot);
@@ -55,7 +64,7 @@ public sealed unsafe class PagedKvCache : IDisposable
     /// <summary>Copies one block's keys and values, every layer and head (copy-on-write of a shared partial block).</summary>
     public void CopyBlock(int source, int destination)
     {
-        long bytes = (long)KvHeads * BlockSize * HeadDim * ElementSize;
+        long bytes = (long)KvHeads * BlockSize * RowBytes;
         for (int l = 0; l < Layers; l++)
         {
             Buffer.MemoryCopy(Key(l, source, 0, 0), Key(l, destination, 0, 0), bytes, bytes);

@@ -1,7 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Sluice.Engine.Caching;
+using Sluice.Engine.Kernels.Gemm;
 using Sluice.Engine.Quantization;
+using Sluice.Engine.Quantization.Codecs;
 using Sluice.Engine.Threading;
 
 namespace Sluice.Engine.Kernels;
@@ -48,13 +50,14 @@ public sealed unsafe class Attention : IParallelWork
         int bs = _cache.BlockSize;
         int ctx = _positions[t] + 1;
         int[] table = _blockTables[t];
-        bool f16 = _cache.Type == KvCacheType.F16;
+        var kvType = _cache.Type;
+        bool f16 = kvType != KvCacheType.F32;
 
         // per query head: running max, running sum, output accumulator
         Span<float> maxes = stackalloc float[group];
         Span<float> sums = stackalloc float[group];
         float* scores = stackalloc float[bs];
-        // an F16 block's keys and values widened once for all the group's query heads
+        // an F16 or Q8_0 block's keys and values widened once for all the group's query heads
         float* kf = stackalloc float[f16 ? bs * hd : 0];
         float* vf = stackalloc float[f16 ? bs * hd : 0];
         float* q0 = _q + ((long)t * _heads + kvh * group) * hd;
@@ -69,10 +72,18 @@ public sealed unsafe class Attention : IParallelWork
             int count = Math.Min(bs, ctx - start);
             // (count, headDim) rows of this block and head, contiguous in the cache
             float* keys, values;
-            if (f16)
+            if (kvType == KvCacheType.F16)
             {
                 Widen((ushort*)_cache.Key(_layer, block, kvh, 0), kf, count * hd);
                 Widen((ushort*)_cache.Value(_layer, block, kvh, 0), vf, count * hd);
+                keys = kf;
+                values = vf;
+            }
+            else if (kvType == KvCacheType.Q8_0)
+            {
+                // rows of whole Q8_0 blocks follow each other, so a block's rows expand as one run
+                RowDequantizer.Dequantize(GgmlType.Q8_0, _cache.Key(_layer, block, kvh, 0), 0, count * hd, kf);
+                RowDequantizer.Dequantize(GgmlType.Q8_0, _cache.Value(_layer, block, kvh, 0), 0, count * hd, vf);
                 keys = kf;
                 values = vf;
             }
@@ -185,7 +196,12 @@ public sealed unsafe class Attention : IParallelWork
         {
             byte* kd = cache.Key(layer, block, h, slot);
             byte* vd = cache.Value(layer, block, h, slot);
-            if (cache.Type == KvCacheType.F16)
+            if (cache.Type == KvCacheType.Q8_0)
+            {
+                Q8_0Codec.QuantizeLikeX86Backend(new ReadOnlySpan<float>(k + h * hd, hd), new Span<byte>(kd, cache.RowBytes));
+                Q8_0Codec.QuantizeLikeX86Backend(new ReadOnlySpan<float>(v + h * hd, hd), new Span<byte>(vd, cache.RowBytes));
+            }
+            else if (cache.Type == KvCacheType.F16)
             {
                 for (int i = 0; i < hd; i++)
                 {

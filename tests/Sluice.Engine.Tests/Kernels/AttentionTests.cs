@@ -1,5 +1,6 @@
 using Sluice.Engine.Caching;
 using Sluice.Engine.Kernels;
+using Sluice.Engine.Quantization.Codecs;
 using Sluice.Engine.Threading;
 
 namespace Sluice.Engine.Tests.Kernels;
@@ -13,6 +14,8 @@ public sealed unsafe class AttentionTests
     [InlineData(KvCacheType.F32, 37)]
     [InlineData(KvCacheType.F16, 16)]
     [InlineData(KvCacheType.F16, 53)]
+    [InlineData(KvCacheType.Q8_0, 16)]
+    [InlineData(KvCacheType.Q8_0, 45)]
     public void Paged_MatchesPlainSoftmaxAttention(KvCacheType type, int ctx)
     {
         const int Heads = 4, KvHeads = 2, Hd = 32, Bs = 16;
@@ -37,6 +40,15 @@ public sealed unsafe class AttentionTests
             {
                 keys[i] = HalfVectors.RoundToHalf(keys[i]);
                 values[i] = HalfVectors.RoundToHalf(values[i]);
+            }
+        }
+        else if (type == KvCacheType.Q8_0)
+        {
+            var bytes = new byte[keys.Length / 32 * 34];
+            foreach (var a in new[] { keys, values })
+            {
+                Q8_0Codec.QuantizeLikeX86Backend(a, bytes);
+                Q8_0Codec.Dequantize(bytes, a);
             }
         }
         var q = RandomBlocks.Floats(Heads * Hd, rng, 2f);
