@@ -23,7 +23,7 @@ public sealed record EngineOptions
     /// <summary>Share of available memory the KV cache takes when no size is given. Default 0.25.</summary>
     public double KvCacheMemoryFraction { get; init; } = 0.25;
 
-    /// <summary>--kv-cache-dtype: F16 (default) or F32.</summary>
+    /// <summary>--kv-cache-dtype: F16 (default), F32 or Q8_0.</summary>
     public KvCacheType KvCacheType { get; init; } = KvCacheType.F16;
 
     /// <summary>--enable-prefix-caching. Default on.</summary>
