@@ -113,11 +113,15 @@ public sealed partial class ModelHost : IDisposable
     {
         MarkStopped();
         Interlocked.Exchange(ref _engine, null)?.Dispose();
-        Interlocked.Exchange(ref _model, null)?.Dispose();
+        if (Interlocked.Exchange(ref _model, null) is { } model)
+        {
+            model.Dispose();
+            LogUnloaded(_log, Name, model.Format);
+        }
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Model {Model} ({Format}) loaded: max-model-len {MaxModelLen}, {Blocks} KV blocks ({KvMiB:F0} MiB), in {Seconds:F2} s")]
-    private static partial void LogLoaded(ILogger log, string model, string format, int maxModelLen, int blocks, double kvMiB, double seconds);
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Model {Model} ({Format}) loaded: max-model-len {MaxModelLen}, {Blocks} KV blocks ({KvMib:F0} MiB), in {Seconds:F2} s")]
+    private static partial void LogLoaded(ILogger log, string model, string format, int maxModelLen, int blocks, double kvMib, double seconds);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Serving the built-in DEMO model (random weights): its output is NOT meaningful text. Pass --model FILE.gguf or a Hugging Face folder for a real model")]
     private static partial void LogDemo(ILogger log);
@@ -130,4 +134,7 @@ public sealed partial class ModelHost : IDisposable
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Critical, Message = "Model failed to load: {Reason}")]
     private static partial void LogLoadFailed(ILogger log, string reason);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Model {Model} ({Format}) unloaded")]
+    private static partial void LogUnloaded(ILogger log, string model, string format);
 }
