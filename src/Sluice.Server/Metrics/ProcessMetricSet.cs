@@ -25,7 +25,7 @@ internal static class ProcessMetricSet
 
         r.Add(ObservedMetric.Single("sluice_memory_limit_bytes", "Memory the process may use: the container limit if any, else physical memory.", MetricType.Gauge,
             () => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes));
-        r.Add(ObservedMetric.Single("sluice_gc_heap_bytes", "Managed heap size after the last garbage collection.", MetricType.Gauge, () => GC.GetGCMemoryInfo().HeapSizeBytes));
+        r.Add(ObservedMetric.Single("sluice_gc_heap_bytes", "Bytes on the managed heap (live objects and garbage not yet collected).", MetricType.Gauge, () => GC.GetTotalMemory(forceFullCollection: false)));
         r.Add(ObservedMetric.Single("sluice_gc_committed_bytes", "Memory committed for the managed heap.", MetricType.Gauge, () => GC.GetGCMemoryInfo().TotalCommittedBytes));
         r.Add(ObservedMetric.Single("sluice_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start.", MetricType.Counter, () => GC.GetTotalAllocatedBytes()));
         r.Add(ObservedMetric.Single("sluice_gc_pause_seconds_total", "Time the runtime was paused for garbage collection.", MetricType.Counter, () => GC.GetTotalPauseDuration().TotalSeconds));

@@ -29,7 +29,7 @@ internal sealed partial class MemoryEndpoints(ServingContext serving, ILogger<Me
     {
         using var process = Process.GetCurrentProcess();
         var gc = GC.GetGCMemoryInfo();
-        var heap = new ManagedHeap(gc.HeapSizeBytes, gc.TotalCommittedBytes, gc.FragmentedBytes, GC.GetTotalAllocatedBytes(), gc.MemoryLoadBytes,
+        var heap = new ManagedHeap(GC.GetTotalMemory(forceFullCollection: false), gc.TotalCommittedBytes, gc.FragmentedBytes, GC.GetTotalAllocatedBytes(), gc.MemoryLoadBytes,
             gc.HighMemoryLoadThresholdBytes, [.. gc.GenerationInfo.ToArray().Select(g => g.SizeAfterBytes)],
             [.. Enumerable.Range(0, GC.MaxGeneration + 1).Select(GC.CollectionCount)], GC.GetTotalPauseDuration().TotalSeconds, gc.PauseTimePercentage);
         var proc = new ProcessMemory(process.WorkingSet64, process.VirtualMemorySize64, process.PrivateMemorySize64, gc.TotalAvailableMemoryBytes,
