@@ -9,8 +9,20 @@ public sealed class DiagnoserTests
 
     private static readonly DoctorNumbers Base = new()
     {
-        WindowSeconds = 10, Requests = 100, MaxNumSeqs = 16, MaxNumBatchedTokens = 512, MaxModelLen = 4096, PrefixCaching = true,
-        TtftMean = 0.2, QueueMean = 0.05, PrefillMean = 0.15, ItlMean = 0.02, MeanBatchSequences = 8, MeanBatchTokens = 40, KvUsage = 0.3, KvUsageMax = 0.4,
+        WindowSeconds = 10,
+        Requests = 100,
+        MaxNumSeqs = 16,
+        MaxNumBatchedTokens = 512,
+        MaxModelLen = 4096,
+        PrefixCaching = true,
+        TtftMean = 0.2,
+        QueueMean = 0.05,
+        PrefillMean = 0.15,
+        ItlMean = 0.02,
+        MeanBatchSequences = 8,
+        MeanBatchTokens = 40,
+        KvUsage = 0.3,
+        KvUsageMax = 0.4,
     };
 
     private static IEnumerable<string> Symptoms(DoctorNumbers n) => Diagnoser.Diagnose(n, Ready, new DoctorThresholds()).Select(f => f.Symptom);
