@@ -25,6 +25,9 @@ internal static class LabelValues
     public static IEnumerable<string> AllSnake<T>()
         where T : struct, Enum => Enum.GetValues<T>().Select(Snake);
 
+    /// <summary>A route template; the fallback's catch-all ("{*path}") and anything unmatched become "unmatched".</summary>
+    public static string Route(string template) => template.StartsWith('/') ? template : "unmatched";
+
     /// <summary>The status code as text when it is one the server answers with, else "other".</summary>
     public static string Code(int status) => status is >= 100 and <= 599 ? status.ToString(System.Globalization.CultureInfo.InvariantCulture) : "other";
 }

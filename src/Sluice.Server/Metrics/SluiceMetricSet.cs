@@ -94,7 +94,7 @@ internal sealed class SluiceMetricSet
 
     public void Observe(RequestRecord r)
     {
-        _requests.Increment(r.Route, LabelValues.Code(r.StatusCode), LabelValues.Snake(r.Outcome));
+        _requests.Increment(LabelValues.Route(r.Route), LabelValues.Code(r.StatusCode), LabelValues.Snake(r.Outcome));
         if (r.Outcome != RequestOutcome.Completed)
         {
             _errors.Increment(KindOf(r));

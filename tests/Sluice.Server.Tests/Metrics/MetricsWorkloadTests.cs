@@ -42,6 +42,7 @@ public sealed class MetricsWorkloadTests
         Assert.Equal(4, s.Value("sluice_requests_total", ("route", "/v1/completions"), ("code", "200"), ("outcome", "completed")));
         Assert.Equal(1, s.Value("sluice_requests_total", ("route", "/v1/chat/completions"), ("code", "200"), ("outcome", "completed")));
         Assert.Equal(3, s.Value("sluice_requests_total", ("route", "/v1/completions"), ("code", "400"), ("outcome", "rejected")));
+        Assert.Equal(1, s.Value("sluice_requests_total", ("route", "unmatched"), ("code", "404"), ("outcome", "rejected")));
         Assert.Equal(11, s.Sum("sluice_requests_total"));
         foreach (var (kind, n) in new[] { ("invalid_request", 2), ("too_long", 1), ("model_not_found", 1), ("unknown_route", 1), ("unauthorized", 1), ("internal", 0), ("queue_full", 0) })
         {
