@@ -120,7 +120,7 @@ public sealed partial class ModelHost : IDisposable
         }
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Model {Model} ({Format}) loaded: max-model-len {MaxModelLen}, {Blocks} KV blocks ({KvMib:F0} MiB), in {Seconds:F2} s")]
+    [LoggerMessage(EventId = 1, EventName = "model_loaded", Level = LogLevel.Information, Message = "Model {Model} ({Format}) loaded: max-model-len {MaxModelLen}, {Blocks} KV blocks ({KvMib:F0} MiB), in {Seconds:F2} s")]
     private static partial void LogLoaded(ILogger log, string model, string format, int maxModelLen, int blocks, double kvMib, double seconds);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Serving the built-in DEMO model (random weights): its output is NOT meaningful text. Pass --model FILE.gguf or a Hugging Face folder for a real model")]
@@ -129,12 +129,12 @@ public sealed partial class ModelHost : IDisposable
     [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Warm-up finished in {Milliseconds:F0} ms")]
     private static partial void LogWarmedUp(ILogger log, double milliseconds);
 
-    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Ready")]
+    [LoggerMessage(EventId = 4, EventName = "ready", Level = LogLevel.Information, Message = "Ready")]
     private static partial void LogReady(ILogger log);
 
-    [LoggerMessage(EventId = 5, Level = LogLevel.Critical, Message = "Model failed to load: {Reason}")]
+    [LoggerMessage(EventId = 5, EventName = "model_load_failed", Level = LogLevel.Critical, Message = "Model failed to load: {Reason}")]
     private static partial void LogLoadFailed(ILogger log, string reason);
 
-    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Model {Model} ({Format}) unloaded")]
+    [LoggerMessage(EventId = 6, EventName = "model_unloaded", Level = LogLevel.Information, Message = "Model {Model} ({Format}) unloaded")]
     private static partial void LogUnloaded(ILogger log, string model, string format);
 }

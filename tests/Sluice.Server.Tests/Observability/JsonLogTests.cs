@@ -77,9 +77,11 @@ public sealed class JsonLogTests
         Assert.Equal(JsonValueKind.Null, rejected.GetProperty("queue_ms").ValueKind);
 
         var loaded = lines.Single(l => l.GetProperty("event_id").GetInt32() == 1);
+        Assert.Equal("model_loaded", loaded.GetProperty("event").GetString());
         Assert.Equal(t.Server.Host.Name, loaded.GetProperty("model").GetString());
         Assert.True(loaded.GetProperty("seconds").GetDouble() > 0);
         var unloaded = lines.Single(l => l.GetProperty("event_id").GetInt32() == 6);
+        Assert.Equal("model_unloaded", unloaded.GetProperty("event").GetString());
         Assert.Equal(t.Server.Host.Name, unloaded.GetProperty("model").GetString());
     }
 }
