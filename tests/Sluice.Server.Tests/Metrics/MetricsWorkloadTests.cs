@@ -87,6 +87,27 @@ public sealed class MetricsWorkloadTests
         Assert.True(s.Value("sluice_model_load_seconds") > 0);
         Assert.True(s.Value("process_resident_memory_bytes") > s.Value("sluice_gc_heap_bytes"));
 
+        // configuration, model and process series read what they describe
+        var engine = t.Engine;
+        Assert.Equal(engine.KvCacheBytes, s.Value("sluice_kv_cache_bytes"));
+        Assert.True(s.Value("sluice_kv_cache_blocks_cached") >= 2); // the repeated prompt's two full blocks stay cached
+        Assert.Equal(256, s.Value("sluice_engine_max_num_batched_tokens"));
+        Assert.Equal(engine.MaxModelLen, s.Value("sluice_engine_max_model_len"));
+        Assert.Equal(1, s.Value("sluice_engine_prefix_caching_enabled"));
+        Assert.Equal(256, s.Value("sluice_admission_queue_limit"));
+        Assert.Equal(engine.Model.WeightBytes, s.Value("sluice_model_weights_bytes"));
+        Assert.Equal(1, s.Value("sluice_model_info", ("model", t.Server.Host.Name), ("format", engine.Model.Format), ("architecture", "llama")));
+        Assert.Equal(1, s.Sum("sluice_build_info"));
+        Assert.True(s.Value("sluice_gc_allocated_bytes_total") > before.Value("sluice_gc_allocated_bytes_total"));
+        Assert.True(s.Value("sluice_gc_collections_total", ("generation", "0")) >= before.Value("sluice_gc_collections_total", ("generation", "0")));
+        Assert.True(s.Value("sluice_gc_pause_seconds_total") >= before.Value("sluice_gc_pause_seconds_total"));
+        Assert.True(s.Value("sluice_gc_committed_bytes") >= 0);
+        Assert.True(s.Value("sluice_memory_limit_bytes") >= s.Value("process_resident_memory_bytes"));
+        Assert.True(s.Value("process_cpu_seconds_total") > before.Value("process_cpu_seconds_total"));
+        Assert.True(s.Value("process_virtual_memory_bytes") > s.Value("process_resident_memory_bytes"));
+        Assert.True(s.Value("process_open_fds") > 0);
+        Assert.InRange(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - s.Value("process_start_time_seconds"), 0, 3600);
+
         // the vLLM names carry the same numbers
         (string, string)[] model = [("model_name", t.Server.Host.Name), ("engine", "0")];
         Assert.Equal(Generated, s.Value("vllm:generation_tokens_total", model));
