@@ -4,7 +4,8 @@
 #  - the kernel tests again with AVX-512, then AVX2, then all hardware intrinsics switched off, so every
 #    instruction-set path runs on this machine
 #  - `dotnet format --verify-no-changes`
-#  - first, `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node
+#  - first, `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node,
+#    and Debian's `prometheus` package when promtool is missing (the /metrics, alert rule and scrape config tests run it)
 set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -28,6 +29,18 @@ if (cd tests/node-client && npm ci --no-audit --no-fund --loglevel=error >/dev/n
 else
   echo "node client: npm ci failed (the Node client test skips, or fails under CI=true)"
 fi
+
+echo "== promtool (Debian package prometheus)"
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+    && { apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 \
+      || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1; }; }; then
+    echo "promtool: installed"
+  else
+    echo "promtool: could not install the prometheus package (the promtool tests skip, or fail under CI=true)"
+  fi
+fi
+command -v promtool >/dev/null 2>&1 && promtool --version 2>&1 | head -1
 
 run_tests() { # $1 = label, rest = extra dotnet test args
   local label=$1; shift

@@ -16,6 +16,7 @@ internal static class ModelCommands
         model.Subcommands.Add(CreateInfo());
         model.Subcommands.Add(SynthCommand.Create());
         model.Subcommands.Add(ConvertCommand.Create());
+        model.Subcommands.Add(VerifyCommand.Create());
         return model;
     }
 

@@ -1,10 +1,12 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Sluice.Cli.Options;
+using Sluice.Cli.Verification;
 using Sluice.Engine.Caching;
 using Sluice.Engine.Serving;
 using Sluice.Server;
 using Sluice.Server.Hosting;
+using Sluice.Server.Observability;
 
 namespace Sluice.Cli.Commands;
 
@@ -44,6 +46,8 @@ internal sealed class ServeCommand
     private readonly Option<bool> _perRequestMetrics = new("--enable-per-request-metrics") { Description = "Responses carry queue, prefill and decode times" };
     private readonly Option<bool> _noWarmup = new("--no-warmup") { Description = "Report ready without the warm-up generation" };
     private readonly Option<string> _logLevel = new("--log-level") { Description = "trace, debug, info, warning or error", DefaultValueFactory = _ => "info" };
+    private readonly Option<string?> _verifyChecksum = new("--verify-checksum") { Description = "Refuse to serve a model file whose SHA-256 differs: a hex digest, or a manifest in sha256sum's format" };
+    private readonly ObservabilityFlags _observability = new();
 
     public static Command Create() => new ServeCommand().Build();
 
@@ -54,8 +58,12 @@ internal sealed class ServeCommand
             _config, _model, _names, _host, _port, _maxModelLen, _maxNumSeqs, _maxBatchedTokens, _blockSize, _kvMemory, _kvType,
             _prefixCaching, _noPrefixCaching, _threads, _policy, _maxQueued, _maxQueuedTokens, _requestTimeout, _stallTimeout,
             _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _maxBody, _perRequestMetrics,
-            _noWarmup, _logLevel,
+            _noWarmup, _logLevel, _verifyChecksum,
         };
+        foreach (var option in _observability.All)
+        {
+            cmd.Options.Add(option);
+        }
         // synchronous on purpose: SIGTERM then belongs to the host, which drains, rather than to the command line's 2 s kill
         cmd.SetAction(parse => RunAsync(parse, cmd).GetAwaiter().GetResult());
         return cmd;
@@ -76,10 +84,23 @@ internal sealed class ServeCommand
                     return 2;
                 }
             }
-            var options = ServerOptionsFrom(parse);
+            var options = _observability.Apply(parse, ServerOptionsFrom(parse));
             var engine = EngineOptionsFrom(parse);
+            var observability = _observability.Read(parse);
             string? modelPath = parse.GetValue(_model);
-            await using var server = SluiceServer.Create(options, engine, () => ModelSource.Load(modelPath, stderr));
+            string? checksum = parse.GetValue(_verifyChecksum);
+            if (checksum is not null && modelPath is null)
+            {
+                throw new ArgumentException("--verify-checksum needs --model (the demo model has no file to check)");
+            }
+            await using var server = SluiceServer.Create(options, engine, () =>
+            {
+                if (checksum is not null)
+                {
+                    ModelChecksum.Require(modelPath!, checksum);
+                }
+                return ModelSource.Load(modelPath, stderr);
+            }, SluiceObservability.Hooks(observability));
             await server.StartAsync();
             foreach (var address in server.Addresses)
             {

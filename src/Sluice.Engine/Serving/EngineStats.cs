@@ -18,6 +18,9 @@ public sealed record EngineStats
 
     /// <summary>Tokens run through the model (prefill chunks, recomputation after preemption, decodes).</summary>
     public long ComputedTokens { get; init; }
+
+    /// <summary>Sequences scheduled, summed over every step (over <see cref="Steps"/>: the mean batch size).</summary>
+    public long ScheduledSequences { get; init; }
     public int LastStepTokens { get; init; }
     public int LastStepSequences { get; init; }
 

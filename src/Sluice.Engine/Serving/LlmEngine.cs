@@ -37,7 +37,7 @@ public sealed unsafe class LlmEngine : IDisposable
     private long _order;
     private volatile bool _stopping;
     private EngineStats _stats = new();
-    private long _promptTokens, _generationTokens, _steps, _finished, _computedTokens;
+    private long _promptTokens, _generationTokens, _steps, _finished, _computedTokens, _scheduledSequences;
 
     public LlmEngine(LoadedModel model, EngineOptions options)
     {
@@ -287,6 +287,7 @@ public sealed unsafe class LlmEngine : IDisposable
         }
         _steps++;
         _computedTokens += _output.TotalTokens;
+        _scheduledSequences += _output.Scheduled.Count;
         Volatile.Write(ref _stats, Snapshot());
     }
 
@@ -441,6 +442,7 @@ public sealed unsafe class LlmEngine : IDisposable
         PrefixCacheHits = _scheduler.PrefixHits,
         Steps = _steps,
         ComputedTokens = _computedTokens,
+        ScheduledSequences = _scheduledSequences,
         LastStepTokens = _output.TotalTokens,
         LastStepSequences = _output.Scheduled.Count,
         LastStepFinished = _steps == 0 ? 0 : _time.GetTimestamp(),

@@ -21,6 +21,9 @@ public enum RejectionReason
     /// <summary>404: a model this server does not serve.</summary>
     ModelNotFound,
 
+    /// <summary>404 or 405: no such route, or not with that method.</summary>
+    UnknownRoute,
+
     /// <summary>413: request body over --max-request-body-size.</summary>
     BodyTooLarge,
 

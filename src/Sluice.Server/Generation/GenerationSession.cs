@@ -183,6 +183,7 @@ public sealed class GenerationSession : IDisposable
             PromptTokens = PromptTokens,
             CachedPromptTokens = CachedPromptTokens,
             CompletionTokens = CompletionTokens,
+            EngineArrival = _handles.Count > 0 ? _context.Time.GetElapsedTime(_httpStart, _handles.Min(h => h.State.Arrival)) : null,
             QueueTime = t.Queue,
             PrefillTime = t.Prefill,
             DecodeTime = t.Decode,

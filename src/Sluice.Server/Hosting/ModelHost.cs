@@ -113,11 +113,15 @@ public sealed partial class ModelHost : IDisposable
     {
         MarkStopped();
         Interlocked.Exchange(ref _engine, null)?.Dispose();
-        Interlocked.Exchange(ref _model, null)?.Dispose();
+        if (Interlocked.Exchange(ref _model, null) is { } model)
+        {
+            model.Dispose();
+            LogUnloaded(_log, Name, model.Format);
+        }
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Model {Model} ({Format}) loaded: max-model-len {MaxModelLen}, {Blocks} KV blocks ({KvMiB:F0} MiB), in {Seconds:F2} s")]
-    private static partial void LogLoaded(ILogger log, string model, string format, int maxModelLen, int blocks, double kvMiB, double seconds);
+    [LoggerMessage(EventId = 1, EventName = "model_loaded", Level = LogLevel.Information, Message = "Model {Model} ({Format}) loaded: max-model-len {MaxModelLen}, {Blocks} KV blocks ({KvMib:F0} MiB), in {Seconds:F2} s")]
+    private static partial void LogLoaded(ILogger log, string model, string format, int maxModelLen, int blocks, double kvMib, double seconds);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Serving the built-in DEMO model (random weights): its output is NOT meaningful text. Pass --model FILE.gguf or a Hugging Face folder for a real model")]
     private static partial void LogDemo(ILogger log);
@@ -125,9 +129,12 @@ public sealed partial class ModelHost : IDisposable
     [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Warm-up finished in {Milliseconds:F0} ms")]
     private static partial void LogWarmedUp(ILogger log, double milliseconds);
 
-    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Ready")]
+    [LoggerMessage(EventId = 4, EventName = "ready", Level = LogLevel.Information, Message = "Ready")]
     private static partial void LogReady(ILogger log);
 
-    [LoggerMessage(EventId = 5, Level = LogLevel.Critical, Message = "Model failed to load: {Reason}")]
+    [LoggerMessage(EventId = 5, EventName = "model_load_failed", Level = LogLevel.Critical, Message = "Model failed to load: {Reason}")]
     private static partial void LogLoadFailed(ILogger log, string reason);
+
+    [LoggerMessage(EventId = 6, EventName = "model_unloaded", Level = LogLevel.Information, Message = "Model {Model} ({Format}) unloaded")]
+    private static partial void LogUnloaded(ILogger log, string model, string format);
 }

@@ -29,6 +29,9 @@ public sealed record RequestRecord
     public int CachedPromptTokens { get; init; }
     public int CompletionTokens { get; init; }
 
+    /// <summary>From the HTTP request's arrival to its submission to the engine; null when it never reached the engine.</summary>
+    public TimeSpan? EngineArrival { get; init; }
+
     /// <summary>Arrival at the engine to first scheduled.</summary>
     public TimeSpan? QueueTime { get; init; }
 

@@ -36,10 +36,10 @@ public sealed class ApiException(int status, string message, string type, string
         new(404, $"The model `{model}` does not exist.", "invalid_request_error", "model_not_found", RejectionReason.ModelNotFound, "model");
 
     public static ApiException NotFound(string path) =>
-        new(404, $"No route for {path}.", "invalid_request_error", "not_found", null);
+        new(404, $"No route for {path}.", "invalid_request_error", "not_found", RejectionReason.UnknownRoute);
 
     public static ApiException MethodNotAllowed(string method, string path) =>
-        new(405, $"{method} is not allowed on {path}.", "invalid_request_error", "method_not_allowed", null);
+        new(405, $"{method} is not allowed on {path}.", "invalid_request_error", "method_not_allowed", RejectionReason.UnknownRoute);
 
     public static ApiException BodyTooLarge(long limit) =>
         new(413, $"The request body is larger than the limit of {limit} bytes (--max-request-body-size).", "invalid_request_error", "request_too_large", RejectionReason.BodyTooLarge);

@@ -1,0 +1,52 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Sluice.Server.Hosting;
+using Sluice.Server.Metrics;
+using Sluice.Server.Observability.Logging;
+using Sluice.Server.Observability.Memory;
+using Sluice.Server.Observability.Tracing;
+
+namespace Sluice.Server.Observability;
+
+/// <summary>
+/// Puts metrics (GET /metrics), per-request logs, traces, GET /debug/memory and POST /admin/gc on a server
+/// through its <see cref="ServerHooks"/>. Every route stays behind the API key unless opened (--open-path,
+/// --metrics-open).
+/// </summary>
+public static class SluiceObservability
+{
+    public static ServerHooks Hooks(ObservabilityOptions options) => new()
+    {
+        Logging = options.LogFormat == LogFormat.Json
+            ? logging => logging.AddProvider(new JsonLineLoggerProvider(options.LogOutput ?? Console.Out, TimeProvider.System))
+            : null,
+        Services = s =>
+        {
+            s.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<ServingContext>(), options.Metrics));
+            s.AddSingleton<MetricsEndpoint>();
+            s.AddSingleton<RequestLog>();
+            s.AddSingleton<MemoryEndpoints>();
+            if (options.OtlpTracesEndpoint is { } endpoint)
+            {
+                s.AddSingleton(sp => TracingSetup.CreateProvider(endpoint, options.TraceExportInterval));
+                s.AddSingleton<RequestTracer>();
+            }
+        },
+        Routes = routes =>
+        {
+            var sp = routes.ServiceProvider;
+            sp.GetRequiredService<RequestLog>(); // subscribes to every finished request
+            if (options.OtlpTracesEndpoint is not null)
+            {
+                sp.GetRequiredService<OpenTelemetry.Trace.TracerProvider>();
+                sp.GetRequiredService<RequestTracer>();
+            }
+            routes.MapGet(MetricsEndpoint.Route, sp.GetRequiredService<MetricsEndpoint>().HandleAsync);
+            var memory = sp.GetRequiredService<MemoryEndpoints>();
+            routes.MapGet("/debug/memory", memory.MemoryAsync);
+            routes.MapPost("/admin/gc", memory.CollectAsync);
+        },
+    };
+}
