@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Sluice.Engine.Quantization;
 
 namespace Sluice.Engine.Kernels;
@@ -9,7 +10,7 @@ namespace Sluice.Engine.Kernels;
 /// .NET exposes no F16C instructions, so these widen the 16-bit patterns and rebuild floats with
 /// integer ops and one multiply by 2^112 (which also turns half subnormals into the right values).
 /// </summary>
-public static class HalfVectors
+public static unsafe class HalfVectors
 {
     private const float Two112 = 5.192296858534828e33f; // 2^112
 
@@ -20,6 +21,58 @@ public static class HalfVectors
     /// <summary>f rounded to the nearest bfloat16 value (ties to even), as a float.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float RoundToBF16(float f) => BFloat16.ToFloat(BFloat16.FromFloat(f));
+
+    /// <summary>y[i] = x[i] rounded to the nearest half value (ties to even), exactly as <see cref="RoundToHalf"/>.</summary>
+    public static void RoundToHalfRow(float* x, float* y, int n)
+    {
+        int i = 0;
+        if (Simd.Use512)
+        {
+            var signMask = Vector512.Create(0x80000000u);
+            var two24 = Vector512.Create(16777216f);
+            var inv24 = Vector512.Create(1f / 16777216f);
+            for (; i + 16 <= n; i += 16)
+            {
+                var u = Vector512.Load(x + i).AsUInt32();
+                var sign = u & signMask;
+                var a = u & ~signMask;
+                // normal half range: drop 13 mantissa bits, rounding ties to even (a carry bumps the exponent)
+                var normal = (a + Vector512.Create(0x0FFFu) + ((a >> 13) & Vector512<uint>.One)) & Vector512.Create(0xFFFFE000u);
+                // half subnormals and zero: multiples of 2^-24, rounded to even by vcvtps2dq
+                var small = (Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(a.AsSingle() * two24)) * inv24).AsUInt32();
+                var r = Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(0x38800000u)), small, normal);
+                r = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(a, Vector512.Create(0x477FF000u)), Vector512.Create(0x7F800000u), r);
+                // NaN stays NaN (quiet)
+                r = Vector512.ConditionalSelect(Vector512.GreaterThan(a, Vector512.Create(0x7F800000u)), a | Vector512.Create(0x00400000u), r);
+                (r | sign).AsSingle().Store(y + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            y[i] = RoundToHalf(x[i]);
+        }
+    }
+
+    /// <summary>y[i] = x[i] rounded to the nearest bfloat16 value (ties to even), exactly as <see cref="RoundToBF16"/>.</summary>
+    public static void RoundToBF16Row(float* x, float* y, int n)
+    {
+        int i = 0;
+        if (Simd.Use512)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                var u = Vector512.Load(x + i).AsUInt32();
+                var rounded = (u + Vector512.Create(0x7FFFu) + ((u >> 16) & Vector512<uint>.One)) & Vector512.Create(0xFFFF0000u);
+                var nan = Vector512.GreaterThan(u & Vector512.Create(0x7FFFFFFFu), Vector512.Create(0x7F800000u));
+                var quiet = ((u >> 16) | Vector512.Create(64u)) << 16;
+                Vector512.ConditionalSelect(nan, quiet, rounded).AsSingle().Store(y + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            y[i] = RoundToBF16(x[i]);
+        }
+    }
 
     /// <summary>16 halves to 16 floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

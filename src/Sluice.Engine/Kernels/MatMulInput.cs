@@ -82,20 +82,12 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         {
             case ActivationKind.F16Rounded:
                 {
-                    float* y = _f16.Pointer + (long)index * Columns;
-                    for (int i = 0; i < Columns; i++)
-                    {
-                        y[i] = HalfVectors.RoundToHalf(x[i]);
-                    }
+                    HalfVectors.RoundToHalfRow(x, _f16.Pointer + (long)index * Columns, Columns);
                     break;
                 }
             case ActivationKind.BF16Rounded:
                 {
-                    float* y = _bf16.Pointer + (long)index * Columns;
-                    for (int i = 0; i < Columns; i++)
-                    {
-                        y[i] = HalfVectors.RoundToBF16(x[i]);
-                    }
+                    HalfVectors.RoundToBF16Row(x, _bf16.Pointer + (long)index * Columns, Columns);
                     break;
                 }
             case ActivationKind.Q8_0:

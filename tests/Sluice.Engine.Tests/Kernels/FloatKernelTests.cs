@@ -53,6 +53,37 @@ public sealed unsafe class FloatKernelTests
     }
 
     [Fact]
+    public void RoundingRows_MatchScalarRounding_IncludingEdges()
+    {
+        var rng = new Random(12);
+        var values = new List<float>
+        {
+            0f, -0f, 1f, -1f, 65504f, 65519.99f, 65520f, 70000f, -65536f, float.PositiveInfinity, float.NegativeInfinity,
+            6.1035156e-5f, 6.1035e-5f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 1e-10f, -3e-6f, 1.0009765625f, 1.00048828125f,
+            BitConverter.Int32BitsToSingle(0x3F802000), BitConverter.Int32BitsToSingle(0x3F806000), 1e-40f, 3.4e38f,
+        };
+        for (int i = 0; i < 5000; i++)
+        {
+            values.Add(BitConverter.Int32BitsToSingle(rng.Next()) * (rng.Next(2) == 0 ? 1 : -1));
+            values.Add((float)((rng.NextDouble() - 0.5) * Math.Pow(2, rng.Next(-30, 20))));
+        }
+        var x = values.ToArray();
+        var h = new float[x.Length];
+        var b = new float[x.Length];
+        fixed (float* xp = x, hp = h, bp = b)
+        {
+            HalfVectors.RoundToHalfRow(xp, hp, x.Length);
+            HalfVectors.RoundToBF16Row(xp, bp, x.Length);
+        }
+        for (int i = 0; i < x.Length; i++)
+        {
+            float eh = HalfVectors.RoundToHalf(x[i]), eb = HalfVectors.RoundToBF16(x[i]);
+            Assert.True(float.IsNaN(eh) ? float.IsNaN(h[i]) : BitConverter.SingleToInt32Bits(eh) == BitConverter.SingleToInt32Bits(h[i]), $"half of {x[i]:R}: {eh:R} vs {h[i]:R}");
+            Assert.True(float.IsNaN(eb) ? float.IsNaN(b[i]) : BitConverter.SingleToInt32Bits(eb) == BitConverter.SingleToInt32Bits(b[i]), $"bf16 of {x[i]:R}: {eb:R} vs {b[i]:R}");
+        }
+    }
+
+    [Fact]
     public void RmsNorm_MatchesReference()
     {
         var rng = new Random(2);
