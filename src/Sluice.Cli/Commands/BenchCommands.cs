@@ -27,7 +27,7 @@ internal static class BenchCommands
         var threads = new Option<int?>("--threads", "-t") { Description = "Kernel threads (default: all cores)" };
         var batches = new Option<string>("--batch") { Description = "Sequence counts for aggregate decode", DefaultValueFactory = _ => "4,16,64" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var reps = new Option<int>("--repetitions", "-r") { Description = "Runs per measurement (best is kept)", DefaultValueFactory = _ => 3 };
+        var reps = new Option<int>("--repetitions", "-r") { Description = "Timed runs per measurement, after a warm-up (the median is reported)", DefaultValueFactory = _ => 3 };
         var profile = new Option<bool>("--profile") { Description = "Also print where the time goes (per phase) for pp512 and tg128" };
         var cmd = new Command("engine", "Prompt processing (pp128, pp512), decode (tg128), batched decode and memory bandwidth.")
         {

@@ -56,13 +56,17 @@ public sealed unsafe class EngineBenchmark : IDisposable
 
     private int[] Table(int seq) => _tables[seq];
 
-    /// <summary>Prompt processing: tokens/s for one prompt of <paramref name="tokens"/> tokens, best of <paramref name="reps"/>.</summary>
+    /// <summary>
+    /// Prompt processing: tokens/s for one prompt of <paramref name="tokens"/> tokens, the median of
+    /// <paramref name="reps"/> timed runs after one untimed warm-up (llama-bench times a warm-up-less
+    /// mean of its repetitions after one warm-up run; the median is less swayed by a noisy neighbour).
+    /// </summary>
     public double PromptProcessing(int tokens, int reps = 3)
     {
         var batch = new ForwardBatch(tokens);
         var table = Table(0);
         var rng = new Random(1);
-        double best = double.MaxValue;
+        var times = new List<double>();
         for (int r = 0; r < reps + 1; r++)
         {
             batch.Clear();
@@ -74,26 +78,34 @@ public sealed unsafe class EngineBenchmark : IDisposable
             _transformer.Forward(batch, _cache, _logits.Pointer);
             if (r > 0)
             {
-                best = Math.Min(best, sw.Elapsed.TotalSeconds);
+                times.Add(sw.Elapsed.TotalSeconds);
             }
         }
-        return tokens / best;
+        return tokens / Median(times);
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        int n = values.Count;
+        return n % 2 == 1 ? values[n / 2] : (values[(n / 2) - 1] + values[n / 2]) / 2;
     }
 
     /// <summary>
     /// Decode: <paramref name="sequences"/> sequences each generate <paramref name="steps"/> tokens,
-    /// one step per token with all of them in the batch; aggregate tokens/s.
+    /// one step per token with all of them in the batch; aggregate tokens/s, the median of
+    /// <paramref name="reps"/> timed runs after a short untimed warm-up.
     /// </summary>
     public double Decode(int sequences, int steps, int reps = 2)
     {
         var batch = new ForwardBatch(sequences);
         var tables = Enumerable.Range(0, sequences).Select(Table).ToArray();
         var rng = new Random(2);
-        double best = double.MaxValue;
-        for (int r = 0; r < reps; r++)
+        var times = new List<double>();
+        for (int r = -1; r < reps; r++)
         {
             var sw = Stopwatch.StartNew();
-            for (int pos = 0; pos < steps; pos++)
+            for (int pos = 0; pos < (r < 0 ? Math.Min(steps, 4) : steps); pos++)
             {
                 batch.Clear();
                 for (int s = 0; s < sequences; s++)
@@ -102,9 +114,12 @@ public sealed unsafe class EngineBenchmark : IDisposable
                 }
                 _transformer.Forward(batch, _cache, _logits.Pointer);
             }
-            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            if (r >= 0)
+            {
+                times.Add(sw.Elapsed.TotalSeconds);
+            }
         }
-        return sequences * steps / best;
+        return sequences * steps / Median(times);
     }
 
     public void Dispose()
