@@ -38,15 +38,19 @@ public sealed unsafe class FloatKernelTests
             fixed (ushort* bp = bits)
             {
                 var v = HalfVectors.ToFloat(System.Runtime.Intrinsics.Vector256.Load(bp));
+                var lo = HalfVectors.ToFloat(System.Runtime.Intrinsics.Vector128.Load(bp));
+                var hi = HalfVectors.ToFloat(System.Runtime.Intrinsics.Vector128.Load(bp + 8));
                 for (int j = 0; j < 16; j++)
                 {
                     float expected = Fp16.ToFloat(bits[j]);
+                    float narrow = j < 8 ? lo[j] : hi[j - 8];
                     if (float.IsNaN(expected))
                     {
-                        Assert.True(float.IsNaN(v[j]));
+                        Assert.True(float.IsNaN(v[j]) && float.IsNaN(narrow));
                         continue;
                     }
                     Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(v[j]));
+                    Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(narrow));
                 }
             }
         }

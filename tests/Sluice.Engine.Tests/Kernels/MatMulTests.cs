@@ -73,4 +73,59 @@ public sealed unsafe class MatMulTests
                 $"{type}: output {i} differs between batched ({together[i]}) and single-token ({alone[i]}) runs");
         }
     }
+
+    /// <summary>
+    /// At the edges of the half range (subnormal halves, ±65504, signed zeros, inputs near the half
+    /// limits, an infinity in the weights) the F16 decode kernel gives bitwise the batched results.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void F16_EdgeValues_DecodeEqualsBatched(bool withInfinity)
+    {
+        const int Rows = 9, Columns = 64, Tokens = 5;
+        var rng = new Random(withInfinity ? 7 : 8);
+        ushort[] edges = { 0x0001, 0x8001, 0x03FF, 0x0400, 0x7BFF, 0xFBFF, 0x0000, 0x8000, 0x3C00, 0x0200 };
+        var halves = new ushort[Rows * Columns];
+        for (int i = 0; i < halves.Length; i++)
+        {
+            halves[i] = rng.Next(3) == 0 ? edges[rng.Next(edges.Length)] : (ushort)BitConverter.HalfToUInt16Bits((Half)((rng.NextDouble() - 0.5) * 4));
+        }
+        if (withInfinity)
+        {
+            halves[3 * Columns + 17] = 0x7C00;
+        }
+        float[] inputs = { 65504f, -65504f, 6e-8f, -3e-5f, 0f, 1f, 1e-3f, 60000f };
+        var x = new float[Tokens * Columns];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = rng.Next(4) == 0 ? inputs[rng.Next(inputs.Length)] * (float)rng.NextDouble() : (float)(rng.NextDouble() - 0.5);
+        }
+        using var pool = new WorkerPool(2);
+        using var mm = new MatMul(pool);
+        using var input = new MatMulInput();
+        var together = new float[Tokens * Rows];
+        var alone = new float[Tokens * Rows];
+        fixed (ushort* hp = halves)
+        fixed (float* xp = x, yt = together, ya = alone)
+        {
+            var w = new WeightMatrix("w", GgmlType.F16, Rows, Columns, (byte*)hp);
+            input.Set(xp, Tokens, Columns);
+            mm.Run(w, input, yt, Rows);
+            for (int t = 0; t < Tokens; t++)
+            {
+                input.Set(xp + t * Columns, 1, Columns);
+                mm.Run(w, input, ya + t * Rows, Rows);
+            }
+        }
+        for (int i = 0; i < together.Length; i++)
+        {
+            Assert.True(BitConverter.SingleToInt32Bits(together[i]) == BitConverter.SingleToInt32Bits(alone[i]) || (float.IsNaN(together[i]) && float.IsNaN(alone[i])),
+                $"output {i}: batched {together[i]:R}, single-token {alone[i]:R}");
+        }
+        if (withInfinity)
+        {
+            Assert.Contains(Enumerable.Range(0, Tokens), t => !float.IsFinite(alone[t * Rows + 3]));
+        }
+    }
 }
