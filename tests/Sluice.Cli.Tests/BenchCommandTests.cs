@@ -40,4 +40,12 @@ public sealed class BenchCommandTests(DemoModelFixture demo)
         Assert.Equal(2, rc);
         Assert.Contains("--num-prompts", error);
     }
+
+    [Fact]
+    public void BenchEngine_ZeroRepetitions_FailsClearly()
+    {
+        var (rc, _, error) = CliRunner.Run("bench", "engine", "-r", "0");
+        Assert.Equal(2, rc);
+        Assert.Contains("--repetitions must be at least 1", error);
+    }
 }

@@ -41,9 +41,13 @@ internal static class BenchCommands
             {
                 var seqCounts = parse.GetValue(batches)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+                int r = parse.GetValue(reps);
+                if (r < 1)
+                {
+                    throw new ArgumentException($"--repetitions must be at least 1 (got {r})");
+                }
                 using var loaded = ModelSource.Load(parse.GetValue(model), e);
                 int t = parse.GetValue(threads) ?? Engine.Threading.WorkerPool.DefaultThreadCount;
-                int r = parse.GetValue(reps);
                 using var b = new EngineBenchmark(loaded, t, maxSeqs: Math.Max(1, seqCounts.DefaultIfEmpty(1).Max()));
                 e.WriteLine($"sluice bench engine: {loaded.Name}, {loaded.WeightBytes / 1e6:F0} MB of weights per token, {t} threads, kernels {Simd.Describe()}");
                 double membw = b.MeasureBandwidth();

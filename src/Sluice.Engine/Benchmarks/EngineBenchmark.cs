@@ -58,8 +58,8 @@ public sealed unsafe class EngineBenchmark : IDisposable
 
     /// <summary>
     /// Prompt processing: tokens/s for one prompt of <paramref name="tokens"/> tokens, the median of
-    /// <paramref name="reps"/> timed runs after one untimed warm-up (llama-bench times a warm-up-less
-    /// mean of its repetitions after one warm-up run; the median is less swayed by a noisy neighbour).
+    /// <paramref name="reps"/> timed runs after one untimed warm-up (llama-bench reports the mean of its
+    /// runs after a warm-up; the median is less swayed by a noisy neighbour).
     /// </summary>
     public double PromptProcessing(int tokens, int reps = 3)
     {
