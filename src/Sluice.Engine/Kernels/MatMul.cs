@@ -32,6 +32,9 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     private int _n;
     private int _yStride;
     private int _rowsPerTask = MinRowsPerTask;
+    // decode on all-finite F16 weights: x * 2^112 for DecodeKernels.F16Scaled
+    private bool _scaledHalves;
+    private NativeBuffer<float>? _scaledX;
 
     public MatMul(WorkerPool pool)
     {
@@ -51,9 +54,44 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         _y = y;
         _yStride = yStride;
         _x = input.Floats(w.Activation, _pool);
+        _scaledHalves = _n == 1 && w.Type == Quantization.GgmlType.F16 && w.Rows >= 4
+            && DecodeKernels.Supports(w.Type, w.Columns) && w.HalvesAllFinite;
+        if (_scaledHalves)
+        {
+            _x = ScaleForHalves(_x, w.Columns);
+        }
         int perThread = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
         _rowsPerTask = Math.Max(MinRowsPerTask, (perThread + 3) / 4 * 4);
         _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
+    }
+
+    private float* ScaleForHalves(float* x, int k)
+    {
+        if (_scaledX is null || _scaledX.Length < k)
+        {
+            _scaledX?.Dispose();
+            _scaledX = new NativeBuffer<float>(k);
+        }
+        float* xs = _scaledX.Pointer;
+        const float two112 = 5.192296858534828e33f;
+        for (int i = 0; i < k; i++)
+        {
+            xs[i] = x[i] * two112;
+        }
+        return xs;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void DecodeQuad(int r, int k, float* y)
+    {
+        if (_scaledHalves)
+        {
+            DecodeKernels.F16Scaled(_w.Row(r), _w.RowBytes, _x, k, y);
+        }
+        else
+        {
+            DecodeKernels.Quad(_w.Type, _w.Row(r), _w.RowBytes, _x, k, y);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -67,14 +105,14 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             int r = r0;
             for (; r + 4 <= r1; r += 4)
             {
-                DecodeKernels.Quad(_w.Type, _w.Row(r), _w.RowBytes, _x, k, _y + r);
+                DecodeQuad(r, k, _y + r);
             }
             // leftover rows: the same kernel on the last four rows (recomputing some gives the same values)
             if (r < r1)
             {
                 int start = Math.Max(0, r1 - 4);
                 float* tmp = stackalloc float[4];
-                DecodeKernels.Quad(_w.Type, _w.Row(start), _w.RowBytes, _x, k, tmp);
+                DecodeQuad(start, k, tmp);
                 for (int i = r; i < r1; i++)
                 {
                     _y[i] = tmp[i - start];
@@ -156,5 +194,9 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         }
     }
 
-    public void Dispose() => _scratch.Dispose();
+    public void Dispose()
+    {
+        _scratch.Dispose();
+        _scaledX?.Dispose();
+    }
 }

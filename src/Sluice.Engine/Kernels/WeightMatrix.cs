@@ -37,6 +37,27 @@ public sealed unsafe class WeightMatrix
 
     public byte* Row(int r) => Data + r * RowBytes;
 
+    // 0: not scanned yet; 1: every half finite; 2: an infinity or NaN somewhere
+    private int _halfScan;
+
+    /// <summary>
+    /// F16 only: true when no element is an infinity or NaN, which lets decode widen halves in three
+    /// vector ops (<see cref="Gemm.DecodeKernels.F16Scaled"/>). Scanned once, on first use.
+    /// </summary>
+    public bool HalvesAllFinite
+    {
+        get
+        {
+            int state = Volatile.Read(ref _halfScan);
+            if (state == 0)
+            {
+                state = Type == GgmlType.F16 && !HalfVectors.AnyNonFinite((ushort*)Data, (long)Rows * Columns) ? 1 : 2;
+                Volatile.Write(ref _halfScan, state);
+            }
+            return state == 1;
+        }
+    }
+
     /// <summary>The activation form this weight type multiplies with.</summary>
     public ActivationKind Activation => Type switch
     {

@@ -57,6 +57,63 @@ public sealed unsafe class FloatKernelTests
     }
 
     [Fact]
+    public void ScaledHalfWidening_IsExactlyTheValueTimesTwoToMinus112_ForEveryFinitePattern()
+    {
+        if (!Simd.Use512)
+        {
+            return; // the scaled widening is only taken on the AVX-512 path
+        }
+        var bits = new ushort[16];
+        for (int i = 0; i < 65536; i += 16)
+        {
+            for (int j = 0; j < 16; j++)
+            {
+                bits[j] = (ushort)(i + j);
+            }
+            fixed (ushort* bp = bits)
+            {
+                var v = HalfVectors.FiniteToScaledFloat(System.Runtime.Intrinsics.Vector256.Load((short*)bp));
+                for (int j = 0; j < 16; j++)
+                {
+                    float value = Fp16.ToFloat(bits[j]);
+                    if (!float.IsFinite(value))
+                    {
+                        continue;
+                    }
+                    // the product with x * 2^112 is what decode needs exact: check it against value * x
+                    double scaled = (double)v[j] * Math.Pow(2, 112);
+                    Assert.Equal((double)value, scaled);
+                    Assert.Equal(float.IsNegative(value), float.IsNegative(v[j]));
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(0x7C00, 5)]
+    [InlineData(0xFC00, 16)]
+    [InlineData(0x7E00, 32)]
+    [InlineData(0x7C01, 36)]
+    public void AnyNonFinite_FindsInfinityAndNaN_InVectorBodyAndTail(int pattern, int at)
+    {
+        var h = new ushort[37];
+        for (int i = 0; i < h.Length; i++)
+        {
+            h[i] = (ushort)(i % 2 == 0 ? 0x7BFF : 0x8400 + i); // largest finite, negative normals
+        }
+        fixed (ushort* p = h)
+        {
+            Assert.False(HalfVectors.AnyNonFinite(p, h.Length));
+            if (at < h.Length)
+            {
+                h[at] = (ushort)pattern;
+                Assert.True(HalfVectors.AnyNonFinite(p, h.Length));
+                Assert.False(HalfVectors.AnyNonFinite(p, at)); // the count is honoured
+            }
+        }
+    }
+
+    [Fact]
     public void RoundingRows_MatchScalarRounding_IncludingEdges()
     {
         var rng = new Random(12);

@@ -110,6 +110,8 @@ public sealed unsafe class MatMulTests
         fixed (float* xp = x, yt = together, ya = alone)
         {
             var w = new WeightMatrix("w", GgmlType.F16, Rows, Columns, (byte*)hp);
+            // all-finite halves take the three-op scaled decode kernel; an infinity, the general one
+            Assert.Equal(!withInfinity, w.HalvesAllFinite);
             input.Set(xp, Tokens, Columns);
             mm.Run(w, input, yt, Rows);
             for (int t = 0; t < Tokens; t++)

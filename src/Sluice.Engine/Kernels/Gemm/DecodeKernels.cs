@@ -102,42 +102,44 @@ internal static unsafe class DecodeKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> U8(byte* p) => Avx512F.ConvertToVector512Int32(Vector128.Load(p));
 
+    // A Q4_0 block's 16 possible values (n - 8) * d, computed as RowDequantizer computes each weight;
+    // vpermps then picks weights by nibble (it reads only an index's low four bits, so the low nibble
+    // needs no mask).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Lo4(Vector512<int> q, Vector512<float> d) =>
-        Avx512F.ConvertToVector512Single((q & Vector512.Create(15)) - Vector512.Create(8)) * d;
+    private static Vector512<float> Q4Table(Vector512<float> levels, float d) => levels * Vector512.Create(d);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Hi4(Vector512<int> q, Vector512<float> d) =>
-        Avx512F.ConvertToVector512Single((q >>> 4) - Vector512.Create(8)) * d;
+    private static Vector512<float> Pick(Vector512<float> table, Vector512<int> index) => Avx512F.PermuteVar16x32(table, index);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Q4_0(byte* w0, long rb, float* x, int k, float* y)
     {
         byte* w1 = w0 + rb, w2 = w1 + rb, w3 = w2 + rb;
         float* t = HalfTable.Table;
+        var levels = Vector512.Create(-8f, -7f, -6f, -5f, -4f, -3f, -2f, -1f, 0f, 1f, 2f, 3f, 4f, 5f, 6f, 7f);
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
         for (int b = 0; b < k / 32; b++)
         {
             int o = b * 18;
             Prefetch(w0 + o, rb);
-            var d0 = Vector512.Create(t[*(ushort*)(w0 + o)]);
-            var d1 = Vector512.Create(t[*(ushort*)(w1 + o)]);
-            var d2 = Vector512.Create(t[*(ushort*)(w2 + o)]);
-            var d3 = Vector512.Create(t[*(ushort*)(w3 + o)]);
+            var d0 = Q4Table(levels, t[*(ushort*)(w0 + o)]);
+            var d1 = Q4Table(levels, t[*(ushort*)(w1 + o)]);
+            var d2 = Q4Table(levels, t[*(ushort*)(w2 + o)]);
+            var d3 = Q4Table(levels, t[*(ushort*)(w3 + o)]);
             var q0 = U8(w0 + o + 2);
             var q1 = U8(w1 + o + 2);
             var q2 = U8(w2 + o + 2);
             var q3 = U8(w3 + o + 2);
             var xa = Vector512.Load(x + b * 32);
             var xb = Vector512.Load(x + b * 32 + 16);
-            c0 = Simd.Fma512(Lo4(q0, d0), xa, c0);
-            c1 = Simd.Fma512(Lo4(q1, d1), xa, c1);
-            c2 = Simd.Fma512(Lo4(q2, d2), xa, c2);
-            c3 = Simd.Fma512(Lo4(q3, d3), xa, c3);
-            c0 = Simd.Fma512(Hi4(q0, d0), xb, c0);
-            c1 = Simd.Fma512(Hi4(q1, d1), xb, c1);
-            c2 = Simd.Fma512(Hi4(q2, d2), xb, c2);
-            c3 = Simd.Fma512(Hi4(q3, d3), xb, c3);
+            c0 = Simd.Fma512(Pick(d0, q0), xa, c0);
+            c1 = Simd.Fma512(Pick(d1, q1), xa, c1);
+            c2 = Simd.Fma512(Pick(d2, q2), xa, c2);
+            c3 = Simd.Fma512(Pick(d3, q3), xa, c3);
+            c0 = Simd.Fma512(Pick(d0, q0 >>> 4), xb, c0);
+            c1 = Simd.Fma512(Pick(d1, q1 >>> 4), xb, c1);
+            c2 = Simd.Fma512(Pick(d2, q2 >>> 4), xb, c2);
+            c3 = Simd.Fma512(Pick(d3, q3 >>> 4), xb, c3);
         }
         Store(y, c0, c1, c2, c3);
     }
@@ -303,6 +305,32 @@ internal static unsafe class DecodeKernels
             c1 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w1 + i)), xv, c1);
             c2 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w2 + i)), xv, c2);
             c3 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w3 + i)), xv, c3);
+        }
+        Store(y, c0, c1, c2, c3);
+    }
+
+    /// <summary>
+    /// F16 rows known to hold no infinity or NaN, against <paramref name="xs"/> = x * 2^112: each half
+    /// widens to w * 2^-112 in three ops, and (w * 2^-112) * (x * 2^112) is the same exact product the
+    /// FMA rounds in <see cref="F16"/>, so the results are identical bit for bit. x * 2^112 is exact and
+    /// finite because F16 activations are rounded to halves (|x| &lt;= 65504 &lt; 2^16).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void F16Scaled(byte* w, long rb, float* xs, int k, float* y)
+    {
+        short* w0 = (short*)w, w1 = (short*)(w + rb), w2 = (short*)(w + 2 * rb), w3 = (short*)(w + 3 * rb);
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int i = 0; i < k; i += 16)
+        {
+            if ((i & 31) == 0)
+            {
+                Prefetch((byte*)(w0 + i), rb);
+            }
+            var xv = Vector512.Load(xs + i);
+            c0 = Simd.Fma512(HalfVectors.FiniteToScaledFloat(Vector256.Load(w0 + i)), xv, c0);
+            c1 = Simd.Fma512(HalfVectors.FiniteToScaledFloat(Vector256.Load(w1 + i)), xv, c1);
+            c2 = Simd.Fma512(HalfVectors.FiniteToScaledFloat(Vector256.Load(w2 + i)), xv, c2);
+            c3 = Simd.Fma512(HalfVectors.FiniteToScaledFloat(Vector256.Load(w3 + i)), xv, c3);
         }
         Store(y, c0, c1, c2, c3);
     }
