@@ -315,8 +315,37 @@ internal static unsafe class DecodeKernels
     /// FMA rounds in <see cref="F16"/>, so the results are identical bit for bit. x * 2^112 is exact and
     /// finite because F16 activations are rounded to halves (|x| &lt;= 65504 &lt; 2^16).
     /// </summary>
+    /// <remarks>
+    /// With widening this cheap, one FMA chain per row keeps up with memory, so short rows are taken one
+    /// after another: a single sequential stream, which the hardware prefetchers follow at full speed
+    /// without software prefetch (four interleaved row streams read ~25 % slower on one thread). Long
+    /// rows keep the four-row order: one row at a time reloads x for every row, and past a few KiB of x
+    /// that reload costs more than the streams do (qwen's FFN down projection, K = 4864, ran 60 % slower).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void F16Scaled(byte* w, long rb, float* xs, int k, float* y)
+    {
+        if (k > RowByRowMaxK)
+        {
+            F16ScaledQuad(w, rb, xs, k, y);
+            return;
+        }
+        for (int r = 0; r < 4; r++)
+        {
+            short* p = (short*)(w + r * rb);
+            Vector512<float> c = default;
+            for (int i = 0; i < k; i += 16)
+            {
+                c = Simd.Fma512(HalfVectors.FiniteToScaledFloat(Vector256.Load(p + i)), Vector512.Load(xs + i), c);
+            }
+            y[r] = FloatGemm.Reduce(c);
+        }
+    }
+
+    private const int RowByRowMaxK = 2048;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void F16ScaledQuad(byte* w, long rb, float* xs, int k, float* y)
     {
         short* w0 = (short*)w, w1 = (short*)(w + rb), w2 = (short*)(w + 2 * rb), w3 = (short*)(w + 3 * rb);
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
