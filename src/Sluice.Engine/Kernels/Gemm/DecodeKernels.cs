@@ -231,10 +231,28 @@ internal static unsafe class DecodeKernels
         Store(y, c0, c1, c2, c3);
     }
 
-    // one 16-value group of a Q6_K row: (d * sc) * (q - 32)
+    // One row's 128 values of a Q6_K half-block as q - 32 in bytes, element order: ql holds the low nibbles
+    // of quadrants 0 and 1 (bytes 0..63) and, in its high nibbles, those of quadrants 2 and 3; qh holds
+    // each quadrant's two high bits at bit 2 * qd of the byte for its offset.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Q6KValues(Vector512<int> q, float ds) =>
-        Vector512.Create(ds) * Avx512F.ConvertToVector512Single(q - Vector512.Create(32));
+    private static void Q6KBytes(byte* ql, byte* qh, sbyte* dst)
+    {
+        var low = Vector512.Load(ql);
+        var high = Vector512.Create(Vector256.Load(qh)).AsUInt64();
+        var m4 = Vector512.Create((byte)0x0F);
+        var m30 = Vector512.Create((byte)0x30);
+        var k32 = Vector512.Create((byte)32);
+        // quadrants 0 | 1: qh bits 0-1 | 2-3 moved to bits 4-5; quadrants 2 | 3: bits 4-5 | 6-7
+        var hA = (Avx512F.ShiftRightLogicalVariable(high, Vector512.Create(0ul, 0, 0, 0, 2, 2, 2, 2)) << 4).AsByte() & m30;
+        var hB = (Avx512F.ShiftRightLogicalVariable(high, Vector512.Create(4ul, 4, 4, 4, 6, 6, 6, 6)) << 4).AsByte() & m30;
+        (((low & m4) | hA) - k32).AsSByte().Store(dst);
+        ((((low.AsUInt64() >>> 4).AsByte() & m4) | hB) - k32).AsSByte().Store(dst + 64);
+    }
+
+    // 16 of those bytes as floats times their group scale d * sc, as RowDequantizer computes them
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Q6KWiden(sbyte* q, float ds) =>
+        Vector512.Create(ds) * Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q)));
 
     // a Q6_K row's 16 group scales d * sc[g] for one block, each product rounded once as RowDequantizer rounds it
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -244,12 +262,12 @@ internal static unsafe class DecodeKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Q6_K(byte* w0, long rb, float* x, int k, float* y)
     {
-        var m4 = Vector512.Create(15);
-        var m2 = Vector512.Create(3);
         // per row (16 apart): d * sc[g] of the current block's 16 groups
         float* ds = stackalloc float[64];
+        // per row (128 apart): q - 32 of the current half-block, as bytes in element order
+        sbyte* qs = stackalloc sbyte[512];
         float* t = HalfTable.Table;
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, xv;
         for (int b = 0; b < k / 256; b++)
         {
             long o = (long)b * 210;
@@ -262,54 +280,57 @@ internal static unsafe class DecodeKernels
             Q6KScaleRow(q1, t, ds + 16);
             Q6KScaleRow(q2, t, ds + 32);
             Q6KScaleRow(q3, t, ds + 48);
-            // element order: half n, quadrant qd (q1..q4 of ggml's layout), offset l2 within the quadrant's 32
+            // element order: half n, quadrant qd (q1..q4 of ggml's layout), offset l within the quadrant's 32.
+            // Each row's 6-bit values for a half are assembled as bytes (q - 32, 64 bytes per two quadrants)
+            // into qs, then widened 16 at a time.
             for (int n = 0; n < 2; n++)
             {
-                byte* p0 = q0 + n * 64, p1 = q1 + n * 64, p2 = q2 + n * 64, p3 = q3 + n * 64;
-                byte* h0 = q0 + 128 + n * 32, h1 = q1 + 128 + n * 32, h2 = q2 + 128 + n * 32, h3 = q3 + 128 + n * 32;
                 float* sn = ds + n * 8;
                 float* xn = x + b * 256 + n * 128;
-                Vector512<float> xv;
+                Q6KBytes(q0 + n * 64, q0 + 128 + n * 32, qs + 0);
+                Q6KBytes(q1 + n * 64, q1 + 128 + n * 32, qs + 128);
+                Q6KBytes(q2 + n * 64, q2 + 128 + n * 32, qs + 256);
+                Q6KBytes(q3 + n * 64, q3 + 128 + n * 32, qs + 384);
                 xv = Vector512.Load(xn + 0);
-                c0 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p0 + 0)) & m4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h0 + 0)) & m2) << 4), sn[0]), xv, c0);
-                c1 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p1 + 0)) & m4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h1 + 0)) & m2) << 4), sn[16]), xv, c1);
-                c2 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p2 + 0)) & m4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h2 + 0)) & m2) << 4), sn[32]), xv, c2);
-                c3 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p3 + 0)) & m4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h3 + 0)) & m2) << 4), sn[48]), xv, c3);
+                c0 = Simd.Fma512(Q6KWiden(qs + 0, sn[0]), xv, c0);
+                c1 = Simd.Fma512(Q6KWiden(qs + 128, sn[16]), xv, c1);
+                c2 = Simd.Fma512(Q6KWiden(qs + 256, sn[32]), xv, c2);
+                c3 = Simd.Fma512(Q6KWiden(qs + 384, sn[48]), xv, c3);
                 xv = Vector512.Load(xn + 16);
-                c0 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p0 + 16)) & m4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h0 + 16)) & m2) << 4), sn[1]), xv, c0);
-                c1 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p1 + 16)) & m4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h1 + 16)) & m2) << 4), sn[17]), xv, c1);
-                c2 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p2 + 16)) & m4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h2 + 16)) & m2) << 4), sn[33]), xv, c2);
-                c3 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p3 + 16)) & m4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h3 + 16)) & m2) << 4), sn[49]), xv, c3);
+                c0 = Simd.Fma512(Q6KWiden(qs + 16, sn[1]), xv, c0);
+                c1 = Simd.Fma512(Q6KWiden(qs + 144, sn[17]), xv, c1);
+                c2 = Simd.Fma512(Q6KWiden(qs + 272, sn[33]), xv, c2);
+                c3 = Simd.Fma512(Q6KWiden(qs + 400, sn[49]), xv, c3);
                 xv = Vector512.Load(xn + 32);
-                c0 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p0 + 32)) & m4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h0 + 0)) >>> 2) & m2) << 4), sn[2]), xv, c0);
-                c1 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p1 + 32)) & m4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h1 + 0)) >>> 2) & m2) << 4), sn[18]), xv, c1);
-                c2 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p2 + 32)) & m4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h2 + 0)) >>> 2) & m2) << 4), sn[34]), xv, c2);
-                c3 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p3 + 32)) & m4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h3 + 0)) >>> 2) & m2) << 4), sn[50]), xv, c3);
+                c0 = Simd.Fma512(Q6KWiden(qs + 32, sn[2]), xv, c0);
+                c1 = Simd.Fma512(Q6KWiden(qs + 160, sn[18]), xv, c1);
+                c2 = Simd.Fma512(Q6KWiden(qs + 288, sn[34]), xv, c2);
+                c3 = Simd.Fma512(Q6KWiden(qs + 416, sn[50]), xv, c3);
                 xv = Vector512.Load(xn + 48);
-                c0 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p0 + 48)) & m4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h0 + 16)) >>> 2) & m2) << 4), sn[3]), xv, c0);
-                c1 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p1 + 48)) & m4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h1 + 16)) >>> 2) & m2) << 4), sn[19]), xv, c1);
-                c2 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p2 + 48)) & m4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h2 + 16)) >>> 2) & m2) << 4), sn[35]), xv, c2);
-                c3 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p3 + 48)) & m4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h3 + 16)) >>> 2) & m2) << 4), sn[51]), xv, c3);
+                c0 = Simd.Fma512(Q6KWiden(qs + 48, sn[3]), xv, c0);
+                c1 = Simd.Fma512(Q6KWiden(qs + 176, sn[19]), xv, c1);
+                c2 = Simd.Fma512(Q6KWiden(qs + 304, sn[35]), xv, c2);
+                c3 = Simd.Fma512(Q6KWiden(qs + 432, sn[51]), xv, c3);
                 xv = Vector512.Load(xn + 64);
-                c0 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p0 + 0)) >>> 4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h0 + 0)) >>> 4) & m2) << 4), sn[4]), xv, c0);
-                c1 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p1 + 0)) >>> 4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h1 + 0)) >>> 4) & m2) << 4), sn[20]), xv, c1);
-                c2 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p2 + 0)) >>> 4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h2 + 0)) >>> 4) & m2) << 4), sn[36]), xv, c2);
-                c3 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p3 + 0)) >>> 4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h3 + 0)) >>> 4) & m2) << 4), sn[52]), xv, c3);
+                c0 = Simd.Fma512(Q6KWiden(qs + 64, sn[4]), xv, c0);
+                c1 = Simd.Fma512(Q6KWiden(qs + 192, sn[20]), xv, c1);
+                c2 = Simd.Fma512(Q6KWiden(qs + 320, sn[36]), xv, c2);
+                c3 = Simd.Fma512(Q6KWiden(qs + 448, sn[52]), xv, c3);
                 xv = Vector512.Load(xn + 80);
-                c0 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p0 + 16)) >>> 4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h0 + 16)) >>> 4) & m2) << 4), sn[5]), xv, c0);
-                c1 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p1 + 16)) >>> 4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h1 + 16)) >>> 4) & m2) << 4), sn[21]), xv, c1);
-                c2 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p2 + 16)) >>> 4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h2 + 16)) >>> 4) & m2) << 4), sn[37]), xv, c2);
-                c3 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p3 + 16)) >>> 4) | (((Avx512F.ConvertToVector512Int32(Vector128.Load(h3 + 16)) >>> 4) & m2) << 4), sn[53]), xv, c3);
+                c0 = Simd.Fma512(Q6KWiden(qs + 80, sn[5]), xv, c0);
+                c1 = Simd.Fma512(Q6KWiden(qs + 208, sn[21]), xv, c1);
+                c2 = Simd.Fma512(Q6KWiden(qs + 336, sn[37]), xv, c2);
+                c3 = Simd.Fma512(Q6KWiden(qs + 464, sn[53]), xv, c3);
                 xv = Vector512.Load(xn + 96);
-                c0 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p0 + 32)) >>> 4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h0 + 0)) >>> 6) << 4), sn[6]), xv, c0);
-                c1 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p1 + 32)) >>> 4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h1 + 0)) >>> 6) << 4), sn[22]), xv, c1);
-                c2 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p2 + 32)) >>> 4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h2 + 0)) >>> 6) << 4), sn[38]), xv, c2);
-                c3 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p3 + 32)) >>> 4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h3 + 0)) >>> 6) << 4), sn[54]), xv, c3);
+                c0 = Simd.Fma512(Q6KWiden(qs + 96, sn[6]), xv, c0);
+                c1 = Simd.Fma512(Q6KWiden(qs + 224, sn[22]), xv, c1);
+                c2 = Simd.Fma512(Q6KWiden(qs + 352, sn[38]), xv, c2);
+                c3 = Simd.Fma512(Q6KWiden(qs + 480, sn[54]), xv, c3);
                 xv = Vector512.Load(xn + 112);
-                c0 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p0 + 48)) >>> 4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h0 + 16)) >>> 6) << 4), sn[7]), xv, c0);
-                c1 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p1 + 48)) >>> 4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h1 + 16)) >>> 6) << 4), sn[23]), xv, c1);
-                c2 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p2 + 48)) >>> 4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h2 + 16)) >>> 6) << 4), sn[39]), xv, c2);
-                c3 = Simd.Fma512(Q6KValues((Avx512F.ConvertToVector512Int32(Vector128.Load(p3 + 48)) >>> 4) | ((Avx512F.ConvertToVector512Int32(Vector128.Load(h3 + 16)) >>> 6) << 4), sn[55]), xv, c3);
+                c0 = Simd.Fma512(Q6KWiden(qs + 112, sn[7]), xv, c0);
+                c1 = Simd.Fma512(Q6KWiden(qs + 240, sn[23]), xv, c1);
+                c2 = Simd.Fma512(Q6KWiden(qs + 368, sn[39]), xv, c2);
+                c3 = Simd.Fma512(Q6KWiden(qs + 496, sn[55]), xv, c3);
             }
         }
         Store(y, c0, c1, c2, c3);
