@@ -120,6 +120,11 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             }
             return;
         }
+        if (_w.Rows >= 4 && BatchDecodeKernels.Supports(_w.Type, k, _n))
+        {
+            FewTokens(r0, r1, k);
+            return;
+        }
         int group = _n >= 4 ? GroupRows : 4;
         int slot = _scratch.Rent((long)group * k, out float* buf);
         try
@@ -135,6 +140,47 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         finally
         {
             _scratch.Return(slot);
+        }
+    }
+
+    // rows r0..r1 for a handful of tokens: four rows by four tokens at a time, leftover tokens one at a
+    // time, leftover rows as the last four rows (recomputing some gives the same values)
+    private void FewTokens(int r0, int r1, int k)
+    {
+        float* tmp = stackalloc float[16];
+        for (int r = r0; r < r1; r += 4)
+        {
+            bool whole = r + 4 <= r1;
+            int start = whole ? r : Math.Max(0, r1 - 4);
+            byte* w = _w.Row(start);
+            int t = 0;
+            for (; t + 4 <= _n; t += 4)
+            {
+                float* x = _x + (long)t * k;
+                if (whole)
+                {
+                    BatchDecodeKernels.Tile(_w.Type, w, _w.RowBytes, x, k, _y + (long)t * _yStride + r, _yStride);
+                }
+                else
+                {
+                    BatchDecodeKernels.Tile(_w.Type, w, _w.RowBytes, x, k, tmp, 4);
+                    for (int j = 0; j < 4; j++)
+                    {
+                        for (int i = r; i < r1; i++)
+                        {
+                            _y[(long)(t + j) * _yStride + i] = tmp[j * 4 + i - start];
+                        }
+                    }
+                }
+            }
+            for (; t < _n; t++)
+            {
+                DecodeKernels.Quad(_w.Type, w, _w.RowBytes, _x + (long)t * k, k, tmp);
+                for (int i = r; i < r1 && i < r + 4; i++)
+                {
+                    _y[(long)t * _yStride + i] = tmp[i - start];
+                }
+            }
         }
     }
 

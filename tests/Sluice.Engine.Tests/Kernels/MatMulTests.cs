@@ -20,9 +20,22 @@ public sealed unsafe class MatMulTests
     /// </summary>
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Batched_EqualsOneTokenAtATime_AndMatchesReference(GgmlType type, int columns)
+    public void Batched_EqualsOneTokenAtATime_AndMatchesReference(GgmlType type, int columns) => CheckBatched(type, columns, 11);
+
+    /// <summary>A handful of tokens (batched decode) takes four-by-four register tiles with leftover tokens and rows.</summary>
+    [Theory]
+    [InlineData(GgmlType.F16, 96, 4)]
+    [InlineData(GgmlType.F16, 2048, 6)]
+    [InlineData(GgmlType.Q8_0, 96, 2)]
+    [InlineData(GgmlType.Q8_0, 160, 7)]
+    [InlineData(GgmlType.Q8_0, 64, 8)]
+    [InlineData(GgmlType.Q4_0, 96, 3)]
+    [InlineData(GgmlType.Q4_0, 160, 4)]
+    public void FewTokens_EqualOneTokenAtATime_AndMatchReference(GgmlType type, int columns, int tokens) => CheckBatched(type, columns, tokens);
+
+    private static void CheckBatched(GgmlType type, int columns, int tokens)
     {
-        const int Rows = 22, Tokens = 11;
+        const int Rows = 22;
         var rng = new Random((int)type * 100 + columns);
         var weights = new byte[Rows * GgmlTypeInfo.RowBytes(type, columns)];
         for (int r = 0; r < Rows; r++)
@@ -30,19 +43,19 @@ public sealed unsafe class MatMulTests
             byte[] row = type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? RowDequantizerTests.FloatRow(type, columns, rng) : RandomBlocks.Row(type, columns, rng);
             row.CopyTo(weights, r * row.Length);
         }
-        var x = RandomBlocks.Floats(Tokens * columns, rng, 2f);
+        var x = RandomBlocks.Floats(tokens * columns, rng, 2f);
         using var pool = new WorkerPool(2);
         using var mm = new MatMul(pool);
-        var together = new float[Tokens * Rows];
-        var alone = new float[Tokens * Rows];
+        var together = new float[tokens * Rows];
+        var alone = new float[tokens * Rows];
         using var input = new MatMulInput();
         fixed (byte* wp = weights)
         fixed (float* xp = x, yt = together, ya = alone)
         {
             var w = new WeightMatrix("w", type, Rows, columns, wp);
-            input.Set(xp, Tokens, columns);
+            input.Set(xp, tokens, columns);
             mm.Run(w, input, yt, Rows);
-            for (int t = 0; t < Tokens; t++)
+            for (int t = 0; t < tokens; t++)
             {
                 input.Set(xp + t * columns, 1, columns);
                 mm.Run(w, input, ya + t * Rows, Rows);
@@ -54,7 +67,7 @@ public sealed unsafe class MatMulTests
                 {
                     RowDecoder.Decode(type, wp + r * w.RowBytes, wf, columns);
                 }
-                for (int t = 0; t < Tokens; t++)
+                for (int t = 0; t < tokens; t++)
                 {
                     double exact = 0, mag = 0;
                     for (int i = 0; i < columns; i++)

@@ -47,7 +47,7 @@ internal static unsafe class DecodeKernels
     private const int PrefetchDistance = 16384;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Prefetch(byte* p, long rb)
+    internal static void Prefetch(byte* p, long rb)
     {
         Sse.Prefetch1(p + PrefetchDistance);
         Sse.Prefetch1(p + rb + PrefetchDistance);
