@@ -12,7 +12,7 @@ namespace Sluice.Engine.Kernels;
 /// </summary>
 public static unsafe class HalfVectors
 {
-    private const float Two112 = 5.192296858534828e33f; // 2^112
+    internal const float Two112 = 5.192296858534828e33f; // 2^112
 
     /// <summary>f rounded to the nearest half value (ties to even), as a float.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

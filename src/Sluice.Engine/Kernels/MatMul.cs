@@ -73,24 +73,24 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             _scaledX = new NativeBuffer<float>(k);
         }
         float* xs = _scaledX.Pointer;
-        const float two112 = 5.192296858534828e33f;
         for (int i = 0; i < k; i++)
         {
-            xs[i] = x[i] * two112;
+            xs[i] = x[i] * HalfVectors.Two112;
         }
         return xs;
     }
 
+    // one token, four rows starting at w (x is pre-scaled when _scaledHalves, which only single-token calls set)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void DecodeQuad(int r, int k, float* y)
+    private void DecodeQuad(byte* w, float* x, int k, float* y)
     {
         if (_scaledHalves)
         {
-            DecodeKernels.F16Scaled(_w.Row(r), _w.RowBytes, _x, k, y);
+            DecodeKernels.F16Scaled(w, _w.RowBytes, x, k, y);
         }
         else
         {
-            DecodeKernels.Quad(_w.Type, _w.Row(r), _w.RowBytes, _x, k, y);
+            DecodeKernels.Quad(_w.Type, w, _w.RowBytes, x, k, y);
         }
     }
 
@@ -100,27 +100,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         int r0 = index * _rowsPerTask;
         int r1 = Math.Min(_w.Rows, r0 + _rowsPerTask);
         int k = _w.Columns;
-        if (_n == 1 && _w.Rows >= 4 && DecodeKernels.Supports(_w.Type, k))
-        {
-            int r = r0;
-            for (; r + 4 <= r1; r += 4)
-            {
-                DecodeQuad(r, k, _y + r);
-            }
-            // leftover rows: the same kernel on the last four rows (recomputing some gives the same values)
-            if (r < r1)
-            {
-                int start = Math.Max(0, r1 - 4);
-                float* tmp = stackalloc float[4];
-                DecodeQuad(start, k, tmp);
-                for (int i = r; i < r1; i++)
-                {
-                    _y[i] = tmp[i - start];
-                }
-            }
-            return;
-        }
-        if (_w.Rows >= 4 && BatchDecodeKernels.Supports(_w.Type, k, _n))
+        if (_w.Rows >= 4 && (_n == 1 ? DecodeKernels.Supports(_w.Type, k) : BatchDecodeKernels.Supports(_w.Type, k, _n)))
         {
             FewTokens(r0, r1, k);
             return;
@@ -143,8 +123,8 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         }
     }
 
-    // rows r0..r1 for a handful of tokens: four rows by four tokens at a time, leftover tokens one at a
-    // time, leftover rows as the last four rows (recomputing some gives the same values)
+    // rows r0..r1 for one token or a handful: four rows by four tokens at a time, leftover tokens one at
+    // a time, leftover rows as the last four rows (recomputing some gives the same values)
     private void FewTokens(int r0, int r1, int k)
     {
         float* tmp = stackalloc float[16];
@@ -160,25 +140,30 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                 if (whole)
                 {
                     BatchDecodeKernels.Tile(_w.Type, w, _w.RowBytes, x, k, _y + (long)t * _yStride + r, _yStride);
+                    continue;
                 }
-                else
+                BatchDecodeKernels.Tile(_w.Type, w, _w.RowBytes, x, k, tmp, 4);
+                for (int j = 0; j < 4; j++)
                 {
-                    BatchDecodeKernels.Tile(_w.Type, w, _w.RowBytes, x, k, tmp, 4);
-                    for (int j = 0; j < 4; j++)
+                    for (int i = r; i < r1; i++)
                     {
-                        for (int i = r; i < r1; i++)
-                        {
-                            _y[(long)(t + j) * _yStride + i] = tmp[j * 4 + i - start];
-                        }
+                        _y[(long)(t + j) * _yStride + i] = tmp[j * 4 + i - start];
                     }
                 }
             }
             for (; t < _n; t++)
             {
-                DecodeKernels.Quad(_w.Type, w, _w.RowBytes, _x + (long)t * k, k, tmp);
-                for (int i = r; i < r1 && i < r + 4; i++)
+                float* x = _x + (long)t * k;
+                float* y = _y + (long)t * _yStride;
+                if (whole)
                 {
-                    _y[(long)t * _yStride + i] = tmp[i - start];
+                    DecodeQuad(w, x, k, y + r);
+                    continue;
+                }
+                DecodeQuad(w, x, k, tmp);
+                for (int i = r; i < r1; i++)
+                {
+                    y[i] = tmp[i - start];
                 }
             }
         }
