@@ -35,6 +35,19 @@ public static unsafe class ActivationQuantizer
     }
 
     /// <summary>
+    /// Quantizes token <paramref name="t"/> of <paramref name="tokens"/> to Q8_0 blocks laid out block-major
+    /// (see <see cref="Gemm.Q8Blocks"/>): block b goes to q + (b * tokens + t) * 32, scales[b * tokens + t], sums[...].
+    /// </summary>
+    public static void QuantizeRowBlockMajor(float* x, int n, int t, int tokens, sbyte* q, float* scales, int* sums)
+    {
+        for (int b = 0; b < n / 32; b++)
+        {
+            long o = (long)b * tokens + t;
+            QuantizeBlockQ8_0(x + b * 32, q + o * 32, out scales[o], out sums[o]);
+        }
+    }
+
+    /// <summary>
     /// The row as the weights will see it: quantized to int8 blocks exactly as <see cref="QuantizeRow"/>
     /// does, then expanded back to floats (value times its block's scale, an exact product).
     /// </summary>

@@ -35,6 +35,9 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     // decode on all-finite F16 weights: x * 2^112 for DecodeKernels.F16Scaled
     private bool _scaledHalves;
     private NativeBuffer<float>? _scaledX;
+    // Q4_0 weights: integer block dots against Q8_0 activation blocks (Q4_0Kernels)
+    private bool _intBlocks;
+    private Q8Blocks _blocks;
 
     public MatMul(WorkerPool pool)
     {
@@ -53,6 +56,15 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         _n = input.Rows;
         _y = y;
         _yStride = yStride;
+        _intBlocks = w.Type == Quantization.GgmlType.Q4_0;
+        if (_intBlocks)
+        {
+            _blocks = input.Q8_0Blocks(_pool);
+            int perThreadRows = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
+            _rowsPerTask = Math.Max(16, (perThreadRows + 15) / 16 * 16);
+            _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
+            return;
+        }
         _x = input.Floats(w.Activation, _pool);
         _scaledHalves = _n == 1 && w.Type == Quantization.GgmlType.F16 && w.Rows >= 4
             && DecodeKernels.Supports(w.Type, w.Columns) && w.HalvesAllFinite;
@@ -100,6 +112,11 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         int r0 = index * _rowsPerTask;
         int r1 = Math.Min(_w.Rows, r0 + _rowsPerTask);
         int k = _w.Columns;
+        if (_intBlocks)
+        {
+            Q4_0Rows(r0, r1);
+            return;
+        }
         if (_w.Rows >= 4 && (_n == 1 ? DecodeKernels.Supports(_w.Type, k) : BatchDecodeKernels.Supports(_w.Type, k, _n)))
         {
             FewTokens(r0, r1, k);
@@ -166,6 +183,50 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                     y[i] = tmp[i - start];
                 }
             }
+        }
+    }
+
+    // Q4_0: sixteen rows at a time for every token; a range not ending on a multiple of 16 recomputes
+    // its last 16 rows (the same values) and keeps the ones it owns
+    private void Q4_0Rows(int r0, int r1)
+    {
+        int blocks = _w.Columns / 32;
+        if (!Simd.Use512 || _w.Rows < 16)
+        {
+            for (int r = r0; r < r1; r++)
+            {
+                for (int t = 0; t < _n; t++)
+                {
+                    _y[(long)t * _yStride + r] = Q4_0Kernels.Dot(_w.Row(r), blocks, _blocks, t);
+                }
+            }
+            return;
+        }
+        int slot = _scratch.Rent(32L * _n, out float* acc);
+        try
+        {
+            float* part = acc + 16L * _n;
+            for (int g = r0; g < r1; g += 16)
+            {
+                if (g + 16 <= r1)
+                {
+                    Q4_0Kernels.Rows16(_w.Row(g), _w.RowBytes, blocks, _blocks, acc, _y + g, _yStride);
+                    continue;
+                }
+                int start = r1 - 16;
+                Q4_0Kernels.Rows16(_w.Row(start), _w.RowBytes, blocks, _blocks, acc, part, 16);
+                for (int t = 0; t < _n; t++)
+                {
+                    for (int r = g; r < r1; r++)
+                    {
+                        _y[(long)t * _yStride + r] = part[t * 16 + r - start];
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _scratch.Return(slot);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Sluice.Engine.Kernels.Gemm;
 using Sluice.Engine.Threading;
 
 namespace Sluice.Engine.Kernels;
@@ -13,7 +14,12 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     private readonly NativeBuffer<float> _bf16 = new(0);
     private readonly NativeBuffer<float> _q8_0 = new(0);
     private readonly NativeBuffer<float> _q8k = new(0);
-    private bool _hasF16, _hasBF16, _hasQ8_0, _hasQ8K;
+    // Q8_0 blocks, block-major (Q8Blocks): values, scales, sums
+    private readonly NativeBuffer<sbyte> _blockValues = new(0);
+    private readonly NativeBuffer<float> _blockScales = new(0);
+    private readonly NativeBuffer<int> _blockSums = new(0);
+    private bool _hasF16, _hasBF16, _hasQ8_0, _hasQ8K, _hasBlocks;
+    private bool _preparingBlocks;
     private ActivationKind _preparing;
 
     // (Rows, Columns), row-major
@@ -27,7 +33,34 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         X = x;
         Rows = rows;
         Columns = columns;
-        _hasF16 = _hasBF16 = _hasQ8_0 = _hasQ8K = false;
+        _hasF16 = _hasBF16 = _hasQ8_0 = _hasQ8K = _hasBlocks = false;
+    }
+
+    /// <summary>The rows quantized to Q8_0 blocks for integer dot products (llama.cpp's activation rounding).</summary>
+    public Q8Blocks Q8_0Blocks(WorkerPool pool)
+    {
+        if (!_hasBlocks)
+        {
+            if (Columns % 32 != 0)
+            {
+                throw new InvalidOperationException($"Q8_0 blocks need a multiple of 32 columns, not {Columns}");
+            }
+            long blocks = (long)Rows * (Columns / 32);
+            _blockValues.EnsureCapacity(blocks * 32);
+            _blockScales.EnsureCapacity(blocks);
+            _blockSums.EnsureCapacity(blocks);
+            _preparingBlocks = true;
+            try
+            {
+                pool.Run(this, Rows);
+            }
+            finally
+            {
+                _preparingBlocks = false;
+            }
+            _hasBlocks = true;
+        }
+        return new Q8Blocks(_blockValues.Pointer, _blockScales.Pointer, _blockSums.Pointer, Rows);
     }
 
     /// <summary>
@@ -78,6 +111,11 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     public void Execute(int index)
     {
         float* x = X + (long)index * Columns;
+        if (_preparingBlocks)
+        {
+            ActivationQuantizer.QuantizeRowBlockMajor(x, Columns, index, Rows, _blockValues.Pointer, _blockScales.Pointer, _blockSums.Pointer);
+            return;
+        }
         switch (_preparing)
         {
             case ActivationKind.F16Rounded:
@@ -105,5 +143,8 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         _bf16.Dispose();
         _q8_0.Dispose();
         _q8k.Dispose();
+        _blockValues.Dispose();
+        _blockScales.Dispose();
+        _blockSums.Dispose();
     }
 }
