@@ -38,6 +38,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     // Q4_0 weights: integer block dots against Q8_0 activation blocks (Q4_0Kernels)
     private bool _intBlocks;
     private Q8Blocks _blocks;
+    private byte* _packed;
 
     public MatMul(WorkerPool pool)
     {
@@ -60,6 +61,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         if (_intBlocks)
         {
             _blocks = input.Q8_0Blocks(_pool);
+            _packed = w.PackedQ4_0;
             int perThreadRows = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
             _rowsPerTask = Math.Max(16, (perThreadRows + 15) / 16 * 16);
             _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
@@ -186,12 +188,12 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         }
     }
 
-    // Q4_0: sixteen rows at a time for every token; a range not ending on a multiple of 16 recomputes
-    // its last 16 rows (the same values) and keeps the ones it owns
+    // Q4_0: one packed 16-row group at a time for every token (tasks start on multiples of 16); the
+    // matrix's last rows, when not a whole group, come from the group packed from its last 16 rows
     private void Q4_0Rows(int r0, int r1)
     {
         int blocks = _w.Columns / 32;
-        if (!Simd.Use512 || _w.Rows < 16)
+        if (_packed == null)
         {
             for (int r = r0; r < r1; r++)
             {
@@ -208,18 +210,19 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             float* part = acc + 16L * _n;
             for (int g = r0; g < r1; g += 16)
             {
-                if (g + 16 <= r1)
+                byte* group = _packed + (long)(g / 16) * blocks * Q4_0Kernels.PackedBlockBytes;
+                if (g + 16 <= _w.Rows)
                 {
-                    Q4_0Kernels.Rows16(_w.Row(g), _w.RowBytes, blocks, _blocks, acc, _y + g, _yStride);
+                    Q4_0Kernels.Rows16(group, blocks, _blocks, acc, _y + g, _yStride);
                     continue;
                 }
-                int start = r1 - 16;
-                Q4_0Kernels.Rows16(_w.Row(start), _w.RowBytes, blocks, _blocks, acc, part, 16);
+                int first = _w.Rows - 16;
+                Q4_0Kernels.Rows16(group, blocks, _blocks, acc, part, 16);
                 for (int t = 0; t < _n; t++)
                 {
                     for (int r = g; r < r1; r++)
                     {
-                        _y[(long)t * _yStride + r] = part[t * 16 + r - start];
+                        _y[(long)t * _yStride + r] = part[t * 16 + r - first];
                     }
                 }
             }

@@ -37,6 +37,44 @@ public sealed unsafe class WeightMatrix
 
     public byte* Row(int r) => Data + r * RowBytes;
 
+    private readonly Lock _packLock = new();
+    private NativeBuffer<byte>? _packed;
+    private bool _packTried;
+
+    /// <summary>
+    /// Q4_0 with AVX-512 and at least 16 rows: the matrix repacked in 16-row groups for
+    /// <see cref="Gemm.Q4_0Kernels.Rows16"/> (made once, on first use; the same size as the matrix).
+    /// Null otherwise, or when a block scale is an infinity or NaN; matmuls then take the per-row path,
+    /// which gives the same results.
+    /// </summary>
+    public byte* PackedQ4_0
+    {
+        get
+        {
+            lock (_packLock)
+            {
+                if (!_packTried)
+                {
+                    _packTried = true;
+                    if (Type == GgmlType.Q4_0 && Simd.Use512 && Rows >= 16)
+                    {
+                        int blocks = Columns / 32;
+                        var buffer = new NativeBuffer<byte>(Gemm.Q4_0Kernels.PackedBytes(Rows, blocks));
+                        if (Gemm.Q4_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer))
+                        {
+                            _packed = buffer;
+                        }
+                        else
+                        {
+                            buffer.Dispose();
+                        }
+                    }
+                }
+                return _packed is null ? null : _packed.Pointer;
+            }
+        }
+    }
+
     // 0: not scanned yet; 1: every half finite; 2: an infinity or NaN somewhere
     private int _halfScan;
 

@@ -64,36 +64,72 @@ internal static unsafe class Q4_0Kernels
         return s;
     }
 
+    /// <summary>Bytes one 16-row group takes per block once packed: 16 scales, then 16 rows of 16 bytes.</summary>
+    public const int PackedBlockBytes = 32 + 16 * 16;
+
+    /// <summary>Bytes of a packed matrix: one group per 16 rows, plus one for the last 16 rows when rows % 16 != 0.</summary>
+    public static long PackedBytes(int rows, int blocks) => (long)((rows + 15) / 16) * blocks * PackedBlockBytes;
+
     /// <summary>
-    /// Rows 0..15 (<paramref name="rb"/> bytes apart) times every token of <paramref name="x"/>:
-    /// y[t * yStride + i]. <paramref name="acc"/> is scratch for 16 floats per token. AVX-512 only.
+    /// Copies a Q4_0 matrix (at least 16 rows) into 16-row groups, block by block: the 16 scales in the
+    /// order the kernel's reduced lanes hold the rows, then the 16 rows' packed nibbles, so decode reads
+    /// one sequential stream. Group g holds rows 16g..16g+15; a last partial group holds the last 16 rows.
+    /// Returns false (leaving <paramref name="dst"/> partly written) if a scale is an infinity or NaN:
+    /// the kernel widens scales in a way that is exact only for finite halves.
+    /// </summary>
+    public static bool Pack(byte* w, long rb, int rows, int blocks, byte* dst)
+    {
+        int groups = (rows + 15) / 16;
+        for (int g = 0; g < groups; g++)
+        {
+            int first = Math.Min(16 * g, rows - 16);
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* block = dst + ((long)g * blocks + b) * PackedBlockBytes;
+                for (int lane = 0; lane < 16; lane++)
+                {
+                    // lane (128-bit lane i, dword p) holds row 4p + i
+                    ushort h = *(ushort*)(w + (first + 4 * (lane & 3) + (lane >> 2)) * rb + b * BlockBytes);
+                    if ((h & 0x7C00) == 0x7C00)
+                    {
+                        return false;
+                    }
+                    ((ushort*)block)[lane] = h;
+                }
+                for (int i = 0; i < 16; i++)
+                {
+                    Buffer.MemoryCopy(w + (first + i) * rb + b * BlockBytes + 2, block + 32 + 16 * i, 16, 16);
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// One packed 16-row group (<see cref="Pack"/>) times every token of <paramref name="x"/>:
+    /// y[t * yStride + i] for rows i in 0..15. <paramref name="acc"/> is scratch for 16 floats per token.
+    /// AVX-512 only.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Rows16(byte* w, long rb, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
+    public static void Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
     {
         int n = x.Tokens;
         new Span<float>(acc, n * 16).Clear();
         sbyte* xq = x.Q;
         float* xd = x.D;
         int* xs = x.S;
-        // byte offsets of the rows in reduced-lane order, for gathering the 16 block scales
-        int r = (int)rb;
-        var scaleIndexLo = Vector256.Create(0, 4 * r, 8 * r, 12 * r, r, 5 * r, 9 * r, 13 * r);
-        var scaleIndexHi = Vector256.Create(2 * r, 6 * r, 10 * r, 14 * r, 3 * r, 7 * r, 11 * r, 15 * r);
         var low = Vector512.Create((byte)15);
         var ones = Vector512<short>.One;
-        byte* w4 = w + 4 * rb, w8 = w + 8 * rb, w12 = w + 12 * rb;
         for (int b = 0; b < blocks; b++)
         {
-            int o = b * BlockBytes;
-            if ((b & 1) == 0)
-            {
-                Prefetch16(w + o, rb);
-            }
-            var z0 = Load4(w + o + 2, rb);
-            var z1 = Load4(w4 + o + 2, rb);
-            var z2 = Load4(w8 + o + 2, rb);
-            var z3 = Load4(w12 + o + 2, rb);
+            byte* p = group + (long)b * PackedBlockBytes;
+            // scales as w * 2^-112 (exact for finite halves); the activation scale comes times 2^112, so each
+            // product of the two is exactly the product of the true scales, rounded once
+            var dw = HalfVectors.FiniteToScaledFloat(Vector256.Load((short*)p));
+            var z0 = Vector512.Load(p + 32);
+            var z1 = Vector512.Load(p + 96);
+            var z2 = Vector512.Load(p + 160);
+            var z3 = Vector512.Load(p + 224);
             var lo0 = z0 & low;
             var lo1 = z1 & low;
             var lo2 = z2 & low;
@@ -102,10 +138,6 @@ internal static unsafe class Q4_0Kernels
             var hi1 = (z1.AsUInt16() >>> 4).AsByte() & low;
             var hi2 = (z2.AsUInt16() >>> 4).AsByte() & low;
             var hi3 = (z3.AsUInt16() >>> 4).AsByte() & low;
-            // (no 512-bit gather in .NET: two of 8)
-            var gathered = Vector512.Create(Avx2.GatherVector256((int*)(w + o), scaleIndexLo, 1), Avx2.GatherVector256((int*)(w + o), scaleIndexHi, 1));
-            var halves = Avx512F.ConvertToVector256Int16(gathered);
-            var dw = HalfVectors.ToFloat(halves.AsUInt16());
             long bo = (long)b * n;
             for (int t = 0; t < n; t++)
             {
@@ -118,7 +150,8 @@ internal static unsafe class Q4_0Kernels
                 var d3 = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo3, xl) + Avx512BW.MultiplyAddAdjacent(hi3, xh), ones);
                 var sums = PairSums(PairSums(d0, d1), PairSums(d2, d3)) - Vector512.Create(xs[bo + t] << 3);
                 float* a = acc + t * 16;
-                Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums), dw * Vector512.Create(xd[bo + t]), Vector512.Load(a)).Store(a);
+                var scale = dw * Vector512.Create(xd[bo + t] * HalfVectors.Two112);
+                Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums), scale, Vector512.Load(a)).Store(a);
             }
         }
         var order = Vector512.Create(LaneOfRow);
@@ -132,24 +165,6 @@ internal static unsafe class Q4_0Kernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> PairSums(Vector512<int> a, Vector512<int> b) =>
         Avx512F.Shuffle(a.AsSingle(), b.AsSingle(), 0b10_00_10_00).AsInt32() + Avx512F.Shuffle(a.AsSingle(), b.AsSingle(), 0b11_01_11_01).AsInt32();
-
-    // 16 bytes from each of 4 rows, one row per 128-bit lane
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> Load4(byte* p, long rb)
-    {
-        return Vector512.Create(
-            Vector256.Create(Vector128.Load(p), Vector128.Load(p + rb)),
-            Vector256.Create(Vector128.Load(p + 2 * rb), Vector128.Load(p + 3 * rb)));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Prefetch16(byte* p, long rb)
-    {
-        DecodeKernels.Prefetch(p, rb);
-        DecodeKernels.Prefetch(p + 4 * rb, rb);
-        DecodeKernels.Prefetch(p + 8 * rb, rb);
-        DecodeKernels.Prefetch(p + 12 * rb, rb);
-    }
 }
 
 /// <summary>
