@@ -11,7 +11,7 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// per four tokens and nothing goes through scratch. Weights take the float values
 /// <see cref="RowDequantizer"/> gives them and every (row, token) result is one FMA chain over K in
 /// order, as in <see cref="FloatGemm"/>, so results equal the single-token and prompt paths bit for bit.
-/// AVX-512 only; F16, Q8_0 and Q4_0 weights.
+/// AVX-512 only; F16 and Q8_0 weights (Q4_0 has its own integer kernel, <see cref="Q4_0Kernels"/>).
 /// </summary>
 internal static unsafe class BatchDecodeKernels
 {
@@ -19,12 +19,11 @@ internal static unsafe class BatchDecodeKernels
     /// True when <paramref name="type"/> has a kernel here for rows of <paramref name="k"/> values and
     /// it beats expanding rows to scratch and tiling at <paramref name="tokens"/> tokens. Measured on a
     /// 19456 x 896 matrix, 2 threads, weights per second against the scratch path: F16 2.0x / 1.3x / 0.8x
-    /// at 4 / 8 / 16 tokens, Q8_0 2.5x / 1.3x / 0.7x, Q4_0 1.4x / 0.85x / 0.9x.
+    /// at 4 / 8 / 16 tokens, Q8_0 2.5x / 1.3x / 0.7x.
     /// </summary>
     public static bool Supports(GgmlType type, int k, int tokens) => Simd.Use512 && tokens >= 2 && type switch
     {
         GgmlType.Q8_0 => k % 32 == 0 && tokens <= 8,
-        GgmlType.Q4_0 => k % 32 == 0 && tokens <= 4,
         GgmlType.F16 => k % 16 == 0 && tokens <= 8,
         _ => false,
     };
@@ -38,7 +37,6 @@ internal static unsafe class BatchDecodeKernels
         switch (type)
         {
             case GgmlType.Q8_0: Tile<Q8_0Chunks>(w, rb, x, k, y, yStride); break;
-            case GgmlType.Q4_0: Tile<Q4_0Chunks>(w, rb, x, k, y, yStride); break;
             default: Tile<F16Chunks>(w, rb, x, k, y, yStride); break;
         }
     }
@@ -67,22 +65,6 @@ internal static unsafe class BatchDecodeKernels
             byte* b = row + (i >> 5) * 34;
             var q = Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)(b + 2 + (i & 16))));
             return Avx512F.ConvertToVector512Single(q) * Vector512.Create(halves[*(ushort*)b]);
-        }
-    }
-
-    private readonly struct Q4_0Chunks : IChunks
-    {
-        public static int Offset(int i) => (i >> 5) * 18;
-
-        public static int PrefetchEvery => 64;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Load(byte* row, int i, float* halves)
-        {
-            byte* b = row + (i >> 5) * 18;
-            // low nibbles are elements 0..15 of the block, high nibbles 16..31
-            var q = (Avx512F.ConvertToVector512Int32(Vector128.Load(b + 2)) >>> ((i & 16) >> 2)) & Vector512.Create(15);
-            return Avx512F.ConvertToVector512Single(q - Vector512.Create(8)) * Vector512.Create(halves[*(ushort*)b]);
         }
     }
 

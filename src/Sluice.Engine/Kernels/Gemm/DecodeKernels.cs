@@ -17,7 +17,7 @@ internal static unsafe class DecodeKernels
     /// <summary>True when <paramref name="type"/> has a fused kernel for rows of <paramref name="k"/> values.</summary>
     public static bool Supports(GgmlType type, int k) => Simd.Use512 && k % 16 == 0 && type switch
     {
-        GgmlType.Q8_0 or GgmlType.Q4_0 => k % 32 == 0,
+        GgmlType.Q8_0 => k % 32 == 0,
         GgmlType.Q4_K or GgmlType.Q6_K => k % 256 == 0,
         GgmlType.F16 or GgmlType.BF16 or GgmlType.F32 => true,
         _ => false,
@@ -30,7 +30,6 @@ internal static unsafe class DecodeKernels
         switch (type)
         {
             case GgmlType.Q8_0: Q8_0(w, rb, x, k, y); break;
-            case GgmlType.Q4_0: Q4_0(w, rb, x, k, y); break;
             case GgmlType.Q4_K: Q4_K(w, rb, x, k, y); break;
             case GgmlType.Q6_K: Q6_K(w, rb, x, k, y); break;
             case GgmlType.F16: F16(w, rb, x, k, y); break;
@@ -99,50 +98,9 @@ internal static unsafe class DecodeKernels
         Store(y, c0, c1, c2, c3);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> U8(byte* p) => Avx512F.ConvertToVector512Int32(Vector128.Load(p));
-
-    // A Q4_0 block's 16 possible values (n - 8) * d, computed as RowDequantizer computes each weight;
-    // vpermps then picks weights by nibble (it reads only an index's low four bits, so the low nibble
-    // needs no mask).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Q4Table(Vector512<float> levels, float d) => levels * Vector512.Create(d);
-
+    // vpermps picks table entries by index (it reads only an index's low four bits, so a low nibble needs no mask)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Pick(Vector512<float> table, Vector512<int> index) => Avx512F.PermuteVar16x32(table, index);
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Q4_0(byte* w0, long rb, float* x, int k, float* y)
-    {
-        byte* w1 = w0 + rb, w2 = w1 + rb, w3 = w2 + rb;
-        float* t = HalfTable.Table;
-        var levels = Vector512.Create(-8f, -7f, -6f, -5f, -4f, -3f, -2f, -1f, 0f, 1f, 2f, 3f, 4f, 5f, 6f, 7f);
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        for (int b = 0; b < k / 32; b++)
-        {
-            int o = b * 18;
-            Prefetch(w0 + o, rb);
-            var d0 = Q4Table(levels, t[*(ushort*)(w0 + o)]);
-            var d1 = Q4Table(levels, t[*(ushort*)(w1 + o)]);
-            var d2 = Q4Table(levels, t[*(ushort*)(w2 + o)]);
-            var d3 = Q4Table(levels, t[*(ushort*)(w3 + o)]);
-            var q0 = U8(w0 + o + 2);
-            var q1 = U8(w1 + o + 2);
-            var q2 = U8(w2 + o + 2);
-            var q3 = U8(w3 + o + 2);
-            var xa = Vector512.Load(x + b * 32);
-            var xb = Vector512.Load(x + b * 32 + 16);
-            c0 = Simd.Fma512(Pick(d0, q0), xa, c0);
-            c1 = Simd.Fma512(Pick(d1, q1), xa, c1);
-            c2 = Simd.Fma512(Pick(d2, q2), xa, c2);
-            c3 = Simd.Fma512(Pick(d3, q3), xa, c3);
-            c0 = Simd.Fma512(Pick(d0, q0 >>> 4), xb, c0);
-            c1 = Simd.Fma512(Pick(d1, q1 >>> 4), xb, c1);
-            c2 = Simd.Fma512(Pick(d2, q2 >>> 4), xb, c2);
-            c3 = Simd.Fma512(Pick(d3, q3 >>> 4), xb, c3);
-        }
-        Store(y, c0, c1, c2, c3);
-    }
 
     // Q4_K and Q6_K keep every scale computation inside the kernel, without calls or inner loops: a
     // call per block (all vector registers are caller-saved) or a loop the JIT cannot unroll made it keep

@@ -1,0 +1,80 @@
+using Sluice.Engine.Kernels;
+using Sluice.Engine.Kernels.Gemm;
+using Sluice.Engine.Quantization;
+using Sluice.Engine.Threading;
+
+namespace Sluice.Engine.Tests.Kernels;
+
+/// <summary>
+/// Integer block-dot matmuls (Q4_0 weights against Q8_0 activation blocks): the packed 16-row kernel,
+/// whatever the number of rows, tokens or tasks, gives bitwise what the one-row recipe gives.
+/// </summary>
+[Trait("Category", "Kernels")]
+public sealed unsafe class IntegerDotTests
+{
+    [Theory]
+    [InlineData(16, 32, 1)]
+    [InlineData(22, 96, 3)]
+    [InlineData(48, 256, 1)]
+    [InlineData(53, 96, 17)]
+    [InlineData(7, 64, 2)]
+    [InlineData(130, 64, 5)]
+    public void Q4_0_MatMulEqualsOneRowRecipe(int rows, int columns, int tokens) => Check(rows, columns, tokens, EdgeScales: false, Poison: 0);
+
+    /// <summary>Subnormal, largest and negative half scales, and large activations: the 2^-112 / 2^112 scale split is exact.</summary>
+    [Fact]
+    public void Q4_0_ExtremeScales_MatchRecipe() => Check(37, 128, 4, EdgeScales: true, Poison: 0);
+
+    /// <summary>An infinite or NaN scale keeps the matrix off the packed kernel; results still match the recipe.</summary>
+    [Theory]
+    [InlineData((ushort)0x7C00)]
+    [InlineData((ushort)0x7E00)]
+    public void Q4_0_NonFiniteScale_FallsBackToRecipe(ushort poison) => Check(32, 64, 3, EdgeScales: false, Poison: poison);
+
+    private static void Check(int rows, int columns, int tokens, bool EdgeScales, ushort Poison)
+    {
+        var rng = new Random(rows * 1000 + columns + tokens);
+        long rb = GgmlTypeInfo.RowBytes(GgmlType.Q4_0, columns);
+        var weights = new byte[rows * rb];
+        for (int r = 0; r < rows; r++)
+        {
+            RandomBlocks.Row(GgmlType.Q4_0, columns, rng).CopyTo(weights, r * rb);
+        }
+        ushort[] edges = [0x0001, 0x03FF, 0x0400, 0x7BFF, 0xFBFF, 0x8001, 0x0000];
+        if (EdgeScales)
+        {
+            for (int i = 0; i < rows * columns / 32; i += 3)
+            {
+                BitConverter.TryWriteBytes(weights.AsSpan(i * 18), edges[rng.Next(edges.Length)]);
+            }
+        }
+        if (Poison != 0)
+        {
+            BitConverter.TryWriteBytes(weights.AsSpan((int)(rows / 2 * rb + 18)), Poison);
+        }
+        var x = RandomBlocks.Floats(tokens * columns, rng, EdgeScales ? 3000f : 2f);
+        using var pool = new WorkerPool(2);
+        using var mm = new MatMul(pool);
+        using var input = new MatMulInput();
+        var y = new float[tokens * rows];
+        fixed (byte* wp = weights)
+        fixed (float* xp = x, yp = y)
+        {
+            var w = new WeightMatrix("w", GgmlType.Q4_0, rows, columns, wp);
+            input.Set(xp, tokens, columns);
+            mm.Run(w, input, yp, rows);
+            Assert.Equal(Simd.Use512 && rows >= 16 && Poison == 0, w.PackedQ4_0 != null);
+            var blocks = input.Q8_0Blocks(pool);
+            for (int r = 0; r < rows; r++)
+            {
+                for (int t = 0; t < tokens; t++)
+                {
+                    float expected = Q4_0Kernels.Dot(wp + r * rb, columns / 32, blocks, t);
+                    float got = y[t * rows + r];
+                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(got) || (float.IsNaN(expected) && float.IsNaN(got)),
+                        $"row {r} token {t}: {got:R} vs recipe {expected:R} (path {Simd.Describe()})");
+                }
+            }
+        }
+    }
+}
