@@ -36,14 +36,20 @@ public static unsafe class ActivationQuantizer
 
     /// <summary>
     /// Quantizes token <paramref name="t"/> of <paramref name="tokens"/> to Q8_0 blocks laid out block-major
-    /// (see <see cref="Gemm.Q8Blocks"/>): block b goes to q + (b * tokens + t) * 32, scales[b * tokens + t], sums[...].
+    /// (see <see cref="Gemm.Q8Blocks"/>): block b goes to q + (b * tokens + t) * 32 (and widened to int16 at
+    /// wide + the same), scales[b * tokens + t], sums[...].
     /// </summary>
-    public static void QuantizeRowBlockMajor(float* x, int n, int t, int tokens, sbyte* q, float* scales, int* sums)
+    public static void QuantizeRowBlockMajor(float* x, int n, int t, int tokens, sbyte* q, short* wide, float* scales, int* sums)
     {
         for (int b = 0; b < n / 32; b++)
         {
             long o = (long)b * tokens + t;
-            QuantizeBlockQ8_0(x + b * 32, q + o * 32, out scales[o], out sums[o]);
+            sbyte* qb = q + o * 32;
+            QuantizeBlockQ8_0(x + b * 32, qb, out scales[o], out sums[o]);
+            for (int i = 0; i < 32; i++)
+            {
+                wide[o * 32 + i] = qb[i];
+            }
         }
     }
 

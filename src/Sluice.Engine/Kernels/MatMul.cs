@@ -35,7 +35,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     // decode on all-finite F16 weights: x * 2^112 for DecodeKernels.F16Scaled
     private bool _scaledHalves;
     private NativeBuffer<float>? _scaledX;
-    // Q4_0 weights: integer block dots against Q8_0 activation blocks (Q4_0Kernels)
+    // Q4_0 / Q8_0 weights: integer block dots against Q8_0 activation blocks (Gemm.PackedGroups)
     private bool _intBlocks;
     private Q8Blocks _blocks;
     private byte* _packed;
@@ -57,11 +57,11 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         _n = input.Rows;
         _y = y;
         _yStride = yStride;
-        _intBlocks = w.Type == Quantization.GgmlType.Q4_0;
+        _intBlocks = w.IntegerDots;
         if (_intBlocks)
         {
             _blocks = input.Q8_0Blocks(_pool);
-            _packed = w.PackedQ4_0;
+            _packed = w.Packed;
             int perThreadRows = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
             _rowsPerTask = Math.Max(16, (perThreadRows + 15) / 16 * 16);
             _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
@@ -116,7 +116,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         int k = _w.Columns;
         if (_intBlocks)
         {
-            Q4_0Rows(r0, r1);
+            IntegerRows(r0, r1);
             return;
         }
         if (_w.Rows >= 4 && (_n == 1 ? DecodeKernels.Supports(_w.Type, k) : BatchDecodeKernels.Supports(_w.Type, k, _n)))
@@ -188,18 +188,19 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         }
     }
 
-    // Q4_0: one packed 16-row group at a time for every token (tasks start on multiples of 16); the
-    // matrix's last rows, when not a whole group, come from the group packed from its last 16 rows
-    private void Q4_0Rows(int r0, int r1)
+    // Q4_0 / Q8_0: one packed 16-row group at a time for every token (tasks start on multiples of 16);
+    // the matrix's last rows, when not a whole group, come from the group packed from its last 16 rows
+    private void IntegerRows(int r0, int r1)
     {
         int blocks = _w.Columns / 32;
+        bool q4 = _w.Type == Quantization.GgmlType.Q4_0;
         if (_packed == null)
         {
             for (int r = r0; r < r1; r++)
             {
                 for (int t = 0; t < _n; t++)
                 {
-                    _y[(long)t * _yStride + r] = Q4_0Kernels.Dot(_w.Row(r), blocks, _blocks, t);
+                    _y[(long)t * _yStride + r] = q4 ? Q4_0Kernels.Dot(_w.Row(r), blocks, _blocks, t) : Q8_0Kernels.Dot(_w.Row(r), blocks, _blocks, t);
                 }
             }
             return;
@@ -210,14 +211,23 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             float* part = acc + 16L * _n;
             for (int g = r0; g < r1; g += 16)
             {
-                byte* group = _packed + (long)(g / 16) * blocks * Q4_0Kernels.PackedBlockBytes;
-                if (g + 16 <= _w.Rows)
+                byte* group = _packed + (long)(g / 16) * blocks * (q4 ? Q4_0Kernels.PackedBlockBytes : Q8_0Kernels.PackedBlockBytes);
+                bool whole = g + 16 <= _w.Rows;
+                float* y = whole ? _y + g : part;
+                long stride = whole ? _yStride : 16;
+                if (q4)
                 {
-                    Q4_0Kernels.Rows16(group, blocks, _blocks, acc, _y + g, _yStride);
+                    Q4_0Kernels.Rows16(group, blocks, _blocks, acc, y, stride);
+                }
+                else
+                {
+                    Q8_0Kernels.Rows16(group, blocks, _blocks, acc, y, stride);
+                }
+                if (whole)
+                {
                     continue;
                 }
                 int first = _w.Rows - 16;
-                Q4_0Kernels.Rows16(group, blocks, _blocks, acc, part, 16);
                 for (int t = 0; t < _n; t++)
                 {
                     for (int r = g; r < r1; r++)

@@ -14,8 +14,9 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     private readonly NativeBuffer<float> _bf16 = new(0);
     private readonly NativeBuffer<float> _q8_0 = new(0);
     private readonly NativeBuffer<float> _q8k = new(0);
-    // Q8_0 blocks, block-major (Q8Blocks): values, scales, sums
+    // Q8_0 blocks, block-major (Q8Blocks): values, the same as int16, scales, sums
     private readonly NativeBuffer<sbyte> _blockValues = new(0);
+    private readonly NativeBuffer<short> _blockWide = new(0);
     private readonly NativeBuffer<float> _blockScales = new(0);
     private readonly NativeBuffer<int> _blockSums = new(0);
     private bool _hasF16, _hasBF16, _hasQ8_0, _hasQ8K, _hasBlocks;
@@ -47,6 +48,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
             }
             long blocks = (long)Rows * (Columns / 32);
             _blockValues.EnsureCapacity(blocks * 32);
+            _blockWide.EnsureCapacity(blocks * 32);
             _blockScales.EnsureCapacity(blocks);
             _blockSums.EnsureCapacity(blocks);
             _preparingBlocks = true;
@@ -60,7 +62,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
             }
             _hasBlocks = true;
         }
-        return new Q8Blocks(_blockValues.Pointer, _blockScales.Pointer, _blockSums.Pointer, Rows);
+        return new Q8Blocks(_blockValues.Pointer, _blockWide.Pointer, _blockScales.Pointer, _blockSums.Pointer, Rows);
     }
 
     /// <summary>
@@ -113,7 +115,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         float* x = X + (long)index * Columns;
         if (_preparingBlocks)
         {
-            ActivationQuantizer.QuantizeRowBlockMajor(x, Columns, index, Rows, _blockValues.Pointer, _blockScales.Pointer, _blockSums.Pointer);
+            ActivationQuantizer.QuantizeRowBlockMajor(x, Columns, index, Rows, _blockValues.Pointer, _blockWide.Pointer, _blockScales.Pointer, _blockSums.Pointer);
             return;
         }
         switch (_preparing)
@@ -144,6 +146,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         _q8_0.Dispose();
         _q8k.Dispose();
         _blockValues.Dispose();
+        _blockWide.Dispose();
         _blockScales.Dispose();
         _blockSums.Dispose();
     }

@@ -41,13 +41,16 @@ public sealed unsafe class WeightMatrix
     private NativeBuffer<byte>? _packed;
     private bool _packTried;
 
+    /// <summary>True for the types whose matmuls take integer block dots (<see cref="Gemm.PackedGroups"/>).</summary>
+    public bool IntegerDots => Type is GgmlType.Q4_0 or GgmlType.Q8_0;
+
     /// <summary>
-    /// Q4_0 with AVX-512 and at least 16 rows: the matrix repacked in 16-row groups for
-    /// <see cref="Gemm.Q4_0Kernels.Rows16"/> (made once, on first use; the same size as the matrix).
-    /// Null otherwise, or when a block scale is an infinity or NaN; matmuls then take the per-row path,
-    /// which gives the same results.
+    /// Q4_0 or Q8_0 with AVX-512 and at least 16 rows: the matrix repacked in 16-row groups for the
+    /// integer kernels (<see cref="Gemm.PackedGroups"/>; made once, on first use; the same size as the
+    /// matrix). Null otherwise, or when a block scale is an infinity or NaN; matmuls then take the
+    /// one-row path, which gives the same results.
     /// </summary>
-    public byte* PackedQ4_0
+    public byte* Packed
     {
         get
         {
@@ -56,11 +59,12 @@ public sealed unsafe class WeightMatrix
                 if (!_packTried)
                 {
                     _packTried = true;
-                    if (Type == GgmlType.Q4_0 && Simd.Use512 && Rows >= 16)
+                    if (IntegerDots && Simd.Use512 && Rows >= 16)
                     {
                         int blocks = Columns / 32;
-                        var buffer = new NativeBuffer<byte>(Gemm.Q4_0Kernels.PackedBytes(Rows, blocks));
-                        if (Gemm.Q4_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer))
+                        bool q4 = Type == GgmlType.Q4_0;
+                        var buffer = new NativeBuffer<byte>(q4 ? Gemm.Q4_0Kernels.PackedBytes(Rows, blocks) : Gemm.Q8_0Kernels.PackedBytes(Rows, blocks));
+                        if (q4 ? Gemm.Q4_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer) : Gemm.Q8_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer))
                         {
                             _packed = buffer;
                         }

@@ -63,7 +63,7 @@ public sealed unsafe class IntegerDotTests
             var w = new WeightMatrix("w", GgmlType.Q4_0, rows, columns, wp);
             input.Set(xp, tokens, columns);
             mm.Run(w, input, yp, rows);
-            Assert.Equal(Simd.Use512 && rows >= 16 && Poison == 0, w.PackedQ4_0 != null);
+            Assert.Equal(Simd.Use512 && rows >= 16 && Poison == 0, w.Packed != null);
             var blocks = input.Q8_0Blocks(pool);
             for (int r = 0; r < rows; r++)
             {

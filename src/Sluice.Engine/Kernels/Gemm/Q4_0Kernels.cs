@@ -15,21 +15,15 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// </code>
 /// (llama.cpp's Q4_0·Q8_0 dot takes the same per-block products; it only sums them in another order).
 /// Because the integer sums are exact, a kernel may form them any way it likes; only the float chain
-/// is fixed, which keeps results independent of the batch.
-///
-/// The AVX-512 kernel takes 16 rows at once: a 512-bit register holds 16 bytes from each of 4 rows,
-/// vpmaddubsw/vpmaddwd against the token's 16 activation bytes broadcast to every 128-bit lane leaves
-/// 4 partial sums per row, and two shuffle-add rounds put the 16 rows' block sums in one register,
-/// so the float chain runs for 16 rows in one FMA per block. Weights are unpacked once per block for
-/// every token of the batch. On Zen 4 the float GEMM tops out at one 16-wide FMA per cycle; this
-/// reaches more because the per-block float work is shared by 512 products.
+/// is fixed, which keeps results independent of the batch. The AVX-512 kernel works on packed 16-row
+/// groups (<see cref="PackedGroups"/>): nibbles against the token's 16 low / 16 high activation bytes
+/// with vpmaddubsw (pairs of at most 2 * 15 * 127, so int16 sums of low and high cannot overflow), then
+/// vpmaddwd. On Zen 4, where the float GEMM tops out at one 16-wide FMA per cycle, this does about 1.7x
+/// the multiply-adds per cycle (the per-block float work is shared by 512 products).
 /// </summary>
 internal static unsafe class Q4_0Kernels
 {
     private const int BlockBytes = 18;
-
-    // lane (128-bit lane i, dword p) of the reduced sums holds row 4p + i
-    private static ReadOnlySpan<int> LaneOfRow => [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15];
 
     /// <summary>The recipe for one row and one token, one block at a time (any instruction set).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -68,7 +62,7 @@ internal static unsafe class Q4_0Kernels
     public const int PackedBlockBytes = 32 + 16 * 16;
 
     /// <summary>Bytes of a packed matrix: one group per 16 rows, plus one for the last 16 rows when rows % 16 != 0.</summary>
-    public static long PackedBytes(int rows, int blocks) => (long)((rows + 15) / 16) * blocks * PackedBlockBytes;
+    public static long PackedBytes(int rows, int blocks) => (long)PackedGroups.Groups(rows) * blocks * PackedBlockBytes;
 
     /// <summary>
     /// Copies a Q4_0 matrix (at least 16 rows) into 16-row groups, block by block: the 16 scales in the
@@ -79,22 +73,15 @@ internal static unsafe class Q4_0Kernels
     /// </summary>
     public static bool Pack(byte* w, long rb, int rows, int blocks, byte* dst)
     {
-        int groups = (rows + 15) / 16;
-        for (int g = 0; g < groups; g++)
+        for (int g = 0; g < PackedGroups.Groups(rows); g++)
         {
-            int first = Math.Min(16 * g, rows - 16);
+            int first = PackedGroups.FirstRow(g, rows);
             for (int b = 0; b < blocks; b++)
             {
                 byte* block = dst + ((long)g * blocks + b) * PackedBlockBytes;
-                for (int lane = 0; lane < 16; lane++)
+                if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block))
                 {
-                    // lane (128-bit lane i, dword p) holds row 4p + i
-                    ushort h = *(ushort*)(w + (first + 4 * (lane & 3) + (lane >> 2)) * rb + b * BlockBytes);
-                    if ((h & 0x7C00) == 0x7C00)
-                    {
-                        return false;
-                    }
-                    ((ushort*)block)[lane] = h;
+                    return false;
                 }
                 for (int i = 0; i < 16; i++)
                 {
@@ -123,9 +110,7 @@ internal static unsafe class Q4_0Kernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
-            // scales as w * 2^-112 (exact for finite halves); the activation scale comes times 2^112, so each
-            // product of the two is exactly the product of the true scales, rounded once
-            var dw = HalfVectors.FiniteToScaledFloat(Vector256.Load((short*)p));
+            var dw = PackedGroups.Scales(p);
             var z0 = Vector512.Load(p + 32);
             var z1 = Vector512.Load(p + 96);
             var z2 = Vector512.Load(p + 160);
@@ -148,33 +133,27 @@ internal static unsafe class Q4_0Kernels
                 var d1 = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo1, xl) + Avx512BW.MultiplyAddAdjacent(hi1, xh), ones);
                 var d2 = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo2, xl) + Avx512BW.MultiplyAddAdjacent(hi2, xh), ones);
                 var d3 = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo3, xl) + Avx512BW.MultiplyAddAdjacent(hi3, xh), ones);
-                var sums = PairSums(PairSums(d0, d1), PairSums(d2, d3)) - Vector512.Create(xs[bo + t] << 3);
+                var sums = PackedGroups.Reduce(d0, d1, d2, d3) - Vector512.Create(xs[bo + t] << 3);
                 float* a = acc + t * 16;
                 var scale = dw * Vector512.Create(xd[bo + t] * HalfVectors.Two112);
                 Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums), scale, Vector512.Load(a)).Store(a);
             }
         }
-        var order = Vector512.Create(LaneOfRow);
-        for (int t = 0; t < n; t++)
-        {
-            Avx512F.PermuteVar16x32(Vector512.Load(acc + t * 16), order).Store(y + t * yStride);
-        }
+        PackedGroups.StoreRows(acc, n, y, yStride);
     }
-
-    // per 128-bit lane: [a0 + a1, a2 + a3, b0 + b1, b2 + b3]
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> PairSums(Vector512<int> a, Vector512<int> b) =>
-        Avx512F.Shuffle(a.AsSingle(), b.AsSingle(), 0b10_00_10_00).AsInt32() + Avx512F.Shuffle(a.AsSingle(), b.AsSingle(), 0b11_01_11_01).AsInt32();
 }
 
 /// <summary>
 /// Input rows quantized to Q8_0 blocks, stored block-major so one block of every token lies together:
-/// block b of token t has its 32 values at Q + (b * Tokens + t) * 32, its scale at D[b * Tokens + t]
-/// and the sum of its values at S[b * Tokens + t].
+/// block b of token t has its 32 values at Q + (b * Tokens + t) * 32 (and as int16 at Wide + the same),
+/// its scale at D[b * Tokens + t] and the sum of its values at S[b * Tokens + t].
 /// </summary>
-public readonly unsafe struct Q8Blocks(sbyte* q, float* d, int* s, int tokens)
+public readonly unsafe struct Q8Blocks(sbyte* q, short* wide, float* d, int* s, int tokens)
 {
     public sbyte* Q { get; } = q;
+
+    /// <summary>The same values widened to int16, at Wide + (b * Tokens + t) * 32.</summary>
+    public short* Wide { get; } = wide;
     public float* D { get; } = d;
     public int* S { get; } = s;
     public int Tokens { get; } = tokens;

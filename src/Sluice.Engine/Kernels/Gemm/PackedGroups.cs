@@ -1,0 +1,73 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sluice.Engine.Kernels.Gemm;
+
+/// <summary>
+/// What the integer block-dot kernels (<see cref="Q4_0Kernels"/>, <see cref="Q8_0Kernels"/>) share. They
+/// take 16 weight rows at once: a 512-bit register holds the same slice of 4 rows, one row per 128-bit
+/// lane; multiply-adds against the token's values broadcast to every 128-bit lane leave 4 partial sums
+/// per row, and two shuffle-add rounds (<see cref="Reduce"/>) put the 16 rows' exact block sums in one
+/// register, lane (128-bit lane i, dword p) holding row 4p + i. The float chain then runs for 16 rows
+/// in one FMA per block. Matrices are repacked once into groups of 16 rows, block by block, with the
+/// 16 block scales first in that lane order, so decode reads one sequential stream.
+/// </summary>
+internal static unsafe class PackedGroups
+{
+    /// <summary>For output row r, the reduced lane holding it.</summary>
+    public static ReadOnlySpan<int> LaneOfRow => [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15];
+
+    /// <summary>Groups of a matrix: one per 16 rows, plus one holding the last 16 rows when rows % 16 != 0.</summary>
+    public static int Groups(int rows) => (rows + 15) / 16;
+
+    /// <summary>The first row group <paramref name="g"/> holds.</summary>
+    public static int FirstRow(int g, int rows) => Math.Min(16 * g, rows - 16);
+
+    /// <summary>
+    /// Writes the 16 half scales of the block at <paramref name="blockOffset"/> in the rows of the group starting at row
+    /// <paramref name="first"/> (the scale is a block's first two bytes) in lane order. False if one is
+    /// an infinity or NaN: the kernels widen scales in a way exact only for finite halves.
+    /// </summary>
+    public static bool PackScales(byte* w, long rb, int first, long blockOffset, ushort* dst)
+    {
+        for (int lane = 0; lane < 16; lane++)
+        {
+            ushort h = *(ushort*)(w + (first + 4 * (lane & 3) + (lane >> 2)) * rb + blockOffset);
+            if ((h & 0x7C00) == 0x7C00)
+            {
+                return false;
+            }
+            dst[lane] = h;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The 16 packed scales as w * 2^-112 (exact for finite halves, subnormals included). Multiplied by an
+    /// activation scale times 2^112 (exact: activation scales are halves) each product equals the
+    /// product of the true scales, rounded once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Scales(byte* p) => HalfVectors.FiniteToScaledFloat(Vector256.Load((short*)p));
+
+    /// <summary>Per 128-bit lane, four partial sums of each of four row registers reduced to one per row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Reduce(Vector512<int> d0, Vector512<int> d1, Vector512<int> d2, Vector512<int> d3) =>
+        PairSums(PairSums(d0, d1), PairSums(d2, d3));
+
+    // per 128-bit lane: [a0 + a1, a2 + a3, b0 + b1, b2 + b3]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> PairSums(Vector512<int> a, Vector512<int> b) =>
+        Avx512F.Shuffle(a.AsSingle(), b.AsSingle(), 0b10_00_10_00).AsInt32() + Avx512F.Shuffle(a.AsSingle(), b.AsSingle(), 0b11_01_11_01).AsInt32();
+
+    /// <summary>acc (16 floats per token, reduced-lane order) to y[t * yStride + row].</summary>
+    public static void StoreRows(float* acc, int tokens, float* y, long yStride)
+    {
+        var order = Vector512.Create(LaneOfRow);
+        for (int t = 0; t < tokens; t++)
+        {
+            Avx512F.PermuteVar16x32(Vector512.Load(acc + t * 16), order).Store(y + t * yStride);
+        }
+    }
+}
