@@ -158,10 +158,10 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                 float* x = _x + (long)t * k;
                 if (whole)
                 {
-                    BatchDecodeKernels.Tile(_w.Type, w, _w.RowBytes, x, k, _y + (long)t * _yStride + r, _yStride);
+                    BatchDecodeKernels.Tile(w, _w.RowBytes, x, k, _y + (long)t * _yStride + r, _yStride);
                     continue;
                 }
-                BatchDecodeKernels.Tile(_w.Type, w, _w.RowBytes, x, k, tmp, 4);
+                BatchDecodeKernels.Tile(w, _w.RowBytes, x, k, tmp, 4);
                 for (int j = 0; j < 4; j++)
                 {
                     for (int i = r; i < r1; i++)

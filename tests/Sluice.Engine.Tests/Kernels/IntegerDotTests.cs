@@ -6,51 +6,67 @@ using Sluice.Engine.Threading;
 namespace Sluice.Engine.Tests.Kernels;
 
 /// <summary>
-/// Integer block-dot matmuls (Q4_0 weights against Q8_0 activation blocks): the packed 16-row kernel,
-/// whatever the number of rows, tokens or tasks, gives bitwise what the one-row recipe gives.
+/// Integer block-dot matmuls (Q4_0 and Q8_0 weights against Q8_0 activation blocks): the packed 16-row
+/// kernels, whatever the number of rows, tokens or tasks, give bitwise what the one-row recipe gives.
 /// </summary>
 [Trait("Category", "Kernels")]
 public sealed unsafe class IntegerDotTests
 {
     [Theory]
-    [InlineData(16, 32, 1)]
-    [InlineData(22, 96, 3)]
-    [InlineData(48, 256, 1)]
-    [InlineData(53, 96, 17)]
-    [InlineData(7, 64, 2)]
-    [InlineData(130, 64, 5)]
-    public void Q4_0_MatMulEqualsOneRowRecipe(int rows, int columns, int tokens) => Check(rows, columns, tokens, EdgeScales: false, Poison: 0);
+    [InlineData(GgmlType.Q4_0, 16, 32, 1)]
+    [InlineData(GgmlType.Q4_0, 22, 96, 3)]
+    [InlineData(GgmlType.Q4_0, 48, 256, 1)]
+    [InlineData(GgmlType.Q4_0, 53, 96, 17)]
+    [InlineData(GgmlType.Q4_0, 7, 64, 2)]
+    [InlineData(GgmlType.Q4_0, 130, 64, 5)]
+    [InlineData(GgmlType.Q8_0, 16, 32, 1)]
+    [InlineData(GgmlType.Q8_0, 22, 96, 3)]
+    [InlineData(GgmlType.Q8_0, 53, 96, 17)]
+    [InlineData(GgmlType.Q8_0, 9, 64, 2)]
+    [InlineData(GgmlType.Q8_0, 130, 64, 5)]
+    public void MatMulEqualsOneRowRecipe(GgmlType type, int rows, int columns, int tokens) => Check(type, rows, columns, tokens, EdgeScales: false, Poison: 0);
 
-    /// <summary>Subnormal, largest and negative half scales, and large activations: the 2^-112 / 2^112 scale split is exact.</summary>
-    [Fact]
-    public void Q4_0_ExtremeScales_MatchRecipe() => Check(37, 128, 4, EdgeScales: true, Poison: 0);
+    /// <summary>
+    /// Subnormal, largest and negative half scales, large activations (the 2^-112 / 2^112 scale split is
+    /// exact) and, for Q8_0, weights of -128 (which only a foreign quantizer writes).
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    public void ExtremeValues_MatchRecipe(GgmlType type) => Check(type, 37, 128, 4, EdgeScales: true, Poison: 0);
 
     /// <summary>An infinite or NaN scale keeps the matrix off the packed kernel; results still match the recipe.</summary>
     [Theory]
-    [InlineData((ushort)0x7C00)]
-    [InlineData((ushort)0x7E00)]
-    public void Q4_0_NonFiniteScale_FallsBackToRecipe(ushort poison) => Check(32, 64, 3, EdgeScales: false, Poison: poison);
+    [InlineData(GgmlType.Q4_0, (ushort)0x7C00)]
+    [InlineData(GgmlType.Q4_0, (ushort)0x7E00)]
+    [InlineData(GgmlType.Q8_0, (ushort)0xFC00)]
+    public void NonFiniteScale_FallsBackToRecipe(GgmlType type, ushort poison) => Check(type, 32, 64, 3, EdgeScales: false, Poison: poison);
 
-    private static void Check(int rows, int columns, int tokens, bool EdgeScales, ushort Poison)
+    private static void Check(GgmlType type, int rows, int columns, int tokens, bool EdgeScales, ushort Poison)
     {
-        var rng = new Random(rows * 1000 + columns + tokens);
-        long rb = GgmlTypeInfo.RowBytes(GgmlType.Q4_0, columns);
+        var rng = new Random(rows * 1000 + columns + tokens + (int)type);
+        long rb = GgmlTypeInfo.RowBytes(type, columns);
+        int blockBytes = (int)(rb / (columns / 32));
         var weights = new byte[rows * rb];
         for (int r = 0; r < rows; r++)
         {
-            RandomBlocks.Row(GgmlType.Q4_0, columns, rng).CopyTo(weights, r * rb);
+            RandomBlocks.Row(type, columns, rng).CopyTo(weights, r * rb);
         }
         ushort[] edges = [0x0001, 0x03FF, 0x0400, 0x7BFF, 0xFBFF, 0x8001, 0x0000];
         if (EdgeScales)
         {
             for (int i = 0; i < rows * columns / 32; i += 3)
             {
-                BitConverter.TryWriteBytes(weights.AsSpan(i * 18), edges[rng.Next(edges.Length)]);
+                BitConverter.TryWriteBytes(weights.AsSpan(i * blockBytes), edges[rng.Next(edges.Length)]);
+                if (type == GgmlType.Q8_0)
+                {
+                    weights[i * blockBytes + 2 + rng.Next(32)] = 0x80;
+                }
             }
         }
         if (Poison != 0)
         {
-            BitConverter.TryWriteBytes(weights.AsSpan((int)(rows / 2 * rb + 18)), Poison);
+            BitConverter.TryWriteBytes(weights.AsSpan((int)(rows / 2 * rb + blockBytes)), Poison);
         }
         var x = RandomBlocks.Floats(tokens * columns, rng, EdgeScales ? 3000f : 2f);
         using var pool = new WorkerPool(2);
@@ -60,7 +76,7 @@ public sealed unsafe class IntegerDotTests
         fixed (byte* wp = weights)
         fixed (float* xp = x, yp = y)
         {
-            var w = new WeightMatrix("w", GgmlType.Q4_0, rows, columns, wp);
+            var w = new WeightMatrix("w", type, rows, columns, wp);
             input.Set(xp, tokens, columns);
             mm.Run(w, input, yp, rows);
             Assert.Equal(Simd.Use512 && rows >= 16 && Poison == 0, w.Packed != null);
@@ -69,7 +85,7 @@ public sealed unsafe class IntegerDotTests
             {
                 for (int t = 0; t < tokens; t++)
                 {
-                    float expected = Q4_0Kernels.Dot(wp + r * rb, columns / 32, blocks, t);
+                    float expected = type == GgmlType.Q4_0 ? Q4_0Kernels.Dot(wp + r * rb, columns / 32, blocks, t) : Q8_0Kernels.Dot(wp + r * rb, columns / 32, blocks, t);
                     float got = y[t * rows + r];
                     Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(got) || (float.IsNaN(expected) && float.IsNaN(got)),
                         $"row {r} token {t}: {got:R} vs recipe {expected:R} (path {Simd.Describe()})");

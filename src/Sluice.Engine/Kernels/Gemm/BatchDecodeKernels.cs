@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using Sluice.Engine.Quantization;
 
 namespace Sluice.Engine.Kernels.Gemm;
@@ -11,7 +10,7 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// per four tokens and nothing goes through scratch. Weights take the float values
 /// <see cref="RowDequantizer"/> gives them and every (row, token) result is one FMA chain over K in
 /// order, as in <see cref="FloatGemm"/>, so results equal the single-token and prompt paths bit for bit.
-/// AVX-512 only; F16 and Q8_0 weights (Q4_0 has its own integer kernel, <see cref="Q4_0Kernels"/>).
+/// AVX-512 only; F16 weights (Q4_0 and Q8_0 take integer kernels, <see cref="PackedGroups"/>).
 /// </summary>
 internal static unsafe class BatchDecodeKernels
 {
@@ -19,29 +18,21 @@ internal static unsafe class BatchDecodeKernels
     /// True when <paramref name="type"/> has a kernel here for rows of <paramref name="k"/> values and
     /// it beats expanding rows to scratch and tiling at <paramref name="tokens"/> tokens. Measured on a
     /// 19456 x 896 matrix, 2 threads, weights per second against the scratch path: F16 2.0x / 1.3x / 0.8x
-    /// at 4 / 8 / 16 tokens, Q8_0 2.5x / 1.3x / 0.7x.
+    /// at 4 / 8 / 16 tokens.
     /// </summary>
     public static bool Supports(GgmlType type, int k, int tokens) => Simd.Use512 && tokens >= 2 && type switch
     {
-        GgmlType.Q8_0 => k % 32 == 0 && tokens <= 8,
         GgmlType.F16 => k % 16 == 0 && tokens <= 8,
         _ => false,
     };
 
     /// <summary>
     /// y[t * yStride + i] = row(i) . x[t] for rows i in 0..3 (<paramref name="rb"/> bytes apart) and
-    /// tokens t in 0..3 (x rows <paramref name="k"/> floats apart).
+    /// tokens t in 0..3 (x rows <paramref name="k"/> floats apart), for a type <see cref="Supports"/> accepts.
     /// </summary>
-    public static void Tile(GgmlType type, byte* w, long rb, float* x, int k, float* y, int yStride)
-    {
-        switch (type)
-        {
-            case GgmlType.Q8_0: Tile<Q8_0Chunks>(w, rb, x, k, y, yStride); break;
-            default: Tile<F16Chunks>(w, rb, x, k, y, yStride); break;
-        }
-    }
+    public static void Tile(byte* w, long rb, float* x, int k, float* y, int yStride) => Tile<F16Chunks>(w, rb, x, k, y, yStride);
 
-    /// <summary>16 weights of a row as floats, starting at element i (a multiple of 16).</summary>
+    /// <summary>16 weights of a row as floats, starting at element i (a multiple of 16); one per weight type.</summary>
     private interface IChunks
     {
         static abstract Vector512<float> Load(byte* row, int i, float* halves);
@@ -51,21 +42,6 @@ internal static unsafe class BatchDecodeKernels
 
         /// <summary>Elements per 64 bytes of a row, rounded down to a power of two.</summary>
         static abstract int PrefetchEvery { get; }
-    }
-
-    private readonly struct Q8_0Chunks : IChunks
-    {
-        public static int Offset(int i) => (i >> 5) * 34;
-
-        public static int PrefetchEvery => 32;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Load(byte* row, int i, float* halves)
-        {
-            byte* b = row + (i >> 5) * 34;
-            var q = Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)(b + 2 + (i & 16))));
-            return Avx512F.ConvertToVector512Single(q) * Vector512.Create(halves[*(ushort*)b]);
-        }
     }
 
     private readonly struct F16Chunks : IChunks

@@ -17,7 +17,6 @@ internal static unsafe class DecodeKernels
     /// <summary>True when <paramref name="type"/> has a fused kernel for rows of <paramref name="k"/> values.</summary>
     public static bool Supports(GgmlType type, int k) => Simd.Use512 && k % 16 == 0 && type switch
     {
-        GgmlType.Q8_0 => k % 32 == 0,
         GgmlType.Q4_K or GgmlType.Q6_K => k % 256 == 0,
         GgmlType.F16 or GgmlType.BF16 or GgmlType.F32 => true,
         _ => false,
@@ -29,7 +28,6 @@ internal static unsafe class DecodeKernels
     {
         switch (type)
         {
-            case GgmlType.Q8_0: Q8_0(w, rb, x, k, y); break;
             case GgmlType.Q4_K: Q4_K(w, rb, x, k, y); break;
             case GgmlType.Q6_K: Q6_K(w, rb, x, k, y); break;
             case GgmlType.F16: F16(w, rb, x, k, y); break;
@@ -61,41 +59,6 @@ internal static unsafe class DecodeKernels
         y[1] = FloatGemm.Reduce(b);
         y[2] = FloatGemm.Reduce(c);
         y[3] = FloatGemm.Reduce(d);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> I8(Vector128<sbyte> q) => Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(q));
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Q8_0(byte* w0, long rb, float* x, int k, float* y)
-    {
-        byte* w1 = w0 + rb, w2 = w1 + rb, w3 = w2 + rb;
-        float* t = HalfTable.Table;
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        for (int b = 0; b < k / 32; b++)
-        {
-            int o = b * 34;
-            Prefetch(w0 + o, rb);
-            var d0 = Vector512.Create(t[*(ushort*)(w0 + o)]);
-            var d1 = Vector512.Create(t[*(ushort*)(w1 + o)]);
-            var d2 = Vector512.Create(t[*(ushort*)(w2 + o)]);
-            var d3 = Vector512.Create(t[*(ushort*)(w3 + o)]);
-            var xa = Vector512.Load(x + b * 32);
-            var xb = Vector512.Load(x + b * 32 + 16);
-            var q0 = Vector256.Load((sbyte*)(w0 + o + 2));
-            var q1 = Vector256.Load((sbyte*)(w1 + o + 2));
-            var q2 = Vector256.Load((sbyte*)(w2 + o + 2));
-            var q3 = Vector256.Load((sbyte*)(w3 + o + 2));
-            c0 = Simd.Fma512(I8(q0.GetLower()) * d0, xa, c0);
-            c1 = Simd.Fma512(I8(q1.GetLower()) * d1, xa, c1);
-            c2 = Simd.Fma512(I8(q2.GetLower()) * d2, xa, c2);
-            c3 = Simd.Fma512(I8(q3.GetLower()) * d3, xa, c3);
-            c0 = Simd.Fma512(I8(q0.GetUpper()) * d0, xb, c0);
-            c1 = Simd.Fma512(I8(q1.GetUpper()) * d1, xb, c1);
-            c2 = Simd.Fma512(I8(q2.GetUpper()) * d2, xb, c2);
-            c3 = Simd.Fma512(I8(q3.GetUpper()) * d3, xb, c3);
-        }
-        Store(y, c0, c1, c2, c3);
     }
 
     // vpermps picks table entries by index (it reads only an index's low four bits, so a low nibble needs no mask)
