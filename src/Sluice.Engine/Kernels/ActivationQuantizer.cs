@@ -54,6 +54,27 @@ public static unsafe class ActivationQuantizer
     }
 
     /// <summary>
+    /// Quantizes token <paramref name="t"/> of <paramref name="tokens"/> to Q8_K blocks laid out block-major
+    /// (see <see cref="Gemm.Q8KBlocks"/>): super-block b's values plus 128 go to u + (b * tokens + t) * 256,
+    /// its scale to scales[b * tokens + t].
+    /// </summary>
+    public static void QuantizeRowBlockMajorQ8K(float* x, int n, int t, int tokens, byte* u, float* scales)
+    {
+        sbyte* q = stackalloc sbyte[256];
+        int* sums = stackalloc int[16];
+        for (int b = 0; b < n / 256; b++)
+        {
+            long o = (long)b * tokens + t;
+            QuantizeBlockQ8K(x + b * 256, q, out scales[o], sums);
+            byte* ub = u + o * 256;
+            for (int i = 0; i < 256; i++)
+            {
+                ub[i] = (byte)(q[i] + 128);
+            }
+        }
+    }
+
+    /// <summary>
     /// The row as the weights will see it: quantized to int8 blocks exactly as <see cref="QuantizeRow"/>
     /// does, then expanded back to floats (value times its block's scale, an exact product).
     /// </summary>

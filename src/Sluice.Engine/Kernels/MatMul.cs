@@ -38,6 +38,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     // Q4_0 / Q8_0 weights: integer block dots against Q8_0 activation blocks (Gemm.PackedGroups)
     private bool _intBlocks;
     private Q8Blocks _blocks;
+    private Q8KBlocks _kBlocks;
     private byte* _packed;
 
     public MatMul(WorkerPool pool)
@@ -60,7 +61,14 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         _intBlocks = w.IntegerDots;
         if (_intBlocks)
         {
-            _blocks = input.Q8_0Blocks(_pool);
+            if (w.Type == Quantization.GgmlType.Q6_K)
+            {
+                _kBlocks = input.Q8_KBlocks(_pool);
+            }
+            else
+            {
+                _blocks = input.Q8_0Blocks(_pool);
+            }
             _packed = w.Packed;
             int perThreadRows = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
             _rowsPerTask = Math.Max(16, (perThreadRows + 15) / 16 * 16);
@@ -188,40 +196,49 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         }
     }
 
-    // Q4_0 / Q8_0: one packed 16-row group at a time for every token (tasks start on multiples of 16);
-    // the matrix's last rows, when not a whole group, come from the group packed from its last 16 rows
+    // Q4_0 / Q8_0 / Q6_K: one packed 16-row group at a time for every token (tasks start on multiples of
+    // 16); the matrix's last rows, when not a whole group, come from the group packed from its last 16 rows
     private void IntegerRows(int r0, int r1)
     {
-        int blocks = _w.Columns / 32;
-        bool q4 = _w.Type == Quantization.GgmlType.Q4_0;
+        var type = _w.Type;
+        int blocks = _w.Columns / Quantization.GgmlTypeInfo.BlockElements(type);
         if (_packed == null)
         {
             for (int r = r0; r < r1; r++)
             {
                 for (int t = 0; t < _n; t++)
                 {
-                    _y[(long)t * _yStride + r] = q4 ? Q4_0Kernels.Dot(_w.Row(r), blocks, _blocks, t) : Q8_0Kernels.Dot(_w.Row(r), blocks, _blocks, t);
+                    _y[(long)t * _yStride + r] = type switch
+                    {
+                        Quantization.GgmlType.Q4_0 => Q4_0Kernels.Dot(_w.Row(r), blocks, _blocks, t),
+                        Quantization.GgmlType.Q8_0 => Q8_0Kernels.Dot(_w.Row(r), blocks, _blocks, t),
+                        _ => Q6_KKernels.Dot(_w.Row(r), blocks, _kBlocks, t),
+                    };
                 }
             }
             return;
         }
-        int slot = _scratch.Rent(32L * _n, out float* acc);
+        long groupBytes = (long)blocks * type switch
+        {
+            Quantization.GgmlType.Q4_0 => Q4_0Kernels.PackedBlockBytes,
+            Quantization.GgmlType.Q8_0 => Q8_0Kernels.PackedBlockBytes,
+            _ => Q6_KKernels.PackedBlockBytes,
+        };
+        int slot = _scratch.Rent(16L * _n + Q6_KKernels.ScratchFloats(_n), out float* part);
         try
         {
-            float* part = acc + 16L * _n;
+            float* acc = part + 16L * _n;
             for (int g = r0; g < r1; g += 16)
             {
-                byte* group = _packed + (long)(g / 16) * blocks * (q4 ? Q4_0Kernels.PackedBlockBytes : Q8_0Kernels.PackedBlockBytes);
+                byte* group = _packed + g / 16 * groupBytes;
                 bool whole = g + 16 <= _w.Rows;
                 float* y = whole ? _y + g : part;
                 long stride = whole ? _yStride : 16;
-                if (q4)
+                switch (type)
                 {
-                    Q4_0Kernels.Rows16(group, blocks, _blocks, acc, y, stride);
-                }
-                else
-                {
-                    Q8_0Kernels.Rows16(group, blocks, _blocks, acc, y, stride);
+                    case Quantization.GgmlType.Q4_0: Q4_0Kernels.Rows16(group, blocks, _blocks, acc, y, stride); break;
+                    case Quantization.GgmlType.Q8_0: Q8_0Kernels.Rows16(group, blocks, _blocks, acc, y, stride); break;
+                    default: Q6_KKernels.Rows16(group, blocks, _kBlocks, acc, y, stride); break;
                 }
                 if (whole)
                 {

@@ -19,8 +19,11 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     private readonly NativeBuffer<short> _blockWide = new(0);
     private readonly NativeBuffer<float> _blockScales = new(0);
     private readonly NativeBuffer<int> _blockSums = new(0);
-    private bool _hasF16, _hasBF16, _hasQ8_0, _hasQ8K, _hasBlocks;
-    private bool _preparingBlocks;
+    // Q8_K blocks, block-major (Q8KBlocks): values + 128, scales
+    private readonly NativeBuffer<byte> _kValues = new(0);
+    private readonly NativeBuffer<float> _kScales = new(0);
+    private bool _hasF16, _hasBF16, _hasQ8_0, _hasQ8K, _hasBlocks, _hasKBlocks;
+    private bool _preparingBlocks, _preparingKBlocks;
     private ActivationKind _preparing;
 
     // (Rows, Columns), row-major
@@ -34,7 +37,33 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         X = x;
         Rows = rows;
         Columns = columns;
-        _hasF16 = _hasBF16 = _hasQ8_0 = _hasQ8K = _hasBlocks = false;
+        _hasF16 = _hasBF16 = _hasQ8_0 = _hasQ8K = _hasBlocks = _hasKBlocks = false;
+    }
+
+    /// <summary>The rows quantized to Q8_K blocks for integer dot products with K-quant weights.</summary>
+    public Q8KBlocks Q8_KBlocks(WorkerPool pool)
+    {
+        if (!_hasKBlocks)
+        {
+            if (Columns % 256 != 0)
+            {
+                throw new InvalidOperationException($"Q8_K blocks need a multiple of 256 columns, not {Columns}");
+            }
+            long blocks = (long)Rows * (Columns / 256);
+            _kValues.EnsureCapacity(blocks * 256);
+            _kScales.EnsureCapacity(blocks);
+            _preparingKBlocks = true;
+            try
+            {
+                pool.Run(this, Rows);
+            }
+            finally
+            {
+                _preparingKBlocks = false;
+            }
+            _hasKBlocks = true;
+        }
+        return new Q8KBlocks(_kValues.Pointer, _kScales.Pointer, Rows);
     }
 
     /// <summary>The rows quantized to Q8_0 blocks for integer dot products (llama.cpp's activation rounding).</summary>
@@ -113,6 +142,11 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     public void Execute(int index)
     {
         float* x = X + (long)index * Columns;
+        if (_preparingKBlocks)
+        {
+            ActivationQuantizer.QuantizeRowBlockMajorQ8K(x, Columns, index, Rows, _kValues.Pointer, _kScales.Pointer);
+            return;
+        }
         if (_preparingBlocks)
         {
             ActivationQuantizer.QuantizeRowBlockMajor(x, Columns, index, Rows, _blockValues.Pointer, _blockWide.Pointer, _blockScales.Pointer, _blockSums.Pointer);
@@ -147,6 +181,8 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         _q8k.Dispose();
         _blockValues.Dispose();
         _blockWide.Dispose();
+        _kValues.Dispose();
+        _kScales.Dispose();
         _blockScales.Dispose();
         _blockSums.Dispose();
     }

@@ -42,10 +42,10 @@ public sealed unsafe class WeightMatrix
     private bool _packTried;
 
     /// <summary>True for the types whose matmuls take integer block dots (<see cref="Gemm.PackedGroups"/>).</summary>
-    public bool IntegerDots => Type is GgmlType.Q4_0 or GgmlType.Q8_0;
+    public bool IntegerDots => Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q6_K;
 
     /// <summary>
-    /// Q4_0 or Q8_0 with AVX-512 and at least 16 rows: the matrix repacked in 16-row groups for the
+    /// Q4_0, Q8_0 or Q6_K with AVX-512 and at least 16 rows: the matrix repacked in 16-row groups for the
     /// integer kernels (<see cref="Gemm.PackedGroups"/>; made once, on first use; the same size as the
     /// matrix). Null otherwise, or when a block scale is an infinity or NaN; matmuls then take the
     /// one-row path, which gives the same results.
@@ -61,10 +61,20 @@ public sealed unsafe class WeightMatrix
                     _packTried = true;
                     if (IntegerDots && Simd.Use512 && Rows >= 16)
                     {
-                        int blocks = Columns / 32;
-                        bool q4 = Type == GgmlType.Q4_0;
-                        var buffer = new NativeBuffer<byte>(q4 ? Gemm.Q4_0Kernels.PackedBytes(Rows, blocks) : Gemm.Q8_0Kernels.PackedBytes(Rows, blocks));
-                        if (q4 ? Gemm.Q4_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer) : Gemm.Q8_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer))
+                        int blocks = Columns / GgmlTypeInfo.BlockElements(Type);
+                        var buffer = new NativeBuffer<byte>(Type switch
+                        {
+                            GgmlType.Q4_0 => Gemm.Q4_0Kernels.PackedBytes(Rows, blocks),
+                            GgmlType.Q8_0 => Gemm.Q8_0Kernels.PackedBytes(Rows, blocks),
+                            _ => Gemm.Q6_KKernels.PackedBytes(Rows, blocks),
+                        });
+                        bool packed = Type switch
+                        {
+                            GgmlType.Q4_0 => Gemm.Q4_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
+                            GgmlType.Q8_0 => Gemm.Q8_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
+                            _ => Gemm.Q6_KKernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
+                        };
+                        if (packed)
                         {
                             _packed = buffer;
                         }

@@ -18,6 +18,9 @@ internal static unsafe class PackedGroups
     /// <summary>For output row r, the reduced lane holding it.</summary>
     public static ReadOnlySpan<int> LaneOfRow => [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15];
 
+    /// <summary>The row (0..15 within a group) a reduced lane holds: 128-bit lane i, dword p hold row 4p + i.</summary>
+    public static int RowOfLane(int lane) => 4 * (lane & 3) + (lane >> 2);
+
     /// <summary>Groups of a matrix: one per 16 rows, plus one holding the last 16 rows when rows % 16 != 0.</summary>
     public static int Groups(int rows) => (rows + 15) / 16;
 
@@ -33,7 +36,7 @@ internal static unsafe class PackedGroups
     {
         for (int lane = 0; lane < 16; lane++)
         {
-            ushort h = *(ushort*)(w + (first + 4 * (lane & 3) + (lane >> 2)) * rb + blockOffset);
+            ushort h = *(ushort*)(w + (first + RowOfLane(lane)) * rb + blockOffset);
             if ((h & 0x7C00) == 0x7C00)
             {
                 return false;

@@ -1,0 +1,208 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sluice.Engine.Kernels.Gemm;
+
+/// <summary>
+/// Q6_K weights times Q8_K-quantized activations with integer dot products, for any number of tokens.
+/// The recipe for one (row, token), which every path here follows exactly:
+/// <code>
+/// acc = 0
+/// for each 256-value super-block b in order:
+///     sumi = sum over its 16 sub-blocks s of scale[s] * sum over s of q * x   (exact int; q in -32..31)
+///     acc  = fma((float)sumi, d_w[b] * d_x[b], acc)
+/// </code>
+/// which is llama.cpp's Q6_K·Q8_K dot with the float sum taken per super-block in order. The AVX-512
+/// kernel (<see cref="PackedGroups"/> layout, 16 rows) multiplies the activations offset to unsigned
+/// (x + 128, from <see cref="Q8KBlocks"/>) by the signed 6-bit values with vpmaddubsw (pairs of at most
+/// 2 * 255 * 32), applies each sub-block's scale with vpmaddwd, and removes the offset with a per-row
+/// constant computed when packing (128 * sum of scale * q over the super-block).
+/// </summary>
+internal static unsafe class Q6_KKernels
+{
+    private const int BlockBytes = 210;
+
+    // packed group, per super-block: 16 scales d (lane order), 16 offset corrections (int32, lane order),
+    // per 4 rows the 16 sub-block scales (row sc0..7 per 8 bytes, then sc8..15), then per 4 rows and
+    // unit (half h, 16-value run l0) the rows' 16 low-bit bytes at h*64+l0, at h*64+32+l0 and 16 high-bit
+    // bytes at 128+h*32+l0
+    private const int ScalesAt = 32 + 64;
+    private const int QuantsAt = ScalesAt + 256;
+
+    /// <summary>Bytes one 16-row group takes per super-block once packed.</summary>
+    public const int PackedBlockBytes = QuantsAt + 16 * 192;
+
+    public static long PackedBytes(int rows, int blocks) => (long)PackedGroups.Groups(rows) * blocks * PackedBlockBytes;
+
+    // the signed 6-bit value of element e (0..255) of a block
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Value(byte* blk, int e)
+    {
+        int h = e >> 7, c = (e >> 5) & 3, l = e & 31;
+        int low = blk[h * 64 + (c & 1) * 32 + l];
+        low = c < 2 ? low & 15 : low >> 4;
+        int high = (blk[128 + h * 32 + l] >> (2 * c)) & 3;
+        return (low | (high << 4)) - 32;
+    }
+
+    /// <summary>The recipe for one row and one token (any instruction set).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Dot(byte* row, int blocks, in Q8KBlocks x, int t)
+    {
+        float acc = 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* blk = row + b * BlockBytes;
+            long o = (long)b * x.Tokens + t;
+            byte* xu = x.U + o * 256;
+            sbyte* sc = (sbyte*)blk + 192;
+            int sumi = 0;
+            for (int s = 0; s < 16; s++)
+            {
+                int part = 0;
+                for (int i = 16 * s; i < 16 * s + 16; i++)
+                {
+                    part += Value(blk, i) * (xu[i] - 128);
+                }
+                sumi += sc[s] * part;
+            }
+            acc = MathF.FusedMultiplyAdd(sumi, HalfTable.ToFloat(blk + 208) * x.D[o], acc);
+        }
+        return acc;
+    }
+
+    /// <summary>Copies a Q6_K matrix (at least 16 rows) into packed 16-row groups (always succeeds: scales are widened exactly).</summary>
+    public static bool Pack(byte* w, long rb, int rows, int blocks, byte* dst)
+    {
+        for (int g = 0; g < PackedGroups.Groups(rows); g++)
+        {
+            int first = PackedGroups.FirstRow(g, rows);
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* p = dst + ((long)g * blocks + b) * PackedBlockBytes;
+                for (int lane = 0; lane < 16; lane++)
+                {
+                    byte* blk = w + (first + PackedGroups.RowOfLane(lane)) * rb + (long)b * BlockBytes;
+                    ((ushort*)p)[lane] = *(ushort*)(blk + 208);
+                    int corr = 0;
+                    for (int s = 0; s < 16; s++)
+                    {
+                        int sum = 0;
+                        for (int i = 16 * s; i < 16 * s + 16; i++)
+                        {
+                            sum += Value(blk, i);
+                        }
+                        corr += ((sbyte*)blk)[192 + s] * sum;
+                    }
+                    ((int*)(p + 32))[lane] = 128 * corr;
+                }
+                for (int j = 0; j < 4; j++)
+                {
+                    for (int r = 0; r < 4; r++)
+                    {
+                        byte* blk = w + (first + 4 * j + r) * rb + (long)b * BlockBytes;
+                        Buffer.MemoryCopy(blk + 192, p + ScalesAt + 64 * j + 8 * r, 8, 8);
+                        Buffer.MemoryCopy(blk + 200, p + ScalesAt + 64 * j + 32 + 8 * r, 8, 8);
+                        for (int unit = 0; unit < 4; unit++)
+                        {
+                            int h = unit >> 1, l0 = (unit & 1) * 16;
+                            byte* u = p + QuantsAt + (j * 4 + unit) * 192 + 16 * r;
+                            Buffer.MemoryCopy(blk + h * 64 + l0, u, 16, 16);
+                            Buffer.MemoryCopy(blk + h * 64 + 32 + l0, u + 64, 16, 16);
+                            Buffer.MemoryCopy(blk + 128 + h * 32 + l0, u + 128, 16, 16);
+                        }
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// One packed 16-row group times every token of <paramref name="x"/>: y[t * yStride + i] for rows
+    /// i in 0..15. <paramref name="acc"/> is scratch for 16 floats per token and 8 KiB of staging
+    /// (<see cref="ScratchFloats"/> in all). AVX-512 only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Rows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
+    {
+        int n = x.Tokens;
+        new Span<float>(acc, n * 16).Clear();
+        // per super-block: the 64 (sub-block, 4 rows) value registers, then their 64 scale registers
+        byte* values = (byte*)(acc + n * 16);
+        values = (byte*)(((nint)values + 63) & ~(nint)63);
+        byte* scales = values + 64 * 64;
+        byte* xu = x.U;
+        float* xd = x.D;
+        var low = Vector512.Create((byte)15);
+        var two = Vector512.Create((byte)0x30);
+        var k32 = Vector512.Create((byte)32);
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* p = group + (long)b * PackedBlockBytes;
+            var dw = HalfVectors.ToFloat(Vector256.Load((ushort*)p));
+            var corr = Vector512.Load((int*)(p + 32));
+            for (int j = 0; j < 4; j++)
+            {
+                // each 128-bit lane: one row's sub-block scales 0..7 (then 8..15) as int16
+                var s0 = Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)p + ScalesAt + 64 * j)).AsByte();
+                var s1 = Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)p + ScalesAt + 64 * j + 32)).AsByte();
+                for (int s = 0; s < 8; s++)
+                {
+                    var pick = Vector512.Create((ushort)(0x0100 * (2 * s + 1) + 2 * s)).AsByte();
+                    Avx512BW.Shuffle(s0, pick).Store(scales + (s * 4 + j) * 64);
+                    Avx512BW.Shuffle(s1, pick).Store(scales + ((s + 8) * 4 + j) * 64);
+                }
+                for (int unit = 0; unit < 4; unit++)
+                {
+                    byte* u = p + QuantsAt + (j * 4 + unit) * 192;
+                    var a = Vector512.Load(u);
+                    var c = Vector512.Load(u + 64);
+                    var hb = Vector512.Load(u + 128);
+                    int s0i = (unit >> 1) * 8 + (unit & 1);
+                    // sub-blocks s0i + 2c, c = 0..3: low nibble of a / of c, high nibble of a / of c; qh bits 2c
+                    (((a & low) | ((hb.AsUInt16() << 4).AsByte() & two)) - k32).Store(values + (s0i * 4 + j) * 64);
+                    (((c & low) | ((hb.AsUInt16() << 2).AsByte() & two)) - k32).Store(values + ((s0i + 2) * 4 + j) * 64);
+                    ((((a.AsUInt16() >>> 4).AsByte() & low) | (hb & two)) - k32).Store(values + ((s0i + 4) * 4 + j) * 64);
+                    ((((c.AsUInt16() >>> 4).AsByte() & low) | ((hb.AsUInt16() >>> 2).AsByte() & two)) - k32).Store(values + ((s0i + 6) * 4 + j) * 64);
+                }
+            }
+            long bo = (long)b * n;
+            for (int t = 0; t < n; t++)
+            {
+                byte* xt = xu + (bo + t) * 256;
+                Vector512<int> d0 = default, d1 = default, d2 = default, d3 = default;
+                for (int s = 0; s < 16; s++)
+                {
+                    var xs = Avx512F.BroadcastVector128ToVector512((uint*)(xt + 16 * s)).AsByte();
+                    byte* v = values + s * 256;
+                    byte* sc = scales + s * 256;
+                    d0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(xs, Vector512.Load((sbyte*)v)), Vector512.Load((short*)sc));
+                    d1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(xs, Vector512.Load((sbyte*)v + 64)), Vector512.Load((short*)sc + 32));
+                    d2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(xs, Vector512.Load((sbyte*)v + 128)), Vector512.Load((short*)sc + 64));
+                    d3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(xs, Vector512.Load((sbyte*)v + 192)), Vector512.Load((short*)sc + 96));
+                }
+                var sums = PackedGroups.Reduce(d0, d1, d2, d3) - corr;
+                float* at = acc + t * 16;
+                Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums), dw * Vector512.Create(xd[bo + t]), Vector512.Load(at)).Store(at);
+            }
+        }
+        PackedGroups.StoreRows(acc, n, y, yStride);
+    }
+
+    /// <summary>Scratch floats <see cref="Rows16"/> needs for <paramref name="tokens"/> tokens.</summary>
+    public static long ScratchFloats(int tokens) => 16L * tokens + 2 * 64 * 16 + 16;
+}
+
+/// <summary>
+/// Input rows quantized to Q8_K blocks (llama.cpp's activation rounding for K-quant weights), stored
+/// block-major: super-block b of token t has its 256 values, offset by +128 to be unsigned, at
+/// U + (b * Tokens + t) * 256, and its scale at D[b * Tokens + t].
+/// </summary>
+public readonly unsafe struct Q8KBlocks(byte* u, float* d, int tokens)
+{
+    public byte* U { get; } = u;
+    public float* D { get; } = d;
+    public int Tokens { get; } = tokens;
+}
