@@ -55,21 +55,25 @@ public static unsafe class ActivationQuantizer
 
     /// <summary>
     /// Quantizes token <paramref name="t"/> of <paramref name="tokens"/> to Q8_K blocks laid out block-major
-    /// (see <see cref="Gemm.Q8KBlocks"/>): super-block b's values plus 128 go to u + (b * tokens + t) * 256,
-    /// its scale to scales[b * tokens + t].
+    /// (see <see cref="Gemm.Q8KBlocks"/>): super-block b's values go to q + (b * tokens + t) * 256, the same
+    /// plus 128 to u, the sums of each 32 to sums32 + (b * tokens + t) * 8, its scale to scales[b * tokens + t].
     /// </summary>
-    public static void QuantizeRowBlockMajorQ8K(float* x, int n, int t, int tokens, byte* u, float* scales)
+    public static void QuantizeRowBlockMajorQ8K(float* x, int n, int t, int tokens, sbyte* q, byte* u, short* sums32, float* scales)
     {
-        sbyte* q = stackalloc sbyte[256];
         int* sums = stackalloc int[16];
         for (int b = 0; b < n / 256; b++)
         {
             long o = (long)b * tokens + t;
-            QuantizeBlockQ8K(x + b * 256, q, out scales[o], sums);
+            sbyte* qb = q + o * 256;
+            QuantizeBlockQ8K(x + b * 256, qb, out scales[o], sums);
             byte* ub = u + o * 256;
             for (int i = 0; i < 256; i++)
             {
-                ub[i] = (byte)(q[i] + 128);
+                ub[i] = (byte)(qb[i] + 128);
+            }
+            for (int i = 0; i < 8; i++)
+            {
+                sums32[o * 8 + i] = (short)(sums[2 * i] + sums[2 * i + 1]);
             }
         }
     }

@@ -61,7 +61,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         _intBlocks = w.IntegerDots;
         if (_intBlocks)
         {
-            if (w.Type == Quantization.GgmlType.Q6_K)
+            if (w.Type is Quantization.GgmlType.Q4_K or Quantization.GgmlType.Q6_K)
             {
                 _kBlocks = input.Q8_KBlocks(_pool);
             }
@@ -196,7 +196,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         }
     }
 
-    // Q4_0 / Q8_0 / Q6_K: one packed 16-row group at a time for every token (tasks start on multiples of
+    // Q4_0 / Q8_0 / Q4_K / Q6_K: one packed 16-row group at a time for every token (tasks start on multiples of
     // 16); the matrix's last rows, when not a whole group, come from the group packed from its last 16 rows
     private void IntegerRows(int r0, int r1)
     {
@@ -212,6 +212,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                     {
                         Quantization.GgmlType.Q4_0 => Q4_0Kernels.Dot(_w.Row(r), blocks, _blocks, t),
                         Quantization.GgmlType.Q8_0 => Q8_0Kernels.Dot(_w.Row(r), blocks, _blocks, t),
+                        Quantization.GgmlType.Q4_K => Q4_KKernels.Dot(_w.Row(r), blocks, _kBlocks, t),
                         _ => Q6_KKernels.Dot(_w.Row(r), blocks, _kBlocks, t),
                     };
                 }
@@ -222,9 +223,10 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         {
             Quantization.GgmlType.Q4_0 => Q4_0Kernels.PackedBlockBytes,
             Quantization.GgmlType.Q8_0 => Q8_0Kernels.PackedBlockBytes,
+            Quantization.GgmlType.Q4_K => Q4_KKernels.PackedBlockBytes,
             _ => Q6_KKernels.PackedBlockBytes,
         };
-        int slot = _scratch.Rent(16L * _n + Q6_KKernels.ScratchFloats(_n), out float* part);
+        int slot = _scratch.Rent(16L * _n + Math.Max(Q6_KKernels.ScratchFloats(_n), Q4_KKernels.ScratchFloats(_n)), out float* part);
         try
         {
             float* acc = part + 16L * _n;
@@ -238,6 +240,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                 {
                     case Quantization.GgmlType.Q4_0: Q4_0Kernels.Rows16(group, blocks, _blocks, acc, y, stride); break;
                     case Quantization.GgmlType.Q8_0: Q8_0Kernels.Rows16(group, blocks, _blocks, acc, y, stride); break;
+                    case Quantization.GgmlType.Q4_K: Q4_KKernels.Rows16(group, blocks, _kBlocks, acc, y, stride); break;
                     default: Q6_KKernels.Rows16(group, blocks, _kBlocks, acc, y, stride); break;
                 }
                 if (whole)

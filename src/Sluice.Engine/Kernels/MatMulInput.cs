@@ -19,8 +19,10 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     private readonly NativeBuffer<short> _blockWide = new(0);
     private readonly NativeBuffer<float> _blockScales = new(0);
     private readonly NativeBuffer<int> _blockSums = new(0);
-    // Q8_K blocks, block-major (Q8KBlocks): values + 128, scales
+    // Q8_K blocks, block-major (Q8KBlocks): values, values + 128, sums of 32, scales
+    private readonly NativeBuffer<sbyte> _kSigned = new(0);
     private readonly NativeBuffer<byte> _kValues = new(0);
+    private readonly NativeBuffer<short> _kSums = new(0);
     private readonly NativeBuffer<float> _kScales = new(0);
     private bool _hasF16, _hasBF16, _hasQ8_0, _hasQ8K, _hasBlocks, _hasKBlocks;
     private bool _preparingBlocks, _preparingKBlocks;
@@ -50,7 +52,9 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                 throw new InvalidOperationException($"Q8_K blocks need a multiple of 256 columns, not {Columns}");
             }
             long blocks = (long)Rows * (Columns / 256);
+            _kSigned.EnsureCapacity(blocks * 256);
             _kValues.EnsureCapacity(blocks * 256);
+            _kSums.EnsureCapacity(blocks * 8);
             _kScales.EnsureCapacity(blocks);
             _preparingKBlocks = true;
             try
@@ -63,7 +67,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
             }
             _hasKBlocks = true;
         }
-        return new Q8KBlocks(_kValues.Pointer, _kScales.Pointer, Rows);
+        return new Q8KBlocks(_kSigned.Pointer, _kValues.Pointer, _kSums.Pointer, _kScales.Pointer, Rows);
     }
 
     /// <summary>The rows quantized to Q8_0 blocks for integer dot products (llama.cpp's activation rounding).</summary>
@@ -144,7 +148,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         float* x = X + (long)index * Columns;
         if (_preparingKBlocks)
         {
-            ActivationQuantizer.QuantizeRowBlockMajorQ8K(x, Columns, index, Rows, _kValues.Pointer, _kScales.Pointer);
+            ActivationQuantizer.QuantizeRowBlockMajorQ8K(x, Columns, index, Rows, _kSigned.Pointer, _kValues.Pointer, _kSums.Pointer, _kScales.Pointer);
             return;
         }
         if (_preparingBlocks)
@@ -181,7 +185,9 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         _q8k.Dispose();
         _blockValues.Dispose();
         _blockWide.Dispose();
+        _kSigned.Dispose();
         _kValues.Dispose();
+        _kSums.Dispose();
         _kScales.Dispose();
         _blockScales.Dispose();
         _blockSums.Dispose();

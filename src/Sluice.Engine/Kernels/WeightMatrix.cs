@@ -42,10 +42,10 @@ public sealed unsafe class WeightMatrix
     private bool _packTried;
 
     /// <summary>True for the types whose matmuls take integer block dots (<see cref="Gemm.PackedGroups"/>).</summary>
-    public bool IntegerDots => Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q6_K;
+    public bool IntegerDots => Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K;
 
     /// <summary>
-    /// Q4_0, Q8_0 or Q6_K with AVX-512 and at least 16 rows: the matrix repacked in 16-row groups for the
+    /// Q4_0, Q8_0, Q4_K or Q6_K with AVX-512 and at least 16 rows: the matrix repacked in 16-row groups for the
     /// integer kernels (<see cref="Gemm.PackedGroups"/>; made once, on first use; the same size as the
     /// matrix). Null otherwise, or when a block scale is an infinity or NaN; matmuls then take the
     /// one-row path, which gives the same results.
@@ -66,12 +66,14 @@ public sealed unsafe class WeightMatrix
                         {
                             GgmlType.Q4_0 => Gemm.Q4_0Kernels.PackedBytes(Rows, blocks),
                             GgmlType.Q8_0 => Gemm.Q8_0Kernels.PackedBytes(Rows, blocks),
+                            GgmlType.Q4_K => Gemm.Q4_KKernels.PackedBytes(Rows, blocks),
                             _ => Gemm.Q6_KKernels.PackedBytes(Rows, blocks),
                         });
                         bool packed = Type switch
                         {
                             GgmlType.Q4_0 => Gemm.Q4_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
                             GgmlType.Q8_0 => Gemm.Q8_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
+                            GgmlType.Q4_K => Gemm.Q4_KKernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
                             _ => Gemm.Q6_KKernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
                         };
                         if (packed)

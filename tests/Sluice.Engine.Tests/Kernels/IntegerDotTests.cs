@@ -29,18 +29,23 @@ public sealed unsafe class IntegerDotTests
     [InlineData(GgmlType.Q6_K, 22, 512, 3)]
     [InlineData(GgmlType.Q6_K, 37, 256, 17)]
     [InlineData(GgmlType.Q6_K, 5, 256, 2)]
+    [InlineData(GgmlType.Q4_K, 16, 256, 1)]
+    [InlineData(GgmlType.Q4_K, 22, 512, 3)]
+    [InlineData(GgmlType.Q4_K, 37, 256, 17)]
+    [InlineData(GgmlType.Q4_K, 5, 256, 2)]
     public void MatMulEqualsOneRowRecipe(GgmlType type, int rows, int columns, int tokens) => Check(type, rows, columns, tokens, EdgeScales: false, Poison: 0);
 
     /// <summary>
     /// Subnormal, largest and negative half scales, large activations (the 2^-112 / 2^112 scale split is
     /// exact) and, for Q8_0, weights of -128 (which only a foreign quantizer writes); for Q6_K, sub-block
-    /// scales of -128 and 127.
+    /// scales of -128 and 127; for Q4_K, extreme mins scales and every 6-bit scale and min at 63.
     /// </summary>
     [Theory]
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q6_K)]
-    public void ExtremeValues_MatchRecipe(GgmlType type) => Check(type, 37, type == GgmlType.Q6_K ? 512 : 128, 4, EdgeScales: true, Poison: 0);
+    [InlineData(GgmlType.Q4_K)]
+    public void ExtremeValues_MatchRecipe(GgmlType type) => Check(type, 37, type is GgmlType.Q6_K or GgmlType.Q4_K ? 512 : 128, 4, EdgeScales: true, Poison: 0);
 
     /// <summary>
     /// An infinite or NaN scale keeps a Q4_0/Q8_0 matrix off the packed kernel (Q6_K widens its scales
@@ -51,7 +56,8 @@ public sealed unsafe class IntegerDotTests
     [InlineData(GgmlType.Q4_0, (ushort)0x7E00)]
     [InlineData(GgmlType.Q8_0, (ushort)0xFC00)]
     [InlineData(GgmlType.Q6_K, (ushort)0x7E00)]
-    public void NonFiniteScale_FallsBackToRecipe(GgmlType type, ushort poison) => Check(type, 32, type == GgmlType.Q6_K ? 512 : 64, 3, EdgeScales: false, Poison: poison);
+    [InlineData(GgmlType.Q4_K, (ushort)0x7C00)]
+    public void NonFiniteScale_FallsBackToRecipe(GgmlType type, ushort poison) => Check(type, 32, type is GgmlType.Q6_K or GgmlType.Q4_K ? 512 : 64, 3, EdgeScales: false, Poison: poison);
 
     private static void Check(GgmlType type, int rows, int columns, int tokens, bool EdgeScales, ushort Poison)
     {
@@ -75,6 +81,11 @@ public sealed unsafe class IntegerDotTests
                 {
                     weights[i * blockBytes + 2 + rng.Next(32)] = 0x80;
                 }
+                if (type == GgmlType.Q4_K)
+                {
+                    BitConverter.TryWriteBytes(weights.AsSpan(i * blockBytes + 2), edges[rng.Next(edges.Length)]);
+                    weights.AsSpan(i * blockBytes + 4, 12).Fill(0xFF); // every 6-bit scale and min 63
+                }
                 if (type == GgmlType.Q6_K)
                 {
                     weights[i * blockBytes + 192 + rng.Next(16)] = 0x80;
@@ -97,7 +108,7 @@ public sealed unsafe class IntegerDotTests
             var w = new WeightMatrix("w", type, rows, columns, wp);
             input.Set(xp, tokens, columns);
             mm.Run(w, input, yp, rows);
-            Assert.Equal(Simd.Use512 && rows >= 16 && (Poison == 0 || type == GgmlType.Q6_K), w.Packed != null);
+            Assert.Equal(Simd.Use512 && rows >= 16 && (Poison == 0 || type is GgmlType.Q6_K or GgmlType.Q4_K), w.Packed != null);
             for (int r = 0; r < rows; r++)
             {
                 for (int t = 0; t < tokens; t++)
@@ -106,6 +117,7 @@ public sealed unsafe class IntegerDotTests
                     {
                         GgmlType.Q4_0 => Q4_0Kernels.Dot(wp + r * rb, columns / 32, input.Q8_0Blocks(pool), t),
                         GgmlType.Q8_0 => Q8_0Kernels.Dot(wp + r * rb, columns / 32, input.Q8_0Blocks(pool), t),
+                        GgmlType.Q4_K => Q4_KKernels.Dot(wp + r * rb, columns / 256, input.Q8_KBlocks(pool), t),
                         _ => Q6_KKernels.Dot(wp + r * rb, columns / 256, input.Q8_KBlocks(pool), t),
                     };
                     float got = y[t * rows + r];

@@ -197,12 +197,15 @@ internal static unsafe class Q6_KKernels
 
 /// <summary>
 /// Input rows quantized to Q8_K blocks (llama.cpp's activation rounding for K-quant weights), stored
-/// block-major: super-block b of token t has its 256 values, offset by +128 to be unsigned, at
-/// U + (b * Tokens + t) * 256, and its scale at D[b * Tokens + t].
+/// block-major: super-block b of token t has its 256 values at Q + (b * Tokens + t) * 256, the same
+/// offset by +128 (unsigned) at U + the same, the sums of each 32 values at Sums + (b * Tokens + t) * 8,
+/// and its scale at D[b * Tokens + t].
 /// </summary>
-public readonly unsafe struct Q8KBlocks(byte* u, float* d, int tokens)
+public readonly unsafe struct Q8KBlocks(sbyte* q, byte* u, short* sums, float* d, int tokens)
 {
+    public sbyte* Q { get; } = q;
     public byte* U { get; } = u;
+    public short* Sums { get; } = sums;
     public float* D { get; } = d;
     public int Tokens { get; } = tokens;
 }

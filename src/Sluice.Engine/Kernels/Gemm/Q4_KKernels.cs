@@ -1,0 +1,186 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sluice.Engine.Kernels.Gemm;
+
+/// <summary>
+/// Q4_K weights times Q8_K-quantized activations with integer dot products, for any number of tokens.
+/// The recipe for one (row, token), which every path here follows exactly:
+/// <code>
+/// acc = 0
+/// for each 256-value super-block b in order:
+///     sumi = sum over its 8 sub-blocks s of scale[s] * sum over s of q * x     (exact int; q in 0..15)
+///     summ = sum over its 8 sub-blocks s of min[s] * sum over s of x            (exact int)
+///     acc  = fma((float)sumi, d[b] * d_x[b], acc)
+///     acc  = fma((float)-summ, dmin[b] * d_x[b], acc)
+/// </code>
+/// which is llama.cpp's Q4_K·Q8_K dot with the float sums taken per super-block in order. The AVX-512
+/// kernel (<see cref="PackedGroups"/> layout, 16 rows) multiplies nibbles by the signed activations with
+/// vpmaddubsw (pairs of at most 2 * 15 * 127, so the two halves of a sub-block add in int16), applies
+/// each sub-block's scale with vpmaddwd, and takes the mins term from per-32 activation sums.
+/// </summary>
+internal static unsafe class Q4_KKernels
+{
+    private const int BlockBytes = 144;
+
+    // packed group, per super-block: d and dmin (16 halves each, lane order); the mins as int16 pairs
+    // (m[2p], m[2p+1]) per lane for p = 0..3; per 4 rows their 8 scales (8 bytes a row); per 4 rows and
+    // (32-byte chunk c, half lh) the rows' 16 bytes qs[32c + 16lh ..]
+    private const int MinsAt = 64;
+    private const int ScalesAt = MinsAt + 256;
+    private const int QuantsAt = ScalesAt + 128;
+
+    /// <summary>Bytes one 16-row group takes per super-block once packed.</summary>
+    public const int PackedBlockBytes = QuantsAt + 16 * 128;
+
+    public static long PackedBytes(int rows, int blocks) => (long)PackedGroups.Groups(rows) * blocks * PackedBlockBytes;
+
+    /// <summary>The recipe for one row and one token (any instruction set).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Dot(byte* row, int blocks, in Q8KBlocks x, int t)
+    {
+        byte* sc = stackalloc byte[8];
+        byte* mn = stackalloc byte[8];
+        float acc = 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* blk = row + b * BlockBytes;
+            long o = (long)b * x.Tokens + t;
+            sbyte* xq = x.Q + o * 256;
+            RowDequantizer.ScalesQ4K(blk + 4, sc, mn);
+            int sumi = 0, summ = 0;
+            for (int s = 0; s < 8; s++)
+            {
+                byte* qs = blk + 16 + 32 * (s >> 1);
+                int shift = 4 * (s & 1);
+                int part = 0, xs = 0;
+                for (int l = 0; l < 32; l++)
+                {
+                    part += ((qs[l] >> shift) & 15) * xq[32 * s + l];
+                    xs += xq[32 * s + l];
+                }
+                sumi += sc[s] * part;
+                summ += mn[s] * xs;
+            }
+            acc = MathF.FusedMultiplyAdd(sumi, HalfTable.ToFloat(blk) * x.D[o], acc);
+            acc = MathF.FusedMultiplyAdd(-summ, HalfTable.ToFloat(blk + 2) * x.D[o], acc);
+        }
+        return acc;
+    }
+
+    /// <summary>Copies a Q4_K matrix (at least 16 rows) into packed 16-row groups (always succeeds: scales are widened exactly).</summary>
+    public static bool Pack(byte* w, long rb, int rows, int blocks, byte* dst)
+    {
+        byte* sc = stackalloc byte[8];
+        byte* mn = stackalloc byte[8];
+        for (int g = 0; g < PackedGroups.Groups(rows); g++)
+        {
+            int first = PackedGroups.FirstRow(g, rows);
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* p = dst + ((long)g * blocks + b) * PackedBlockBytes;
+                for (int lane = 0; lane < 16; lane++)
+                {
+                    byte* blk = w + (first + PackedGroups.RowOfLane(lane)) * rb + (long)b * BlockBytes;
+                    ((ushort*)p)[lane] = *(ushort*)blk;
+                    ((ushort*)p)[16 + lane] = *(ushort*)(blk + 2);
+                    RowDequantizer.ScalesQ4K(blk + 4, sc, mn);
+                    for (int pair = 0; pair < 4; pair++)
+                    {
+                        ((short*)(p + MinsAt + 64 * pair))[2 * lane] = mn[2 * pair];
+                        ((short*)(p + MinsAt + 64 * pair))[2 * lane + 1] = mn[2 * pair + 1];
+                    }
+                }
+                for (int j = 0; j < 4; j++)
+                {
+                    for (int r = 0; r < 4; r++)
+                    {
+                        byte* blk = w + (first + 4 * j + r) * rb + (long)b * BlockBytes;
+                        RowDequantizer.ScalesQ4K(blk + 4, sc, mn);
+                        Buffer.MemoryCopy(sc, p + ScalesAt + 32 * j + 8 * r, 8, 8);
+                        for (int part = 0; part < 8; part++)
+                        {
+                            Buffer.MemoryCopy(blk + 16 + 16 * part, p + QuantsAt + j * 512 + part * 64 + 16 * r, 16, 16);
+                        }
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// One packed 16-row group times every token of <paramref name="x"/>: y[t * yStride + i] for rows
+    /// i in 0..15. <paramref name="acc"/> is scratch of <see cref="ScratchFloats"/> floats. AVX-512 only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Rows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
+    {
+        int n = x.Tokens;
+        new Span<float>(acc, n * 16).Clear();
+        // per super-block: nibble registers [sub-block][half][4 rows] (64), then scale registers [sub-block][4 rows] (32)
+        byte* values = (byte*)(((nint)(acc + n * 16) + 63) & ~(nint)63);
+        byte* scales = values + 64 * 64;
+        sbyte* xqs = x.Q;
+        short* xsums = x.Sums;
+        float* xd = x.D;
+        var low = Vector512.Create((byte)15);
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* p = group + (long)b * PackedBlockBytes;
+            var dw = HalfVectors.ToFloat(Vector256.Load((ushort*)p));
+            var dmin = HalfVectors.ToFloat(Vector256.Load((ushort*)p + 16));
+            var m0 = Vector512.Load((short*)(p + MinsAt));
+            var m1 = Vector512.Load((short*)(p + MinsAt + 64));
+            var m2 = Vector512.Load((short*)(p + MinsAt + 128));
+            var m3 = Vector512.Load((short*)(p + MinsAt + 192));
+            for (int j = 0; j < 4; j++)
+            {
+                // each 128-bit lane: one row's 8 scales as int16
+                var s8 = Avx512BW.ConvertToVector512Int16(Vector256.Load(p + ScalesAt + 32 * j)).AsByte();
+                for (int s = 0; s < 8; s++)
+                {
+                    Avx512BW.Shuffle(s8, Vector512.Create((ushort)(0x0100 * (2 * s + 1) + 2 * s)).AsByte()).Store(scales + (s * 4 + j) * 64);
+                }
+                for (int part = 0; part < 8; part++)
+                {
+                    // part = chunk c * 2 + half lh: low nibbles are sub-block 2c, high nibbles 2c + 1
+                    var z = Vector512.Load(p + QuantsAt + j * 512 + part * 64);
+                    int c = part >> 1, lh = part & 1;
+                    (z & low).Store(values + (((2 * c) * 2 + lh) * 4 + j) * 64);
+                    ((z.AsUInt16() >>> 4).AsByte() & low).Store(values + (((2 * c + 1) * 2 + lh) * 4 + j) * 64);
+                }
+            }
+            long bo = (long)b * n;
+            for (int t = 0; t < n; t++)
+            {
+                sbyte* xt = xqs + (bo + t) * 256;
+                Vector512<int> d0 = default, d1 = default, d2 = default, d3 = default;
+                for (int s = 0; s < 8; s++)
+                {
+                    var x0 = Avx512F.BroadcastVector128ToVector512((int*)(xt + 32 * s)).AsSByte();
+                    var x1 = Avx512F.BroadcastVector128ToVector512((int*)(xt + 32 * s + 16)).AsSByte();
+                    byte* v = values + s * 512;
+                    short* sc = (short*)(scales + s * 256);
+                    d0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512.Load(v), x0) + Avx512BW.MultiplyAddAdjacent(Vector512.Load(v + 256), x1), Vector512.Load(sc));
+                    d1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512.Load(v + 64), x0) + Avx512BW.MultiplyAddAdjacent(Vector512.Load(v + 320), x1), Vector512.Load(sc + 32));
+                    d2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512.Load(v + 128), x0) + Avx512BW.MultiplyAddAdjacent(Vector512.Load(v + 384), x1), Vector512.Load(sc + 64));
+                    d3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512.Load(v + 192), x0) + Avx512BW.MultiplyAddAdjacent(Vector512.Load(v + 448), x1), Vector512.Load(sc + 96));
+                }
+                var sumi = PackedGroups.Reduce(d0, d1, d2, d3);
+                int* bs = (int*)(xsums + (bo + t) * 8);
+                var summ = Avx512BW.MultiplyAddAdjacent(m0, Vector512.Create(bs[0]).AsInt16()) + Avx512BW.MultiplyAddAdjacent(m1, Vector512.Create(bs[1]).AsInt16())
+                    + Avx512BW.MultiplyAddAdjacent(m2, Vector512.Create(bs[2]).AsInt16()) + Avx512BW.MultiplyAddAdjacent(m3, Vector512.Create(bs[3]).AsInt16());
+                float* at = acc + t * 16;
+                var dx = Vector512.Create(xd[bo + t]);
+                var a = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sumi), dw * dx, Vector512.Load(at));
+                Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(-summ), dmin * dx, a).Store(at);
+            }
+        }
+        PackedGroups.StoreRows(acc, n, y, yStride);
+    }
+
+    /// <summary>Scratch floats <see cref="Rows16"/> needs for <paramref name="tokens"/> tokens.</summary>
+    public static long ScratchFloats(int tokens) => 16L * tokens + 96 * 16 + 16;
+}
