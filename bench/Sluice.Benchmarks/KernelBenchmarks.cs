@@ -44,8 +44,13 @@ public unsafe class KernelBenchmarks
     [Benchmark]
     public void GemmTile4x4() => FloatGemm.Tile4x4(_q8.X.Pointer, K, _q8.X.Pointer, K, K, _tile.Pointer);
 
+    // one token into the block-major Q8_0 layout the integer kernels read (values, int16 copies, scales, sums)
     [Benchmark]
-    public void ActivationRoundTripQ8_0() => ActivationQuantizer.RoundTripRow(ActivationFormat.Q8_0, _q8.X.Pointer, K, _buf.Pointer);
+    public void ActivationBlocksQ8_0()
+    {
+        byte* b = (byte*)_buf.Pointer;
+        ActivationQuantizer.QuantizeRowBlockMajor(_q8.X.Pointer, K, 0, 1, (sbyte*)b, (short*)(b + K), (float*)(b + 3 * K), (int*)(b + 4 * K));
+    }
 
     [Benchmark]
     public void RmsNorm() => Norms.RmsNorm(_q8.X.Pointer, _q8.X.Pointer + K, _buf.Pointer, K, 1e-6f);

@@ -78,52 +78,6 @@ public static unsafe class ActivationQuantizer
         }
     }
 
-    /// <summary>
-    /// The row as the weights will see it: quantized to int8 blocks exactly as <see cref="QuantizeRow"/>
-    /// does, then expanded back to floats (value times its block's scale, an exact product).
-    /// </summary>
-    public static void RoundTripRow(ActivationFormat format, float* x, int n, float* y)
-    {
-        int block = format == ActivationFormat.Q8_0 ? 32 : 256;
-        sbyte* q = stackalloc sbyte[256];
-        int* sums = stackalloc int[16];
-        for (int b = 0; b < n / block; b++)
-        {
-            float* xb = x + b * block;
-            float* yb = y + b * block;
-            if (format == ActivationFormat.Q8_0 && Simd.Use512)
-            {
-                RoundTripBlockQ8_0(xb, yb);
-                continue;
-            }
-            float scale;
-            if (format == ActivationFormat.Q8_0)
-            {
-                QuantizeBlockQ8_0(xb, q, out scale, out _);
-            }
-            else
-            {
-                QuantizeBlockQ8K(xb, q, out scale, sums);
-            }
-            for (int i = 0; i < block; i++)
-            {
-                yb[i] = q[i] * scale;
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RoundTripBlockQ8_0(float* x, float* y)
-    {
-        var a = Vector512.Load(x);
-        var b = Vector512.Load(x + 16);
-        float amax = Vector512.Max(Vector512.Abs(a), Vector512.Abs(b)).ToScalarMax();
-        var d = Vector512.Create(HalfVectors.RoundToHalf(amax / 127f));
-        var id = Vector512.Create(amax != 0 ? 127f / amax : 0f);
-        (Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(a * id)) * d).Store(y);
-        (Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(b * id)) * d).Store(y + 16);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void QuantizeBlockQ8_0(float* x, sbyte* q, out float scale, out int sum)
     {

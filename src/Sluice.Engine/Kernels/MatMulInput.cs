@@ -12,8 +12,6 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
 {
     private readonly NativeBuffer<float> _f16 = new(0);
     private readonly NativeBuffer<float> _bf16 = new(0);
-    private readonly NativeBuffer<float> _q8_0 = new(0);
-    private readonly NativeBuffer<float> _q8k = new(0);
     // Q8_0 blocks, block-major (Q8Blocks): values, the same as int16, scales, sums
     private readonly NativeBuffer<sbyte> _blockValues = new(0);
     private readonly NativeBuffer<short> _blockWide = new(0);
@@ -24,7 +22,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     private readonly NativeBuffer<byte> _kValues = new(0);
     private readonly NativeBuffer<short> _kSums = new(0);
     private readonly NativeBuffer<float> _kScales = new(0);
-    private bool _hasF16, _hasBF16, _hasQ8_0, _hasQ8K, _hasBlocks, _hasKBlocks;
+    private bool _hasF16, _hasBF16, _hasBlocks, _hasKBlocks;
     private bool _preparingBlocks, _preparingKBlocks;
     private ActivationKind _preparing;
 
@@ -39,7 +37,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         X = x;
         Rows = rows;
         Columns = columns;
-        _hasF16 = _hasBF16 = _hasQ8_0 = _hasQ8K = _hasBlocks = _hasKBlocks = false;
+        _hasF16 = _hasBF16 = _hasBlocks = _hasKBlocks = false;
     }
 
     /// <summary>The rows quantized to Q8_K blocks for integer dot products with K-quant weights.</summary>
@@ -99,8 +97,8 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     }
 
     /// <summary>
-    /// The rows in the form the weight type multiplies with: as they are (F32), rounded to half or
-    /// bfloat16, or rounded through llama.cpp's 8-bit activation quantization (Q8_0 or Q8_K blocks).
+    /// The rows in the float form a float weight type multiplies with: as they are (F32), or rounded to
+    /// half or bfloat16 (quantized weights take <see cref="Q8_0Blocks"/> / <see cref="Q8_KBlocks"/>).
     /// </summary>
     public float* Floats(ActivationKind kind, WorkerPool pool)
     {
@@ -112,12 +110,6 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
             case ActivationKind.BF16Rounded:
                 Ensure(ref _hasBF16, kind, pool);
                 return _bf16.Pointer;
-            case ActivationKind.Q8_0:
-                Ensure(ref _hasQ8_0, kind, pool);
-                return _q8_0.Pointer;
-            case ActivationKind.Q8_K:
-                Ensure(ref _hasQ8K, kind, pool);
-                return _q8k.Pointer;
             default:
                 return X;
         }
@@ -133,8 +125,6 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         {
             case ActivationKind.F16Rounded: _f16.EnsureCapacity((long)Rows * Columns); break;
             case ActivationKind.BF16Rounded: _bf16.EnsureCapacity((long)Rows * Columns); break;
-            case ActivationKind.Q8_0: _q8_0.EnsureCapacity((long)Rows * Columns); break;
-            case ActivationKind.Q8_K: _q8k.EnsureCapacity((long)Rows * Columns); break;
         }
         _preparing = kind;
         pool.Run(this, Rows);
@@ -168,12 +158,6 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                     HalfVectors.RoundToBF16Row(x, _bf16.Pointer + (long)index * Columns, Columns);
                     break;
                 }
-            case ActivationKind.Q8_0:
-                ActivationQuantizer.RoundTripRow(ActivationFormat.Q8_0, x, Columns, _q8_0.Pointer + (long)index * Columns);
-                break;
-            case ActivationKind.Q8_K:
-                ActivationQuantizer.RoundTripRow(ActivationFormat.Q8_K, x, Columns, _q8k.Pointer + (long)index * Columns);
-                break;
         }
     }
 
@@ -181,8 +165,6 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     {
         _f16.Dispose();
         _bf16.Dispose();
-        _q8_0.Dispose();
-        _q8k.Dispose();
         _blockValues.Dispose();
         _blockWide.Dispose();
         _kSigned.Dispose();

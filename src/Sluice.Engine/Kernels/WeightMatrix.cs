@@ -112,23 +112,22 @@ public sealed unsafe class WeightMatrix
         }
     }
 
-    /// <summary>The activation form this weight type multiplies with.</summary>
+    /// <summary>
+    /// The float form of the input the float kernels multiply this weight type with (integer-dot types,
+    /// <see cref="IntegerDots"/>, take <see cref="MatMulInput.Q8_0Blocks"/> or <see cref="MatMulInput.Q8_KBlocks"/> instead).
+    /// </summary>
     public ActivationKind Activation => Type switch
     {
-        GgmlType.Q8_0 or GgmlType.Q4_0 => ActivationKind.Q8_0,
-        GgmlType.Q4_K or GgmlType.Q6_K => ActivationKind.Q8_K,
         GgmlType.F16 => ActivationKind.F16Rounded,
         GgmlType.BF16 => ActivationKind.BF16Rounded,
         _ => ActivationKind.F32,
     };
 }
 
-/// <summary>The form a matmul's input rows must take for a given weight type.</summary>
+/// <summary>The float form a matmul's input rows take for a float weight type.</summary>
 public enum ActivationKind
 {
     F32,
     F16Rounded,
     BF16Rounded,
-    Q8_0,
-    Q8_K,
 }

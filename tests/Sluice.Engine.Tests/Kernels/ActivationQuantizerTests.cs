@@ -51,7 +51,7 @@ public sealed unsafe class ActivationQuantizerTests
     }
 
     [Fact]
-    public void FastPaths_EqualScalarReferences_AndRoundTripIsQuantizedValueTimesScale()
+    public void FastPaths_EqualScalarReferences_AndBlockMajorCopiesMatch()
     {
         var rng = new Random(11);
         for (int trial = 0; trial < 200; trial++)
@@ -93,15 +93,64 @@ public sealed unsafe class ActivationQuantizerTests
                         Assert.Equal(scale, scales[b]);
                     }
                     Assert.Equal(refQ, q);
-                    var round = new float[256];
-                    fixed (float* rp = round)
-                    {
-                        ActivationQuantizer.RoundTripRow(format, xp, 256, rp);
-                    }
-                    for (int i = 0; i < 256; i++)
-                    {
-                        Assert.Equal(q[i] * scales[i / block], round[i]);
-                    }
+                    CheckBlockMajor(format, xp, q, scales, sums);
+                }
+            }
+        }
+    }
+
+    // token 1 of 3 quantized block-major (the layout the integer kernels read) holds the row-major values
+    private static void CheckBlockMajor(ActivationFormat format, float* x, sbyte[] q, float[] scales, int[] sums)
+    {
+        const int Tokens = 3, T = 1;
+        int block = format == ActivationFormat.Q8_0 ? 32 : 256;
+        int blocks = 256 / block;
+        var bq = new sbyte[Tokens * 256];
+        var bu = new byte[Tokens * 256];
+        var bw = new short[Tokens * 256];
+        var bs = new float[Tokens * blocks];
+        var bsum = new int[Tokens * blocks];
+        var bsum32 = new short[Tokens * 8];
+        fixed (sbyte* qp = bq)
+        fixed (byte* up = bu)
+        fixed (short* wp = bw, s32 = bsum32)
+        fixed (float* sp = bs)
+        fixed (int* mp = bsum)
+        {
+            if (format == ActivationFormat.Q8_0)
+            {
+                ActivationQuantizer.QuantizeRowBlockMajor(x, 256, T, Tokens, qp, wp, sp, mp);
+            }
+            else
+            {
+                ActivationQuantizer.QuantizeRowBlockMajorQ8K(x, 256, T, Tokens, qp, up, s32, sp);
+            }
+        }
+        for (int b = 0; b < blocks; b++)
+        {
+            int o = b * Tokens + T;
+            Assert.Equal(scales[b], bs[o]);
+            for (int i = 0; i < block; i++)
+            {
+                Assert.Equal(q[b * block + i], bq[o * block + i]);
+                if (format == ActivationFormat.Q8_0)
+                {
+                    Assert.Equal(q[b * block + i], bw[o * block + i]);
+                }
+                else
+                {
+                    Assert.Equal(q[b * block + i] + 128, bu[o * block + i]);
+                }
+            }
+            if (format == ActivationFormat.Q8_0)
+            {
+                Assert.Equal(sums[b], bsum[o]);
+            }
+            else
+            {
+                for (int s = 0; s < 8; s++)
+                {
+                    Assert.Equal(sums[2 * s] + sums[2 * s + 1], bsum32[o * 8 + s]);
                 }
             }
         }
