@@ -8,7 +8,12 @@ namespace Sluice.Engine.Kernels;
 /// </summary>
 public sealed unsafe class WeightMatrix
 {
-    public WeightMatrix(string name, GgmlType type, int rows, int columns, byte* data)
+    /// <param name="fileMapped">
+    /// <paramref name="data"/> is a read-only file mapping: once the matrix is repacked (<see cref="Packed"/>)
+    /// its pages are handed back to the kernel (read back from the file if a row is read again), so the
+    /// copy does not double the memory the model holds.
+    /// </param>
+    public WeightMatrix(string name, GgmlType type, int rows, int columns, byte* data, bool fileMapped = false)
     {
         if (!GgmlTypeInfo.IsSupportedForCompute(type))
         {
@@ -25,7 +30,10 @@ public sealed unsafe class WeightMatrix
         Columns = columns;
         Data = data;
         RowBytes = rowBytes;
+        _fileMapped = fileMapped;
     }
+
+    private readonly bool _fileMapped;
 
     public string Name { get; }
     public GgmlType Type { get; }
@@ -79,6 +87,10 @@ public sealed unsafe class WeightMatrix
                         if (packed)
                         {
                             _packed = buffer;
+                            if (_fileMapped)
+                            {
+                                MappedPages.Release(Data, ByteSize);
+                            }
                         }
                         else
                         {

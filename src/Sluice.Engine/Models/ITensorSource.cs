@@ -16,14 +16,16 @@ public interface ITensorSource
 
 /// <summary>
 /// A tensor's bytes somewhere in memory that outlives the model (usually a file mapping). Dimensions
-/// are in ggml order: [columns, rows] for a matrix.
+/// are in ggml order: [columns, rows] for a matrix. <see cref="FileMapped"/>: the bytes are a read-only
+/// mapping of a file, so pages the engine no longer needs can be dropped and are read back on access.
 /// </summary>
-public readonly unsafe struct TensorView(string name, GgmlType type, long[] dimensions, byte* data)
+public readonly unsafe struct TensorView(string name, GgmlType type, long[] dimensions, byte* data, bool fileMapped = false)
 {
     public string Name { get; } = name;
     public GgmlType Type { get; } = type;
     public long[] Dimensions { get; } = dimensions;
     public byte* Data { get; } = data;
+    public bool FileMapped { get; } = fileMapped;
 
     public long ElementCount
     {

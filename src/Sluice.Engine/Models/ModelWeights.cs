@@ -87,7 +87,7 @@ public sealed unsafe class ModelWeights
             {
                 throw new ModelFormatException(f.SourcePath, $"unsupported tensor type {GgmlTypeInfo.Name(t.Type)} for tensor '{name}' (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
             }
-            return new WeightMatrix(name, t.Type, rows, columns, t.Data);
+            return new WeightMatrix(name, t.Type, rows, columns, t.Data, t.FileMapped);
         }
 
         public float[] Vector(string name, int length)

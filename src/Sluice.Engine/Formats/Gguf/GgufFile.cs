@@ -97,7 +97,7 @@ public sealed unsafe class GgufFile : IDisposable, ITensorSource
     {
         if (_tensorsByName.TryGetValue(name, out var t))
         {
-            tensor = new TensorView(t.Name, t.Type, t.Dimensions, TensorData(t));
+            tensor = new TensorView(t.Name, t.Type, t.Dimensions, TensorData(t), fileMapped: _mmf != null);
             return true;
         }
         tensor = default;

@@ -52,21 +52,30 @@ internal static unsafe class Q4_KKernels
             int sumi = 0, summ = 0;
             for (int s = 0; s < 8; s++)
             {
-                byte* qs = blk + 16 + 32 * (s >> 1);
-                int shift = 4 * (s & 1);
-                int part = 0, xs = 0;
-                for (int l = 0; l < 32; l++)
-                {
-                    part += ((qs[l] >> shift) & 15) * xq[32 * s + l];
-                    xs += xq[32 * s + l];
-                }
-                sumi += sc[s] * part;
-                summ += mn[s] * xs;
+                sumi += sc[s] * SubBlockSum(blk + 16 + 32 * (s >> 1), 4 * (s & 1), xq + 32 * s);
+                summ += mn[s] * x.Sums[o * 8 + s];
             }
             acc = MathF.FusedMultiplyAdd(sumi, HalfTable.ToFloat(blk) * x.D[o], acc);
             acc = MathF.FusedMultiplyAdd(-summ, HalfTable.ToFloat(blk + 2) * x.D[o], acc);
         }
         return acc;
+    }
+
+    // sum over 32 values of nibble (at bit shift of qs[l]) * x[l]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SubBlockSum(byte* qs, int shift, sbyte* x)
+    {
+        if (Simd.Use256)
+        {
+            var nibbles = (Vector256.Load(qs).AsUInt16() >>> shift).AsByte() & Vector256.Create((byte)15);
+            return Vector256.Sum(Simd.DotU8S8(nibbles, Vector256.Load(x)));
+        }
+        int part = 0;
+        for (int l = 0; l < 32; l++)
+        {
+            part += ((qs[l] >> shift) & 15) * x[l];
+        }
+        return part;
     }
 
     /// <summary>Copies a Q4_K matrix (at least 16 rows) into packed 16-row groups (always succeeds: scales are widened exactly).</summary>

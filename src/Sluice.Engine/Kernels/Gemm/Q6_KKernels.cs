@@ -60,16 +60,37 @@ internal static unsafe class Q6_KKernels
             int sumi = 0;
             for (int s = 0; s < 16; s++)
             {
-                int part = 0;
-                for (int i = 16 * s; i < 16 * s + 16; i++)
-                {
-                    part += Value(blk, i) * (xu[i] - 128);
-                }
-                sumi += sc[s] * part;
+                sumi += sc[s] * SubBlockSum(blk, s, xu + 16 * s);
             }
             acc = MathF.FusedMultiplyAdd(sumi, HalfTable.ToFloat(blk + 208) * x.D[o], acc);
         }
         return acc;
+    }
+
+    // sum over sub-block s (16 values) of q * x, with xu = x + 128
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SubBlockSum(byte* blk, int s, byte* xu)
+    {
+        if (Simd.Use256)
+        {
+            // element 16s + i: half h, quarter c, offset l = l0 + i (Value's layout)
+            int h = s >> 3, c = (s >> 1) & 3, l0 = (s & 1) * 16;
+            var low = Vector128.Load(blk + h * 64 + (c & 1) * 32 + l0);
+            low = c < 2 ? low & Vector128.Create((byte)15) : (low.AsUInt16() >>> 4).AsByte() & Vector128.Create((byte)15);
+            var high = (Vector128.Load(blk + 128 + h * 32 + l0).AsUInt16() >>> (2 * c)).AsByte() & Vector128.Create((byte)3);
+            var q = ((low | (high.AsUInt16() << 4).AsByte()) - Vector128.Create((byte)32)).AsSByte();
+            // (x + 128) * q in pairs of at most 2 * 255 * 32, then 128 * sum(q) taken back out
+            var ones = Vector128<short>.One;
+            int withOffset = Vector128.Sum(Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(Vector128.Load(xu), q), ones));
+            int qSum = Vector128.Sum(Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(Vector128<byte>.One, q), ones));
+            return withOffset - 128 * qSum;
+        }
+        int part = 0;
+        for (int i = 16 * s; i < 16 * s + 16; i++)
+        {
+            part += Value(blk, i) * (xu[i - 16 * s] - 128);
+        }
+        return part;
     }
 
     /// <summary>Copies a Q6_K matrix (at least 16 rows) into packed 16-row groups (always succeeds: scales are widened exactly).</summary>
