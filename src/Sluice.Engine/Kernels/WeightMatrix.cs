@@ -77,13 +77,14 @@ public sealed unsafe class WeightMatrix
                             GgmlType.Q4_K => Gemm.Q4_KKernels.PackedBytes(Rows, blocks),
                             _ => Gemm.Q6_KKernels.PackedBytes(Rows, blocks),
                         });
-                        bool packed = Type switch
+                        Gemm.PackedGroups.GroupPacker pack = Type switch
                         {
-                            GgmlType.Q4_0 => Gemm.Q4_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
-                            GgmlType.Q8_0 => Gemm.Q8_0Kernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
-                            GgmlType.Q4_K => Gemm.Q4_KKernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
-                            _ => Gemm.Q6_KKernels.Pack(Data, RowBytes, Rows, blocks, buffer.Pointer),
+                            GgmlType.Q4_0 => Gemm.Q4_0Kernels.PackGroup,
+                            GgmlType.Q8_0 => Gemm.Q8_0Kernels.PackGroup,
+                            GgmlType.Q4_K => Gemm.Q4_KKernels.PackGroup,
+                            _ => Gemm.Q6_KKernels.PackGroup,
                         };
+                        bool packed = Gemm.PackedGroups.PackAll(pack, Data, RowBytes, Rows, blocks, buffer.Pointer);
                         if (packed)
                         {
                             _packed = buffer;

@@ -15,6 +15,24 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// </summary>
 internal static unsafe class PackedGroups
 {
+    /// <summary>Packs group <paramref name="g"/> of a matrix into <paramref name="dst"/>; false if the matrix cannot be packed.</summary>
+    public delegate bool GroupPacker(byte* w, long rb, int rows, int blocks, int g, byte* dst);
+
+    /// <summary>Packs every group, spread over the .NET thread pool (the kernel workers are idle while a matrix is packed).</summary>
+    public static bool PackAll(GroupPacker pack, byte* w, long rb, int rows, int blocks, byte* dst)
+    {
+        nint source = (nint)w, target = (nint)dst;
+        int failed = 0;
+        Parallel.For(0, Groups(rows), g =>
+        {
+            if (!pack((byte*)source, rb, rows, blocks, g, (byte*)target))
+            {
+                Volatile.Write(ref failed, 1);
+            }
+        });
+        return failed == 0;
+    }
+
     /// <summary>For output row r, the reduced lane holding it.</summary>
     public static ReadOnlySpan<int> LaneOfRow => [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15];
 

@@ -65,35 +65,32 @@ internal static unsafe class Q4_0Kernels
     public static long PackedBytes(int rows, int blocks) => (long)PackedGroups.Groups(rows) * blocks * PackedBlockBytes;
 
     /// <summary>
-    /// Copies a Q4_0 matrix (at least 16 rows) into 16-row groups, block by block: the 16 scales in the
+    /// Packs group g of a Q4_0 matrix of at least 16 rows, block by block: the 16 scales in the
     /// order the kernel's reduced lanes hold the rows, then the 16 rows' packed nibbles, so decode reads
     /// one sequential stream. Group g holds rows 16g..16g+15; a last partial group holds the last 16 rows.
     /// Returns false (leaving <paramref name="dst"/> partly written) if a scale is an infinity or NaN:
     /// the kernel widens scales in a way that is exact only for finite halves.
     /// </summary>
-    public static bool Pack(byte* w, long rb, int rows, int blocks, byte* dst)
+    public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
     {
-        for (int g = 0; g < PackedGroups.Groups(rows); g++)
+        int first = PackedGroups.FirstRow(g, rows);
+        for (int b = 0; b < blocks; b++)
         {
-            int first = PackedGroups.FirstRow(g, rows);
-            for (int b = 0; b < blocks; b++)
+            byte* block = dst + ((long)g * blocks + b) * PackedBlockBytes;
+            if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block))
             {
-                byte* block = dst + ((long)g * blocks + b) * PackedBlockBytes;
-                if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block))
-                {
-                    return false;
-                }
-                for (int i = 0; i < 16; i++)
-                {
-                    Buffer.MemoryCopy(w + (first + i) * rb + b * BlockBytes + 2, block + 32 + 16 * i, 16, 16);
-                }
+                return false;
+            }
+            for (int i = 0; i < 16; i++)
+            {
+                Vector128.Load(w + (first + i) * rb + b * BlockBytes + 2).Store(block + 32 + 16 * i);
             }
         }
         return true;
     }
 
     /// <summary>
-    /// One packed 16-row group (<see cref="Pack"/>) times every token of <paramref name="x"/>:
+    /// One packed 16-row group (<see cref="PackGroup"/>) times every token of <paramref name="x"/>:
     /// y[t * yStride + i] for rows i in 0..15. <paramref name="acc"/> is scratch for 16 floats per token.
     /// AVX-512 only.
     /// </summary>

@@ -78,40 +78,37 @@ internal static unsafe class Q4_KKernels
         return part;
     }
 
-    /// <summary>Copies a Q4_K matrix (at least 16 rows) into packed 16-row groups (always succeeds: scales are widened exactly).</summary>
-    public static bool Pack(byte* w, long rb, int rows, int blocks, byte* dst)
+    /// <summary>Packs group g (<see cref="PackedGroups"/>) of a Q4_K matrix of at least 16 rows (always succeeds: scales are widened exactly).</summary>
+    public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
     {
         byte* sc = stackalloc byte[8];
         byte* mn = stackalloc byte[8];
-        for (int g = 0; g < PackedGroups.Groups(rows); g++)
+        int first = PackedGroups.FirstRow(g, rows);
+        for (int b = 0; b < blocks; b++)
         {
-            int first = PackedGroups.FirstRow(g, rows);
-            for (int b = 0; b < blocks; b++)
+            byte* p = dst + ((long)g * blocks + b) * PackedBlockBytes;
+            for (int lane = 0; lane < 16; lane++)
             {
-                byte* p = dst + ((long)g * blocks + b) * PackedBlockBytes;
-                for (int lane = 0; lane < 16; lane++)
+                byte* blk = w + (first + PackedGroups.RowOfLane(lane)) * rb + (long)b * BlockBytes;
+                ((ushort*)p)[lane] = *(ushort*)blk;
+                ((ushort*)p)[16 + lane] = *(ushort*)(blk + 2);
+                RowDequantizer.ScalesQ4K(blk + 4, sc, mn);
+                for (int pair = 0; pair < 4; pair++)
                 {
-                    byte* blk = w + (first + PackedGroups.RowOfLane(lane)) * rb + (long)b * BlockBytes;
-                    ((ushort*)p)[lane] = *(ushort*)blk;
-                    ((ushort*)p)[16 + lane] = *(ushort*)(blk + 2);
-                    RowDequantizer.ScalesQ4K(blk + 4, sc, mn);
-                    for (int pair = 0; pair < 4; pair++)
-                    {
-                        ((short*)(p + MinsAt + 64 * pair))[2 * lane] = mn[2 * pair];
-                        ((short*)(p + MinsAt + 64 * pair))[2 * lane + 1] = mn[2 * pair + 1];
-                    }
+                    ((short*)(p + MinsAt + 64 * pair))[2 * lane] = mn[2 * pair];
+                    ((short*)(p + MinsAt + 64 * pair))[2 * lane + 1] = mn[2 * pair + 1];
                 }
-                for (int j = 0; j < 4; j++)
+            }
+            for (int j = 0; j < 4; j++)
+            {
+                for (int r = 0; r < 4; r++)
                 {
-                    for (int r = 0; r < 4; r++)
+                    byte* blk = w + (first + 4 * j + r) * rb + (long)b * BlockBytes;
+                    RowDequantizer.ScalesQ4K(blk + 4, sc, mn);
+                    *(ulong*)(p + ScalesAt + 32 * j + 8 * r) = *(ulong*)sc;
+                    for (int part = 0; part < 8; part++)
                     {
-                        byte* blk = w + (first + 4 * j + r) * rb + (long)b * BlockBytes;
-                        RowDequantizer.ScalesQ4K(blk + 4, sc, mn);
-                        Buffer.MemoryCopy(sc, p + ScalesAt + 32 * j + 8 * r, 8, 8);
-                        for (int part = 0; part < 8; part++)
-                        {
-                            Buffer.MemoryCopy(blk + 16 + 16 * part, p + QuantsAt + j * 512 + part * 64 + 16 * r, 16, 16);
-                        }
+                        Vector128.Load(blk + 16 + 16 * part).Store(p + QuantsAt + j * 512 + part * 64 + 16 * r);
                     }
                 }
             }

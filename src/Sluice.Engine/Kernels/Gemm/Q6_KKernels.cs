@@ -93,46 +93,43 @@ internal static unsafe class Q6_KKernels
         return part;
     }
 
-    /// <summary>Copies a Q6_K matrix (at least 16 rows) into packed 16-row groups (always succeeds: scales are widened exactly).</summary>
-    public static bool Pack(byte* w, long rb, int rows, int blocks, byte* dst)
+    /// <summary>Packs group g (<see cref="PackedGroups"/>) of a Q6_K matrix of at least 16 rows (always succeeds: scales are widened exactly).</summary>
+    public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
     {
-        for (int g = 0; g < PackedGroups.Groups(rows); g++)
+        int first = PackedGroups.FirstRow(g, rows);
+        for (int b = 0; b < blocks; b++)
         {
-            int first = PackedGroups.FirstRow(g, rows);
-            for (int b = 0; b < blocks; b++)
+            byte* p = dst + ((long)g * blocks + b) * PackedBlockBytes;
+            for (int lane = 0; lane < 16; lane++)
             {
-                byte* p = dst + ((long)g * blocks + b) * PackedBlockBytes;
-                for (int lane = 0; lane < 16; lane++)
+                byte* blk = w + (first + PackedGroups.RowOfLane(lane)) * rb + (long)b * BlockBytes;
+                ((ushort*)p)[lane] = *(ushort*)(blk + 208);
+                int corr = 0;
+                for (int s = 0; s < 16; s++)
                 {
-                    byte* blk = w + (first + PackedGroups.RowOfLane(lane)) * rb + (long)b * BlockBytes;
-                    ((ushort*)p)[lane] = *(ushort*)(blk + 208);
-                    int corr = 0;
-                    for (int s = 0; s < 16; s++)
+                    int sum = 0;
+                    for (int i = 16 * s; i < 16 * s + 16; i++)
                     {
-                        int sum = 0;
-                        for (int i = 16 * s; i < 16 * s + 16; i++)
-                        {
-                            sum += Value(blk, i);
-                        }
-                        corr += ((sbyte*)blk)[192 + s] * sum;
+                        sum += Value(blk, i);
                     }
-                    ((int*)(p + 32))[lane] = 128 * corr;
+                    corr += ((sbyte*)blk)[192 + s] * sum;
                 }
-                for (int j = 0; j < 4; j++)
+                ((int*)(p + 32))[lane] = 128 * corr;
+            }
+            for (int j = 0; j < 4; j++)
+            {
+                for (int r = 0; r < 4; r++)
                 {
-                    for (int r = 0; r < 4; r++)
+                    byte* blk = w + (first + 4 * j + r) * rb + (long)b * BlockBytes;
+                    Buffer.MemoryCopy(blk + 192, p + ScalesAt + 64 * j + 8 * r, 8, 8);
+                    Buffer.MemoryCopy(blk + 200, p + ScalesAt + 64 * j + 32 + 8 * r, 8, 8);
+                    for (int unit = 0; unit < 4; unit++)
                     {
-                        byte* blk = w + (first + 4 * j + r) * rb + (long)b * BlockBytes;
-                        Buffer.MemoryCopy(blk + 192, p + ScalesAt + 64 * j + 8 * r, 8, 8);
-                        Buffer.MemoryCopy(blk + 200, p + ScalesAt + 64 * j + 32 + 8 * r, 8, 8);
-                        for (int unit = 0; unit < 4; unit++)
-                        {
-                            int h = unit >> 1, l0 = (unit & 1) * 16;
-                            byte* u = p + QuantsAt + (j * 4 + unit) * 192 + 16 * r;
-                            Buffer.MemoryCopy(blk + h * 64 + l0, u, 16, 16);
-                            Buffer.MemoryCopy(blk + h * 64 + 32 + l0, u + 64, 16, 16);
-                            Buffer.MemoryCopy(blk + 128 + h * 32 + l0, u + 128, 16, 16);
-                        }
+                        int h = unit >> 1, l0 = (unit & 1) * 16;
+                        byte* u = p + QuantsAt + (j * 4 + unit) * 192 + 16 * r;
+                        Buffer.MemoryCopy(blk + h * 64 + l0, u, 16, 16);
+                        Buffer.MemoryCopy(blk + h * 64 + 32 + l0, u + 64, 16, 16);
+                        Buffer.MemoryCopy(blk + 128 + h * 32 + l0, u + 128, 16, 16);
                     }
                 }
             }

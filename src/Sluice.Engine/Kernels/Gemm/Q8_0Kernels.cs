@@ -55,27 +55,22 @@ internal static unsafe class Q8_0Kernels
         return s;
     }
 
-    /// <summary>
-    /// Copies a Q8_0 matrix (at least 16 rows) into packed 16-row groups; false if a scale is an infinity or NaN.
-    /// </summary>
-    public static bool Pack(byte* w, long rb, int rows, int blocks, byte* dst)
+    /// <summary>Packs group g of a Q8_0 matrix of at least 16 rows; false if a scale is an infinity or NaN.</summary>
+    public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
     {
-        for (int g = 0; g < PackedGroups.Groups(rows); g++)
+        int first = PackedGroups.FirstRow(g, rows);
+        for (int b = 0; b < blocks; b++)
         {
-            int first = PackedGroups.FirstRow(g, rows);
-            for (int b = 0; b < blocks; b++)
+            byte* block = dst + ((long)g * blocks + b) * PackedBlockBytes;
+            if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block))
             {
-                byte* block = dst + ((long)g * blocks + b) * PackedBlockBytes;
-                if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block))
+                return false;
+            }
+            for (int quarter = 0; quarter < 4; quarter++)
+            {
+                for (int i = 0; i < 16; i++)
                 {
-                    return false;
-                }
-                for (int quarter = 0; quarter < 4; quarter++)
-                {
-                    for (int i = 0; i < 16; i++)
-                    {
-                        *(ulong*)(block + 32 + quarter * 128 + i * 8) = *(ulong*)(w + (first + i) * rb + b * BlockBytes + 2 + quarter * 8);
-                    }
+                    *(ulong*)(block + 32 + quarter * 128 + i * 8) = *(ulong*)(w + (first + i) * rb + b * BlockBytes + 2 + quarter * 8);
                 }
             }
         }
