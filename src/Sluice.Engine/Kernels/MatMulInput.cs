@@ -22,9 +22,17 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     private readonly NativeBuffer<byte> _kValues = new(0);
     private readonly NativeBuffer<short> _kSums = new(0);
     private readonly NativeBuffer<float> _kScales = new(0);
-    private bool _hasF16, _hasBF16, _hasBlocks, _hasKBlocks;
-    private bool _preparingBlocks, _preparingKBlocks;
-    private ActivationKind _preparing;
+    // forms made since the last Set, as bits of Form; the one a pool run is converting rows into
+    private int _made;
+    private Form _preparing;
+
+    private enum Form
+    {
+        F16 = 1,
+        BF16 = 2,
+        Q8_0Blocks = 4,
+        Q8_KBlocks = 8,
+    }
 
     // (Rows, Columns), row-major
     public float* X { get; private set; }
@@ -37,62 +45,20 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         X = x;
         Rows = rows;
         Columns = columns;
-        _hasF16 = _hasBF16 = _hasBlocks = _hasKBlocks = false;
+        _made = 0;
     }
 
     /// <summary>The rows quantized to Q8_K blocks for integer dot products with K-quant weights.</summary>
     public Q8KBlocks Q8_KBlocks(WorkerPool pool)
     {
-        if (!_hasKBlocks)
-        {
-            if (Columns % 256 != 0)
-            {
-                throw new InvalidOperationException($"Q8_K blocks need a multiple of 256 columns, not {Columns}");
-            }
-            long blocks = (long)Rows * (Columns / 256);
-            _kSigned.EnsureCapacity(blocks * 256);
-            _kValues.EnsureCapacity(blocks * 256);
-            _kSums.EnsureCapacity(blocks * 8);
-            _kScales.EnsureCapacity(blocks);
-            _preparingKBlocks = true;
-            try
-            {
-                pool.Run(this, Rows);
-            }
-            finally
-            {
-                _preparingKBlocks = false;
-            }
-            _hasKBlocks = true;
-        }
+        Make(Form.Q8_KBlocks, 256, pool);
         return new Q8KBlocks(_kSigned.Pointer, _kValues.Pointer, _kSums.Pointer, _kScales.Pointer, Rows);
     }
 
     /// <summary>The rows quantized to Q8_0 blocks for integer dot products (llama.cpp's activation rounding).</summary>
     public Q8Blocks Q8_0Blocks(WorkerPool pool)
     {
-        if (!_hasBlocks)
-        {
-            if (Columns % 32 != 0)
-            {
-                throw new InvalidOperationException($"Q8_0 blocks need a multiple of 32 columns, not {Columns}");
-            }
-            long blocks = (long)Rows * (Columns / 32);
-            _blockValues.EnsureCapacity(blocks * 32);
-            _blockWide.EnsureCapacity(blocks * 32);
-            _blockScales.EnsureCapacity(blocks);
-            _blockSums.EnsureCapacity(blocks);
-            _preparingBlocks = true;
-            try
-            {
-                pool.Run(this, Rows);
-            }
-            finally
-            {
-                _preparingBlocks = false;
-            }
-            _hasBlocks = true;
-        }
+        Make(Form.Q8_0Blocks, 32, pool);
         return new Q8Blocks(_blockValues.Pointer, _blockWide.Pointer, _blockScales.Pointer, _blockSums.Pointer, Rows);
     }
 
@@ -105,30 +71,52 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         switch (kind)
         {
             case ActivationKind.F16Rounded:
-                Ensure(ref _hasF16, kind, pool);
+                Make(Form.F16, 1, pool);
                 return _f16.Pointer;
             case ActivationKind.BF16Rounded:
-                Ensure(ref _hasBF16, kind, pool);
+                Make(Form.BF16, 1, pool);
                 return _bf16.Pointer;
             default:
                 return X;
         }
     }
 
-    private void Ensure(ref bool done, ActivationKind kind, WorkerPool pool)
+    // converts every row into the form once (over the pool), sizing its buffers first
+    private void Make(Form form, int block, WorkerPool pool)
     {
-        if (done)
+        if ((_made & (int)form) != 0)
         {
             return;
         }
-        switch (kind)
+        if (Columns % block != 0)
         {
-            case ActivationKind.F16Rounded: _f16.EnsureCapacity((long)Rows * Columns); break;
-            case ActivationKind.BF16Rounded: _bf16.EnsureCapacity((long)Rows * Columns); break;
+            throw new InvalidOperationException($"{form} needs a multiple of {block} columns, not {Columns}");
         }
-        _preparing = kind;
+        long n = (long)Rows * Columns;
+        switch (form)
+        {
+            case Form.F16:
+                _f16.EnsureCapacity(n);
+                break;
+            case Form.BF16:
+                _bf16.EnsureCapacity(n);
+                break;
+            case Form.Q8_0Blocks:
+                _blockValues.EnsureCapacity(n);
+                _blockWide.EnsureCapacity(n);
+                _blockScales.EnsureCapacity(n / 32);
+                _blockSums.EnsureCapacity(n / 32);
+                break;
+            case Form.Q8_KBlocks:
+                _kSigned.EnsureCapacity(n);
+                _kValues.EnsureCapacity(n);
+                _kSums.EnsureCapacity(n / 32);
+                _kScales.EnsureCapacity(n / 256);
+                break;
+        }
+        _preparing = form;
         pool.Run(this, Rows);
-        done = true;
+        _made |= (int)form;
     }
 
     /// <summary>Converts row <paramref name="index"/> into the form being prepared.</summary>
@@ -136,28 +124,20 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     public void Execute(int index)
     {
         float* x = X + (long)index * Columns;
-        if (_preparingKBlocks)
-        {
-            ActivationQuantizer.QuantizeRowBlockMajorQ8K(x, Columns, index, Rows, _kSigned.Pointer, _kValues.Pointer, _kSums.Pointer, _kScales.Pointer);
-            return;
-        }
-        if (_preparingBlocks)
-        {
-            ActivationQuantizer.QuantizeRowBlockMajor(x, Columns, index, Rows, _blockValues.Pointer, _blockWide.Pointer, _blockScales.Pointer, _blockSums.Pointer);
-            return;
-        }
         switch (_preparing)
         {
-            case ActivationKind.F16Rounded:
-                {
-                    HalfVectors.RoundToHalfRow(x, _f16.Pointer + (long)index * Columns, Columns);
-                    break;
-                }
-            case ActivationKind.BF16Rounded:
-                {
-                    HalfVectors.RoundToBF16Row(x, _bf16.Pointer + (long)index * Columns, Columns);
-                    break;
-                }
+            case Form.F16:
+                HalfVectors.RoundToHalfRow(x, _f16.Pointer + (long)index * Columns, Columns);
+                break;
+            case Form.BF16:
+                HalfVectors.RoundToBF16Row(x, _bf16.Pointer + (long)index * Columns, Columns);
+                break;
+            case Form.Q8_0Blocks:
+                ActivationQuantizer.QuantizeRowBlockMajor(x, Columns, index, Rows, _blockValues.Pointer, _blockWide.Pointer, _blockScales.Pointer, _blockSums.Pointer);
+                break;
+            case Form.Q8_KBlocks:
+                ActivationQuantizer.QuantizeRowBlockMajorQ8K(x, Columns, index, Rows, _kSigned.Pointer, _kValues.Pointer, _kSums.Pointer, _kScales.Pointer);
+                break;
         }
     }
 
