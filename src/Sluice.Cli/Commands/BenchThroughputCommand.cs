@@ -56,6 +56,19 @@ internal static class BenchThroughputCommand
                 };
                 using var engine = new LlmEngine(loaded, options);
                 var requests = RandomPrompts(loaded.Tokenizer, n, inLen, parse.GetValue(seed));
+                // warm-up before the clock, as vLLM's engine profiles before its benchmark is timed: the first
+                // forward passes repack quantized weights and compile the kernels (its own prompt, so the
+                // prefix cache gives the timed requests nothing)
+                var warm = engine.Submit(new GenerationRequest
+                {
+                    Id = "bench-warmup",
+                    PromptTokens = RandomPrompts(loaded.Tokenizer, 1, 16, parse.GetValue(seed) + 1)[0],
+                    Sampling = new SamplingParams { Temperature = 0, MaxTokens = 2, IgnoreEos = true },
+                    CancellationToken = ct,
+                });
+                await foreach (var _ in warm.Events.ReadAllAsync(CancellationToken.None))
+                {
+                }
                 var bar = new ProgressBar(e, n, "requests");
                 var clock = Stopwatch.StartNew();
                 int done = 0;
