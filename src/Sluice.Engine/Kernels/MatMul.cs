@@ -6,12 +6,13 @@ namespace Sluice.Engine.Kernels;
 
 /// <summary>
 /// Y (n, rows) = X (n, columns) @ W^T for any supported weight type, spread over the worker pool by
-/// contiguous runs of weight rows. A task expands a group of its weight rows to floats once (into
-/// scratch that stays in cache) and multiplies them with every input row in 4x4 register tiles,
-/// so each weight byte is read from memory once per call however many tokens the batch holds.
-/// Inputs arrive in the form the weight type asks for (for quantized weights: llama.cpp's 8-bit
-/// activation rounding, expanded back to floats), and every (row, token) result follows one fixed
-/// recipe (<see cref="FloatGemm"/>), so results do not depend on the batch.
+/// contiguous runs of weight rows, so each weight byte is read from memory once per call however many
+/// tokens the batch holds. Quantized weights take integer block dots against the input quantized to
+/// 8-bit blocks (llama.cpp's activation rounding), one packed 16-row group at a time for every token
+/// (<see cref="PackedGroups"/>). Float weights are expanded a group of rows at a time into scratch
+/// that stays in cache and multiplied in 4x4 register tiles (<see cref="FloatGemm"/>), or streamed
+/// by the fused decode kernels for one to eight tokens. Every (row, token) result follows its type's
+/// one fixed recipe, so results do not depend on the batch.
 /// </summary>
 public sealed unsafe class MatMul : IParallelWork, IDisposable
 {
