@@ -36,8 +36,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     // decode on all-finite F16 weights: x * 2^112 for DecodeKernels.F16Scaled
     private bool _scaledHalves;
     private NativeBuffer<float>? _scaledX;
-    // Q4_0 / Q8_0 weights: integer block dots against Q8_0 activation blocks (Gemm.PackedGroups)
-    private bool _intBlocks;
+    // quantized weights (WeightMatrix.IntegerDots): integer block dots against Q8_0 / Q8_K activation blocks
     private Q8Blocks _blocks;
     private Q8KBlocks _kBlocks;
     private byte* _packed;
@@ -59,8 +58,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         _n = input.Rows;
         _y = y;
         _yStride = yStride;
-        _intBlocks = w.IntegerDots;
-        if (_intBlocks)
+        if (w.IntegerDots)
         {
             if (w.Type is Quantization.GgmlType.Q4_K or Quantization.GgmlType.Q6_K)
             {
@@ -123,7 +121,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         int r0 = index * _rowsPerTask;
         int r1 = Math.Min(_w.Rows, r0 + _rowsPerTask);
         int k = _w.Columns;
-        if (_intBlocks)
+        if (_w.IntegerDots)
         {
             IntegerRows(r0, r1);
             return;
@@ -220,13 +218,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             }
             return;
         }
-        long groupBytes = (long)blocks * type switch
-        {
-            Quantization.GgmlType.Q4_0 => Q4_0Kernels.PackedBlockBytes,
-            Quantization.GgmlType.Q8_0 => Q8_0Kernels.PackedBlockBytes,
-            Quantization.GgmlType.Q4_K => Q4_KKernels.PackedBlockBytes,
-            _ => Q6_KKernels.PackedBlockBytes,
-        };
+        long groupBytes = (long)blocks * PackedGroups.BlockBytes(type);
         int slot = _scratch.Rent(16L * _n + Math.Max(Q6_KKernels.ScratchFloats(_n), Q4_KKernels.ScratchFloats(_n)), out float* part);
         try
         {

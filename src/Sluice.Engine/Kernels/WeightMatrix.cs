@@ -47,7 +47,7 @@ public sealed unsafe class WeightMatrix
 
     private readonly Lock _packLock = new();
     private NativeBuffer<byte>? _packed;
-    private bool _packTried;
+    private volatile bool _packTried;
 
     /// <summary>True for the types whose matmuls take integer block dots (<see cref="Gemm.PackedGroups"/>).</summary>
     public bool IntegerDots => Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K;
@@ -62,45 +62,42 @@ public sealed unsafe class WeightMatrix
     {
         get
         {
-            lock (_packLock)
+            // read on every matmul: the lock only until the one packing attempt is over
+            if (!_packTried)
             {
-                if (!_packTried)
+                Pack();
+            }
+            return _packed is null ? null : _packed.Pointer;
+        }
+    }
+
+    private void Pack()
+    {
+        lock (_packLock)
+        {
+            if (_packTried)
+            {
+                return;
+            }
+            if (IntegerDots && Simd.Use512 && Rows >= 16)
+            {
+                int blocks = Columns / GgmlTypeInfo.BlockElements(Type);
+                var buffer = new NativeBuffer<byte>(Gemm.PackedGroups.Bytes(Type, Rows, blocks));
+                if (Gemm.PackedGroups.PackAll(Gemm.PackedGroups.Packer(Type), Data, RowBytes, Rows, blocks, buffer.Pointer))
                 {
-                    _packTried = true;
-                    if (IntegerDots && Simd.Use512 && Rows >= 16)
+                    _packed = buffer;
+                    if (_fileMapped)
                     {
-                        int blocks = Columns / GgmlTypeInfo.BlockElements(Type);
-                        var buffer = new NativeBuffer<byte>(Type switch
-                        {
-                            GgmlType.Q4_0 => Gemm.Q4_0Kernels.PackedBytes(Rows, blocks),
-                            GgmlType.Q8_0 => Gemm.Q8_0Kernels.PackedBytes(Rows, blocks),
-                            GgmlType.Q4_K => Gemm.Q4_KKernels.PackedBytes(Rows, blocks),
-                            _ => Gemm.Q6_KKernels.PackedBytes(Rows, blocks),
-                        });
-                        Gemm.PackedGroups.GroupPacker pack = Type switch
-                        {
-                            GgmlType.Q4_0 => Gemm.Q4_0Kernels.PackGroup,
-                            GgmlType.Q8_0 => Gemm.Q8_0Kernels.PackGroup,
-                            GgmlType.Q4_K => Gemm.Q4_KKernels.PackGroup,
-                            _ => Gemm.Q6_KKernels.PackGroup,
-                        };
-                        bool packed = Gemm.PackedGroups.PackAll(pack, Data, RowBytes, Rows, blocks, buffer.Pointer);
-                        if (packed)
-                        {
-                            _packed = buffer;
-                            if (_fileMapped)
-                            {
-                                MappedPages.Release(Data, ByteSize);
-                            }
-                        }
-                        else
-                        {
-                            buffer.Dispose();
-                        }
+                        MappedPages.Release(Data, ByteSize);
                     }
                 }
-                return _packed is null ? null : _packed.Pointer;
+                else
+                {
+                    buffer.Dispose();
+                }
             }
+            // written last: a reader that sees it set also sees _packed
+            _packTried = true;
         }
     }
 

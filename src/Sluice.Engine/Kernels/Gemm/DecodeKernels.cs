@@ -50,7 +50,7 @@ internal static unsafe class DecodeKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* y, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+    internal static void Store(float* y, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
     {
         y[0] = FloatGemm.Reduce(a);
         y[1] = FloatGemm.Reduce(b);

@@ -1,11 +1,13 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Sluice.Engine.Quantization;
 
 namespace Sluice.Engine.Kernels.Gemm;
 
 /// <summary>
-/// What the integer block-dot kernels (<see cref="Q4_0Kernels"/>, <see cref="Q8_0Kernels"/>) share. They
+/// What the integer block-dot kernels (<see cref="Q4_0Kernels"/>, <see cref="Q8_0Kernels"/>,
+/// <see cref="Q4_KKernels"/>, <see cref="Q6_KKernels"/>) share. They
 /// take 16 weight rows at once: a 512-bit register holds the same slice of 4 rows, one row per 128-bit
 /// lane; multiply-adds against the token's values broadcast to every 128-bit lane leave 4 partial sums
 /// per row, and two shuffle-add rounds (<see cref="Reduce"/>) put the 16 rows' exact block sums in one
@@ -17,6 +19,27 @@ internal static unsafe class PackedGroups
 {
     /// <summary>Packs group <paramref name="g"/> of a matrix into <paramref name="dst"/>; false if the matrix cannot be packed.</summary>
     public delegate bool GroupPacker(byte* w, long rb, int rows, int blocks, int g, byte* dst);
+
+    /// <summary>Bytes one 16-row group of <paramref name="type"/> takes per block once packed.</summary>
+    public static int BlockBytes(GgmlType type) => type switch
+    {
+        GgmlType.Q4_0 => Q4_0Kernels.PackedBlockBytes,
+        GgmlType.Q8_0 => Q8_0Kernels.PackedBlockBytes,
+        GgmlType.Q4_K => Q4_KKernels.PackedBlockBytes,
+        _ => Q6_KKernels.PackedBlockBytes,
+    };
+
+    /// <summary>Bytes of a packed matrix: one group per 16 rows, plus one for the last 16 rows when rows % 16 != 0.</summary>
+    public static long Bytes(GgmlType type, int rows, int blocks) => (long)Groups(rows) * blocks * BlockBytes(type);
+
+    /// <summary>The packer of <paramref name="type"/>'s groups.</summary>
+    public static GroupPacker Packer(GgmlType type) => type switch
+    {
+        GgmlType.Q4_0 => Q4_0Kernels.PackGroup,
+        GgmlType.Q8_0 => Q8_0Kernels.PackGroup,
+        GgmlType.Q4_K => Q4_KKernels.PackGroup,
+        _ => Q6_KKernels.PackGroup,
+    };
 
     /// <summary>Packs every group, spread over the .NET thread pool (the kernel workers are idle while a matrix is packed).</summary>
     public static bool PackAll(GroupPacker pack, byte* w, long rb, int rows, int blocks, byte* dst)

@@ -61,8 +61,6 @@ internal static unsafe class Q4_0Kernels
     /// <summary>Bytes one 16-row group takes per block once packed: 16 scales, then 16 rows of 16 bytes.</summary>
     public const int PackedBlockBytes = 32 + 16 * 16;
 
-    /// <summary>Bytes of a packed matrix: one group per 16 rows, plus one for the last 16 rows when rows % 16 != 0.</summary>
-    public static long PackedBytes(int rows, int blocks) => (long)PackedGroups.Groups(rows) * blocks * PackedBlockBytes;
 
     /// <summary>
     /// Packs group g of a Q4_0 matrix of at least 16 rows, block by block: the 16 scales in the

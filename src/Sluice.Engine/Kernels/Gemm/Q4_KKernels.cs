@@ -34,7 +34,6 @@ internal static unsafe class Q4_KKernels
     /// <summary>Bytes one 16-row group takes per super-block once packed.</summary>
     public const int PackedBlockBytes = QuantsAt + 16 * 128;
 
-    public static long PackedBytes(int rows, int blocks) => (long)PackedGroups.Groups(rows) * blocks * PackedBlockBytes;
 
     /// <summary>The recipe for one row and one token (any instruction set).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

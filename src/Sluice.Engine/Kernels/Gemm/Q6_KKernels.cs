@@ -33,7 +33,6 @@ internal static unsafe class Q6_KKernels
     /// <summary>Bytes one 16-row group takes per super-block once packed.</summary>
     public const int PackedBlockBytes = QuantsAt + 16 * 192;
 
-    public static long PackedBytes(int rows, int blocks) => (long)PackedGroups.Groups(rows) * blocks * PackedBlockBytes;
 
     // the signed 6-bit value of element e (0..255) of a block
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -96,6 +95,8 @@ internal static unsafe class Q6_KKernels
     /// <summary>Packs group g (<see cref="PackedGroups"/>) of a Q6_K matrix of at least 16 rows (always succeeds: scales are widened exactly).</summary>
     public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
     {
+        byte* ones = stackalloc byte[16];
+        new Span<byte>(ones, 16).Fill(129);
         int first = PackedGroups.FirstRow(g, rows);
         for (int b = 0; b < blocks; b++)
         {
@@ -107,12 +108,8 @@ internal static unsafe class Q6_KKernels
                 int corr = 0;
                 for (int s = 0; s < 16; s++)
                 {
-                    int sum = 0;
-                    for (int i = 16 * s; i < 16 * s + 16; i++)
-                    {
-                        sum += Value(blk, i);
-                    }
-                    corr += ((sbyte*)blk)[192 + s] * sum;
+                    // the sub-block's sum of values: its dot with x = 1 (stored offset, as 129)
+                    corr += ((sbyte*)blk)[192 + s] * SubBlockSum(blk, s, ones);
                 }
                 ((int*)(p + 32))[lane] = 128 * corr;
             }
@@ -121,15 +118,15 @@ internal static unsafe class Q6_KKernels
                 for (int r = 0; r < 4; r++)
                 {
                     byte* blk = w + (first + 4 * j + r) * rb + (long)b * BlockBytes;
-                    Buffer.MemoryCopy(blk + 192, p + ScalesAt + 64 * j + 8 * r, 8, 8);
-                    Buffer.MemoryCopy(blk + 200, p + ScalesAt + 64 * j + 32 + 8 * r, 8, 8);
+                    *(ulong*)(p + ScalesAt + 64 * j + 8 * r) = *(ulong*)(blk + 192);
+                    *(ulong*)(p + ScalesAt + 64 * j + 32 + 8 * r) = *(ulong*)(blk + 200);
                     for (int unit = 0; unit < 4; unit++)
                     {
                         int h = unit >> 1, l0 = (unit & 1) * 16;
                         byte* u = p + QuantsAt + (j * 4 + unit) * 192 + 16 * r;
-                        Buffer.MemoryCopy(blk + h * 64 + l0, u, 16, 16);
-                        Buffer.MemoryCopy(blk + h * 64 + 32 + l0, u + 64, 16, 16);
-                        Buffer.MemoryCopy(blk + 128 + h * 32 + l0, u + 128, 16, 16);
+                        Vector128.Load(blk + h * 64 + l0).Store(u);
+                        Vector128.Load(blk + h * 64 + 32 + l0).Store(u + 64);
+                        Vector128.Load(blk + 128 + h * 32 + l0).Store(u + 128);
                     }
                 }
             }
@@ -158,9 +155,6 @@ internal static unsafe class Q6_KKernels
         byte* scales = values + 64 * 64;
         byte* xu = x.U;
         float* xd = x.D;
-        var low = Vector512.Create((byte)15);
-        var two = Vector512.Create((byte)0x30);
-        var k32 = Vector512.Create((byte)32);
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
@@ -184,11 +178,11 @@ internal static unsafe class Q6_KKernels
                     var c = Vector512.Load(u + 64);
                     var hb = Vector512.Load(u + 128);
                     int s0i = (unit >> 1) * 8 + (unit & 1);
-                    // sub-blocks s0i + 2c, c = 0..3: low nibble of a / of c, high nibble of a / of c; qh bits 2c
-                    (((a & low) | ((hb.AsUInt16() << 4).AsByte() & two)) - k32).Store(values + (s0i * 4 + j) * 64);
-                    (((c & low) | ((hb.AsUInt16() << 2).AsByte() & two)) - k32).Store(values + ((s0i + 2) * 4 + j) * 64);
-                    ((((a.AsUInt16() >>> 4).AsByte() & low) | (hb & two)) - k32).Store(values + ((s0i + 4) * 4 + j) * 64);
-                    ((((c.AsUInt16() >>> 4).AsByte() & low) | ((hb.AsUInt16() >>> 2).AsByte() & two)) - k32).Store(values + ((s0i + 6) * 4 + j) * 64);
+                    SixBits(a, c, hb, out var v0, out var v1, out var v2, out var v3);
+                    v0.Store(values + (s0i * 4 + j) * 64);
+                    v1.Store(values + ((s0i + 2) * 4 + j) * 64);
+                    v2.Store(values + ((s0i + 4) * 4 + j) * 64);
+                    v3.Store(values + ((s0i + 6) * 4 + j) * 64);
                 }
             }
             long bo = (long)b * n;
@@ -221,9 +215,6 @@ internal static unsafe class Q6_KKernels
     {
         byte* xu = x.U;
         float* xd = x.D;
-        var low = Vector512.Create((byte)15);
-        var two = Vector512.Create((byte)0x30);
-        var k32 = Vector512.Create((byte)32);
         var facc = Vector512<float>.Zero;
         for (int b = 0; b < blocks; b++)
         {
@@ -245,10 +236,7 @@ internal static unsafe class Q6_KKernels
                     // sub-block s0i + 2c's scales: int16 index (s0i + 2c) % 8 of s0 (sub-blocks 0..7) or s1 (8..15)
                     var sc = unit >> 1 == 0 ? s0 : s1;
                     int m = s0i & 7;
-                    var v0 = ((a & low) | ((hb.AsUInt16() << 4).AsByte() & two)) - k32;
-                    var v1 = ((c & low) | ((hb.AsUInt16() << 2).AsByte() & two)) - k32;
-                    var v2 = (((a.AsUInt16() >>> 4).AsByte() & low) | (hb & two)) - k32;
-                    var v3 = (((c.AsUInt16() >>> 4).AsByte() & low) | ((hb.AsUInt16() >>> 2).AsByte() & two)) - k32;
+                    SixBits(a, c, hb, out var v0, out var v1, out var v2, out var v3);
                     sum += Sub(v0, sc, m, xt + 16 * s0i) + Sub(v1, sc, m + 2, xt + 16 * (s0i + 2))
                         + Sub(v2, sc, m + 4, xt + 16 * (s0i + 4)) + Sub(v3, sc, m + 6, xt + 16 * (s0i + 6));
                 }
@@ -267,6 +255,21 @@ internal static unsafe class Q6_KKernels
         float* tmp = stackalloc float[16];
         facc.Store(tmp);
         PackedGroups.StoreRows(tmp, 1, y, 0);
+    }
+
+    // One unit of 4 rows (low-bit bytes a at h*64+l0, c at h*64+32+l0, high bits hb) as the signed values of
+    // sub-blocks s0i, s0i + 2, s0i + 4, s0i + 6: low / high nibbles of a and c joined with qh bits 2c, 2c+1
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SixBits(Vector512<byte> a, Vector512<byte> c, Vector512<byte> hb,
+        out Vector512<byte> v0, out Vector512<byte> v1, out Vector512<byte> v2, out Vector512<byte> v3)
+    {
+        var low = Vector512.Create((byte)15);
+        var two = Vector512.Create((byte)0x30);
+        var k32 = Vector512.Create((byte)32);
+        v0 = ((a & low) | ((hb.AsUInt16() << 4).AsByte() & two)) - k32;
+        v1 = ((c & low) | ((hb.AsUInt16() << 2).AsByte() & two)) - k32;
+        v2 = (((a.AsUInt16() >>> 4).AsByte() & low) | (hb & two)) - k32;
+        v3 = (((c.AsUInt16() >>> 4).AsByte() & low) | ((hb.AsUInt16() >>> 2).AsByte() & two)) - k32;
     }
 
     // 4 rows' sub-block (signed values v) times the token's 16 offset activations, scaled by int16 scale m of sc

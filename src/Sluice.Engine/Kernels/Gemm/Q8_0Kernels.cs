@@ -21,7 +21,6 @@ internal static unsafe class Q8_0Kernels
     /// <summary>Bytes one 16-row group takes per block once packed: 16 scales, then 16 rows of 32 bytes.</summary>
     public const int PackedBlockBytes = 32 + 16 * 32;
 
-    public static long PackedBytes(int rows, int blocks) => (long)PackedGroups.Groups(rows) * blocks * PackedBlockBytes;
 
     /// <summary>The recipe for one row and one token, one block at a time (any instruction set).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
