@@ -80,24 +80,6 @@ public static unsafe class HalfVectors
     // 2^16 after the multiply and gets the float's all-ones exponent instead. Seven vector ops for
     // sixteen halves; .NET exposes no F16C/AVX-512 vcvtph2ps.
 
-    /// <summary>True when any of the <paramref name="n"/> halves at <paramref name="h"/> is an infinity or NaN (exponent all ones).</summary>
-    public static bool AnyNonFinite(ushort* h, long n)
-    {
-        long i = 0;
-        var exp = Vector256.Create((ushort)0x7C00);
-        var seen = Vector256<ushort>.Zero;
-        for (; i + 16 <= n; i += 16)
-        {
-            seen |= Vector256.Equals(Vector256.Load(h + i) & exp, exp);
-        }
-        bool any = seen != Vector256<ushort>.Zero;
-        for (; i < n && !any; i++)
-        {
-            any = (h[i] & 0x7C00) == 0x7C00;
-        }
-        return any;
-    }
-
     /// <summary>
     /// 16 finite halves to 16 floats scaled by 2^-112, exactly (half subnormals become float
     /// subnormals): sign-extend, shift the exponent and mantissa into place, clear the sign copies.
@@ -106,6 +88,11 @@ public static unsafe class HalfVectors
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> FiniteToScaledFloat(Vector256<short> h) =>
         ((Avx512F.ConvertToVector512Int32(h).AsUInt32() << 13) & Vector512.Create(0x8FFFE000u)).AsSingle();
+
+    /// <summary>8 finite halves to 8 floats scaled by 2^-112, as <see cref="FiniteToScaledFloat(Vector256{short})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FiniteToScaledFloat(Vector128<short> h) =>
+        ((Avx2.ConvertToVector256Int32(h).AsUInt32() << 13) & Vector256.Create(0x8FFFE000u)).AsSingle();
 
     /// <summary>16 halves to 16 floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

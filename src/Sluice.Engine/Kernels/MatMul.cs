@@ -9,10 +9,12 @@ namespace Sluice.Engine.Kernels;
 /// contiguous runs of weight rows, so each weight byte is read from memory once per call however many
 /// tokens the batch holds. Quantized weights take integer block dots against the input quantized to
 /// 8-bit blocks (llama.cpp's activation rounding), one packed 16-row group at a time for every token
-/// (<see cref="PackedGroups"/>). Float weights are expanded a group of rows at a time into scratch
-/// that stays in cache and multiplied in 4x4 register tiles (<see cref="FloatGemm"/>), or streamed
-/// by the fused decode kernels for one to eight tokens. Every (row, token) result follows its type's
-/// one fixed recipe, so results do not depend on the batch.
+/// (<see cref="PackedGroups"/>). F16 weights take one FMA chain per (row, token) with rows in the vector
+/// lanes, over packed 16-row groups and column-interleaved token tiles (<see cref="F16Kernels"/>).
+/// BF16/F32 weights are expanded a group of rows at a time into scratch that stays in cache and
+/// multiplied in 4x4 register tiles (<see cref="FloatGemm"/>), or streamed by the fused decode kernels
+/// for one token. Every (row, token) result follows its type's one fixed recipe, so results do not
+/// depend on the batch.
 /// </summary>
 public sealed unsafe class MatMul : IParallelWork, IDisposable
 {
@@ -33,9 +35,6 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     private int _n;
     private int _yStride;
     private int _rowsPerTask = MinRowsPerTask;
-    // decode on all-finite F16 weights: x * 2^112 for DecodeKernels.F16Scaled
-    private bool _scaledHalves;
-    private NativeBuffer<float>? _scaledX;
     // quantized weights (WeightMatrix.IntegerDots): integer block dots against Q8_0 / Q8_K activation blocks
     private Q8Blocks _blocks;
     private Q8KBlocks _kBlocks;
@@ -74,45 +73,20 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
             return;
         }
-        _x = input.Floats(w.Activation, _pool);
-        _scaledHalves = _n == 1 && w.Type == Quantization.GgmlType.F16 && w.Rows >= 4
-            && DecodeKernels.Supports(w.Type, w.Columns) && w.HalvesAllFinite;
-        if (_scaledHalves)
+        if (w.Type == Quantization.GgmlType.F16)
         {
-            _x = ScaleForHalves(_x, w.Columns);
+            _packed = w.Packed;
+            _x = _packed != null ? input.F16Tiles(_pool) : input.Floats(ActivationKind.F16Rounded, _pool);
+            // runs of whole 4-group chunks (F16Rows)
+            int perThreadRows = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
+            _rowsPerTask = Math.Max(64, (perThreadRows + 63) / 64 * 64);
+            _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
+            return;
         }
+        _x = input.Floats(w.Activation, _pool);
         int perThread = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
         _rowsPerTask = Math.Max(MinRowsPerTask, (perThread + 3) / 4 * 4);
         _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
-    }
-
-    private float* ScaleForHalves(float* x, int k)
-    {
-        if (_scaledX is null || _scaledX.Length < k)
-        {
-            _scaledX?.Dispose();
-            _scaledX = new NativeBuffer<float>(k);
-        }
-        float* xs = _scaledX.Pointer;
-        for (int i = 0; i < k; i++)
-        {
-            xs[i] = x[i] * HalfVectors.Two112;
-        }
-        return xs;
-    }
-
-    // one token, four rows starting at w (x is pre-scaled when _scaledHalves, which only single-token calls set)
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void DecodeQuad(byte* w, float* x, int k, float* y)
-    {
-        if (_scaledHalves)
-        {
-            DecodeKernels.F16Scaled(w, _w.RowBytes, x, k, y);
-        }
-        else
-        {
-            DecodeKernels.Quad(_w.Type, w, _w.RowBytes, x, k, y);
-        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -126,9 +100,21 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             IntegerRows(r0, r1);
             return;
         }
-        if (_w.Rows >= 4 && (_n == 1 ? DecodeKernels.Supports(_w.Type, k) : BatchDecodeKernels.Supports(_w.Type, k, _n)))
+        if (_w.Type == Quantization.GgmlType.F16)
         {
-            FewTokens(r0, r1, k);
+            if (_packed != null)
+            {
+                F16Rows(r0, r1);
+            }
+            else
+            {
+                F16DotRows(r0, r1);
+            }
+            return;
+        }
+        if (_n == 1 && _w.Rows >= 4 && DecodeKernels.Supports(_w.Type, k))
+        {
+            Decode(r0, r1, k);
             return;
         }
         int group = _n >= 4 ? GroupRows : 4;
@@ -149,48 +135,98 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         }
     }
 
-    // rows r0..r1 for one token or a handful: four rows by four tokens at a time, leftover tokens one at
-    // a time, leftover rows as the last four rows (recomputing some gives the same values)
-    private void FewTokens(int r0, int r1, int k)
+    // BF16 / F32 rows r0..r1 for one token, four rows at a time, leftover rows as the last four rows
+    // (recomputing some gives the same values)
+    private void Decode(int r0, int r1, int k)
     {
-        float* tmp = stackalloc float[16];
+        float* tmp = stackalloc float[4];
         for (int r = r0; r < r1; r += 4)
         {
-            bool whole = r + 4 <= r1;
-            int start = whole ? r : Math.Max(0, r1 - 4);
-            byte* w = _w.Row(start);
-            int t = 0;
-            for (; t + 4 <= _n; t += 4)
+            if (r + 4 <= r1)
             {
-                float* x = _x + (long)t * k;
-                if (whole)
+                DecodeKernels.Quad(_w.Type, _w.Row(r), _w.RowBytes, _x, k, _y + r);
+                continue;
+            }
+            int start = Math.Max(0, r1 - 4);
+            DecodeKernels.Quad(_w.Type, _w.Row(start), _w.RowBytes, _x, k, tmp);
+            for (int i = r; i < r1; i++)
+            {
+                _y[i] = tmp[i - start];
+            }
+        }
+    }
+
+    // F16, packed: rows r0..r1 (r0 a multiple of 64) as chunks of four 16-row groups. Per chunk, each group
+    // takes the tiles of 16 and 8 tokens while its weights sit in L2; the smaller tiles (at most one each of
+    // 4, 2, 1 tokens) take two or four groups per call for enough independent FMA chains. The matrix's last
+    // rows, when not a whole group, come from the group packed from its last 16 rows, written over rows
+    // the previous group also writes, with the same values.
+    private void F16Rows(int r0, int r1)
+    {
+        int k = _w.Columns;
+        long groupBytes = (long)k * F16Kernels.PackedBlockBytes;
+        int wholeGroups = _w.Rows / 16;
+        int g1 = (r1 + 15) / 16;
+        for (int c = r0 / 16; c < g1; c += 4)
+        {
+            int count = Math.Min(4, g1 - c);
+            int t0 = 0;
+            while (t0 < _n)
+            {
+                int width = F16Kernels.TileWidth(_n - t0);
+                if (!Simd.Use512)
                 {
-                    BatchDecodeKernels.Tile(w, _w.RowBytes, x, k, _y + (long)t * _yStride + r, _yStride);
-                    continue;
-                }
-                BatchDecodeKernels.Tile(w, _w.RowBytes, x, k, tmp, 4);
-                for (int j = 0; j < 4; j++)
-                {
-                    for (int i = r; i < r1; i++)
+                    for (int g = c; g < c + count; g++)
                     {
-                        _y[(long)(t + j) * _yStride + i] = tmp[j * 4 + i - start];
+                        for (int j = 0; j < width; j += width >= 4 ? 4 : 1)
+                        {
+                            F16Kernels.Avx2Tile(width >= 4 ? 4 : 1, Group(g, groupBytes), k, _x + (long)t0 * k + j, width, Output(g, t0 + j), _yStride);
+                        }
                     }
                 }
+                else if (width >= 8)
+                {
+                    for (int g = c; g < c + count; g++)
+                    {
+                        F16Kernels.Tile(width, Group(g, groupBytes), 0, k, _x + (long)t0 * k, Output(g, t0), _yStride, 0);
+                    }
+                }
+                else
+                {
+                    int per = F16Kernels.GroupsPerCall(width);
+                    for (int g = c; g < c + count; g += per)
+                    {
+                        if (g + per <= Math.Min(c + count, wholeGroups))
+                        {
+                            F16Kernels.Tile(width, Group(g, groupBytes), groupBytes, k, _x + (long)t0 * k, Output(g, t0), _yStride, 16);
+                            continue;
+                        }
+                        // fewer than `per` groups left, or the last partial group: one group per call
+                        for (int h = g; h < Math.Min(g + per, c + count); h++)
+                        {
+                            F16Kernels.Tile(width, Group(h, groupBytes), 0, k, _x + (long)t0 * k, Output(h, t0), _yStride, 0);
+                        }
+                    }
+                }
+                t0 += width;
             }
-            for (; t < _n; t++)
+        }
+    }
+
+    private byte* Group(int g, long groupBytes) => _packed + g * groupBytes;
+
+    // where group g's rows for token t go
+    private float* Output(int g, int t) => _y + (long)t * _yStride + PackedGroups.FirstRow(g, _w.Rows);
+
+    // F16 not packed (fewer than 16 rows, an infinity or NaN in the matrix, or no AVX2): the recipe row by row
+    private void F16DotRows(int r0, int r1)
+    {
+        int k = _w.Columns;
+        for (int r = r0; r < r1; r++)
+        {
+            for (int t = 0; t < _n; t++)
             {
-                float* x = _x + (long)t * k;
-                float* y = _y + (long)t * _yStride;
-                if (whole)
-                {
-                    DecodeQuad(w, x, k, y + r);
-                    continue;
-                }
-                DecodeQuad(w, x, k, tmp);
-                for (int i = r; i < r1; i++)
-                {
-                    y[i] = tmp[i - start];
-                }
+                _y[(long)t * _yStride + r] = F16Kernels.Dot(_w.Row(r), _x + (long)t * k, k);
             }
         }
     }
@@ -315,6 +351,5 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     public void Dispose()
     {
         _scratch.Dispose();
-        _scaledX?.Dispose();
     }
 }

@@ -11,6 +11,8 @@ namespace Sluice.Engine.Kernels;
 public sealed unsafe class MatMulInput : IDisposable, IParallelWork
 {
     private readonly NativeBuffer<float> _f16 = new(0);
+    // the F16 form times 2^112 in column-interleaved token tiles (F16Kernels.TileWidth)
+    private readonly NativeBuffer<float> _f16Tiles = new(0);
     private readonly NativeBuffer<float> _bf16 = new(0);
     // Q8_0 blocks, block-major (Q8Blocks): values, the same as int16, scales, sums
     private readonly NativeBuffer<sbyte> _blockValues = new(0);
@@ -32,6 +34,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
         BF16 = 2,
         Q8_0Blocks = 4,
         Q8_KBlocks = 8,
+        F16Tiles = 16,
     }
 
     // (Rows, Columns), row-major
@@ -60,6 +63,17 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     {
         Make(Form.Q8_0Blocks, 32, pool);
         return new Q8Blocks(_blockValues.Pointer, _blockWide.Pointer, _blockScales.Pointer, _blockSums.Pointer, Rows);
+    }
+
+    /// <summary>
+    /// The rows rounded to halves and scaled by 2^112, in the column-interleaved token tiles packed F16
+    /// weights multiply with (<see cref="F16Kernels.TileWidth"/>).
+    /// </summary>
+    public float* F16Tiles(WorkerPool pool)
+    {
+        Make(Form.F16, 1, pool);
+        Make(Form.F16Tiles, 1, pool);
+        return _f16Tiles.Pointer;
     }
 
     /// <summary>
@@ -98,6 +112,9 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
             case Form.F16:
                 _f16.EnsureCapacity(n);
                 break;
+            case Form.F16Tiles:
+                _f16Tiles.EnsureCapacity(n);
+                break;
             case Form.BF16:
                 _bf16.EnsureCapacity(n);
                 break;
@@ -129,6 +146,17 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
             case Form.F16:
                 HalfVectors.RoundToHalfRow(x, _f16.Pointer + (long)index * Columns, Columns);
                 break;
+            case Form.F16Tiles:
+                {
+                    var (start, width) = F16Kernels.TileOf(index, Rows);
+                    float* src = _f16.Pointer + (long)index * Columns;
+                    float* dst = _f16Tiles.Pointer + (long)start * Columns + (index - start);
+                    for (int i = 0; i < Columns; i++)
+                    {
+                        dst[(long)i * width] = src[i] * HalfVectors.Two112;
+                    }
+                    break;
+                }
             case Form.BF16:
                 HalfVectors.RoundToBF16Row(x, _bf16.Pointer + (long)index * Columns, Columns);
                 break;
@@ -144,6 +172,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     public void Dispose()
     {
         _f16.Dispose();
+        _f16Tiles.Dispose();
         _bf16.Dispose();
         _blockValues.Dispose();
         _blockWide.Dispose();

@@ -53,10 +53,11 @@ public sealed unsafe class WeightMatrix
     public bool IntegerDots => Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K;
 
     /// <summary>
-    /// Q4_0, Q8_0, Q4_K or Q6_K with AVX-512 and at least 16 rows: the matrix repacked in 16-row groups for the
-    /// integer kernels (<see cref="Gemm.PackedGroups"/>; made once, on first use; the same size as the
-    /// matrix). Null otherwise, or when a block scale is an infinity or NaN; matmuls then take the
-    /// one-row path, which gives the same results.
+    /// The matrix repacked in 16-row groups (made once, on first use; the same size as the matrix) for
+    /// Q4_0, Q8_0, Q4_K or Q6_K with AVX-512 (the integer kernels, <see cref="Gemm.PackedGroups"/>) and
+    /// F16 with AVX2 or AVX-512 (<see cref="Gemm.F16Kernels"/>), at least 16 rows. Null otherwise, or when
+    /// a block scale (F16: a value) is an infinity or NaN; matmuls then take the one-row path, which
+    /// gives the same results.
     /// </summary>
     public byte* Packed
     {
@@ -79,7 +80,7 @@ public sealed unsafe class WeightMatrix
             {
                 return;
             }
-            if (IntegerDots && Simd.Use512 && Rows >= 16)
+            if ((IntegerDots ? Simd.Use512 : Type == GgmlType.F16 && Simd.Use256) && Rows >= 16)
             {
                 int blocks = Columns / GgmlTypeInfo.BlockElements(Type);
                 var buffer = new NativeBuffer<byte>(Gemm.PackedGroups.Bytes(Type, Rows, blocks));
@@ -98,27 +99,6 @@ public sealed unsafe class WeightMatrix
             }
             // written last: a reader that sees it set also sees _packed
             _packTried = true;
-        }
-    }
-
-    // 0: not scanned yet; 1: every half finite; 2: an infinity or NaN somewhere
-    private int _halfScan;
-
-    /// <summary>
-    /// F16 only: true when no element is an infinity or NaN, which lets decode widen halves in three
-    /// vector ops (<see cref="Gemm.DecodeKernels.F16Scaled"/>). Scanned once, on first use.
-    /// </summary>
-    public bool HalvesAllFinite
-    {
-        get
-        {
-            int state = Volatile.Read(ref _halfScan);
-            if (state == 0)
-            {
-                state = Type == GgmlType.F16 && !HalfVectors.AnyNonFinite((ushort*)Data, (long)Rows * Columns) ? 1 : 2;
-                Volatile.Write(ref _halfScan, state);
-            }
-            return state == 1;
         }
     }
 

@@ -17,7 +17,7 @@ internal static unsafe class DecodeKernels
     /// <summary>True when <paramref name="type"/> has a fused kernel for rows of <paramref name="k"/> values.</summary>
     public static bool Supports(GgmlType type, int k) => Simd.Use512 && k % 16 == 0 && type switch
     {
-        GgmlType.F16 or GgmlType.BF16 or GgmlType.F32 => true,
+        GgmlType.BF16 or GgmlType.F32 => true,
         _ => false,
     };
 
@@ -27,7 +27,6 @@ internal static unsafe class DecodeKernels
     {
         switch (type)
         {
-            case GgmlType.F16: F16(w, rb, x, k, y); break;
             case GgmlType.BF16: BF16(w, rb, x, k, y); break;
             default: F32(w, rb, x, k, y); break;
         }
@@ -56,82 +55,6 @@ internal static unsafe class DecodeKernels
         y[1] = FloatGemm.Reduce(b);
         y[2] = FloatGemm.Reduce(c);
         y[3] = FloatGemm.Reduce(d);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void F16(byte* w, long rb, float* x, int k, float* y)
-    {
-        ushort* w0 = (ushort*)w, w1 = (ushort*)(w + rb), w2 = (ushort*)(w + 2 * rb), w3 = (ushort*)(w + 3 * rb);
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        for (int i = 0; i < k; i += 16)
-        {
-            if ((i & 31) == 0)
-            {
-                Prefetch((byte*)(w0 + i), rb);
-            }
-            var xv = Vector512.Load(x + i);
-            c0 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w0 + i)), xv, c0);
-            c1 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w1 + i)), xv, c1);
-            c2 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w2 + i)), xv, c2);
-            c3 = Simd.Fma512(HalfVectors.ToFloat(Vector256.Load(w3 + i)), xv, c3);
-        }
-        Store(y, c0, c1, c2, c3);
-    }
-
-    /// <summary>
-    /// F16 rows known to hold no infinity or NaN, against <paramref name="xs"/> = x * 2^112: each half
-    /// widens to w * 2^-112 in three ops, and (w * 2^-112) * (x * 2^112) is the same exact product the
-    /// FMA rounds in <see cref="F16"/>, so the results are identical bit for bit. x * 2^112 is exact and
-    /// finite because F16 activations are rounded to halves (|x| &lt;= 65504 &lt; 2^16).
-    /// </summary>
-    /// <remarks>
-    /// With widening this cheap, one FMA chain per row keeps up with memory, so short rows are taken one
-    /// after another: a single sequential stream, which the hardware prefetchers follow at full speed
-    /// without software prefetch (four interleaved row streams read ~25 % slower on one thread). Long
-    /// rows keep the four-row order: one row at a time reloads x for every row, and past a few KiB of x
-    /// that reload costs more than the streams do (qwen's FFN down projection, K = 4864, ran 60 % slower;
-    /// llama-3.2-1b at K = 2048 decoded 14.2 vs 13.0 tok/s with four rows at a time, A/B beside each other).
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void F16Scaled(byte* w, long rb, float* xs, int k, float* y)
-    {
-        if (k > RowByRowMaxK)
-        {
-            F16ScaledQuad(w, rb, xs, k, y);
-            return;
-        }
-        for (int r = 0; r < 4; r++)
-        {
-            short* p = (short*)(w + r * rb);
-            Vector512<float> c = default;
-            for (int i = 0; i < k; i += 16)
-            {
-                c = Simd.Fma512(HalfVectors.FiniteToScaledFloat(Vector256.Load(p + i)), Vector512.Load(xs + i), c);
-            }
-            y[r] = FloatGemm.Reduce(c);
-        }
-    }
-
-    private const int RowByRowMaxK = 1024;
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void F16ScaledQuad(byte* w, long rb, float* xs, int k, float* y)
-    {
-        short* w0 = (short*)w, w1 = (short*)(w + rb), w2 = (short*)(w + 2 * rb), w3 = (short*)(w + 3 * rb);
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        for (int i = 0; i < k; i += 16)
-        {
-            if ((i & 31) == 0)
-            {
-                Prefetch((byte*)(w0 + i), rb);
-            }
-            var xv = Vector512.Load(xs + i);
-            c0 = Simd.Fma512(HalfVectors.FiniteToScaledFloat(Vector256.Load(w0 + i)), xv, c0);
-            c1 = Simd.Fma512(HalfVectors.FiniteToScaledFloat(Vector256.Load(w1 + i)), xv, c1);
-            c2 = Simd.Fma512(HalfVectors.FiniteToScaledFloat(Vector256.Load(w2 + i)), xv, c2);
-            c3 = Simd.Fma512(HalfVectors.FiniteToScaledFloat(Vector256.Load(w3 + i)), xv, c3);
-        }
-        Store(y, c0, c1, c2, c3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -20,12 +20,13 @@ internal static unsafe class PackedGroups
     /// <summary>Packs group <paramref name="g"/> of a matrix into <paramref name="dst"/>; false if the matrix cannot be packed.</summary>
     public delegate bool GroupPacker(byte* w, long rb, int rows, int blocks, int g, byte* dst);
 
-    /// <summary>Bytes one 16-row group of <paramref name="type"/> takes per block once packed.</summary>
+    /// <summary>Bytes one 16-row group of <paramref name="type"/> takes per block (F16: per column) once packed.</summary>
     public static int BlockBytes(GgmlType type) => type switch
     {
         GgmlType.Q4_0 => Q4_0Kernels.PackedBlockBytes,
         GgmlType.Q8_0 => Q8_0Kernels.PackedBlockBytes,
         GgmlType.Q4_K => Q4_KKernels.PackedBlockBytes,
+        GgmlType.F16 => F16Kernels.PackedBlockBytes,
         _ => Q6_KKernels.PackedBlockBytes,
     };
 
@@ -38,6 +39,7 @@ internal static unsafe class PackedGroups
         GgmlType.Q4_0 => Q4_0Kernels.PackGroup,
         GgmlType.Q8_0 => Q8_0Kernels.PackGroup,
         GgmlType.Q4_K => Q4_KKernels.PackGroup,
+        GgmlType.F16 => F16Kernels.PackGroup,
         _ => Q6_KKernels.PackGroup,
     };
 
