@@ -132,11 +132,12 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                 break;
         }
         _preparing = form;
-        pool.Run(this, Rows);
+        // F16 tiles are made a tile at a time (Execute's index is a tile), the rest a row at a time
+        pool.Run(this, form == Form.F16Tiles ? F16Kernels.TileCount(Rows) : Rows);
         _made |= (int)form;
     }
 
-    /// <summary>Converts row <paramref name="index"/> into the form being prepared.</summary>
+    /// <summary>Converts row <paramref name="index"/> (F16 tiles: tile <paramref name="index"/>) into the form being prepared.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int index)
     {
@@ -148,13 +149,8 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                 break;
             case Form.F16Tiles:
                 {
-                    var (start, width) = F16Kernels.TileOf(index, Rows);
-                    float* src = _f16.Pointer + (long)index * Columns;
-                    float* dst = _f16Tiles.Pointer + (long)start * Columns + (index - start);
-                    for (int i = 0; i < Columns; i++)
-                    {
-                        dst[(long)i * width] = src[i] * HalfVectors.Two112;
-                    }
+                    var (start, width) = F16Kernels.Tile(index, Rows);
+                    F16Kernels.Interleave(_f16.Pointer + (long)start * Columns, Columns, width, _f16Tiles.Pointer + (long)start * Columns);
                     break;
                 }
             case Form.BF16:

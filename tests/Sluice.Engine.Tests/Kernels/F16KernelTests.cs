@@ -71,14 +71,12 @@ public sealed unsafe class F16KernelTests
         {
             int start = 0;
             var widths = new List<int>();
-            while (start < n)
+            for (int index = 0; index < F16Kernels.TileCount(n); index++)
             {
-                int width = F16Kernels.TileWidth(n - start);
+                var (first, width) = F16Kernels.Tile(index, n);
+                Assert.Equal(start, first);
+                Assert.Equal(F16Kernels.TileWidth(n - start), width);
                 widths.Add(width);
-                for (int t = start; t < start + width; t++)
-                {
-                    Assert.Equal((start, width), F16Kernels.TileOf(t, n));
-                }
                 start += width;
             }
             Assert.Equal(n, start);

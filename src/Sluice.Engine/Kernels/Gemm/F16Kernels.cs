@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -83,18 +84,39 @@ internal static unsafe class F16Kernels
     public static int TileWidth(int remaining) =>
         remaining >= 16 ? 16 : remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
 
-    /// <summary>The tile holding token <paramref name="t"/> of <paramref name="n"/>: its first token and width.</summary>
-    public static (int Start, int Width) TileOf(int t, int n)
+    /// <summary>Token tiles of <paramref name="n"/> tokens.</summary>
+    public static int TileCount(int n) => n / 16 + BitOperations.PopCount((uint)(n % 16));
+
+    /// <summary>Tile <paramref name="index"/> of <paramref name="n"/> tokens: its first token and width.</summary>
+    public static (int Start, int Width) Tile(int index, int n)
     {
-        int start = 0;
-        while (true)
+        int start = 16 * Math.Min(index, n / 16);
+        for (int i = n / 16; i < index; i++)
         {
-            int width = TileWidth(n - start);
-            if (t < start + width)
+            start += TileWidth(n - start);
+        }
+        return (start, TileWidth(n - start));
+    }
+
+    /// <summary>
+    /// Writes <paramref name="width"/> rows of <paramref name="k"/> values (already rounded to halves) as
+    /// one token tile, times 2^112.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Interleave(float* x, int k, int width, float* tile)
+    {
+        // 16 columns at a time, so the lines being written stay in L1 while every row is read in order
+        for (int i0 = 0; i0 < k; i0 += 16)
+        {
+            int i1 = Math.Min(k, i0 + 16);
+            for (int j = 0; j < width; j++)
             {
-                return (start, width);
+                float* row = x + (long)j * k;
+                for (int i = i0; i < i1; i++)
+                {
+                    tile[(long)i * width + j] = row[i] * HalfVectors.Two112;
+                }
             }
-            start += width;
         }
     }
 
