@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Sluice.Engine.Caching;
 using Sluice.Engine.Kernels.Gemm;
 using Sluice.Engine.Quantization;
@@ -9,19 +10,26 @@ using Sluice.Engine.Threading;
 namespace Sluice.Engine.Kernels;
 
 /// <summary>
-/// Causal attention of a ragged batch over the paged KV cache. One work item is one token and one
-/// KV head: the query heads that share that KV head (GQA) read each key and value block once.
-/// Softmax is computed online block by block (running max and sum), so no score buffer the size of
-/// the context is needed.
+/// Causal attention of a ragged batch over the paged KV cache. One work item is one KV head and a tile
+/// of up to <see cref="TileTokens"/> consecutive tokens of one sequence: each key and value block is
+/// read (and widened from F16 or Q8_0) once for all the tile's tokens and the query heads that share the
+/// KV head (GQA). Softmax is computed online block by block (running max and sum), so no score buffer
+/// the size of the context is needed. Every (token, head) follows the same steps over the same blocks
+/// whatever tile it is in, so results do not depend on the batch.
 /// </summary>
 public sealed unsafe class Attention : IParallelWork
 {
+    /// <summary>Most tokens one work item takes.</summary>
+    public const int TileTokens = 16;
+
     private PagedKvCache _cache = null!;
     private int _layer;
     private float* _q;     // (n, heads, headDim)
     private float* _out;   // (n, heads, headDim)
     private int[] _positions = [];      // (n,)
     private int[][] _blockTables = [];  // per token: its sequence's block table
+    private int[] _tileStarts = new int[64];  // tile i: tokens _tileStarts[i] .. _tileStarts[i + 1]
+    private int _tiles;
     private int _heads;
     private float _scale;
 
@@ -36,54 +44,74 @@ public sealed unsafe class Attention : IParallelWork
         _blockTables = blockTables;
         _heads = heads;
         _scale = 1f / MathF.Sqrt(cache.HeadDim);
-        pool.Run(this, n * cache.KvHeads);
+        // a tile: consecutive positions of one sequence (one block table), at most TileTokens
+        if (_tileStarts.Length < n + 1)
+        {
+            _tileStarts = new int[n + 1];
+        }
+        _tiles = 0;
+        for (int t = 0; t < n; t++)
+        {
+            if (t == 0 || t - _tileStarts[_tiles - 1] == TileTokens || blockTables[t] != blockTables[t - 1] || positions[t] != positions[t - 1] + 1)
+            {
+                _tileStarts[_tiles++] = t;
+            }
+        }
+        _tileStarts[_tiles] = n;
+        pool.Run(this, _tiles * cache.KvHeads);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int index)
     {
         int kvHeads = _cache.KvHeads;
-        int t = index / kvHeads;
+        // last tiles first: they see the longest contexts, and the pool hands out items in order
+        int tile = _tiles - 1 - index / kvHeads;
         int kvh = index % kvHeads;
+        int t0 = _tileStarts[tile], t1 = _tileStarts[tile + 1];
         int group = _heads / kvHeads;
         int hd = _cache.HeadDim;
         int bs = _cache.BlockSize;
-        int ctx = _positions[t] + 1;
-        int[] table = _blockTables[t];
+        int[] table = _blockTables[t0];
         var kvType = _cache.Type;
         bool f16 = kvType != KvCacheType.F32;
 
-        // per query head: running max, running sum, output accumulator
-        Span<float> maxes = stackalloc float[group];
-        Span<float> sums = stackalloc float[group];
-        float* scores = stackalloc float[bs];
-        // an F16 or Q8_0 block's keys and values widened once for all the group's query heads
+        // per (token, query head): running max, running sum; output accumulators are the output rows
+        int states = (t1 - t0) * group;
+        Span<float> maxes = stackalloc float[states];
+        Span<float> sums = stackalloc float[states];
+        // room for a whole last vector (ExpShifted)
+        float* scores = stackalloc float[(bs + 15) / 16 * 16];
+        // an F16 or Q8_0 block's keys and values widened once for the whole tile
         float* kf = stackalloc float[f16 ? bs * hd : 0];
         float* vf = stackalloc float[f16 ? bs * hd : 0];
-        float* q0 = _q + ((long)t * _heads + kvh * group) * hd;
-        float* o0 = _out + ((long)t * _heads + kvh * group) * hd;
         maxes.Fill(float.NegativeInfinity);
         sums.Clear();
-        new Span<float>(o0, group * hd).Clear();
+        for (int t = t0; t < t1; t++)
+        {
+            new Span<float>(_out + ((long)t * _heads + kvh * group) * hd, group * hd).Clear();
+        }
 
-        for (int start = 0; start < ctx; start += bs)
+        // the tile's last token sees the most keys; earlier ones stop sooner
+        int ctxAll = _positions[t1 - 1] + 1;
+        for (int start = 0; start < ctxAll; start += bs)
         {
             int block = table[start / bs];
-            int count = Math.Min(bs, ctx - start);
-            // (count, headDim) rows of this block and head, contiguous in the cache
+            int rows = Math.Min(bs, ctxAll - start);
+            // (rows, headDim) rows of this block and head, contiguous in the cache
             float* keys, values;
             if (kvType == KvCacheType.F16)
             {
-                Widen((ushort*)_cache.Key(_layer, block, kvh, 0), kf, count * hd);
-                Widen((ushort*)_cache.Value(_layer, block, kvh, 0), vf, count * hd);
+                Widen((ushort*)_cache.Key(_layer, block, kvh, 0), kf, rows * hd);
+                Widen((ushort*)_cache.Value(_layer, block, kvh, 0), vf, rows * hd);
                 keys = kf;
                 values = vf;
             }
             else if (kvType == KvCacheType.Q8_0)
             {
                 // rows of whole Q8_0 blocks follow each other, so a block's rows expand as one run
-                RowDequantizer.Dequantize(GgmlType.Q8_0, _cache.Key(_layer, block, kvh, 0), 0, count * hd, kf);
-                RowDequantizer.Dequantize(GgmlType.Q8_0, _cache.Value(_layer, block, kvh, 0), 0, count * hd, vf);
+                RowDequantizer.Dequantize(GgmlType.Q8_0, _cache.Key(_layer, block, kvh, 0), 0, rows * hd, kf);
+                RowDequantizer.Dequantize(GgmlType.Q8_0, _cache.Value(_layer, block, kvh, 0), 0, rows * hd, vf);
                 keys = kf;
                 values = vf;
             }
@@ -92,38 +120,167 @@ public sealed unsafe class Attention : IParallelWork
                 keys = (float*)_cache.Key(_layer, block, kvh, 0);
                 values = (float*)_cache.Value(_layer, block, kvh, 0);
             }
-            for (int g = 0; g < group; g++)
+            for (int t = t0; t < t1; t++)
             {
-                float* q = q0 + g * hd;
-                float* o = o0 + g * hd;
-                float blockMax = float.NegativeInfinity;
-                for (int j = 0; j < count; j++)
+                int ctx = _positions[t] + 1;
+                if (start >= ctx)
                 {
-                    float sc = FloatDot.F32(keys + j * hd, q, hd) * _scale;
-                    scores[j] = sc;
-                    blockMax = MathF.Max(blockMax, sc);
+                    continue;
                 }
-                float newMax = MathF.Max(maxes[g], blockMax);
-                float correction = MathF.Exp(maxes[g] - newMax);
-                if (correction != 1f)
+                int count = Math.Min(bs, ctx - start);
+                long row = (long)t * _heads + kvh * group;
+                int state = (t - t0) * group;
+                for (int g = 0; g < group; g++)
                 {
-                    Scale(o, hd, correction);
+                    Update(_q + (row + g) * hd, _out + (row + g) * hd, keys, values, count, hd, scores,
+                        ref maxes[state + g], ref sums[state + g]);
                 }
-                float sum = sums[g] * correction;
-                for (int j = 0; j < count; j++)
-                {
-                    float p = MathF.Exp(scores[j] - newMax);
-                    sum += p;
-                    Axpy(o, values + j * hd, p, hd);
-                }
-                sums[g] = sum;
-                maxes[g] = newMax;
             }
         }
-        for (int g = 0; g < group; g++)
+        for (int t = t0; t < t1; t++)
         {
-            Scale(o0 + g * hd, hd, 1f / sums[g]);
+            long row = (long)t * _heads + kvh * group;
+            int state = (t - t0) * group;
+            for (int g = 0; g < group; g++)
+            {
+                Scale(_out + (row + g) * hd, hd, 1f / sums[state + g]);
+            }
         }
+    }
+
+    // one query head's running softmax and output over the next `count` keys and values
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Update(float* q, float* o, float* keys, float* values, int count, int hd, float* scores, ref float max, ref float sum)
+    {
+        if (Simd.Use512 && hd == 64)
+        {
+            Update64(q, o, keys, values, count, scores, ref max, ref sum);
+            return;
+        }
+        float blockMax = float.NegativeInfinity;
+        for (int j = 0; j < count; j++)
+        {
+            float sc = FloatDot.F32(keys + j * hd, q, hd) * _scale;
+            scores[j] = sc;
+            blockMax = MathF.Max(blockMax, sc);
+        }
+        float newMax = MathF.Max(max, blockMax);
+        float correction = MathF.Exp(max - newMax);
+        if (correction != 1f)
+        {
+            Scale(o, hd, correction);
+        }
+        float s = sum * correction;
+        ExpShifted(scores, count, newMax);
+        for (int j = 0; j < count; j++)
+        {
+            s += scores[j];
+            Axpy(o, values + j * hd, scores[j], hd);
+        }
+        sum = s;
+        max = newMax;
+    }
+
+    // Update for 64-wide heads on AVX-512: the query and the output row held in registers across the block
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Update64(float* q, float* o, float* keys, float* values, int count, float* scores, ref float max, ref float sum)
+    {
+        var q0 = Vector512.Load(q);
+        var q1 = Vector512.Load(q + 16);
+        var q2 = Vector512.Load(q + 32);
+        var q3 = Vector512.Load(q + 48);
+        float blockMax = float.NegativeInfinity;
+        for (int j = 0; j < count; j++)
+        {
+            float* k = keys + j * 64;
+            var a = Simd.Fma512(Vector512.Load(k + 32), q2, Vector512.Load(k) * q0);
+            var b = Simd.Fma512(Vector512.Load(k + 48), q3, Vector512.Load(k + 16) * q1);
+            float sc = Vector512.Sum(a + b) * _scale;
+            scores[j] = sc;
+            blockMax = MathF.Max(blockMax, sc);
+        }
+        float newMax = MathF.Max(max, blockMax);
+        var correction = Vector512.Create(MathF.Exp(max - newMax));
+        var o0 = Vector512.Load(o) * correction;
+        var o1 = Vector512.Load(o + 16) * correction;
+        var o2 = Vector512.Load(o + 32) * correction;
+        var o3 = Vector512.Load(o + 48) * correction;
+        float s = sum * correction.ToScalar();
+        ExpShifted(scores, count, newMax);
+        for (int j = 0; j < count; j++)
+        {
+            float* v = values + j * 64;
+            float p = scores[j];
+            s += p;
+            var pv = Vector512.Create(p);
+            o0 = Simd.Fma512(Vector512.Load(v), pv, o0);
+            o1 = Simd.Fma512(Vector512.Load(v + 16), pv, o1);
+            o2 = Simd.Fma512(Vector512.Load(v + 32), pv, o2);
+            o3 = Simd.Fma512(Vector512.Load(v + 48), pv, o3);
+        }
+        o0.Store(o);
+        o1.Store(o + 16);
+        o2.Store(o + 32);
+        o3.Store(o + 48);
+        sum = s;
+        max = newMax;
+    }
+
+    // s[j] = exp(s[j] - max) for j < count, a vector at a time (s has room up to the next multiple of 16)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ExpShifted(float* s, int count, float max)
+    {
+        int j = 0;
+        if (Simd.Use512)
+        {
+            var m = Vector512.Create(max);
+            for (; j < count; j += 16)
+            {
+                var v = Vector512.Load(s + j) - m;
+                if (j + 16 > count)
+                {
+                    // lanes past count: -inf, so they are 0 and the vector's other lanes do not depend on what was there
+                    v = Vector512.ConditionalSelect(Vector512.LessThan(Vector512.Create(j) + Vector512<int>.Indices, Vector512.Create(count)).AsSingle(), v, Vector512.Create(float.NegativeInfinity));
+                }
+                ExpNonPositive(v).Store(s + j);
+            }
+            return;
+        }
+        if (Simd.Use256)
+        {
+            var m = Vector256.Create(max);
+            for (; j + 8 <= count; j += 8)
+            {
+                Vector256.Exp(Vector256.Load(s + j) - m).Store(s + j);
+            }
+        }
+        for (; j < count; j++)
+        {
+            s[j] = MathF.Exp(s[j] - max);
+        }
+    }
+
+    /// <summary>
+    /// e^x for x &lt;= 0 (scores minus their running max; -inf gives 0) in a dozen vector ops, about 1 ulp:
+    /// x = n ln2 + r with |r| &lt;= ln2 / 2 (ln2 split in two so n ln2 is exact enough), e^r by its degree-6
+    /// Taylor polynomial (truncation below 1.2e-7 relative), times 2^n built in the exponent bits. Below
+    /// -88 the result is 0 (2^-127 has no normal form). .NET's Vector512.Exp measured several times slower.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> ExpNonPositive(Vector512<float> x)
+    {
+        x = Vector512.Max(x, Vector512.Create(-88f));
+        var n = Avx512F.RoundScale(x * Vector512.Create(1.44269504f), 0);
+        var r = Simd.Fma512(n, Vector512.Create(-0.693145751953125f), x);
+        r = Simd.Fma512(n, Vector512.Create(-1.42860677e-06f), r);
+        var p = Simd.Fma512(Vector512.Create(1f / 720), r, Vector512.Create(1f / 120));
+        p = Simd.Fma512(p, r, Vector512.Create(1f / 24));
+        p = Simd.Fma512(p, r, Vector512.Create(1f / 6));
+        p = Simd.Fma512(p, r, Vector512.Create(0.5f));
+        p = Simd.Fma512(p, r, Vector512<float>.One);
+        p = Simd.Fma512(p, r, Vector512<float>.One);
+        var scale = ((Avx512F.ConvertToVector512Int32(n) + Vector512.Create(127)) << 23).AsSingle();
+        return p * scale;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
