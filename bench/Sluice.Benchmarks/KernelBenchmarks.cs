@@ -20,6 +20,11 @@ public unsafe class KernelBenchmarks
     private Attention _attention = null!;
     private int[][] _tables = null!;
     private int[] _positions = null!;
+    private NativeBuffer<float> _promptQ = null!;
+    private NativeBuffer<float> _promptOut = null!;
+    private int[][] _promptTables = null!;
+    private int[] _promptPositions = null!;
+    private const int PromptTokens = 256;
 
     [GlobalSetup]
     public void Setup()
@@ -33,6 +38,12 @@ public unsafe class KernelBenchmarks
         _attention = new Attention();
         _tables = [Enumerable.Range(0, 64).ToArray()];
         _positions = [1000];
+        // a 256-token prompt of one sequence (qwen2.5-0.5b's heads): tiles of 16 tokens per KV head
+        _promptQ = new NativeBuffer<float>(PromptTokens * 14 * 64);
+        _promptOut = new NativeBuffer<float>(PromptTokens * 14 * 64);
+        new Span<float>(_promptQ.Pointer, PromptTokens * 14 * 64).Fill(0.01f);
+        _promptPositions = Enumerable.Range(0, PromptTokens).ToArray();
+        _promptTables = Enumerable.Repeat(_tables[0], PromptTokens).ToArray();
     }
 
     [Benchmark]
@@ -68,6 +79,10 @@ public unsafe class KernelBenchmarks
     [Benchmark]
     public void AttentionOneTokenAt1000() => _attention.Run(_pool, _cache, 0, _q8.X.Pointer, _buf.Pointer, 1, 14, _positions, _tables);
 
+    [Benchmark]
+    public void AttentionPrompt256() =>
+        _attention.Run(_pool, _cache, 0, _promptQ.Pointer, _promptOut.Pointer, PromptTokens, 14, _promptPositions, _promptTables);
+
     [GlobalCleanup]
     public void Cleanup()
     {
@@ -77,5 +92,7 @@ public unsafe class KernelBenchmarks
         _tile.Dispose();
         _cache.Dispose();
         _pool.Dispose();
+        _promptQ.Dispose();
+        _promptOut.Dispose();
     }
 }
