@@ -13,7 +13,8 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// per row, and two shuffle-add rounds (<see cref="Reduce"/>) put the 16 rows' exact block sums in one
 /// register, lane (128-bit lane i, dword p) holding row 4p + i. The float chain then runs for 16 rows
 /// in one FMA per block. Matrices are repacked once into groups of 16 rows, block by block, with the
-/// 16 block scales first in that lane order, so decode reads one sequential stream.
+/// 16 block scales first in that lane order, so decode reads one sequential stream. (Q8_0, whose int16
+/// products come two per 32-bit lane, keeps one row per 32-bit lane instead and needs no reduction.)
 /// </summary>
 internal static unsafe class PackedGroups
 {
