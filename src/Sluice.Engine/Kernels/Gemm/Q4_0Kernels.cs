@@ -16,10 +16,11 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// (llama.cpp's Q4_0·Q8_0 dot takes the same per-block products; it only sums them in another order).
 /// Because the integer sums are exact, a kernel may form them any way it likes; only the float chain
 /// is fixed, which keeps results independent of the batch. The AVX-512 kernel works on packed 16-row
-/// groups (<see cref="PackedGroups"/>): nibbles against the token's 16 low / 16 high activation bytes
-/// with vpmaddubsw (pairs of at most 2 * 15 * 127, so int16 sums of low and high cannot overflow), then
-/// vpmaddwd. On Zen 4, where the float GEMM tops out at one 16-wide FMA per cycle, this does about 1.7x
-/// the multiply-adds per cycle (the per-block float work is shared by 512 products).
+/// groups (<see cref="PackedGroups"/>) with one row per 32-bit lane: a 64-byte slice holds 4 bytes of
+/// each of the 16 rows, whose low nibbles are 4 consecutive values and high nibbles the 4 values 16 on.
+/// vpmaddubsw against those 4 activations broadcast to every lane gives 2 int16 pair sums per row (at
+/// most 2 * 15 * 127); the 8 slices of a block add in int16 (at most 8 * 3810 &lt; 32768) and one
+/// vpmaddwd widens the row sums, with no horizontal reduction.
 /// </summary>
 internal static unsafe class Q4_0Kernels
 {
@@ -63,9 +64,9 @@ internal static unsafe class Q4_0Kernels
 
 
     /// <summary>
-    /// Packs group g of a Q4_0 matrix of at least 16 rows, block by block: the 16 scales in the
-    /// order the kernel's reduced lanes hold the rows, then the 16 rows' packed nibbles, so decode reads
-    /// one sequential stream. Group g holds rows 16g..16g+15; a last partial group holds the last 16 rows.
+    /// Packs group g of a Q4_0 matrix of at least 16 rows, block by block: the 16 scales in row order,
+    /// then for each 4 bytes of a block's packed nibbles the 16 rows' 4 bytes, so decode reads one
+    /// sequential stream. Group g holds rows 16g..16g+15; a last partial group holds the last 16 rows.
     /// Returns false (leaving <paramref name="dst"/> partly written) if a scale is an infinity or NaN:
     /// the kernel widens scales in a way that is exact only for finite halves.
     /// </summary>
@@ -75,13 +76,17 @@ internal static unsafe class Q4_0Kernels
         for (int b = 0; b < blocks; b++)
         {
             byte* block = dst + ((long)g * blocks + b) * PackedBlockBytes;
-            if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block))
+            if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block, rowOrder: true))
             {
                 return false;
             }
-            for (int i = 0; i < 16; i++)
+            for (int r = 0; r < 16; r++)
             {
-                Vector128.Load(w + (first + i) * rb + b * BlockBytes + 2).Store(block + 32 + 16 * i);
+                uint* quads = (uint*)(w + (first + r) * rb + b * BlockBytes + 2);
+                for (int m = 0; m < 4; m++)
+                {
+                    *(uint*)(block + 32 + m * 64 + r * 4) = quads[m];
+                }
             }
         }
         return true;
@@ -110,6 +115,7 @@ internal static unsafe class Q4_0Kernels
             var z1 = Vector512.Load(p + 96);
             var z2 = Vector512.Load(p + 160);
             var z3 = Vector512.Load(p + 224);
+            // per row (32-bit lane): values 4m..4m+3 (lo m) and 16+4m..16+4m+3 (hi m)
             var lo0 = z0 & low;
             var lo1 = z1 & low;
             var lo2 = z2 & low;
@@ -121,21 +127,26 @@ internal static unsafe class Q4_0Kernels
             long bo = (long)b * n;
             for (int t = 0; t < n; t++)
             {
-                sbyte* q = xq + (bo + t) * 32;
-                var xl = Avx512F.BroadcastVector128ToVector512((int*)q).AsSByte();
-                var xh = Avx512F.BroadcastVector128ToVector512((int*)(q + 16)).AsSByte();
-                var d0 = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo0, xl) + Avx512BW.MultiplyAddAdjacent(hi0, xh), ones);
-                var d1 = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo1, xl) + Avx512BW.MultiplyAddAdjacent(hi1, xh), ones);
-                var d2 = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo2, xl) + Avx512BW.MultiplyAddAdjacent(hi2, xh), ones);
-                var d3 = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo3, xl) + Avx512BW.MultiplyAddAdjacent(hi3, xh), ones);
-                var sums = PackedGroups.Reduce(d0, d1, d2, d3) - Vector512.Create(xs[bo + t] << 3);
+                int* q = (int*)(xq + (bo + t) * 32);
+                var s0 = Mad(lo0, q[0]) + Mad(lo1, q[1]);
+                var s1 = Mad(lo2, q[2]) + Mad(lo3, q[3]);
+                var s2 = Mad(hi0, q[4]) + Mad(hi1, q[5]);
+                var s3 = Mad(hi2, q[6]) + Mad(hi3, q[7]);
+                var sums = Avx512BW.MultiplyAddAdjacent(s0 + s1 + (s2 + s3), ones) - Vector512.Create(xs[bo + t] << 3);
                 float* a = acc + t * 16;
                 var scale = dw * Vector512.Create(xd[bo + t] * HalfVectors.Two112);
                 Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums), scale, Vector512.Load(a)).Store(a);
             }
         }
-        PackedGroups.StoreRows(acc, n, y, yStride);
+        for (int t = 0; t < n; t++)
+        {
+            Vector512.Load(acc + t * 16).Store(y + t * yStride);
+        }
     }
+
+    // unsigned nibbles times 4 activations (one int32) in every lane: two int16 pair sums per lane
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Mad(Vector512<byte> nibbles, int quad) => Avx512BW.MultiplyAddAdjacent(nibbles, Vector512.Create(quad).AsSByte());
 }
 
 /// <summary>
