@@ -13,8 +13,9 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// per row, and two shuffle-add rounds (<see cref="Reduce"/>) put the 16 rows' exact block sums in one
 /// register, lane (128-bit lane i, dword p) holding row 4p + i. The float chain then runs for 16 rows
 /// in one FMA per block. Matrices are repacked once into groups of 16 rows, block by block, with the
-/// 16 block scales first in that lane order, so decode reads one sequential stream. (Q8_0, whose int16
-/// products come two per 32-bit lane, keeps one row per 32-bit lane instead and needs no reduction.)
+/// 16 block scales first in that lane order, so decode reads one sequential stream. (Q4_0 and Q8_0, whose
+/// multiply-adds leave 2 products per 16-bit or 32-bit lane, keep one row per 32-bit lane instead, with
+/// the same slice of 16 rows in a register, and need no reduction.)
 /// </summary>
 internal static unsafe class PackedGroups
 {
