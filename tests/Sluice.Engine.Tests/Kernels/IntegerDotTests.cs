@@ -41,11 +41,15 @@ public sealed unsafe class IntegerDotTests
     /// scales of -128 and 127; for Q4_K, extreme mins scales and every 6-bit scale and min at 63.
     /// </summary>
     [Theory]
-    [InlineData(GgmlType.Q4_0)]
-    [InlineData(GgmlType.Q8_0)]
-    [InlineData(GgmlType.Q6_K)]
-    [InlineData(GgmlType.Q4_K)]
-    public void ExtremeValues_MatchRecipe(GgmlType type) => Check(type, 37, type is GgmlType.Q6_K or GgmlType.Q4_K ? 512 : 128, 4, EdgeScales: true, Poison: 0);
+    [InlineData(GgmlType.Q4_0, 4)]
+    [InlineData(GgmlType.Q8_0, 4)]
+    [InlineData(GgmlType.Q6_K, 4)]
+    [InlineData(GgmlType.Q4_K, 4)]
+    [InlineData(GgmlType.Q4_0, 1)]
+    [InlineData(GgmlType.Q8_0, 1)]
+    [InlineData(GgmlType.Q6_K, 1)]
+    [InlineData(GgmlType.Q4_K, 1)]
+    public void ExtremeValues_MatchRecipe(GgmlType type, int tokens) => Check(type, 37, type is GgmlType.Q6_K or GgmlType.Q4_K ? 512 : 128, tokens, EdgeScales: true, Poison: 0);
 
     /// <summary>
     /// An infinite or NaN scale keeps a Q4_0/Q8_0 matrix off the packed kernel (Q6_K widens its scales

@@ -123,6 +123,11 @@ internal static unsafe class Q4_KKernels
     public static void Rows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
     {
         int n = x.Tokens;
+        if (n == 1)
+        {
+            OneToken(group, blocks, x, y);
+            return;
+        }
         new Span<float>(acc, n * 16).Clear();
         // per super-block: nibble registers [sub-block][half][4 rows] (64), then scale registers [sub-block][4 rows] (32)
         byte* values = (byte*)(((nint)(acc + n * 16) + 63) & ~(nint)63);
@@ -184,6 +189,64 @@ internal static unsafe class Q4_KKernels
             }
         }
         PackedGroups.StoreRows(acc, n, y, yStride);
+    }
+
+    // Rows16 for one token (decode): nibbles and scales made in registers and used at once; staging them in
+    // scratch for reuse by every token only pays with several tokens. Same integer sums, same float steps.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OneToken(byte* group, int blocks, in Q8KBlocks x, float* y)
+    {
+        var low = Vector512.Create((byte)15);
+        var acc = Vector512<float>.Zero;
+        int* bs = (int*)x.Sums;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* p = group + (long)b * PackedBlockBytes;
+            sbyte* xt = x.Q + (long)b * 256;
+            var d0 = Vector512<int>.Zero;
+            var d1 = Vector512<int>.Zero;
+            var d2 = Vector512<int>.Zero;
+            var d3 = Vector512<int>.Zero;
+            for (int c = 0; c < 4; c++)
+            {
+                // sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles), each in two 16-value halves
+                var x0 = Avx512F.BroadcastVector128ToVector512((int*)(xt + 64 * c)).AsSByte();
+                var x1 = Avx512F.BroadcastVector128ToVector512((int*)(xt + 64 * c + 16)).AsSByte();
+                var x2 = Avx512F.BroadcastVector128ToVector512((int*)(xt + 64 * c + 32)).AsSByte();
+                var x3 = Avx512F.BroadcastVector128ToVector512((int*)(xt + 64 * c + 48)).AsSByte();
+                var lowScale = Vector512.Create((ushort)(0x0100 * (4 * c + 1) + 4 * c)).AsByte();
+                var highScale = Vector512.Create((ushort)(0x0100 * (4 * c + 3) + 4 * c + 2)).AsByte();
+                d0 += Chunk(p, 0, c, x0, x1, x2, x3, low, lowScale, highScale);
+                d1 += Chunk(p, 1, c, x0, x1, x2, x3, low, lowScale, highScale);
+                d2 += Chunk(p, 2, c, x0, x1, x2, x3, low, lowScale, highScale);
+                d3 += Chunk(p, 3, c, x0, x1, x2, x3, low, lowScale, highScale);
+            }
+            var sumi = PackedGroups.Reduce(d0, d1, d2, d3);
+            int* sums = bs + (long)b * 4;
+            var summ = Avx512BW.MultiplyAddAdjacent(Vector512.Load((short*)(p + MinsAt)), Vector512.Create(sums[0]).AsInt16())
+                + Avx512BW.MultiplyAddAdjacent(Vector512.Load((short*)(p + MinsAt + 64)), Vector512.Create(sums[1]).AsInt16())
+                + Avx512BW.MultiplyAddAdjacent(Vector512.Load((short*)(p + MinsAt + 128)), Vector512.Create(sums[2]).AsInt16())
+                + Avx512BW.MultiplyAddAdjacent(Vector512.Load((short*)(p + MinsAt + 192)), Vector512.Create(sums[3]).AsInt16());
+            var dx = Vector512.Create(x.D[b]);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sumi), HalfVectors.ToFloat(Vector256.Load((ushort*)p)) * dx, acc);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(-summ), HalfVectors.ToFloat(Vector256.Load((ushort*)p + 16)) * dx, acc);
+        }
+        float* tmp = stackalloc float[16];
+        acc.Store(tmp);
+        PackedGroups.StoreRows(tmp, 1, y, 0);
+    }
+
+    // rows 4j..4j+3 of a group, 64-value chunk c of a super-block: sub-block 2c's and 2c + 1's scaled sums (4 per row)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Chunk(byte* p, int j, int c, Vector512<sbyte> x0, Vector512<sbyte> x1, Vector512<sbyte> x2, Vector512<sbyte> x3,
+        Vector512<byte> low, Vector512<byte> lowScale, Vector512<byte> highScale)
+    {
+        var s8 = Avx512BW.ConvertToVector512Int16(Vector256.Load(p + ScalesAt + 32 * j)).AsByte();
+        var z0 = Vector512.Load(p + QuantsAt + j * 512 + 2 * c * 64);
+        var z1 = Vector512.Load(p + QuantsAt + j * 512 + (2 * c + 1) * 64);
+        var lo = Avx512BW.MultiplyAddAdjacent(z0 & low, x0) + Avx512BW.MultiplyAddAdjacent(z1 & low, x1);
+        var hi = Avx512BW.MultiplyAddAdjacent((z0.AsUInt16() >>> 4).AsByte() & low, x2) + Avx512BW.MultiplyAddAdjacent((z1.AsUInt16() >>> 4).AsByte() & low, x3);
+        return Avx512BW.MultiplyAddAdjacent(lo, Avx512BW.Shuffle(s8, lowScale).AsInt16()) + Avx512BW.MultiplyAddAdjacent(hi, Avx512BW.Shuffle(s8, highScale).AsInt16());
     }
 
     /// <summary>Scratch floats <see cref="Rows16"/> needs for <paramref name="tokens"/> tokens.</summary>
