@@ -5,7 +5,8 @@ namespace Sluice.Engine.Kernels;
 /// <summary>
 /// Hands pages of a read-only file mapping back to the operating system (Linux madvise MADV_DONTNEED):
 /// the process stops holding them, and a later read faults them in again from the file. Used after a
-/// weight matrix is repacked, when the mapped original is no longer read. Elsewhere, does nothing.
+/// weight matrix is repacked, when the mapped original is no longer read. Also asks for huge pages for
+/// large buffers written once (<see cref="AdviseHugePages"/>). Elsewhere, does nothing.
 /// </summary>
 internal static unsafe partial class MappedPages
 {
@@ -26,6 +27,21 @@ internal static unsafe partial class MappedPages
             return false;
         }
         return Madvise((nint)start, (nuint)(end - start), MadvDontNeed) == 0;
+    }
+
+    private const int MadvHugePage = 14;
+
+    /// <summary>Asks for transparent huge pages over the whole pages inside [p, p + length) (Linux; elsewhere nothing).</summary>
+    public static bool AdviseHugePages(byte* p, long length)
+    {
+        if (!OperatingSystem.IsLinux() || length <= 0)
+        {
+            return false;
+        }
+        long page = Environment.SystemPageSize;
+        long start = ((long)p + page - 1) / page * page;
+        long end = ((long)p + length) / page * page;
+        return end > start && Madvise((nint)start, (nuint)(end - start), MadvHugePage) == 0;
     }
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]

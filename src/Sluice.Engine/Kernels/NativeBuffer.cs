@@ -15,6 +15,16 @@ public sealed unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
         Allocate(length);
     }
 
+    /// <param name="length">Elements.</param>
+    /// <param name="hugePages">
+    /// Ask Linux for transparent huge pages (the buffer aligned to 2 MiB): a large buffer written once
+    /// then faults in 2 MiB at a time (packing a 2.5 GB model spent most of its time faulting 4 KiB pages).
+    /// </param>
+    public NativeBuffer(long length, bool hugePages)
+    {
+        Allocate(length, hugePages);
+    }
+
     public long Length { get; private set; }
 
     public T* Pointer
@@ -48,11 +58,17 @@ public sealed unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
         Allocate(length);
     }
 
-    private void Allocate(long length)
+    private void Allocate(long length, bool hugePages = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         nuint bytes = (nuint)Math.Max(1, length) * (nuint)sizeof(T);
-        _ptr = (T*)NativeMemory.AlignedAlloc(bytes, 64);
+        const nuint HugePage = 2 << 20;
+        hugePages &= bytes >= HugePage;
+        _ptr = (T*)NativeMemory.AlignedAlloc(bytes, hugePages ? HugePage : 64);
+        if (hugePages)
+        {
+            MappedPages.AdviseHugePages((byte*)_ptr, (long)bytes);
+        }
         NativeMemory.Clear(_ptr, bytes);
         Length = length;
     }

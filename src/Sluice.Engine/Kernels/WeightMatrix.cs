@@ -83,7 +83,7 @@ public sealed unsafe class WeightMatrix
             if ((IntegerDots ? Simd.Use512 : Type == GgmlType.F16 && Simd.Use256) && Rows >= 16)
             {
                 int blocks = Columns / GgmlTypeInfo.BlockElements(Type);
-                var buffer = new NativeBuffer<byte>(Gemm.PackedGroups.Bytes(Type, Rows, blocks));
+                var buffer = new NativeBuffer<byte>(Gemm.PackedGroups.Bytes(Type, Rows, blocks), hugePages: true);
                 if (Gemm.PackedGroups.PackAll(Gemm.PackedGroups.Packer(Type), Data, RowBytes, Rows, blocks, buffer.Pointer))
                 {
                     _packed = buffer;

@@ -20,9 +20,20 @@ public sealed class TracingTests
         request.Headers.Add("X-Request-Id", "span-1");
         request.Headers.Add("traceparent", $"00-{TraceId}-00f067aa0ba902b7-01");
         Assert.True((await t.Client.SendAsync(request)).IsSuccessStatusCode);
-        Assert.True(t.Server.Services.GetRequiredService<TracerProvider>().ForceFlush(10_000));
-
-        var spans = collector.Spans.Where(s => s.TraceId == TraceId).ToList();
+        // the request's spans end around the response, not before it: flush until all of them have arrived
+        var expected = new[] { "generate", "queue", "prefill", "decode" };
+        List<OtlpSpan> spans = [];
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.True(t.Server.Services.GetRequiredService<TracerProvider>().ForceFlush(10_000));
+            spans = collector.Spans.Where(s => s.TraceId == TraceId).ToList();
+            var parent = spans.Where(s => s.Name == "generate").Select(s => s.ParentSpanId).FirstOrDefault();
+            if (expected.All(n => spans.Any(s => s.Name == n)) && spans.Any(s => s.SpanId == parent))
+            {
+                break;
+            }
+            await Task.Delay(50);
+        }
         var generate = spans.Single(s => s.Name == "generate");
         Assert.Equal(RequestTracer.SourceName, generate.Scope);
         Assert.Equal("span-1", generate.Attributes["sluice.request_id"]);

@@ -54,23 +54,72 @@ internal static unsafe class F16Kernels
     {
         int first = PackedGroups.FirstRow(g, rows);
         ushort* target = (ushort*)(dst + (long)g * columns * PackedBlockBytes);
-        // a few columns of all 16 rows at a time, so every row is read sequentially
-        const int Chunk = 32;
-        for (int c0 = 0; c0 < columns; c0 += Chunk)
+        ushort* r0 = (ushort*)(w + first * rb);
+        long stride = rb / 2;
+        int c = 0;
+        if (Sse2.IsSupported)
         {
-            int c1 = Math.Min(columns, c0 + Chunk);
+            // 8 columns at a time: two 8 x 8 transposes (rows 0-7, rows 8-15) with unpacks
+            var exponent = Vector128.Create((ushort)0x7C00);
+            var nonFinite = Vector128<ushort>.Zero;
+            for (; c + 8 <= columns; c += 8)
+            {
+                for (int half = 0; half < 2; half++)
+                {
+                    ushort* p = r0 + 8 * half * stride + c;
+                    var a0 = Vector128.Load(p);
+                    var a1 = Vector128.Load(p + stride);
+                    var a2 = Vector128.Load(p + 2 * stride);
+                    var a3 = Vector128.Load(p + 3 * stride);
+                    var a4 = Vector128.Load(p + 4 * stride);
+                    var a5 = Vector128.Load(p + 5 * stride);
+                    var a6 = Vector128.Load(p + 6 * stride);
+                    var a7 = Vector128.Load(p + 7 * stride);
+                    nonFinite |= Vector128.Equals(a0 & exponent, exponent) | Vector128.Equals(a1 & exponent, exponent) | Vector128.Equals(a2 & exponent, exponent) | Vector128.Equals(a3 & exponent, exponent)
+                        | Vector128.Equals(a4 & exponent, exponent) | Vector128.Equals(a5 & exponent, exponent)
+                        | Vector128.Equals(a6 & exponent, exponent) | Vector128.Equals(a7 & exponent, exponent);
+                    var b0 = Sse2.UnpackLow(a0, a1);
+                    var b1 = Sse2.UnpackHigh(a0, a1);
+                    var b2 = Sse2.UnpackLow(a2, a3);
+                    var b3 = Sse2.UnpackHigh(a2, a3);
+                    var b4 = Sse2.UnpackLow(a4, a5);
+                    var b5 = Sse2.UnpackHigh(a4, a5);
+                    var b6 = Sse2.UnpackLow(a6, a7);
+                    var b7 = Sse2.UnpackHigh(a6, a7);
+                    var c0 = Sse2.UnpackLow(b0.AsUInt32(), b2.AsUInt32());
+                    var c1 = Sse2.UnpackHigh(b0.AsUInt32(), b2.AsUInt32());
+                    var c2 = Sse2.UnpackLow(b1.AsUInt32(), b3.AsUInt32());
+                    var c3 = Sse2.UnpackHigh(b1.AsUInt32(), b3.AsUInt32());
+                    var c4 = Sse2.UnpackLow(b4.AsUInt32(), b6.AsUInt32());
+                    var c5 = Sse2.UnpackHigh(b4.AsUInt32(), b6.AsUInt32());
+                    var c6 = Sse2.UnpackLow(b5.AsUInt32(), b7.AsUInt32());
+                    var c7 = Sse2.UnpackHigh(b5.AsUInt32(), b7.AsUInt32());
+                    ushort* t = target + (long)c * 16 + 8 * half;
+                    Sse2.UnpackLow(c0.AsUInt64(), c4.AsUInt64()).Store((ulong*)t);
+                    Sse2.UnpackHigh(c0.AsUInt64(), c4.AsUInt64()).Store((ulong*)(t + 16));
+                    Sse2.UnpackLow(c1.AsUInt64(), c5.AsUInt64()).Store((ulong*)(t + 32));
+                    Sse2.UnpackHigh(c1.AsUInt64(), c5.AsUInt64()).Store((ulong*)(t + 48));
+                    Sse2.UnpackLow(c2.AsUInt64(), c6.AsUInt64()).Store((ulong*)(t + 64));
+                    Sse2.UnpackHigh(c2.AsUInt64(), c6.AsUInt64()).Store((ulong*)(t + 80));
+                    Sse2.UnpackLow(c3.AsUInt64(), c7.AsUInt64()).Store((ulong*)(t + 96));
+                    Sse2.UnpackHigh(c3.AsUInt64(), c7.AsUInt64()).Store((ulong*)(t + 112));
+                }
+            }
+            if (nonFinite != Vector128<ushort>.Zero)
+            {
+                return false;
+            }
+        }
+        for (; c < columns; c++)
+        {
             for (int r = 0; r < 16; r++)
             {
-                ushort* row = (ushort*)(w + (first + r) * rb);
-                for (int c = c0; c < c1; c++)
+                ushort h = r0[r * stride + c];
+                if ((h & 0x7C00) == 0x7C00)
                 {
-                    ushort h = row[c];
-                    if ((h & 0x7C00) == 0x7C00)
-                    {
-                        return false;
-                    }
-                    target[(long)c * 16 + r] = h;
+                    return false;
                 }
+                target[(long)c * 16 + r] = h;
             }
         }
         return true;
@@ -126,9 +175,9 @@ internal static unsafe class F16Kernels
     /// <summary>
     /// Groups times one token tile (AVX-512): <see cref="GroupsPerCall"/> groups of 16 rows,
     /// <paramref name="groupBytes"/> apart, times the <paramref name="width"/> tokens of the tile at
-    /// <paramref name="x"/>, writing y[j * yStride + 16 * gi * ... ]: group gi's rows start
-    /// <paramref name="yGroup"/> floats after group gi - 1's. groupBytes = yGroup = 0 computes one group
-    /// several times and writes it to one place (for a group left over at the end of a run).
+    /// <paramref name="x"/>. Token j's results for group gi go to y + j * yStride + gi * yGroup.
+    /// groupBytes = yGroup = 0 computes one group several times and writes it to one place (for a group
+    /// left over at the end of a run).
     /// </summary>
     public static void Tile(int width, byte* group, long groupBytes, int k, float* x, float* y, long yStride, int yGroup)
     {

@@ -64,7 +64,8 @@ public sealed unsafe class HfTensorSource : ITensorSource, IDisposable
         {
             dims[i] = info.Shape[^(i + 1)];
         }
-        tensor = new TensorView(name, type, dims, file.TensorData(info));
+        // safetensors files are mapped read-only: pages of a repacked matrix can be handed back
+        tensor = new TensorView(name, type, dims, file.TensorData(info), fileMapped: true);
         return true;
     }
 
