@@ -13,26 +13,15 @@ internal static unsafe partial class MappedPages
     private const int MadvDontNeed = 4;
 
     /// <summary>Releases the whole pages inside [p, p + length); false when nothing was released.</summary>
-    public static bool Release(byte* p, long length)
-    {
-        if (!OperatingSystem.IsLinux() || length <= 0)
-        {
-            return false;
-        }
-        long page = Environment.SystemPageSize;
-        long start = ((long)p + page - 1) / page * page;
-        long end = ((long)p + length) / page * page;
-        if (end <= start)
-        {
-            return false;
-        }
-        return Madvise((nint)start, (nuint)(end - start), MadvDontNeed) == 0;
-    }
+    public static bool Release(byte* p, long length) => Advise(p, length, MadvDontNeed);
 
     private const int MadvHugePage = 14;
 
     /// <summary>Asks for transparent huge pages over the whole pages inside [p, p + length) (Linux; elsewhere nothing).</summary>
-    public static bool AdviseHugePages(byte* p, long length)
+    public static bool AdviseHugePages(byte* p, long length) => Advise(p, length, MadvHugePage);
+
+    // madvise over the whole pages inside [p, p + length); false on other systems or when none is inside
+    private static bool Advise(byte* p, long length, int advice)
     {
         if (!OperatingSystem.IsLinux() || length <= 0)
         {
@@ -41,7 +30,7 @@ internal static unsafe partial class MappedPages
         long page = Environment.SystemPageSize;
         long start = ((long)p + page - 1) / page * page;
         long end = ((long)p + length) / page * page;
-        return end > start && Madvise((nint)start, (nuint)(end - start), MadvHugePage) == 0;
+        return end > start && Madvise((nint)start, (nuint)(end - start), advice) == 0;
     }
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]

@@ -68,9 +68,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                 _blocks = input.Q8_0Blocks(_pool);
             }
             _packed = w.Packed;
-            int perThreadRows = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
-            _rowsPerTask = Math.Max(16, (perThreadRows + 15) / 16 * 16);
-            _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
+            RunTasks(16, 16);
             return;
         }
         if (w.Type == Quantization.GgmlType.F16)
@@ -78,15 +76,19 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             _packed = w.Packed;
             _x = _packed != null ? input.F16Tiles(_pool) : input.Floats(ActivationKind.F16Rounded, _pool);
             // runs of whole 4-group chunks (F16Rows)
-            int perThreadRows = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
-            _rowsPerTask = Math.Max(64, (perThreadRows + 63) / 64 * 64);
-            _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
+            RunTasks(64, 64);
             return;
         }
         _x = input.Floats(w.Activation, _pool);
-        int perThread = (w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
-        _rowsPerTask = Math.Max(MinRowsPerTask, (perThread + 3) / 4 * 4);
-        _pool.Run(this, (w.Rows + _rowsPerTask - 1) / _rowsPerTask);
+        RunTasks(4, MinRowsPerTask);
+    }
+
+    // about TasksPerThread runs of rows per thread, each a multiple of `multiple` rows and at least `minimum`
+    private void RunTasks(int multiple, int minimum)
+    {
+        int perThread = (_w.Rows + _pool.ThreadCount * TasksPerThread - 1) / (_pool.ThreadCount * TasksPerThread);
+        _rowsPerTask = Math.Max(minimum, (perThread + multiple - 1) / multiple * multiple);
+        _pool.Run(this, (_w.Rows + _rowsPerTask - 1) / _rowsPerTask);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -60,6 +60,43 @@ internal static unsafe class PackedGroups
         return failed == 0;
     }
 
+    /// <summary>
+    /// Packs group g of a matrix of 32-value blocks (a half scale, then <paramref name="quantBytes"/> bytes)
+    /// for a kernel that keeps one row per 32-bit lane: per block, the 16 scales in row order, then for
+    /// each <paramref name="slice"/>-byte slice of the quants the 16 rows' slices side by side (Q8_0: pairs
+    /// of values, Q4_0: 4 bytes of nibbles; <paramref name="slice"/> is 2 or 4). False if a scale is an infinity or NaN.
+    /// </summary>
+    public static bool PackRowsInLanes(byte* w, long rb, int rows, int blocks, int g, byte* dst, int blockBytes, int quantBytes, int slice)
+    {
+        int first = FirstRow(g, rows);
+        int packedBlockBytes = 32 + 16 * quantBytes;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* block = dst + ((long)g * blocks + b) * packedBlockBytes;
+            if (!PackScales(w, rb, first, (long)b * blockBytes, (ushort*)block, rowOrder: true))
+            {
+                return false;
+            }
+            for (int r = 0; r < 16; r++)
+            {
+                byte* quants = w + (first + r) * rb + (long)b * blockBytes + 2;
+                byte* target = block + 32 + r * slice;
+                for (int i = 0; i < quantBytes / slice; i++)
+                {
+                    if (slice == 2)
+                    {
+                        *(ushort*)(target + i * 32) = *(ushort*)(quants + i * 2);
+                    }
+                    else
+                    {
+                        *(uint*)(target + i * 64) = *(uint*)(quants + i * 4);
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
     /// <summary>For output row r, the reduced lane holding it.</summary>
     public static ReadOnlySpan<int> LaneOfRow => [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15];
 

@@ -70,27 +70,8 @@ internal static unsafe class Q4_0Kernels
     /// Returns false (leaving <paramref name="dst"/> partly written) if a scale is an infinity or NaN:
     /// the kernel widens scales in a way that is exact only for finite halves.
     /// </summary>
-    public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
-    {
-        int first = PackedGroups.FirstRow(g, rows);
-        for (int b = 0; b < blocks; b++)
-        {
-            byte* block = dst + ((long)g * blocks + b) * PackedBlockBytes;
-            if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block, rowOrder: true))
-            {
-                return false;
-            }
-            for (int r = 0; r < 16; r++)
-            {
-                uint* quads = (uint*)(w + (first + r) * rb + b * BlockBytes + 2);
-                for (int m = 0; m < 4; m++)
-                {
-                    *(uint*)(block + 32 + m * 64 + r * 4) = quads[m];
-                }
-            }
-        }
-        return true;
-    }
+    public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst) =>
+        PackedGroups.PackRowsInLanes(w, rb, rows, blocks, g, dst, BlockBytes, 16, 4);
 
     /// <summary>
     /// One packed 16-row group (<see cref="PackGroup"/>) times every token of <paramref name="x"/>:

@@ -57,27 +57,8 @@ internal static unsafe class Q8_0Kernels
     }
 
     /// <summary>Packs group g of a Q8_0 matrix of at least 16 rows; false if a scale is an infinity or NaN.</summary>
-    public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
-    {
-        int first = PackedGroups.FirstRow(g, rows);
-        for (int b = 0; b < blocks; b++)
-        {
-            byte* block = dst + ((long)g * blocks + b) * PackedBlockBytes;
-            if (!PackedGroups.PackScales(w, rb, first, (long)b * BlockBytes, (ushort*)block, rowOrder: true))
-            {
-                return false;
-            }
-            for (int r = 0; r < 16; r++)
-            {
-                ushort* pairs = (ushort*)(w + (first + r) * rb + b * BlockBytes + 2);
-                for (int pair = 0; pair < 16; pair++)
-                {
-                    *(ushort*)(block + 32 + pair * 32 + r * 2) = pairs[pair];
-                }
-            }
-        }
-        return true;
-    }
+    public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst) =>
+        PackedGroups.PackRowsInLanes(w, rb, rows, blocks, g, dst, BlockBytes, 32, 2);
 
     /// <summary>
     /// One packed 16-row group times every token of <paramref name="x"/>: y[t * yStride + i] for rows
