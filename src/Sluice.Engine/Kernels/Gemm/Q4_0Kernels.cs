@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Sluice.Engine.Kernels.Native;
 
 namespace Sluice.Engine.Kernels.Gemm;
 
@@ -81,6 +82,11 @@ internal static unsafe class Q4_0Kernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
     {
+        if (VnniKernels.Available)
+        {
+            VnniKernels.Q4_0Rows16(group, blocks, x, acc, y, yStride);
+            return;
+        }
         int n = x.Tokens;
         new Span<float>(acc, n * 16).Clear();
         sbyte* xq = x.Q;

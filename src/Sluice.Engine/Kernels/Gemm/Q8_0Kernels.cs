@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Sluice.Engine.Kernels.Native;
 
 namespace Sluice.Engine.Kernels.Gemm;
 
@@ -56,9 +57,32 @@ internal static unsafe class Q8_0Kernels
         return s;
     }
 
-    /// <summary>Packs group g of a Q8_0 matrix of at least 16 rows; false if a scale is an infinity or NaN.</summary>
-    public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst) =>
-        PackedGroups.PackRowsInLanes(w, rb, rows, blocks, g, dst, BlockBytes, 32, 2);
+    /// <summary>
+    /// Packs group g of a Q8_0 matrix of at least 16 rows; false if a scale is an infinity or NaN. For
+    /// <see cref="VnniKernels"/> the rows' 4-byte slices lie side by side and each value is stored as w + 128
+    /// (unsigned, as vpdpbusd multiplies), otherwise their pairs, as they are.
+    /// </summary>
+    public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
+    {
+        if (!VnniKernels.Available)
+        {
+            return PackedGroups.PackRowsInLanes(w, rb, rows, blocks, g, dst, BlockBytes, 32, 2);
+        }
+        if (!PackedGroups.PackRowsInLanes(w, rb, rows, blocks, g, dst, BlockBytes, 32, 4))
+        {
+            return false;
+        }
+        var flip = Vector512.Create((byte)0x80);
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* q = dst + ((long)g * blocks + b) * PackedBlockBytes + 32;
+            for (int i = 0; i < 512; i += 64)
+            {
+                (Vector512.Load(q + i) ^ flip).Store(q + i);
+            }
+        }
+        return true;
+    }
 
     /// <summary>
     /// One packed 16-row group times every token of <paramref name="x"/>: y[t * yStride + i] for rows
@@ -67,6 +91,11 @@ internal static unsafe class Q8_0Kernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
     {
+        if (VnniKernels.Available)
+        {
+            VnniKernels.Q8_0Rows16(group, blocks, x, acc, y, yStride);
+            return;
+        }
         int n = x.Tokens;
         new Span<float>(acc, n * 16).Clear();
         short* xw = x.Wide;

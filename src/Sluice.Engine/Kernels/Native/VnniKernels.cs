@@ -1,0 +1,179 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+using Sluice.Engine.Kernels.Gemm;
+
+namespace Sluice.Engine.Kernels.Native;
+
+/// <summary>
+/// Q8_0 and Q4_0 group kernels with AVX-512 VNNI's vpdpbusd (64 byte products summed into 16 int32 lanes in one
+/// instruction), which .NET 10 has no intrinsic for (only the 256-bit AVX-VNNI, which Zen 4 lacks): the machine code
+/// is generated at startup with <see cref="X64Assembler"/> and called through a function pointer. The layout and
+/// recipe are those of <see cref="Q8_0Kernels.Rows16"/> / <see cref="Q4_0Kernels.Rows16"/>: one row per 32-bit lane,
+/// for each 4-byte slice of a block the 16 rows' slices in one register, the token's 4 matching activations
+/// broadcast to every lane. vpdpbusd multiplies unsigned by signed bytes, so Q8_0 weights are packed as w + 128
+/// (<see cref="Q8_0Kernels.PackGroup"/>) and 128 times the block's activation sum is taken off (Q4_0's nibbles are
+/// unsigned already; their -8 takes off 8 times the sum), leaving the exact block sum. Then, as in the recipe,
+/// acc = fma((float)sum, w_scale * x_scale, acc) per block in order, the weight scales widened by vcvtph2ps.
+/// Used on Linux x64 when the CPU reports AVX512_VNNI and .NET's AVX-512 is on; SLUICE_VNNI=0 turns it off
+/// (the tests run the kernels both ways).
+/// </summary>
+internal static unsafe class VnniKernels
+{
+    /// <summary>What the generated code reads, through one pointer (the first argument, rdi).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Args
+    {
+        public byte* Group;
+        public long Blocks;
+        public long Tokens;
+        public sbyte* Q;
+        public int* S;
+        public float* D;
+        public float* Acc;
+    }
+
+    private static readonly delegate* unmanaged<Args*, void> s_q8_0;
+    private static readonly delegate* unmanaged<Args*, void> s_q4_0;
+
+    /// <summary>True when the VNNI kernels run (and Q8_0 groups are packed for them).</summary>
+    public static readonly bool Available;
+
+#pragma warning disable CA1810 // the two kernels and the flag are set together, once
+    static VnniKernels()
+#pragma warning restore CA1810
+    {
+        if (!CpuSupported || Environment.GetEnvironmentVariable("SLUICE_VNNI") == "0")
+        {
+            return;
+        }
+        byte* q8 = ExecutableMemory.Install(Generate(GgmlBlocks.Q8_0));
+        byte* q4 = ExecutableMemory.Install(Generate(GgmlBlocks.Q4_0));
+        if (q8 == null || q4 == null)
+        {
+            return;
+        }
+        s_q8_0 = (delegate* unmanaged<Args*, void>)q8;
+        s_q4_0 = (delegate* unmanaged<Args*, void>)q4;
+        Available = true;
+    }
+
+    /// <summary>Linux on x86-64 with AVX-512 F/BW in use and the CPU reporting AVX512_VNNI (CPUID leaf 7, ECX bit 11).</summary>
+    public static bool CpuSupported =>
+        OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64 && Simd.Use512
+        && X86Base.IsSupported && (X86Base.CpuId(7, 0).Ecx & (1 << 11)) != 0;
+
+    /// <summary>Which block type a kernel is generated for.</summary>
+    internal enum GgmlBlocks
+    {
+        Q8_0,
+        Q4_0,
+    }
+
+    /// <summary>
+    /// One packed Q8_0 group (packed for this kernel) times every token of <paramref name="x"/>; same contract as
+    /// <see cref="Q8_0Kernels.Rows16"/>.
+    /// </summary>
+    public static void Q8_0Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride) =>
+        Run(s_q8_0, group, blocks, x, acc, y, yStride);
+
+    /// <summary>One packed Q4_0 group times every token of <paramref name="x"/>; same contract as <see cref="Q4_0Kernels.Rows16"/>.</summary>
+    public static void Q4_0Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride) =>
+        Run(s_q4_0, group, blocks, x, acc, y, yStride);
+
+    private static void Run(delegate* unmanaged<Args*, void> kernel, byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
+    {
+        int n = x.Tokens;
+        new Span<float>(acc, n * 16).Clear();
+        if (n > 0 && blocks > 0)
+        {
+            var args = new Args { Group = group, Blocks = blocks, Tokens = n, Q = x.Q, S = x.S, D = x.D, Acc = acc };
+            kernel(&args);
+        }
+        for (int t = 0; t < n; t++)
+        {
+            new Span<float>(acc + t * 16, 16).CopyTo(new Span<float>(y + t * yStride, 16));
+        }
+    }
+
+    /// <summary>The machine code of one kernel (internal for the encoding tests).</summary>
+    internal static byte[] Generate(GgmlBlocks type)
+    {
+        // registers: r8 block, r9 blocks left, rdx tokens, r10 activations, r11 activation sums, rsi activation
+        // scales (all three block-major, so they advance together through both loops), rdi acc, rax acc of a token,
+        // rcx tokens left; zmm0..7 the block's 8 weight slices, zmm16 its scales, zmm8/zmm9 two dot chains,
+        // zmm10 the offset, zmm11 the scale product, zmm20..23 and zmm31 Q4_0 unpacking
+        var a = new X64Assembler();
+        a.MovLoad(Gpr.R8, new Mem(Gpr.Rdi, 0));
+        a.MovLoad(Gpr.R9, new Mem(Gpr.Rdi, 8));
+        a.MovLoad(Gpr.Rdx, new Mem(Gpr.Rdi, 16));
+        a.MovLoad(Gpr.R10, new Mem(Gpr.Rdi, 24));
+        a.MovLoad(Gpr.R11, new Mem(Gpr.Rdi, 32));
+        a.MovLoad(Gpr.Rsi, new Mem(Gpr.Rdi, 40));
+        a.MovLoad(Gpr.Rdi, new Mem(Gpr.Rdi, 48));
+        int packedBlockBytes;
+        byte offsetShift;
+        if (type == GgmlBlocks.Q4_0)
+        {
+            a.MovImm32(Gpr.Rax, 0x0F0F0F0F);
+            a.BroadcastInt(31, Gpr.Rax);
+            packedBlockBytes = Q4_0Kernels.PackedBlockBytes;
+            offsetShift = 3;
+        }
+        else
+        {
+            packedBlockBytes = Q8_0Kernels.PackedBlockBytes;
+            offsetShift = 7;
+        }
+
+        int blockTop = a.Position;
+        a.HalvesToFloats(16, new Mem(Gpr.R8, 0));
+        if (type == GgmlBlocks.Q4_0)
+        {
+            // slice i: low nibbles are values 4i..4i+3 (zmm i), high nibbles values 16+4i.. (zmm 4+i)
+            for (int i = 0; i < 4; i++)
+            {
+                a.Load(20 + i, new Mem(Gpr.R8, 32 + 64 * i));
+                a.And(i, 20 + i, 31);
+                a.ShiftRightShorts(20 + i, 20 + i, 4);
+                a.And(4 + i, 20 + i, 31);
+            }
+        }
+        else
+        {
+            for (int s = 0; s < 8; s++)
+            {
+                a.Load(s, new Mem(Gpr.R8, 32 + 64 * s));
+            }
+        }
+        a.Mov(Gpr.Rax, Gpr.Rdi);
+        a.Mov(Gpr.Rcx, Gpr.Rdx);
+
+        int tokenTop = a.Position;
+        a.BroadcastInt(10, new Mem(Gpr.R11, 0));
+        a.ShiftLeftInts(10, 10, offsetShift);
+        a.Xor(8, 8, 8);
+        a.Xor(9, 9, 9);
+        for (int s = 0; s < 8; s++)
+        {
+            a.DotBytes(8 + (s & 1), s, new Mem(Gpr.R10, 4 * s, Broadcast: true));
+        }
+        a.AddInts(8, 8, 9);
+        a.SubInts(8, 8, 10);
+        a.IntsToFloats(8, 8);
+        a.Multiply(11, 16, new Mem(Gpr.Rsi, 0, Broadcast: true));
+        a.FusedMultiplyAdd213(8, 11, new Mem(Gpr.Rax, 0));
+        a.Store(new Mem(Gpr.Rax, 0), 8);
+        a.AddImm(Gpr.R10, 32);
+        a.AddImm(Gpr.R11, 4);
+        a.AddImm(Gpr.Rsi, 4);
+        a.AddImm(Gpr.Rax, 64);
+        a.Dec(Gpr.Rcx);
+        a.JnzBack(tokenTop);
+
+        a.AddImm(Gpr.R8, packedBlockBytes);
+        a.Dec(Gpr.R9);
+        a.JnzBack(blockTop);
+        a.Return();
+        return a.ToArray();
+    }
+}
