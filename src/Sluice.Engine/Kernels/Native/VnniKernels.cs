@@ -32,8 +32,8 @@ internal static unsafe class VnniKernels
         public float* Acc;
     }
 
-    private static readonly delegate* unmanaged<Args*, void> s_q8_0;
-    private static readonly delegate* unmanaged<Args*, void> s_q4_0;
+    private static readonly delegate* unmanaged<Args*, void> Q8_0Kernel;
+    private static readonly delegate* unmanaged<Args*, void> Q4_0Kernel;
 
     /// <summary>True when the VNNI kernels run (and Q8_0 groups are packed for them).</summary>
     public static readonly bool Available;
@@ -52,8 +52,8 @@ internal static unsafe class VnniKernels
         {
             return;
         }
-        s_q8_0 = (delegate* unmanaged<Args*, void>)q8;
-        s_q4_0 = (delegate* unmanaged<Args*, void>)q4;
+        Q8_0Kernel = (delegate* unmanaged<Args*, void>)q8;
+        Q4_0Kernel = (delegate* unmanaged<Args*, void>)q4;
         Available = true;
     }
 
@@ -74,11 +74,11 @@ internal static unsafe class VnniKernels
     /// <see cref="Q8_0Kernels.Rows16"/>.
     /// </summary>
     public static void Q8_0Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride) =>
-        Run(s_q8_0, group, blocks, x, acc, y, yStride);
+        Run(Q8_0Kernel, group, blocks, x, acc, y, yStride);
 
     /// <summary>One packed Q4_0 group times every token of <paramref name="x"/>; same contract as <see cref="Q4_0Kernels.Rows16"/>.</summary>
     public static void Q4_0Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride) =>
-        Run(s_q4_0, group, blocks, x, acc, y, yStride);
+        Run(Q4_0Kernel, group, blocks, x, acc, y, yStride);
 
     private static void Run(delegate* unmanaged<Args*, void> kernel, byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
     {
