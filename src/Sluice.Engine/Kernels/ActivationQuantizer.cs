@@ -36,8 +36,8 @@ public static unsafe class ActivationQuantizer
 
     /// <summary>
     /// Quantizes token <paramref name="t"/> of <paramref name="tokens"/> to Q8_0 blocks laid out block-major
-    /// (see <see cref="Gemm.Q8Blocks"/>): block b goes to q + (b * tokens + t) * 32 (and widened to int16 at
-    /// wide + the same), scales[b * tokens + t], sums[...].
+    /// (see <see cref="Gemm.Q8Blocks"/>): block b goes to q + (b * tokens + t) * 32 (and, unless
+    /// <paramref name="wide"/> is null, widened to int16 at wide + the same), scales[b * tokens + t], sums[...].
     /// </summary>
     public static void QuantizeRowBlockMajor(float* x, int n, int t, int tokens, sbyte* q, short* wide, float* scales, int* sums)
     {
@@ -46,6 +46,15 @@ public static unsafe class ActivationQuantizer
             long o = (long)b * tokens + t;
             sbyte* qb = q + o * 32;
             QuantizeBlockQ8_0(x + b * 32, qb, out scales[o], out sums[o]);
+            if (wide == null)
+            {
+                continue;
+            }
+            if (Simd.Use512)
+            {
+                Avx512BW.ConvertToVector512Int16(Vector256.Load(qb)).Store(wide + o * 32);
+                continue;
+            }
             for (int i = 0; i < 32; i++)
             {
                 wide[o * 32 + i] = qb[i];

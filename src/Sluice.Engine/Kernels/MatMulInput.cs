@@ -14,7 +14,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     // the F16 form times 2^112 in column-interleaved token tiles (F16Kernels.TileWidth)
     private readonly NativeBuffer<float> _f16Tiles = new(0);
     private readonly NativeBuffer<float> _bf16 = new(0);
-    // Q8_0 blocks, block-major (Q8Blocks): values, the same as int16, scales, sums
+    // Q8_0 blocks, block-major (Q8Blocks): values, the same as int16 (not made when the VNNI kernels run), scales, sums
     private readonly NativeBuffer<sbyte> _blockValues = new(0);
     private readonly NativeBuffer<short> _blockWide = new(0);
     private readonly NativeBuffer<float> _blockScales = new(0);
@@ -120,7 +120,10 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                 break;
             case Form.Q8_0Blocks:
                 _blockValues.EnsureCapacity(n);
-                _blockWide.EnsureCapacity(n);
+                if (!Native.VnniKernels.Available)
+                {
+                    _blockWide.EnsureCapacity(n);
+                }
                 _blockScales.EnsureCapacity(n / 32);
                 _blockSums.EnsureCapacity(n / 32);
                 break;
@@ -157,7 +160,8 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                 HalfVectors.RoundToBF16Row(x, _bf16.Pointer + (long)index * Columns, Columns);
                 break;
             case Form.Q8_0Blocks:
-                ActivationQuantizer.QuantizeRowBlockMajor(x, Columns, index, Rows, _blockValues.Pointer, _blockWide.Pointer, _blockScales.Pointer, _blockSums.Pointer);
+                ActivationQuantizer.QuantizeRowBlockMajor(x, Columns, index, Rows, _blockValues.Pointer,
+                    Native.VnniKernels.Available ? null : _blockWide.Pointer, _blockScales.Pointer, _blockSums.Pointer);
                 break;
             case Form.Q8_KBlocks:
                 ActivationQuantizer.QuantizeRowBlockMajorQ8K(x, Columns, index, Rows, _kSigned.Pointer, _kValues.Pointer, _kSums.Pointer, _kScales.Pointer);

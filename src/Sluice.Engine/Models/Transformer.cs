@@ -105,7 +105,7 @@ public sealed unsafe class Transformer : IDisposable
             _matmul.Run(lw.Gate, _input, _gate.Pointer, ff);
             _matmul.Run(lw.Up, _input, _up.Pointer, ff);
             prof?.Mark(6);
-            Activations.SiluMul(_gate.Pointer, _up.Pointer, _gate.Pointer, n * ff);
+            _rowOps.SiluMul(_gate.Pointer, _up.Pointer, n, ff);
             prof?.Mark(7);
             _input.Set(_gate.Pointer, n, ff);
             _matmul.Run(lw.Down, _input, _xb.Pointer, d);
@@ -178,7 +178,7 @@ public sealed unsafe class Transformer : IDisposable
         }
     }
 
-    /// <summary>Per-token work spread over the pool: norms, and bias/q-k-norm/RoPE/KV store.</summary>
+    /// <summary>Per-token work spread over the pool: norms, the gated activation, and bias/q-k-norm/RoPE/KV store.</summary>
     private sealed class RowOps(Transformer m) : IParallelWork
     {
         private int _mode;
@@ -196,6 +196,16 @@ public sealed unsafe class Transformer : IDisposable
             _src = src;
             _dst = dst;
             _weight = weight;
+            _width = width;
+            m._pool.Run(this, n);
+        }
+
+        /// <summary>gate = silu(gate) * up, row by row.</summary>
+        public void SiluMul(float* gate, float* up, int n, int width)
+        {
+            _mode = 2;
+            _src = up;
+            _dst = gate;
             _width = width;
             m._pool.Run(this, n);
         }
@@ -218,6 +228,12 @@ public sealed unsafe class Transformer : IDisposable
                 {
                     Norms.RmsNorm(_src + (long)t * _width, w, _dst + (long)t * _width, _width, m._c.RmsNormEps);
                 }
+                return;
+            }
+            if (_mode == 2)
+            {
+                float* g = _dst + (long)t * _width;
+                Activations.SiluMul(g, _src + (long)t * _width, g, _width);
                 return;
             }
             var c = m._c;

@@ -84,7 +84,7 @@ internal static unsafe class Q4_0Kernels
     {
         if (VnniKernels.Available)
         {
-            VnniKernels.Q4_0Rows16(group, blocks, x, acc, y, yStride);
+            VnniKernels.Q4_0Rows16(group, blocks, x, y, yStride);
             return;
         }
         int n = x.Tokens;
@@ -145,7 +145,7 @@ public readonly unsafe struct Q8Blocks(sbyte* q, short* wide, float* d, int* s, 
 {
     public sbyte* Q { get; } = q;
 
-    /// <summary>The same values widened to int16, at Wide + (b * Tokens + t) * 32.</summary>
+    /// <summary>The same values widened to int16, at Wide + (b * Tokens + t) * 32 (null when <see cref="Native.VnniKernels"/> run: they read Q).</summary>
     public short* Wide { get; } = wide;
     public float* D { get; } = d;
     public int* S { get; } = s;

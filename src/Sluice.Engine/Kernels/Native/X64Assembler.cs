@@ -65,6 +65,26 @@ internal sealed class X64Assembler
         Int32(imm);
     }
 
+    /// <summary>add dst, qword [base + disp]</summary>
+    public void AddLoad(Gpr dst, Mem m)
+    {
+        Rex(true, (int)dst, (int)m.Base);
+        _code.Add(0x03);
+        MemModRm((int)dst, m);
+    }
+
+    /// <summary>prefetcht0 [base + disp]</summary>
+    public void Prefetch(Mem m)
+    {
+        if ((int)m.Base >= 8)
+        {
+            _code.Add(0x41);
+        }
+        _code.Add(0x0F);
+        _code.Add(0x18);
+        MemModRm(1, m);
+    }
+
     /// <summary>dec dst</summary>
     public void Dec(Gpr dst)
     {
