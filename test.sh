@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite of the repository and ends with one line: "N passed, N failed".
 #  - all test projects (Release build; conformance tests read ../shared/conformance or $SLUICE_CONFORMANCE)
-#  - the kernel tests again with AVX-512, then AVX2, then all hardware intrinsics switched off, so every
-#    instruction-set path runs on this machine
+#  - the kernel tests again with the generated AVX-512 VNNI kernels switched off (SLUICE_VNNI=0), then AVX-512,
+#    then AVX2, then all hardware intrinsics, so every instruction-set path runs on this machine
 #  - `dotnet format --verify-no-changes`
 #  - first, `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node,
 #    and Debian's `prometheus` package when promtool is missing (the /metrics, alert rule and scrape config tests run it)
@@ -50,7 +50,7 @@ run_tests() { # $1 = label, rest = extra dotnet test args
 
 # one test assembly at a time: the server tests load the CPU, and some engine tests bound their wall-clock time
 run_tests "all tests" -m:1
-for isa in "DOTNET_EnableAVX512=0" "DOTNET_EnableAVX2=0" "DOTNET_EnableHWIntrinsic=0"; do
+for isa in "SLUICE_VNNI=0" "DOTNET_EnableAVX512=0" "DOTNET_EnableAVX2=0" "DOTNET_EnableHWIntrinsic=0"; do
   env "$isa" bash -c "$(declare -f run_tests); log=$log; run_tests 'kernel tests with $isa' --filter Category=Kernels"
 done
 

@@ -20,7 +20,8 @@ public static class Simd
     public static readonly bool UseVnni = AvxVnni.IsSupported;
 
     public static string Describe() =>
-        Use512 ? "AVX-512" + (UseVnni ? " + AVX-VNNI" : "") : Use256 ? "AVX2" + (UseVnni ? " + AVX-VNNI" : "") : "scalar";
+        Use512 ? "AVX-512" + (Native.VnniKernels.Available ? " + AVX512-VNNI (generated code)" : "") + (UseVnni ? " + AVX-VNNI" : "")
+        : Use256 ? "AVX2" + (UseVnni ? " + AVX-VNNI" : "") : "scalar";
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Fma512(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Avx512F.FusedMultiplyAdd(a, b, c);

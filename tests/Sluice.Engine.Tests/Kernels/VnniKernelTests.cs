@@ -1,0 +1,94 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+using Sluice.Engine.Kernels;
+using Sluice.Engine.Kernels.Native;
+
+namespace Sluice.Engine.Tests.Kernels;
+
+/// <summary>
+/// The generated VNNI kernels: every instruction form the assembler writes has the bytes GNU as 2.40 writes for
+/// it (assembled with {disp32}, as the assembler always uses 32-bit displacements), and the kernels are in use
+/// wherever the CPU has AVX512_VNNI, so the integer matmul tests (<see cref="IntegerDotTests"/>) check them
+/// against the one-row recipe (test.sh runs those tests again with SLUICE_VNNI=0 for the C# kernels).
+/// </summary>
+[Trait("Category", "Kernels")]
+public sealed class VnniKernelTests
+{
+    public static TheoryData<string, string> Encodings() => new()
+    {
+        { "mov r8, [rdi+0x10]", "4c8b8710000000" },
+        { "mov rax, [r12+0x40]", "498b842440000000" },
+        { "mov rdx, r9", "4c89ca" },
+        { "mov r13d, 0x0f0f0f0f", "41bd0f0f0f0f" },
+        { "add r10, 0x220", "4981c220020000" },
+        { "add rax, [rdi+0x38]", "48038738000000" },
+        { "dec rcx", "48ffc9" },
+        { "prefetcht0 [r8+0x880]", "410f188880080000" },
+        { "vmovdqu32 zmm17, [r8+0x20]", "62c17e486f8820000000" },
+        { "vmovups [rax+0x40], zmm25", "62617c48118840000000" },
+        { "vcvtph2ps zmm16, [r8]", "62c27d48138000000000" },
+        { "vpbroadcastd zmm10, [r11]", "62527d48589300000000" },
+        { "vpbroadcastd zmm31, eax", "62627d487cf8" },
+        { "vpbroadcastd zmm3, r9d", "62d27d487cd9" },
+        { "vpdpbusd zmm9, zmm7, [r10+0x1c]{1to16}", "62524558508a1c000000" },
+        { "vpdpbusd zmm24, zmm18, [rsp+0x100]", "62626d4050842400010000" },
+        { "vpxord zmm8, zmm8, zmm8", "62513d48efc0" },
+        { "vpandd zmm4, zmm20, zmm31", "62915d40dbe7" },
+        { "vpaddd zmm8, zmm8, zmm9", "62513d48fec1" },
+        { "vpsubd zmm28, zmm19, zmm10", "62416540fae2" },
+        { "vpslld zmm10, zmm26, 7", "62912d4872f207" },
+        { "vpsrlw zmm20, zmm20, 4", "62b15d4071d404" },
+        { "vcvtdq2ps zmm8, zmm30", "62117c485bc6" },
+        { "vmulps zmm11, zmm16, [rsi]{1to16}", "62717c50599e00000000" },
+        { "vfmadd213ps zmm8, zmm11, [rax]", "62722548a88000000000" },
+        { "vzeroupper; ret", "c5f877c3" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Encodings))]
+    public void Assembler_WritesTheBytesGnuAsWrites(string instruction, string expected)
+    {
+        var a = new X64Assembler();
+        switch (instruction)
+        {
+            case "mov r8, [rdi+0x10]": a.MovLoad(Gpr.R8, new Mem(Gpr.Rdi, 0x10)); break;
+            case "mov rax, [r12+0x40]": a.MovLoad(Gpr.Rax, new Mem(Gpr.R12, 0x40)); break;
+            case "mov rdx, r9": a.Mov(Gpr.Rdx, Gpr.R9); break;
+            case "mov r13d, 0x0f0f0f0f": a.MovImm32(Gpr.R13, 0x0F0F0F0F); break;
+            case "add r10, 0x220": a.AddImm(Gpr.R10, 0x220); break;
+            case "add rax, [rdi+0x38]": a.AddLoad(Gpr.Rax, new Mem(Gpr.Rdi, 0x38)); break;
+            case "dec rcx": a.Dec(Gpr.Rcx); break;
+            case "prefetcht0 [r8+0x880]": a.Prefetch(new Mem(Gpr.R8, 0x880)); break;
+            case "vmovdqu32 zmm17, [r8+0x20]": a.Load(17, new Mem(Gpr.R8, 0x20)); break;
+            case "vmovups [rax+0x40], zmm25": a.Store(new Mem(Gpr.Rax, 0x40), 25); break;
+            case "vcvtph2ps zmm16, [r8]": a.HalvesToFloats(16, new Mem(Gpr.R8)); break;
+            case "vpbroadcastd zmm10, [r11]": a.BroadcastInt(10, new Mem(Gpr.R11)); break;
+            case "vpbroadcastd zmm31, eax": a.BroadcastInt(31, Gpr.Rax); break;
+            case "vpbroadcastd zmm3, r9d": a.BroadcastInt(3, Gpr.R9); break;
+            case "vpdpbusd zmm9, zmm7, [r10+0x1c]{1to16}": a.DotBytes(9, 7, new Mem(Gpr.R10, 0x1c).Bcst); break;
+            case "vpdpbusd zmm24, zmm18, [rsp+0x100]": a.DotBytes(24, 18, new Mem(Gpr.Rsp, 0x100)); break;
+            case "vpxord zmm8, zmm8, zmm8": a.Xor(8, 8, 8); break;
+            case "vpandd zmm4, zmm20, zmm31": a.And(4, 20, 31); break;
+            case "vpaddd zmm8, zmm8, zmm9": a.AddInts(8, 8, 9); break;
+            case "vpsubd zmm28, zmm19, zmm10": a.SubInts(28, 19, 10); break;
+            case "vpslld zmm10, zmm26, 7": a.ShiftLeftInts(10, 26, 7); break;
+            case "vpsrlw zmm20, zmm20, 4": a.ShiftRightShorts(20, 20, 4); break;
+            case "vcvtdq2ps zmm8, zmm30": a.IntsToFloats(8, 30); break;
+            case "vmulps zmm11, zmm16, [rsi]{1to16}": a.Multiply(11, 16, new Mem(Gpr.Rsi).Bcst); break;
+            case "vfmadd213ps zmm8, zmm11, [rax]": a.FusedMultiplyAdd213(8, 11, new Mem(Gpr.Rax)); break;
+            case "vzeroupper; ret": a.Return(); break;
+            default: throw new ArgumentException(instruction);
+        }
+        Assert.Equal(expected, Convert.ToHexStringLower(a.ToArray()));
+    }
+
+    [Fact]
+    public void Kernels_AreInUse_WhereTheCpuHasAvx512Vnni()
+    {
+        bool cpu = OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64 && Simd.Use512
+            && X86Base.IsSupported && (X86Base.CpuId(7, 0).Ecx & (1 << 11)) != 0;
+        bool off = Environment.GetEnvironmentVariable("SLUICE_VNNI") == "0";
+        Assert.Equal(cpu, VnniKernels.CpuSupported);
+        Assert.Equal(cpu && !off, VnniKernels.Available);
+    }
+}
