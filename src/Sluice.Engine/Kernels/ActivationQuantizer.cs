@@ -39,9 +39,17 @@ public static unsafe class ActivationQuantizer
     /// (see <see cref="Gemm.Q8Blocks"/>): block b goes to q + (b * tokens + t) * 32 (and, unless
     /// <paramref name="wide"/> is null, widened to int16 at wide + the same), scales[b * tokens + t], sums[...].
     /// </summary>
-    public static void QuantizeRowBlockMajor(float* x, int n, int t, int tokens, sbyte* q, short* wide, float* scales, int* sums)
+    public static void QuantizeRowBlockMajor(float* x, int n, int t, int tokens, sbyte* q, short* wide, float* scales, int* sums) =>
+        QuantizeRowBlockMajor(x, t, tokens, 0, n / 32, q, wide, scales, sums);
+
+    /// <summary>
+    /// Blocks <paramref name="firstBlock"/> up to <paramref name="endBlock"/> of the row, as above: the tasks that
+    /// quantize a batch each take a range of blocks for every token, so no two threads write the same cache line
+    /// (tokens of one block lie side by side).
+    /// </summary>
+    public static void QuantizeRowBlockMajor(float* x, int t, int tokens, int firstBlock, int endBlock, sbyte* q, short* wide, float* scales, int* sums)
     {
-        for (int b = 0; b < n / 32; b++)
+        for (int b = firstBlock; b < endBlock; b++)
         {
             long o = (long)b * tokens + t;
             sbyte* qb = q + o * 32;
@@ -67,10 +75,14 @@ public static unsafe class ActivationQuantizer
     /// (see <see cref="Gemm.Q8KBlocks"/>): super-block b's values go to q + (b * tokens + t) * 256, the same
     /// plus 128 to u, the sums of each 32 to sums32 + (b * tokens + t) * 8, its scale to scales[b * tokens + t].
     /// </summary>
-    public static void QuantizeRowBlockMajorQ8K(float* x, int n, int t, int tokens, sbyte* q, byte* u, short* sums32, float* scales)
+    public static void QuantizeRowBlockMajorQ8K(float* x, int n, int t, int tokens, sbyte* q, byte* u, short* sums32, float* scales) =>
+        QuantizeRowBlockMajorQ8K(x, t, tokens, 0, n / 256, q, u, sums32, scales);
+
+    /// <summary>Super-blocks <paramref name="firstBlock"/> up to <paramref name="endBlock"/> of the row, as above.</summary>
+    public static void QuantizeRowBlockMajorQ8K(float* x, int t, int tokens, int firstBlock, int endBlock, sbyte* q, byte* u, short* sums32, float* scales)
     {
         int* sums = stackalloc int[16];
-        for (int b = 0; b < n / 256; b++)
+        for (int b = firstBlock; b < endBlock; b++)
         {
             long o = (long)b * tokens + t;
             sbyte* qb = q + o * 256;

@@ -27,6 +27,7 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
     // forms made since the last Set, as bits of Form; the one a pool run is converting rows into
     private int _made;
     private Form _preparing;
+    private int _blocksPerTask = 1;
 
     private enum Form
     {
@@ -135,8 +136,21 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                 break;
         }
         _preparing = form;
-        // F16 tiles are made a tile at a time (Execute's index is a tile), the rest a row at a time
-        pool.Run(this, form == Form.F16Tiles ? F16Kernels.TileCount(Rows) : Rows);
+        // F16 tiles are made a tile at a time (Execute's index is a tile); block-major forms a range of blocks of
+        // every row at a time (rows of one block share cache lines, so splitting by row would have the threads
+        // writing the same lines: 16 rows of 4864 columns took 0.26 ms that way); the rest a row at a time
+        int tasks = Rows;
+        if (form == Form.F16Tiles)
+        {
+            tasks = F16Kernels.TileCount(Rows);
+        }
+        else if (form is Form.Q8_0Blocks or Form.Q8_KBlocks)
+        {
+            int blocks = Columns / block;
+            _blocksPerTask = Math.Max(1, Math.Max((blocks + 4 * pool.ThreadCount - 1) / (4 * pool.ThreadCount), 2048 / block / Math.Max(1, Rows)));
+            tasks = (blocks + _blocksPerTask - 1) / _blocksPerTask;
+        }
+        pool.Run(this, tasks);
         _made |= (int)form;
     }
 
@@ -160,13 +174,32 @@ public sealed unsafe class MatMulInput : IDisposable, IParallelWork
                 HalfVectors.RoundToBF16Row(x, _bf16.Pointer + (long)index * Columns, Columns);
                 break;
             case Form.Q8_0Blocks:
-                ActivationQuantizer.QuantizeRowBlockMajor(x, Columns, index, Rows, _blockValues.Pointer,
-                    Native.VnniKernels.Available ? null : _blockWide.Pointer, _blockScales.Pointer, _blockSums.Pointer);
-                break;
+                {
+                    var (b0, b1) = BlockRange(index, 32);
+                    short* wide = Native.VnniKernels.Available ? null : _blockWide.Pointer;
+                    for (int t = 0; t < Rows; t++)
+                    {
+                        ActivationQuantizer.QuantizeRowBlockMajor(X + (long)t * Columns, t, Rows, b0, b1, _blockValues.Pointer, wide, _blockScales.Pointer, _blockSums.Pointer);
+                    }
+                    break;
+                }
             case Form.Q8_KBlocks:
-                ActivationQuantizer.QuantizeRowBlockMajorQ8K(x, Columns, index, Rows, _kSigned.Pointer, _kValues.Pointer, _kSums.Pointer, _kScales.Pointer);
-                break;
+                {
+                    var (b0, b1) = BlockRange(index, 256);
+                    for (int t = 0; t < Rows; t++)
+                    {
+                        ActivationQuantizer.QuantizeRowBlockMajorQ8K(X + (long)t * Columns, t, Rows, b0, b1, _kSigned.Pointer, _kValues.Pointer, _kSums.Pointer, _kScales.Pointer);
+                    }
+                    break;
+                }
         }
+    }
+
+    // the blocks task `index` quantizes (block-major forms)
+    private (int First, int End) BlockRange(int index, int block)
+    {
+        int first = index * _blocksPerTask;
+        return (first, Math.Min(Columns / block, first + _blocksPerTask));
     }
 
     public void Dispose()
