@@ -84,7 +84,7 @@ internal static unsafe class Q4_0Kernels
     {
         if (VnniKernels.Available)
         {
-            VnniKernels.Q4_0Rows16(group, blocks, x, y, yStride);
+            VnniKernels.Q4_0Rows16(group, blocks, x, acc, y, yStride);
             return;
         }
         int n = x.Tokens;

@@ -93,7 +93,7 @@ internal static unsafe class Q8_0Kernels
     {
         if (VnniKernels.Available)
         {
-            VnniKernels.Q8_0Rows16(group, blocks, x, y, yStride);
+            VnniKernels.Q8_0Rows16(group, blocks, x, acc, y, yStride);
             return;
         }
         int n = x.Tokens;
