@@ -105,8 +105,16 @@ internal static unsafe class VnniKernels
             {
                 var args = new Args
                 {
-                    Group = group, Blocks = blocks, Tokens = m, Q = x.Q + t0 * 32L, S = x.S + t0, D = x.D + t0,
-                    Y = acc, YStrideBytes = 64, QSkip = (n - m) * 32L, SSkip = (n - m) * 4L,
+                    Group = group,
+                    Blocks = blocks,
+                    Tokens = m,
+                    Q = x.Q + t0 * 32L,
+                    S = x.S + t0,
+                    D = x.D + t0,
+                    Y = acc,
+                    YStrideBytes = 64,
+                    QSkip = (n - m) * 32L,
+                    SSkip = (n - m) * 4L,
                 };
                 kernel(&args);
             }
