@@ -181,7 +181,9 @@ public sealed unsafe class Attention : IParallelWork
         max = newMax;
     }
 
-    // Update for 64-wide heads on AVX-512: the query and the output row held in registers across the block
+    // Update for 64-wide heads on AVX-512: the query and the output row held in registers across the block; 16 keys'
+    // products summed across their lanes by one transposing tree (no horizontal sum per key), and the value sums in
+    // two interleaved sets of accumulators (so the 16 FMAs per block are not one dependency chain per register)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Update64(float* q, float* o, float* keys, float* values, int count, float* scores, ref float max, ref float sum)
     {
@@ -189,41 +191,110 @@ public sealed unsafe class Attention : IParallelWork
         var q1 = Vector512.Load(q + 16);
         var q2 = Vector512.Load(q + 32);
         var q3 = Vector512.Load(q + 48);
-        float blockMax = float.NegativeInfinity;
-        for (int j = 0; j < count; j++)
+        var scale = Vector512.Create(_scale);
+        var blockMax = Vector512.Create(float.NegativeInfinity);
+        for (int j0 = 0; j0 < count; j0 += 16)
         {
-            float* k = keys + j * 64;
-            var a = Simd.Fma512(Vector512.Load(k + 32), q2, Vector512.Load(k) * q0);
-            var b = Simd.Fma512(Vector512.Load(k + 48), q3, Vector512.Load(k + 16) * q1);
-            float sc = Vector512.Sum(a + b) * _scale;
-            scores[j] = sc;
-            blockMax = MathF.Max(blockMax, sc);
+            float* k = keys + j0 * 64;
+            int left = count - j0;
+            var r0 = Reduce(Products(k, 0, left, q0, q1, q2, q3), Products(k, 1, left, q0, q1, q2, q3),
+                Products(k, 2, left, q0, q1, q2, q3), Products(k, 3, left, q0, q1, q2, q3));
+            var r1 = Reduce(Products(k, 4, left, q0, q1, q2, q3), Products(k, 5, left, q0, q1, q2, q3),
+                Products(k, 6, left, q0, q1, q2, q3), Products(k, 7, left, q0, q1, q2, q3));
+            var r2 = Reduce(Products(k, 8, left, q0, q1, q2, q3), Products(k, 9, left, q0, q1, q2, q3),
+                Products(k, 10, left, q0, q1, q2, q3), Products(k, 11, left, q0, q1, q2, q3));
+            var r3 = Reduce(Products(k, 12, left, q0, q1, q2, q3), Products(k, 13, left, q0, q1, q2, q3),
+                Products(k, 14, left, q0, q1, q2, q3), Products(k, 15, left, q0, q1, q2, q3));
+            var sv = AcrossLanes(r0, r1, r2, r3) * scale;
+            if (left < 16)
+            {
+                sv = Vector512.ConditionalSelect(Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(left)).AsSingle(), sv, Vector512.Create(float.NegativeInfinity));
+            }
+            sv.Store(scores + j0);
+            blockMax = Vector512.Max(blockMax, sv);
         }
-        float newMax = MathF.Max(max, blockMax);
-        var correction = Vector512.Create(MathF.Exp(max - newMax));
+        float newMax = MathF.Max(max, blockMax.ToScalarMax());
+        float c = newMax == max ? 1f : MathF.Exp(max - newMax);
+        var correction = Vector512.Create(c);
         var o0 = Vector512.Load(o) * correction;
         var o1 = Vector512.Load(o + 16) * correction;
         var o2 = Vector512.Load(o + 32) * correction;
         var o3 = Vector512.Load(o + 48) * correction;
-        float s = sum * correction.ToScalar();
         ExpShifted(scores, count, newMax);
-        for (int j = 0; j < count; j++)
+        var e0 = Vector512<float>.Zero;
+        var e1 = Vector512<float>.Zero;
+        var e2 = Vector512<float>.Zero;
+        var e3 = Vector512<float>.Zero;
+        int j = 0;
+        for (; j + 2 <= count; j += 2)
         {
             float* v = values + j * 64;
-            float p = scores[j];
-            s += p;
-            var pv = Vector512.Create(p);
-            o0 = Simd.Fma512(Vector512.Load(v), pv, o0);
-            o1 = Simd.Fma512(Vector512.Load(v + 16), pv, o1);
-            o2 = Simd.Fma512(Vector512.Load(v + 32), pv, o2);
-            o3 = Simd.Fma512(Vector512.Load(v + 48), pv, o3);
+            var p = Vector512.Create(scores[j]);
+            var r = Vector512.Create(scores[j + 1]);
+            o0 = Simd.Fma512(Vector512.Load(v), p, o0);
+            o1 = Simd.Fma512(Vector512.Load(v + 16), p, o1);
+            o2 = Simd.Fma512(Vector512.Load(v + 32), p, o2);
+            o3 = Simd.Fma512(Vector512.Load(v + 48), p, o3);
+            e0 = Simd.Fma512(Vector512.Load(v + 64), r, e0);
+            e1 = Simd.Fma512(Vector512.Load(v + 80), r, e1);
+            e2 = Simd.Fma512(Vector512.Load(v + 96), r, e2);
+            e3 = Simd.Fma512(Vector512.Load(v + 112), r, e3);
         }
-        o0.Store(o);
-        o1.Store(o + 16);
-        o2.Store(o + 32);
-        o3.Store(o + 48);
-        sum = s;
+        if (j < count)
+        {
+            float* v = values + j * 64;
+            var p = Vector512.Create(scores[j]);
+            o0 = Simd.Fma512(Vector512.Load(v), p, o0);
+            o1 = Simd.Fma512(Vector512.Load(v + 16), p, o1);
+            o2 = Simd.Fma512(Vector512.Load(v + 32), p, o2);
+            o3 = Simd.Fma512(Vector512.Load(v + 48), p, o3);
+        }
+        (o0 + e0).Store(o);
+        (o1 + e1).Store(o + 16);
+        (o2 + e2).Store(o + 32);
+        (o3 + e3).Store(o + 48);
+        // lanes past count are 0 after ExpShifted
+        var ps = Vector512<float>.Zero;
+        for (int j0 = 0; j0 < count; j0 += 16)
+        {
+            ps += Vector512.Load(scores + j0);
+        }
+        sum = sum * c + Vector512.Sum(ps);
         max = newMax;
+    }
+
+    // key j of 16 times the query, 16 partial sums (zero past the block's last key, which is not read)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Products(float* k, int j, int left, Vector512<float> q0, Vector512<float> q1, Vector512<float> q2, Vector512<float> q3)
+    {
+        if (j >= left)
+        {
+            return Vector512<float>.Zero;
+        }
+        k += j * 64;
+        var a = Simd.Fma512(Vector512.Load(k + 32), q2, Vector512.Load(k) * q0);
+        var b = Simd.Fma512(Vector512.Load(k + 48), q3, Vector512.Load(k + 16) * q1);
+        return a + b;
+    }
+
+    // per 128-bit lane, d_p's four values summed into dword p (the float form of PackedGroups.Reduce)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Reduce(Vector512<float> d0, Vector512<float> d1, Vector512<float> d2, Vector512<float> d3) =>
+        PairSums(PairSums(d0, d1), PairSums(d2, d3));
+
+    // per 128-bit lane: [a0 + a1, a2 + a3, b0 + b1, b2 + b3]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> PairSums(Vector512<float> a, Vector512<float> b) =>
+        Avx512F.Shuffle(a, b, 0b10_00_10_00) + Avx512F.Shuffle(a, b, 0b11_01_11_01);
+
+    // r[i] holds, per 128-bit lane L and dword p, key 4i + p's sum over lane L (Reduce); the result is
+    // key j's total in lane j
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> AcrossLanes(Vector512<float> r0, Vector512<float> r1, Vector512<float> r2, Vector512<float> r3)
+    {
+        var s01 = Avx512F.Shuffle4x128(r0, r1, 0b10_00_10_00) + Avx512F.Shuffle4x128(r0, r1, 0b11_01_11_01);
+        var s23 = Avx512F.Shuffle4x128(r2, r3, 0b10_00_10_00) + Avx512F.Shuffle4x128(r2, r3, 0b11_01_11_01);
+        return Avx512F.Shuffle4x128(s01, s23, 0b10_00_10_00) + Avx512F.Shuffle4x128(s01, s23, 0b11_01_11_01);
     }
 
     // s[j] = exp(s[j] - max) for j < count, a vector at a time (s has room up to the next multiple of 16)
