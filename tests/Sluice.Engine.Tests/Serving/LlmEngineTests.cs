@@ -120,6 +120,26 @@ public sealed class LlmEngineTests
         Assert.Equal(2000, engine.Stats.RequestsFinished);
     }
 
+    [Theory]
+    [InlineData("priority")]
+    [InlineData("fcfs")]
+    public async Task SchedulingPolicy_OrdersWaitingRequests(string policy)
+    {
+        using var model = TestModels.LoadTiny();
+        var prompt = Prompt(model, "a prompt that waits its turn");
+        using var engine = new LlmEngine(model, Options(maxSeqs: 1) with { SchedulingPolicy = policy });
+        // one long request holds the only slot while three more queue behind it
+        var blocker = engine.Submit(Greedy(prompt, 200, "blocker") with { Priority = 9 });
+        Assert.True(await blocker.Events.WaitToReadAsync());
+        var queued = new[] { ("low", 5), ("high", 0), ("mid", 2) }
+            .Select(p => engine.Submit(Greedy(prompt, 3, p.Item1) with { Priority = p.Item2 })).ToArray();
+        Assert.Null(blocker.State.Finished);
+        await Collect(blocker);
+        await Task.WhenAll(queued.Select(Collect));
+        var started = queued.OrderBy(h => h.State.FirstScheduled!.Value).Select(h => h.Id).ToArray();
+        Assert.Equal(policy == "priority" ? ["high", "mid", "low"] : ["low", "high", "mid"], started);
+    }
+
     [Fact]
     public async Task Cancel_MidGeneration_EndsWithCancelledAndFreesBlocks()
     {
