@@ -42,6 +42,12 @@ public sealed class VnniKernelTests
         { "vmulps zmm11, zmm16, [rsi]{1to16}", "62717c50599e00000000" },
         { "vfmadd213ps zmm8, zmm11, [rax]", "62722548a88000000000" },
         { "vzeroupper; ret", "c5f877c3" },
+        { "push rbx", "53" },
+        { "pop rbx", "5b" },
+        { "vpmovzxbd zmm22, [r8+0x140]", "62c27d4831b040010000" },
+        { "vpmulld zmm8, zmm8, zmm29", "62123d4840c5" },
+        { "vpdpwssd zmm11, zmm18, [r11+0xc]{1to16}", "62526d50529b0c000000" },
+        { "vfmadd213ps zmm11, zmm12, zmm10", "62521d48a8da" },
     };
 
     [Theory]
@@ -77,6 +83,12 @@ public sealed class VnniKernelTests
             case "vmulps zmm11, zmm16, [rsi]{1to16}": a.Multiply(11, 16, new Mem(Gpr.Rsi).Bcst); break;
             case "vfmadd213ps zmm8, zmm11, [rax]": a.FusedMultiplyAdd213(8, 11, new Mem(Gpr.Rax)); break;
             case "vzeroupper; ret": a.Return(); break;
+            case "push rbx": a.Push(Gpr.Rbx); break;
+            case "pop rbx": a.Pop(Gpr.Rbx); break;
+            case "vpmovzxbd zmm22, [r8+0x140]": a.BytesToInts(22, new Mem(Gpr.R8, 0x140)); break;
+            case "vpmulld zmm8, zmm8, zmm29": a.MultiplyInts(8, 8, 29); break;
+            case "vpdpwssd zmm11, zmm18, [r11+0xc]{1to16}": a.DotShorts(11, 18, new Mem(Gpr.R11, 0xc).Bcst); break;
+            case "vfmadd213ps zmm11, zmm12, zmm10": a.FusedMultiplyAdd213(11, 12, 10); break;
             default: throw new ArgumentException(instruction);
         }
         Assert.Equal(expected, Convert.ToHexStringLower(a.ToArray()));

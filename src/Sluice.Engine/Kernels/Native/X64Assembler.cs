@@ -101,6 +101,26 @@ internal sealed class X64Assembler
         Int32(target - (Position + 4));
     }
 
+    /// <summary>push r (r0..r7)</summary>
+    public void Push(Gpr r)
+    {
+        if ((int)r >= 8)
+        {
+            _code.Add(0x41);
+        }
+        _code.Add((byte)(0x50 + ((int)r & 7)));
+    }
+
+    /// <summary>pop r (r0..r7)</summary>
+    public void Pop(Gpr r)
+    {
+        if ((int)r >= 8)
+        {
+            _code.Add(0x41);
+        }
+        _code.Add((byte)(0x58 + ((int)r & 7)));
+    }
+
     /// <summary>vzeroupper; ret</summary>
     public void Return()
     {
@@ -129,6 +149,18 @@ internal sealed class X64Assembler
 
     /// <summary>vpdpbusd acc, u8, s8: per 32-bit lane, acc += four unsigned bytes of u8 times the four signed bytes of s8.</summary>
     public void DotBytes(int acc, int u8, Mem s8) => Evex(P66, M0F38, 0x50, acc, u8, s8);
+
+    /// <summary>vpmovzxbd zmm, [m] (16 unsigned bytes to 16 int32)</summary>
+    public void BytesToInts(int zmm, Mem m) => Evex(P66, M0F38, 0x31, zmm, 0, m with { Broadcast = false });
+
+    /// <summary>vpdpwssd acc, a, s16: per 32-bit lane, acc += the two int16 of a times the two int16 of s16.</summary>
+    public void DotShorts(int acc, int a, Mem s16) => Evex(P66, M0F38, 0x52, acc, a, s16);
+
+    /// <summary>vpmulld dst, a, b (low 32 bits of each product)</summary>
+    public void MultiplyInts(int dst, int a, int b) => EvexReg(P66, M0F38, 0x40, dst, a, b);
+
+    /// <summary>vfmadd213ps dst, a, b: dst = a * dst + b, rounded once.</summary>
+    public void FusedMultiplyAdd213(int dst, int a, int b) => EvexReg(P66, M0F38, 0xA8, dst, a, b);
 
     /// <summary>vpxord dst, a, b</summary>
     public void Xor(int dst, int a, int b) => EvexReg(P66, M0F, 0xEF, dst, a, b);
