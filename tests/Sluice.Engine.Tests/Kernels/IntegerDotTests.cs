@@ -37,6 +37,8 @@ public sealed unsafe class IntegerDotTests
     [InlineData(GgmlType.Q4_K, 22, 512, 3)]
     [InlineData(GgmlType.Q4_K, 37, 256, 17)]
     [InlineData(GgmlType.Q4_K, 5, 256, 2)]
+    [InlineData(GgmlType.Q4_K, 33, 512, 150)]
+    [InlineData(GgmlType.Q4_K, 48, 768, 40)]
     public void MatMulEqualsOneRowRecipe(GgmlType type, int rows, int columns, int tokens) => Check(type, rows, columns, tokens, EdgeScales: false, Poison: 0);
 
     /// <summary>

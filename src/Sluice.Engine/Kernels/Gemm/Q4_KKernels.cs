@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Sluice.Engine.Kernels.Native;
 
 namespace Sluice.Engine.Kernels.Gemm;
 
@@ -77,9 +78,18 @@ internal static unsafe class Q4_KKernels
         return part;
     }
 
-    /// <summary>Packs group g (<see cref="PackedGroups"/>) of a Q4_K matrix of at least 16 rows (always succeeds: scales are widened exactly).</summary>
+    /// <summary>
+    /// Packs group g (<see cref="PackedGroups"/>) of a Q4_K matrix of at least 16 rows (always succeeds: scales are
+    /// widened exactly). For <see cref="VnniKernels"/> the layout keeps one row per 32-bit lane instead
+    /// (<see cref="PackRowsInLanes"/>), in the same number of bytes.
+    /// </summary>
     public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
     {
+        if (VnniKernels.Available)
+        {
+            PackRowsInLanes(w, rb, rows, blocks, g, dst);
+            return true;
+        }
         byte* sc = stackalloc byte[8];
         byte* mn = stackalloc byte[8];
         int first = PackedGroups.FirstRow(g, rows);
@@ -116,12 +126,53 @@ internal static unsafe class Q4_KKernels
     }
 
     /// <summary>
+    /// Group g for the VNNI kernel, per super-block with the 16 rows in row order: d and dmin (16 halves each), the mins
+    /// as int16 pairs (m[2p], m[2p+1]) per row for p = 0..3, the 8 sub-block scales as bytes (16 rows per sub-block),
+    /// then for each 4-byte slice i of qs (chunk c = i / 8) the 16 rows' 4 bytes.
+    /// </summary>
+    private static void PackRowsInLanes(byte* w, long rb, int rows, int blocks, int g, byte* dst)
+    {
+        byte* sc = stackalloc byte[8];
+        byte* mn = stackalloc byte[8];
+        int first = PackedGroups.FirstRow(g, rows);
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* p = dst + ((long)g * blocks + b) * PackedBlockBytes;
+            for (int r = 0; r < 16; r++)
+            {
+                byte* blk = w + (first + r) * rb + (long)b * BlockBytes;
+                ((ushort*)p)[r] = *(ushort*)blk;
+                ((ushort*)p)[16 + r] = *(ushort*)(blk + 2);
+                RowDequantizer.ScalesQ4K(blk + 4, sc, mn);
+                for (int pair = 0; pair < 4; pair++)
+                {
+                    ((short*)(p + MinsAt + 64 * pair))[2 * r] = mn[2 * pair];
+                    ((short*)(p + MinsAt + 64 * pair))[2 * r + 1] = mn[2 * pair + 1];
+                }
+                for (int s = 0; s < 8; s++)
+                {
+                    p[ScalesAt + 16 * s + r] = sc[s];
+                }
+                for (int i = 0; i < 32; i++)
+                {
+                    *(uint*)(p + QuantsAt + 64 * i + 4 * r) = *(uint*)(blk + 16 + 4 * i);
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// One packed 16-row group times every token of <paramref name="x"/>: y[t * yStride + i] for rows
     /// i in 0..15. <paramref name="acc"/> is scratch of <see cref="ScratchFloats"/> floats. AVX-512 only.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
     {
+        if (VnniKernels.Available)
+        {
+            VnniKernels.Q4_KRows16(group, blocks, x, acc, y, yStride);
+            return;
+        }
         int n = x.Tokens;
         if (n == 1)
         {

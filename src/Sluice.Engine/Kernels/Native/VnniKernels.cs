@@ -32,18 +32,23 @@ internal static unsafe class VnniKernels
         public float* D;
         public float* Y;
         public long YStrideBytes;
-        // bytes to skip in Q, and in S and D, after each block's tokens (the tokens of other chunks)
+        // bytes to skip in Q, S and D after each block's tokens (the tokens of other chunks)
         public long QSkip;
         public long SSkip;
+        // Q4_K: 4 KiB (64-byte aligned) for a super-block's nibbles as bytes
+        public byte* Scratch;
+        public long DSkip;
     }
 
     private static readonly delegate* unmanaged<Args*, void> Q8_0Kernel;
     private static readonly delegate* unmanaged<Args*, void> Q4_0Kernel;
+    private static readonly delegate* unmanaged<Args*, void> Q4_KKernel;
+    private static readonly delegate* unmanaged<Args*, void> Q4_KOneToken;
 
     /// <summary>True when the VNNI kernels run (and Q8_0 groups are packed for them).</summary>
     public static readonly bool Available;
 
-#pragma warning disable CA1810 // the two kernels and the flag are set together, once
+#pragma warning disable CA1810 // the kernels and the flag are set together, once
     static VnniKernels()
 #pragma warning restore CA1810
     {
@@ -53,12 +58,16 @@ internal static unsafe class VnniKernels
         }
         byte* q8 = ExecutableMemory.Install(Generate(GgmlBlocks.Q8_0));
         byte* q4 = ExecutableMemory.Install(Generate(GgmlBlocks.Q4_0));
-        if (q8 == null || q4 == null)
+        byte* q4k = ExecutableMemory.Install(GenerateQ4_K(oneToken: false));
+        byte* q4k1 = ExecutableMemory.Install(GenerateQ4_K(oneToken: true));
+        if (q8 == null || q4 == null || q4k == null || q4k1 == null)
         {
             return;
         }
         Q8_0Kernel = (delegate* unmanaged<Args*, void>)q8;
         Q4_0Kernel = (delegate* unmanaged<Args*, void>)q4;
+        Q4_KKernel = (delegate* unmanaged<Args*, void>)q4k;
+        Q4_KOneToken = (delegate* unmanaged<Args*, void>)q4k1;
         Available = true;
     }
 
@@ -84,6 +93,57 @@ internal static unsafe class VnniKernels
     /// <summary>One packed Q4_0 group times every token of <paramref name="x"/>; same contract as <see cref="Q4_0Kernels.Rows16"/>.</summary>
     public static void Q4_0Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride) =>
         Run(Q4_0Kernel, group, blocks, x, acc, y, yStride);
+
+    /// <summary>
+    /// One Q4_K group packed for this kernel (<see cref="Q4_KKernels.PackGroup"/>) times every token of
+    /// <paramref name="x"/>; same contract as <see cref="Q4_KKernels.Rows16"/> (scratch of
+    /// <see cref="Q4_KKernels.ScratchFloats"/>). Per super-block the nibbles are spread to bytes in 4 KiB of scratch
+    /// once for all tokens; per token and sub-block 8 vpdpbusd give the exact sub-block sums, vpmulld applies the
+    /// 6-bit scales, vpdpwssd takes the mins term from the activation sums, then the recipe's two FMAs.
+    /// </summary>
+    public static void Q4_KRows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
+    {
+        int n = x.Tokens;
+        byte* scratch = (byte*)(((nint)(acc + 16 * Math.Min(n, ChunkTokens)) + 63) & ~(nint)63);
+        for (int t0 = 0; t0 < n; t0 += ChunkTokens)
+        {
+            int m = Math.Min(ChunkTokens, n - t0);
+            if (blocks == 0)
+            {
+                new Span<float>(acc, m * 16).Clear();
+            }
+            else
+            {
+                var args = new Args
+                {
+                    Group = group,
+                    Blocks = blocks,
+                    Tokens = m,
+                    Q = x.Q + t0 * 256L,
+                    S = (int*)(x.Sums + t0 * 8L),
+                    D = x.D + t0,
+                    Y = acc,
+                    YStrideBytes = 64,
+                    QSkip = (n - m) * 256L,
+                    SSkip = (n - m) * 16L,
+                    DSkip = (n - m) * 4L,
+                    Scratch = scratch,
+                };
+                if (m == 1)
+                {
+                    Q4_KOneToken(&args);
+                }
+                else
+                {
+                    Q4_KKernel(&args);
+                }
+            }
+            for (int t = 0; t < m; t++)
+            {
+                Vector512.Load(acc + t * 16).Store(y + (t0 + t) * yStride);
+            }
+        }
+    }
 
     /// <summary>Tokens per kernel call: their 16 sums (4 KiB) and a block's activations (2 KiB) stay in L1 across the blocks.</summary>
     private const int ChunkTokens = 64;
@@ -115,6 +175,7 @@ internal static unsafe class VnniKernels
                     YStrideBytes = 64,
                     QSkip = (n - m) * 32L,
                     SSkip = (n - m) * 4L,
+                    DSkip = (n - m) * 4L,
                 };
                 kernel(&args);
             }
@@ -123,6 +184,150 @@ internal static unsafe class VnniKernels
                 Vector512.Load(acc + t * 16).Store(y + (t0 + t) * yStride);
             }
         }
+    }
+
+    /// <summary>The machine code of the Q4_K kernel (<see cref="Q4_KRows16"/>; layout in <see cref="Q4_KKernels"/>).</summary>
+    internal static byte[] GenerateQ4_K(bool oneToken)
+    {
+        // registers: rdi the arguments, rbx the nibble scratch (callee-saved: pushed), r8 super-block, r9 super-blocks
+        // left, rdx tokens, r10 activations (256 a token), r11 activation sums (8 int16 a token), rsi activation
+        // scales, rax a token's 16 sums, rcx tokens left; zmm16/17 d and dmin, zmm18..21 the mins pairs, zmm22..29 the
+        // 8 sub-block scales, zmm31 0x0F bytes; zmm0..7 weight slices, zmm8/9 (and 12/13) dot chains, zmm10 sumi,
+        // zmm11 summ. With oneToken the nibbles go from registers straight into vpdpbusd (no scratch, no token loop):
+        // staging them for reuse only pays with several tokens.
+        const int MinsAt = 64, ScalesAt = 320, QuantsAt = 448;
+        var a = new X64Assembler();
+        a.Push(Gpr.Rbx);
+        a.MovLoad(Gpr.R8, new Mem(Gpr.Rdi, 0));
+        a.MovLoad(Gpr.R9, new Mem(Gpr.Rdi, 8));
+        a.MovLoad(Gpr.Rdx, new Mem(Gpr.Rdi, 16));
+        a.MovLoad(Gpr.R10, new Mem(Gpr.Rdi, 24));
+        a.MovLoad(Gpr.R11, new Mem(Gpr.Rdi, 32));
+        a.MovLoad(Gpr.Rsi, new Mem(Gpr.Rdi, 40));
+        a.MovLoad(Gpr.Rbx, new Mem(Gpr.Rdi, 80));
+        var y = new Mem(Gpr.Rdi, 48);
+        var yStride = new Mem(Gpr.Rdi, 56);
+        a.MovImm32(Gpr.Rax, 0x0F0F0F0F);
+        a.BroadcastInt(31, Gpr.Rax);
+
+        a.Xor(12, 12, 12);
+        a.MovLoad(Gpr.Rax, y);
+        a.Mov(Gpr.Rcx, Gpr.Rdx);
+        int zeroTop = a.Position;
+        a.Store(new Mem(Gpr.Rax, 0), 12);
+        a.AddLoad(Gpr.Rax, yStride);
+        a.Dec(Gpr.Rcx);
+        a.JnzBack(zeroTop);
+
+        int blockTop = a.Position;
+        int packed = Q4_KKernels.PackedBlockBytes;
+        for (int line = 0; line < (packed + 63) / 64; line++)
+        {
+            a.Prefetch(new Mem(Gpr.R8, 2 * packed + 64 * line));
+        }
+        a.HalvesToFloats(16, new Mem(Gpr.R8, 0));
+        a.HalvesToFloats(17, new Mem(Gpr.R8, 32));
+        for (int p = 0; p < 4; p++)
+        {
+            a.Load(18 + p, new Mem(Gpr.R8, MinsAt + 64 * p));
+        }
+        for (int s = 0; s < 8; s++)
+        {
+            a.BytesToInts(22 + s, new Mem(Gpr.R8, ScalesAt + 16 * s));
+        }
+        a.MovLoad(Gpr.Rax, y);
+        int tokenTop = 0;
+        if (oneToken)
+        {
+            a.Xor(10, 10, 10);
+            for (int c = 0; c < 4; c++)
+            {
+                // slice 8c + k: low nibbles are sub-block 2c's values 4k.., high nibbles sub-block 2c + 1's
+                a.Xor(8, 8, 8);
+                a.Xor(9, 9, 9);
+                a.Xor(12, 12, 12);
+                a.Xor(13, 13, 13);
+                for (int k = 0; k < 8; k++)
+                {
+                    int z = k % 4, hi = 4 + k % 4;
+                    a.Load(z, new Mem(Gpr.R8, QuantsAt + 64 * (8 * c + k)));
+                    a.ShiftRightShorts(hi, z, 4);
+                    a.And(z, z, 31);
+                    a.And(hi, hi, 31);
+                    a.DotBytes(8 + (k & 1), z, new Mem(Gpr.R10, 32 * (2 * c) + 4 * k, Broadcast: true));
+                    a.DotBytes(12 + (k & 1), hi, new Mem(Gpr.R10, 32 * (2 * c + 1) + 4 * k, Broadcast: true));
+                }
+                a.AddInts(8, 8, 9);
+                a.MultiplyInts(8, 8, 22 + 2 * c);
+                a.AddInts(10, 10, 8);
+                a.AddInts(12, 12, 13);
+                a.MultiplyInts(12, 12, 22 + 2 * c + 1);
+                a.AddInts(10, 10, 12);
+            }
+        }
+        else
+        {
+            for (int i = 0; i < 32; i++)
+            {
+                int c = i / 8, k = i % 8, z = i % 4, hi = 4 + i % 4;
+                a.Load(z, new Mem(Gpr.R8, QuantsAt + 64 * i));
+                a.ShiftRightShorts(hi, z, 4);
+                a.And(z, z, 31);
+                a.And(hi, hi, 31);
+                a.Store(new Mem(Gpr.Rbx, 64 * (16 * c + k)), z);
+                a.Store(new Mem(Gpr.Rbx, 64 * (16 * c + 8 + k)), hi);
+            }
+            a.Mov(Gpr.Rcx, Gpr.Rdx);
+            tokenTop = a.Position;
+            a.Xor(10, 10, 10);
+            for (int s = 0; s < 8; s++)
+            {
+                a.Xor(8, 8, 8);
+                a.Xor(9, 9, 9);
+                for (int k = 0; k < 8; k++)
+                {
+                    a.Load(k, new Mem(Gpr.Rbx, 64 * (8 * s + k)));
+                    a.DotBytes(8 + (k & 1), k, new Mem(Gpr.R10, 32 * s + 4 * k, Broadcast: true));
+                }
+                a.AddInts(8, 8, 9);
+                a.MultiplyInts(8, 8, 22 + s);
+                a.AddInts(10, 10, 8);
+            }
+        }
+        a.Xor(11, 11, 11);
+        for (int p = 0; p < 4; p++)
+        {
+            a.DotShorts(11, 18 + p, new Mem(Gpr.R11, 4 * p, Broadcast: true));
+        }
+        // acc = fma(sumi, d * dx, acc); acc = fma(-summ, dmin * dx, acc)
+        a.IntsToFloats(10, 10);
+        a.Multiply(12, 16, new Mem(Gpr.Rsi, 0, Broadcast: true));
+        a.FusedMultiplyAdd213(10, 12, new Mem(Gpr.Rax, 0));
+        a.Xor(13, 13, 13);
+        a.SubInts(11, 13, 11);
+        a.IntsToFloats(11, 11);
+        a.Multiply(12, 17, new Mem(Gpr.Rsi, 0, Broadcast: true));
+        a.FusedMultiplyAdd213(11, 12, 10);
+        a.Store(new Mem(Gpr.Rax, 0), 11);
+        a.AddImm(Gpr.R10, 256);
+        a.AddImm(Gpr.R11, 16);
+        a.AddImm(Gpr.Rsi, 4);
+        if (!oneToken)
+        {
+            a.AddLoad(Gpr.Rax, yStride);
+            a.Dec(Gpr.Rcx);
+            a.JnzBack(tokenTop);
+        }
+
+        a.AddLoad(Gpr.R10, new Mem(Gpr.Rdi, 64));
+        a.AddLoad(Gpr.R11, new Mem(Gpr.Rdi, 72));
+        a.AddLoad(Gpr.Rsi, new Mem(Gpr.Rdi, 88));
+        a.AddImm(Gpr.R8, packed);
+        a.Dec(Gpr.R9);
+        a.JnzBack(blockTop);
+        a.Pop(Gpr.Rbx);
+        a.Return();
+        return a.ToArray();
     }
 
     /// <summary>The machine code of one kernel (internal for the encoding tests).</summary>
@@ -144,6 +349,7 @@ internal static unsafe class VnniKernels
         var yStride = new Mem(Gpr.Rdi, 56);
         var qSkip = new Mem(Gpr.Rdi, 64);
         var sSkip = new Mem(Gpr.Rdi, 72);
+        var dSkip = new Mem(Gpr.Rdi, 88);
 
         // every token's 16 outputs start at +0, as the recipe's chain does
         a.Xor(12, 12, 12);
@@ -224,7 +430,7 @@ internal static unsafe class VnniKernels
 
         a.AddLoad(Gpr.R10, qSkip);
         a.AddLoad(Gpr.R11, sSkip);
-        a.AddLoad(Gpr.Rsi, sSkip);
+        a.AddLoad(Gpr.Rsi, dSkip);
         a.AddImm(Gpr.R8, packedBlockBytes);
         a.Dec(Gpr.R9);
         a.JnzBack(blockTop);
