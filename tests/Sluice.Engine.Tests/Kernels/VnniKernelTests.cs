@@ -43,6 +43,11 @@ public sealed class VnniKernelTests
         { "vfmadd213ps zmm8, zmm11, [rax]", "62722548a88000000000" },
         { "vzeroupper; ret", "c5f877c3" },
         { "push rbx", "53" },
+        { "vpmovsxbd zmm16, [r8+0x60]", "62c27d48218060000000" },
+        { "vpsubb zmm3, zmm3, zmm13", "62d16548f8dd" },
+        { "vpsllw zmm5, zmm2, 4", "62f1554871f204" },
+        { "vpord zmm4, zmm4, zmm5", "62f15d48ebe5" },
+        { "vpdpbusd zmm8, zmm1, [rbx+0x40]", "62727548508340000000" },
         { "pop rbx", "5b" },
         { "vpmovzxbd zmm22, [r8+0x140]", "62c27d4831b040010000" },
         { "vpmulld zmm8, zmm8, zmm29", "62123d4840c5" },
@@ -84,6 +89,11 @@ public sealed class VnniKernelTests
             case "vfmadd213ps zmm8, zmm11, [rax]": a.FusedMultiplyAdd213(8, 11, new Mem(Gpr.Rax)); break;
             case "vzeroupper; ret": a.Return(); break;
             case "push rbx": a.Push(Gpr.Rbx); break;
+            case "vpmovsxbd zmm16, [r8+0x60]": a.SignedBytesToInts(16, new Mem(Gpr.R8, 0x60)); break;
+            case "vpsubb zmm3, zmm3, zmm13": a.SubBytes(3, 3, 13); break;
+            case "vpsllw zmm5, zmm2, 4": a.ShiftLeftShorts(5, 2, 4); break;
+            case "vpord zmm4, zmm4, zmm5": a.Or(4, 4, 5); break;
+            case "vpdpbusd zmm8, zmm1, [rbx+0x40]": a.DotBytes(8, 1, new Mem(Gpr.Rbx, 0x40)); break;
             case "pop rbx": a.Pop(Gpr.Rbx); break;
             case "vpmovzxbd zmm22, [r8+0x140]": a.BytesToInts(22, new Mem(Gpr.R8, 0x140)); break;
             case "vpmulld zmm8, zmm8, zmm29": a.MultiplyInts(8, 8, 29); break;

@@ -153,6 +153,22 @@ internal sealed class X64Assembler
     /// <summary>vpmovzxbd zmm, [m] (16 unsigned bytes to 16 int32)</summary>
     public void BytesToInts(int zmm, Mem m) => Evex(P66, M0F38, 0x31, zmm, 0, m with { Broadcast = false });
 
+    /// <summary>vpmovsxbd zmm, [m] (16 signed bytes to 16 int32)</summary>
+    public void SignedBytesToInts(int zmm, Mem m) => Evex(P66, M0F38, 0x21, zmm, 0, m with { Broadcast = false });
+
+    /// <summary>vpsubb dst, a, b</summary>
+    public void SubBytes(int dst, int a, int b) => EvexReg(P66, M0F, 0xF8, dst, a, b);
+
+    /// <summary>vpord dst, a, b</summary>
+    public void Or(int dst, int a, int b) => EvexReg(P66, M0F, 0xEB, dst, a, b);
+
+    /// <summary>vpsllw dst, src, imm8</summary>
+    public void ShiftLeftShorts(int dst, int src, byte count)
+    {
+        EvexReg(P66, M0F, 0x71, 6, dst, src);
+        _code.Add(count);
+    }
+
     /// <summary>vpdpwssd acc, a, s16: per 32-bit lane, acc += the two int16 of a times the two int16 of s16.</summary>
     public void DotShorts(int acc, int a, Mem s16) => Evex(P66, M0F38, 0x52, acc, a, s16);
 
