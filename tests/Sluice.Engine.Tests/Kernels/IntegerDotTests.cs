@@ -33,6 +33,8 @@ public sealed unsafe class IntegerDotTests
     [InlineData(GgmlType.Q6_K, 22, 512, 3)]
     [InlineData(GgmlType.Q6_K, 37, 256, 17)]
     [InlineData(GgmlType.Q6_K, 5, 256, 2)]
+    [InlineData(GgmlType.Q6_K, 33, 512, 150)]
+    [InlineData(GgmlType.Q6_K, 48, 768, 40)]
     [InlineData(GgmlType.Q4_K, 16, 256, 1)]
     [InlineData(GgmlType.Q4_K, 22, 512, 3)]
     [InlineData(GgmlType.Q4_K, 37, 256, 17)]

@@ -43,6 +43,7 @@ public sealed class VnniKernelTests
         { "vfmadd213ps zmm8, zmm11, [rax]", "62722548a88000000000" },
         { "vzeroupper; ret", "c5f877c3" },
         { "push rbx", "53" },
+        { "vpdpbusd zmm5, zmm13, zmm3", "62f2154850eb" },
         { "vpmovsxbd zmm16, [r8+0x60]", "62c27d48218060000000" },
         { "vpsubb zmm3, zmm3, zmm13", "62d16548f8dd" },
         { "vpsllw zmm5, zmm2, 4", "62f1554871f204" },
@@ -89,6 +90,7 @@ public sealed class VnniKernelTests
             case "vfmadd213ps zmm8, zmm11, [rax]": a.FusedMultiplyAdd213(8, 11, new Mem(Gpr.Rax)); break;
             case "vzeroupper; ret": a.Return(); break;
             case "push rbx": a.Push(Gpr.Rbx); break;
+            case "vpdpbusd zmm5, zmm13, zmm3": a.DotBytes(5, 13, 3); break;
             case "vpmovsxbd zmm16, [r8+0x60]": a.SignedBytesToInts(16, new Mem(Gpr.R8, 0x60)); break;
             case "vpsubb zmm3, zmm3, zmm13": a.SubBytes(3, 3, 13); break;
             case "vpsllw zmm5, zmm2, 4": a.ShiftLeftShorts(5, 2, 4); break;

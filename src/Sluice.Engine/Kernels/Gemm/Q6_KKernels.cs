@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Sluice.Engine.Kernels.Native;
 
 namespace Sluice.Engine.Kernels.Gemm;
 
@@ -92,11 +93,20 @@ internal static unsafe class Q6_KKernels
         return part;
     }
 
-    /// <summary>Packs group g (<see cref="PackedGroups"/>) of a Q6_K matrix of at least 16 rows (always succeeds: scales are widened exactly).</summary>
+    /// <summary>
+    /// Packs group g (<see cref="PackedGroups"/>) of a Q6_K matrix of at least 16 rows (always succeeds: scales are
+    /// widened exactly). For <see cref="VnniKernels"/> the layout keeps one row per 32-bit lane instead
+    /// (<see cref="PackRowsInLanes"/>), in the same number of bytes.
+    /// </summary>
     public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
     {
         byte* ones = stackalloc byte[16];
         new Span<byte>(ones, 16).Fill(129);
+        if (VnniKernels.Available)
+        {
+            PackRowsInLanes(w, rb, rows, blocks, g, dst, ones);
+            return true;
+        }
         int first = PackedGroups.FirstRow(g, rows);
         for (int b = 0; b < blocks; b++)
         {
@@ -135,6 +145,44 @@ internal static unsafe class Q6_KKernels
     }
 
     /// <summary>
+    /// Group g for the VNNI kernel, per super-block with the 16 rows in row order: d (16 halves), the offset
+    /// corrections (int32, as above), the 16 sub-block scales as bytes (16 rows per sub-block), then the 16 rows'
+    /// 4-byte slices of ql and qh, three for each 4 positions of each half, in the order the kernel reads them.
+    /// </summary>
+    private static void PackRowsInLanes(byte* w, long rb, int rows, int blocks, int g, byte* dst, byte* ones)
+    {
+        int first = PackedGroups.FirstRow(g, rows);
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* p = dst + ((long)g * blocks + b) * PackedBlockBytes;
+            for (int r = 0; r < 16; r++)
+            {
+                byte* blk = w + (first + r) * rb + (long)b * BlockBytes;
+                ((ushort*)p)[r] = *(ushort*)(blk + 208);
+                int corr = 0;
+                for (int s = 0; s < 16; s++)
+                {
+                    corr += ((sbyte*)blk)[192 + s] * SubBlockSum(blk, s, ones);
+                    p[96 + 16 * s + r] = blk[192 + s];
+                }
+                ((int*)(p + 32))[r] = 128 * corr;
+                // in the order the kernel reads them: per half h and slice ls, ql's bytes 64h + 4ls (quarters 0
+                // and 2), 64h + 32 + 4ls (quarters 1 and 3), then qh's bytes 32h + 4ls
+                for (int h = 0; h < 2; h++)
+                {
+                    for (int ls = 0; ls < 8; ls++)
+                    {
+                        byte* u = p + 352 + 192 * (8 * h + ls) + 4 * r;
+                        *(uint*)u = *(uint*)(blk + 64 * h + 4 * ls);
+                        *(uint*)(u + 64) = *(uint*)(blk + 64 * h + 32 + 4 * ls);
+                        *(uint*)(u + 128) = *(uint*)(blk + 128 + 32 * h + 4 * ls);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// One packed 16-row group times every token of <paramref name="x"/>: y[t * yStride + i] for rows
     /// i in 0..15. <paramref name="acc"/> is scratch for 16 floats per token and 8 KiB of staging
     /// (<see cref="ScratchFloats"/> in all). AVX-512 only.
@@ -142,6 +190,11 @@ internal static unsafe class Q6_KKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
     {
+        if (VnniKernels.Available)
+        {
+            VnniKernels.Q6_KRows16(group, blocks, x, acc, y, yStride);
+            return;
+        }
         int n = x.Tokens;
         if (n == 1)
         {

@@ -150,6 +150,9 @@ internal sealed class X64Assembler
     /// <summary>vpdpbusd acc, u8, s8: per 32-bit lane, acc += four unsigned bytes of u8 times the four signed bytes of s8.</summary>
     public void DotBytes(int acc, int u8, Mem s8) => Evex(P66, M0F38, 0x50, acc, u8, s8);
 
+    /// <summary>vpdpbusd acc, u8, s8 with the signed bytes in a register.</summary>
+    public void DotBytes(int acc, int u8, int s8) => EvexReg(P66, M0F38, 0x50, acc, u8, s8);
+
     /// <summary>vpmovzxbd zmm, [m] (16 unsigned bytes to 16 int32)</summary>
     public void BytesToInts(int zmm, Mem m) => Evex(P66, M0F38, 0x31, zmm, 0, m with { Broadcast = false });
 
