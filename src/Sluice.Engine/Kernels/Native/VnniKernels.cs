@@ -6,7 +6,7 @@ using Sluice.Engine.Kernels.Gemm;
 namespace Sluice.Engine.Kernels.Native;
 
 /// <summary>
-/// Q8_0, Q4_0 and Q4_K group kernels with AVX-512 VNNI's vpdpbusd (64 byte products summed into 16 int32 lanes in one
+/// Q8_0, Q4_0, Q4_K and Q6_K group kernels with AVX-512 VNNI's vpdpbusd (64 byte products summed into 16 int32 lanes in one
 /// instruction), which .NET 10 has no intrinsic for (only the 256-bit AVX-VNNI, which Zen 4 lacks): the machine code
 /// is generated at startup with <see cref="X64Assembler"/> and called through a function pointer. The layout and
 /// recipe are those of <see cref="Q8_0Kernels.Rows16"/> / <see cref="Q4_0Kernels.Rows16"/>: one row per 32-bit lane,
@@ -15,7 +15,8 @@ namespace Sluice.Engine.Kernels.Native;
 /// (<see cref="Q8_0Kernels.PackGroup"/>) and 128 times the block's activation sum is taken off (Q4_0's nibbles are
 /// unsigned already; their -8 takes off 8 times the sum), leaving the exact block sum. Then, as in the recipe,
 /// acc = fma((float)sum, w_scale * x_scale, acc) per block in order, the weight scales widened by vcvtph2ps.
-/// Q4_K follows <see cref="Q4_KKernels"/>' recipe (<see cref="Q4_KRows16"/>).
+/// Q4_K and Q6_K follow <see cref="Q4_KKernels"/>' and <see cref="Q6_KKernels"/>' recipes (<see cref="Q4_KRows16"/>,
+/// <see cref="Q6_KRows16"/>).
 /// Used on Linux x64 when the CPU reports AVX512_VNNI and .NET's AVX-512 is on; SLUICE_VNNI=0 turns it off
 /// (the tests run the kernels both ways).
 /// </summary>
