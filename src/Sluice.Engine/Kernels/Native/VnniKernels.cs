@@ -96,11 +96,11 @@ internal static unsafe class VnniKernels
     /// <see cref="Q8_0Kernels.Rows16"/> (<paramref name="acc"/>: scratch for 16 floats per token, up to 64 tokens).
     /// </summary>
     public static void Q8_0Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride) =>
-        Run(Q8_0Kernel, group, blocks, x, acc, y, yStride);
+        Run(Q8_0Kernel, Q8_0Kernel, group, blocks, x.Tokens, new Activations((sbyte*)x.Q, 32, (byte*)x.S, 4, x.D), acc, null, y, yStride);
 
     /// <summary>One packed Q4_0 group times every token of <paramref name="x"/>; same contract as <see cref="Q4_0Kernels.Rows16"/>.</summary>
     public static void Q4_0Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride) =>
-        Run(Q4_0Kernel, group, blocks, x, acc, y, yStride);
+        Run(Q4_0Kernel, Q4_0Kernel, group, blocks, x.Tokens, new Activations((sbyte*)x.Q, 32, (byte*)x.S, 4, x.D), acc, null, y, yStride);
 
     /// <summary>
     /// One Q4_K group packed for this kernel (<see cref="Q4_KKernels.PackGroup"/>) times every token of
@@ -109,49 +109,8 @@ internal static unsafe class VnniKernels
     /// once for all tokens; per token and sub-block 8 vpdpbusd give the exact sub-block sums, vpmulld applies the
     /// 6-bit scales, vpdpwssd takes the mins term from the activation sums, then the recipe's two FMAs.
     /// </summary>
-    public static void Q4_KRows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
-    {
-        int n = x.Tokens;
-        byte* scratch = (byte*)(((nint)(acc + 16 * Math.Min(n, ChunkTokens)) + 63) & ~(nint)63);
-        for (int t0 = 0; t0 < n; t0 += ChunkTokens)
-        {
-            int m = Math.Min(ChunkTokens, n - t0);
-            if (blocks == 0)
-            {
-                new Span<float>(acc, m * 16).Clear();
-            }
-            else
-            {
-                var args = new Args
-                {
-                    Group = group,
-                    Blocks = blocks,
-                    Tokens = m,
-                    Q = x.Q + t0 * 256L,
-                    S = (int*)(x.Sums + t0 * 8L),
-                    D = x.D + t0,
-                    Y = acc,
-                    YStrideBytes = 64,
-                    QSkip = (n - m) * 256L,
-                    SSkip = (n - m) * 16L,
-                    DSkip = (n - m) * 4L,
-                    Scratch = scratch,
-                };
-                if (m == 1)
-                {
-                    Q4_KOneToken(&args);
-                }
-                else
-                {
-                    Q4_KKernel(&args);
-                }
-            }
-            for (int t = 0; t < m; t++)
-            {
-                Vector512.Load(acc + t * 16).Store(y + (t0 + t) * yStride);
-            }
-        }
-    }
+    public static void Q4_KRows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride) =>
+        Run(Q4_KKernel, Q4_KOneToken, group, blocks, x.Tokens, new Activations(x.Q, 256, (byte*)x.Sums, 16, x.D), acc, Scratch(acc, x.Tokens), y, yStride);
 
     /// <summary>
     /// One Q6_K group packed for this kernel (<see cref="Q6_KKernels.PackGroup"/>) times every token of
@@ -160,10 +119,31 @@ internal static unsafe class VnniKernels
     /// 4 vpdpbusd of the activations + 128 (broadcast) by those bytes, vpmulld by the sub-block's scale, and at the
     /// end the packed correction (128 times the scaled value sum) taken off: the recipe's exact sum, then its FMA.
     /// </summary>
-    public static void Q6_KRows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
+    public static void Q6_KRows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride) =>
+        Run(Q6_KKernel, Q6_KOneToken, group, blocks, x.Tokens, new Activations((sbyte*)x.U, 256, null, 0, x.D), acc, Scratch(acc, x.Tokens), y, yStride);
+
+    /// <summary>Tokens per kernel call: their 16 sums (4 KiB) and a block's activations (2 KiB) stay in L1 across the blocks.</summary>
+    private const int ChunkTokens = 64;
+
+    // what a kernel reads per (block, token): values (qBytes each), sums (sBytes each; none for Q6_K), scales
+    private readonly struct Activations(sbyte* q, int qBytes, byte* s, int sBytes, float* d)
     {
-        int n = x.Tokens;
-        byte* scratch = (byte*)(((nint)(acc + 16 * Math.Min(n, ChunkTokens)) + 63) & ~(nint)63);
+        public sbyte* Q { get; } = q;
+        public int QBytes { get; } = qBytes;
+        public byte* S { get; } = s;
+        public int SBytes { get; } = sBytes;
+        public float* D { get; } = d;
+    }
+
+    // 4 KiB for a K-quant super-block's values as bytes, 64-byte aligned, after the chunk's sums in acc
+    private static byte* Scratch(float* acc, int tokens) => (byte*)(((nint)(acc + 16 * Math.Min(tokens, ChunkTokens)) + 63) & ~(nint)63);
+
+    // the kernel accumulates a chunk of tokens in contiguous scratch, copied out once: accumulating in y itself had
+    // every token's row of a 2048- or 8192-row matrix a multiple of 4 KiB apart, all in one L1 set
+    // (llama-3.2-1b Q4_0 prompt processing 195 -> 125 tokens/s); a chunk of one token takes oneToken
+    private static void Run(delegate* unmanaged<Args*, void> kernel, delegate* unmanaged<Args*, void> oneToken, byte* group, int blocks, int n,
+        Activations x, float* acc, byte* scratch, float* y, long yStride)
+    {
         for (int t0 = 0; t0 < n; t0 += ChunkTokens)
         {
             int m = Math.Min(ChunkTokens, n - t0);
@@ -178,63 +158,24 @@ internal static unsafe class VnniKernels
                     Group = group,
                     Blocks = blocks,
                     Tokens = m,
-                    Q = (sbyte*)(x.U + t0 * 256L),
+                    Q = x.Q + (long)t0 * x.QBytes,
+                    S = (int*)(x.S + (long)t0 * x.SBytes),
                     D = x.D + t0,
                     Y = acc,
                     YStrideBytes = 64,
-                    QSkip = (n - m) * 256L,
+                    QSkip = (long)(n - m) * x.QBytes,
+                    SSkip = (long)(n - m) * x.SBytes,
                     DSkip = (n - m) * 4L,
                     Scratch = scratch,
                 };
                 if (m == 1)
                 {
-                    Q6_KOneToken(&args);
+                    oneToken(&args);
                 }
                 else
                 {
-                    Q6_KKernel(&args);
+                    kernel(&args);
                 }
-            }
-            for (int t = 0; t < m; t++)
-            {
-                Vector512.Load(acc + t * 16).Store(y + (t0 + t) * yStride);
-            }
-        }
-    }
-
-    /// <summary>Tokens per kernel call: their 16 sums (4 KiB) and a block's activations (2 KiB) stay in L1 across the blocks.</summary>
-    private const int ChunkTokens = 64;
-
-    // the kernel accumulates a chunk of tokens in contiguous scratch, copied out once: accumulating in y itself had
-    // every token's row a multiple of 4 KiB apart for 2048- or 8192-row matrices, all in one L1 set
-    // (llama-3.2-1b Q4_0 prompt processing 195 -> 125 tokens/s)
-    private static void Run(delegate* unmanaged<Args*, void> kernel, byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
-    {
-        int n = x.Tokens;
-        for (int t0 = 0; t0 < n; t0 += ChunkTokens)
-        {
-            int m = Math.Min(ChunkTokens, n - t0);
-            if (blocks == 0)
-            {
-                new Span<float>(acc, m * 16).Clear();
-            }
-            else
-            {
-                var args = new Args
-                {
-                    Group = group,
-                    Blocks = blocks,
-                    Tokens = m,
-                    Q = x.Q + t0 * 32L,
-                    S = x.S + t0,
-                    D = x.D + t0,
-                    Y = acc,
-                    YStrideBytes = 64,
-                    QSkip = (n - m) * 32L,
-                    SSkip = (n - m) * 4L,
-                    DSkip = (n - m) * 4L,
-                };
-                kernel(&args);
             }
             for (int t = 0; t < m; t++)
             {
@@ -254,27 +195,10 @@ internal static unsafe class VnniKernels
         // staging them for reuse only pays with several tokens.
         const int MinsAt = 64, ScalesAt = 320, QuantsAt = 448;
         var a = new X64Assembler();
-        a.Push(Gpr.Rbx);
-        a.MovLoad(Gpr.R8, new Mem(Gpr.Rdi, 0));
-        a.MovLoad(Gpr.R9, new Mem(Gpr.Rdi, 8));
-        a.MovLoad(Gpr.Rdx, new Mem(Gpr.Rdi, 16));
-        a.MovLoad(Gpr.R10, new Mem(Gpr.Rdi, 24));
-        a.MovLoad(Gpr.R11, new Mem(Gpr.Rdi, 32));
-        a.MovLoad(Gpr.Rsi, new Mem(Gpr.Rdi, 40));
-        a.MovLoad(Gpr.Rbx, new Mem(Gpr.Rdi, 80));
+        Prologue(a, scratch: true);
         var y = new Mem(Gpr.Rdi, 48);
-        var yStride = new Mem(Gpr.Rdi, 56);
         a.MovImm32(Gpr.Rax, 0x0F0F0F0F);
         a.BroadcastInt(31, Gpr.Rax);
-
-        a.Xor(12, 12, 12);
-        a.MovLoad(Gpr.Rax, y);
-        a.Mov(Gpr.Rcx, Gpr.Rdx);
-        int zeroTop = a.Position;
-        a.Store(new Mem(Gpr.Rax, 0), 12);
-        a.AddLoad(Gpr.Rax, yStride);
-        a.Dec(Gpr.Rcx);
-        a.JnzBack(zeroTop);
 
         int blockTop = a.Position;
         int packed = Q4_KKernels.PackedBlockBytes;
@@ -364,24 +288,7 @@ internal static unsafe class VnniKernels
         a.Multiply(12, 17, new Mem(Gpr.Rsi, 0, Broadcast: true));
         a.FusedMultiplyAdd213(11, 12, 10);
         a.Store(new Mem(Gpr.Rax, 0), 11);
-        a.AddImm(Gpr.R10, 256);
-        a.AddImm(Gpr.R11, 16);
-        a.AddImm(Gpr.Rsi, 4);
-        if (!oneToken)
-        {
-            a.AddLoad(Gpr.Rax, yStride);
-            a.Dec(Gpr.Rcx);
-            a.JnzBack(tokenTop);
-        }
-
-        a.AddLoad(Gpr.R10, new Mem(Gpr.Rdi, 64));
-        a.AddLoad(Gpr.R11, new Mem(Gpr.Rdi, 72));
-        a.AddLoad(Gpr.Rsi, new Mem(Gpr.Rdi, 88));
-        a.AddImm(Gpr.R8, packed);
-        a.Dec(Gpr.R9);
-        a.JnzBack(blockTop);
-        a.Pop(Gpr.Rbx);
-        a.Return();
+        LoopEnds(a, oneToken ? -1 : tokenTop, blockTop, packed, valueBytes: 256, sumBytes: 16, scratch: true);
         return a.ToArray();
     }
 
@@ -396,24 +303,8 @@ internal static unsafe class VnniKernels
         // zmm13), without the scratch and the token loop: from memory, the staged form ran at a third of the speed.
         const int CorrAt = 32, ScalesAt = 96, QuantsAt = 352;
         var a = new X64Assembler();
-        a.Push(Gpr.Rbx);
-        a.MovLoad(Gpr.R8, new Mem(Gpr.Rdi, 0));
-        a.MovLoad(Gpr.R9, new Mem(Gpr.Rdi, 8));
-        a.MovLoad(Gpr.Rdx, new Mem(Gpr.Rdi, 16));
-        a.MovLoad(Gpr.R10, new Mem(Gpr.Rdi, 24));
-        a.MovLoad(Gpr.Rsi, new Mem(Gpr.Rdi, 40));
-        a.MovLoad(Gpr.Rbx, new Mem(Gpr.Rdi, 80));
+        Prologue(a, scratch: true);
         var y = new Mem(Gpr.Rdi, 48);
-        var yStride = new Mem(Gpr.Rdi, 56);
-
-        a.Xor(12, 12, 12);
-        a.MovLoad(Gpr.Rax, y);
-        a.Mov(Gpr.Rcx, Gpr.Rdx);
-        int zeroTop = a.Position;
-        a.Store(new Mem(Gpr.Rax, 0), 12);
-        a.AddLoad(Gpr.Rax, yStride);
-        a.Dec(Gpr.Rcx);
-        a.JnzBack(zeroTop);
 
         int blockTop = a.Position;
         int packed = Q6_KKernels.PackedBlockBytes;
@@ -535,23 +426,69 @@ internal static unsafe class VnniKernels
         a.Multiply(13, 14, new Mem(Gpr.Rsi, 0, Broadcast: true));
         a.FusedMultiplyAdd213(11, 13, new Mem(Gpr.Rax, 0));
         a.Store(new Mem(Gpr.Rax, 0), 11);
-        a.AddImm(Gpr.R10, 256);
-        a.AddImm(Gpr.Rsi, 4);
-        if (!oneToken)
+        LoopEnds(a, oneToken ? -1 : tokenTop, blockTop, packed, valueBytes: 256, sumBytes: 0, scratch: true);
+        return a.ToArray();
+    }
+
+    // every kernel's start: from the argument block (rdi, kept) r8 the group, r9 its blocks, rdx the tokens, r10
+    // the activations, r11 their sums, rsi their scales (and rbx the scratch, pushed: callee-saved); then every
+    // token's 16 sums set to +0, as the recipe's chain starts
+    private static void Prologue(X64Assembler a, bool scratch)
+    {
+        if (scratch)
         {
-            a.AddLoad(Gpr.Rax, yStride);
+            a.Push(Gpr.Rbx);
+        }
+        a.MovLoad(Gpr.R8, new Mem(Gpr.Rdi, 0));
+        a.MovLoad(Gpr.R9, new Mem(Gpr.Rdi, 8));
+        a.MovLoad(Gpr.Rdx, new Mem(Gpr.Rdi, 16));
+        a.MovLoad(Gpr.R10, new Mem(Gpr.Rdi, 24));
+        a.MovLoad(Gpr.R11, new Mem(Gpr.Rdi, 32));
+        a.MovLoad(Gpr.Rsi, new Mem(Gpr.Rdi, 40));
+        if (scratch)
+        {
+            a.MovLoad(Gpr.Rbx, new Mem(Gpr.Rdi, 80));
+        }
+        a.Xor(12, 12, 12);
+        a.MovLoad(Gpr.Rax, new Mem(Gpr.Rdi, 48));
+        a.Mov(Gpr.Rcx, Gpr.Rdx);
+        int zeroTop = a.Position;
+        a.Store(new Mem(Gpr.Rax, 0), 12);
+        a.AddLoad(Gpr.Rax, new Mem(Gpr.Rdi, 56));
+        a.Dec(Gpr.Rcx);
+        a.JnzBack(zeroTop);
+    }
+
+    // every kernel's end: the activation pointers step to the next token (the token loop repeats unless tokenTop is
+    // -1), then past the other chunks' tokens to the next block (the block loop repeats); return
+    private static void LoopEnds(X64Assembler a, int tokenTop, int blockTop, int blockBytes, int valueBytes, int sumBytes, bool scratch)
+    {
+        a.AddImm(Gpr.R10, valueBytes);
+        if (sumBytes > 0)
+        {
+            a.AddImm(Gpr.R11, sumBytes);
+        }
+        a.AddImm(Gpr.Rsi, 4);
+        if (tokenTop >= 0)
+        {
+            a.AddLoad(Gpr.Rax, new Mem(Gpr.Rdi, 56));
             a.Dec(Gpr.Rcx);
             a.JnzBack(tokenTop);
         }
-
         a.AddLoad(Gpr.R10, new Mem(Gpr.Rdi, 64));
+        if (sumBytes > 0)
+        {
+            a.AddLoad(Gpr.R11, new Mem(Gpr.Rdi, 72));
+        }
         a.AddLoad(Gpr.Rsi, new Mem(Gpr.Rdi, 88));
-        a.AddImm(Gpr.R8, packed);
+        a.AddImm(Gpr.R8, blockBytes);
         a.Dec(Gpr.R9);
         a.JnzBack(blockTop);
-        a.Pop(Gpr.Rbx);
+        if (scratch)
+        {
+            a.Pop(Gpr.Rbx);
+        }
         a.Return();
-        return a.ToArray();
     }
 
     /// <summary>The machine code of one kernel (internal for the encoding tests).</summary>
@@ -563,27 +500,8 @@ internal static unsafe class VnniKernels
         // scales, zmm8/zmm9 two dot chains, zmm10 the offset, zmm11 the scale product, zmm12 zero, zmm20..23 and
         // zmm31 Q4_0 unpacking
         var a = new X64Assembler();
-        a.MovLoad(Gpr.R8, new Mem(Gpr.Rdi, 0));
-        a.MovLoad(Gpr.R9, new Mem(Gpr.Rdi, 8));
-        a.MovLoad(Gpr.Rdx, new Mem(Gpr.Rdi, 16));
-        a.MovLoad(Gpr.R10, new Mem(Gpr.Rdi, 24));
-        a.MovLoad(Gpr.R11, new Mem(Gpr.Rdi, 32));
-        a.MovLoad(Gpr.Rsi, new Mem(Gpr.Rdi, 40));
+        Prologue(a, scratch: false);
         var y = new Mem(Gpr.Rdi, 48);
-        var yStride = new Mem(Gpr.Rdi, 56);
-        var qSkip = new Mem(Gpr.Rdi, 64);
-        var sSkip = new Mem(Gpr.Rdi, 72);
-        var dSkip = new Mem(Gpr.Rdi, 88);
-
-        // every token's 16 outputs start at +0, as the recipe's chain does
-        a.Xor(12, 12, 12);
-        a.MovLoad(Gpr.Rax, y);
-        a.Mov(Gpr.Rcx, Gpr.Rdx);
-        int zeroTop = a.Position;
-        a.Store(new Mem(Gpr.Rax, 0), 12);
-        a.AddLoad(Gpr.Rax, yStride);
-        a.Dec(Gpr.Rcx);
-        a.JnzBack(zeroTop);
 
         int packedBlockBytes;
         byte offsetShift;
@@ -645,20 +563,7 @@ internal static unsafe class VnniKernels
         a.Multiply(11, 16, new Mem(Gpr.Rsi, 0, Broadcast: true));
         a.FusedMultiplyAdd213(8, 11, new Mem(Gpr.Rax, 0));
         a.Store(new Mem(Gpr.Rax, 0), 8);
-        a.AddImm(Gpr.R10, 32);
-        a.AddImm(Gpr.R11, 4);
-        a.AddImm(Gpr.Rsi, 4);
-        a.AddLoad(Gpr.Rax, yStride);
-        a.Dec(Gpr.Rcx);
-        a.JnzBack(tokenTop);
-
-        a.AddLoad(Gpr.R10, qSkip);
-        a.AddLoad(Gpr.R11, sSkip);
-        a.AddLoad(Gpr.Rsi, dSkip);
-        a.AddImm(Gpr.R8, packedBlockBytes);
-        a.Dec(Gpr.R9);
-        a.JnzBack(blockTop);
-        a.Return();
+        LoopEnds(a, tokenTop, blockTop, packedBlockBytes, valueBytes: 32, sumBytes: 4, scratch: false);
         return a.ToArray();
     }
 }
