@@ -28,9 +28,10 @@ internal static unsafe class Q4_KKernels
     // packed group, per super-block: d and dmin (16 halves each, lane order); the mins as int16 pairs
     // (m[2p], m[2p+1]) per lane for p = 0..3; per 4 rows their 8 scales (8 bytes a row); per 4 rows and
     // (32-byte chunk c, half lh) the rows' 16 bytes qs[32c + 16lh ..]
-    private const int MinsAt = 64;
-    private const int ScalesAt = MinsAt + 256;
-    private const int QuantsAt = ScalesAt + 128;
+    // (the VNNI layout, PackRowsInLanes, uses the same offsets)
+    internal const int MinsAt = 64;
+    internal const int ScalesAt = MinsAt + 256;
+    internal const int QuantsAt = ScalesAt + 128;
 
     /// <summary>Bytes one 16-row group takes per super-block once packed.</summary>
     public const int PackedBlockBytes = QuantsAt + 16 * 128;

@@ -28,8 +28,10 @@ internal static unsafe class Q6_KKernels
     // per 4 rows the 16 sub-block scales (row sc0..7 per 8 bytes, then sc8..15), then per 4 rows and
     // unit (half h, 16-value run l0) the rows' 16 low-bit bytes at h*64+l0, at h*64+32+l0 and 16 high-bit
     // bytes at 128+h*32+l0
-    private const int ScalesAt = 32 + 64;
-    private const int QuantsAt = ScalesAt + 256;
+    // (the VNNI layout, PackRowsInLanes, uses the same offsets)
+    internal const int CorrectionsAt = 32;
+    internal const int ScalesAt = CorrectionsAt + 64;
+    internal const int QuantsAt = ScalesAt + 256;
 
     /// <summary>Bytes one 16-row group takes per super-block once packed.</summary>
     public const int PackedBlockBytes = QuantsAt + 16 * 192;
@@ -121,7 +123,7 @@ internal static unsafe class Q6_KKernels
                     // the sub-block's sum of values: its dot with x = 1 (stored offset, as 129)
                     corr += ((sbyte*)blk)[192 + s] * SubBlockSum(blk, s, ones);
                 }
-                ((int*)(p + 32))[lane] = 128 * corr;
+                ((int*)(p + CorrectionsAt))[lane] = 128 * corr;
             }
             for (int j = 0; j < 4; j++)
             {
@@ -163,16 +165,16 @@ internal static unsafe class Q6_KKernels
                 for (int s = 0; s < 16; s++)
                 {
                     corr += ((sbyte*)blk)[192 + s] * SubBlockSum(blk, s, ones);
-                    p[96 + 16 * s + r] = blk[192 + s];
+                    p[ScalesAt + 16 * s + r] = blk[192 + s];
                 }
-                ((int*)(p + 32))[r] = 128 * corr;
+                ((int*)(p + CorrectionsAt))[r] = 128 * corr;
                 // in the order the kernel reads them: per half h and slice ls, ql's bytes 64h + 4ls (quarters 0
                 // and 2), 64h + 32 + 4ls (quarters 1 and 3), then qh's bytes 32h + 4ls
                 for (int h = 0; h < 2; h++)
                 {
                     for (int ls = 0; ls < 8; ls++)
                     {
-                        byte* u = p + 352 + 192 * (8 * h + ls) + 4 * r;
+                        byte* u = p + QuantsAt + 192 * (8 * h + ls) + 4 * r;
                         *(uint*)u = *(uint*)(blk + 64 * h + 4 * ls);
                         *(uint*)(u + 64) = *(uint*)(blk + 64 * h + 32 + 4 * ls);
                         *(uint*)(u + 128) = *(uint*)(blk + 128 + 32 * h + 4 * ls);
@@ -212,7 +214,7 @@ internal static unsafe class Q6_KKernels
         {
             byte* p = group + (long)b * PackedBlockBytes;
             var dw = HalfVectors.ToFloat(Vector256.Load((ushort*)p));
-            var corr = Vector512.Load((int*)(p + 32));
+            var corr = Vector512.Load((int*)(p + CorrectionsAt));
             for (int j = 0; j < 4; j++)
             {
                 // each 128-bit lane: one row's sub-block scales 0..7 (then 8..15) as int16
@@ -302,7 +304,7 @@ internal static unsafe class Q6_KKernels
                 }
             }
             var dw = HalfVectors.ToFloat(Vector256.Load((ushort*)p));
-            var sums = PackedGroups.Reduce(d0, d1, d2, d3) - Vector512.Load((int*)(p + 32));
+            var sums = PackedGroups.Reduce(d0, d1, d2, d3) - Vector512.Load((int*)(p + CorrectionsAt));
             facc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums), dw * Vector512.Create(xd[b]), facc);
         }
         float* tmp = stackalloc float[16];

@@ -16,6 +16,7 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// values (16 pairs) the 16 rows' two bytes, so one vpmaddwd against a pair of activations broadcast to
 /// every lane adds two products to each of the 16 rows, and the block sums come out with plain adds and
 /// no horizontal reduction (about 1.3x the rate of rows spread over 128-bit lanes, measured in cache).
+/// Where <see cref="VnniKernels"/> run, groups are packed for them instead (<see cref="PackGroup"/>) and Rows16 hands over.
 /// </summary>
 internal static unsafe class Q8_0Kernels
 {

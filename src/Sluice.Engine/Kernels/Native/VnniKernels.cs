@@ -193,7 +193,7 @@ internal static unsafe class VnniKernels
         // 8 sub-block scales, zmm31 0x0F bytes; zmm0..7 weight slices, zmm8/9 (and 12/13) dot chains, zmm10 sumi,
         // zmm11 summ. With oneToken the nibbles go from registers straight into vpdpbusd (no scratch, no token loop):
         // staging them for reuse only pays with several tokens.
-        const int MinsAt = 64, ScalesAt = 320, QuantsAt = 448;
+        const int MinsAt = Q4_KKernels.MinsAt, ScalesAt = Q4_KKernels.ScalesAt, QuantsAt = Q4_KKernels.QuantsAt;
         var a = new X64Assembler();
         Prologue(a, scratch: true);
         var y = new Mem(Gpr.Rdi, 48);
@@ -300,8 +300,8 @@ internal static unsafe class VnniKernels
         // zmm14 d, zmm15 the offset corrections, zmm16..31 the 16 sub-block scales; unpacking: zmm0..4 and the byte
         // constants 0x0F, 0x30, 0x20 in zmm8..10; tokens: zmm0..7 broadcast activations, zmm11 sumi, zmm12 a chain.
         // With oneToken the values go from registers straight into vpdpbusd (chains zmm5..7 and zmm12, activations
-        // zmm13), without the scratch and the token loop: from memory, the staged form ran at a third of the speed.
-        const int CorrAt = 32, ScalesAt = 96, QuantsAt = 352;
+        // zmm13), without the scratch round trip and the token loop: staging only pays with several tokens.
+        const int CorrAt = Q6_KKernels.CorrectionsAt, ScalesAt = Q6_KKernels.ScalesAt, QuantsAt = Q6_KKernels.QuantsAt;
         var a = new X64Assembler();
         Prologue(a, scratch: true);
         var y = new Mem(Gpr.Rdi, 48);
