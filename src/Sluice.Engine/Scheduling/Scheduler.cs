@@ -99,7 +99,8 @@ public sealed class Scheduler
         {
             return;
         }
-        while (_waiting.Count > 0 && budget > 0 && _running.Count + Slots(_waiting[0]) <= _maxSeqs)
+        int slots = RunningSlots;
+        while (_waiting.Count > 0 && budget > 0 && slots + Slots(_waiting[0]) <= _maxSeqs)
         {
             var seq = _waiting[0];
             int hits = seq.NumComputed == 0 ? ReuseCachedPrefix(seq) : 0;
@@ -122,6 +123,7 @@ public sealed class Scheduler
             _waiting.RemoveAt(0);
             seq.Status = SequenceStatus.Running;
             _running.Add(seq);
+            slots += Slots(seq);
             seq.ScheduledTokens = n;
             output.Scheduled.Add(seq);
             output.TotalTokens += n;
@@ -129,7 +131,25 @@ public sealed class Scheduler
         }
     }
 
-    // a request with n > 1 forks into n sequences after its prompt: reserve their places up front
+    /// <summary>
+    /// Sequence places the running set holds: one per sequence, and n for the sequence of an n > 1 request
+    /// that has not forked yet, since it becomes n sequences after its prompt. Never above max-num-seqs, so
+    /// every buffer sized by it (the logits rows) holds any step; counting only <see cref="Running"/> let
+    /// several unforked n > 1 requests in at once and fork past the cap.
+    /// </summary>
+    public int RunningSlots
+    {
+        get
+        {
+            int slots = 0;
+            foreach (var s in _running)
+            {
+                slots += Slots(s);
+            }
+            return slots;
+        }
+    }
+
     private static int Slots(Sequence seq) => seq.Request.Forked ? 1 : seq.Request.Request.Sampling.N;
 
     /// <summary>After a step: records computed tokens and registers blocks that became full.</summary>

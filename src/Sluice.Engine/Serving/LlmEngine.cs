@@ -27,6 +27,7 @@ public sealed unsafe class LlmEngine : IDisposable
     private readonly Sampler _sampler;
     private readonly ForwardBatch _batch;
     private readonly NativeBuffer<float> _logits;
+    private readonly int _logitRows;
     private readonly SchedulerOutput _output = new();
     private readonly ConcurrentQueue<RequestState> _inbox = new();
     private readonly ConcurrentQueue<RequestState> _aborts = new();
@@ -79,7 +80,8 @@ public sealed unsafe class LlmEngine : IDisposable
         _scheduler = new Scheduler(_blocks, options.MaxNumSeqs, options.MaxNumBatchedTokens, options.SchedulingPolicy == "priority");
         _sampler = new Sampler(c.VocabSize, model.Tokenizer.EndOfGenerationIds);
         _batch = new ForwardBatch(options.MaxNumBatchedTokens);
-        _logits = new NativeBuffer<float>((long)Math.Min(options.MaxNumSeqs, options.MaxNumBatchedTokens) * c.VocabSize);
+        _logitRows = Math.Min(options.MaxNumSeqs, options.MaxNumBatchedTokens);
+        _logits = new NativeBuffer<float>((long)_logitRows * c.VocabSize); // (logitRows, vocab)
         _stats = Snapshot();
         _loop = new Thread(Loop) { IsBackground = true, Name = "sluice-engine" };
         _loop.Start();
@@ -263,6 +265,11 @@ public sealed unsafe class LlmEngine : IDisposable
             {
                 _sampled.Add(seq);
             }
+        }
+        if (_sampled.Count > _logitRows)
+        {
+            // the scheduler keeps running sequences within max-num-seqs; past it the logits would overrun their buffer
+            throw new InvalidOperationException($"{_sampled.Count} sequences want logits but the buffer holds {_logitRows} rows");
         }
     }
 

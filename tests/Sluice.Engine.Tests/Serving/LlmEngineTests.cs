@@ -214,6 +214,41 @@ public sealed class LlmEngineTests
     }
 
     [Fact]
+    public async Task NGreaterThanOne_ConcurrentRequestsBeyondMaxNumSeqs_EveryRequestCompletesWithinTheCap()
+    {
+        // issue 16: five n = 16 requests against max-num-seqs 64 forked past the cap and wrote logits past their buffer
+        using var model = TestModels.LoadTiny();
+        using var engine = new LlmEngine(model, Options(maxSeqs: 8, maxTokens: 64));
+        var p = new SamplingParams { Temperature = 1f, Seed = 3, MaxTokens = 8, IgnoreEos = true, N = 4 };
+        var prompt = Prompt(model, "hi");
+        int maxRunning = 0;
+        using var watch = new CancellationTokenSource();
+        var watcher = Task.Run(async () =>
+        {
+            while (!watch.IsCancellationRequested)
+            {
+                maxRunning = Math.Max(maxRunning, engine.Stats.Running);
+                await Task.Yield();
+            }
+        });
+        for (int round = 0; round < 3; round++)
+        {
+            var handles = Enumerable.Range(0, 5).Select(i => engine.Submit(new GenerationRequest { Id = $"n{round}.{i}", PromptTokens = prompt, Sampling = p })).ToArray();
+            var outs = await Task.WhenAll(handles.Select(CollectAll));
+            Assert.All(outs, o =>
+            {
+                Assert.Equal(4, o.Count);
+                Assert.All(o.Values, s => Assert.Equal(FinishReason.Length, s.Finish));
+            });
+        }
+        watch.Cancel();
+        await watcher;
+        Assert.InRange(maxRunning, 1, 8);
+        await Idle(engine);
+        Assert.Equal(engine.Stats.KvBlocksTotal, engine.Stats.KvBlocksFree);
+    }
+
+    [Fact]
     public async Task StopString_AcrossTokenBoundaries_StopsAndHoldsItBack()
     {
         using var model = TestModels.LoadTiny();
