@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Sluice.Engine.Memory;
 
 namespace Sluice.Engine.Caching;
 
@@ -26,8 +26,8 @@ public sealed unsafe class PagedKvCache : IDisposable
         Type = type;
         RowBytes = RowSize(headDim, type);
         nuint bytes = (nuint)BytesPerBlock(layers, kvHeads, headDim, blockSize, type) / 2 * (nuint)blocks;
-        _k = (byte*)NativeMemory.AlignedAlloc(bytes, 64);
-        _v = (byte*)NativeMemory.AlignedAlloc(bytes, 64);
+        _k = (byte*)NativeAllocator.Allocate(bytes, 64, zero: false);
+        _v = (byte*)NativeAllocator.Allocate(bytes, 64, zero: false);
         TotalBytes = (long)bytes * 2;
     }
 
@@ -76,8 +76,8 @@ public sealed unsafe class PagedKvCache : IDisposable
     {
         if (_k != null)
         {
-            NativeMemory.AlignedFree(_k);
-            NativeMemory.AlignedFree(_v);
+            NativeAllocator.Free(_k);
+            NativeAllocator.Free(_v);
             _k = _v = null;
         }
     }

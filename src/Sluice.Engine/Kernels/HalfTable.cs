@@ -13,7 +13,7 @@ internal static unsafe class HalfTable
 
     private static float* Build()
     {
-        var t = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(65536 * sizeof(float), 64);
+        var t = (float*)Memory.NativeAllocator.Allocate(65536 * sizeof(float), 64, zero: false);
         for (int i = 0; i < 65536; i++)
         {
             t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);

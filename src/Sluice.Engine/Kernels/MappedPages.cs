@@ -1,21 +1,27 @@
-using System.Runtime.InteropServices;
+using static Sluice.Engine.Memory.LinuxMemory;
 
 namespace Sluice.Engine.Kernels;
 
 /// <summary>
-/// Hands pages of a read-only file mapping back to the operating system (Linux madvise MADV_DONTNEED):
-/// the process stops holding them, and a later read faults them in again from the file. Used after a
-/// weight matrix is repacked, when the mapped original is no longer read. Also asks for huge pages for
+/// Hands pages of model bytes back to the operating system (Linux madvise MADV_DONTNEED): the process
+/// stops holding them. Used after a weight matrix is repacked, when the original is never read again; with
+/// guarded memory (<see cref="Memory.NativeAllocator.Guarded"/>) the pages are also made inaccessible, so a
+/// read of a released original faults in tests instead of reading zeroes. Also asks for huge pages for
 /// large buffers written once (<see cref="AdviseHugePages"/>). Elsewhere, does nothing.
 /// </summary>
-internal static unsafe partial class MappedPages
+internal static unsafe class MappedPages
 {
-    private const int MadvDontNeed = 4;
-
     /// <summary>Releases the whole pages inside [p, p + length); false when nothing was released.</summary>
-    public static bool Release(byte* p, long length) => Advise(p, length, MadvDontNeed);
-
-    private const int MadvHugePage = 14;
+    public static bool Release(byte* p, long length)
+    {
+        bool released = Advise(p, length, MadvDontNeed);
+        if (released && Memory.NativeAllocator.Guarded)
+        {
+            var (start, end) = WholePages(p, length);
+            _ = Mprotect(start, (nuint)(end - start), ProtNone);
+        }
+        return released;
+    }
 
     /// <summary>Asks for transparent huge pages over the whole pages inside [p, p + length) (Linux; elsewhere nothing).</summary>
     public static bool AdviseHugePages(byte* p, long length) => Advise(p, length, MadvHugePage);
@@ -27,12 +33,13 @@ internal static unsafe partial class MappedPages
         {
             return false;
         }
-        long page = Environment.SystemPageSize;
-        long start = ((long)p + page - 1) / page * page;
-        long end = ((long)p + length) / page * page;
-        return end > start && Madvise((nint)start, (nuint)(end - start), advice) == 0;
+        var (start, end) = WholePages(p, length);
+        return end > start && Madvise(start, (nuint)(end - start), advice) == 0;
     }
 
-    [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
-    private static partial int Madvise(nint address, nuint length, int advice);
+    private static (nint Start, nint End) WholePages(byte* p, long length)
+    {
+        long page = Environment.SystemPageSize;
+        return ((nint)(((long)p + page - 1) / page * page), (nint)(((long)p + length) / page * page));
+    }
 }

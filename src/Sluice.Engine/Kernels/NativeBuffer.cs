@@ -1,10 +1,10 @@
-using System.Runtime.InteropServices;
+using Sluice.Engine.Memory;
 
 namespace Sluice.Engine.Kernels;
 
 /// <summary>
-/// A 64-byte aligned native array for kernel scratch and activations: no GC moves, no bounds
-/// checks in kernels, freed deterministically. Grows only by explicit <see cref="EnsureCapacity"/>.
+/// A 64-byte aligned, zeroed native array for kernel scratch and activations: no GC moves, no bounds
+/// checks in kernels, freed deterministically; from <see cref="NativeAllocator"/>, so guarded in tests. Grows only by explicit <see cref="EnsureCapacity"/>.
 /// </summary>
 public sealed unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
 {
@@ -63,13 +63,12 @@ public sealed unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         nuint bytes = (nuint)Math.Max(1, length) * (nuint)sizeof(T);
         const nuint HugePage = 2 << 20;
-        hugePages &= bytes >= HugePage;
-        _ptr = (T*)NativeMemory.AlignedAlloc(bytes, hugePages ? HugePage : 64);
+        hugePages &= bytes >= HugePage && !NativeAllocator.Guarded;
+        _ptr = (T*)NativeAllocator.Allocate(bytes, hugePages ? HugePage : 64, zero: true);
         if (hugePages)
         {
             MappedPages.AdviseHugePages((byte*)_ptr, (long)bytes);
         }
-        NativeMemory.Clear(_ptr, bytes);
         Length = length;
     }
 
@@ -77,7 +76,7 @@ public sealed unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
     {
         if (_ptr != null)
         {
-            NativeMemory.AlignedFree(_ptr);
+            NativeAllocator.Free(_ptr);
             _ptr = null;
         }
         Length = 0;

@@ -4,16 +4,16 @@ namespace Sluice.Engine.Kernels;
 
 /// <summary>
 /// A weight matrix of <see cref="Rows"/> output features by <see cref="Columns"/> inputs, stored
-/// row-major in ggml's block format, usually a view into a memory-mapped model file.
+/// row-major in ggml's block format, usually a view into the model file's bytes.
 /// </summary>
 public sealed unsafe class WeightMatrix
 {
-    /// <param name="fileMapped">
-    /// <paramref name="data"/> is a read-only file mapping: once the matrix is repacked (<see cref="Packed"/>)
-    /// its pages are handed back to the kernel (read back from the file if a row is read again), so the
-    /// copy does not double the memory the model holds.
+    /// <param name="releasable">
+    /// Once the matrix is repacked (<see cref="Packed"/>) its rows are never read again, so the pages of
+    /// <paramref name="data"/> are handed back to the system and the copy does not double the memory the
+    /// model holds. False for a matrix whose rows are read directly too (a token embedding tied to the output).
     /// </param>
-    public WeightMatrix(string name, GgmlType type, int rows, int columns, byte* data, bool fileMapped = false)
+    public WeightMatrix(string name, GgmlType type, int rows, int columns, byte* data, bool releasable = false)
     {
         if (!GgmlTypeInfo.IsSupportedForCompute(type))
         {
@@ -30,10 +30,10 @@ public sealed unsafe class WeightMatrix
         Columns = columns;
         Data = data;
         RowBytes = rowBytes;
-        _fileMapped = fileMapped;
+        _releasable = releasable;
     }
 
-    private readonly bool _fileMapped;
+    private readonly bool _releasable;
 
     public string Name { get; }
     public GgmlType Type { get; }
@@ -87,7 +87,7 @@ public sealed unsafe class WeightMatrix
                 if (Gemm.PackedGroups.PackAll(Gemm.PackedGroups.Packer(Type), Data, RowBytes, Rows, blocks, buffer.Pointer))
                 {
                     _packed = buffer;
-                    if (_fileMapped)
+                    if (_releasable)
                     {
                         MappedPages.Release(Data, ByteSize);
                     }

@@ -15,17 +15,18 @@ public interface ITensorSource
 }
 
 /// <summary>
-/// A tensor's bytes somewhere in memory that outlives the model (usually a file mapping). Dimensions
-/// are in ggml order: [columns, rows] for a matrix. <see cref="FileMapped"/>: the bytes are a read-only
-/// mapping of a file, so pages the engine no longer needs can be dropped and are read back on access.
+/// A tensor's bytes somewhere in memory that outlives the model (the model file's bytes, or a
+/// conversion's). Dimensions are in ggml order: [columns, rows] for a matrix. <see cref="Releasable"/>:
+/// pages of these bytes the engine will never read again (a matrix it repacked) may be handed back to the
+/// system; what is then read there is undefined (zeroes for a private copy).
 /// </summary>
-public readonly unsafe struct TensorView(string name, GgmlType type, long[] dimensions, byte* data, bool fileMapped = false)
+public readonly unsafe struct TensorView(string name, GgmlType type, long[] dimensions, byte* data, bool releasable = false)
 {
     public string Name { get; } = name;
     public GgmlType Type { get; } = type;
     public long[] Dimensions { get; } = dimensions;
     public byte* Data { get; } = data;
-    public bool FileMapped { get; } = fileMapped;
+    public bool Releasable { get; } = releasable;
 
     public long ElementCount
     {

@@ -19,7 +19,7 @@ public static class ModelLoader
         {
             return HfModelLoader.Load(path, options);
         }
-        var file = GgufFile.Open(path);
+        var file = GgufFile.Open(path, options.Loading);
         QuantizingTensorSource? converted = null;
         try
         {

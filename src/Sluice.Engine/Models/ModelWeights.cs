@@ -42,8 +42,10 @@ public sealed unsafe class ModelWeights
         int d = c.EmbeddingLength;
         int qDim = c.HeadCount * c.HeadDim;
         int kvDim = c.HeadCountKv * c.HeadDim;
-        var embedding = binder.Matrix("token_embd.weight", c.VocabSize, d);
-        var output = f.TryGetTensor("output.weight", out _) ? binder.Matrix("output.weight", c.VocabSize, d) : embedding;
+        bool tied = !f.TryGetTensor("output.weight", out _);
+        // tied: the output matmul may repack it, and embedding lookups still read its rows
+        var embedding = binder.Matrix("token_embd.weight", c.VocabSize, d, releasable: !tied);
+        var output = tied ? embedding : binder.Matrix("output.weight", c.VocabSize, d);
         var layers = new LayerWeights[c.BlockCount];
         for (int i = 0; i < c.BlockCount; i++)
         {
@@ -76,7 +78,7 @@ public sealed unsafe class ModelWeights
         private TensorView Get(string name) =>
             f.TryGetTensor(name, out var t) ? t : throw new ModelFormatException(f.SourcePath, $"missing tensor '{name}'");
 
-        public WeightMatrix Matrix(string name, int rows, int columns)
+        public WeightMatrix Matrix(string name, int rows, int columns, bool releasable = true)
         {
             var t = Get(name);
             if (t.Dimensions.Length != 2 || t.Dimensions[0] != columns || t.Dimensions[1] != rows)
@@ -87,7 +89,7 @@ public sealed unsafe class ModelWeights
             {
                 throw new ModelFormatException(f.SourcePath, $"unsupported tensor type {GgmlTypeInfo.Name(t.Type)} for tensor '{name}' (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
             }
-            return new WeightMatrix(name, t.Type, rows, columns, t.Data, t.FileMapped);
+            return new WeightMatrix(name, t.Type, rows, columns, t.Data, releasable && t.Releasable);
         }
 
         public float[] Vector(string name, int length)

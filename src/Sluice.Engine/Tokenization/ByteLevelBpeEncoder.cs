@@ -10,8 +10,55 @@ internal sealed class ByteLevelBpeEncoder(Vocabulary vocab)
     private readonly PreTokenizer _preTokenizer = PreTokenizer.For(vocab.PreTokenizer);
     private readonly BpeModel _model = new(vocab);
 
+    /// <summary>
+    /// Appends the tokens of <paramref name="text"/>, pre-tokenizing a window of
+    /// <paramref name="window"/> characters at a time (the scratch holds one window, not the whole text)
+    /// and throwing <see cref="TokenLimitExceededException"/> once <paramref name="output"/> holds more
+    /// than <paramref name="limit"/> tokens. A window's last two pieces may continue past it, so they are
+    /// tokenized again at the start of the next: a piece's bounds depend only on the text from its start
+    /// and one character after it, so the result equals tokenizing the text whole.
+    /// </summary>
+    public void Encode(ReadOnlySpan<char> text, List<int> output, EncodeScratch s, int limit = int.MaxValue, int window = DefaultWindow)
+    {
+        int pos = 0;
+        int size = window;
+        while (pos < text.Length)
+        {
+            int end = (int)Math.Min(text.Length, (long)pos + size);
+            if (end < text.Length && char.IsHighSurrogate(text[end - 1]))
+            {
+                end--; // keep a surrogate pair together
+            }
+            bool last = end == text.Length;
+            var part = text[pos..end];
+            Split(part, s);
+            int keep = last ? s.Ends.Count : s.Ends.Count - 2;
+            if (keep <= 0)
+            {
+                size *= 2; // one piece longer than the window: look further
+                continue;
+            }
+            int from = 0;
+            for (int w = 0; w < keep; w++)
+            {
+                int to = s.Ends[w];
+                EncodeWord(part[s.CharStarts[from]..s.CharStarts[to]], output, s);
+                from = to;
+            }
+            if (output.Count > limit)
+            {
+                throw new TokenLimitExceededException(limit, text.Length);
+            }
+            pos += s.CharStarts[from];
+            size = window;
+        }
+    }
+
+    /// <summary>Characters pre-tokenized at a time.</summary>
+    public const int DefaultWindow = 16384;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Encode(ReadOnlySpan<char> text, List<int> output, EncodeScratch s)
+    private void Split(ReadOnlySpan<char> text, EncodeScratch s)
     {
         s.Codepoints.Clear();
         s.Classes.Clear();
@@ -27,12 +74,6 @@ internal sealed class ByteLevelBpeEncoder(Vocabulary vocab)
         }
         s.CharStarts.Add(text.Length);
         _preTokenizer.Split(CollectionsMarshal.AsSpan(s.Codepoints), CollectionsMarshal.AsSpan(s.Classes), s.Ends);
-        int from = 0;
-        foreach (int end in s.Ends)
-        {
-            EncodeWord(text[s.CharStarts[from]..s.CharStarts[end]], output, s);
-            from = end;
-        }
     }
 
     private void EncodeWord(ReadOnlySpan<char> word, List<int> output, EncodeScratch s)
@@ -52,7 +93,7 @@ internal sealed class ByteLevelBpeEncoder(Vocabulary vocab)
     }
 }
 
-/// <summary>Work buffers for one <see cref="Tokenizer.Encode"/> call; not shared between threads.</summary>
+/// <summary>Work buffers for one <see cref="Tokenizer.Encode(string, bool, bool)"/> call; not shared between threads.</summary>
 internal sealed class EncodeScratch
 {
     public readonly List<int> Codepoints = [];

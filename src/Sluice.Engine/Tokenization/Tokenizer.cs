@@ -39,7 +39,7 @@ public sealed class Tokenizer
     public int BosId => Vocabulary.BosId;
     public int EosId => Vocabulary.EosId;
 
-    /// <summary>Whether <see cref="Encode"/> with addSpecial puts BOS first.</summary>
+    /// <summary>Whether <see cref="Encode(string, bool, bool)"/> with addSpecial puts BOS first.</summary>
     public bool AddBos => Vocabulary.AddBos;
 
     public IReadOnlyList<int> EndOfGenerationIds => Vocabulary.EndOfGenerationIds;
@@ -54,11 +54,23 @@ public sealed class Tokenizer
     /// <paramref name="parseSpecial"/> lets control-token texts in the input become those tokens
     /// (user-defined tokens are always recognised). Lone surrogates are read as U+FFFD.
     /// </summary>
-    public int[] Encode(string text, bool addSpecial = true, bool parseSpecial = false)
+    public int[] Encode(string text, bool addSpecial = true, bool parseSpecial = false) => Encode(text, addSpecial, parseSpecial, int.MaxValue);
+
+    /// <summary>
+    /// As <see cref="Encode(string, bool, bool)"/>, but throws <see cref="TokenLimitExceededException"/>
+    /// once the text is certain to have more than <paramref name="maxTokens"/> tokens: at once when it is
+    /// longer than that many of the vocabulary's longest pieces, else as soon as tokenizing passes the limit.
+    /// </summary>
+    public int[] Encode(string text, bool addSpecial, bool parseSpecial, int maxTokens)
     {
         ArgumentNullException.ThrowIfNull(text);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxTokens);
+        if (text.Length > (long)maxTokens * Vocabulary.LongestPieceChars)
+        {
+            throw new TokenLimitExceededException(maxTokens, text.Length);
+        }
         text = ReplaceLoneSurrogates(text);
-        var output = new List<int>(text.Length / 3 + 4);
+        var output = new List<int>((int)Math.Min(text.Length / 3, maxTokens) + 4);
         if (addSpecial && Vocabulary.AddBos)
         {
             output.Add(RequireSpecial(Vocabulary.BosId, "BOS"));
@@ -67,7 +79,7 @@ public sealed class Tokenizer
         var scratch = new EncodeScratch();
         if (_spm != null)
         {
-            EncodeSpm(text, fragments, output, scratch);
+            EncodeSpm(text, fragments, output, scratch, maxTokens);
         }
         else
         {
@@ -75,13 +87,17 @@ public sealed class Tokenizer
             {
                 if (fragment.IsText)
                 {
-                    _bpe!.Encode(text.AsSpan(fragment.Start, fragment.Length), output, scratch);
+                    _bpe!.Encode(text.AsSpan(fragment.Start, fragment.Length), output, scratch, maxTokens);
                 }
                 else
                 {
                     output.Add(fragment.TokenId);
                 }
             }
+        }
+        if (output.Count > maxTokens)
+        {
+            throw new TokenLimitExceededException(maxTokens, text.Length);
         }
         if (addSpecial && Vocabulary.AddEos)
         {
@@ -94,7 +110,7 @@ public sealed class Tokenizer
     /// SPM escapes spaces as '▁' and, with add_space_prefix, puts one before the text at the start
     /// and after every special token, as llama.cpp does.
     /// </summary>
-    private void EncodeSpm(string text, List<Fragment> fragments, List<int> output, EncodeScratch scratch)
+    private void EncodeSpm(string text, List<Fragment> fragments, List<int> output, EncodeScratch scratch, int maxTokens)
     {
         bool afterSpecial = true;
         foreach (var fragment in fragments)
@@ -113,6 +129,10 @@ public sealed class Tokenizer
             _spm!.Encode(buffer.AsSpan(0, fragment.Length + prefix), output, scratch.Spm);
             ArrayPool<char>.Shared.Return(buffer);
             afterSpecial = false;
+            if (output.Count > maxTokens)
+            {
+                throw new TokenLimitExceededException(maxTokens, text.Length);
+            }
         }
     }
 

@@ -91,6 +91,14 @@ public sealed class Vocabulary
 
     public string Text(int id) => _texts[id];
 
+    /// <summary>
+    /// The most characters of input any one token can stand for (the longest token text, plus one for an
+    /// SPM space prefix): a text longer than n times this has more than n tokens.
+    /// </summary>
+    public int LongestPieceChars => _longestPiece ??= _texts.Length == 0 ? 1 : _texts.Max(t => t.Length) + 1;
+
+    private int? _longestPiece;
+
     public float Score(int id) => _scores[id];
 
     internal TokenAttributes Attributes(int id) => _attributes[id];

@@ -79,11 +79,19 @@ public sealed partial class ChatPromptBuilder
         return text;
     }
 
-    /// <summary>The prompt's token ids.</summary>
-    public int[] Tokenize(string rendered)
+    /// <summary>The prompt's token ids; a 400 naming 'messages' once it has more than <paramref name="maxTokens"/>.</summary>
+    public int[] Tokenize(string rendered, int maxTokens = int.MaxValue)
     {
         bool templateWroteBos = _bos != null && rendered.StartsWith(_bos, StringComparison.Ordinal);
-        var ids = _tokenizer.Encode(rendered, addSpecial: _tokenizer.AddBos && !templateWroteBos, parseSpecial: true);
+        int[] ids;
+        try
+        {
+            ids = _tokenizer.Encode(rendered, addSpecial: _tokenizer.AddBos && !templateWroteBos, parseSpecial: true, maxTokens);
+        }
+        catch (TokenLimitExceededException ex)
+        {
+            throw ApiException.PromptTooLong(ex, "messages");
+        }
         if (ids.Length >= 2 && ids[0] == _tokenizer.BosId && ids[1] == _tokenizer.BosId)
         {
             ids = ids[1..];
@@ -91,7 +99,16 @@ public sealed partial class ChatPromptBuilder
         return ids;
     }
 
-    public int[] Build(ChatConversation conversation) => Tokenize(Render(conversation));
+    public int[] Build(ChatConversation conversation, int maxTokens = int.MaxValue)
+    {
+        // the messages alone may be too long to fit: refuse before rendering them into a still longer string
+        long characters = conversation.Messages.Sum(m => (long)(m.Content?.Length ?? 0));
+        if (characters > (long)maxTokens * _tokenizer.Vocabulary.LongestPieceChars)
+        {
+            throw ApiException.PromptTooLong(new TokenLimitExceededException(maxTokens, characters), "messages");
+        }
+        return Tokenize(Render(conversation), maxTokens);
+    }
 
     [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "The model's chat template does not parse ({Reason}); chat requests use ChatML instead")]
     private static partial void LogTemplateUnusable(ILogger log, string reason);

@@ -29,6 +29,12 @@ public sealed class ApiException(int status, string message, string type, string
     public static ApiException TooLong(string message) =>
         new(400, message, "invalid_request_error", "context_length_exceeded", RejectionReason.TooLong, "messages");
 
+    /// <summary>A prompt refused while it was tokenized: it has more tokens than the context holds.</summary>
+    public static ApiException PromptTooLong(Engine.Tokenization.TokenLimitExceededException ex, string param) =>
+        new(400, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"This model's maximum context length is {ex.Limit} tokens, but the prompt ({ex.Characters:N0} characters) has more than {ex.Limit} tokens; shorten it."),
+            "invalid_request_error", "context_length_exceeded", RejectionReason.TooLong, param);
+
     public static ApiException Unauthorized(string message) =>
         new(401, message, "invalid_request_error", "invalid_api_key", RejectionReason.Unauthorized);
 

@@ -11,13 +11,14 @@ internal static class PromptReader
 {
     private const string Shapes = "a string, an array of strings, an array of token ids, or an array of token-id arrays";
 
-    public static List<int[]> Read(JsonElement? prompt, Tokenizer tokenizer, bool addSpecial)
+    /// <param name="maxTokens">Refuse a text prompt once it has more tokens than this, before tokenizing the rest of it.</param>
+    public static List<int[]> Read(JsonElement? prompt, Tokenizer tokenizer, bool addSpecial, int maxTokens)
     {
         var p = prompt ?? default;
         switch (p.ValueKind)
         {
             case JsonValueKind.String:
-                return [Text(p.GetString()!, tokenizer, addSpecial)];
+                return [Text(p.GetString()!, tokenizer, addSpecial, maxTokens)];
             case JsonValueKind.Array:
                 if (p.GetArrayLength() == 0)
                 {
@@ -38,7 +39,7 @@ internal static class PromptReader
                     }
                     prompts.Add(item.ValueKind switch
                     {
-                        JsonValueKind.String => Text(item.GetString()!, tokenizer, addSpecial),
+                        JsonValueKind.String => Text(item.GetString()!, tokenizer, addSpecial, maxTokens),
                         JsonValueKind.Array => Ids(item, tokenizer.VocabSize, $"prompt[{i}]"),
                         _ => throw ApiException.BadRequest($"'prompt' must be {Shapes}.", "prompt"),
                     });
@@ -52,9 +53,17 @@ internal static class PromptReader
         }
     }
 
-    private static int[] Text(string text, Tokenizer tokenizer, bool addSpecial)
+    private static int[] Text(string text, Tokenizer tokenizer, bool addSpecial, int maxTokens)
     {
-        var ids = tokenizer.Encode(text, addSpecial, parseSpecial: true);
+        int[] ids;
+        try
+        {
+            ids = tokenizer.Encode(text, addSpecial, parseSpecial: true, maxTokens);
+        }
+        catch (TokenLimitExceededException ex)
+        {
+            throw ApiException.PromptTooLong(ex, "prompt");
+        }
         return ids.Length > 0 ? ids : throw ApiException.BadRequest("The prompt is empty: it has no tokens.", "prompt");
     }
 

@@ -21,7 +21,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext serving)
         var engine = serving.RequireReady();
         string model = serving.ResolveModel(body.Model);
         var loaded = serving.Host.Model!;
-        int[] prompt = serving.Host.Chat!.Build(Conversation(body));
+        int[] prompt = serving.Host.Chat!.Build(Conversation(body), engine.MaxModelLen);
         if (body.MaxTokens is not null && body.MaxCompletionTokens is not null && body.MaxTokens != body.MaxCompletionTokens)
         {
             throw ApiException.BadRequest("Give max_completion_tokens or max_tokens, not both with different values.", "max_completion_tokens");

@@ -20,7 +20,7 @@ internal sealed class CompletionsEndpoint(ServingContext serving)
         string model = serving.ResolveModel(body.Model);
         RejectUnsupported(body);
         var loaded = serving.Host.Model!;
-        var prompts = PromptReader.Read(body.Prompt, loaded.Tokenizer, body.AddSpecialTokens ?? true);
+        var prompts = PromptReader.Read(body.Prompt, loaded.Tokenizer, body.AddSpecialTokens ?? true, engine.MaxModelLen);
         int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen);
         var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize);
         var job = new GenerationJob(RequestInfo.Id(http), Route, model, prompts, sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0 };

@@ -23,7 +23,15 @@ internal sealed class PredictEndpoint(ServingContext serving)
             throw ApiException.BadRequest("'text' (the prompt) is required.", "text");
         }
         var loaded = serving.Host.Model!;
-        var prompt = loaded.Tokenizer.Encode(body.Text, addSpecial: true, parseSpecial: true);
+        int[] prompt;
+        try
+        {
+            prompt = loaded.Tokenizer.Encode(body.Text, addSpecial: true, parseSpecial: true, engine.MaxModelLen);
+        }
+        catch (Engine.Tokenization.TokenLimitExceededException ex)
+        {
+            throw ApiException.PromptTooLong(ex, "text");
+        }
         if (prompt.Length == 0)
         {
             throw ApiException.BadRequest("The prompt is empty: it has no tokens.", "text");

@@ -16,11 +16,18 @@ internal sealed class TokenizerEndpoints(ServingContext serving)
         if (body.Messages is not null)
         {
             var conversation = new ChatCompletionRequestBody { Messages = body.Messages, AddGenerationPrompt = body.AddGenerationPrompt };
-            tokens = serving.Host.Chat!.Build(ChatCompletionsEndpoint.Conversation(conversation));
+            tokens = serving.Host.Chat!.Build(ChatCompletionsEndpoint.Conversation(conversation), engine.MaxModelLen);
         }
         else if (body.Prompt is not null)
         {
-            tokens = serving.Host.Model!.Tokenizer.Encode(body.Prompt, body.AddSpecialTokens ?? true, parseSpecial: true);
+            try
+            {
+                tokens = serving.Host.Model!.Tokenizer.Encode(body.Prompt, body.AddSpecialTokens ?? true, parseSpecial: true, engine.MaxModelLen);
+            }
+            catch (Engine.Tokenization.TokenLimitExceededException ex)
+            {
+                throw ApiException.PromptTooLong(ex, "prompt");
+            }
         }
         else
         {

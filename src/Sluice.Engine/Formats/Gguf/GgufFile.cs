@@ -1,32 +1,30 @@
-using System.IO.MemoryMappedFiles;
 using System.Text;
 using Sluice.Engine.Models;
 
 namespace Sluice.Engine.Formats.Gguf;
 
 /// <summary>
-/// A GGUF file (versions 2 and 3), memory-mapped read-only. Metadata is parsed at open; tensor data
-/// stays in the mapping and is handed out as pointers/spans into it, so opening copies no weights.
+/// A GGUF file (versions 2 and 3), read into private memory (what a server loads) or memory-mapped
+/// read-only (<see cref="FileLoading"/>). Metadata is parsed at open; tensor data stays where it was read
+/// and is handed out as pointers/spans into it.
 /// </summary>
 public sealed unsafe class GgufFile : IDisposable, ITensorSource
 {
     public const uint Magic = 0x46554747; // "GGUF" little-endian
     public const int DefaultAlignment = 32;
 
-    private readonly MemoryMappedFile? _mmf;
-    private readonly MemoryMappedViewAccessor? _view;
+    private readonly FileBytes _bytes;
     private readonly byte* _base;
     private readonly Dictionary<string, GgufTensorInfo> _tensorsByName;
     private bool _disposed;
 
-    private GgufFile(string path, MemoryMappedFile? mmf, MemoryMappedViewAccessor? view, byte* basePtr, long size)
+    private GgufFile(string path, FileBytes bytes)
     {
         FilePath = path;
-        _mmf = mmf;
-        _view = view;
-        _base = basePtr;
-        FileSize = size;
-        var header = new GgufHeaderParser(path, basePtr, size).Parse();
+        _bytes = bytes;
+        _base = bytes.Pointer;
+        FileSize = bytes.Length;
+        var header = new GgufHeaderParser(path, _base, FileSize).Parse();
         Version = header.Version;
         Metadata = header.Metadata;
         Tensors = header.Tensors;
@@ -53,37 +51,20 @@ public sealed unsafe class GgufFile : IDisposable, ITensorSource
     public IReadOnlyDictionary<string, GgufValue> Metadata { get; }
     public IReadOnlyList<GgufTensorInfo> Tensors { get; }
 
-    /// <summary>Opens and maps a GGUF file; throws <see cref="ModelFormatException"/> naming the problem.</summary>
-    public static GgufFile Open(string path)
+    /// <summary>Opens a GGUF file, memory-mapped; throws <see cref="ModelFormatException"/> naming the problem.</summary>
+    public static GgufFile Open(string path) => Open(path, FileLoading.Map);
+
+    /// <summary>Opens a GGUF file, copied or mapped; throws <see cref="ModelFormatException"/> naming the problem.</summary>
+    public static GgufFile Open(string path, FileLoading loading)
     {
-        if (!File.Exists(path))
-        {
-            throw new ModelFormatException(path, "file not found");
-        }
-        long size = new FileInfo(path).Length;
-        if (size < 24)
-        {
-            throw new ModelFormatException(path, $"file is {size} bytes, too short to be a GGUF file (truncated?)");
-        }
-        MemoryMappedFile? mmf = null;
-        MemoryMappedViewAccessor? view = null;
+        var bytes = FileBytes.Open(path, loading, 24, "GGUF");
         try
         {
-            mmf = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-            view = mmf.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            p += view.PointerOffset;
-            return new GgufFile(path, mmf, view, p, size);
+            return new GgufFile(path, bytes);
         }
         catch
         {
-            if (view != null)
-            {
-                view.SafeMemoryMappedViewHandle.ReleasePointer();
-                view.Dispose();
-            }
-            mmf?.Dispose();
+            bytes.Dispose();
             throw;
         }
     }
@@ -97,7 +78,7 @@ public sealed unsafe class GgufFile : IDisposable, ITensorSource
     {
         if (_tensorsByName.TryGetValue(name, out var t))
         {
-            tensor = new TensorView(t.Name, t.Type, t.Dimensions, TensorData(t), fileMapped: _mmf != null);
+            tensor = new TensorView(t.Name, t.Type, t.Dimensions, TensorData(t), releasable: true);
             return true;
         }
         tensor = default;
@@ -107,7 +88,7 @@ public sealed unsafe class GgufFile : IDisposable, ITensorSource
     public GgufTensorInfo GetTensor(string name) =>
         _tensorsByName.TryGetValue(name, out var t) ? t : throw new ModelFormatException(FilePath, $"missing tensor '{name}'");
 
-    /// <summary>Pointer to the first byte of a tensor's data inside the mapping.</summary>
+    /// <summary>Pointer to the first byte of a tensor's data.</summary>
     public byte* TensorData(GgufTensorInfo tensor)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -134,12 +115,7 @@ public sealed unsafe class GgufFile : IDisposable, ITensorSource
             return;
         }
         _disposed = true;
-        if (_view != null)
-        {
-            _view.SafeMemoryMappedViewHandle.ReleasePointer();
-            _view.Dispose();
-        }
-        _mmf?.Dispose();
+        _bytes.Dispose();
     }
 
     internal static string DecodeString(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);

@@ -40,24 +40,24 @@ public sealed class SafeTensorsCheckpoint : IDisposable
     public static bool Exists(string folder) =>
         File.Exists(Path.Combine(folder, SafeTensorsIndex.FileName)) || File.Exists(Path.Combine(folder, SingleFileName));
 
-    public static SafeTensorsCheckpoint Open(string folder)
+    public static SafeTensorsCheckpoint Open(string folder, FileLoading loading = FileLoading.Map)
     {
         string indexPath = Path.Combine(folder, SafeTensorsIndex.FileName);
         if (File.Exists(indexPath))
         {
-            return OpenSharded(folder, indexPath);
+            return OpenSharded(folder, indexPath, loading);
         }
         string single = Path.Combine(folder, SingleFileName);
         if (!File.Exists(single))
         {
             throw new ModelFormatException(folder, $"no {SingleFileName} or {SafeTensorsIndex.FileName} in the folder");
         }
-        var file = SafeTensorsFile.Open(single);
+        var file = SafeTensorsFile.Open(single, loading);
         var tensors = file.Tensors.ToDictionary(t => t.Name, t => (file, t), StringComparer.Ordinal);
         return new SafeTensorsCheckpoint(folder, null, [file], tensors);
     }
 
-    private static SafeTensorsCheckpoint OpenSharded(string folder, string indexPath)
+    private static SafeTensorsCheckpoint OpenSharded(string folder, string indexPath, FileLoading loading)
     {
         var index = SafeTensorsIndex.Read(indexPath);
         var shards = new List<SafeTensorsFile>();
@@ -71,7 +71,7 @@ public sealed class SafeTensorsCheckpoint : IDisposable
                 {
                     throw new ModelFormatException(path, $"shard listed in {SafeTensorsIndex.FileName} is missing");
                 }
-                var shard = SafeTensorsFile.Open(path);
+                var shard = SafeTensorsFile.Open(path, loading);
                 shards.Add(shard);
                 byName[name] = shard;
             }

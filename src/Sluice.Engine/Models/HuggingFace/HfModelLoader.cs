@@ -25,7 +25,7 @@ public static class HfModelLoader
         var owned = new OwnedResources();
         try
         {
-            var checkpoint = owned.Add(SafeTensorsCheckpoint.Open(folder));
+            var checkpoint = owned.Add(SafeTensorsCheckpoint.Open(folder, options.Loading));
             var source = owned.Add(new HfTensorSource(checkpoint, config));
             ModelWeights weights;
             if (options.Quantization is { } mix)

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Sluice.Engine.Formats;
 using Sluice.Engine.Formats.SafeTensors;
 using Sluice.Engine.Quantization;
@@ -27,7 +26,7 @@ public sealed unsafe class HfTensorSource : ITensorSource, IDisposable
         if (config.RopeFrequencyFactors is { } factors)
         {
             _ropeFactorCount = factors.Length;
-            _ropeFactors = (float*)NativeMemory.Alloc((nuint)factors.Length, sizeof(float));
+            _ropeFactors = (float*)Memory.NativeAllocator.Allocate((nuint)factors.Length * sizeof(float), 64, zero: false);
             factors.CopyTo(new Span<float>(_ropeFactors, factors.Length));
         }
     }
@@ -65,7 +64,7 @@ public sealed unsafe class HfTensorSource : ITensorSource, IDisposable
             dims[i] = info.Shape[^(i + 1)];
         }
         // safetensors files are mapped read-only: pages of a repacked matrix can be handed back
-        tensor = new TensorView(name, type, dims, file.TensorData(info), fileMapped: true);
+        tensor = new TensorView(name, type, dims, file.TensorData(info), releasable: true);
         return true;
     }
 
@@ -73,7 +72,7 @@ public sealed unsafe class HfTensorSource : ITensorSource, IDisposable
     {
         if (_ropeFactors != null)
         {
-            NativeMemory.Free(_ropeFactors);
+            Memory.NativeAllocator.Free(_ropeFactors);
             _ropeFactors = null;
         }
     }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Sluice.Engine.Models.Synthesis;
 using Sluice.Engine.Quantization;
 
@@ -68,7 +67,7 @@ public sealed unsafe class QuantizingTensorSource : ITensorSource, IDisposable
             throw new Formats.ModelFormatException(SourcePath, $"tensor '{source.Name}': cannot convert {columns} {GgmlTypeInfo.Name(source.Type)} columns to {GgmlTypeInfo.Name(type)}");
         }
         long bytes = dstRowBytes * rows;
-        byte* dst = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 64);
+        byte* dst = (byte*)Memory.NativeAllocator.Allocate((nuint)Math.Max(bytes, 1), 64, zero: false);
         _allocations.Add((IntPtr)dst);
         ConvertedBytes += bytes;
         byte* src = source.Data;
@@ -93,7 +92,7 @@ public sealed unsafe class QuantizingTensorSource : ITensorSource, IDisposable
     {
         foreach (var p in _allocations)
         {
-            NativeMemory.AlignedFree((void*)p);
+            Memory.NativeAllocator.Free((void*)p);
         }
         _allocations.Clear();
         _converted.Clear();
