@@ -81,6 +81,88 @@ public sealed class ErrorResponseTests
         }
     }
 
+    /// <summary>The body's UTF-8 with <c>BAD</c> replaced by raw bytes that are not UTF-8 (0xFF 0xFE).</summary>
+    private static byte[] WithInvalidUtf8(string json)
+    {
+        int at = json.IndexOf("BAD", StringComparison.Ordinal);
+        return [.. Encoding.UTF8.GetBytes(json[..at]), 0xFF, 0xFE, .. Encoding.UTF8.GetBytes(json[(at + 3)..])];
+    }
+
+    private static async Task AssertNotUnicodeAsync(TestServer t, string route, byte[] json, string field)
+    {
+        var response = await t.Client.PostAsync(route, new ByteArrayContent(json));
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{route} -> {(int)response.StatusCode} {text}");
+        using var doc = JsonDocument.Parse(text);
+        AssertOpenAiError(doc.RootElement);
+        var error = doc.RootElement.GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal(field, error.GetProperty("param").GetString());
+        Assert.Contains($"'{field}' is not valid Unicode", error.GetProperty("message").GetString());
+    }
+
+    [Theory]
+    [InlineData("/v1/completions", """{"prompt": "a\ud800b", "max_tokens": 2}""", "prompt")]
+    [InlineData("/v1/completions", """{"prompt": ["ok", "\udc00"], "max_tokens": 2}""", "prompt[1]")]
+    [InlineData("/v1/completions", """{"prompt": "a", "stop": ["x", "\ud800"], "max_tokens": 2}""", "stop[1]")]
+    [InlineData("/v1/completions", """{"prompt": "a", "stop": "\ud800", "max_tokens": 2}""", "stop")]
+    [InlineData("/v1/completions", """{"prompt": "a", "model": "\ud800"}""", "model")]
+    [InlineData("/v1/completions", """{"prompt": "a", "user": "x\udfff"}""", "user")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "\ud800"}]}""", "messages[0].content")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "text", "text": "ok"}, {"type": "text", "text": "\ud83d"}]}]}""", "messages[0].content[1].text")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stop": ["\ud800"]}""", "stop[0]")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "user": "\ud800"}""", "user")]
+    [InlineData("/tokenize", """{"prompt": "\ud800"}""", "prompt")]
+    [InlineData("/tokenize", """{"messages": [{"role": "user", "content": "\ud800"}]}""", "messages[0].content")]
+    [InlineData("/detokenize", """{"model": "\ud800", "tokens": [1]}""", "model")]
+    [InlineData("/v1/predict", """{"text": "\ud800"}""", "text")]
+    public async Task LoneSurrogateEscape_Is400NamingTheField_AndCountsAsAnInvalidRequest(string route, string json, string field)
+    {
+        await using var t = await TestServer.StartAsync();
+        await AssertNotUnicodeAsync(t, route, Encoding.UTF8.GetBytes(json), field);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
+    }
+
+    [Theory]
+    [InlineData("/v1/completions", """{"prompt": "aBADb", "max_tokens": 2}""", "prompt")]
+    [InlineData("/v1/completions", """{"prompt": "a", "stop": ["x", "BAD"], "max_tokens": 2}""", "stop[1]")]
+    [InlineData("/v1/completions", """{"prompt": "a", "model": "BAD"}""", "model")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hiBAD"}]}""", "messages[0].content")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi\nBAD"}]}""", "messages[0].content")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "user": "BAD"}""", "user")]
+    [InlineData("/tokenize", """{"prompt": "BAD"}""", "prompt")]
+    [InlineData("/detokenize", """{"model": "BAD", "tokens": [1]}""", "model")]
+    [InlineData("/v1/predict", """{"text": "BAD"}""", "text")]
+    public async Task RawBytesThatAreNotUtf8_Are400NamingTheField_AndCountAsAnInvalidRequest(string route, string json, string field)
+    {
+        await using var t = await TestServer.StartAsync();
+        await AssertNotUnicodeAsync(t, route, WithInvalidUtf8(json), field);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
+    }
+
+    [Fact]
+    public async Task InvalidUnicodeInAKey_Is400_AndSurrogatePairsAndEscapesAreServed()
+    {
+        await using var t = await TestServer.StartAsync();
+        var (status, body, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "a", "logit_bias": {"\ud800": 1}}""");
+        Assert.Equal(400, status);
+        Assert.Equal("logit_bias", body.GetProperty("error").GetProperty("param").GetString());
+        Assert.Contains("not valid Unicode", body.GetProperty("error").GetProperty("message").GetString());
+        var (status2, body2, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "a", "\ud800": 1}""");
+        Assert.Equal(400, status2);
+        Assert.Contains("not valid Unicode", body2.GetProperty("error").GetProperty("message").GetString());
+
+        // a surrogate pair, escaped or as UTF-8, and other escapes are fine
+        var (ok, _, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "smile \ud83d\ude00 \"quoted\"\n", "stop": ["\u00e9", "😀"], "max_tokens": 2}""");
+        Assert.Equal(200, ok);
+        var (ok2, _, _) = await t.PostJsonAsync("/v1/chat/completions", """{"messages": [{"role": "user", "content": "caf\u00e9 😀"}], "max_tokens": 2}""");
+        Assert.Equal(200, ok2);
+        Assert.Equal(2, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
+    }
+
     [Fact]
     public async Task UnknownFields_AreIgnored_AndAnyContentTypeIsReadAsJson()
     {
