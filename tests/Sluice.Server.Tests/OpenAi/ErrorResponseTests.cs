@@ -198,6 +198,90 @@ public sealed class ErrorResponseTests
         Assert.Equal(3, t.Server.Telemetry.Rejections[RejectionReason.TooLong]);
     }
 
+    [Theory]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "logprobs": true, "top_logprobs": 21}""", "between 0 and 20")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "logprobs": true, "top_logprobs": -1}""", "between 0 and 20")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 3}""", "needs 'logprobs'")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "logprobs": false, "top_logprobs": 3}""", "needs 'logprobs'")]
+    public async Task TopLogprobsErrors_NameTopLogprobs(string json, string says)
+    {
+        await using var t = await TestServer.StartAsync();
+        var (status, body, _) = await t.PostJsonAsync("/v1/chat/completions", json);
+        Assert.Equal(400, status);
+        AssertOpenAiError(body);
+        var error = body.GetProperty("error");
+        Assert.Equal("top_logprobs", error.GetProperty("param").GetString());
+        string message = error.GetProperty("message").GetString()!;
+        Assert.StartsWith("top_logprobs", message.TrimStart('\''));
+        Assert.Contains(says, message);
+    }
+
+    [Fact]
+    public async Task ContextLengthErrors_NamePromptOnCompletions_AndMessagesOnChat()
+    {
+        await using var t = await TestServer.StartAsync();
+        int maxLen = t.Engine.MaxModelLen;
+        var ids = string.Join(",", Enumerable.Repeat(65, maxLen + 5));
+        foreach (var json in new[] { $$"""{"prompt": [{{ids}}]}""", $$"""{"prompt": "hello", "max_tokens": {{maxLen}}}""" })
+        {
+            var (status, body, _) = await t.PostJsonAsync("/v1/completions", json);
+            Assert.Equal(400, status);
+            AssertOpenAiError(body, "context_length_exceeded");
+            Assert.Equal("prompt", body.GetProperty("error").GetProperty("param").GetString());
+        }
+        var (chat, chatBody, _) = await t.PostJsonAsync("/v1/chat/completions", $$"""{"messages": [{"role": "user", "content": "hello"}], "max_tokens": {{maxLen}}}""");
+        Assert.Equal(400, chat);
+        AssertOpenAiError(chatBody, "context_length_exceeded");
+        Assert.Equal("messages", chatBody.GetProperty("error").GetProperty("param").GetString());
+    }
+
+    [Fact]
+    public async Task BodyTricklingSlowerThanTheMinimumRate_Is408RequestTimeout_CountedAsAnInvalidRequest()
+    {
+        await using var t = await TestServer.StartAsync();
+        byte[] body = Encoding.UTF8.GetBytes("""{"prompt": "hello", "max_tokens": 2}""");
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(t.BaseUri.Host, t.BaseUri.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /v1/completions HTTP/1.1\r\nHost: {t.BaseUri.Authority}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n"));
+        // a byte every half second: well under Kestrel's minimum body data rate (240 bytes/s after a 5 s grace period)
+        using var stop = new CancellationTokenSource();
+        var trickle = Task.Run(async () =>
+        {
+            try
+            {
+                for (int i = 0; i < body.Length - 1 && !stop.IsCancellationRequested; i++)
+                {
+                    await stream.WriteAsync(body.AsMemory(i, 1), stop.Token);
+                    await Task.Delay(500, stop.Token);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException)
+            {
+                // the server closed the connection
+            }
+        });
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        string statusLine = (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)))!;
+        var headers = new List<string>();
+        for (string? line = await reader.ReadLineAsync(); !string.IsNullOrEmpty(line); line = await reader.ReadLineAsync())
+        {
+            headers.Add(line);
+        }
+        string rest = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10)); // chunked; the server closes after it
+        await stop.CancelAsync();
+        await trickle;
+
+        Assert.StartsWith("HTTP/1.1 408", statusLine);
+        Assert.Contains(headers, h => h.Equals("Connection: close", StringComparison.OrdinalIgnoreCase));
+        string json = rest[rest.IndexOf('{')..(rest.LastIndexOf('}') + 1)];
+        using var doc = JsonDocument.Parse(json);
+        AssertOpenAiError(doc.RootElement, "request_timeout");
+        Assert.Contains("too slowly", doc.RootElement.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
+    }
+
     [Fact]
     public async Task BodyOverTheLimit_Is413()
     {
