@@ -66,5 +66,38 @@ public sealed class ServeConfigTests : IDisposable
         Assert.Contains("lots", error);
     }
 
+    // A missing model makes a server that did start (the bug: no auth) end at once with rc 1 instead of hanging the test.
+    private const string NoSuchModel = "/nonexistent/sluice-test-model.gguf";
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData(" ", "only spaces")]
+    public void Serve_WithAnEmptyApiKey_StopsNamingTheFlag(string key, string says)
+    {
+        var (rc, output, error) = CliRunner.Run("serve", "--api-key", key, "--port", "0", "--model", NoSuchModel);
+        Assert.Equal(2, rc);
+        Assert.Contains($"--api-key is {says}", error);
+        Assert.DoesNotContain("listening", output);
+    }
+
+    [Fact]
+    public void Serve_WithAnEmptyApiKeyInTheConfigFile_StopsNamingTheFile()
+    {
+        string file = Write("api-key: \"\"\nport: 0\n");
+        var (rc, _, error) = CliRunner.Run("serve", "--config", file, "--model", NoSuchModel);
+        Assert.Equal(2, rc);
+        Assert.Contains($"api-key in {file} is empty", error);
+
+        string list = Write("api-key: [sk-1, '']\nport: 0\n");
+        var (rc2, _, error2) = CliRunner.Run("serve", "--config", list, "--model", NoSuchModel);
+        Assert.Equal(2, rc2);
+        Assert.Contains($"api-key in {list} is empty", error2);
+
+        // keys on the command line replace the file's: then the flag is named
+        var (rc3, _, error3) = CliRunner.Run("serve", "--config", file, "--api-key", "", "--model", NoSuchModel);
+        Assert.Equal(2, rc3);
+        Assert.Contains("--api-key is empty", error3);
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

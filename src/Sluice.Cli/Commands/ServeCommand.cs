@@ -5,6 +5,7 @@ using Sluice.Cli.Verification;
 using Sluice.Engine.Caching;
 using Sluice.Engine.Serving;
 using Sluice.Server;
+using Sluice.Server.Auth;
 using Sluice.Server.Hosting;
 using Sluice.Server.Observability;
 
@@ -75,8 +76,14 @@ internal sealed class ServeCommand
         var stderr = parse.InvocationConfiguration.Error;
         try
         {
+            string keyOrigin = "--api-key";
             if (parse.GetValue(_config) is { } configPath)
             {
+                // the command line's keys replace the file's: name the file only when they came from it
+                if (parse.GetResult(_apiKeys) is not { Implicit: false })
+                {
+                    keyOrigin = $"api-key in {configPath}";
+                }
                 parse = ConfigFile.Merge(parse, cmd, configPath);
                 if (parse.Errors.Count > 0)
                 {
@@ -85,6 +92,10 @@ internal sealed class ServeCommand
                 }
             }
             var options = _observability.Apply(parse, ServerOptionsFrom(parse));
+            foreach (var key in options.ApiKeys)
+            {
+                ApiKeyStore.RequireKey(key, keyOrigin);
+            }
             var engine = EngineOptionsFrom(parse);
             var observability = _observability.Read(parse);
             string? modelPath = parse.GetValue(_model);

@@ -12,7 +12,7 @@ public enum RejectionReason
     /// <summary>400: prompt (plus max_tokens) longer than the context.</summary>
     TooLong,
 
-    /// <summary>400: malformed JSON, wrong types, bad parameter values.</summary>
+    /// <summary>400: malformed JSON, strings that are not valid Unicode, wrong types, bad parameter values; 408: a body sent too slowly.</summary>
     InvalidRequest,
 
     /// <summary>401: missing or wrong API key.</summary>

@@ -27,7 +27,12 @@ public sealed partial class ApiKeyStore
 
     public ApiKeyStore(IEnumerable<string> keys, string? keyFile, TimeSpan gracePeriod, TimeProvider time, ILogger log)
     {
-        _fixed = [.. keys.Where(k => k.Length > 0).Select(Digest)];
+        var given = keys.ToList();
+        foreach (var key in given)
+        {
+            RequireKey(key, "--api-key");
+        }
+        _fixed = [.. given.Select(Digest)];
         _file = keyFile;
         _grace = gracePeriod;
         _time = time;
@@ -38,6 +43,20 @@ public sealed partial class ApiKeyStore
             _fromFile = [.. ReadKeyFile(_file).Select(Digest)];
             _fileStamp = Stamp(_file);
             _lastCheck = _time.GetTimestamp();
+        }
+    }
+
+    /// <summary>
+    /// Throws when a configured key is empty or only spaces, naming <paramref name="origin"/> (the flag, or the setting
+    /// and its file). Such a key mostly comes from an unset variable (<c>--api-key "$KEY"</c>), and left out it would
+    /// quietly serve without authentication.
+    /// </summary>
+    public static void RequireKey(string key, string origin)
+    {
+        if (string.IsNullOrWhiteSpace(key))
+        {
+            throw new ArgumentException(
+                $"{origin} is {(key.Length == 0 ? "empty" : "only spaces")} (an unset variable?): give the key; to serve without authentication, give no API key at all");
         }
     }
 

@@ -86,7 +86,7 @@ public sealed class GenerationSession : IDisposable
             session.Dispose();
             throw ex.Reason switch
             {
-                Engine.Serving.RejectionReason.TooLong => ApiException.TooLong(ex.Message),
+                Engine.Serving.RejectionReason.TooLong => ApiException.TooLong(ex.Message, job.PromptField),
                 Engine.Serving.RejectionReason.ShuttingDown => ApiException.Unavailable("The server is shutting down.", Admission.RejectionReason.Draining),
                 _ => ApiException.BadRequest(ex.Message),
             };

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
 using Sluice.Server.Admission;
 using Sluice.Server.Observability;
@@ -32,9 +33,12 @@ internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingConte
         }
         catch (BadHttpRequestException ex)
         {
-            await WriteAsync(context, ex.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? ApiException.BodyTooLarge(serving.Options.MaxRequestBodySize)
-                : ApiException.BadRequest($"Bad HTTP request: {ex.Message}"));
+            await WriteAsync(context, ex.StatusCode switch
+            {
+                StatusCodes.Status413PayloadTooLarge => ApiException.BodyTooLarge(serving.Options.MaxRequestBodySize),
+                StatusCodes.Status408RequestTimeout => BodyTimeout(context),
+                _ => ApiException.BadRequest($"Bad HTTP request: {ex.Message}"),
+            });
         }
         catch (Exception ex)
         {
@@ -65,13 +69,20 @@ internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingConte
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
         }
-        if (error.Reason is RejectionReason.Draining or RejectionReason.BodyTooLarge)
+        if (error.Reason is RejectionReason.Draining or RejectionReason.BodyTooLarge || error.CloseConnection)
         {
             context.Response.Headers.Connection = "close";
         }
         // the request id header set on arrival was cleared with the response
         context.Response.Headers["X-Request-Id"] = RequestInfo.Id(context);
         await context.Response.Body.WriteAsync(ErrorBody.Json(error));
+    }
+
+    /// <summary>Kestrel's 408 while the body is read: the body came slower than the connection's minimum data rate.</summary>
+    private static ApiException BodyTimeout(HttpContext context)
+    {
+        var rate = context.Features.Get<IHttpMinRequestBodyDataRateFeature>()?.MinDataRate;
+        return ApiException.BodyTimeout(rate?.BytesPerSecond ?? 240, rate?.GracePeriod ?? TimeSpan.FromSeconds(5));
     }
 
     private void Publish(HttpContext context, int status, RequestOutcome outcome, RejectionReason? reason, string message) =>

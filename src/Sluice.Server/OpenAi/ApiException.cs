@@ -23,17 +23,20 @@ public sealed class ApiException(int status, string message, string type, string
     /// <summary>Seconds for the Retry-After header of a 429 or 503.</summary>
     public int? RetryAfterSeconds { get; init; }
 
+    /// <summary>True when the connection must close after the answer (the rest of the request will not be read).</summary>
+    public bool CloseConnection { get; init; }
+
     public static ApiException BadRequest(string message, string? param = null) =>
         new(400, message, "invalid_request_error", null, RejectionReason.InvalidRequest, param);
 
-    public static ApiException TooLong(string message) =>
-        new(400, message, "invalid_request_error", "context_length_exceeded", RejectionReason.TooLong, "messages");
+    /// <summary>A prompt (plus max_tokens) longer than the context; <paramref name="param"/> is the field the prompt came from.</summary>
+    public static ApiException TooLong(string message, string param) =>
+        new(400, message, "invalid_request_error", "context_length_exceeded", RejectionReason.TooLong, param);
 
     /// <summary>A prompt refused while it was tokenized: it has more tokens than the context holds.</summary>
     public static ApiException PromptTooLong(Engine.Tokenization.TokenLimitExceededException ex, string param) =>
-        new(400, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"This model's maximum context length is {ex.Limit} tokens, but the prompt ({ex.Characters:N0} characters) has more than {ex.Limit} tokens; shorten it."),
-            "invalid_request_error", "context_length_exceeded", RejectionReason.TooLong, param);
+        TooLong(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"This model's maximum context length is {ex.Limit} tokens, but the prompt ({ex.Characters:N0} characters) has more than {ex.Limit} tokens; shorten it."), param);
 
     public static ApiException Unauthorized(string message) =>
         new(401, message, "invalid_request_error", "invalid_api_key", RejectionReason.Unauthorized);
@@ -58,6 +61,16 @@ public sealed class ApiException(int status, string message, string type, string
 
     public static ApiException Timeout(TimeSpan limit) =>
         new(408, $"The request did not finish within the server's request timeout of {limit.TotalSeconds:0.###} s (--request-timeout).", "timeout_error", "request_timeout", RejectionReason.Timeout);
+
+    /// <summary>
+    /// 408: the client sent the headers, then the body more slowly than Kestrel's MinRequestBodyDataRate (a stalled or
+    /// trickling upload). The client's doing, so counted as an invalid request, not as a server timeout.
+    /// </summary>
+    public static ApiException BodyTimeout(double bytesPerSecond, TimeSpan gracePeriod) =>
+        new(408, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"The request body arrived too slowly: the server reads a body at no less than {bytesPerSecond:0.###} bytes/s after the first {gracePeriod.TotalSeconds:0.###} s and stopped waiting for the rest."),
+            "timeout_error", "request_timeout", RejectionReason.InvalidRequest)
+        { CloseConnection = true };
 
     public static ApiException Internal(string message) =>
         new(500, message, "server_error", "internal_error", null);

@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 
 namespace Sluice.Server.OpenAi;
@@ -8,7 +10,8 @@ namespace Sluice.Server.OpenAi;
 /// <summary>
 /// Reads a request body as JSON whatever its Content-Type (runbooks type <c>curl -d '{...}'</c>, which sends
 /// form encoding), bounded by --max-request-body-size, and turns every way it can be wrong into a 400 or 413
-/// that names the field.
+/// that names the field. Every string in the body (values and keys, read by a route or not) is checked to be
+/// valid Unicode here, once for all routes, before any field is read.
 /// </summary>
 internal static class JsonBody
 {
@@ -31,6 +34,7 @@ internal static class JsonBody
             {
                 throw ApiException.BadRequest($"The request body must be a JSON object, not {Describe(document.RootElement.ValueKind)}.");
             }
+            RequireUnicode(document.RootElement, "");
             try
             {
                 return document.RootElement.Deserialize(type) ?? throw ApiException.BadRequest("The request body must be a JSON object.");
@@ -98,6 +102,73 @@ internal static class JsonBody
                 return;
             }
             seen += read;
+        }
+    }
+
+    /// <summary>
+    /// Refuses strings that are not valid Unicode anywhere in <paramref name="element"/> (at <paramref name="path"/>):
+    /// raw bytes that are not UTF-8, or a <c>\u</c> escape of a surrogate without its pair. System.Text.Json parses
+    /// both and fails only when the string is read (an InvalidOperationException from <c>GetString</c>, which would be
+    /// a 500, or the deserializer's "could not be converted to System.String"), so they are found here first.
+    /// </summary>
+    private static void RequireUnicode(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                if (Problem(JsonMarshal.GetRawUtf8Value(element)[1..^1], element, static e => e.GetString()) is { } problem)
+                {
+                    throw ApiException.BadRequest($"'{path}' is not valid Unicode: it holds {problem}.", path);
+                }
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (Problem(JsonMarshal.GetRawUtf8PropertyName(property), property, static p => p.Name) is { } keyProblem)
+                    {
+                        throw path.Length == 0
+                            ? ApiException.BadRequest($"A key of the request body is not valid Unicode: it holds {keyProblem}.")
+                            : ApiException.BadRequest($"A key in '{path}' is not valid Unicode: it holds {keyProblem}.", path);
+                    }
+                    if (property.Value.ValueKind is JsonValueKind.String or JsonValueKind.Object or JsonValueKind.Array)
+                    {
+                        RequireUnicode(property.Value, path.Length == 0 ? property.Name : $"{path}.{property.Name}");
+                    }
+                }
+                break;
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (item.ValueKind is JsonValueKind.String or JsonValueKind.Object or JsonValueKind.Array)
+                    {
+                        RequireUnicode(item, $"{path}[{i}]");
+                    }
+                    i++;
+                }
+                break;
+        }
+    }
+
+    /// <summary>What is wrong with a JSON string given as its raw (still escaped) UTF-8, or null when it is valid Unicode.</summary>
+    private static string? Problem<T>(ReadOnlySpan<byte> raw, T owner, Func<T, string?> unescape)
+    {
+        if (!Utf8.IsValid(raw))
+        {
+            return "bytes that are not UTF-8";
+        }
+        if (raw.IndexOf((byte)'\\') < 0)
+        {
+            return null;
+        }
+        try
+        {
+            unescape(owner); // the escapes are well-formed (the parser checked); only a lone surrogate fails here
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            return @"a \u escape of a lone surrogate (\ud800-\udfff without its pair)";
         }
     }
 

@@ -45,14 +45,17 @@ internal static class SamplingReader
         return p;
     }
 
-    /// <summary>max_tokens as asked, or what is left of the context after the longest prompt.</summary>
-    public static int MaxTokens(int? requested, IReadOnlyList<int[]> prompts, int maxModelLen)
+    /// <summary>
+    /// max_tokens as asked, or what is left of the context after the longest prompt; a context-length error names
+    /// <paramref name="promptField"/>, the request's field the prompt came from (<c>prompt</c>, <c>messages</c>).
+    /// </summary>
+    public static int MaxTokens(int? requested, IReadOnlyList<int[]> prompts, int maxModelLen, string promptField)
     {
         int longest = prompts.Max(p => p.Length);
         if (longest >= maxModelLen)
         {
             throw ApiException.TooLong(string.Create(CultureInfo.InvariantCulture,
-                $"This model's maximum context length is {maxModelLen} tokens. However, your prompt has {longest} tokens, leaving no room for the completion. Please shorten the prompt."));
+                $"This model's maximum context length is {maxModelLen} tokens. However, your prompt has {longest} tokens, leaving no room for the completion. Please shorten the prompt."), promptField);
         }
         if (requested is null)
         {
@@ -65,7 +68,7 @@ internal static class SamplingReader
         if ((long)longest + requested.Value > maxModelLen)
         {
             throw ApiException.TooLong(string.Create(CultureInfo.InvariantCulture,
-                $"This model's maximum context length is {maxModelLen} tokens. However, you requested {(long)longest + requested.Value} tokens ({longest} in the prompt, {requested} in the completion). Please reduce the length of the prompt or completion."));
+                $"This model's maximum context length is {maxModelLen} tokens. However, you requested {(long)longest + requested.Value} tokens ({longest} in the prompt, {requested} in the completion). Please reduce the length of the prompt or completion."), promptField);
         }
         return requested.Value;
     }
@@ -145,6 +148,11 @@ internal static class SamplingReader
         if (top is not null && !on)
         {
             throw ApiException.BadRequest("'top_logprobs' needs 'logprobs' set to true.", "top_logprobs");
+        }
+        if (top is < 0 or > SamplingParams.MaxLogprobs)
+        {
+            // checked here: SamplingParams knows it only as logprobs, the completions name
+            throw ApiException.BadRequest($"top_logprobs must be between 0 and {SamplingParams.MaxLogprobs}, got {top}.", "top_logprobs");
         }
         return on ? top ?? 0 : null;
     }

@@ -26,10 +26,10 @@ internal sealed class ChatCompletionsEndpoint(ServingContext serving)
         {
             throw ApiException.BadRequest("Give max_completion_tokens or max_tokens, not both with different values.", "max_completion_tokens");
         }
-        int maxTokens = SamplingReader.MaxTokens(body.MaxCompletionTokens ?? body.MaxTokens, [prompt], engine.MaxModelLen);
+        int maxTokens = SamplingReader.MaxTokens(body.MaxCompletionTokens ?? body.MaxTokens, [prompt], engine.MaxModelLen, "messages");
         var logprobs = SamplingReader.ChatLogprobs(body.Logprobs, body.TopLogprobs);
         var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize);
-        var job = new GenerationJob(RequestInfo.Id(http), Route, model, [prompt], sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0 };
+        var job = new GenerationJob(RequestInfo.Id(http), Route, model, [prompt], sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0, PromptField = "messages" };
         using var session = GenerationSession.Start(serving, engine, job, http.RequestAborted, RequestInfo.Start(http));
         var format = new LogprobsFormatter(loaded.Tokenizer);
         if (job.Stream)

@@ -21,7 +21,7 @@ internal sealed class CompletionsEndpoint(ServingContext serving)
         RejectUnsupported(body);
         var loaded = serving.Host.Model!;
         var prompts = PromptReader.Read(body.Prompt, loaded.Tokenizer, body.AddSpecialTokens ?? true, engine.MaxModelLen);
-        int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen);
+        int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen, "prompt");
         var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize);
         var job = new GenerationJob(RequestInfo.Id(http), Route, model, prompts, sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0 };
         using var session = GenerationSession.Start(serving, engine, job, http.RequestAborted, RequestInfo.Start(http));

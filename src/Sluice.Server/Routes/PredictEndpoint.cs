@@ -36,10 +36,10 @@ internal sealed class PredictEndpoint(ServingContext serving)
         {
             throw ApiException.BadRequest("The prompt is empty: it has no tokens.", "text");
         }
-        int maxTokens = SamplingReader.MaxTokens(body.MaxTokens ?? Math.Min(DefaultMaxTokens, engine.MaxModelLen - prompt.Length), [prompt], engine.MaxModelLen);
+        int maxTokens = SamplingReader.MaxTokens(body.MaxTokens ?? Math.Min(DefaultMaxTokens, engine.MaxModelLen - prompt.Length), [prompt], engine.MaxModelLen, "text");
         var fields = new CompletionRequestBody { Temperature = body.Temperature, Seed = body.Seed };
         var sampling = SamplingReader.Read(fields, maxTokens, null, loaded.Generation, loaded.Tokenizer.VocabSize);
-        var job = new GenerationJob(RequestInfo.Id(http), Route, model, [prompt], sampling);
+        var job = new GenerationJob(RequestInfo.Id(http), Route, model, [prompt], sampling) { PromptField = "text" };
         using var session = GenerationSession.Start(serving, engine, job, http.RequestAborted, RequestInfo.Start(http));
         var text = new StringBuilder();
         await foreach (var (_, _, ev) in session.ReadAsync())

@@ -99,5 +99,24 @@ public sealed class ApiKeyTests : IDisposable
         Assert.True(store.IsValid("gamma"));
     }
 
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("   ", "only spaces")]
+    public async Task EmptyOrBlankApiKey_IsAStartUpErrorNamingTheFlag_NotAServerWithoutAuth(string key, string says)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new ApiKeyStore(["sk-fine", key], null, TimeSpan.Zero, TimeProvider.System, NullLogger.Instance));
+        Assert.Contains($"--api-key is {says}", ex.Message);
+        var start = await Assert.ThrowsAsync<ArgumentException>(() => TestServer.StartAsync(new ServerOptions { ApiKeys = [key] }));
+        Assert.Contains("--api-key", start.Message);
+    }
+
+    [Fact]
+    public void RequireKey_NamesWhereTheKeyCameFrom()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => ApiKeyStore.RequireKey("", "api-key in serve.yaml"));
+        Assert.StartsWith("api-key in serve.yaml is empty", ex.Message);
+        ApiKeyStore.RequireKey("sk-1", "--api-key");
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

@@ -81,6 +81,88 @@ public sealed class ErrorResponseTests
         }
     }
 
+    /// <summary>The body's UTF-8 with <c>BAD</c> replaced by raw bytes that are not UTF-8 (0xFF 0xFE).</summary>
+    private static byte[] WithInvalidUtf8(string json)
+    {
+        int at = json.IndexOf("BAD", StringComparison.Ordinal);
+        return [.. Encoding.UTF8.GetBytes(json[..at]), 0xFF, 0xFE, .. Encoding.UTF8.GetBytes(json[(at + 3)..])];
+    }
+
+    private static async Task AssertNotUnicodeAsync(TestServer t, string route, byte[] json, string field)
+    {
+        var response = await t.Client.PostAsync(route, new ByteArrayContent(json));
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{route} -> {(int)response.StatusCode} {text}");
+        using var doc = JsonDocument.Parse(text);
+        AssertOpenAiError(doc.RootElement);
+        var error = doc.RootElement.GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal(field, error.GetProperty("param").GetString());
+        Assert.Contains($"'{field}' is not valid Unicode", error.GetProperty("message").GetString());
+    }
+
+    [Theory]
+    [InlineData("/v1/completions", """{"prompt": "a\ud800b", "max_tokens": 2}""", "prompt")]
+    [InlineData("/v1/completions", """{"prompt": ["ok", "\udc00"], "max_tokens": 2}""", "prompt[1]")]
+    [InlineData("/v1/completions", """{"prompt": "a", "stop": ["x", "\ud800"], "max_tokens": 2}""", "stop[1]")]
+    [InlineData("/v1/completions", """{"prompt": "a", "stop": "\ud800", "max_tokens": 2}""", "stop")]
+    [InlineData("/v1/completions", """{"prompt": "a", "model": "\ud800"}""", "model")]
+    [InlineData("/v1/completions", """{"prompt": "a", "user": "x\udfff"}""", "user")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "\ud800"}]}""", "messages[0].content")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "text", "text": "ok"}, {"type": "text", "text": "\ud83d"}]}]}""", "messages[0].content[1].text")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stop": ["\ud800"]}""", "stop[0]")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "user": "\ud800"}""", "user")]
+    [InlineData("/tokenize", """{"prompt": "\ud800"}""", "prompt")]
+    [InlineData("/tokenize", """{"messages": [{"role": "user", "content": "\ud800"}]}""", "messages[0].content")]
+    [InlineData("/detokenize", """{"model": "\ud800", "tokens": [1]}""", "model")]
+    [InlineData("/v1/predict", """{"text": "\ud800"}""", "text")]
+    public async Task LoneSurrogateEscape_Is400NamingTheField_AndCountsAsAnInvalidRequest(string route, string json, string field)
+    {
+        await using var t = await TestServer.StartAsync();
+        await AssertNotUnicodeAsync(t, route, Encoding.UTF8.GetBytes(json), field);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
+    }
+
+    [Theory]
+    [InlineData("/v1/completions", """{"prompt": "aBADb", "max_tokens": 2}""", "prompt")]
+    [InlineData("/v1/completions", """{"prompt": "a", "stop": ["x", "BAD"], "max_tokens": 2}""", "stop[1]")]
+    [InlineData("/v1/completions", """{"prompt": "a", "model": "BAD"}""", "model")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hiBAD"}]}""", "messages[0].content")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi\nBAD"}]}""", "messages[0].content")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "user": "BAD"}""", "user")]
+    [InlineData("/tokenize", """{"prompt": "BAD"}""", "prompt")]
+    [InlineData("/detokenize", """{"model": "BAD", "tokens": [1]}""", "model")]
+    [InlineData("/v1/predict", """{"text": "BAD"}""", "text")]
+    public async Task RawBytesThatAreNotUtf8_Are400NamingTheField_AndCountAsAnInvalidRequest(string route, string json, string field)
+    {
+        await using var t = await TestServer.StartAsync();
+        await AssertNotUnicodeAsync(t, route, WithInvalidUtf8(json), field);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
+    }
+
+    [Fact]
+    public async Task InvalidUnicodeInAKey_Is400_AndSurrogatePairsAndEscapesAreServed()
+    {
+        await using var t = await TestServer.StartAsync();
+        var (status, body, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "a", "logit_bias": {"\ud800": 1}}""");
+        Assert.Equal(400, status);
+        Assert.Equal("logit_bias", body.GetProperty("error").GetProperty("param").GetString());
+        Assert.Contains("not valid Unicode", body.GetProperty("error").GetProperty("message").GetString());
+        var (status2, body2, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "a", "\ud800": 1}""");
+        Assert.Equal(400, status2);
+        Assert.Contains("not valid Unicode", body2.GetProperty("error").GetProperty("message").GetString());
+
+        // a surrogate pair, escaped or as UTF-8, and other escapes are fine
+        var (ok, _, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "smile \ud83d\ude00 \"quoted\"\n", "stop": ["\u00e9", "😀"], "max_tokens": 2}""");
+        Assert.Equal(200, ok);
+        var (ok2, _, _) = await t.PostJsonAsync("/v1/chat/completions", """{"messages": [{"role": "user", "content": "caf\u00e9 😀"}], "max_tokens": 2}""");
+        Assert.Equal(200, ok2);
+        Assert.Equal(2, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
+    }
+
     [Fact]
     public async Task UnknownFields_AreIgnored_AndAnyContentTypeIsReadAsJson()
     {
@@ -114,6 +196,90 @@ public sealed class ErrorResponseTests
         var (status3, _, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "hello", "max_tokens": 2147483647}""");
         Assert.Equal(400, status3);
         Assert.Equal(3, t.Server.Telemetry.Rejections[RejectionReason.TooLong]);
+    }
+
+    [Theory]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "logprobs": true, "top_logprobs": 21}""", "between 0 and 20")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "logprobs": true, "top_logprobs": -1}""", "between 0 and 20")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 3}""", "needs 'logprobs'")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "logprobs": false, "top_logprobs": 3}""", "needs 'logprobs'")]
+    public async Task TopLogprobsErrors_NameTopLogprobs(string json, string says)
+    {
+        await using var t = await TestServer.StartAsync();
+        var (status, body, _) = await t.PostJsonAsync("/v1/chat/completions", json);
+        Assert.Equal(400, status);
+        AssertOpenAiError(body);
+        var error = body.GetProperty("error");
+        Assert.Equal("top_logprobs", error.GetProperty("param").GetString());
+        string message = error.GetProperty("message").GetString()!;
+        Assert.StartsWith("top_logprobs", message.TrimStart('\''));
+        Assert.Contains(says, message);
+    }
+
+    [Fact]
+    public async Task ContextLengthErrors_NamePromptOnCompletions_AndMessagesOnChat()
+    {
+        await using var t = await TestServer.StartAsync();
+        int maxLen = t.Engine.MaxModelLen;
+        var ids = string.Join(",", Enumerable.Repeat(65, maxLen + 5));
+        foreach (var json in new[] { $$"""{"prompt": [{{ids}}]}""", $$"""{"prompt": "hello", "max_tokens": {{maxLen}}}""" })
+        {
+            var (status, body, _) = await t.PostJsonAsync("/v1/completions", json);
+            Assert.Equal(400, status);
+            AssertOpenAiError(body, "context_length_exceeded");
+            Assert.Equal("prompt", body.GetProperty("error").GetProperty("param").GetString());
+        }
+        var (chat, chatBody, _) = await t.PostJsonAsync("/v1/chat/completions", $$"""{"messages": [{"role": "user", "content": "hello"}], "max_tokens": {{maxLen}}}""");
+        Assert.Equal(400, chat);
+        AssertOpenAiError(chatBody, "context_length_exceeded");
+        Assert.Equal("messages", chatBody.GetProperty("error").GetProperty("param").GetString());
+    }
+
+    [Fact]
+    public async Task BodyTricklingSlowerThanTheMinimumRate_Is408RequestTimeout_CountedAsAnInvalidRequest()
+    {
+        await using var t = await TestServer.StartAsync();
+        byte[] body = Encoding.UTF8.GetBytes("""{"prompt": "hello", "max_tokens": 2}""");
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(t.BaseUri.Host, t.BaseUri.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /v1/completions HTTP/1.1\r\nHost: {t.BaseUri.Authority}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n"));
+        // a byte every half second: well under Kestrel's minimum body data rate (240 bytes/s after a 5 s grace period)
+        using var stop = new CancellationTokenSource();
+        var trickle = Task.Run(async () =>
+        {
+            try
+            {
+                for (int i = 0; i < body.Length - 1 && !stop.IsCancellationRequested; i++)
+                {
+                    await stream.WriteAsync(body.AsMemory(i, 1), stop.Token);
+                    await Task.Delay(500, stop.Token);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException)
+            {
+                // the server closed the connection
+            }
+        });
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        string statusLine = (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)))!;
+        var headers = new List<string>();
+        for (string? line = await reader.ReadLineAsync(); !string.IsNullOrEmpty(line); line = await reader.ReadLineAsync())
+        {
+            headers.Add(line);
+        }
+        string rest = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10)); // chunked; the server closes after it
+        await stop.CancelAsync();
+        await trickle;
+
+        Assert.StartsWith("HTTP/1.1 408", statusLine);
+        Assert.Contains(headers, h => h.Equals("Connection: close", StringComparison.OrdinalIgnoreCase));
+        string json = rest[rest.IndexOf('{')..(rest.LastIndexOf('}') + 1)];
+        using var doc = JsonDocument.Parse(json);
+        AssertOpenAiError(doc.RootElement, "request_timeout");
+        Assert.Contains("too slowly", doc.RootElement.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
     }
 
     [Fact]
