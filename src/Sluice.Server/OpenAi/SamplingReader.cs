@@ -47,9 +47,10 @@ internal static class SamplingReader
 
     /// <summary>
     /// max_tokens as asked, or what is left of the context after the longest prompt; a context-length error names
-    /// <paramref name="promptField"/>, the request's field the prompt came from (<c>prompt</c>, <c>messages</c>).
+    /// <paramref name="promptField"/>, the request's field the prompt came from (<c>prompt</c>, <c>messages</c>), and an
+    /// out-of-range value names <paramref name="requestedField"/> (<c>max_tokens</c> or <c>max_completion_tokens</c>).
     /// </summary>
-    public static int MaxTokens(int? requested, IReadOnlyList<int[]> prompts, int maxModelLen, string promptField)
+    public static int MaxTokens(int? requested, IReadOnlyList<int[]> prompts, int maxModelLen, string promptField, string requestedField = "max_tokens")
     {
         int longest = prompts.Max(p => p.Length);
         if (longest >= maxModelLen)
@@ -63,7 +64,7 @@ internal static class SamplingReader
         }
         if (requested < 1)
         {
-            throw ApiException.BadRequest($"max_tokens must be at least 1, got {requested}.", "max_tokens");
+            throw ApiException.BadRequest($"{requestedField} must be at least 1, got {requested}.", requestedField);
         }
         if ((long)longest + requested.Value > maxModelLen)
         {

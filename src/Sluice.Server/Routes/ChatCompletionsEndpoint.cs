@@ -26,7 +26,8 @@ internal sealed class ChatCompletionsEndpoint(ServingContext serving)
         {
             throw ApiException.BadRequest("Give max_completion_tokens or max_tokens, not both with different values.", "max_completion_tokens");
         }
-        int maxTokens = SamplingReader.MaxTokens(body.MaxCompletionTokens ?? body.MaxTokens, [prompt], engine.MaxModelLen, "messages");
+        int maxTokens = SamplingReader.MaxTokens(body.MaxCompletionTokens ?? body.MaxTokens, [prompt], engine.MaxModelLen, "messages",
+            body.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
         var logprobs = SamplingReader.ChatLogprobs(body.Logprobs, body.TopLogprobs);
         var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize);
         var job = new GenerationJob(RequestInfo.Id(http), Route, model, [prompt], sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0, PromptField = "messages" };

@@ -60,6 +60,19 @@ public sealed class ErrorResponseTests
         Assert.Contains(says, body.GetProperty("error").GetProperty("message").GetString());
     }
 
+    [Theory]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": -7}""", "max_completion_tokens")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}""", "max_tokens")]
+    public async Task Chat_OutputLimitBelowOne_NamesTheFieldSent(string json, string param)
+    {
+        // found by the HTTP fuzzer, seed 20250101, request #1936 (FuzzTests)
+        await using var t = await TestServer.StartAsync();
+        var (status, body, _) = await t.PostJsonAsync("/v1/chat/completions", json);
+        Assert.Equal(400, status);
+        Assert.Equal(param, body.GetProperty("error").GetProperty("param").GetString());
+        Assert.StartsWith(param + " must be at least 1", body.GetProperty("error").GetProperty("message").GetString());
+    }
+
     [Fact]
     public async Task ChatMessages_BadShapes_Are400()
     {
