@@ -49,7 +49,7 @@ internal static class BenchCommands
                 using var loaded = ModelSource.Load(parse.GetValue(model), e);
                 int t = parse.GetValue(threads) ?? Engine.Threading.WorkerPool.DefaultThreadCount;
                 using var b = new EngineBenchmark(loaded, t, maxSeqs: Math.Max(1, seqCounts.DefaultIfEmpty(1).Max()));
-                e.WriteLine($"sluice bench engine: {loaded.Name}, {loaded.WeightBytes / 1e6:F0} MB of weights per token, {t} threads, kernels {Simd.Describe()}");
+                e.WriteLine($"sluice bench engine: {loaded.Name}, {loaded.WeightBytes / 1e6:F0} MB of weights per token, {t} threads, kernels {Simd.Path} ({Simd.Describe()}) on {CpuInfo.Model}");
                 double membw = b.MeasureBandwidth();
                 double pp128 = b.PromptProcessing(128, r);
                 double pp512 = b.PromptProcessing(512, r);

@@ -19,6 +19,12 @@ public static class Simd
     /// <summary>256-bit VNNI (vpdpbusd) for int8 dot products where the CPU has it.</summary>
     public static readonly bool UseVnni = AvxVnni.IsSupported;
 
+    /// <summary>
+    /// The instruction-set path the kernels take, as a short label for logs, metrics and /version:
+    /// avx512-vnni (generated VNNI kernels), avx512, avx2 or scalar.
+    /// </summary>
+    public static string Path => Use512 ? (Native.VnniKernels.Available ? "avx512-vnni" : "avx512") : Use256 ? "avx2" : "scalar";
+
     public static string Describe() =>
         Use512 ? "AVX-512" + (Native.VnniKernels.Available ? " + AVX512-VNNI (generated code)" : "") + (UseVnni ? " + AVX-VNNI" : "")
         : Use256 ? "AVX2" + (UseVnni ? " + AVX-VNNI" : "") : "scalar";

@@ -18,7 +18,8 @@ public sealed record HealthReport(
 public sealed record ProbeReport(string Status, string? Reason);
 
 /// <summary>The body of GET /version.</summary>
-public sealed record VersionReport(string Version, string Runtime);
+/// <summary>GET /version: the build, and the machine's CPU and kernel path (what a regression hunt asks first).</summary>
+public sealed record VersionReport(string Version, string Runtime, string Cpu, string KernelPath, string Kernels);
 
 /// <summary>The body of POST /admin/warmup.</summary>
 public sealed record WarmupReport(string Status, double DurationMs);

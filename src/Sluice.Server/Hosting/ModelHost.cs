@@ -68,6 +68,7 @@ public sealed partial class ModelHost : IDisposable
             }
             LoadTime = watch.Elapsed;
             LogLoaded(_log, Name, _model.Format, _engine.MaxModelLen, _engine.KvBlocks, _engine.KvCacheBytes / (1024.0 * 1024.0), LoadTime.TotalSeconds);
+            LogKernels(_log, Sluice.Engine.Kernels.Simd.Path, Sluice.Engine.Kernels.Simd.Describe(), Sluice.Engine.Kernels.CpuInfo.Model, _engine.Threads);
             if (_model.Format == "demo")
             {
                 LogDemo(_log);
@@ -122,6 +123,9 @@ public sealed partial class ModelHost : IDisposable
 
     [LoggerMessage(EventId = 1, EventName = "model_loaded", Level = LogLevel.Information, Message = "Model {Model} ({Format}) loaded: max-model-len {MaxModelLen}, {Blocks} KV blocks ({KvMib:F0} MiB), in {Seconds:F2} s")]
     private static partial void LogLoaded(ILogger log, string model, string format, int maxModelLen, int blocks, double kvMib, double seconds);
+
+    [LoggerMessage(EventId = 7, EventName = "kernels", Level = LogLevel.Information, Message = "Kernels: {KernelPath} ({Kernels}) on {Cpu}, {Threads} threads")]
+    private static partial void LogKernels(ILogger log, string kernelPath, string kernels, string cpu, int threads);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Serving the built-in DEMO model (random weights): its output is NOT meaningful text. Pass --model FILE.gguf or a Hugging Face folder for a real model")]
     private static partial void LogDemo(ILogger log);

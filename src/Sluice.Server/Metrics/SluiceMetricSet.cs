@@ -83,8 +83,9 @@ internal sealed class SluiceMetricSet
         r.Add(new ObservedMetric("sluice_model_info", "Always 1: the served model (first served name), its format and architecture.", MetricType.Gauge, ["model", "format", "architecture"],
             () => s.Host.Model is { } m ? [new Observation(1, s.Host.Name, m.Format, m.Config.Architecture)] : []));
         string version = typeof(SluiceMetricSet).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
-        r.Add(new ObservedMetric("sluice_build_info", "Always 1: the Sluice version and .NET runtime.", MetricType.Gauge, ["version", "runtime"],
-            () => [new Observation(1, version, Environment.Version.ToString())]));
+        r.Add(new ObservedMetric("sluice_build_info", "Always 1: the Sluice version, .NET runtime, CPU model and the kernels' instruction-set path.", MetricType.Gauge,
+            ["version", "runtime", "cpu", "kernel_path"],
+            () => [new Observation(1, version, Environment.Version.ToString(), Sluice.Engine.Kernels.CpuInfo.Model, Sluice.Engine.Kernels.Simd.Path)]));
     }
 
     /// <summary>Every value the kind label takes: the rejection reasons, internal and aborted.</summary>

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Http;
+using Sluice.Engine.Kernels;
 using Sluice.Server.Health;
 using Sluice.Server.Hosting;
 
@@ -12,7 +13,7 @@ internal sealed class AdminEndpoints(ServingContext serving)
     public Task VersionAsync(HttpContext http)
     {
         var version = typeof(AdminEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
-        return Json.WriteAsync(http, new VersionReport(version, RuntimeInformation.FrameworkDescription), HealthJson.Default.VersionReport);
+        return Json.WriteAsync(http, new VersionReport(version, RuntimeInformation.FrameworkDescription, CpuInfo.Model, Simd.Path, Simd.Describe()), HealthJson.Default.VersionReport);
     }
 
     public async Task WarmupAsync(HttpContext http)

@@ -122,6 +122,8 @@ public sealed class GenerationTests
         Assert.Equal(t.Engine.MaxModelLen, models.GetProperty("data")[0].GetProperty("max_model_len").GetInt32());
         var version = JsonDocument.Parse(await t.Client.GetStringAsync("/version")).RootElement;
         Assert.False(string.IsNullOrEmpty(version.GetProperty("version").GetString()));
+        Assert.Equal(Engine.Kernels.CpuInfo.Model, version.GetProperty("cpu").GetString());
+        Assert.Contains(version.GetProperty("kernel_path").GetString(), new[] { "avx512-vnni", "avx512", "avx2", "scalar" });
         var (status, warm, _) = await t.PostJsonAsync("/admin/warmup", "{}");
         Assert.Equal(200, status);
         Assert.Equal("ok", warm.GetProperty("status").GetString());
