@@ -1,3 +1,3 @@
 using Sluice.Cli;
 
-return await CliRoot.Create().Parse(args).InvokeAsync();
+return await CliRoot.InvokeAsync(args);

@@ -46,6 +46,6 @@ public sealed class BenchCommandTests(DemoModelFixture demo)
     {
         var (rc, _, error) = CliRunner.Run("bench", "engine", "-r", "0");
         Assert.Equal(2, rc);
-        Assert.Contains("--repetitions must be at least 1", error);
+        Assert.Contains("--repetitions must be a whole number from 1", error);
     }
 }

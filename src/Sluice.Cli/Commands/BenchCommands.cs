@@ -6,6 +6,7 @@ using Sluice.Engine.Benchmarks;
 using Sluice.Engine.Formats;
 using Sluice.Engine.Kernels;
 using Sluice.Engine.Models;
+using Sluice.Engine.Threading;
 
 namespace Sluice.Cli.Commands;
 
@@ -24,10 +25,10 @@ internal static class BenchCommands
     private static Command CreateEngine()
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model file (default: the built-in demo model)" };
-        var threads = new Option<int?>("--threads", "-t") { Description = "Kernel threads (default: all cores)" };
-        var batches = new Option<string>("--batch") { Description = "Sequence counts for aggregate decode", DefaultValueFactory = _ => "4,16,64" };
+        var threads = Flags.OptionalInt("--threads", 1, WorkerPool.MaxThreads, "Kernel threads (default: all cores)", "-t");
+        var batches = new Option<string>("--batch") { Description = $"Sequence counts for aggregate decode, 1 to {EngineBenchmark.MaxSequences} each", DefaultValueFactory = _ => "4,16,64" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var reps = new Option<int>("--repetitions", "-r") { Description = "Timed runs per measurement, after a warm-up (the median is reported)", DefaultValueFactory = _ => 3 };
+        var reps = Flags.Int("--repetitions", 3, 1, MaxRepetitions, "Timed runs per measurement, after a warm-up (the median is reported)", "-r");
         var profile = new Option<bool>("--profile") { Description = "Also print where the time goes (per phase) for pp512 and tg128" };
         var cmd = new Command("engine", "Prompt processing (pp128, pp512), decode (tg128), batched decode and memory bandwidth.")
         {
@@ -39,16 +40,11 @@ internal static class BenchCommands
             var e = parse.InvocationConfiguration.Error;
             try
             {
-                var seqCounts = parse.GetValue(batches)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+                var seqCounts = ParseBatches(parse.GetValue(batches)!);
                 int r = parse.GetValue(reps);
-                if (r < 1)
-                {
-                    throw new ArgumentException($"--repetitions must be at least 1 (got {r})");
-                }
                 using var loaded = ModelSource.Load(parse.GetValue(model), e);
-                int t = parse.GetValue(threads) ?? Engine.Threading.WorkerPool.DefaultThreadCount;
-                using var b = new EngineBenchmark(loaded, t, maxSeqs: Math.Max(1, seqCounts.DefaultIfEmpty(1).Max()));
+                int t = parse.GetValue(threads) ?? WorkerPool.DefaultThreadCount;
+                using var b = new EngineBenchmark(loaded, t, maxSeqs: seqCounts.Max());
                 e.WriteLine($"sluice bench engine: {loaded.Name}, {loaded.WeightBytes / 1e6:F0} MB of weights per token, {t} threads, kernels {Simd.Path} ({Simd.Describe()}) on {CpuInfo.Model}");
                 double membw = b.MeasureBandwidth();
                 double pp128 = b.PromptProcessing(128, r);
@@ -91,12 +87,44 @@ internal static class BenchCommands
                 }
                 return 0;
             }
-            catch (Exception ex) when (ex is ModelFormatException or FormatException or ArgumentException or IOException)
+            catch (Exception ex) when (ex is ModelFormatException or FormatException or ArgumentException or IOException
+                or UnauthorizedAccessException or NotSupportedException)
             {
                 e.WriteLine("error: " + ex.Message);
                 return 2;
             }
         });
         return cmd;
+    }
+
+    /// <summary>Most --repetitions: each is a full pp512 and tg128 (and more), so more is a hang, not a measurement.</summary>
+    internal const int MaxRepetitions = 1000;
+
+    /// <summary>--batch: a comma-separated list of distinct sequence counts, each 1 to <see cref="EngineBenchmark.MaxSequences"/>.</summary>
+    internal static int[] ParseBatches(string text)
+    {
+        var items = text.Split(',', StringSplitOptions.TrimEntries);
+        if (items.Length > 64)
+        {
+            throw new ArgumentException($"--batch lists {items.Length} sequence counts; at most 64");
+        }
+        var counts = new List<int>();
+        foreach (var item in items)
+        {
+            if (item.Length == 0)
+            {
+                throw new ArgumentException($"--batch '{text}' has an empty item: list sequence counts such as 4,16,64");
+            }
+            if (!int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1 || n > EngineBenchmark.MaxSequences)
+            {
+                throw new ArgumentException($"--batch item '{item}' must be a whole number from 1 to {EngineBenchmark.MaxSequences}");
+            }
+            if (counts.Contains(n))
+            {
+                throw new ArgumentException($"--batch lists {n} twice");
+            }
+            counts.Add(n);
+        }
+        return [.. counts];
     }
 }

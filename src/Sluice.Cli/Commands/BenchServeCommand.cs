@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Sluice.Cli.Benchmarking;
+using Flags = Sluice.Cli.Options.Flags;
 
 namespace Sluice.Cli.Commands;
 
@@ -17,13 +18,14 @@ internal static class BenchServeCommand
         var url = new Option<string>("--url") { Description = "Server base URL, e.g. http://127.0.0.1:8000", Required = true };
         var model = new Option<string?>("--model") { Description = "Model name (default: the first the server lists)" };
         var endpoint = new Option<string>("--endpoint") { Description = "/v1/completions or /v1/chat/completions", DefaultValueFactory = _ => "/v1/completions" };
-        var concurrency = new Option<int>("--concurrency", "-c") { Description = "Requests in flight at most", DefaultValueFactory = _ => 1 };
-        var numPrompts = new Option<int>("--num-prompts", "-n") { Description = "Requests to send", DefaultValueFactory = _ => 32 };
-        var inputLen = new Option<int>("--input-len") { Description = "Prompt length in tokens (approximately; the usage reports the real count)", DefaultValueFactory = _ => 128 };
-        var outputLen = new Option<int>("--output-len") { Description = "Tokens to generate per request (ignore_eos)", DefaultValueFactory = _ => 128 };
-        var rate = new Option<double>("--request-rate") { Description = "Poisson arrivals per second (default: all at once, bounded by --concurrency)", DefaultValueFactory = _ => double.PositiveInfinity };
+        var concurrency = Flags.Int("--concurrency", 1, 1, MaxConcurrency, "Requests in flight at most", "-c");
+        var numPrompts = Flags.Int("--num-prompts", 32, 1, BenchThroughputCommand.MaxPrompts, "Requests to send", "-n");
+        var inputLen = Flags.Int("--input-len", 128, 1, int.MaxValue, "Prompt length in tokens (approximately; the usage reports the real count)");
+        var outputLen = Flags.Int("--output-len", 128, 1, int.MaxValue, "Tokens to generate per request (ignore_eos)");
+        var rate = Flags.Double("--request-rate", double.PositiveInfinity, MinRequestRate, double.PositiveInfinity,
+            $"a number of requests per second from {MinRequestRate} up, or inf", "Poisson arrivals per second (default: all at once, bounded by --concurrency)");
         var apiKey = new Option<string?>("--api-key") { Description = "Sent as Authorization: Bearer" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the prompts and arrivals", DefaultValueFactory = _ => 0 };
+        var seed = Flags.Int("--seed", 0, 0, int.MaxValue, "Seed of the prompts and arrivals");
         var insecure = new Option<bool>("--insecure") { Description = "Accept any TLS certificate (self-signed test servers)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("serve", "Load-test a running OpenAI-compatible server: TTFT, TPOT, ITL, end-to-end latency (mean/p50/p90/p99), throughput, errors.")
@@ -35,17 +37,28 @@ internal static class BenchServeCommand
             var stdout = parse.InvocationConfiguration.Output;
             var stderr = parse.InvocationConfiguration.Error;
             int c = parse.GetValue(concurrency), n = parse.GetValue(numPrompts), input = parse.GetValue(inputLen), output = parse.GetValue(outputLen);
-            if (c < 1 || n < 1 || input < 1 || output < 1)
+            Uri baseUrl;
+            string path;
+            try
             {
-                stderr.WriteLine("error: --concurrency, --num-prompts, --input-len and --output-len must be positive");
+                if ((long)n * input > BenchThroughputCommand.MaxPromptTokens)
+                {
+                    throw new ArgumentException($"--num-prompts {n} x --input-len {input} is {(long)n * input:N0} prompt tokens; at most {BenchThroughputCommand.MaxPromptTokens:N0}");
+                }
+                baseUrl = BaseUrl(parse.GetValue(url)!);
+                path = EndpointPath(parse.GetValue(endpoint)!);
+                CheckApiKey(parse.GetValue(apiKey));
+            }
+            catch (ArgumentException ex)
+            {
+                stderr.WriteLine("error: " + ex.Message);
                 return 2;
             }
             using var http = Client(c, parse.GetValue(apiKey), parse.GetValue(insecure));
             try
             {
-                var baseUrl = new Uri(parse.GetValue(url)!.TrimEnd('/') + "/");
                 string name = parse.GetValue(model) ?? await FirstModelAsync(http, baseUrl, ct);
-                var settings = new LoadSettings(baseUrl, name, parse.GetValue(endpoint)!.TrimStart('/'), c, output, parse.GetValue(rate), parse.GetValue(seed));
+                var settings = new LoadSettings(baseUrl, name, path, c, output, parse.GetValue(rate), parse.GetValue(seed));
                 var prompts = BenchPrompts.Make(n, input, settings.Seed);
                 stderr.WriteLine($"sluice bench serve: {n} requests to {new Uri(baseUrl, settings.Endpoint)} ({name}), concurrency {c}, ~{input} tokens in, {output} out");
                 var progress = new ProgressBar(stderr, n);
@@ -66,6 +79,52 @@ internal static class BenchServeCommand
             }
         });
         return cmd;
+    }
+
+    /// <summary>Most --concurrency (each request in flight holds a connection).</summary>
+    internal const int MaxConcurrency = 100_000;
+
+    /// <summary>Least --request-rate: a slower one waits hours between requests (and overflows a TimeSpan long before 0).</summary>
+    internal const double MinRequestRate = 0.001;
+
+    /// <summary>--url: an absolute http:// or https:// address, as the base of the endpoint.</summary>
+    internal static Uri BaseUrl(string url)
+    {
+        if (!Uri.TryCreate(url.Trim().TrimEnd('/') + "/", UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            || string.IsNullOrEmpty(uri.Host))
+        {
+            throw new ArgumentException($"--url must be an http:// or https:// address such as http://127.0.0.1:8000, got '{url}'");
+        }
+        return uri;
+    }
+
+    /// <summary>--endpoint: a path on the server (/v1/completions), not an address of its own.</summary>
+    internal static string EndpointPath(string endpoint)
+    {
+        string path = endpoint.Trim().TrimStart('/');
+        if (path.Length == 0 || !Uri.TryCreate(path, UriKind.Relative, out _) || path.Contains(':', StringComparison.Ordinal)
+            || path.Contains('?', StringComparison.Ordinal) || path.Contains('#', StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"--endpoint must be a path such as /v1/completions or /v1/chat/completions, got '{endpoint}'");
+        }
+        return path;
+    }
+
+    /// <summary>--api-key goes into a header: no control characters (a pasted newline), not empty.</summary>
+    internal static void CheckApiKey(string? key)
+    {
+        if (key is null)
+        {
+            return;
+        }
+        if (string.IsNullOrWhiteSpace(key))
+        {
+            throw new ArgumentException("--api-key is empty");
+        }
+        if (key.Any(char.IsControl))
+        {
+            throw new ArgumentException("--api-key holds a control character (a newline?)");
+        }
     }
 
     private static HttpClient Client(int concurrency, string? apiKey, bool insecure)
@@ -92,7 +151,11 @@ internal static class BenchServeCommand
             throw new InvalidOperationException($"GET /v1/models answered {(int)response.StatusCode}: {body}");
         }
         using var doc = JsonDocument.Parse(body);
-        return doc.RootElement.GetProperty("data")[0].GetProperty("id").GetString()
-            ?? throw new InvalidOperationException("the server lists no model");
+        if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array
+            && data.GetArrayLength() > 0 && data[0].ValueKind == JsonValueKind.Object && data[0].TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+        {
+            return id.GetString()!;
+        }
+        throw new InvalidOperationException("GET /v1/models lists no model: name one with --model");
     }
 }

@@ -6,6 +6,7 @@ using Sluice.Cli.Options;
 using Sluice.Engine.Formats;
 using Sluice.Engine.Sampling;
 using Sluice.Engine.Serving;
+using Sluice.Engine.Threading;
 using Sluice.Engine.Tokenization;
 
 namespace Sluice.Cli.Commands;
@@ -20,14 +21,14 @@ internal static class BenchThroughputCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model file or folder (default: the built-in demo model)" };
-        var prompts = new Option<int>("--num-prompts") { Description = "Requests", DefaultValueFactory = _ => 64 };
-        var input = new Option<int>("--input-len") { Description = "Prompt tokens per request", DefaultValueFactory = _ => 128 };
-        var output = new Option<int>("--output-len") { Description = "Generated tokens per request", DefaultValueFactory = _ => 128 };
-        var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Sequences running at once", DefaultValueFactory = _ => 64 };
-        var maxTokens = new Option<int>("--max-num-batched-tokens") { Description = "Tokens per engine step", DefaultValueFactory = _ => 512 };
+        var prompts = Flags.Int("--num-prompts", 64, 1, MaxPrompts, "Requests");
+        var input = Flags.Int("--input-len", 128, 1, int.MaxValue, "Prompt tokens per request (with --output-len, within the model's context)");
+        var output = Flags.Int("--output-len", 128, 1, int.MaxValue, "Generated tokens per request");
+        var maxSeqs = Flags.Int("--max-num-seqs", 64, 1, EngineOptions.MaxSequences, "Sequences running at once");
+        var maxTokens = Flags.Int("--max-num-batched-tokens", 512, 1, EngineOptions.MaxBatchedTokens, "Tokens per engine step");
         var kvMemory = new Option<string?>("--kv-cache-memory") { Description = "KV cache size, e.g. 2GiB" };
-        var threads = new Option<int?>("--threads", "-t") { Description = "Kernel threads (default: all cores)" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the random prompts", DefaultValueFactory = _ => 0 };
+        var threads = Flags.OptionalInt("--threads", 1, WorkerPool.MaxThreads, "Kernel threads (default: all cores)", "-t");
+        var seed = Flags.Int("--seed", 0, 0, int.MaxValue, "Seed of the random prompts");
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("throughput", "Offline throughput: all requests at once, as vLLM's throughput benchmark.")
         {
@@ -40,21 +41,26 @@ internal static class BenchThroughputCommand
             try
             {
                 int n = parse.GetValue(prompts), inLen = parse.GetValue(input), outLen = parse.GetValue(output);
-                if (n < 1 || inLen < 1 || outLen < 1)
+                if ((long)n * inLen > MaxPromptTokens)
                 {
-                    throw new ArgumentException("--num-prompts, --input-len and --output-len must be positive");
+                    throw new ArgumentException($"--num-prompts {n} x --input-len {inLen} is {(long)n * inLen:N0} prompt tokens; at most {MaxPromptTokens:N0}");
                 }
-                using var loaded = ModelSource.Load(parse.GetValue(model), e);
                 var kv = parse.GetValue(kvMemory);
                 var options = new EngineOptions
                 {
                     MaxNumSeqs = parse.GetValue(maxSeqs),
                     MaxNumBatchedTokens = parse.GetValue(maxTokens),
-                    MaxModelLen = Math.Min(loaded.Config.ContextLength, inLen + outLen + 16),
-                    KvCacheMemory = kv == null ? null : ByteSize.Parse(kv),
+                    KvCacheMemory = kv == null ? null : ByteSize.Parse(kv, "--kv-cache-memory"),
                     Threads = parse.GetValue(threads),
                 };
-                using var engine = new LlmEngine(loaded, options);
+                options.Validate();
+                using var loaded = ModelSource.Load(parse.GetValue(model), e);
+                int context = loaded.Config.ContextLength;
+                if ((long)inLen + outLen > context)
+                {
+                    throw new ArgumentException($"--input-len {inLen} plus --output-len {outLen} is {(long)inLen + outLen}, more than the model's context length {context}");
+                }
+                using var engine = new LlmEngine(loaded, options with { MaxModelLen = Math.Min(context, inLen + outLen + 16) });
                 var requests = RandomPrompts(loaded.Tokenizer, n, inLen, parse.GetValue(seed));
                 // warm-up before the clock, as vLLM's engine profiles before its benchmark is timed: the first
                 // forward passes repack quantized weights and compile the kernels (its own prompt, so the
@@ -62,8 +68,8 @@ internal static class BenchThroughputCommand
                 var warm = engine.Submit(new GenerationRequest
                 {
                     Id = "bench-warmup",
-                    PromptTokens = RandomPrompts(loaded.Tokenizer, 1, 16, parse.GetValue(seed) + 1)[0],
-                    Sampling = new SamplingParams { Temperature = 0, MaxTokens = 2, IgnoreEos = true },
+                    PromptTokens = RandomPrompts(loaded.Tokenizer, 1, Math.Min(16, inLen), unchecked(parse.GetValue(seed) + 1))[0],
+                    Sampling = new SamplingParams { Temperature = 0, MaxTokens = Math.Min(2, outLen), IgnoreEos = true },
                     CancellationToken = ct,
                 });
                 await foreach (var _ in warm.Events.ReadAllAsync(CancellationToken.None))
@@ -116,7 +122,8 @@ internal static class BenchThroughputCommand
                 }
                 return 0;
             }
-            catch (Exception ex) when (ex is ModelFormatException or RequestRejectedException or ArgumentException or FormatException or IOException)
+            catch (Exception ex) when (ex is ModelFormatException or RequestRejectedException or ArgumentException or FormatException or IOException
+                or UnauthorizedAccessException or NotSupportedException)
             {
                 e.WriteLine("error: " + ex.Message);
                 return 2;
@@ -125,9 +132,20 @@ internal static class BenchThroughputCommand
         return cmd;
     }
 
+    /// <summary>Most --num-prompts.</summary>
+    internal const int MaxPrompts = 1_000_000;
+
+    /// <summary>Most prompt tokens of one run (--num-prompts x --input-len), held in memory at once: 256 MiB of ids.</summary>
+    internal const long MaxPromptTokens = 1L << 26;
+
     /// <summary>Prompts of random ordinary tokens (no control tokens), BOS first when the model adds one.</summary>
     internal static List<int[]> RandomPrompts(Tokenizer tokenizer, int count, int length, int seed)
     {
+        var ordinary = Enumerable.Range(0, tokenizer.VocabSize).Where(t => tokenizer.TokenType(t) == TokenType.Normal).ToArray();
+        if (ordinary.Length == 0)
+        {
+            throw new ArgumentException("the model's vocabulary has no ordinary token to make random prompts of");
+        }
         var rng = new Random(seed);
         var list = new List<int[]>(count);
         for (int i = 0; i < count; i++)
@@ -141,13 +159,7 @@ internal static class BenchThroughputCommand
             }
             for (int j = start; j < length; j++)
             {
-                int t;
-                do
-                {
-                    t = rng.Next(tokenizer.VocabSize);
-                }
-                while (tokenizer.TokenType(t) != TokenType.Normal);
-                p[j] = t;
+                p[j] = ordinary[rng.Next(ordinary.Length)];
             }
             list.Add(p);
         }

@@ -97,6 +97,7 @@ internal sealed class ServeCommand
                 ApiKeyStore.RequireKey(key, keyOrigin);
             }
             var engine = EngineOptionsFrom(parse);
+            engine.Validate(); // before listening: the engine would refuse them only once the model has loaded
             var observability = _observability.Read(parse);
             string? modelPath = parse.GetValue(_model);
             string? checksum = parse.GetValue(_verifyChecksum);
@@ -158,7 +159,7 @@ internal sealed class ServeCommand
             RequestTimeout = Seconds(p.GetValue(_requestTimeout)),
             StallTimeout = Seconds(p.GetValue(_stallTimeout)) ?? defaults.StallTimeout,
             ShutdownTimeout = Seconds(p.GetValue(_shutdownTimeout)) ?? defaults.ShutdownTimeout,
-            MaxRequestBodySize = p.GetValue(_maxBody) is { } body ? ByteSize.Parse(body) : defaults.MaxRequestBodySize,
+            MaxRequestBodySize = p.GetValue(_maxBody) is { } body ? ByteSize.Parse(body, "--max-request-body-size") : defaults.MaxRequestBodySize,
             EnablePerRequestMetrics = p.GetValue(_perRequestMetrics),
             Warmup = !p.GetValue(_noWarmup),
             LogLevel = p.GetValue(_logLevel)!.ToLowerInvariant() switch
@@ -182,7 +183,7 @@ internal sealed class ServeCommand
             MaxNumBatchedTokens = p.GetValue(_maxBatchedTokens) ?? d.MaxNumBatchedTokens,
             MaxModelLen = p.GetValue(_maxModelLen),
             BlockSize = p.GetValue(_blockSize) ?? d.BlockSize,
-            KvCacheMemory = p.GetValue(_kvMemory) is { } kv ? ByteSize.Parse(kv) : null,
+            KvCacheMemory = p.GetValue(_kvMemory) is { } kv ? ByteSize.Parse(kv, "--kv-cache-memory") : null,
             KvCacheType = p.GetValue(_kvType)?.ToLowerInvariant() switch
             {
                 null or "f16" or "auto" => KvCacheType.F16,

@@ -7,7 +7,11 @@ internal static class ModelSource
 {
     public static LoadedModel Load(string? path, TextWriter log)
     {
-        if (string.IsNullOrEmpty(path))
+        if (path is not null && string.IsNullOrWhiteSpace(path))
+        {
+            throw new ArgumentException("--model is empty: name a GGUF file or a model folder, or leave --model out for the demo model");
+        }
+        if (path is null)
         {
             log.WriteLine($"sluice: no --model given: using the built-in demo model '{DemoModel.Name}' (random weights: its output is NOT meaningful text)");
             return DemoModel.Load();

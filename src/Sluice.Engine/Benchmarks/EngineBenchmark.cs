@@ -23,14 +23,38 @@ public sealed unsafe class EngineBenchmark : IDisposable
 
     /// <param name="maxPrompt">Longest prompt to measure (sequence 0 gets room for it).</param>
     /// <param name="decodeSteps">Decode steps per sequence (every sequence gets room for them).</param>
+    /// <param name="maxSeqs">Most sequences decoded together (1 to <see cref="MaxSequences"/>).</param>
     public EngineBenchmark(LoadedModel model, int threads, int maxPrompt = 512, int decodeSteps = 128, int maxSeqs = 64)
     {
+        var c = model.Config;
+        if (threads is < 1 or > WorkerPool.MaxThreads)
+        {
+            throw new ArgumentException($"--threads must be from 1 to {WorkerPool.MaxThreads}, got {threads}");
+        }
+        if (maxSeqs is < 1 or > MaxSequences)
+        {
+            throw new ArgumentException($"the sequences decoded together must be from 1 to {MaxSequences}, got {maxSeqs}");
+        }
+        if (maxPrompt is < 1 or > MaxTokens || decodeSteps is < 1 or > MaxTokens)
+        {
+            throw new ArgumentException($"prompt length {maxPrompt} and decode steps {decodeSteps} must be from 1 to {MaxTokens}");
+        }
+        int first = (Math.Max(maxPrompt, decodeSteps) + BlockSize - 1) / BlockSize;
+        int other = (decodeSteps + BlockSize - 1) / BlockSize;
+        long blocks = first + ((long)(maxSeqs - 1) * other);
+        long bytes = (blocks * PagedKvCache.BytesPerBlock(c.BlockCount, c.HeadCountKv, c.HeadDim, BlockSize, KvCacheType.F16))
+            + ((long)maxSeqs * c.VocabSize * sizeof(float));
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available / 2)
+        {
+            throw new ArgumentException($"{maxSeqs} sequences need a {bytes:N0}-byte KV cache and logits, more than half of the {available:N0} bytes of memory available; measure fewer");
+        }
+        MaxPrompt = maxPrompt;
+        DecodeSteps = decodeSteps;
+        MaxSeqs = maxSeqs;
         _model = model;
         _pool = new WorkerPool(threads);
         _transformer = new Transformer(model.Weights, _pool);
-        var c = model.Config;
-        int first = (Math.Max(maxPrompt, decodeSteps) + BlockSize - 1) / BlockSize;
-        int other = (decodeSteps + BlockSize - 1) / BlockSize;
         _tables = new int[maxSeqs][];
         int next = 0;
         for (int s = 0; s < maxSeqs; s++)
@@ -43,7 +67,16 @@ public sealed unsafe class EngineBenchmark : IDisposable
         _logits = new NativeBuffer<float>((long)maxSeqs * c.VocabSize);
     }
 
+    /// <summary>Most sequences one benchmark decodes together.</summary>
+    public const int MaxSequences = 1024;
+
+    /// <summary>Longest prompt or decode run one benchmark measures.</summary>
+    public const int MaxTokens = 1 << 16;
+
     public int Threads => _pool.ThreadCount;
+    public int MaxPrompt { get; }
+    public int DecodeSteps { get; }
+    public int MaxSeqs { get; }
 
     /// <summary>Attach to collect per-phase times of the passes that follow.</summary>
     public ForwardProfile? Profile
@@ -63,6 +96,9 @@ public sealed unsafe class EngineBenchmark : IDisposable
     /// </summary>
     public double PromptProcessing(int tokens, int reps = 3)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(tokens, MaxPrompt);
+        ArgumentOutOfRangeException.ThrowIfLessThan(reps, 1);
         var batch = new ForwardBatch(tokens);
         var table = Table(0);
         var rng = new Random(1);
@@ -98,6 +134,11 @@ public sealed unsafe class EngineBenchmark : IDisposable
     /// </summary>
     public double Decode(int sequences, int steps, int reps = 2)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequences, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(sequences, MaxSeqs);
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(steps, DecodeSteps);
+        ArgumentOutOfRangeException.ThrowIfLessThan(reps, 1);
         var batch = new ForwardBatch(sequences);
         var tables = Enumerable.Range(0, sequences).Select(Table).ToArray();
         var rng = new Random(2);

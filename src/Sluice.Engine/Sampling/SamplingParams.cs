@@ -2,7 +2,7 @@ namespace Sluice.Engine.Sampling;
 
 /// <summary>
 /// How to pick tokens and when to stop, with vLLM's names and defaults. A temperature of 0 is greedy.
-/// Immutable; <see cref="Validate"/> names the first bad field.
+/// Immutable; <see cref="Validate(int)"/> names the first bad field.
 /// </summary>
 public sealed record SamplingParams
 {
@@ -45,63 +45,70 @@ public sealed record SamplingParams
 
     public bool IsGreedy => Temperature < 1e-5f;
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
-    public void Validate(int vocabSize)
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field (by its API name: top_p).</summary>
+    public void Validate(int vocabSize) => Validate(vocabSize, static field => field);
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming the first invalid field as <paramref name="nameOf"/> calls
+    /// it (a command line names top_p "--top-p").
+    /// </summary>
+    public void Validate(int vocabSize, Func<string, string> nameOf)
     {
         static void Fail(string message) => throw new ArgumentException(message);
+        string Name(string field) => nameOf(field);
         if (!float.IsFinite(Temperature) || Temperature < 0 || Temperature > 100)
         {
-            Fail($"temperature must be between 0 and 100, got {Temperature}");
+            Fail($"{Name("temperature")} must be between 0 and 100, got {Temperature}");
         }
         if (TopK < -1)
         {
-            Fail($"top_k must be -1, 0 (off) or positive, got {TopK}");
+            Fail($"{Name("top_k")} must be -1, 0 (off) or positive, got {TopK}");
         }
         if (!(TopP > 0 && TopP <= 1))
         {
-            Fail($"top_p must be in (0, 1], got {TopP}");
+            Fail($"{Name("top_p")} must be in (0, 1], got {TopP}");
         }
         if (!(MinP >= 0 && MinP <= 1))
         {
-            Fail($"min_p must be in [0, 1], got {MinP}");
+            Fail($"{Name("min_p")} must be in [0, 1], got {MinP}");
         }
         if (!(RepetitionPenalty > 0 && RepetitionPenalty <= 10))
         {
-            Fail($"repetition_penalty must be in (0, 10], got {RepetitionPenalty}");
+            Fail($"{Name("repetition_penalty")} must be in (0, 10], got {RepetitionPenalty}");
         }
         if (!(PresencePenalty >= -2 && PresencePenalty <= 2))
         {
-            Fail($"presence_penalty must be in [-2, 2], got {PresencePenalty}");
+            Fail($"{Name("presence_penalty")} must be in [-2, 2], got {PresencePenalty}");
         }
         if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2))
         {
-            Fail($"frequency_penalty must be in [-2, 2], got {FrequencyPenalty}");
+            Fail($"{Name("frequency_penalty")} must be in [-2, 2], got {FrequencyPenalty}");
         }
         if (MaxTokens < 1)
         {
-            Fail($"max_tokens must be at least 1, got {MaxTokens}");
+            Fail($"{Name("max_tokens")} must be at least 1, got {MaxTokens}");
         }
         if (MinTokens < 0 || MinTokens > MaxTokens)
         {
-            Fail($"min_tokens must be between 0 and max_tokens ({MaxTokens}), got {MinTokens}");
+            Fail($"{Name("min_tokens")} must be between 0 and {Name("max_tokens")} ({MaxTokens}), got {MinTokens}");
         }
         if (Logprobs is < 0 or > MaxLogprobs)
         {
-            Fail($"logprobs must be between 0 and {MaxLogprobs}, got {Logprobs}");
+            Fail($"{Name("logprobs")} must be between 0 and {MaxLogprobs}, got {Logprobs}");
         }
         if (N is < 1 or > 16)
         {
-            Fail($"n must be between 1 and 16, got {N}");
+            Fail($"{Name("n")} must be between 1 and 16, got {N}");
         }
         if (Stop.Count > 16 || Stop.Any(string.IsNullOrEmpty))
         {
-            Fail("stop must be at most 16 non-empty strings");
+            Fail($"{Name("stop")} must be at most 16 non-empty strings");
         }
         foreach (var id in StopTokenIds)
         {
             if ((uint)id >= (uint)vocabSize)
             {
-                Fail($"stop_token_ids contains {id}, outside the vocabulary (0..{vocabSize - 1})");
+                Fail($"{Name("stop_token_ids")} contains {id}, outside the vocabulary (0..{vocabSize - 1})");
             }
         }
         if (LogitBias != null)
@@ -110,11 +117,11 @@ public sealed record SamplingParams
             {
                 if ((uint)id >= (uint)vocabSize)
                 {
-                    Fail($"logit_bias names token {id}, outside the vocabulary (0..{vocabSize - 1})");
+                    Fail($"{Name("logit_bias")} names token {id}, outside the vocabulary (0..{vocabSize - 1})");
                 }
                 if (!float.IsFinite(bias) || bias < -100 || bias > 100)
                 {
-                    Fail($"logit_bias for token {id} must be in [-100, 100], got {bias}");
+                    Fail($"{Name("logit_bias")} for token {id} must be in [-100, 100], got {bias}");
                 }
             }
         }

@@ -1,4 +1,5 @@
 using Sluice.Engine.Caching;
+using Sluice.Engine.Threading;
 
 namespace Sluice.Engine.Serving;
 
@@ -37,4 +38,56 @@ public sealed record EngineOptions
 
     /// <summary>The clock for request timings (tests inject their own).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Largest --max-num-seqs: more sequences than this cannot run at once in any KV cache worth having.</summary>
+    public const int MaxSequences = 1 << 16;
+
+    /// <summary>Largest --max-num-batched-tokens (the step's buffers are sized by it).</summary>
+    public const int MaxBatchedTokens = 1 << 20;
+
+    /// <summary>Largest --block-size.</summary>
+    public const int MaxBlockSize = 1024;
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming the first setting (by its flag) that is out of range; the
+    /// limits that depend on the model and the machine are checked when the engine is built.
+    /// </summary>
+    public void Validate()
+    {
+        static void Range(string flag, long value, long min, long max)
+        {
+            if (value < min || value > max)
+            {
+                throw new ArgumentException($"{flag} must be from {min} to {max}, got {value}");
+            }
+        }
+        Range("--max-num-seqs", MaxNumSeqs, 1, MaxSequences);
+        Range("--max-num-batched-tokens", MaxNumBatchedTokens, 1, MaxBatchedTokens);
+        Range("--block-size", BlockSize, 1, MaxBlockSize);
+        if (MaxModelLen is { } len)
+        {
+            Range("--max-model-len", len, 1, int.MaxValue);
+        }
+        if (KvCacheMemory is < 1)
+        {
+            throw new ArgumentException($"--kv-cache-memory must be a positive number of bytes, got {KvCacheMemory}");
+        }
+        if (!(KvCacheMemoryFraction > 0 && KvCacheMemoryFraction <= 1))
+        {
+            throw new ArgumentException($"the KV cache's share of memory must be in (0, 1], got {KvCacheMemoryFraction}");
+        }
+        if (!Enum.IsDefined(KvCacheType))
+        {
+            throw new ArgumentException($"--kv-cache-dtype {(int)KvCacheType} is not a KV cache type (F16, F32 or Q8_0)");
+        }
+        if (Threads is { } threads)
+        {
+            Range("--threads", threads, 1, WorkerPool.MaxThreads);
+        }
+        if (SchedulingPolicy is not ("fcfs" or "priority"))
+        {
+            throw new ArgumentException($"--scheduling-policy must be fcfs or priority, got '{SchedulingPolicy}'");
+        }
+        ArgumentNullException.ThrowIfNull(Time);
+    }
 }

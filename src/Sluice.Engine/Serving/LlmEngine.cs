@@ -46,22 +46,29 @@ public sealed unsafe class LlmEngine : IDisposable
         _options = options;
         _time = options.Time;
         var c = model.Config;
-        if (options.MaxNumSeqs < 1 || options.MaxNumBatchedTokens < 1 || options.BlockSize < 1)
-        {
-            throw new ArgumentException("max-num-seqs, max-num-batched-tokens and block-size must be positive");
-        }
+        options.Validate();
         long perBlock = PagedKvCache.BytesPerBlock(c.BlockCount, c.HeadCountKv, c.HeadDim, options.BlockSize, options.KvCacheType);
         int maxModelLen = Math.Min(options.MaxModelLen ?? c.ContextLength, c.ContextLength);
         if (options.MaxModelLen > c.ContextLength)
         {
-            throw new ArgumentException($"max-model-len {options.MaxModelLen} exceeds the model's context length {c.ContextLength}");
+            throw new ArgumentException($"--max-model-len {options.MaxModelLen} exceeds the model's context length {c.ContextLength}");
         }
-        long budget = options.KvCacheMemory ?? (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * options.KvCacheMemoryFraction);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        long working = WorkingBytes(c, options);
+        if (working > available / 2)
+        {
+            throw new ArgumentException($"--max-num-batched-tokens {options.MaxNumBatchedTokens} with --max-num-seqs {options.MaxNumSeqs} needs about {working:N0} bytes of step buffers (activations and logits), more than half of the {available:N0} bytes available; lower them");
+        }
+        long budget = options.KvCacheMemory ?? (long)(available * options.KvCacheMemoryFraction);
         long wanted = (long)options.MaxNumSeqs * ((maxModelLen + options.BlockSize - 1) / options.BlockSize);
         int blocks = (int)Math.Min(Math.Min(budget / perBlock, wanted), int.MaxValue / 2);
         if (blocks < 1)
         {
             throw new ArgumentException($"KV cache memory {budget:N0} bytes holds no block of {perBlock:N0} bytes (block size {options.BlockSize}); raise --kv-cache-memory");
+        }
+        if ((long)blocks * perBlock > available)
+        {
+            throw new ArgumentException($"a KV cache of {(long)blocks * perBlock:N0} bytes (--kv-cache-memory {budget:N0}) is more than the {available:N0} bytes of memory available; lower --kv-cache-memory");
         }
         int fits = blocks * options.BlockSize;
         if (fits < maxModelLen)
@@ -85,6 +92,18 @@ public sealed unsafe class LlmEngine : IDisposable
         _stats = Snapshot();
         _loop = new Thread(Loop) { IsBackground = true, Name = "sluice-engine" };
         _loop.Start();
+    }
+
+    /// <summary>
+    /// About how many bytes the step's buffers take at most, which grow with --max-num-batched-tokens (the batch,
+    /// the transformer's activations per token) and with min(--max-num-seqs, --max-num-batched-tokens) (logit rows).
+    /// </summary>
+    internal static long WorkingBytes(ModelConfig c, EngineOptions options)
+    {
+        long q = (long)c.HeadCount * c.HeadDim, kv = (long)c.HeadCountKv * c.HeadDim;
+        long perToken = 4 * ((2L * c.EmbeddingLength) + (2 * q) + (2 * kv) + (2L * c.FeedForwardLength) + c.HeadDim) + 20;
+        long logitRows = Math.Min(options.MaxNumSeqs, options.MaxNumBatchedTokens);
+        return (options.MaxNumBatchedTokens * perToken) + (logitRows * c.VocabSize * 4);
     }
 
     public LoadedModel Model => _model;

@@ -24,9 +24,15 @@ public sealed class WorkerPool : IDisposable
     private volatile bool _stopping;
     private Exception? _failure;
 
+    /// <summary>Most threads a pool takes (ggml's limit too): more is a mistake, not a machine.</summary>
+    public const int MaxThreads = 512;
+
     public WorkerPool(int threads)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        if (threads is < 1 or > MaxThreads)
+        {
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, $"threads must be from 1 to {MaxThreads}, got {threads}");
+        }
         ThreadCount = threads;
         _workers = new Thread[threads - 1];
         for (int i = 0; i < _workers.Length; i++)
