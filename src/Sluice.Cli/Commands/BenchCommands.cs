@@ -15,10 +15,11 @@ internal static class BenchCommands
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "Benchmarks: engine kernels (llama-bench's pp/tg) and serving throughput.");
+        var bench = new Command("bench", "Benchmarks: engine kernels (llama-bench's pp/tg), serving throughput and soak.");
         bench.Subcommands.Add(CreateEngine());
         bench.Subcommands.Add(BenchThroughputCommand.Create());
         bench.Subcommands.Add(BenchServeCommand.Create());
+        bench.Subcommands.Add(BenchSoakCommand.Create());
         return bench;
     }
 

@@ -142,7 +142,8 @@ internal static class BenchServeCommand
         return http;
     }
 
-    private static async Task<string> FirstModelAsync(HttpClient http, Uri baseUrl, CancellationToken ct)
+    /// <summary>The first model GET /v1/models lists.</summary>
+    internal static async Task<string> FirstModelAsync(HttpClient http, Uri baseUrl, CancellationToken ct)
     {
         using var response = await http.GetAsync(new Uri(baseUrl, "v1/models"), ct);
         string body = await response.Content.ReadAsStringAsync(ct);

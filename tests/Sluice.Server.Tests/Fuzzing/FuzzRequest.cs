@@ -56,6 +56,12 @@ internal sealed record FuzzRequest
 
     public ContextExpectation? Context { get; init; }
 
+    /// <summary>max_tokens of each choice when known: a 200's usage may not report more than choices × this.</summary>
+    public int? MaxTokens { get; init; }
+
+    /// <summary>Top log-probabilities asked per token when known (0: only the chosen token's).</summary>
+    public int? TopLogprobs { get; init; }
+
     /// <summary>Malformed at the HTTP level (a NUL in the path): Kestrel answers 400 itself, before any of the server's code, so with no error JSON.</summary>
     public bool HttpLevel { get; init; }
 

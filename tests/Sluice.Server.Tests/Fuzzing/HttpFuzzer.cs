@@ -271,20 +271,90 @@ internal sealed class HttpFuzzer : IDisposable
         try
         {
             using var doc = JsonDocument.Parse(body);
-            if (r.ExpectedChoices is { } expected && doc.RootElement.TryGetProperty("choices", out var choices))
-            {
-                var indices = choices.EnumerateArray().Select(c => c.GetProperty("index").GetInt32()).Order().ToArray();
-                if (!indices.SequenceEqual(Enumerable.Range(0, expected)))
-                {
-                    return result with { Problem = $"choices {string.Join(",", indices)}, expected 0..{expected - 1}" };
-                }
-            }
-            return result;
+            return result with { Problem = CheckAnswer(r, doc.RootElement) };
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
         {
             return result with { Problem = $"a 200 whose body is not the JSON it should be: {ex.Message}" };
         }
+    }
+
+    /// <summary>What a whole 200 from a generation route must hold: its choices, finish reasons, usage within max_tokens, log-probabilities as asked.</summary>
+    private static string? CheckAnswer(FuzzRequest r, JsonElement root)
+    {
+        if (!root.TryGetProperty("choices", out var choices))
+        {
+            return null;
+        }
+        var indices = choices.EnumerateArray().Select(c => c.GetProperty("index").GetInt32()).Order().ToArray();
+        if (r.ExpectedChoices is { } expected && !indices.SequenceEqual(Enumerable.Range(0, expected)))
+        {
+            return $"choices {string.Join(",", indices)}, expected 0..{expected - 1}";
+        }
+        foreach (var c in choices.EnumerateArray())
+        {
+            string? finish = c.TryGetProperty("finish_reason", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
+            if (finish is not ("stop" or "length"))
+            {
+                return $"choice {c.GetProperty("index").GetInt32()} finished with {finish ?? "null"}";
+            }
+            if (r.TopLogprobs is { } k && c.TryGetProperty("logprobs", out var lp))
+            {
+                if (LogprobsProblem(lp, k) is { } problem)
+                {
+                    return $"choice {c.GetProperty("index").GetInt32()}: {problem}";
+                }
+            }
+        }
+        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            int prompt = usage.GetProperty("prompt_tokens").GetInt32(), completion = usage.GetProperty("completion_tokens").GetInt32();
+            if (usage.GetProperty("total_tokens").GetInt32() != prompt + completion)
+            {
+                return $"usage total {usage.GetProperty("total_tokens")} != prompt {prompt} + completion {completion}";
+            }
+            if (r.MaxTokens is { } max && completion > indices.Length * max)
+            {
+                return $"usage says {completion} completion tokens for {indices.Length} choices of at most {max}";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Chat's content entries carry exactly k alternatives; completions' lists run in parallel with at most k + 1 per token.</summary>
+    private static string? LogprobsProblem(JsonElement lp, int k)
+    {
+        if (lp.ValueKind != JsonValueKind.Object)
+        {
+            return $"logprobs asked for, got {lp.ValueKind}";
+        }
+        if (lp.TryGetProperty("content", out var content))
+        {
+            foreach (var entry in content.EnumerateArray())
+            {
+                int alternatives = entry.GetProperty("top_logprobs").GetArrayLength();
+                double logprob = entry.GetProperty("logprob").GetDouble();
+                if (alternatives != k || !(logprob <= 0))
+                {
+                    return $"a token with {alternatives} top_logprobs (asked {k}) and logprob {logprob}";
+                }
+            }
+            return null;
+        }
+        int tokens = lp.GetProperty("tokens").GetArrayLength();
+        if (lp.GetProperty("token_logprobs").GetArrayLength() != tokens || lp.GetProperty("text_offset").GetArrayLength() != tokens
+            || lp.GetProperty("top_logprobs").GetArrayLength() != tokens)
+        {
+            return "logprobs lists of different lengths";
+        }
+        foreach (var top in lp.GetProperty("top_logprobs").EnumerateArray())
+        {
+            if (top.ValueKind == JsonValueKind.Object && top.EnumerateObject().Count() > k + 1)
+            {
+                return $"a token with {top.EnumerateObject().Count()} top_logprobs (asked {k})";
+            }
+        }
+        return null;
     }
 
     private readonly record struct StreamRead(bool CancelledByUs, string? Error, string? Problem);
@@ -344,6 +414,18 @@ internal sealed class HttpFuzzer : IDisposable
                     }
                     else if (root.TryGetProperty("choices", out var choices))
                     {
+                        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+                        {
+                            int prompt = usage.GetProperty("prompt_tokens").GetInt32(), completion = usage.GetProperty("completion_tokens").GetInt32();
+                            if (usage.GetProperty("total_tokens").GetInt32() != prompt + completion)
+                            {
+                                problem ??= $"usage total {usage.GetProperty("total_tokens")} != prompt {prompt} + completion {completion}";
+                            }
+                            if (r.MaxTokens is { } max && r.ExpectedChoices is { } n && completion > n * max)
+                            {
+                                problem ??= $"usage says {completion} completion tokens for {n} choices of at most {max}";
+                            }
+                        }
                         foreach (var c in choices.EnumerateArray())
                         {
                             int index = c.GetProperty("index").GetInt32();

@@ -80,18 +80,20 @@ internal sealed class RequestGenerator
 
     private FuzzRequest Completion(int group)
     {
-        var (f, prompts, n, _) = CompletionBase(maxTokens: _rng.Next(1, 25));
+        int maxTokens = _rng.Next(1, 25);
+        var (f, prompts, n, logprobs) = CompletionBase(maxTokens);
         var mutation = Mutate(f, CompletionMutators(), ["prompt"]);
         bool shapeKnown = !mutation.Touched.Overlaps(["n", "best_of", "prompt"]);
-        return Finish(group, "/v1/completions", f, mutation, shapeKnown ? prompts * n : null);
+        return Finish(group, "/v1/completions", f, mutation, shapeKnown ? prompts * n : null, maxTokens, logprobs);
     }
 
     private FuzzRequest Chat(int group)
     {
-        var (f, n, _) = ChatBase(maxTokens: _rng.Next(1, 25));
+        int maxTokens = _rng.Next(1, 25);
+        var (f, n, logprobs) = ChatBase(maxTokens);
         var mutation = Mutate(f, ChatMutators(), ["messages"]);
         bool shapeKnown = !mutation.Touched.Overlaps(["n", "messages"]);
-        return Finish(group, "/v1/chat/completions", f, mutation, shapeKnown ? n : null);
+        return Finish(group, "/v1/chat/completions", f, mutation, shapeKnown ? n : null, maxTokens, logprobs);
     }
 
     private FuzzRequest Tokenize(int group)
@@ -381,7 +383,8 @@ internal sealed class RequestGenerator
 
     // ---- valid requests -----------------------------------------------------------------------------------
 
-    private (Fields Fields, int Prompts, int N, bool Stream) CompletionBase(int maxTokens, bool plain = false)
+    /// <returns>The fields, the number of prompts, n, and the top log-probabilities asked for (null: none).</returns>
+    private (Fields Fields, int Prompts, int N, int? Logprobs) CompletionBase(int maxTokens, bool plain = false)
     {
         var f = new Fields();
         if (Chance(0.5))
@@ -408,6 +411,7 @@ internal sealed class RequestGenerator
         }
         Set(f, "max_tokens", Int(maxTokens));
         int n = 1;
+        int? logprobs = null;
         bool stream = false;
         if (!plain)
         {
@@ -431,7 +435,8 @@ internal sealed class RequestGenerator
             }
             if (Chance(0.15))
             {
-                Set(f, "logprobs", Int(_rng.Next(0, 6)));
+                logprobs = _rng.Next(0, 6);
+                Set(f, "logprobs", Int(logprobs.Value));
             }
             AddSampling(f, maxTokens);
             if (Chance(0.1))
@@ -443,10 +448,11 @@ internal sealed class RequestGenerator
                 Set(f, "add_special_tokens", Bool(Chance(0.5)));
             }
         }
-        return (f, prompts, n, stream);
+        return (f, prompts, n, logprobs);
     }
 
-    private (Fields Fields, int N, bool Stream) ChatBase(int maxTokens, bool plain = false)
+    /// <returns>The fields, n, and the top log-probabilities asked for (null: none).</returns>
+    private (Fields Fields, int N, int? Logprobs) ChatBase(int maxTokens, bool plain = false)
     {
         var f = new Fields();
         if (Chance(0.5))
@@ -456,6 +462,7 @@ internal sealed class RequestGenerator
         Set(f, "messages", plain ? Arr([Obj(("role", Str("user")), ("content", Str(_v.Sentence())))]) : Messages());
         Set(f, Chance(0.5) ? "max_tokens" : "max_completion_tokens", Int(maxTokens));
         int n = 1;
+        int? logprobs = null;
         bool stream = false;
         if (!plain)
         {
@@ -476,9 +483,11 @@ internal sealed class RequestGenerator
             if (Chance(0.15))
             {
                 Set(f, "logprobs", True);
+                logprobs = 0;
                 if (Chance(0.7))
                 {
-                    Set(f, "top_logprobs", Int(_rng.Next(0, 6)));
+                    logprobs = _rng.Next(0, 6);
+                    Set(f, "top_logprobs", Int(logprobs.Value));
                 }
             }
             AddSampling(f, maxTokens);
@@ -491,7 +500,7 @@ internal sealed class RequestGenerator
                 Set(f, "chat_template_kwargs", Obj(("enable_thinking", False)));
             }
         }
-        return (f, n, stream);
+        return (f, n, logprobs);
     }
 
     private void AddSampling(Fields f, int maxTokens)
@@ -822,8 +831,17 @@ internal sealed class RequestGenerator
         _ => 1,
     };
 
-    private FuzzRequest Finish(int group, string path, Fields f, Mutation mutation, int? expectedChoices)
+    private FuzzRequest Finish(int group, string path, Fields f, Mutation mutation, int? expectedChoices, int? maxTokens = null, int? logprobs = null)
     {
+        // what a 200 must respect, known while the fields that set it are as generated
+        if (mutation.Touched.Overlaps(["max_tokens", "max_completion_tokens", "min_tokens"]))
+        {
+            maxTokens = null;
+        }
+        if (mutation.Touched.Overlaps(["logprobs", "top_logprobs"]))
+        {
+            logprobs = null;
+        }
         var notes = mutation.Notes;
         var body = Obj(f);
         string? field = mutation.Field;
@@ -834,6 +852,8 @@ internal sealed class RequestGenerator
             notes.Add(what);
             field = null;
             expectedChoices = null;
+            maxTokens = null;
+            logprobs = null;
         }
         if (Chance(0.06))
         {
@@ -856,6 +876,8 @@ internal sealed class RequestGenerator
             Notes = notes,
             MutatedField = field,
             ExpectedChoices = mutation.Touched.Count == 0 || field is not null ? expectedChoices : null,
+            MaxTokens = maxTokens,
+            TopLogprobs = logprobs,
             Cancel = RandomCancel(body, stream),
         };
     }
