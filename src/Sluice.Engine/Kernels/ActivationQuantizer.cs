@@ -63,6 +63,12 @@ public static unsafe class ActivationQuantizer
                 Avx512BW.ConvertToVector512Int16(Vector256.Load(qb)).Store(wide + o * 32);
                 continue;
             }
+            if (Simd.Use256)
+            {
+                Avx2.ConvertToVector256Int16(Vector128.Load(qb)).Store(wide + o * 32);
+                Avx2.ConvertToVector256Int16(Vector128.Load(qb + 16)).Store(wide + o * 32 + 16);
+                continue;
+            }
             for (int i = 0; i < 32; i++)
             {
                 wide[o * 32 + i] = qb[i];
@@ -115,6 +121,25 @@ public static unsafe class ActivationQuantizer
             Avx512F.ConvertToVector128SByte(qa).Store(q);
             Avx512F.ConvertToVector128SByte(qb).Store(q + 16);
             sum = Vector512.Sum(qa + qb);
+            return;
+        }
+        if (Simd.Use256)
+        {
+            var a0 = Vector256.Load(x);
+            var a1 = Vector256.Load(x + 8);
+            var a2 = Vector256.Load(x + 16);
+            var a3 = Vector256.Load(x + 24);
+            float amax = Vector256.Max(Vector256.Max(Vector256.Abs(a0), Vector256.Abs(a1)), Vector256.Max(Vector256.Abs(a2), Vector256.Abs(a3))).ToScalarMax();
+            scale = HalfVectors.RoundToHalf(amax / 127f);
+            var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
+            var q0 = Avx.ConvertToVector256Int32(a0 * id);
+            var q1 = Avx.ConvertToVector256Int32(a1 * id);
+            var q2 = Avx.ConvertToVector256Int32(a2 * id);
+            var q3 = Avx.ConvertToVector256Int32(a3 * id);
+            // the packs interleave 128-bit lanes: dwords come out as values 0-3, 8-11, 16-19, 24-27, 4-7, 12-15, 20-23, 28-31
+            var bytes = Avx2.PackSignedSaturate(Avx2.PackSignedSaturate(q0, q1), Avx2.PackSignedSaturate(q2, q3));
+            Avx2.PermuteVar8x32(bytes.AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).Store((int*)q);
+            sum = Vector256.Sum(q0 + q1 + (q2 + q3));
             return;
         }
         QuantizeBlockQ8_0Reference(x, q, out scale, out sum);
@@ -194,9 +219,10 @@ public static unsafe class ActivationQuantizer
 internal static class VectorExtensions
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float ToScalarMax(this Vector512<float> v)
+    public static float ToScalarMax(this Vector512<float> v) => Vector256.Max(v.GetLower(), v.GetUpper()).ToScalarMax();
+
+    public static float ToScalarMax(this Vector256<float> m)
     {
-        var m = Vector256.Max(v.GetLower(), v.GetUpper());
         var m2 = Vector128.Max(m.GetLower(), m.GetUpper());
         m2 = Vector128.Max(m2, Vector128.Shuffle(m2, Vector128.Create(2, 3, 0, 1)));
         m2 = Vector128.Max(m2, Vector128.Shuffle(m2, Vector128.Create(1, 0, 3, 2)));

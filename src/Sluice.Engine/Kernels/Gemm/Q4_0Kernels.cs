@@ -77,16 +77,81 @@ internal static unsafe class Q4_0Kernels
     /// <summary>
     /// One packed 16-row group (<see cref="PackGroup"/>) times every token of <paramref name="x"/>:
     /// y[t * yStride + i] for rows i in 0..15. <paramref name="acc"/> is scratch for 16 floats per token.
-    /// AVX-512 only.
+    /// AVX-512 or AVX2.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
     {
         if (VnniKernels.Available)
         {
             VnniKernels.Q4_0Rows16(group, blocks, x, acc, y, yStride);
-            return;
         }
+        else if (Simd.Use512)
+        {
+            Rows16Avx512(group, blocks, x, acc, y, yStride);
+        }
+        else
+        {
+            new Span<float>(acc, x.Tokens * 16).Clear();
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* p = group + (long)b * PackedBlockBytes;
+                HalfAvx2(p, 0, x, b, acc);
+                HalfAvx2(p, 1, x, b, acc);
+            }
+            for (int t = 0; t < x.Tokens; t++)
+            {
+                Vector256.Load(acc + t * 16).Store(y + t * yStride);
+                Vector256.Load(acc + t * 16 + 8).Store(y + t * yStride + 8);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The same layout on AVX2, one 8-row half (rows 8h..8h+7: 32 bytes of each 64-byte slice) of block
+    /// <paramref name="b"/> for every token: its 8 nibble registers stay in ymm registers across the
+    /// tokens. Same exact block sums and float chain per row as the AVX-512 kernel (bit-identical).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void HalfAvx2(byte* p, int h, in Q8Blocks x, int b, float* acc)
+    {
+        int n = x.Tokens;
+        var low = Vector256.Create((byte)15);
+        var dw = HalfVectors.FiniteToScaledFloat(Vector128.Load((short*)p + 8 * h));
+        var z0 = Vector256.Load(p + 32 + 32 * h);
+        var z1 = Vector256.Load(p + 96 + 32 * h);
+        var z2 = Vector256.Load(p + 160 + 32 * h);
+        var z3 = Vector256.Load(p + 224 + 32 * h);
+        var lo0 = z0 & low;
+        var lo1 = z1 & low;
+        var lo2 = z2 & low;
+        var lo3 = z3 & low;
+        var hi0 = (z0.AsUInt16() >>> 4).AsByte() & low;
+        var hi1 = (z1.AsUInt16() >>> 4).AsByte() & low;
+        var hi2 = (z2.AsUInt16() >>> 4).AsByte() & low;
+        var hi3 = (z3.AsUInt16() >>> 4).AsByte() & low;
+        long bo = (long)b * n;
+        int* xq = (int*)(x.Q + bo * 32);
+        float* xd = x.D + bo;
+        int* xs = x.S + bo;
+        float* a = acc + 8 * h;
+        for (int t = 0; t < n; t++, xq += 8, a += 16)
+        {
+            var s0 = Mad(lo0, xq[0]) + Mad(lo1, xq[1]);
+            var s1 = Mad(lo2, xq[2]) + Mad(lo3, xq[3]);
+            var s2 = Mad(hi0, xq[4]) + Mad(hi1, xq[5]);
+            var s3 = Mad(hi2, xq[6]) + Mad(hi3, xq[7]);
+            var sums = Avx2.MultiplyAddAdjacent(s0 + s1 + (s2 + s3), Vector256<short>.One) - Vector256.Create(xs[t] << 3);
+            var scale = dw * Vector256.Create(xd[t] * HalfVectors.Two112);
+            Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scale, Vector256.Load(a)).Store(a);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Mad(Vector256<byte> nibbles, int quad) => Avx2.MultiplyAddAdjacent(nibbles, Vector256.Create(quad).AsSByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows16Avx512(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
+    {
         int n = x.Tokens;
         new Span<float>(acc, n * 16).Clear();
         sbyte* xq = x.Q;

@@ -87,16 +87,27 @@ internal static unsafe class Q8_0Kernels
 
     /// <summary>
     /// One packed 16-row group times every token of <paramref name="x"/>: y[t * yStride + i] for rows
-    /// i in 0..15. <paramref name="acc"/> is scratch for 16 floats per token. AVX-512 only.
+    /// i in 0..15. <paramref name="acc"/> is scratch for 16 floats per token. AVX-512 or AVX2.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows16(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
     {
         if (VnniKernels.Available)
         {
             VnniKernels.Q8_0Rows16(group, blocks, x, acc, y, yStride);
-            return;
         }
+        else if (Simd.Use512)
+        {
+            Rows16Avx512(group, blocks, x, acc, y, yStride);
+        }
+        else
+        {
+            Rows16Avx2(group, blocks, x, acc, y, yStride);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows16Avx512(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
+    {
         int n = x.Tokens;
         new Span<float>(acc, n * 16).Clear();
         short* xw = x.Wide;
@@ -133,6 +144,68 @@ internal static unsafe class Q8_0Kernels
             Vector512.Load(acc + t * 16).Store(y + t * yStride);
         }
     }
+
+    /// <summary>
+    /// The same layout on AVX2, one 8-row half of the group (rows 8h..8h+7: 16 bytes of each 32-byte pair
+    /// slice) at a time, so its weights fit the 16 ymm registers' budget: per block the half's 16 pair
+    /// slices are widened to int16 once (into <c>wide</c>, 512 bytes in L1) for every token, and each token
+    /// takes 16 vpmaddwd against its pairs broadcast. Same exact block sums and the same float chain per row
+    /// as the AVX-512 kernel, so the results are bit-identical.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows16Avx2(byte* group, int blocks, in Q8Blocks x, float* acc, float* y, long yStride)
+    {
+        int n = x.Tokens;
+        new Span<float>(acc, n * 16).Clear();
+        short* xw = x.Wide;
+        float* xd = x.D;
+        short* wide = stackalloc short[16 * 16];
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* p = group + (long)b * PackedBlockBytes;
+            long bo = (long)b * n;
+            for (int h = 0; h < 2; h++)
+            {
+                var dw = HalfVectors.FiniteToScaledFloat(Vector128.Load((short*)p + 8 * h));
+                sbyte* q = (sbyte*)p + 32 + 16 * h;
+                for (int pair = 0; pair < 16; pair++)
+                {
+                    Avx2.ConvertToVector256Int16(Vector128.Load(q + pair * 32)).Store(wide + pair * 16);
+                }
+                HalfTokens(wide, xw + bo * 32, xd + bo, dw, acc + 8 * h, n);
+            }
+        }
+        for (int t = 0; t < n; t++)
+        {
+            Vector256.Load(acc + t * 16).Store(y + t * yStride);
+            Vector256.Load(acc + t * 16 + 8).Store(y + t * yStride + 8);
+        }
+    }
+
+    // one 8-row half's widened block (16 pairs x 8 rows of int16) times each token's block: acc[t * 16 + row] += ...
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void HalfTokens(short* wide, short* xw, float* xd, Vector256<float> dw, float* acc, int n)
+    {
+        for (int t = 0; t < n; t++)
+        {
+            int* v = (int*)(xw + (long)t * 32);
+            var s0 = Mad(wide, 0, v) + Mad(wide, 1, v);
+            var s1 = Mad(wide, 2, v) + Mad(wide, 3, v);
+            var s2 = Mad(wide, 4, v) + Mad(wide, 5, v);
+            var s3 = Mad(wide, 6, v) + Mad(wide, 7, v);
+            s0 += Mad(wide, 8, v) + Mad(wide, 9, v);
+            s1 += Mad(wide, 10, v) + Mad(wide, 11, v);
+            s2 += Mad(wide, 12, v) + Mad(wide, 13, v);
+            s3 += Mad(wide, 14, v) + Mad(wide, 15, v);
+            float* a = acc + t * 16;
+            var scale = dw * Vector256.Create(xd[t] * HalfVectors.Two112);
+            Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0 + s1 + (s2 + s3)), scale, Vector256.Load(a)).Store(a);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Mad(short* wide, int pair, int* v) =>
+        Avx2.MultiplyAddAdjacent(Vector256.Load(wide + pair * 16), Vector256.Create(v[pair]).AsInt16());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<short> Wide(sbyte* p) => Avx512BW.ConvertToVector512Int16(Vector256.Load(p));
