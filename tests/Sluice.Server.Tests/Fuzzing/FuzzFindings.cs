@@ -96,6 +96,10 @@ internal sealed partial class FuzzFindings(int seed, ServerLog? log, string repl
         {
             Add($"400 names the wrong field: {route} changed '{field}', the error says param '{r.ErrorParam ?? "null"}': {Normalize(r.ErrorMessage ?? "")}", q, r);
         }
+        if (r.ErrorCode == "context_length_exceeded" && PathOnly(q.Path) is "/v1/completions" or "/v1/predict" && r.ErrorParam == "messages")
+        {
+            Add($"400 names the wrong field: context_length_exceeded from {route} says param 'messages' (the request has none; its prompt is too long)", q, r);
+        }
         if (q.Context is { } c)
         {
             bool ok = c.Fits ? r.Status is 200 or 429 : r.Status == 400 && r.ErrorCode == "context_length_exceeded";

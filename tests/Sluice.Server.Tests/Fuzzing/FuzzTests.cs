@@ -14,6 +14,7 @@ namespace Sluice.Server.Tests.Fuzzing;
 /// names the seed, each failure class's first request (index, body) and the command that replays it.
 /// Set SLUICE_FUZZ_SEED to fuzz with another seed; SLUICE_FUZZ_INDEX (with SLUICE_FUZZ_MIX) to replay requests.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public sealed class FuzzTests(ITestOutputHelper output)
 {
     private const int DefaultSeed = 20250101;
@@ -72,6 +73,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
             await fuzzer.RunAsync(new RequestGenerator(target, seed, mix), maxRequests, budget, concurrency, only);
             output.WriteLine($"sent {fuzzer.Sent} requests in {watch.Elapsed.TotalSeconds:F1} s; the engine ran at most {fuzzer.MaxRunningSeen} sequences at once (--max-num-seqs {engine.MaxNumSeqs})");
         }
+        File.Delete(journal); // the process lived: the report below says everything the journal would
 
         await CheckIdleAsync(t, findings);
         await CheckServingAsync(t, findings);
@@ -163,4 +165,14 @@ public sealed class FuzzTests(ITestOutputHelper output)
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         return GC.GetTotalMemory(forceFullCollection: true);
     }
+}
+
+/// <summary>
+/// The fuzz runs alone: its load would slow tests that bound their own time, and the managed-memory check reads the
+/// whole process's heap, which tests running beside it would grow.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class FuzzCollection
+{
+    public const string Name = "Fuzzing";
 }

@@ -86,9 +86,9 @@ internal sealed class HttpFuzzer : IDisposable
                     continue;
                 }
                 Sent += requests.Count;
-                if (requests.Count > 1 || only != null)
+                if (group.Kind != "single" || only != null)
                 {
-                    if (requests.Count > 1)
+                    if (group.Kind != "single")
                     {
                         // on stderr too: if the process dies, the test platform prints it with the crash
                         Console.Error.WriteLine($"fuzz seed {Findings.Seed}: sending {group.Kind} group {group.Id}, requests #{requests[0].Index}..#{requests[^1].Index}");

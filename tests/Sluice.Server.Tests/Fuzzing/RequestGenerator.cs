@@ -304,6 +304,10 @@ internal sealed class RequestGenerator
     /// <summary>2-4 valid requests with n > 1, sent together, whose n add up past --max-num-seqs.</summary>
     private FuzzGroup NBurst(int group)
     {
+        if (Chance(0.3))
+        {
+            return MultiPromptN(group);
+        }
         int count = _rng.Next(2, 5);
         var ns = Enumerable.Range(0, count).Select(_ => _rng.Next(2, _t.MaxNumSeqs + 1)).ToArray();
         while (ns.Sum() <= _t.MaxNumSeqs)
@@ -344,6 +348,38 @@ internal sealed class RequestGenerator
             });
         }
         return new FuzzGroup(group, "n-burst", requests);
+    }
+
+    /// <summary>
+    /// One completions request with several prompts and n > 1 whose prompts × n pass --max-num-seqs but fit the queue:
+    /// its engine requests arrive together, so the scheduler takes them in the same step.
+    /// </summary>
+    private FuzzGroup MultiPromptN(int group)
+    {
+        int limit = _t.MaxNumSeqs + _t.MaxNumQueuedReqs;
+        int prompts = _rng.Next(2, 4);
+        int n = Math.Min(_t.MaxNumSeqs, (_t.MaxNumSeqs / prompts) + 1 + _rng.Next(0, 3));
+        while (prompts * n > limit)
+        {
+            n--;
+        }
+        var f = new Fields();
+        Set(f, "prompt", Arr(Enumerable.Range(0, prompts).Select(_ => Str(_v.Sentence(1, 3)))));
+        Set(f, "max_tokens", Int(_rng.Next(4, 25)));
+        Set(f, "n", Int(n));
+        bool stream = Chance(0.5);
+        Set(f, "stream", Bool(stream));
+        var request = new FuzzRequest
+        {
+            Index = _index++,
+            Group = group,
+            Method = "POST",
+            Path = "/v1/completions",
+            Body = Obj(f),
+            Notes = [$"{prompts} prompts x n = {n}: {prompts * n} sequences at once > max-num-seqs {_t.MaxNumSeqs}"],
+            ExpectedChoices = prompts * n,
+        };
+        return new FuzzGroup(group, "n-burst", [request]);
     }
 
     /// <summary>More valid requests at once than --max-num-seqs plus --max-num-queued-reqs: some must get 429.</summary>
