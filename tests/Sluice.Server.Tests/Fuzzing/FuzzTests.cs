@@ -57,8 +57,6 @@ public sealed class FuzzTests(ITestOutputHelper output)
         var hooks = SluiceObservability.Hooks(new ObservabilityOptions()) with { Logging = b => b.AddProvider(log) };
         await using var t = await TestServer.StartAsync(options, engine, hooks: hooks);
         var target = HttpFuzzer.TargetOf(t, engine, options);
-        bool guarded = EngineGuard.WidenLogitsBuffer(t.Engine, engine, target.VocabSize);
-        output.WriteLine(guarded ? "engine logits buffer widened to one row per batched token (containment, see EngineGuard)" : "engine logits buffer not found: not widened");
         string replay = $"SLUICE_FUZZ_SEED={seed} SLUICE_FUZZ_MIX={mix} SLUICE_FUZZ_INDEX={{0}} dotnet test tests/Sluice.Server.Tests -c Release --filter \"FullyQualifiedName~Fuzz_ReplaySeed\"";
         var findings = new FuzzFindings(seed, log, replay);
 

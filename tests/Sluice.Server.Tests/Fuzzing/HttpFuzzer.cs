@@ -130,7 +130,7 @@ internal sealed class HttpFuzzer : IDisposable
                 var inFlight = _inFlight.Values.OrderBy(r => r.Index).ToList();
                 Findings.Add(
                     $"engine ran {seen} sequences at once (running {s.Running}, last step {s.LastStepSequences}), past --max-num-seqs {_engine.MaxNumSeqs}: " +
-                    "its per-step logits buffer holds max-num-seqs rows, so the rows past them are written outside it (memory corruption; the test widened the buffer, see EngineGuard, so the process survives to report it)",
+                    "its per-step logits buffer holds max-num-seqs rows (the engine refuses such a step; before the fix the rows past them were written outside the buffer)",
                     $"in flight then ({inFlight.Count}):\n      " + string.Join("\n      ", inFlight.Take(12).Select(FuzzFindings.DescribeRequest)),
                     inFlight.Select(r => r.Index));
             }
