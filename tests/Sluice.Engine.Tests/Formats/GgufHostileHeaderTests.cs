@@ -362,6 +362,19 @@ public sealed class GgufHostileHeaderTests(HostileModelsFixture models) : IClass
         }
     }
 
+    [Fact]
+    public void Generate_WideHeadsInTheLargestKvBlocks_Runs()
+    {
+        // 1024-token blocks of 32768-wide heads: the attention kernel's widened block is 128 MiB, which it
+        // once put on the stack (a stack overflow kills the process, whatever catches what)
+        var bytes = Consistent(models.Image("F16"), embedding: 16, heads: 1, kvHeads: 1, headDim: 32768, ffn: 16);
+        string path = Path.Combine(models.Dir, "wide-heads.gguf");
+        File.WriteAllBytes(path, bytes);
+        using var model = ModelLoader.Load(path);
+        var options = new EngineOptions { MaxNumSeqs = 1, MaxNumBatchedTokens = 16, BlockSize = EngineOptions.MaxBlockSize, KvCacheMemory = 160 << 20, Threads = 1 };
+        Assert.Equal("ran", Generate(model, options));
+    }
+
     [Theory]
     [InlineData("F16", 1_000)]
     [InlineData("Q8_0", 500)]
