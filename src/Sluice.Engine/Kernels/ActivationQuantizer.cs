@@ -174,6 +174,13 @@ public static unsafe class ActivationQuantizer
             m = Vector512.Max(m, Vector512.Abs(Vector512.Load(x + j)));
         }
         float amax = m.ToScalarMax();
+        if (float.IsNaN(amax))
+        {
+            // a NaN activation (from a NaN weight or a lying model file): the search below would never find
+            // it and would run past the block; the reference codec skips NaNs in its maximum, as ggml does
+            QuantizeBlockQ8KReference(x, q, out scale, bsums);
+            return;
+        }
         if (amax == 0)
         {
             scale = 0;
@@ -183,7 +190,7 @@ public static unsafe class ActivationQuantizer
         }
         // the first element of largest magnitude decides the sign, as in ggml
         int first = 0;
-        while (MathF.Abs(x[first]) != amax)
+        while (first < 255 && MathF.Abs(x[first]) != amax)
         {
             first++;
         }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Sluice.Engine.Caching;
@@ -78,13 +79,23 @@ public sealed unsafe class Attention : IParallelWork
 
         // per (token, query head): running max, running sum; output accumulators are the output rows
         int states = (t1 - t0) * group;
-        Span<float> maxes = stackalloc float[states];
-        Span<float> sums = stackalloc float[states];
+        Span<float> maxes = states <= StackFloats ? stackalloc float[states] : new float[states];
+        Span<float> sums = states <= StackFloats ? stackalloc float[states] : new float[states];
         // room for a whole last vector (ExpShifted)
-        float* scores = stackalloc float[(bs + 15) / 16 * 16];
-        // an F16 or Q8_0 block's keys and values widened once for the whole tile
-        float* kf = stackalloc float[f16 ? bs * hd : 0];
-        float* vf = stackalloc float[f16 ? bs * hd : 0];
+        int scoreFloats = (bs + 15) / 16 * 16;
+        // an F16 or Q8_0 block's keys and values widened once for the whole tile: on the stack when they are
+        // small (always, for real models), else pinned on the heap (a stack overflow would end the process)
+        int widened = f16 ? bs * hd : 0;
+        float[]? heapScores = scoreFloats <= StackFloats ? null : GC.AllocateUninitializedArray<float>(scoreFloats, pinned: true);
+        float[]? heapKeys = widened <= StackFloats ? null : GC.AllocateUninitializedArray<float>(widened, pinned: true);
+        float[]? heapValues = widened <= StackFloats ? null : GC.AllocateUninitializedArray<float>(widened, pinned: true);
+        Span<float> scoreSpan = heapScores is null ? stackalloc float[scoreFloats] : heapScores;
+        Span<float> keySpan = heapKeys is null ? stackalloc float[widened] : heapKeys;
+        Span<float> valueSpan = heapValues is null ? stackalloc float[widened] : heapValues;
+        // stack memory or arrays on the pinned heap (kept alive to the end): neither moves
+        float* scores = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(scoreSpan));
+        float* kf = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(keySpan));
+        float* vf = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(valueSpan));
         maxes.Fill(float.NegativeInfinity);
         sums.Clear();
         for (int t = t0; t < t1; t++)
@@ -146,7 +157,13 @@ public sealed unsafe class Attention : IParallelWork
                 Scale(_out + (row + g) * hd, hd, 1f / sums[state + g]);
             }
         }
+        GC.KeepAlive(heapScores);
+        GC.KeepAlive(heapKeys);
+        GC.KeepAlive(heapValues);
     }
+
+    /// <summary>Most floats one of Execute's buffers takes on the stack (64 KiB; 16-token blocks of 128-wide heads use 2048).</summary>
+    private const int StackFloats = 16 * 1024;
 
     // one query head's running softmax and output over the next `count` keys and values
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -29,6 +29,9 @@ public sealed record ModelConfig
     /// <summary>RMSNorm on each query and key head before RoPE (qwen3).</summary>
     public bool HasQkNorm { get; init; }
 
+    /// <summary>Widest attention head a file may claim (real models use 64 to 256; kernels size per-head buffers by it).</summary>
+    public const int MaxHeadDim = 1 << 16;
+
     public static readonly IReadOnlySet<string> SupportedArchitectures = new HashSet<string> { "llama", "qwen2", "qwen3" };
 
     /// <summary>Reads a Hugging Face config.json (see <see cref="HuggingFace.HfConfigReader"/>).</summary>
@@ -41,29 +44,54 @@ public sealed record ModelConfig
         {
             throw new ModelFormatException(f.FilePath, $"unknown architecture '{arch}' (supported: {string.Join(", ", SupportedArchitectures)})");
         }
-        int Req(string key)
+        int Req(string key) => Int(key) ?? throw new ModelFormatException(f.FilePath, $"missing metadata '{arch}.{key}'");
+        // a present key must be a positive integer that fits an int: a header that lies (2^40, -1, a string)
+        // is refused, not wrapped or replaced by the default
+        int? Int(string key)
         {
-            long v = f.GetInt($"{arch}.{key}") ?? throw new ModelFormatException(f.FilePath, $"missing metadata '{arch}.{key}'");
+            if (!f.Metadata.TryGetValue($"{arch}.{key}", out var value))
+            {
+                return null;
+            }
+            long v = value.AsInt64() ?? throw new ModelFormatException(f.FilePath, $"metadata '{arch}.{key}' is {value.Type} {value}, not an integer");
             if (v <= 0 || v > int.MaxValue)
             {
                 throw new ModelFormatException(f.FilePath, $"metadata '{arch}.{key}' = {v} is out of range");
             }
             return (int)v;
         }
+        float Real(string key, double fallback, double min, bool minIncluded)
+        {
+            if (!f.Metadata.TryGetValue($"{arch}.{key}", out var value))
+            {
+                return (float)fallback;
+            }
+            double v = value.AsDouble() ?? throw new ModelFormatException(f.FilePath, $"metadata '{arch}.{key}' is {value.Type} {value}, not a number");
+            float single = (float)v;
+            if (!float.IsFinite(single) || single < min || (single == min && !minIncluded))
+            {
+                throw new ModelFormatException(f.FilePath, $"metadata '{arch}.{key}' = {v} is out of range");
+            }
+            return single;
+        }
         int nEmbd = Req("embedding_length");
         int nHead = Req("attention.head_count");
-        int nHeadKv = (int)(f.GetInt($"{arch}.attention.head_count_kv") ?? nHead);
-        if (nHeadKv <= 0 || nHead % nHeadKv != 0)
+        int nHeadKv = Int("attention.head_count_kv") ?? nHead;
+        if (nHead % nHeadKv != 0)
         {
             throw new ModelFormatException(f.FilePath, $"head_count {nHead} is not a multiple of head_count_kv {nHeadKv}");
         }
-        int headDim = (int)(f.GetInt($"{arch}.attention.key_length") ?? nEmbd / nHead);
-        if (headDim <= 0 || headDim % 2 != 0)
+        int headDim = Int("attention.key_length") ?? nEmbd / nHead;
+        if (headDim <= 0 || headDim % 2 != 0 || headDim > MaxHeadDim)
         {
-            throw new ModelFormatException(f.FilePath, $"head dimension {headDim} must be positive and even");
+            throw new ModelFormatException(f.FilePath, $"head dimension {headDim} must be positive, even and at most {MaxHeadDim}");
+        }
+        if ((long)nHead * headDim > int.MaxValue)
+        {
+            throw new ModelFormatException(f.FilePath, $"head_count {nHead} x head dimension {headDim} is out of range");
         }
         int vocab = f.GetArray<string>("tokenizer.ggml.tokens")?.Length
-            ?? (f.TryGetTensor("token_embd.weight", out var emb) ? (int)emb.Rows : 0);
+            ?? (f.TryGetTensor("token_embd.weight", out var emb) && emb.Rows <= int.MaxValue ? (int)emb.Rows : 0);
         if (vocab <= 0)
         {
             throw new ModelFormatException(f.FilePath, "no vocabulary: neither tokenizer.ggml.tokens nor token_embd.weight");
@@ -71,7 +99,7 @@ public sealed record ModelConfig
         float scale = 1f;
         if (f.GetString($"{arch}.rope.scaling.type") is "linear")
         {
-            scale = (float)(f.GetDouble($"{arch}.rope.scaling.factor") ?? 1.0);
+            scale = Real("rope.scaling.factor", 1.0, 0, minIncluded: false);
         }
         return new ModelConfig
         {
@@ -82,10 +110,10 @@ public sealed record ModelConfig
             HeadCount = nHead,
             HeadCountKv = nHeadKv,
             HeadDim = headDim,
-            ContextLength = (int)(f.GetInt($"{arch}.context_length") ?? 2048),
+            ContextLength = Int("context_length") ?? 2048,
             VocabSize = vocab,
-            RopeFreqBase = (float)(f.GetDouble($"{arch}.rope.freq_base") ?? 10000.0),
-            RmsNormEps = (float)(f.GetDouble($"{arch}.attention.layer_norm_rms_epsilon") ?? 1e-5),
+            RopeFreqBase = Real("rope.freq_base", 10000.0, 0, minIncluded: false),
+            RmsNormEps = Real("attention.layer_norm_rms_epsilon", 1e-5, 0, minIncluded: true),
             RopeLayout = arch == "llama" ? RopeLayout.Normal : RopeLayout.NeoX,
             RopeScale = scale,
             HasQkvBias = arch == "qwen2",

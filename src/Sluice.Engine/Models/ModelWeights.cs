@@ -46,11 +46,13 @@ public sealed unsafe class ModelWeights
         // tied: the output matmul may repack it, and embedding lookups still read its rows
         var embedding = binder.Matrix("token_embd.weight", c.VocabSize, d, releasable: !tied);
         var output = tied ? embedding : binder.Matrix("output.weight", c.VocabSize, d);
-        var layers = new LayerWeights[c.BlockCount];
+        // grown as the tensors are found, not sized by block_count: a header claiming 2^31 blocks fails at the
+        // first missing one instead of allocating for them all
+        var layers = new List<LayerWeights>();
         for (int i = 0; i < c.BlockCount; i++)
         {
             string p = $"blk.{i}.";
-            layers[i] = new LayerWeights
+            layers.Add(new LayerWeights
             {
                 AttnNorm = binder.Vector(p + "attn_norm.weight", d),
                 Q = binder.Matrix(p + "attn_q.weight", qDim, d),
@@ -66,10 +68,10 @@ public sealed unsafe class ModelWeights
                 Gate = binder.Matrix(p + "ffn_gate.weight", c.FeedForwardLength, d),
                 Up = binder.Matrix(p + "ffn_up.weight", c.FeedForwardLength, d),
                 Down = binder.Matrix(p + "ffn_down.weight", d, c.FeedForwardLength),
-            };
+            });
         }
         var ropeFreqs = binder.OptionalVector("rope_freqs.weight", c.HeadDim / 2);
-        return new ModelWeights(c, embedding, binder.Vector("output_norm.weight", d), output, layers, ropeFreqs);
+        return new ModelWeights(c, embedding, binder.Vector("output_norm.weight", d), output, [.. layers], ropeFreqs);
     }
 
     /// <summary>Binds tensors by name with shape checks; errors name the file and the tensor.</summary>
@@ -95,7 +97,7 @@ public sealed unsafe class ModelWeights
         public float[] Vector(string name, int length)
         {
             var t = Get(name);
-            if (t.ElementCount != length || t.Dimensions[0] != length)
+            if (t.Dimensions.Length == 0 || t.ElementCount != length || t.Dimensions[0] != length)
             {
                 throw new ModelFormatException(f.SourcePath, $"shape mismatch: tensor '{name}' is {t.ShapeString}, expected [{length}]");
             }

@@ -60,7 +60,7 @@ public sealed unsafe class LlmEngine : IDisposable
             throw new ArgumentException($"--max-num-batched-tokens {options.MaxNumBatchedTokens} with --max-num-seqs {options.MaxNumSeqs} needs about {working:N0} bytes of step buffers (activations and logits), more than half of the {available:N0} bytes available; lower them");
         }
         long budget = options.KvCacheMemory ?? (long)(available * options.KvCacheMemoryFraction);
-        long wanted = (long)options.MaxNumSeqs * ((maxModelLen + options.BlockSize - 1) / options.BlockSize);
+        long wanted = (long)options.MaxNumSeqs * (((long)maxModelLen + options.BlockSize - 1) / options.BlockSize);
         int blocks = (int)Math.Min(Math.Min(budget / perBlock, wanted), int.MaxValue / 2);
         if (blocks < 1)
         {
@@ -70,14 +70,14 @@ public sealed unsafe class LlmEngine : IDisposable
         {
             throw new ArgumentException($"a KV cache of {(long)blocks * perBlock:N0} bytes (--kv-cache-memory {budget:N0}) is more than the {available:N0} bytes of memory available; lower --kv-cache-memory");
         }
-        int fits = blocks * options.BlockSize;
+        long fits = (long)blocks * options.BlockSize;
         if (fits < maxModelLen)
         {
             if (options.MaxModelLen != null)
             {
-                throw new ArgumentException($"max-model-len {maxModelLen} needs {(maxModelLen + options.BlockSize - 1) / options.BlockSize} KV blocks but --kv-cache-memory holds {blocks}; raise the memory or lower max-model-len");
+                throw new ArgumentException($"--max-model-len {maxModelLen} needs {((long)maxModelLen + options.BlockSize - 1) / options.BlockSize} KV blocks but --kv-cache-memory holds {blocks}; raise the memory or lower max-model-len");
             }
-            maxModelLen = fits;
+            maxModelLen = (int)fits;
         }
         MaxModelLen = maxModelLen;
         _pool = new WorkerPool(options.Threads ?? WorkerPool.DefaultThreadCount);

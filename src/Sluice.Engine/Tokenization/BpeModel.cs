@@ -35,7 +35,8 @@ internal sealed class BpeModel
         for (int rank = 0; rank < merges.Length; rank++)
         {
             string line = merges[rank];
-            int space = line.IndexOf(' ', 1);
+            // as llama.cpp, a line without a space after its first character (or an empty one) merges nothing
+            int space = line.Length > 1 ? line.IndexOf(' ', 1) : -1;
             if (space < 0)
             {
                 continue;

@@ -58,6 +58,14 @@ internal static class GgufVocabularyReader
         ReadSpecialIds(file, data.Special, n);
         data.AddBos = file.GetBool(Prefix + "add_bos_token") ?? data.AddBos;
         data.AddEos = file.GetBool(Prefix + "add_eos_token") ?? data.AddEos;
+        if (data.AddBos && data.Special.Bos < 0)
+        {
+            throw Problem(file, $"the tokenizer adds a BOS token but has none: no bos_token_id within its {n} tokens");
+        }
+        if (data.AddEos && data.Special.Eos < 0)
+        {
+            throw Problem(file, $"the tokenizer adds an EOS token but has none: no eos_token_id within its {n} tokens");
+        }
         SpecialTokenRules.Apply(data);
         return data;
     }
@@ -119,6 +127,11 @@ internal static class GgufVocabularyReader
                 set(special, (int)v.Value); // out-of-range ids keep the default, as llama.cpp does
             }
         }
+        // a default outside a small vocabulary (BPE's 11 in a 5-token one) is no token at all
+        int None(int id) => id < n ? id : -1;
+        special.Bos = None(special.Bos);
+        special.Eos = None(special.Eos);
+        special.Unk = None(special.Unk);
     }
 
     private static float[] ReadScores(GgufFile file, int n)

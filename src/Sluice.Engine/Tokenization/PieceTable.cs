@@ -68,12 +68,18 @@ internal sealed class PieceTable
         output.Advance(written);
     }
 
+    /// <summary>Longest token text echoed into each of its characters outside the byte alphabet (see below).</summary>
+    private const int MaxEchoedText = 256;
+
     /// <summary>
     /// Maps each vocabulary character back to its byte. A character outside the byte alphabet is
-    /// written the way llama.cpp writes it, as "[UNK_BYTE_0x..&lt;token text&gt;]".
+    /// written the way llama.cpp writes it, as "[UNK_BYTE_0x..&lt;token text&gt;]", the whole text once per
+    /// such character; past <see cref="MaxEchoedText"/> characters the text is left out, since a long token
+    /// would make that quadratic (50,000 such characters in one token of a lying file asked for 7.7 GB).
     /// </summary>
     private static void ByteLevelText(string text, ArrayBufferWriter<byte> output)
     {
+        bool echo = text.Length <= MaxEchoedText;
         Span<byte> utf8 = stackalloc byte[4];
         foreach (var rune in text.EnumerateRunes())
         {
@@ -89,7 +95,7 @@ internal sealed class PieceTable
             {
                 sb.Append(utf8[i].ToString("x2", CultureInfo.InvariantCulture));
             }
-            Utf8(sb.Append(text).Append(']').ToString(), output);
+            Utf8(sb.Append(echo ? text : "").Append(']').ToString(), output);
         }
     }
 

@@ -7,6 +7,10 @@ namespace Sluice.Engine.Formats.Gguf;
 internal sealed unsafe class GgufHeaderParser
 {
     private const int MaxDimensions = 4;
+    private const int MaxAlignment = 1 << 20;
+
+    /// <summary>Longest string read (a chat template or a token is far shorter; a .NET string holds at most 2^30 chars).</summary>
+    private const int MaxStringBytes = 1 << 30;
     private readonly string _path;
     private readonly byte* _p;
     private readonly long _size;
@@ -47,20 +51,28 @@ internal sealed unsafe class GgufHeaderParser
             string key = ReadString();
             var type = (GgufValueType)ReadU32();
             var value = ReadValue(type, key);
-            metadata[key] = value;
+            if (!metadata.TryAdd(key, value))
+            {
+                throw Fail($"metadata key '{key}' appears twice");
+            }
         }
 
         int alignment = GgufFile.DefaultAlignment;
         if (metadata.TryGetValue("general.alignment", out var alignValue))
         {
             long a = alignValue.AsInt64() ?? -1;
-            if (a <= 0 || a > 1 << 20 || (a & (a - 1)) != 0)
+            if (a <= 0 || a > MaxAlignment || (a & (a - 1)) != 0)
             {
-                throw Fail($"general.alignment {alignValue} is not a power of two");
+                throw Fail($"general.alignment {alignValue} is not a power of two from 1 to {MaxAlignment}");
             }
             alignment = (int)a;
         }
 
+        // what is left must hold every tensor entry (name length, dimension count, type, offset: 24 bytes at least)
+        if (tensorCount > (ulong)((_size - _pos) / 24))
+        {
+            throw Fail($"header claims {tensorCount} tensors, more than the rest of the file can hold (truncated or corrupt)");
+        }
         var tensors = new List<GgufTensorInfo>((int)tensorCount);
         for (ulong i = 0; i < tensorCount; i++)
         {
@@ -80,7 +92,25 @@ internal sealed unsafe class GgufHeaderParser
                 throw Fail($"truncated tensor data: tensor '{t.Name}' needs bytes {dataOffset + t.Offset}..{dataOffset + t.Offset + t.ByteSize} but the file has {_size} bytes");
             }
         }
+        CheckNoOverlap(tensors);
         return new Header((int)version, metadata, tensors, alignment, dataOffset);
+    }
+
+    /// <summary>
+    /// Refuses tensors whose data overlap (llama.cpp requires each to start where the previous one ends, padded):
+    /// a matrix's pages are handed back once it is repacked, so another tensor reading them would read freed memory.
+    /// </summary>
+    private void CheckNoOverlap(List<GgufTensorInfo> tensors)
+    {
+        var byOffset = tensors.Where(t => t.ByteSize > 0).OrderBy(t => t.Offset).ToList();
+        for (int i = 1; i < byOffset.Count; i++)
+        {
+            var (before, t) = (byOffset[i - 1], byOffset[i]);
+            if (t.Offset < before.Offset + before.ByteSize)
+            {
+                throw Fail($"tensor '{t.Name}' data (offset {t.Offset}) overlaps tensor '{before.Name}' (offset {before.Offset}, {before.ByteSize} bytes)");
+            }
+        }
     }
 
     private GgufTensorInfo ReadTensorInfo()
@@ -98,10 +128,15 @@ internal sealed unsafe class GgufHeaderParser
             ulong dim = ReadU64();
             if (dim == 0 || dim > int.MaxValue)
             {
-                throw Fail($"tensor '{name}' has invalid dimension {dim}");
+                throw Fail($"tensor '{name}' has invalid dimension {(long)dim}");
             }
             dims[d] = (long)dim;
-            elements = checked(elements * (long)dim);
+            // no tensor holds more elements than the file has bytes: stop before the product can overflow
+            if (elements > _size / (long)dim)
+            {
+                throw Fail($"tensor '{name}' dimensions [{string.Join(", ", dims[..(d + 1)])}...] hold more elements than the file has bytes");
+            }
+            elements *= (long)dim;
         }
         uint rawType = ReadU32();
         var type = (GgmlType)rawType;
@@ -113,10 +148,11 @@ internal sealed unsafe class GgufHeaderParser
         long rowBytes = GgmlTypeInfo.RowBytes(type, nDims == 0 ? 1 : dims[0]);
         if (rowBytes < 0)
         {
-            throw Fail($"tensor '{name}' row length {dims[0]} is not a multiple of the {GgmlTypeInfo.Name(type)} block size {blockElements}");
+            throw Fail($"tensor '{name}' row length {(nDims == 0 ? 1 : dims[0])} is not a multiple of the {GgmlTypeInfo.Name(type)} block size {blockElements}");
         }
         long rows = nDims == 0 ? 1 : elements / dims[0];
-        long byteSize = checked(rowBytes * rows);
+        // elements <= file size and at most 8 bytes per element or 256-element block: no overflow
+        long byteSize = rowBytes * rows;
         long offset = (long)ReadU64();
         if (offset < 0)
         {
@@ -146,11 +182,20 @@ internal sealed unsafe class GgufHeaderParser
 
     private Array ReadArray(GgufValueType elementType, long count, string key)
     {
-        int n = checked((int)count);
+        if (count > Array.MaxLength)
+        {
+            throw Fail($"metadata '{key}': array of {count} elements is too long");
+        }
+        int n = (int)count;
         switch (elementType)
         {
             case GgufValueType.String:
                 {
+                    // every string takes its 8-byte length at least: refuse a count the file cannot hold before allocating for it
+                    if (n > (_size - _pos) / 8)
+                    {
+                        throw Fail($"metadata '{key}': array of {count} strings runs past the end of the file");
+                    }
                     var a = new string[n];
                     for (int i = 0; i < n; i++)
                     {
@@ -223,6 +268,10 @@ internal sealed unsafe class GgufHeaderParser
         if (len > (ulong)(_size - _pos))
         {
             throw Fail($"truncated header: a string of {len} bytes at offset {_pos} runs past the end of the file");
+        }
+        if (len > MaxStringBytes)
+        {
+            throw Fail($"a string of {len} bytes at offset {_pos} is longer than any GGUF string may be ({MaxStringBytes} bytes)");
         }
         return GgufFile.DecodeString(ReadBytes((int)len, "string"));
     }
