@@ -164,10 +164,25 @@ internal static unsafe class Q8_0Kernels
         {
             byte* p = group + (long)b * PackedBlockBytes;
             long bo = (long)b * n;
+            if (n < 4)
+            {
+                // decode streams the matrix: fetch the block 4 ahead (its 9 cache lines; the pattern alone left a core at ~6 GB/s)
+                byte* ahead = p + 4 * PackedBlockBytes;
+                for (int line = 0; line < PackedBlockBytes; line += 64)
+                {
+                    Sse.Prefetch0(ahead + line);
+                }
+            }
             for (int h = 0; h < 2; h++)
             {
                 var dw = HalfVectors.FiniteToScaledFloat(Vector128.Load((short*)p + 8 * h));
                 sbyte* q = (sbyte*)p + 32 + 16 * h;
+                if (n < 4)
+                {
+                    // too few tokens to repay staging: widen straight from the packed bytes
+                    HalfTokensDirect(q, xw + bo * 32, xd + bo, dw, acc + 8 * h, n);
+                    continue;
+                }
                 for (int pair = 0; pair < 16; pair++)
                 {
                     Avx2.ConvertToVector256Int16(Vector128.Load(q + pair * 32)).Store(wide + pair * 16);
@@ -202,6 +217,30 @@ internal static unsafe class Q8_0Kernels
             Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0 + s1 + (s2 + s3)), scale, Vector256.Load(a)).Store(a);
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void HalfTokensDirect(sbyte* q, short* xw, float* xd, Vector256<float> dw, float* acc, int n)
+    {
+        for (int t = 0; t < n; t++)
+        {
+            int* v = (int*)(xw + (long)t * 32);
+            var s0 = Mad(q, 0, v) + Mad(q, 1, v);
+            var s1 = Mad(q, 2, v) + Mad(q, 3, v);
+            var s2 = Mad(q, 4, v) + Mad(q, 5, v);
+            var s3 = Mad(q, 6, v) + Mad(q, 7, v);
+            s0 += Mad(q, 8, v) + Mad(q, 9, v);
+            s1 += Mad(q, 10, v) + Mad(q, 11, v);
+            s2 += Mad(q, 12, v) + Mad(q, 13, v);
+            s3 += Mad(q, 14, v) + Mad(q, 15, v);
+            float* a = acc + t * 16;
+            var scale = dw * Vector256.Create(xd[t] * HalfVectors.Two112);
+            Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0 + s1 + (s2 + s3)), scale, Vector256.Load(a)).Store(a);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Mad(sbyte* q, int pair, int* v) =>
+        Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(q + pair * 32)), Vector256.Create(v[pair]).AsInt16());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Mad(short* wide, int pair, int* v) =>
