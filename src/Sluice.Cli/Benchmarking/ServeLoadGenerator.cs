@@ -142,19 +142,7 @@ internal sealed class ServeLoadGenerator(HttpClient http, LoadSettings settings)
         {
             w.WriteStartObject();
             w.WriteString("model", settings.Model);
-            if (settings.Chat)
-            {
-                w.WriteStartArray("messages");
-                w.WriteStartObject();
-                w.WriteString("role", "user");
-                w.WriteString("content", prompt);
-                w.WriteEndObject();
-                w.WriteEndArray();
-            }
-            else
-            {
-                w.WriteString("prompt", prompt);
-            }
+            WritePrompt(w, settings.Chat, prompt);
             w.WriteNumber("max_tokens", settings.OutputLen);
             w.WriteNumber("temperature", 0);
             w.WriteBoolean("ignore_eos", true);
@@ -165,5 +153,23 @@ internal sealed class ServeLoadGenerator(HttpClient http, LoadSettings settings)
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>The prompt as a chat request's one user message, or a completions request's <c>prompt</c>.</summary>
+    internal static void WritePrompt(System.Text.Json.Utf8JsonWriter w, bool chat, string prompt)
+    {
+        if (chat)
+        {
+            w.WriteStartArray("messages");
+            w.WriteStartObject();
+            w.WriteString("role", "user");
+            w.WriteString("content", prompt);
+            w.WriteEndObject();
+            w.WriteEndArray();
+        }
+        else
+        {
+            w.WriteString("prompt", prompt);
+        }
     }
 }

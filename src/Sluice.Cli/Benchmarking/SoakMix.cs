@@ -73,19 +73,7 @@ internal sealed class SoakMix(Random rng, string model, int maxModelLen)
         var body = Json(w =>
         {
             w.WriteString("model", model);
-            if (chat)
-            {
-                w.WriteStartArray("messages");
-                w.WriteStartObject();
-                w.WriteString("role", "user");
-                w.WriteString("content", prompt);
-                w.WriteEndObject();
-                w.WriteEndArray();
-            }
-            else
-            {
-                w.WriteString("prompt", prompt);
-            }
+            ServeLoadGenerator.WritePrompt(w, chat, prompt);
             w.WriteNumber("max_tokens", maxTokens);
             w.WriteNumber("temperature", Math.Round(rng.NextDouble(), 2));
             w.WriteNumber("seed", rng.Next());

@@ -180,14 +180,14 @@ internal static unsafe class Q8_0Kernels
                 if (n < 4)
                 {
                     // too few tokens to repay staging: widen straight from the packed bytes
-                    HalfTokensDirect(q, xw + bo * 32, xd + bo, dw, acc + 8 * h, n);
+                    HalfTokens(new PackedPairs(q), xw + bo * 32, xd + bo, dw, acc + 8 * h, n);
                     continue;
                 }
                 for (int pair = 0; pair < 16; pair++)
                 {
                     Avx2.ConvertToVector256Int16(Vector128.Load(q + pair * 32)).Store(wide + pair * 16);
                 }
-                HalfTokens(wide, xw + bo * 32, xd + bo, dw, acc + 8 * h, n);
+                HalfTokens(new StagedPairs(wide), xw + bo * 32, xd + bo, dw, acc + 8 * h, n);
             }
         }
         for (int t = 0; t < n; t++)
@@ -197,41 +197,21 @@ internal static unsafe class Q8_0Kernels
         }
     }
 
-    // one 8-row half's widened block (16 pairs x 8 rows of int16) times each token's block: acc[t * 16 + row] += ...
+    // one 8-row half's block (16 pairs x 8 rows, widened to int16 by T) times each token's block: acc[t * 16 + row] += ...
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void HalfTokens(short* wide, short* xw, float* xd, Vector256<float> dw, float* acc, int n)
+    private static void HalfTokens<T>(T w, short* xw, float* xd, Vector256<float> dw, float* acc, int n) where T : struct, IHalfPairs
     {
         for (int t = 0; t < n; t++)
         {
             int* v = (int*)(xw + (long)t * 32);
-            var s0 = Mad(wide, 0, v) + Mad(wide, 1, v);
-            var s1 = Mad(wide, 2, v) + Mad(wide, 3, v);
-            var s2 = Mad(wide, 4, v) + Mad(wide, 5, v);
-            var s3 = Mad(wide, 6, v) + Mad(wide, 7, v);
-            s0 += Mad(wide, 8, v) + Mad(wide, 9, v);
-            s1 += Mad(wide, 10, v) + Mad(wide, 11, v);
-            s2 += Mad(wide, 12, v) + Mad(wide, 13, v);
-            s3 += Mad(wide, 14, v) + Mad(wide, 15, v);
-            float* a = acc + t * 16;
-            var scale = dw * Vector256.Create(xd[t] * HalfVectors.Two112);
-            Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0 + s1 + (s2 + s3)), scale, Vector256.Load(a)).Store(a);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void HalfTokensDirect(sbyte* q, short* xw, float* xd, Vector256<float> dw, float* acc, int n)
-    {
-        for (int t = 0; t < n; t++)
-        {
-            int* v = (int*)(xw + (long)t * 32);
-            var s0 = Mad(q, 0, v) + Mad(q, 1, v);
-            var s1 = Mad(q, 2, v) + Mad(q, 3, v);
-            var s2 = Mad(q, 4, v) + Mad(q, 5, v);
-            var s3 = Mad(q, 6, v) + Mad(q, 7, v);
-            s0 += Mad(q, 8, v) + Mad(q, 9, v);
-            s1 += Mad(q, 10, v) + Mad(q, 11, v);
-            s2 += Mad(q, 12, v) + Mad(q, 13, v);
-            s3 += Mad(q, 14, v) + Mad(q, 15, v);
+            var s0 = Mad(w, 0, v) + Mad(w, 1, v);
+            var s1 = Mad(w, 2, v) + Mad(w, 3, v);
+            var s2 = Mad(w, 4, v) + Mad(w, 5, v);
+            var s3 = Mad(w, 6, v) + Mad(w, 7, v);
+            s0 += Mad(w, 8, v) + Mad(w, 9, v);
+            s1 += Mad(w, 10, v) + Mad(w, 11, v);
+            s2 += Mad(w, 12, v) + Mad(w, 13, v);
+            s3 += Mad(w, 14, v) + Mad(w, 15, v);
             float* a = acc + t * 16;
             var scale = dw * Vector256.Create(xd[t] * HalfVectors.Two112);
             Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0 + s1 + (s2 + s3)), scale, Vector256.Load(a)).Store(a);
@@ -239,12 +219,26 @@ internal static unsafe class Q8_0Kernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Mad(sbyte* q, int pair, int* v) =>
-        Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(q + pair * 32)), Vector256.Create(v[pair]).AsInt16());
+    private static Vector256<int> Mad<T>(T w, int pair, int* v) where T : struct, IHalfPairs =>
+        Avx2.MultiplyAddAdjacent(w.Pair(pair), Vector256.Create(v[pair]).AsInt16());
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Mad(short* wide, int pair, int* v) =>
-        Avx2.MultiplyAddAdjacent(Vector256.Load(wide + pair * 16), Vector256.Create(v[pair]).AsInt16());
+    /// <summary>Where an 8-row half's pairs come from, as int16: staged once per block, or widened from the packed bytes.</summary>
+    private interface IHalfPairs
+    {
+        Vector256<short> Pair(int pair);
+    }
+
+    private readonly struct StagedPairs(short* wide) : IHalfPairs
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<short> Pair(int pair) => Vector256.Load(wide + pair * 16);
+    }
+
+    private readonly struct PackedPairs(sbyte* q) : IHalfPairs
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<short> Pair(int pair) => Avx2.ConvertToVector256Int16(Vector128.Load(q + pair * 32));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<short> Wide(sbyte* p) => Avx512BW.ConvertToVector512Int16(Vector256.Load(p));
