@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Sluice.Engine.Memory;
 
 namespace Sluice.Engine.Kernels;
@@ -64,11 +65,13 @@ public sealed unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
         nuint bytes = (nuint)Math.Max(1, length) * (nuint)sizeof(T);
         const nuint HugePage = 2 << 20;
         hugePages &= bytes >= HugePage && !NativeAllocator.Guarded;
-        _ptr = (T*)NativeAllocator.Allocate(bytes, hugePages ? HugePage : 64, zero: true);
+        _ptr = (T*)NativeAllocator.Allocate(bytes, hugePages ? HugePage : 64, zero: false);
         if (hugePages)
         {
+            // before the first write: pages touched earlier are already 4 KiB ones (packed weights then read ~15 % slower)
             MappedPages.AdviseHugePages((byte*)_ptr, (long)bytes);
         }
+        NativeMemory.Clear(_ptr, bytes);
         Length = length;
     }
 
