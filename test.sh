@@ -45,7 +45,9 @@ command -v promtool >/dev/null 2>&1 && promtool --version 2>&1 | head -1
 run_tests() { # $1 = label, rest = extra dotnet test args
   local label=$1; shift
   echo "== $label"
-  dotnet test Sluice.sln -c Release --no-build --blame-hang-timeout 15m "$@" 2>&1 | tee -a "$log" | grep -E "^\s*(Passed!|Failed!|Failed |Skipped )|Error Message|Assert" || true
+  # a failure's message follows its "Error Message:" line: print up to 24 lines of it
+  dotnet test Sluice.sln -c Release --no-build --blame-hang-timeout 15m "$@" 2>&1 | tee -a "$log" \
+    | awk '/^[[:space:]]*(Passed!|Failed!|Failed |Skipped )/ { print; next } /Error Message/ { n = 24 } n > 0 { print; n-- }' || true
 }
 
 # one test assembly at a time: the server tests load the CPU, and some engine tests bound their wall-clock time
