@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using Sluice.Engine.Formats.Gguf;
 
 namespace Sluice.Engine.Tests.Formats;
@@ -93,27 +91,27 @@ public sealed class GgufImage
     {
         Positions.Clear();
         var s = new MemoryStream();
-        U32(s, GgufFile.Magic);
-        U32(s, Version);
-        U64(s, TensorCount ?? (ulong)Tensors.Count);
-        U64(s, MetadataCount ?? (ulong)Metadata.Count);
+        GgufWriter.WriteU32(s, GgufFile.Magic);
+        GgufWriter.WriteU32(s, Version);
+        GgufWriter.WriteU64(s, TensorCount ?? (ulong)Tensors.Count);
+        GgufWriter.WriteU64(s, MetadataCount ?? (ulong)Metadata.Count);
         foreach (var (key, value) in Metadata)
         {
             Positions.TryAdd("key:" + key, s.Position);
-            Str(s, key);
-            U32(s, (uint)value.Type);
+            GgufWriter.WriteString(s, key);
+            GgufWriter.WriteU32(s, (uint)value.Type);
             if (value.Type == GgufValueType.Array)
             {
                 var a = (Array)value.Value;
-                U32(s, (uint)value.ElementType);
-                U64(s, (ulong)a.Length);
+                GgufWriter.WriteU32(s, (uint)value.ElementType);
+                GgufWriter.WriteU64(s, (ulong)a.Length);
                 for (int i = 0; i < a.Length; i++)
                 {
                     if (value.ElementType == GgufValueType.String)
                     {
                         Positions.TryAdd($"item:{key}:{i}", s.Position);
                     }
-                    Scalar(s, value.ElementType, a.GetValue(i)!);
+                    GgufWriter.WriteScalar(s, value.ElementType, a.GetValue(i)!);
                 }
             }
             else
@@ -122,20 +120,20 @@ public sealed class GgufImage
                 {
                     Positions.TryAdd("value:" + key, s.Position);
                 }
-                Scalar(s, value.Type, value.Value);
+                GgufWriter.WriteScalar(s, value.Type, value.Value);
             }
         }
         foreach (var t in Tensors)
         {
             Positions.TryAdd("tensor:" + t.Name, s.Position);
-            Str(s, t.Name);
-            U32(s, (uint)t.Dimensions.Length);
+            GgufWriter.WriteString(s, t.Name);
+            GgufWriter.WriteU32(s, (uint)t.Dimensions.Length);
             foreach (var d in t.Dimensions)
             {
-                U64(s, (ulong)d);
+                GgufWriter.WriteU64(s, (ulong)d);
             }
-            U32(s, t.Type);
-            U64(s, t.Offset);
+            GgufWriter.WriteU32(s, t.Type);
+            GgufWriter.WriteU64(s, t.Offset);
         }
         while (s.Position % DataAlignment != 0)
         {
@@ -143,47 +141,5 @@ public sealed class GgufImage
         }
         s.Write(Data);
         return s.ToArray();
-    }
-
-    private static void Scalar(Stream s, GgufValueType type, object value)
-    {
-        Span<byte> b = stackalloc byte[8];
-        switch (type)
-        {
-            case GgufValueType.UInt8: s.WriteByte(Convert.ToByte(value, null)); break;
-            case GgufValueType.Int8: s.WriteByte(unchecked((byte)Convert.ToSByte(value, null))); break;
-            case GgufValueType.Bool: s.WriteByte((bool)value ? (byte)1 : (byte)0); break;
-            case GgufValueType.UInt16: BinaryPrimitives.WriteUInt16LittleEndian(b, Convert.ToUInt16(value, null)); s.Write(b[..2]); break;
-            case GgufValueType.Int16: BinaryPrimitives.WriteInt16LittleEndian(b, Convert.ToInt16(value, null)); s.Write(b[..2]); break;
-            case GgufValueType.UInt32: BinaryPrimitives.WriteUInt32LittleEndian(b, Convert.ToUInt32(value, null)); s.Write(b[..4]); break;
-            case GgufValueType.Int32: BinaryPrimitives.WriteInt32LittleEndian(b, Convert.ToInt32(value, null)); s.Write(b[..4]); break;
-            case GgufValueType.Float32: BinaryPrimitives.WriteSingleLittleEndian(b, Convert.ToSingle(value, null)); s.Write(b[..4]); break;
-            case GgufValueType.UInt64: BinaryPrimitives.WriteUInt64LittleEndian(b, Convert.ToUInt64(value, null)); s.Write(b); break;
-            case GgufValueType.Int64: BinaryPrimitives.WriteInt64LittleEndian(b, Convert.ToInt64(value, null)); s.Write(b); break;
-            case GgufValueType.Float64: BinaryPrimitives.WriteDoubleLittleEndian(b, Convert.ToDouble(value, null)); s.Write(b); break;
-            case GgufValueType.String: Str(s, (string)value); break;
-            default: throw new ArgumentException($"cannot write GGUF value type {type}");
-        }
-    }
-
-    private static void Str(Stream s, string value)
-    {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        U64(s, (ulong)bytes.Length);
-        s.Write(bytes);
-    }
-
-    private static void U32(Stream s, uint v)
-    {
-        Span<byte> b = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, v);
-        s.Write(b);
-    }
-
-    private static void U64(Stream s, ulong v)
-    {
-        Span<byte> b = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(b, v);
-        s.Write(b);
     }
 }

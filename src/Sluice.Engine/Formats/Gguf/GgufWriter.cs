@@ -138,7 +138,7 @@ public sealed class GgufWriter
         WriteScalar(s, v.Type, v.Value);
     }
 
-    private static void WriteScalar(Stream s, GgufValueType type, object value)
+    internal static void WriteScalar(Stream s, GgufValueType type, object value)
     {
         Span<byte> b = stackalloc byte[8];
         switch (type)
@@ -159,21 +159,21 @@ public sealed class GgufWriter
         }
     }
 
-    private static void WriteString(Stream s, string value)
+    internal static void WriteString(Stream s, string value)
     {
         var bytes = Encoding.UTF8.GetBytes(value);
         WriteU64(s, (ulong)bytes.Length);
         s.Write(bytes);
     }
 
-    private static void WriteU32(Stream s, uint v)
+    internal static void WriteU32(Stream s, uint v)
     {
         Span<byte> b = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, v);
         s.Write(b);
     }
 
-    private static void WriteU64(Stream s, ulong v)
+    internal static void WriteU64(Stream s, ulong v)
     {
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(b, v);
