@@ -8,6 +8,7 @@ using Sluice.Engine.Models.Synthesis.Vocabulary;
 using Sluice.Engine.Quantization;
 using Sluice.Engine.Sampling;
 using Sluice.Engine.Serving;
+using Sluice.Engine.Tests.Support;
 
 namespace Sluice.Engine.Tests.Formats;
 
@@ -16,18 +17,7 @@ public sealed class HostileModelsFixture : IDisposable
 {
     public HostileModelsFixture()
     {
-        var small = ModelShape.Tiny with
-        {
-            Name = "hostile",
-            EmbeddingLength = 64,
-            BlockCount = 2,
-            HeadCount = 4,
-            HeadCountKv = 2,
-            FeedForwardLength = 128,
-            ContextLength = 1024,
-            VocabSize = null,
-            Tied = true,
-        };
+        var small = TestModels.TinyShape with { Name = "hostile" };
         var wide = small with { EmbeddingLength = 256, FeedForwardLength = 256 }; // K-quant rows are 256-element blocks
         Paths = new Dictionary<string, string>
         {

@@ -2,6 +2,7 @@ using Sluice.Engine.Models;
 using Sluice.Engine.Models.Synthesis;
 using Sluice.Engine.Models.Synthesis.Vocabulary;
 using Sluice.Engine.Serving;
+using Sluice.Engine.Tests.Support;
 using static Sluice.Engine.Tests.Serving.EngineTestKit;
 
 namespace Sluice.Engine.Tests.Models;
@@ -53,18 +54,7 @@ public sealed class ModelFileReplacementTests : IDisposable
 
     private static void Synthesize(string path, WeightMix mix, ulong seed)
     {
-        var shape = ModelShape.Tiny with
-        {
-            Name = "replace",
-            EmbeddingLength = 64,
-            BlockCount = 2,
-            HeadCount = 4,
-            HeadCountKv = 2,
-            FeedForwardLength = 128,
-            ContextLength = 256,
-            VocabSize = null,
-            Tied = true,
-        };
+        var shape = TestModels.TinyShape with { Name = "replace", ContextLength = 256 };
         ModelSynthesizer.Write(new SynthesisOptions(shape, mix, SynthVocabulary.Bytes()) { Seed = seed }, path);
     }
 }

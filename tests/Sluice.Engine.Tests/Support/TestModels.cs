@@ -12,24 +12,25 @@ public static class TestModels
     /// <summary>llama, 64 wide, 2 layers, 4 heads / 2 KV heads, byte-level vocabulary (~260 tokens), F16.</summary>
     public static LoadedModel LoadTiny() => ModelLoader.Load(TinyPath.Value);
 
+    /// <summary>The tiny model's shape (llama, 64 wide, 2 layers, 4 heads / 2 KV heads, tied embedding, context 1024), for tests that synthesize variants.</summary>
+    public static ModelShape TinyShape { get; } = ModelShape.Tiny with
+    {
+        EmbeddingLength = 64,
+        BlockCount = 2,
+        HeadCount = 4,
+        HeadCountKv = 2,
+        FeedForwardLength = 128,
+        ContextLength = 1024,
+        VocabSize = null,
+        Tied = true,
+    };
+
     private static string Write(string name, WeightMix mix)
     {
         var dir = Path.Combine(Path.GetTempPath(), "sluice-test-models");
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, $"{name}-{Environment.ProcessId}.gguf");
-        var shape = ModelShape.Tiny with
-        {
-            Name = name,
-            EmbeddingLength = 64,
-            BlockCount = 2,
-            HeadCount = 4,
-            HeadCountKv = 2,
-            FeedForwardLength = 128,
-            ContextLength = 1024,
-            VocabSize = null,
-            Tied = true,
-        };
-        ModelSynthesizer.Write(new SynthesisOptions(shape, mix, SynthVocabulary.Bytes()) { Seed = 7 }, path);
+        ModelSynthesizer.Write(new SynthesisOptions(TinyShape with { Name = name }, mix, SynthVocabulary.Bytes()) { Seed = 7 }, path);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => File.Delete(path);
         return path;
     }

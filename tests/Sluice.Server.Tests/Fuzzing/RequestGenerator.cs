@@ -460,15 +460,7 @@ internal sealed class RequestGenerator
                     Set(f, "best_of", Int(n));
                 }
             }
-            stream = Chance(0.45);
-            if (stream || Chance(0.1))
-            {
-                Set(f, "stream", Bool(stream));
-            }
-            if (Chance(0.35))
-            {
-                Set(f, "stream_options", Obj(("include_usage", Bool(Chance(0.5)))));
-            }
+            stream = AddStreaming(f);
             if (Chance(0.15))
             {
                 logprobs = _rng.Next(0, 6);
@@ -485,6 +477,21 @@ internal sealed class RequestGenerator
             }
         }
         return (f, prompts, n, logprobs);
+    }
+
+    // stream (sometimes false explicitly) and, independently, stream_options; returns whether the request streams
+    private bool AddStreaming(Fields f)
+    {
+        bool stream = Chance(0.45);
+        if (stream || Chance(0.1))
+        {
+            Set(f, "stream", Bool(stream));
+        }
+        if (Chance(0.35))
+        {
+            Set(f, "stream_options", Obj(("include_usage", Bool(Chance(0.5)))));
+        }
+        return stream;
     }
 
     /// <returns>The fields, n, and the top log-probabilities asked for (null: none).</returns>
@@ -507,15 +514,7 @@ internal sealed class RequestGenerator
                 n = _rng.Next(1, 4);
                 Set(f, "n", Int(n));
             }
-            stream = Chance(0.45);
-            if (stream || Chance(0.1))
-            {
-                Set(f, "stream", Bool(stream));
-            }
-            if (Chance(0.35))
-            {
-                Set(f, "stream_options", Obj(("include_usage", Bool(Chance(0.5)))));
-            }
+            stream = AddStreaming(f);
             if (Chance(0.15))
             {
                 Set(f, "logprobs", True);
