@@ -94,9 +94,21 @@ public static unsafe class ActivationQuantizer
             sbyte* qb = q + o * 256;
             QuantizeBlockQ8K(x + b * 256, qb, out scales[o], sums);
             byte* ub = u + o * 256;
-            for (int i = 0; i < 256; i++)
+            if (Simd.Use256)
             {
-                ub[i] = (byte)(qb[i] + 128);
+                // q + 128 as unsigned: the sign bit flipped
+                var flip = Vector256.Create((byte)0x80);
+                for (int i = 0; i < 256; i += 32)
+                {
+                    (Vector256.Load((byte*)qb + i) ^ flip).Store(ub + i);
+                }
+            }
+            else
+            {
+                for (int i = 0; i < 256; i++)
+                {
+                    ub[i] = (byte)(qb[i] + 128);
+                }
             }
             for (int i = 0; i < 8; i++)
             {
@@ -163,17 +175,12 @@ public static unsafe class ActivationQuantizer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void QuantizeBlockQ8K(float* x, sbyte* q, out float scale, int* bsums)
     {
-        if (!Simd.Use512)
+        if (!Simd.Use256)
         {
             QuantizeBlockQ8KReference(x, q, out scale, bsums);
             return;
         }
-        var m = Vector512<float>.Zero;
-        for (int j = 0; j < 256; j += 16)
-        {
-            m = Vector512.Max(m, Vector512.Abs(Vector512.Load(x + j)));
-        }
-        float amax = m.ToScalarMax();
+        float amax = MaxMagnitude256(x);
         if (float.IsNaN(amax))
         {
             // a NaN activation (from a NaN weight or a lying model file): the search below would never find
@@ -195,15 +202,59 @@ public static unsafe class ActivationQuantizer
             first++;
         }
         float iscale = -127f / x[first];
-        var vs = Vector512.Create(iscale);
-        var cap = Vector512.Create(127);
-        for (int j = 0; j < 256; j += 16)
+        if (Simd.Use512)
         {
-            var v = Vector512.Min(Avx512F.ConvertToVector512Int32(Vector512.Load(x + j) * vs), cap);
-            Avx512F.ConvertToVector128SByte(v).Store(q + j);
-            bsums[j / 16] = Vector512.Sum(v);
+            var vs = Vector512.Create(iscale);
+            var cap = Vector512.Create(127);
+            for (int j = 0; j < 256; j += 16)
+            {
+                var v = Vector512.Min(Avx512F.ConvertToVector512Int32(Vector512.Load(x + j) * vs), cap);
+                Avx512F.ConvertToVector128SByte(v).Store(q + j);
+                bsums[j / 16] = Vector512.Sum(v);
+            }
+        }
+        else
+        {
+            var vs = Vector256.Create(iscale);
+            var cap = Vector256.Create(127);
+            for (int j = 0; j < 256; j += 32)
+            {
+                // vcvtps2dq rounds to nearest even, as the reference's nearest_int does
+                var v0 = Vector256.Min(Avx.ConvertToVector256Int32(Vector256.Load(x + j) * vs), cap);
+                var v1 = Vector256.Min(Avx.ConvertToVector256Int32(Vector256.Load(x + j + 8) * vs), cap);
+                var v2 = Vector256.Min(Avx.ConvertToVector256Int32(Vector256.Load(x + j + 16) * vs), cap);
+                var v3 = Vector256.Min(Avx.ConvertToVector256Int32(Vector256.Load(x + j + 24) * vs), cap);
+                // the packs interleave 128-bit lanes (see QuantizeBlockQ8_0); the permute puts the dwords back in order
+                var bytes = Avx2.PackSignedSaturate(Avx2.PackSignedSaturate(v0, v1), Avx2.PackSignedSaturate(v2, v3));
+                Avx2.PermuteVar8x32(bytes.AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).Store((int*)(q + j));
+                bsums[j / 16] = Vector256.Sum(v0 + v1);
+                bsums[j / 16 + 1] = Vector256.Sum(v2 + v3);
+            }
         }
         scale = 1 / iscale;
+    }
+
+    // the largest magnitude of a 256-value block
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float MaxMagnitude256(float* x)
+    {
+        if (Simd.Use512)
+        {
+            var m = Vector512<float>.Zero;
+            for (int j = 0; j < 256; j += 16)
+            {
+                m = Vector512.Max(m, Vector512.Abs(Vector512.Load(x + j)));
+            }
+            return m.ToScalarMax();
+        }
+        var m0 = Vector256<float>.Zero;
+        var m1 = Vector256<float>.Zero;
+        for (int j = 0; j < 256; j += 16)
+        {
+            m0 = Vector256.Max(m0, Vector256.Abs(Vector256.Load(x + j)));
+            m1 = Vector256.Max(m1, Vector256.Abs(Vector256.Load(x + j + 8)));
+        }
+        return Vector256.Max(m0, m1).ToScalarMax();
     }
 
     /// <summary>Q8_K activation block through the scalar codec (ggml's quantize_row_q8_K_ref).</summary>

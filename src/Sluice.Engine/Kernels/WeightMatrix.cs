@@ -54,8 +54,8 @@ public sealed unsafe class WeightMatrix
 
     /// <summary>
     /// The matrix repacked in 16-row groups (made once, on first use; the same size as the matrix) for
-    /// Q4_K or Q6_K with AVX-512 and Q4_0 or Q8_0 with AVX2 or AVX-512 (the integer kernels,
-    /// <see cref="Gemm.PackedGroups"/>), and F16 with AVX2 or AVX-512 (<see cref="Gemm.F16Kernels"/>), at least 16 rows. Null otherwise, or when
+    /// Q4_0, Q8_0, Q4_K and Q6_K (the integer kernels, <see cref="Gemm.PackedGroups"/>) and F16
+    /// (<see cref="Gemm.F16Kernels"/>) with AVX2 or AVX-512, at least 16 rows. Null otherwise, or when
     /// a block scale (F16: a value) is an infinity or NaN; matmuls then take the one-row path, which
     /// gives the same results.
     /// </summary>
@@ -102,11 +102,10 @@ public sealed unsafe class WeightMatrix
         }
     }
 
-    // the types with packed-group kernels on this machine: every integer-dot type on AVX-512; Q4_0, Q8_0 and F16 on AVX2
+    // the types with packed-group kernels on this machine: the integer-dot types and F16, on AVX2 or AVX-512
     private bool PackedKernels => Type switch
     {
-        GgmlType.Q4_K or GgmlType.Q6_K => Simd.Use512,
-        GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.F16 => Simd.Use256,
+        GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.F16 => Simd.Use256,
         _ => false,
     };
 

@@ -21,7 +21,7 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// vpmaddubsw (pairs of at most 2 * 15 * 127, so the two halves of a sub-block add in int16), applies
 /// each sub-block's scale with vpmaddwd, and takes the mins term from per-32 activation sums.
 /// </summary>
-internal static unsafe class Q4_KKernels
+internal static unsafe partial class Q4_KKernels
 {
     private const int BlockBytes = 144;
 
@@ -81,12 +81,12 @@ internal static unsafe class Q4_KKernels
 
     /// <summary>
     /// Packs group g (<see cref="PackedGroups"/>) of a Q4_K matrix of at least 16 rows (always succeeds: scales are
-    /// widened exactly). For <see cref="VnniKernels"/> the layout keeps one row per 32-bit lane instead
-    /// (<see cref="PackRowsInLanes"/>), in the same number of bytes.
+    /// widened exactly). For <see cref="VnniKernels"/> and the AVX2 kernel the layout keeps one row per 32-bit lane
+    /// instead (<see cref="PackRowsInLanes"/>), in the same number of bytes.
     /// </summary>
     public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
     {
-        if (VnniKernels.Available)
+        if (RowsInLanes)
         {
             PackRowsInLanes(w, rb, rows, blocks, g, dst);
             return true;
@@ -126,8 +126,11 @@ internal static unsafe class Q4_KKernels
         return true;
     }
 
+    // the layout the kernel in use reads: rows in lanes for VNNI and AVX2, lane order for the AVX-512 C# kernel
+    private static bool RowsInLanes => VnniKernels.Available || !Simd.Use512;
+
     /// <summary>
-    /// Group g for the VNNI kernel, per super-block with the 16 rows in row order: d and dmin (16 halves each), the mins
+    /// Group g for the VNNI and AVX2 kernels, per super-block with the 16 rows in row order: d and dmin (16 halves each), the mins
     /// as int16 pairs (m[2p], m[2p+1]) per row for p = 0..3, the 8 sub-block scales as bytes (16 rows per sub-block),
     /// then for each 4-byte slice i of qs (chunk c = i / 8) the 16 rows' 4 bytes.
     /// </summary>
@@ -164,7 +167,7 @@ internal static unsafe class Q4_KKernels
 
     /// <summary>
     /// One packed 16-row group times every token of <paramref name="x"/>: y[t * yStride + i] for rows
-    /// i in 0..15. <paramref name="acc"/> is scratch of <see cref="ScratchFloats"/> floats. AVX-512 only.
+    /// i in 0..15. <paramref name="acc"/> is scratch of <see cref="ScratchFloats"/> floats. AVX-512 or AVX2.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
@@ -172,6 +175,11 @@ internal static unsafe class Q4_KKernels
         if (VnniKernels.Available)
         {
             VnniKernels.Q4_KRows16(group, blocks, x, acc, y, yStride);
+            return;
+        }
+        if (!Simd.Use512)
+        {
+            Rows16Avx2(group, blocks, x, acc, y, yStride);
             return;
         }
         int n = x.Tokens;
@@ -302,5 +310,5 @@ internal static unsafe class Q4_KKernels
     }
 
     /// <summary>Scratch floats <see cref="Rows16"/> needs for <paramref name="tokens"/> tokens.</summary>
-    public static long ScratchFloats(int tokens) => 16L * tokens + 96 * 16 + 16;
+    public static long ScratchFloats(int tokens) => 24L * tokens + 96 * 16 + 16;
 }

@@ -20,7 +20,7 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// 2 * 255 * 32), applies each sub-block's scale with vpmaddwd, and removes the offset with a per-row
 /// constant computed when packing (128 * sum of scale * q over the super-block).
 /// </summary>
-internal static unsafe class Q6_KKernels
+internal static unsafe partial class Q6_KKernels
 {
     private const int BlockBytes = 210;
 
@@ -97,14 +97,14 @@ internal static unsafe class Q6_KKernels
 
     /// <summary>
     /// Packs group g (<see cref="PackedGroups"/>) of a Q6_K matrix of at least 16 rows (always succeeds: scales are
-    /// widened exactly). For <see cref="VnniKernels"/> the layout keeps one row per 32-bit lane instead
-    /// (<see cref="PackRowsInLanes"/>), in the same number of bytes.
+    /// widened exactly). For <see cref="VnniKernels"/> and the AVX2 kernel the layout keeps one row per 32-bit lane
+    /// instead (<see cref="PackRowsInLanes"/>), in the same number of bytes.
     /// </summary>
     public static bool PackGroup(byte* w, long rb, int rows, int blocks, int g, byte* dst)
     {
         byte* ones = stackalloc byte[16];
         new Span<byte>(ones, 16).Fill(129);
-        if (VnniKernels.Available)
+        if (VnniKernels.Available || !Simd.Use512)
         {
             PackRowsInLanes(w, rb, rows, blocks, g, dst, ones);
             return true;
@@ -147,7 +147,7 @@ internal static unsafe class Q6_KKernels
     }
 
     /// <summary>
-    /// Group g for the VNNI kernel, per super-block with the 16 rows in row order: d (16 halves), the offset
+    /// Group g for the VNNI and AVX2 kernels, per super-block with the 16 rows in row order: d (16 halves), the offset
     /// corrections (int32, as above), the 16 sub-block scales as bytes (16 rows per sub-block), then the 16 rows'
     /// 4-byte slices of ql and qh, three for each 4 positions of each half, in the order the kernel reads them.
     /// </summary>
@@ -187,7 +187,7 @@ internal static unsafe class Q6_KKernels
     /// <summary>
     /// One packed 16-row group times every token of <paramref name="x"/>: y[t * yStride + i] for rows
     /// i in 0..15. <paramref name="acc"/> is scratch for 16 floats per token and 8 KiB of staging
-    /// (<see cref="ScratchFloats"/> in all). AVX-512 only.
+    /// (<see cref="ScratchFloats"/> in all). AVX-512 or AVX2.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows16(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
@@ -195,6 +195,11 @@ internal static unsafe class Q6_KKernels
         if (VnniKernels.Available)
         {
             VnniKernels.Q6_KRows16(group, blocks, x, acc, y, yStride);
+            return;
+        }
+        if (!Simd.Use512)
+        {
+            Rows16Avx2(group, blocks, x, acc, y, yStride);
             return;
         }
         int n = x.Tokens;
@@ -337,7 +342,7 @@ internal static unsafe class Q6_KKernels
     }
 
     /// <summary>Scratch floats <see cref="Rows16"/> needs for <paramref name="tokens"/> tokens.</summary>
-    public static long ScratchFloats(int tokens) => 16L * tokens + 2 * 64 * 16 + 16;
+    public static long ScratchFloats(int tokens) => 24L * tokens + 2 * 64 * 16 + 16;
 }
 
 /// <summary>
