@@ -174,6 +174,11 @@ public sealed unsafe class Attention : IParallelWork
             Update64(q, o, keys, values, count, scores, ref max, ref sum);
             return;
         }
+        if (Simd.Use256 && hd == 64)
+        {
+            Update64Avx2(q, o, keys, values, count, scores, ref max, ref sum);
+            return;
+        }
         float blockMax = float.NegativeInfinity;
         for (int j = 0; j < count; j++)
         {
@@ -280,6 +285,92 @@ public sealed unsafe class Attention : IParallelWork
         max = newMax;
     }
 
+    // Update64 on AVX2: 8 keys at a time, each key's 8 partial sums (two FMA chains over the query's 8 registers)
+    // summed across lanes by a vhaddps tree and one cross-lane add (key j's score in lane j); the output row's 8
+    // registers take the weighted values with one FMA chain each
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Update64Avx2(float* q, float* o, float* keys, float* values, int count, float* scores, ref float max, ref float sum)
+    {
+        var scale = Vector256.Create(_scale);
+        var blockMax = Vector256.Create(float.NegativeInfinity);
+        for (int j0 = 0; j0 < count; j0 += 8)
+        {
+            float* k = keys + j0 * 64;
+            int left = count - j0;
+            var h01 = Avx.HorizontalAdd(Products(k, 0, left, q), Products(k, 1, left, q));
+            var h23 = Avx.HorizontalAdd(Products(k, 2, left, q), Products(k, 3, left, q));
+            var h45 = Avx.HorizontalAdd(Products(k, 4, left, q), Products(k, 5, left, q));
+            var h67 = Avx.HorizontalAdd(Products(k, 6, left, q), Products(k, 7, left, q));
+            // per 128-bit lane: keys 0..3 (then 4..7) summed over that lane's half of the partial sums
+            var low = Avx.HorizontalAdd(h01, h23);
+            var high = Avx.HorizontalAdd(h45, h67);
+            var sv = (Avx.Permute2x128(low, high, 0x20) + Avx.Permute2x128(low, high, 0x31)) * scale;
+            if (left < 8)
+            {
+                sv = Vector256.ConditionalSelect(Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(left)).AsSingle(), sv, Vector256.Create(float.NegativeInfinity));
+            }
+            sv.Store(scores + j0);
+            blockMax = Vector256.Max(blockMax, sv);
+        }
+        float newMax = MathF.Max(max, blockMax.ToScalarMax());
+        float c = newMax == max ? 1f : MathF.Exp(max - newMax);
+        var correction = Vector256.Create(c);
+        var o0 = Vector256.Load(o) * correction;
+        var o1 = Vector256.Load(o + 8) * correction;
+        var o2 = Vector256.Load(o + 16) * correction;
+        var o3 = Vector256.Load(o + 24) * correction;
+        var o4 = Vector256.Load(o + 32) * correction;
+        var o5 = Vector256.Load(o + 40) * correction;
+        var o6 = Vector256.Load(o + 48) * correction;
+        var o7 = Vector256.Load(o + 56) * correction;
+        ExpShifted(scores, count, newMax);
+        for (int j = 0; j < count; j++)
+        {
+            float* v = values + j * 64;
+            var p = Vector256.Create(scores[j]);
+            o0 = Simd.Fma256(Vector256.Load(v), p, o0);
+            o1 = Simd.Fma256(Vector256.Load(v + 8), p, o1);
+            o2 = Simd.Fma256(Vector256.Load(v + 16), p, o2);
+            o3 = Simd.Fma256(Vector256.Load(v + 24), p, o3);
+            o4 = Simd.Fma256(Vector256.Load(v + 32), p, o4);
+            o5 = Simd.Fma256(Vector256.Load(v + 40), p, o5);
+            o6 = Simd.Fma256(Vector256.Load(v + 48), p, o6);
+            o7 = Simd.Fma256(Vector256.Load(v + 56), p, o7);
+        }
+        o0.Store(o);
+        o1.Store(o + 8);
+        o2.Store(o + 16);
+        o3.Store(o + 24);
+        o4.Store(o + 32);
+        o5.Store(o + 40);
+        o6.Store(o + 48);
+        o7.Store(o + 56);
+        // lanes past count are 0 after ExpShifted
+        var ps = Vector256<float>.Zero;
+        for (int j0 = 0; j0 < count; j0 += 8)
+        {
+            ps += Vector256.Load(scores + j0);
+        }
+        sum = sum * c + Vector256.Sum(ps);
+        max = newMax;
+    }
+
+    // key j of 8 times the 64-wide query, 8 partial sums (zero past the block's last key, which is not read)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Products(float* k, int j, int left, float* q)
+    {
+        if (j >= left)
+        {
+            return Vector256<float>.Zero;
+        }
+        k += j * 64;
+        var a = Simd.Fma256(Vector256.Load(k + 8), Vector256.Load(q + 8), Vector256.Load(k) * Vector256.Load(q));
+        var b = Simd.Fma256(Vector256.Load(k + 24), Vector256.Load(q + 24), Vector256.Load(k + 16) * Vector256.Load(q + 16));
+        a = Simd.Fma256(Vector256.Load(k + 40), Vector256.Load(q + 40), Simd.Fma256(Vector256.Load(k + 32), Vector256.Load(q + 32), a));
+        b = Simd.Fma256(Vector256.Load(k + 56), Vector256.Load(q + 56), Simd.Fma256(Vector256.Load(k + 48), Vector256.Load(q + 48), b));
+        return a + b;
+    }
+
     // key j of 16 times the query, 16 partial sums (zero past the block's last key, which is not read)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Products(float* k, int j, int left, Vector512<float> q0, Vector512<float> q1, Vector512<float> q2, Vector512<float> q3)
@@ -337,10 +428,16 @@ public sealed unsafe class Attention : IParallelWork
         if (Simd.Use256)
         {
             var m = Vector256.Create(max);
-            for (; j + 8 <= count; j += 8)
+            for (; j < count; j += 8)
             {
-                Vector256.Exp(Vector256.Load(s + j) - m).Store(s + j);
+                var v = Vector256.Load(s + j) - m;
+                if (j + 8 > count)
+                {
+                    v = Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Create(j) + Vector256<int>.Indices, Vector256.Create(count)).AsSingle(), v, Vector256.Create(float.NegativeInfinity));
+                }
+                ExpNonPositive(v).Store(s + j);
             }
+            return;
         }
         for (; j < count; j++)
         {
@@ -371,6 +468,24 @@ public sealed unsafe class Attention : IParallelWork
         return p * scale;
     }
 
+    /// <summary>The same e^x for 8 lanes (AVX2 + FMA), the same steps and constants.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> ExpNonPositive(Vector256<float> x)
+    {
+        x = Vector256.Max(x, Vector256.Create(-88f));
+        var n = Avx.RoundToNearestInteger(x * Vector256.Create(1.44269504f));
+        var r = Simd.Fma256(n, Vector256.Create(-0.693145751953125f), x);
+        r = Simd.Fma256(n, Vector256.Create(-1.42860677e-06f), r);
+        var p = Simd.Fma256(Vector256.Create(1f / 720), r, Vector256.Create(1f / 120));
+        p = Simd.Fma256(p, r, Vector256.Create(1f / 24));
+        p = Simd.Fma256(p, r, Vector256.Create(1f / 6));
+        p = Simd.Fma256(p, r, Vector256.Create(0.5f));
+        p = Simd.Fma256(p, r, Vector256<float>.One);
+        p = Simd.Fma256(p, r, Vector256<float>.One);
+        var scale = ((Avx.ConvertToVector256Int32(n) + Vector256.Create(127)) << 23).AsSingle();
+        return p * scale;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Widen(ushort* src, float* dst, int n)
     {
@@ -380,6 +495,13 @@ public sealed unsafe class Attention : IParallelWork
             for (; i + 16 <= n; i += 16)
             {
                 HalfVectors.ToFloat(Vector256.Load(src + i)).Store(dst + i);
+            }
+        }
+        else if (Simd.Use256)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                HalfVectors.ToFloat(Vector128.Load(src + i)).Store(dst + i);
             }
         }
         for (; i < n; i++)

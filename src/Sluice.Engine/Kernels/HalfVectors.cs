@@ -47,6 +47,25 @@ public static unsafe class HalfVectors
                 (r | sign).AsSingle().Store(y + i);
             }
         }
+        else if (Simd.Use256)
+        {
+            // the same steps, 8 lanes at a time
+            var signMask = Vector256.Create(0x80000000u);
+            var two24 = Vector256.Create(16777216f);
+            var inv24 = Vector256.Create(1f / 16777216f);
+            for (; i + 8 <= n; i += 8)
+            {
+                var u = Vector256.Load(x + i).AsUInt32();
+                var sign = u & signMask;
+                var a = u & ~signMask;
+                var normal = (a + Vector256.Create(0x0FFFu) + ((a >> 13) & Vector256<uint>.One)) & Vector256.Create(0xFFFFE000u);
+                var small = (Avx.ConvertToVector256Single(Avx.ConvertToVector256Int32(a.AsSingle() * two24)) * inv24).AsUInt32();
+                var r = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(0x38800000u)), small, normal);
+                r = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, Vector256.Create(0x477FF000u)), Vector256.Create(0x7F800000u), r);
+                r = Vector256.ConditionalSelect(Vector256.GreaterThan(a, Vector256.Create(0x7F800000u)), a | Vector256.Create(0x00400000u), r);
+                (r | sign).AsSingle().Store(y + i);
+            }
+        }
         for (; i < n; i++)
         {
             y[i] = RoundToHalf(x[i]);
@@ -66,6 +85,17 @@ public static unsafe class HalfVectors
                 var nan = Vector512.GreaterThan(u & Vector512.Create(0x7FFFFFFFu), Vector512.Create(0x7F800000u));
                 var quiet = ((u >> 16) | Vector512.Create(64u)) << 16;
                 Vector512.ConditionalSelect(nan, quiet, rounded).AsSingle().Store(y + i);
+            }
+        }
+        else if (Simd.Use256)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                var u = Vector256.Load(x + i).AsUInt32();
+                var rounded = (u + Vector256.Create(0x7FFFu) + ((u >> 16) & Vector256<uint>.One)) & Vector256.Create(0xFFFF0000u);
+                var nan = Vector256.GreaterThan(u & Vector256.Create(0x7FFFFFFFu), Vector256.Create(0x7F800000u));
+                var quiet = ((u >> 16) | Vector256.Create(64u)) << 16;
+                Vector256.ConditionalSelect(nan, quiet, rounded).AsSingle().Store(y + i);
             }
         }
         for (; i < n; i++)

@@ -151,12 +151,7 @@ public sealed unsafe class AttentionTests
         {
             return; // the AVX-512 softmax path only
         }
-        var rng = new Random(5);
-        var xs = new List<float> { 0f, -0f, -1e-30f, -1e-7f, -0.5f, -0.34657359f, -0.6931472f, -1f, -10f, -50f, -87f };
-        for (int i = 0; i < 20000; i++)
-        {
-            xs.Add(-(float)(rng.NextDouble() * 87));
-        }
+        var xs = ExpArguments();
         for (int i = 0; i + 16 <= xs.Count; i += 16)
         {
             var v = System.Runtime.Intrinsics.Vector512.Create(xs.GetRange(i, 16).ToArray());
@@ -171,5 +166,38 @@ public sealed unsafe class AttentionTests
         Assert.Equal(0f, far[0]);
         Assert.Equal(0f, Attention.ExpNonPositive(System.Runtime.Intrinsics.Vector512.Create(-100f))[3]);
         Assert.Equal(1f, Attention.ExpNonPositive(System.Runtime.Intrinsics.Vector512<float>.Zero)[0]);
+    }
+
+    [Fact]
+    public void ExpNonPositiveAvx2_IsWithinTwoUlps_AndZeroFarBelow()
+    {
+        if (!Simd.Use256)
+        {
+            return; // the AVX2 softmax path only
+        }
+        var xs = ExpArguments();
+        for (int i = 0; i + 8 <= xs.Count; i += 8)
+        {
+            var e = Attention.ExpNonPositive(System.Runtime.Intrinsics.Vector256.Create(xs.GetRange(i, 8).ToArray()));
+            for (int j = 0; j < 8; j++)
+            {
+                double exact = Math.Exp(xs[i + j]);
+                Assert.True(Math.Abs(e[j] - exact) <= 2.5e-7 * exact, $"exp({xs[i + j]:R}) = {e[j]:R}, exact {exact:R}");
+            }
+        }
+        Assert.Equal(0f, Attention.ExpNonPositive(System.Runtime.Intrinsics.Vector256.Create(float.NegativeInfinity))[0]);
+        Assert.Equal(0f, Attention.ExpNonPositive(System.Runtime.Intrinsics.Vector256.Create(-100f))[3]);
+        Assert.Equal(1f, Attention.ExpNonPositive(System.Runtime.Intrinsics.Vector256<float>.Zero)[0]);
+    }
+
+    private static List<float> ExpArguments()
+    {
+        var rng = new Random(5);
+        var xs = new List<float> { 0f, -0f, -1e-30f, -1e-7f, -0.5f, -0.34657359f, -0.6931472f, -1f, -10f, -50f, -87f };
+        for (int i = 0; i < 20000; i++)
+        {
+            xs.Add(-(float)(rng.NextDouble() * 87));
+        }
+        return xs;
     }
 }

@@ -10,7 +10,7 @@ public sealed unsafe class MatMulTests
     public static TheoryData<GgmlType, int> Cases => new()
     {
         { GgmlType.Q8_0, 96 }, { GgmlType.Q8_0, 64 }, { GgmlType.Q4_0, 96 }, { GgmlType.Q4_0, 160 },
-        { GgmlType.Q4_K, 512 }, { GgmlType.Q6_K, 256 }, { GgmlType.Q6_K, 768 }, { GgmlType.F16, 72 }, { GgmlType.F16, 1024 }, { GgmlType.F16, 2048 }, { GgmlType.F16, 4864 }, { GgmlType.BF16, 40 }, { GgmlType.F32, 33 },
+        { GgmlType.Q4_K, 512 }, { GgmlType.Q6_K, 256 }, { GgmlType.Q6_K, 768 }, { GgmlType.F16, 72 }, { GgmlType.F16, 1024 }, { GgmlType.F16, 2048 }, { GgmlType.F16, 4864 }, { GgmlType.BF16, 40 }, { GgmlType.BF16, 256 }, { GgmlType.F32, 33 }, { GgmlType.F32, 72 },
     };
 
     /// <summary>

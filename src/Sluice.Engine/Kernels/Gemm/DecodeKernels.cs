@@ -9,13 +9,13 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// Single-token (decode) matmul for four weight rows at once, expanding each 16 weights in registers
 /// and multiplying at once, so weights stream from memory with no scratch traffic. The weights take
 /// exactly the float values <see cref="RowDequantizer"/> gives them and every row follows
-/// <see cref="FloatGemm"/>'s recipe, so results equal the batched path bit for bit. AVX-512 only;
-/// other paths expand rows through scratch.
+/// <see cref="FloatGemm"/>'s recipe, so results equal the batched path bit for bit. AVX-512 (16 values a
+/// step) or AVX2 (8, the AVX2 recipe's accumulator width); without them rows expand through scratch.
 /// </summary>
 internal static unsafe class DecodeKernels
 {
     /// <summary>True when <paramref name="type"/> has a fused kernel for rows of <paramref name="k"/> values.</summary>
-    public static bool Supports(GgmlType type, int k) => Simd.Use512 && k % 16 == 0 && type switch
+    public static bool Supports(GgmlType type, int k) => (Simd.Use512 ? k % 16 == 0 : Simd.Use256 && k % 8 == 0) && type switch
     {
         GgmlType.BF16 or GgmlType.F32 => true,
         _ => false,
@@ -25,6 +25,11 @@ internal static unsafe class DecodeKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Quad(GgmlType type, byte* w, long rb, float* x, int k, float* y)
     {
+        if (!Simd.Use512)
+        {
+            Avx2(type == GgmlType.BF16, w, rb, x, k, y);
+            return;
+        }
         switch (type)
         {
             case GgmlType.BF16: BF16(w, rb, x, k, y); break;
@@ -76,6 +81,34 @@ internal static unsafe class DecodeKernels
         }
         Store(y, c0, c1, c2, c3);
     }
+
+    // BF16 or F32 rows, 8 values a step into one accumulator per row (FloatGemm.Dot's AVX2 recipe)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Avx2(bool bf16, byte* w, long rb, float* x, int k, float* y)
+    {
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        int size = bf16 ? 2 : 4;
+        for (int i = 0; i < k; i += 8)
+        {
+            if (((i * size) & 63) == 0)
+            {
+                Prefetch(w + (long)i * size, rb);
+            }
+            var xv = Vector256.Load(x + i);
+            c0 = Simd.Fma256(Row(w, i, bf16), xv, c0);
+            c1 = Simd.Fma256(Row(w + rb, i, bf16), xv, c1);
+            c2 = Simd.Fma256(Row(w + 2 * rb, i, bf16), xv, c2);
+            c3 = Simd.Fma256(Row(w + 3 * rb, i, bf16), xv, c3);
+        }
+        y[0] = FloatGemm.Reduce(c0);
+        y[1] = FloatGemm.Reduce(c1);
+        y[2] = FloatGemm.Reduce(c2);
+        y[3] = FloatGemm.Reduce(c3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Row(byte* row, int i, bool bf16) =>
+        bf16 ? HalfVectors.BF16ToFloat(Vector128.Load((ushort*)row + i)) : Vector256.Load((float*)row + i);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void F32(byte* w, long rb, float* x, int k, float* y)

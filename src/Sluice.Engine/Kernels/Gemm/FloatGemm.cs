@@ -66,6 +66,12 @@ public static unsafe class FloatGemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile4x4(float* w, long ws, float* x, long xs, int k, float* result)
     {
+        if (!Simd.Use512 && Simd.Use256)
+        {
+            Tile4x2Avx2(w, ws, x, xs, k, result);
+            Tile4x2Avx2(w, ws, x + 2 * xs, xs, k, result + 8);
+            return;
+        }
         if (!Simd.Use512)
         {
             for (int t = 0; t < 4; t++)
@@ -109,10 +115,41 @@ public static unsafe class FloatGemm
         result[14] = Tail(Reduce(c23), w2, x3, i, k); result[15] = Tail(Reduce(c33), w3, x3, i, k);
     }
 
+    // AVX2: rows r0..r3 x tokens t0, t1 (8 accumulators; 4 x 4 would need every ymm register): out[t * 4 + r]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x2Avx2(float* w, long ws, float* x, long xs, int k, float* result)
+    {
+        float* w0 = w, w1 = w + ws, w2 = w1 + ws, w3 = w2 + ws;
+        float* x0 = x, x1 = x + xs;
+        Vector256<float> c00 = default, c10 = default, c20 = default, c30 = default;
+        Vector256<float> c01 = default, c11 = default, c21 = default, c31 = default;
+        int i = 0;
+        for (; i + 8 <= k; i += 8)
+        {
+            var a0 = Vector256.Load(w0 + i);
+            var a1 = Vector256.Load(w1 + i);
+            var a2 = Vector256.Load(w2 + i);
+            var a3 = Vector256.Load(w3 + i);
+            var b = Vector256.Load(x0 + i);
+            c00 = Simd.Fma256(a0, b, c00); c10 = Simd.Fma256(a1, b, c10); c20 = Simd.Fma256(a2, b, c20); c30 = Simd.Fma256(a3, b, c30);
+            b = Vector256.Load(x1 + i);
+            c01 = Simd.Fma256(a0, b, c01); c11 = Simd.Fma256(a1, b, c11); c21 = Simd.Fma256(a2, b, c21); c31 = Simd.Fma256(a3, b, c31);
+        }
+        result[0] = Tail(Reduce(c00), w0, x0, i, k); result[1] = Tail(Reduce(c10), w1, x0, i, k);
+        result[2] = Tail(Reduce(c20), w2, x0, i, k); result[3] = Tail(Reduce(c30), w3, x0, i, k);
+        result[4] = Tail(Reduce(c01), w0, x1, i, k); result[5] = Tail(Reduce(c11), w1, x1, i, k);
+        result[6] = Tail(Reduce(c21), w2, x1, i, k); result[7] = Tail(Reduce(c31), w3, x1, i, k);
+    }
+
     /// <summary>Rows r0..r3 x one token: out[r].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile4x1(float* w, long ws, float* x, int k, float* result)
     {
+        if (!Simd.Use512 && Simd.Use256)
+        {
+            Tile4x1Avx2(w, ws, x, k, result);
+            return;
+        }
         if (!Simd.Use512)
         {
             for (int r = 0; r < 4; r++)
@@ -131,6 +168,26 @@ public static unsafe class FloatGemm
             c1 = Simd.Fma512(Vector512.Load(w1 + i), b, c1);
             c2 = Simd.Fma512(Vector512.Load(w2 + i), b, c2);
             c3 = Simd.Fma512(Vector512.Load(w3 + i), b, c3);
+        }
+        result[0] = Tail(Reduce(c0), w0, x, i, k);
+        result[1] = Tail(Reduce(c1), w1, x, i, k);
+        result[2] = Tail(Reduce(c2), w2, x, i, k);
+        result[3] = Tail(Reduce(c3), w3, x, i, k);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x1Avx2(float* w, long ws, float* x, int k, float* result)
+    {
+        float* w0 = w, w1 = w + ws, w2 = w1 + ws, w3 = w2 + ws;
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        int i = 0;
+        for (; i + 8 <= k; i += 8)
+        {
+            var b = Vector256.Load(x + i);
+            c0 = Simd.Fma256(Vector256.Load(w0 + i), b, c0);
+            c1 = Simd.Fma256(Vector256.Load(w1 + i), b, c1);
+            c2 = Simd.Fma256(Vector256.Load(w2 + i), b, c2);
+            c3 = Simd.Fma256(Vector256.Load(w3 + i), b, c3);
         }
         result[0] = Tail(Reduce(c0), w0, x, i, k);
         result[1] = Tail(Reduce(c1), w1, x, i, k);

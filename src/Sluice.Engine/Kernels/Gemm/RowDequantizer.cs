@@ -18,6 +18,10 @@ public static unsafe class RowDequantizer
     {
         if (!Simd.Use512)
         {
+            if (Simd.Use256 && Avx2Types(type, row, k0, count, dst))
+            {
+                return;
+            }
             long offset = GgmlTypeInfo.RowBytes(type, k0);
             Quantizer.Dequantize(type, new ReadOnlySpan<byte>(row + offset, checked((int)GgmlTypeInfo.RowBytes(type, count))), new Span<float>(dst, count));
             return;
@@ -65,13 +69,57 @@ public static unsafe class RowDequantizer
     /// <summary>Elements per block: ranges must start and end on multiples of it.</summary>
     public static int Granularity(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K ? 256 : type is GgmlType.Q8_0 or GgmlType.Q4_0 ? 32 : 16;
 
+    // the AVX2 forms: the float types and Q8_0 (the KV cache's); the other types have packed kernels on AVX2 and
+    // expand through the codecs only when a matrix cannot be packed
+    private static bool Avx2Types(GgmlType type, byte* row, int k0, int count, float* dst)
+    {
+        switch (type)
+        {
+            case GgmlType.F32:
+                Buffer.MemoryCopy(row + 4L * k0, dst, 4L * count, 4L * count);
+                return true;
+            case GgmlType.F16:
+                F16((ushort*)row + k0, dst, count);
+                return true;
+            case GgmlType.BF16:
+                BF16((ushort*)row + k0, dst, count);
+                return true;
+            case GgmlType.Q8_0:
+                for (int b = 0; b < count / 32; b++)
+                {
+                    Q8_0Avx2(row + (k0 / 32 + b) * 34, dst + b * 32);
+                }
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    // y = q * d, 8 at a time
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q8_0Avx2(byte* b, float* y)
+    {
+        var d = Vector256.Create(HalfTable.ToFloat(b));
+        for (int i = 0; i < 32; i += 8)
+        {
+            (Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32((sbyte*)(b + 2 + i))) * d).Store(y + i);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void F16(ushort* src, float* dst, int count)
     {
         int i = 0;
-        for (; i + 16 <= count; i += 16)
+        if (Simd.Use512)
         {
-            HalfVectors.ToFloat(Vector256.Load(src + i)).Store(dst + i);
+            for (; i + 16 <= count; i += 16)
+            {
+                HalfVectors.ToFloat(Vector256.Load(src + i)).Store(dst + i);
+            }
+        }
+        for (; i + 8 <= count; i += 8)
+        {
+            HalfVectors.ToFloat(Vector128.Load(src + i)).Store(dst + i);
         }
         for (; i < count; i++)
         {
@@ -83,9 +131,16 @@ public static unsafe class RowDequantizer
     private static void BF16(ushort* src, float* dst, int count)
     {
         int i = 0;
-        for (; i + 16 <= count; i += 16)
+        if (Simd.Use512)
         {
-            HalfVectors.BF16ToFloat(Vector256.Load(src + i)).Store(dst + i);
+            for (; i + 16 <= count; i += 16)
+            {
+                HalfVectors.BF16ToFloat(Vector256.Load(src + i)).Store(dst + i);
+            }
+        }
+        for (; i + 8 <= count; i += 8)
+        {
+            HalfVectors.BF16ToFloat(Vector128.Load(src + i)).Store(dst + i);
         }
         for (; i < count; i++)
         {
