@@ -43,6 +43,8 @@ run() {
     > "$work/$name.json"
   echo "== $name: $(cat "$work/$name.json")" >&2
   stop
+  # the next server on the next port: this one's socket may linger after it exits
+  port=$(( port + 1 ))
 }
 
 # every slot holds a whole request (prompt + output + margin)
