@@ -127,7 +127,7 @@ public sealed unsafe class LlmEngine : IDisposable
     {
         if (_stopping)
         {
-            throw new RequestRejectedException(RejectionReason.ShuttingDown, "the engine is shutting down");
+            throw new RequestRejectedException(EngineRejection.ShuttingDown, "the engine is shutting down");
         }
         Validate(request);
         var state = new RequestState(request, _time.GetTimestamp(), Interlocked.Increment(ref _order));
@@ -152,13 +152,13 @@ public sealed unsafe class LlmEngine : IDisposable
         int vocab = _model.Config.VocabSize;
         if (prompt.Count == 0)
         {
-            throw new RequestRejectedException(RejectionReason.InvalidRequest, "the prompt is empty");
+            throw new RequestRejectedException(EngineRejection.InvalidRequest, "the prompt is empty");
         }
         foreach (var t in prompt)
         {
             if ((uint)t >= (uint)vocab)
             {
-                throw new RequestRejectedException(RejectionReason.InvalidRequest, $"prompt token id {t} is outside the vocabulary (0..{vocab - 1})");
+                throw new RequestRejectedException(EngineRejection.InvalidRequest, $"prompt token id {t} is outside the vocabulary (0..{vocab - 1})");
             }
         }
         try
@@ -167,22 +167,22 @@ public sealed unsafe class LlmEngine : IDisposable
         }
         catch (ArgumentException ex)
         {
-            throw new RequestRejectedException(RejectionReason.InvalidRequest, ex.Message);
+            throw new RequestRejectedException(EngineRejection.InvalidRequest, ex.Message);
         }
         if (request.Sampling.N > _options.MaxNumSeqs)
         {
-            throw new RequestRejectedException(RejectionReason.InvalidRequest, $"n = {request.Sampling.N} exceeds max-num-seqs {_options.MaxNumSeqs}");
+            throw new RequestRejectedException(EngineRejection.InvalidRequest, $"n = {request.Sampling.N} exceeds max-num-seqs {_options.MaxNumSeqs}");
         }
         long total = (long)prompt.Count + request.Sampling.MaxTokens;
         if (prompt.Count >= MaxModelLen || total > MaxModelLen)
         {
-            throw new RequestRejectedException(RejectionReason.TooLong,
+            throw new RequestRejectedException(EngineRejection.TooLong,
                 $"this model's maximum context length is {MaxModelLen} tokens, but {total} were requested ({prompt.Count} in the prompt, {request.Sampling.MaxTokens} for the completion)");
         }
         long blocks = (total + _blocks.BlockSize - 1) / _blocks.BlockSize;
         if (blocks > _blocks.Blocks)
         {
-            throw new RequestRejectedException(RejectionReason.TooLong,
+            throw new RequestRejectedException(EngineRejection.TooLong,
                 $"the request needs {blocks} KV blocks ({total} tokens) but the whole cache has {_blocks.Blocks}; raise --kv-cache-memory");
         }
     }

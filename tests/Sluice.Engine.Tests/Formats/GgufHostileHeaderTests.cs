@@ -523,7 +523,7 @@ public sealed class GgufHostileHeaderTests(HostileModelsFixture models) : IClass
             if (room < 1)
             {
                 var rejected = Assert.Throws<RequestRejectedException>(() => engine.Submit(new GenerationRequest { Id = "long", PromptTokens = prompt, Sampling = new SamplingParams { MaxTokens = 1 } }));
-                return rejected.Reason == RejectionReason.TooLong ? "ran" : "rejected: " + rejected.Message;
+                return rejected.Reason == EngineRejection.TooLong ? "ran" : "rejected: " + rejected.Message;
             }
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             var requests = new[]

@@ -282,7 +282,7 @@ public sealed class LlmEngineTests
         using var model = TestModels.LoadTiny();
         using var engine = new LlmEngine(model, Options() with { MaxModelLen = 100 });
         var ex = Assert.Throws<RequestRejectedException>(() => engine.Submit(Greedy(Enumerable.Repeat(5, 95).ToArray(), 10)));
-        Assert.Equal(RejectionReason.TooLong, ex.Reason);
+        Assert.Equal(EngineRejection.TooLong, ex.Reason);
         Assert.Contains("100", ex.Message);
         Assert.Contains("95", ex.Message);
     }
@@ -294,7 +294,7 @@ public sealed class LlmEngineTests
         using var engine = new LlmEngine(model, Options());
         var req = Greedy([1, 2, 3], 4) with { Sampling = new SamplingParams { Temperature = 0, MaxTokens = int.MaxValue } };
         var ex = Assert.Throws<RequestRejectedException>(() => engine.Submit(req));
-        Assert.Equal(RejectionReason.TooLong, ex.Reason);
+        Assert.Equal(EngineRejection.TooLong, ex.Reason);
         Assert.Contains("2147483650", ex.Message);
     }
 
@@ -303,8 +303,8 @@ public sealed class LlmEngineTests
     {
         using var model = TestModels.LoadTiny();
         using var engine = new LlmEngine(model, Options());
-        Assert.Equal(RejectionReason.InvalidRequest, Assert.Throws<RequestRejectedException>(() => engine.Submit(Greedy([], 4))).Reason);
-        Assert.Equal(RejectionReason.InvalidRequest, Assert.Throws<RequestRejectedException>(() => engine.Submit(Greedy([1, 999999], 4))).Reason);
+        Assert.Equal(EngineRejection.InvalidRequest, Assert.Throws<RequestRejectedException>(() => engine.Submit(Greedy([], 4))).Reason);
+        Assert.Equal(EngineRejection.InvalidRequest, Assert.Throws<RequestRejectedException>(() => engine.Submit(Greedy([1, 999999], 4))).Reason);
         var bad = Greedy([1, 2], 4) with { Sampling = new SamplingParams { TopP = 0 } };
         Assert.Contains("top_p", Assert.Throws<RequestRejectedException>(() => engine.Submit(bad)).Message);
     }

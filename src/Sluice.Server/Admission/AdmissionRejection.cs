@@ -1,7 +1,11 @@
 namespace Sluice.Server.Admission;
 
-/// <summary>Why the server turned a request away or ended it early; each is counted (<see cref="RejectionCounters"/>).</summary>
-public enum RejectionReason
+/// <summary>
+/// Why the server turned a request away or ended it early (the server's vocabulary; the engine's own refusals are
+/// <see cref="Sluice.Engine.Serving.EngineRejection"/>); each is counted (<see cref="RejectionCounters"/>) and its
+/// snake_case name is the metric label value.
+/// </summary>
+public enum AdmissionRejection
 {
     /// <summary>429: the waiting queue (--max-num-queued-reqs) is full.</summary>
     QueueFull,
