@@ -15,16 +15,16 @@ public sealed class Scheduler
     private readonly BlockManager _blocks;
     private readonly int _maxSeqs;
     private readonly int _maxTokens;
-    private readonly bool _priority;
+    private readonly SchedulingPolicy _policy;
     private readonly List<Sequence> _running = [];
     private readonly List<Sequence> _waiting = [];
 
-    public Scheduler(BlockManager blocks, int maxNumSeqs, int maxNumBatchedTokens, bool priorityPolicy)
+    public Scheduler(BlockManager blocks, int maxNumSeqs, int maxNumBatchedTokens, SchedulingPolicy policy)
     {
         _blocks = blocks;
         _maxSeqs = maxNumSeqs;
         _maxTokens = maxNumBatchedTokens;
-        _priority = priorityPolicy;
+        _policy = policy;
     }
 
     public IReadOnlyList<Sequence> Running => _running;
@@ -220,7 +220,7 @@ public sealed class Scheduler
 
     private Sequence PickVictim()
     {
-        if (!_priority)
+        if (_policy == SchedulingPolicy.Fcfs)
         {
             return _running[^1];
         }
@@ -261,7 +261,7 @@ public sealed class Scheduler
 
     private bool Before(Sequence a, Sequence b)
     {
-        if (_priority && a.Request.Request.Priority != b.Request.Request.Priority)
+        if (_policy == SchedulingPolicy.Priority && a.Request.Request.Priority != b.Request.Request.Priority)
         {
             return a.Request.Request.Priority < b.Request.Request.Priority;
         }

@@ -84,7 +84,7 @@ public sealed unsafe class LlmEngine : IDisposable
         _transformer = new Transformer(model.Weights, _pool);
         _cache = new PagedKvCache(c.BlockCount, c.HeadCountKv, c.HeadDim, options.BlockSize, blocks, options.KvCacheType);
         _blocks = new BlockManager(blocks, options.BlockSize, options.EnablePrefixCaching);
-        _scheduler = new Scheduler(_blocks, options.MaxNumSeqs, options.MaxNumBatchedTokens, options.SchedulingPolicy == "priority");
+        _scheduler = new Scheduler(_blocks, options.MaxNumSeqs, options.MaxNumBatchedTokens, options.SchedulingPolicy);
         _sampler = new Sampler(c.VocabSize, model.Tokenizer.EndOfGenerationIds);
         _batch = new ForwardBatch(options.MaxNumBatchedTokens);
         _logitRows = Math.Min(options.MaxNumSeqs, options.MaxNumBatchedTokens);

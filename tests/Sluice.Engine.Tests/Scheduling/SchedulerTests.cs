@@ -13,7 +13,7 @@ public sealed class SchedulerTests
     public void Schedule_SeveralUnforkedNGreaterThanOneRequests_AdmitsOnlyWhatFitsAfterForking()
     {
         using var model = TestModels.LoadTiny();
-        var scheduler = new Scheduler(new BlockManager(64, 16, enablePrefixCaching: false), maxNumSeqs: 8, maxNumBatchedTokens: 256, priorityPolicy: false);
+        var scheduler = new Scheduler(new BlockManager(64, 16, enablePrefixCaching: false), maxNumSeqs: 8, maxNumBatchedTokens: 256, SchedulingPolicy.Fcfs);
         var requests = Enumerable.Range(0, 3).Select(i => NewSequence(model, order: i, n: 4)).ToArray();
         foreach (var seq in requests)
         {
@@ -33,7 +33,7 @@ public sealed class SchedulerTests
     public void Schedule_ForkedRequestsSequences_CountOneEach()
     {
         using var model = TestModels.LoadTiny();
-        var scheduler = new Scheduler(new BlockManager(64, 16, enablePrefixCaching: false), maxNumSeqs: 5, maxNumBatchedTokens: 256, priorityPolicy: false);
+        var scheduler = new Scheduler(new BlockManager(64, 16, enablePrefixCaching: false), maxNumSeqs: 5, maxNumBatchedTokens: 256, SchedulingPolicy.Fcfs);
         var forked = NewSequence(model, order: 0, n: 4);
         forked.Request.Forked = true;
         scheduler.Add(forked);

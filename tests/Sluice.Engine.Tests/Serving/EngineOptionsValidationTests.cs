@@ -1,6 +1,7 @@
 using Sluice.Engine.Benchmarks;
 using Sluice.Engine.Caching;
 using Sluice.Engine.Models;
+using Sluice.Engine.Scheduling;
 using Sluice.Engine.Serving;
 using Sluice.Engine.Tests.Support;
 
@@ -34,7 +35,7 @@ public sealed class EngineOptionsValidationTests
         { "threads 0", new EngineOptions { Threads = 0 }, "--threads must be from 1 to 512, got 0" },
         { "threads -1", new EngineOptions { Threads = -1 }, "--threads must be from 1 to 512, got -1" },
         { "threads 100000", new EngineOptions { Threads = 100_000 }, "--threads must be from 1 to 512, got 100000" },
-        { "policy", new EngineOptions { SchedulingPolicy = "lifo" }, "--scheduling-policy must be fcfs or priority, got 'lifo'" },
+        { "policy 7", new EngineOptions { SchedulingPolicy = (SchedulingPolicy)7 }, "--scheduling-policy must be fcfs or priority, got '7'" },
     };
 
     [Theory]

@@ -1,4 +1,5 @@
 using Sluice.Engine.Sampling;
+using Sluice.Engine.Scheduling;
 using Sluice.Engine.Serving;
 using Sluice.Engine.Tests.Support;
 using static Sluice.Engine.Tests.Serving.EngineTestKit;
@@ -121,9 +122,9 @@ public sealed class LlmEngineTests
     }
 
     [Theory]
-    [InlineData("priority")]
-    [InlineData("fcfs")]
-    public async Task SchedulingPolicy_OrdersWaitingRequests(string policy)
+    [InlineData(SchedulingPolicy.Priority)]
+    [InlineData(SchedulingPolicy.Fcfs)]
+    public async Task SchedulingPolicy_OrdersWaitingRequests(SchedulingPolicy policy)
     {
         using var model = TestModels.LoadTiny();
         var prompt = Prompt(model, "a prompt that waits its turn");
@@ -137,7 +138,7 @@ public sealed class LlmEngineTests
         await Collect(blocker);
         await Task.WhenAll(queued.Select(Collect));
         var started = queued.OrderBy(h => h.State.FirstScheduled!.Value).Select(h => h.Id).ToArray();
-        Assert.Equal(policy == "priority" ? ["high", "mid", "low"] : ["low", "high", "mid"], started);
+        Assert.Equal(policy == SchedulingPolicy.Priority ? ["high", "mid", "low"] : ["low", "high", "mid"], started);
     }
 
     [Fact]
