@@ -303,7 +303,7 @@ public sealed unsafe class LlmEngine : IDisposable
         {
             var seq = _sampled[row];
             var logits = new ReadOnlySpan<float>(_logits.Pointer + (long)row * vocab, vocab);
-            if (!seq.Request.Forked && seq.Request.Request.Sampling.N > 1)
+            if (seq.ForksAtFirstToken)
             {
                 Fork(seq, logits);
                 continue;
@@ -398,7 +398,7 @@ public sealed unsafe class LlmEngine : IDisposable
         _scheduler.Remove(seq);
         var state = seq.Request;
         state.FinishedSequences++;
-        bool allDone = state.FinishedSequences == state.Request.Sampling.N || (reason is FinishReason.Cancelled or FinishReason.Error);
+        bool allDone = state.FinishedSequences == state.N || (reason is FinishReason.Cancelled or FinishReason.Error);
         if (allDone)
         {
             CompleteRequest(state);
@@ -426,7 +426,7 @@ public sealed unsafe class LlmEngine : IDisposable
             return;
         }
         // an n > 1 request cancelled before forking still owes the caller its other sequences' ends
-        for (int i = state.Sequences.Count; i < state.Request.Sampling.N && state.Sequences[0].Finish is FinishReason.Cancelled or FinishReason.Error; i++)
+        for (int i = state.Sequences.Count; i < state.N && state.Sequences[0].Finish is FinishReason.Cancelled or FinishReason.Error; i++)
         {
             state.Events.Writer.TryWrite(new TokenEvent(i, -1, "", 0, null, state.Sequences[0].Finish));
         }
