@@ -26,7 +26,7 @@ public sealed unsafe class PagedKvCacheTests
     }
 
     [Fact]
-    public void PagedKvCache_Q8_0WithAHeadDimensionNotAMultipleOf32_IsRefused()
+    public void BytesPerBlock_QuantizedRowsOfAHeadDimensionNotAMultipleOf32_AreRefused()
     {
         var ex = Assert.Throws<ArgumentException>(() => PagedKvCache.BytesPerBlock(2, 3, 48, 4, KvCacheType.Q8_0));
         Assert.Equal("a Q8_0 KV cache needs a head dimension that is a multiple of 32 (this model's is 48); use f16", ex.Message);

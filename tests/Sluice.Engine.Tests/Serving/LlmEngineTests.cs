@@ -2,7 +2,7 @@ using Sluice.Engine.Sampling;
 using Sluice.Engine.Scheduling;
 using Sluice.Engine.Serving;
 using Sluice.Engine.Tests.Support;
-using static Sluice.Engine.Tests.Serving.EngineTestKit;
+using static Sluice.Engine.Tests.Support.EngineTestKit;
 
 namespace Sluice.Engine.Tests.Serving;
 
@@ -124,7 +124,7 @@ public sealed class LlmEngineTests
     [Theory]
     [InlineData(SchedulingPolicy.Priority)]
     [InlineData(SchedulingPolicy.Fcfs)]
-    public async Task SchedulingPolicy_OrdersWaitingRequests(SchedulingPolicy policy)
+    public async Task Generate_RequestsQueuedBehindABlocker_StartInPolicyOrder(SchedulingPolicy policy)
     {
         using var model = TestModels.LoadTiny();
         var prompt = Prompt(model, "a prompt that waits its turn");
@@ -198,7 +198,7 @@ public sealed class LlmEngineTests
     }
 
     [Fact]
-    public async Task NGreaterThanOne_SharesPromptBlocksAndGivesDistinctSeededCompletions()
+    public async Task Generate_NGreaterThanOne_SharesPromptBlocksAndGivesDistinctSeededCompletions()
     {
         using var model = TestModels.LoadTiny();
         var prompt = Prompt(model, string.Concat(Enumerable.Repeat("shared prompt ", 6)));
@@ -268,7 +268,7 @@ public sealed class LlmEngineTests
     }
 
     [Fact]
-    public async Task MaxTokens_FinishesWithLength()
+    public async Task Generate_MaxTokensReached_FinishesWithLength()
     {
         using var model = TestModels.LoadTiny();
         using var engine = new LlmEngine(model, Options());
