@@ -247,7 +247,7 @@ public sealed class SchedulerTests : IDisposable
         foreach (var seq in scheduler.Running.ToArray())
         {
             scheduler.Remove(seq);
-            Assert.Equal(seq.Index == 3 ? 0 : 3 - seq.Index, blocks.RefCount(1));
+            Assert.Equal(3 - seq.Index, blocks.RefCount(1));
         }
         Assert.Equal(8, blocks.FreeBlocks);
     }
