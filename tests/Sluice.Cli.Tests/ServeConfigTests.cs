@@ -66,6 +66,19 @@ public sealed class ServeConfigTests : IDisposable
         Assert.Contains("lots", error);
     }
 
+    [Fact]
+    public void Serve_WithAnUnknownSchedulingPolicy_StopsWithOneMessageFromFlagOrFile()
+    {
+        var (rc, _, error) = CliRunner.Run("serve", "--scheduling-policy", "LIFO", "--port", "0", "--model", NoSuchModel);
+        Assert.Equal(2, rc);
+        Assert.Equal("error: --scheduling-policy 'lifo': use fcfs or priority", error.Trim());
+
+        string file = Write("scheduling-policy: lifo\nport: 0\n");
+        var (rc2, _, error2) = CliRunner.Run("serve", "--config", file, "--model", NoSuchModel);
+        Assert.Equal(2, rc2);
+        Assert.Equal("error: --scheduling-policy 'lifo': use fcfs or priority", error2.Trim());
+    }
+
     // A missing model makes a server that did start (the bug: no auth) end at once with rc 1 instead of hanging the test.
     private const string NoSuchModel = "/nonexistent/sluice-test-model.gguf";
 

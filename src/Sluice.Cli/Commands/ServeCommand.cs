@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Sluice.Cli.Options;
 using Sluice.Cli.Verification;
 using Sluice.Engine.Caching;
+using Sluice.Engine.Scheduling;
 using Sluice.Engine.Serving;
 using Sluice.Server;
 using Sluice.Server.Auth;
@@ -195,8 +196,8 @@ internal sealed class ServeCommand
             Threads = p.GetValue(_threads),
             SchedulingPolicy = p.GetValue(_policy)?.ToLowerInvariant() switch
             {
-                null or "fcfs" => "fcfs",
-                "priority" => "priority",
+                null or "fcfs" => SchedulingPolicy.Fcfs,
+                "priority" => SchedulingPolicy.Priority,
                 var s => throw new FormatException($"--scheduling-policy '{s}': use fcfs or priority"),
             },
         };

@@ -23,6 +23,12 @@ public sealed class RequestState
     /// <summary>Submission order, for FCFS and as the tie-break under priorities.</summary>
     public long Order { get; }
 
+    /// <summary>The request's priority: lower runs first under the priority policy.</summary>
+    public int Priority => Request.Priority;
+
+    /// <summary>Completions asked for (n): the sequences the request has once forked.</summary>
+    public int N => Request.Sampling.N;
+
     public long Arrival { get; }
     public long? FirstScheduled { get; set; }
     public long? FirstToken { get; set; }

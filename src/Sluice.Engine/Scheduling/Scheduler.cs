@@ -15,16 +15,16 @@ public sealed class Scheduler
     private readonly BlockManager _blocks;
     private readonly int _maxSeqs;
     private readonly int _maxTokens;
-    private readonly bool _priority;
+    private readonly SchedulingPolicy _policy;
     private readonly List<Sequence> _running = [];
     private readonly List<Sequence> _waiting = [];
 
-    public Scheduler(BlockManager blocks, int maxNumSeqs, int maxNumBatchedTokens, bool priorityPolicy)
+    public Scheduler(BlockManager blocks, int maxNumSeqs, int maxNumBatchedTokens, SchedulingPolicy policy)
     {
         _blocks = blocks;
         _maxSeqs = maxNumSeqs;
         _maxTokens = maxNumBatchedTokens;
-        _priority = priorityPolicy;
+        _policy = policy;
     }
 
     public IReadOnlyList<Sequence> Running => _running;
@@ -100,7 +100,7 @@ public sealed class Scheduler
             return;
         }
         int slots = RunningSlots;
-        while (_waiting.Count > 0 && budget > 0 && slots + Slots(_waiting[0]) <= _maxSeqs)
+        while (_waiting.Count > 0 && budget > 0 && slots + _waiting[0].Slots <= _maxSeqs)
         {
             var seq = _waiting[0];
             int hits = seq.NumComputed == 0 ? ReuseCachedPrefix(seq) : 0;
@@ -123,7 +123,7 @@ public sealed class Scheduler
             _waiting.RemoveAt(0);
             seq.Status = SequenceStatus.Running;
             _running.Add(seq);
-            slots += Slots(seq);
+            slots += seq.Slots;
             seq.ScheduledTokens = n;
             output.Scheduled.Add(seq);
             output.TotalTokens += n;
@@ -144,13 +144,11 @@ public sealed class Scheduler
             int slots = 0;
             foreach (var s in _running)
             {
-                slots += Slots(s);
+                slots += s.Slots;
             }
             return slots;
         }
     }
-
-    private static int Slots(Sequence seq) => seq.Request.Forked ? 1 : seq.Request.Request.Sampling.N;
 
     /// <summary>After a step: records computed tokens and registers blocks that became full.</summary>
     public void OnComputed(Sequence seq)
@@ -220,15 +218,14 @@ public sealed class Scheduler
 
     private Sequence PickVictim()
     {
-        if (!_priority)
+        if (_policy == SchedulingPolicy.Fcfs)
         {
             return _running[^1];
         }
         var victim = _running[0];
         foreach (var s in _running)
         {
-            if (s.Request.Request.Priority > victim.Request.Request.Priority ||
-                (s.Request.Request.Priority == victim.Request.Request.Priority && s.Request.Order > victim.Request.Order))
+            if (s.Priority > victim.Priority || (s.Priority == victim.Priority && s.Order > victim.Order))
             {
                 victim = s;
             }
@@ -261,10 +258,10 @@ public sealed class Scheduler
 
     private bool Before(Sequence a, Sequence b)
     {
-        if (_priority && a.Request.Request.Priority != b.Request.Request.Priority)
+        if (_policy == SchedulingPolicy.Priority && a.Priority != b.Priority)
         {
-            return a.Request.Request.Priority < b.Request.Request.Priority;
+            return a.Priority < b.Priority;
         }
-        return a.Request.Order < b.Request.Order || (a.Request.Order == b.Request.Order && a.Index < b.Index);
+        return a.Order < b.Order || (a.Order == b.Order && a.Index < b.Index);
     }
 }

@@ -30,6 +30,27 @@ public sealed class Sequence
     /// <summary>Which of the request's n completions this is.</summary>
     public int Index { get; }
 
+    /// <summary>The request's priority: lower runs first under the priority policy.</summary>
+    public int Priority => Request.Priority;
+
+    /// <summary>The request's submission order: FCFS order, and the tie-break among equal priorities.</summary>
+    public long Order => Request.Order;
+
+    /// <summary>Completions the request asked for (n).</summary>
+    public int N => Request.N;
+
+    /// <summary>True once the request's first sequence has forked into its n sequences.</summary>
+    public bool Forked => Request.Forked;
+
+    /// <summary>True while this is the first sequence of an n &gt; 1 request: its first logits fork it.</summary>
+    public bool ForksAtFirstToken => !Forked && N > 1;
+
+    /// <summary>
+    /// Places it takes in the running set: one, or n for the sequence of an n &gt; 1 request that has not
+    /// forked yet, since it becomes n sequences after its prompt.
+    /// </summary>
+    public int Slots => Forked ? 1 : N;
+
     public SequenceStatus Status { get; set; } = SequenceStatus.Waiting;
     public List<int> Tokens { get; }
     public int PromptLength { get; }

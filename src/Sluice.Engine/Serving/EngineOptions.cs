@@ -1,4 +1,5 @@
 using Sluice.Engine.Caching;
+using Sluice.Engine.Scheduling;
 using Sluice.Engine.Threading;
 
 namespace Sluice.Engine.Serving;
@@ -33,8 +34,8 @@ public sealed record EngineOptions
     /// <summary>--threads: worker threads for the kernels; null uses every core.</summary>
     public int? Threads { get; init; }
 
-    /// <summary>--scheduling-policy: "fcfs" (default) or "priority".</summary>
-    public string SchedulingPolicy { get; init; } = "fcfs";
+    /// <summary>--scheduling-policy: <see cref="SchedulingPolicy.Fcfs"/> (default) or <see cref="SchedulingPolicy.Priority"/>.</summary>
+    public SchedulingPolicy SchedulingPolicy { get; init; } = SchedulingPolicy.Fcfs;
 
     /// <summary>The clock for request timings (tests inject their own).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
@@ -84,9 +85,9 @@ public sealed record EngineOptions
         {
             Range("--threads", threads, 1, WorkerPool.MaxThreads);
         }
-        if (SchedulingPolicy is not ("fcfs" or "priority"))
+        if (!Enum.IsDefined(SchedulingPolicy))
         {
-            throw new ArgumentException($"--scheduling-policy must be fcfs or priority, got '{SchedulingPolicy}'");
+            throw new ArgumentException($"--scheduling-policy must be fcfs or priority, got '{(int)SchedulingPolicy}'");
         }
         ArgumentNullException.ThrowIfNull(Time);
     }

@@ -84,7 +84,7 @@ public sealed unsafe class LlmEngine : IDisposable
         _transformer = new Transformer(model.Weights, _pool);
         _cache = new PagedKvCache(c.BlockCount, c.HeadCountKv, c.HeadDim, options.BlockSize, blocks, options.KvCacheType);
         _blocks = new BlockManager(blocks, options.BlockSize, options.EnablePrefixCaching);
-        _scheduler = new Scheduler(_blocks, options.MaxNumSeqs, options.MaxNumBatchedTokens, options.SchedulingPolicy == "priority");
+        _scheduler = new Scheduler(_blocks, options.MaxNumSeqs, options.MaxNumBatchedTokens, options.SchedulingPolicy);
         _sampler = new Sampler(c.VocabSize, model.Tokenizer.EndOfGenerationIds);
         _batch = new ForwardBatch(options.MaxNumBatchedTokens);
         _logitRows = Math.Min(options.MaxNumSeqs, options.MaxNumBatchedTokens);
@@ -127,7 +127,7 @@ public sealed unsafe class LlmEngine : IDisposable
     {
         if (_stopping)
         {
-            throw new RequestRejectedException(RejectionReason.ShuttingDown, "the engine is shutting down");
+            throw new RequestRejectedException(EngineRejection.ShuttingDown, "the engine is shutting down");
         }
         Validate(request);
         var state = new RequestState(request, _time.GetTimestamp(), Interlocked.Increment(ref _order));
@@ -152,13 +152,13 @@ public sealed unsafe class LlmEngine : IDisposable
         int vocab = _model.Config.VocabSize;
         if (prompt.Count == 0)
         {
-            throw new RequestRejectedException(RejectionReason.InvalidRequest, "the prompt is empty");
+            throw new RequestRejectedException(EngineRejection.InvalidRequest, "the prompt is empty");
         }
         foreach (var t in prompt)
         {
             if ((uint)t >= (uint)vocab)
             {
-                throw new RequestRejectedException(RejectionReason.InvalidRequest, $"prompt token id {t} is outside the vocabulary (0..{vocab - 1})");
+                throw new RequestRejectedException(EngineRejection.InvalidRequest, $"prompt token id {t} is outside the vocabulary (0..{vocab - 1})");
             }
         }
         try
@@ -167,22 +167,22 @@ public sealed unsafe class LlmEngine : IDisposable
         }
         catch (ArgumentException ex)
         {
-            throw new RequestRejectedException(RejectionReason.InvalidRequest, ex.Message);
+            throw new RequestRejectedException(EngineRejection.InvalidRequest, ex.Message);
         }
         if (request.Sampling.N > _options.MaxNumSeqs)
         {
-            throw new RequestRejectedException(RejectionReason.InvalidRequest, $"n = {request.Sampling.N} exceeds max-num-seqs {_options.MaxNumSeqs}");
+            throw new RequestRejectedException(EngineRejection.InvalidRequest, $"n = {request.Sampling.N} exceeds max-num-seqs {_options.MaxNumSeqs}");
         }
         long total = (long)prompt.Count + request.Sampling.MaxTokens;
         if (prompt.Count >= MaxModelLen || total > MaxModelLen)
         {
-            throw new RequestRejectedException(RejectionReason.TooLong,
+            throw new RequestRejectedException(EngineRejection.TooLong,
                 $"this model's maximum context length is {MaxModelLen} tokens, but {total} were requested ({prompt.Count} in the prompt, {request.Sampling.MaxTokens} for the completion)");
         }
         long blocks = (total + _blocks.BlockSize - 1) / _blocks.BlockSize;
         if (blocks > _blocks.Blocks)
         {
-            throw new RequestRejectedException(RejectionReason.TooLong,
+            throw new RequestRejectedException(EngineRejection.TooLong,
                 $"the request needs {blocks} KV blocks ({total} tokens) but the whole cache has {_blocks.Blocks}; raise --kv-cache-memory");
         }
     }
@@ -303,7 +303,7 @@ public sealed unsafe class LlmEngine : IDisposable
         {
             var seq = _sampled[row];
             var logits = new ReadOnlySpan<float>(_logits.Pointer + (long)row * vocab, vocab);
-            if (!seq.Request.Forked && seq.Request.Request.Sampling.N > 1)
+            if (seq.ForksAtFirstToken)
             {
                 Fork(seq, logits);
                 continue;
@@ -398,7 +398,7 @@ public sealed unsafe class LlmEngine : IDisposable
         _scheduler.Remove(seq);
         var state = seq.Request;
         state.FinishedSequences++;
-        bool allDone = state.FinishedSequences == state.Request.Sampling.N || (reason is FinishReason.Cancelled or FinishReason.Error);
+        bool allDone = state.FinishedSequences == state.N || (reason is FinishReason.Cancelled or FinishReason.Error);
         if (allDone)
         {
             CompleteRequest(state);
@@ -426,7 +426,7 @@ public sealed unsafe class LlmEngine : IDisposable
             return;
         }
         // an n > 1 request cancelled before forking still owes the caller its other sequences' ends
-        for (int i = state.Sequences.Count; i < state.Request.Sampling.N && state.Sequences[0].Finish is FinishReason.Cancelled or FinishReason.Error; i++)
+        for (int i = state.Sequences.Count; i < state.N && state.Sequences[0].Finish is FinishReason.Cancelled or FinishReason.Error; i++)
         {
             state.Events.Writer.TryWrite(new TokenEvent(i, -1, "", 0, null, state.Sequences[0].Finish));
         }

@@ -72,13 +72,13 @@ public sealed class AdmissionController
             {
                 throw ApiException.QueueFull(
                     $"The server's queue is full ({Math.Max(0, _inFlight - _running)} waiting, --max-num-queued-reqs {_queued}); retry later.",
-                    RetryAfterLocked(), RejectionReason.QueueFull);
+                    RetryAfterLocked(), AdmissionRejection.QueueFull);
             }
             if (_queuedTokens is { } bound && _prefillTokens > 0 && _prefillTokens + promptTokens > bound)
             {
                 throw ApiException.QueueFull(
                     $"{_prefillTokens} prompt tokens are already waiting for prefill and this request adds {promptTokens} (--max-num-queued-tokens {bound}); retry later.",
-                    RetryAfterLocked(), RejectionReason.QueuedTokensFull);
+                    RetryAfterLocked(), AdmissionRejection.QueuedTokensFull);
             }
             if (_inFlight == 0)
             {

@@ -86,8 +86,8 @@ public sealed class GenerationSession : IDisposable
             session.Dispose();
             throw ex.Reason switch
             {
-                Engine.Serving.RejectionReason.TooLong => ApiException.TooLong(ex.Message, job.PromptField),
-                Engine.Serving.RejectionReason.ShuttingDown => ApiException.Unavailable("The server is shutting down.", Admission.RejectionReason.Draining),
+                EngineRejection.TooLong => ApiException.TooLong(ex.Message, job.PromptField),
+                EngineRejection.ShuttingDown => ApiException.Unavailable("The server is shutting down.", AdmissionRejection.Draining),
                 _ => ApiException.BadRequest(ex.Message),
             };
         }
@@ -130,7 +130,7 @@ public sealed class GenerationSession : IDisposable
     public ApiException? Error => Outcome switch
     {
         RequestOutcome.TimedOut => ApiException.Timeout(_context.Options.RequestTimeout ?? TimeSpan.Zero),
-        RequestOutcome.Aborted => ApiException.Unavailable("The server shut down before the request finished (--shutdown-timeout).", Admission.RejectionReason.Draining),
+        RequestOutcome.Aborted => ApiException.Unavailable("The server shut down before the request finished (--shutdown-timeout).", AdmissionRejection.Draining),
         RequestOutcome.Failed => ApiException.Internal($"The engine failed while generating: {_failure?.Message ?? "a sequence ended with an error"}"),
         _ => null,
     };
@@ -175,8 +175,8 @@ public sealed class GenerationSession : IDisposable
             Outcome = Outcome,
             Rejection = Outcome switch
             {
-                RequestOutcome.Cancelled => Admission.RejectionReason.Cancelled,
-                RequestOutcome.TimedOut => Admission.RejectionReason.Timeout,
+                RequestOutcome.Cancelled => AdmissionRejection.Cancelled,
+                RequestOutcome.TimedOut => AdmissionRejection.Timeout,
                 _ => null,
             },
             FinishReasons = [.. _finish.Select(f => f is { } r ? FinishReasons.ToApi(r) : "abort")],

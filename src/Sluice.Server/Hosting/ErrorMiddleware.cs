@@ -25,7 +25,7 @@ internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingConte
             || (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException or BadHttpRequestException or IOException))
         {
             // the client went away (mid-body or mid-answer): nobody to answer, counted as cancelled
-            Publish(context, 499, RequestOutcome.Cancelled, RejectionReason.Cancelled, "client disconnected");
+            Publish(context, 499, RequestOutcome.Cancelled, AdmissionRejection.Cancelled, "client disconnected");
         }
         catch (ApiException ex)
         {
@@ -69,7 +69,7 @@ internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingConte
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
         }
-        if (error.Reason is RejectionReason.Draining or RejectionReason.BodyTooLarge || error.CloseConnection)
+        if (error.Reason is AdmissionRejection.Draining or AdmissionRejection.BodyTooLarge || error.CloseConnection)
         {
             context.Response.Headers.Connection = "close";
         }
@@ -85,7 +85,7 @@ internal sealed partial class ErrorMiddleware(RequestDelegate next, ServingConte
         return ApiException.BodyTimeout(rate?.BytesPerSecond ?? 240, rate?.GracePeriod ?? TimeSpan.FromSeconds(5));
     }
 
-    private void Publish(HttpContext context, int status, RequestOutcome outcome, RejectionReason? reason, string message) =>
+    private void Publish(HttpContext context, int status, RequestOutcome outcome, AdmissionRejection? reason, string message) =>
         serving.Telemetry.Publish(new RequestRecord
         {
             RequestId = RequestInfo.Id(context),

@@ -2,7 +2,6 @@ using Sluice.Engine.Serving;
 using Sluice.Server.Admission;
 using Sluice.Server.Observability;
 using Sluice.Server.OpenAi;
-using RejectionReason = Sluice.Server.Admission.RejectionReason;
 
 namespace Sluice.Server.Hosting;
 
@@ -38,13 +37,13 @@ public sealed class ServingContext : IDisposable
         var state = Host.State;
         if (state == ServerState.Draining || state == ServerState.Stopped)
         {
-            throw ApiException.Unavailable("The server is shutting down; send the request to another replica.", RejectionReason.Draining);
+            throw ApiException.Unavailable("The server is shutting down; send the request to another replica.", AdmissionRejection.Draining);
         }
         if (state != ServerState.Ready || Host.Engine is not { } engine)
         {
             throw ApiException.Unavailable(state == ServerState.Failed
                 ? $"The model failed to load: {Host.Failure}"
-                : $"The model is not ready yet ({state.ToString().ToLowerInvariant()}).", RejectionReason.NotReady);
+                : $"The model is not ready yet ({state.ToString().ToLowerInvariant()}).", AdmissionRejection.NotReady);
         }
         return engine;
     }

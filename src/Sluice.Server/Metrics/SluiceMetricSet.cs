@@ -89,7 +89,7 @@ internal sealed class SluiceMetricSet
     }
 
     /// <summary>Every value the kind label takes: the rejection reasons, internal and aborted.</summary>
-    public static IEnumerable<string> ErrorKinds => LabelValues.AllSnake<RejectionReason>().Concat(["internal", "aborted"]);
+    public static IEnumerable<string> ErrorKinds => LabelValues.AllSnake<AdmissionRejection>().Concat(["internal", "aborted"]);
 
     public static IReadOnlyList<string> FinishReasonValues { get; } = ["stop", "length", "abort", "error"];
 

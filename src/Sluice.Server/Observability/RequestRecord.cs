@@ -20,7 +20,7 @@ public sealed record RequestRecord
     public RequestOutcome Outcome { get; init; }
 
     /// <summary>Set when <see cref="Outcome"/> is Rejected, TimedOut or Cancelled.</summary>
-    public RejectionReason? Rejection { get; init; }
+    public AdmissionRejection? Rejection { get; init; }
 
     /// <summary>finish_reason of each choice ("stop", "length", "abort", "error").</summary>
     public IReadOnlyList<string> FinishReasons { get; init; } = [];

@@ -5,7 +5,7 @@ namespace Sluice.Engine.Tests.Caching;
 public sealed class BlockManagerTests
 {
     [Fact]
-    public void AllocateRelease_CountsFreeBlocks()
+    public void AllocateAndRelease_TwoBlocks_CountFreeBlocks()
     {
         var m = new BlockManager(4, 16, enablePrefixCaching: true);
         int a = m.Allocate(), b = m.Allocate();
@@ -42,7 +42,7 @@ public sealed class BlockManagerTests
     }
 
     [Fact]
-    public void Allocate_EvictsLeastRecentlyReleasedCachedBlockFirst()
+    public void Allocate_CachedFreeBlocks_EvictsTheLeastRecentlyReleasedFirst()
     {
         var m = new BlockManager(2, 16, true);
         int a = m.Allocate(), b = m.Allocate();
@@ -59,7 +59,7 @@ public sealed class BlockManagerTests
     }
 
     [Fact]
-    public void Share_KeepsBlockUntilEveryHolderReleases()
+    public void Share_SecondHolder_KeepsTheBlockUntilEveryHolderReleases()
     {
         var m = new BlockManager(2, 16, true);
         int a = m.Allocate();
@@ -71,7 +71,7 @@ public sealed class BlockManagerTests
     }
 
     [Fact]
-    public void PrefixCachingOff_NeverReuses()
+    public void TryReuse_PrefixCachingOff_NeverReuses()
     {
         var m = new BlockManager(2, 16, false);
         int a = m.Allocate();
@@ -79,13 +79,5 @@ public sealed class BlockManagerTests
         m.Register(a, h);
         m.Release(a);
         Assert.False(m.TryReuse(h, out _));
-    }
-
-    [Fact]
-    public void PrefixHash_ChainsParent()
-    {
-        var root = PrefixHash.Compute(0, [1, 2]);
-        Assert.Equal(root, PrefixHash.Compute(0, [1, 2]));
-        Assert.NotEqual(PrefixHash.Compute(root, [3]), PrefixHash.Compute(PrefixHash.Compute(0, [9, 9]), [3]));
     }
 }

@@ -5,7 +5,7 @@ namespace Sluice.Engine.Tests.Memory;
 public sealed unsafe class NativeAllocatorTests
 {
     [Fact]
-    public void Guarded_OnInTheTestSuite() =>
+    public void NativeAllocator_InTheTestSuite_IsGuardedOnLinux() =>
         Assert.Equal(OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable(NativeAllocator.GuardVariable) != "0", NativeAllocator.Guarded);
 
     [SkippableTheory]

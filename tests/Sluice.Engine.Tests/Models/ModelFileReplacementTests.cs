@@ -3,7 +3,7 @@ using Sluice.Engine.Models.Synthesis;
 using Sluice.Engine.Models.Synthesis.Vocabulary;
 using Sluice.Engine.Serving;
 using Sluice.Engine.Tests.Support;
-using static Sluice.Engine.Tests.Serving.EngineTestKit;
+using static Sluice.Engine.Tests.Support.EngineTestKit;
 
 namespace Sluice.Engine.Tests.Models;
 

@@ -46,7 +46,7 @@ public sealed class ModelLoaderErrorTests : IDisposable
     private static (string, GgmlType, long[])? Same(GgufTensorInfo t) => (t.Name, t.Type, t.Dimensions);
 
     [Fact]
-    public void UnknownArchitecture_IsNamed()
+    public void Load_UnknownArchitecture_NamesIt()
     {
         var path = Rewrite("arch", m => m["general.architecture"] = new GgufValue(GgufValueType.String, "gpt9"), Same);
         var ex = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path));
@@ -55,7 +55,7 @@ public sealed class ModelLoaderErrorTests : IDisposable
     }
 
     [Fact]
-    public void MissingTensor_IsNamed()
+    public void Load_MissingTensor_NamesIt()
     {
         var path = Rewrite("missing", _ => { }, t => t.Name == "blk.1.ffn_down.weight" ? null : Same(t));
         var ex = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path));
@@ -63,7 +63,7 @@ public sealed class ModelLoaderErrorTests : IDisposable
     }
 
     [Fact]
-    public void ShapeMismatch_NamesTensorAndBothShapes()
+    public void Load_ShapeMismatch_NamesTensorAndBothShapes()
     {
         var path = Rewrite("shape", _ => { }, t => t.Name == "blk.0.attn_q.weight" ? (t.Name, t.Type, [t.Dimensions[0], t.Dimensions[1] / 2]) : Same(t));
         var ex = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path));
@@ -72,7 +72,7 @@ public sealed class ModelLoaderErrorTests : IDisposable
     }
 
     [Fact]
-    public void UnsupportedTensorType_IsNamed()
+    public void Load_UnsupportedTensorType_NamesIt()
     {
         var path = Rewrite("type", _ => { }, t => t.Name == "blk.0.ffn_up.weight" ? (t.Name, GgmlType.Q5_0, t.Dimensions) : Same(t));
         var ex = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path));
@@ -80,7 +80,7 @@ public sealed class ModelLoaderErrorTests : IDisposable
     }
 
     [Fact]
-    public void MissingHyperparameter_IsNamed()
+    public void Load_MissingHyperparameter_NamesIt()
     {
         var path = Rewrite("meta", m => m.Remove("llama.block_count"), Same);
         var ex = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path));
@@ -88,7 +88,7 @@ public sealed class ModelLoaderErrorTests : IDisposable
     }
 
     [Fact]
-    public void Version2File_Loads()
+    public void Load_Version2File_Loads()
     {
         var path = Rewrite("v2", _ => { }, Same);
         var bytes = File.ReadAllBytes(path);

@@ -21,7 +21,7 @@ public sealed unsafe class WeightTypeTests
     [InlineData("Q6_K", 0.998)]
     [InlineData("Q4_K", 0.98)]
     [InlineData("Q4_0", 0.98)]
-    public void Logits_TrackF32(string type, double minCorrelation)
+    public void Forward_EachWeightType_LogitsTrackF32(string type, double minCorrelation)
     {
         var shape = ModelShape.Tiny with { Name = "wt", EmbeddingLength = 256, BlockCount = 2, HeadCount = 4, HeadCountKv = 2, FeedForwardLength = 512, VocabSize = null, Tied = false };
         var reference = Logits(shape, "F32");

@@ -31,19 +31,19 @@ public sealed class SamplerTests
     }
 
     [Fact]
-    public void Greedy_PicksArgmax()
+    public void Sample_Greedy_PicksArgmax()
     {
         Assert.Equal(Eos, Sample(new SamplingParams { Temperature = 0 }, Logits()));
     }
 
     [Fact]
-    public void IgnoreEos_MasksEndOfGeneration()
+    public void Sample_IgnoreEos_MasksEndOfGeneration()
     {
         Assert.Equal(0, Sample(new SamplingParams { Temperature = 0, IgnoreEos = true }, Logits()));
     }
 
     [Fact]
-    public void MinTokens_MasksEosAndStopIdsUntilReached()
+    public void Sample_MinTokens_MasksEosAndStopIdsUntilReached()
     {
         var p = new SamplingParams { Temperature = 0, MinTokens = 2, MaxTokens = 5, StopTokenIds = [0] };
         Assert.Equal(1, Sample(p, Logits()));
@@ -51,14 +51,14 @@ public sealed class SamplerTests
     }
 
     [Fact]
-    public void LogitBias_ChangesTheWinner()
+    public void Sample_LogitBias_ChangesTheWinner()
     {
         var p = new SamplingParams { Temperature = 0, LogitBias = new Dictionary<int, float> { [4] = 10f } };
         Assert.Equal(4, Sample(p, Logits()));
     }
 
     [Fact]
-    public void RepetitionPenalty_DemotesSeenTokens()
+    public void Sample_RepetitionPenalty_DemotesSeenTokens()
     {
         // prompt holds tokens 0 and 1; EOS masked so 0 (2.0) would win without the penalty
         var p = new SamplingParams { Temperature = 0, IgnoreEos = true, RepetitionPenalty = 3f };
@@ -66,7 +66,7 @@ public sealed class SamplerTests
     }
 
     [Fact]
-    public void PresenceAndFrequencyPenalties_SubtractPerOccurrence()
+    public void Sample_PresenceAndFrequencyPenalties_SubtractPerOccurrence()
     {
         var presence = new SamplingParams { Temperature = 0, IgnoreEos = true, PresencePenalty = 0.6f };
         Assert.Equal(1, Sample(presence, Logits(), prepare: s => s.Accept(0)));
@@ -76,14 +76,14 @@ public sealed class SamplerTests
     }
 
     [Fact]
-    public void TopK1_IsGreedyWhateverTheTemperature()
+    public void Sample_TopK1_IsGreedyWhateverTheTemperature()
     {
         var h = Histogram(new SamplingParams { Temperature = 5f, TopK = 1 }, 200);
         Assert.Equal([Eos], h.Keys);
     }
 
     [Fact]
-    public void TopP_KeepsOnlyTheNucleus()
+    public void Sample_TopP_KeepsOnlyTheNucleus()
     {
         // softmax of the logits: p(7) ~ 0.52, p(0) ~ 0.19, p(1) ~ 0.12: top_p 0.6 keeps {7, 0}
         var h = Histogram(new SamplingParams { Temperature = 1f, TopP = 0.6f });
@@ -91,7 +91,7 @@ public sealed class SamplerTests
     }
 
     [Fact]
-    public void MinP_DropsTokensBelowTheFloor()
+    public void Sample_MinP_DropsTokensBelowTheFloor()
     {
         // min_p 0.3: keep tokens with p >= 0.3 * p(7): e^(l-3) >= 0.3 -> l >= 1.8: {7, 0}
         var h = Histogram(new SamplingParams { Temperature = 1f, MinP = 0.3f });
@@ -99,7 +99,7 @@ public sealed class SamplerTests
     }
 
     [Fact]
-    public void Temperature_FlattensTheDistribution()
+    public void Sample_HigherTemperature_FlattensTheDistribution()
     {
         var cold = Histogram(new SamplingParams { Temperature = 0.3f });
         var hot = Histogram(new SamplingParams { Temperature = 3f });
@@ -108,7 +108,7 @@ public sealed class SamplerTests
     }
 
     [Fact]
-    public void Seed_ReproducesTheSameDraws()
+    public void Sample_SameSeed_ReproducesTheSameDraws()
     {
         var p = new SamplingParams { Temperature = 2f };
         var a = Enumerable.Range(0, 50).Select(i => Sample(p, Logits(), seed: (ulong)i)).ToArray();
@@ -118,7 +118,7 @@ public sealed class SamplerTests
     }
 
     [Fact]
-    public void Logprobs_AreRawLogSoftmaxWithTopN()
+    public void Sample_Logprobs_AreRawLogSoftmaxWithTopN()
     {
         var sampler = new Sampler(Vocab, [Eos]);
         var state = new SequenceSamplingState(new SamplingParams { Temperature = 0, IgnoreEos = true, Logprobs = 3, LogitBias = new Dictionary<int, float> { [5] = 50 } }, [], 1);
@@ -150,7 +150,7 @@ public sealed class SamplerTests
     [InlineData("temperature", -1f, 1f, 1f)]
     [InlineData("top_p", 1f, 0f, 1f)]
     [InlineData("min_p", 1f, 1f, 2f)]
-    public void Validate_NamesTheBadField(string field, float temperature, float topP, float minP)
+    public void Validate_BadField_IsNamed(string field, float temperature, float topP, float minP)
     {
         var p = new SamplingParams { Temperature = temperature, TopP = topP, MinP = minP > 1 ? minP : 0 };
         var ex = Assert.Throws<ArgumentException>(() => p.Validate(Vocab));

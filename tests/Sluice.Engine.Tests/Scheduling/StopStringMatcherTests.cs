@@ -29,14 +29,14 @@ public sealed class StopStringMatcherTests
     }
 
     [Fact]
-    public void Push_EarliestOfSeveralStopsWins()
+    public void Push_SeveralStopsInTheText_EarliestWins()
     {
         var m = new StopStringMatcher(["b", "a"]);
         Assert.Equal(("x", "a"), m.Push("xab", false));
     }
 
     [Fact]
-    public void Flush_ReturnsHeldText()
+    public void Flush_HeldText_IsReturned()
     {
         var m = new StopStringMatcher(["STOP"]);
         Assert.Equal("go ", m.Push("go ST", false).Emit);

@@ -1,7 +1,8 @@
 using Sluice.Engine.Sampling;
+using Sluice.Engine.Scheduling;
 using Sluice.Engine.Serving;
 using Sluice.Engine.Tests.Support;
-using static Sluice.Engine.Tests.Serving.EngineTestKit;
+using static Sluice.Engine.Tests.Support.EngineTestKit;
 
 namespace Sluice.Engine.Tests.Serving;
 
@@ -121,9 +122,9 @@ public sealed class LlmEngineTests
     }
 
     [Theory]
-    [InlineData("priority")]
-    [InlineData("fcfs")]
-    public async Task SchedulingPolicy_OrdersWaitingRequests(string policy)
+    [InlineData(SchedulingPolicy.Priority)]
+    [InlineData(SchedulingPolicy.Fcfs)]
+    public async Task Generate_RequestsQueuedBehindABlocker_StartInPolicyOrder(SchedulingPolicy policy)
     {
         using var model = TestModels.LoadTiny();
         var prompt = Prompt(model, "a prompt that waits its turn");
@@ -137,7 +138,7 @@ public sealed class LlmEngineTests
         await Collect(blocker);
         await Task.WhenAll(queued.Select(Collect));
         var started = queued.OrderBy(h => h.State.FirstScheduled!.Value).Select(h => h.Id).ToArray();
-        Assert.Equal(policy == "priority" ? ["high", "mid", "low"] : ["low", "high", "mid"], started);
+        Assert.Equal(policy == SchedulingPolicy.Priority ? ["high", "mid", "low"] : ["low", "high", "mid"], started);
     }
 
     [Fact]
@@ -197,7 +198,7 @@ public sealed class LlmEngineTests
     }
 
     [Fact]
-    public async Task NGreaterThanOne_SharesPromptBlocksAndGivesDistinctSeededCompletions()
+    public async Task Generate_NGreaterThanOne_SharesPromptBlocksAndGivesDistinctSeededCompletions()
     {
         using var model = TestModels.LoadTiny();
         var prompt = Prompt(model, string.Concat(Enumerable.Repeat("shared prompt ", 6)));
@@ -267,7 +268,7 @@ public sealed class LlmEngineTests
     }
 
     [Fact]
-    public async Task MaxTokens_FinishesWithLength()
+    public async Task Generate_MaxTokensReached_FinishesWithLength()
     {
         using var model = TestModels.LoadTiny();
         using var engine = new LlmEngine(model, Options());
@@ -282,7 +283,7 @@ public sealed class LlmEngineTests
         using var model = TestModels.LoadTiny();
         using var engine = new LlmEngine(model, Options() with { MaxModelLen = 100 });
         var ex = Assert.Throws<RequestRejectedException>(() => engine.Submit(Greedy(Enumerable.Repeat(5, 95).ToArray(), 10)));
-        Assert.Equal(RejectionReason.TooLong, ex.Reason);
+        Assert.Equal(EngineRejection.TooLong, ex.Reason);
         Assert.Contains("100", ex.Message);
         Assert.Contains("95", ex.Message);
     }
@@ -294,7 +295,7 @@ public sealed class LlmEngineTests
         using var engine = new LlmEngine(model, Options());
         var req = Greedy([1, 2, 3], 4) with { Sampling = new SamplingParams { Temperature = 0, MaxTokens = int.MaxValue } };
         var ex = Assert.Throws<RequestRejectedException>(() => engine.Submit(req));
-        Assert.Equal(RejectionReason.TooLong, ex.Reason);
+        Assert.Equal(EngineRejection.TooLong, ex.Reason);
         Assert.Contains("2147483650", ex.Message);
     }
 
@@ -303,8 +304,8 @@ public sealed class LlmEngineTests
     {
         using var model = TestModels.LoadTiny();
         using var engine = new LlmEngine(model, Options());
-        Assert.Equal(RejectionReason.InvalidRequest, Assert.Throws<RequestRejectedException>(() => engine.Submit(Greedy([], 4))).Reason);
-        Assert.Equal(RejectionReason.InvalidRequest, Assert.Throws<RequestRejectedException>(() => engine.Submit(Greedy([1, 999999], 4))).Reason);
+        Assert.Equal(EngineRejection.InvalidRequest, Assert.Throws<RequestRejectedException>(() => engine.Submit(Greedy([], 4))).Reason);
+        Assert.Equal(EngineRejection.InvalidRequest, Assert.Throws<RequestRejectedException>(() => engine.Submit(Greedy([1, 999999], 4))).Reason);
         var bad = Greedy([1, 2], 4) with { Sampling = new SamplingParams { TopP = 0 } };
         Assert.Contains("top_p", Assert.Throws<RequestRejectedException>(() => engine.Submit(bad)).Message);
     }

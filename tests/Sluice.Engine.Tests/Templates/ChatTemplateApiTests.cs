@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Sluice.Engine.Templates;
+using Sluice.Engine.Tests.Support;
 
 namespace Sluice.Engine.Tests.Templates;
 
@@ -12,14 +13,14 @@ public sealed class ChatTemplateApiTests
     private static ChatTemplateContext Context(params ChatMessage[] messages) => new() { Messages = messages };
 
     [Fact]
-    public void A_message_is_a_dict_with_only_the_keys_that_are_set()
+    public void Render_Message_IsADictWithOnlyTheKeysThatAreSet()
     {
         Assert.Equal("{\"role\": \"user\", \"content\": \"hi\"}", Render("{{ messages[0] | tojson }}", Context(new ChatMessage("user", "hi"))));
         Assert.Equal("None False", Render("{{ messages[0].content }} {{ 'tool_calls' in messages[0] }}", Context(new ChatMessage("assistant", null))));
     }
 
     [Fact]
-    public void Tool_calls_and_tool_results_carry_ids_names_and_parsed_arguments()
+    public void Render_ToolCallsAndToolResults_CarryIdsNamesAndParsedArguments()
     {
         var call = new ChatMessage("assistant", null) { ToolCalls = [new ChatToolCall("call_1", "lookup", "{\"q\": \"x\", \"n\": 2}")] };
         var result = new ChatMessage("tool", "42") { ToolCallId = "call_1", Name = "lookup" };
@@ -29,7 +30,7 @@ public sealed class ChatTemplateApiTests
     }
 
     [Fact]
-    public void Tool_call_arguments_that_are_not_a_json_object_stay_text()
+    public void Render_ToolCallArgumentsNotAJsonObject_StayText()
     {
         var call = new ChatMessage("assistant", null) { ToolCalls = [new ChatToolCall(null, "f", "not json")] };
         Assert.Equal("True not json False", Render(
@@ -38,7 +39,7 @@ public sealed class ChatTemplateApiTests
     }
 
     [Fact]
-    public void Content_parts_are_a_list_of_dicts()
+    public void Render_ContentParts_AreAListOfDicts()
     {
         var message = new ChatMessage("user", null) { ContentParts = [ChatContentPart.FromText("a"), new ChatContentPart("image_url") { Extra = new Dictionary<string, object?> { ["image_url"] = new Dictionary<string, object?> { ["url"] = "u" } } }] };
         Assert.Equal(
@@ -47,14 +48,14 @@ public sealed class ChatTemplateApiTests
     }
 
     [Fact]
-    public void Reasoning_content_and_extra_message_keys_are_visible()
+    public void Render_ReasoningContentAndExtraMessageKeys_AreVisible()
     {
         var message = new ChatMessage("assistant", "4") { ReasoningContent = "2+2", Extra = new Dictionary<string, object?> { ["weight"] = 0 } };
         Assert.Equal("2+2 0", Render("{{ messages[0].reasoning_content }} {{ messages[0].weight }}", Context(message)));
     }
 
     [Fact]
-    public void Tools_and_documents_are_none_unless_given_as_json()
+    public void Render_ToolsAndDocuments_AreNoneUnlessGivenAsJson()
     {
         Assert.Equal("True True", Render("{{ tools is none }} {{ documents is none }}", Context()));
         var context = Context() with { ToolsJson = "[{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {}}}]", DocumentsJson = "[{\"title\": \"t\"}]" };
@@ -64,14 +65,14 @@ public sealed class ChatTemplateApiTests
     }
 
     [Fact]
-    public void Special_tokens_are_undefined_unless_given()
+    public void Render_SpecialTokens_AreUndefinedUnlessGiven()
     {
         Assert.Equal("False|", Render("{{ bos_token is defined }}|{{ eos_token }}", Context()));
         Assert.Equal("<s></s>", Render("{{ bos_token }}{{ eos_token }}", Context() with { BosToken = "<s>", EosToken = "</s>" }));
     }
 
     [Fact]
-    public void Extra_variables_convert_from_dotnet_and_json_values()
+    public void Render_ExtraVariables_ConvertFromDotnetAndJsonValues()
     {
         using var json = JsonDocument.Parse("{\"k\": [1, 2.5, true, null]}");
         var context = Context() with
@@ -94,7 +95,7 @@ public sealed class ChatTemplateApiTests
     }
 
     [Fact]
-    public void Default_template_is_chatml()
+    public void Render_DefaultTemplate_IsChatMl()
     {
         var context = Context(
             new ChatMessage("system", "Be brief."),
@@ -107,7 +108,7 @@ public sealed class ChatTemplateApiTests
     }
 
     [Fact]
-    public void One_parsed_template_renders_from_many_threads_at_once()
+    public void Render_OneParsedTemplateOnManyThreadsAtOnce_GivesTheSameText()
     {
         var template = ChatTemplate.Parse(File.ReadAllText(Path.Combine(TemplateTestSupport.DataDirectory, "qwen3.jinja")));
         var context = Context(new ChatMessage("user", "hi"), new ChatMessage("assistant", "<think>x</think>yo"), new ChatMessage("user", "again"));
@@ -118,7 +119,7 @@ public sealed class ChatTemplateApiTests
     }
 
     [Fact]
-    public void Parse_reports_syntax_errors_with_their_position()
+    public void Parse_SyntaxError_IsReportedWithItsPosition()
     {
         var error = Assert.Throws<TemplateException>(() => ChatTemplate.Parse("{% for m in messages %}\n{{ m.content }"));
         Assert.Equal(TemplateErrorKind.Syntax, error.Kind);

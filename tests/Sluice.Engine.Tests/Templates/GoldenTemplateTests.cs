@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Sluice.Engine.Templates;
+using Sluice.Engine.Tests.Support;
 
 namespace Sluice.Engine.Tests.Templates;
 
@@ -26,7 +27,7 @@ public sealed class GoldenTemplateTests(GoldenTemplateTests.Fixture fixture) : I
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Template_renders_the_conversation_like_python_jinja2(string template, string scenario)
+    public void Render_GoldenConversation_MatchesPythonJinja2(string template, string scenario)
     {
         var golden = fixture.Goldens.GetProperty(template).GetProperty(scenario);
         var context = fixture.Context(template, scenario);
@@ -52,7 +53,7 @@ public sealed class GoldenTemplateTests(GoldenTemplateTests.Fixture fixture) : I
     }
 
     [Fact]
-    public void Every_template_in_the_data_folder_has_goldens()
+    public void DataFolder_EveryTemplate_HasGoldens()
     {
         var files = Directory.GetFiles(TemplateTestSupport.DataDirectory, "*.jinja").Select(Path.GetFileNameWithoutExtension).Order();
         Assert.Equal(files, fixture.Templates.Keys.Order());

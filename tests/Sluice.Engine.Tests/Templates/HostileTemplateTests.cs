@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Sluice.Engine.Templates;
-using static Sluice.Engine.Tests.Templates.TemplateTestSupport;
+using static Sluice.Engine.Tests.Support.TemplateTestSupport;
 
 namespace Sluice.Engine.Tests.Templates;
 
@@ -29,7 +29,7 @@ public sealed class HostileTemplateTests
     [InlineData("{% set s = 'x' * 4000000 %}{{ ('%s' * 1000) % ((s,) * 1000) }}")]
     [InlineData("{% set s = 'x' * 4000000 %}{{ [s] * 100000 }}")]
     [InlineData("{{ ('a,' * 2000000).split(',') | length }}")]
-    public void Runaway_templates_end_in_a_limit_error_quickly(string template)
+    public void Render_RunawayTemplate_EndsInALimitErrorQuickly(string template)
     {
         // a counter, not the wall-clock backstop, must stop each of these (a loaded 2-core CI host
         // can take seconds over the worst one, a million macro calls), so the timeout is out of reach
@@ -43,7 +43,7 @@ public sealed class HostileTemplateTests
     [InlineData(10_000, "[", "]")]
     [InlineData(10_000, "not ", "")]
     [InlineData(10_000, "-", "")]
-    public void Deeply_nested_expressions_are_a_syntax_error_not_a_stack_overflow(int depth, string open, string close)
+    public void Parse_DeeplyNestedExpressions_AreASyntaxErrorNotAStackOverflow(int depth, string open, string close)
     {
         var template = "{{ " + string.Concat(Enumerable.Repeat(open, depth)) + "1" + string.Concat(Enumerable.Repeat(close, depth)) + " }}";
         var error = Assert.Throws<TemplateException>(() => ChatTemplate.Parse(template));
@@ -51,14 +51,14 @@ public sealed class HostileTemplateTests
     }
 
     [Fact]
-    public void Deeply_nested_blocks_are_a_syntax_error_not_a_stack_overflow()
+    public void Parse_DeeplyNestedBlocks_AreASyntaxErrorNotAStackOverflow()
     {
         var template = string.Concat(Enumerable.Repeat("{% if true %}", 10_000)) + string.Concat(Enumerable.Repeat("{% endif %}", 10_000));
         Assert.Equal(TemplateErrorKind.Syntax, Assert.Throws<TemplateException>(() => ChatTemplate.Parse(template)).Kind);
     }
 
     [Fact]
-    public void Limits_are_configurable()
+    public void Render_TighterLimits_AreEnforced()
     {
         var tight = TemplateLimits.Default with { MaxOutputLength = 10, MaxIterations = 5, MaxRecursionDepth = 3, MaxCollectionLength = 4 };
         Assert.Equal("xxxxxxxxxx", Render("{{ 'x' * 10 }}", limits: tight));
@@ -72,7 +72,7 @@ public sealed class HostileTemplateTests
     }
 
     [Fact]
-    public void A_render_that_runs_too_long_is_stopped_by_the_timeout()
+    public void Render_RunningTooLong_IsStoppedByTheTimeout()
     {
         var limits = TemplateLimits.Default with { MaxIterations = long.MaxValue, Timeout = TimeSpan.FromMilliseconds(100) };
         var watch = Stopwatch.StartNew();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Sluice.Engine.Tests.Support;
 
 namespace Sluice.Engine.Tests.Tokenization;
 

@@ -1,3 +1,4 @@
+using Sluice.Engine.Tests.Support;
 using Sluice.Engine.Tokenization;
 
 namespace Sluice.Engine.Tests.Tokenization;

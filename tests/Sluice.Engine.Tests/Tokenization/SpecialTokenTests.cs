@@ -1,4 +1,5 @@
 using System.Text;
+using Sluice.Engine.Tests.Support;
 using Sluice.Engine.Tokenization;
 
 namespace Sluice.Engine.Tests.Tokenization;

@@ -1,4 +1,5 @@
 using System.Text;
+using Sluice.Engine.Tests.Support;
 
 namespace Sluice.Engine.Tests.Tokenization;
 

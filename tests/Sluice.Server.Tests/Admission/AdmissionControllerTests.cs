@@ -16,7 +16,7 @@ public sealed class AdmissionControllerTests
         Assert.Equal(1, a.Queued);
         var ex = Assert.Throws<ApiException>(() => a.Admit(1, 10));
         Assert.Equal(429, ex.Status);
-        Assert.Equal(RejectionReason.QueueFull, ex.Reason);
+        Assert.Equal(AdmissionRejection.QueueFull, ex.Reason);
         t1.Dispose();
         using var t4 = a.Admit(1, 10);
         Assert.Equal(3, a.InFlight);
@@ -67,7 +67,7 @@ public sealed class AdmissionControllerTests
         var a = new AdmissionController(8, 8, maxNumQueuedTokens: 100, new FakeTimeProvider());
         using var big = a.Admit(1, 500);
         var ex = Assert.Throws<ApiException>(() => a.Admit(1, 10));
-        Assert.Equal(RejectionReason.QueuedTokensFull, ex.Reason);
+        Assert.Equal(AdmissionRejection.QueuedTokensFull, ex.Reason);
         big.PrefillDone(500);
         Assert.Equal(0, a.PrefillTokens);
         using var next = a.Admit(1, 60);

@@ -24,7 +24,7 @@ public sealed class QueueAndTimeoutTests
         Assert.Equal("rate_limit_exceeded", body.GetProperty("error").GetProperty("code").GetString());
         int retryAfter = int.Parse(response.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(retryAfter, 1, 60);
-        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.QueueFull]);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[AdmissionRejection.QueueFull]);
 
         cts.Cancel();
         running.Dispose();
@@ -57,7 +57,7 @@ public sealed class QueueAndTimeoutTests
         var events = await Sse.ReadAllAsync(stream);
         Assert.True(events.Done);
         Assert.Equal("request_timeout", events.Chunks[^1].GetProperty("error").GetProperty("code").GetString());
-        Assert.Equal(2, t.Server.Telemetry.Rejections[RejectionReason.Timeout]);
+        Assert.Equal(2, t.Server.Telemetry.Rejections[AdmissionRejection.Timeout]);
         await t.WaitForAllBlocksFreeAsync();
     }
 

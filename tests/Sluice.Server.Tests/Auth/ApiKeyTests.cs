@@ -44,7 +44,7 @@ public sealed class ApiKeyTests : IDisposable
         }
         Assert.Equal(HttpStatusCode.OK, (await t.Client.SendAsync(Get("/v1/models", "sk-right"))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await t.Client.SendAsync(Get("/v1/models", "sk-righ"))).StatusCode);
-        Assert.Equal(10, t.Server.Telemetry.Rejections[RejectionReason.Unauthorized]);
+        Assert.Equal(10, t.Server.Telemetry.Rejections[AdmissionRejection.Unauthorized]);
     }
 
     [Fact]

@@ -49,7 +49,7 @@ public sealed class DrainTests
         var refused = await fresh.PostAsync("/v1/completions", new StringContent("""{"prompt": "late", "max_tokens": 2}"""));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await fresh.GetAsync("/health/ready")).StatusCode);
-        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.Draining]);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[AdmissionRejection.Draining]);
 
         string rest = await reader.ReadToEndAsync();
         Assert.InRange(CountTokens("first", rest), 780, 801);

@@ -133,7 +133,7 @@ public sealed class ErrorResponseTests
     {
         await using var t = await TestServer.StartAsync();
         await AssertNotUnicodeAsync(t, route, Encoding.UTF8.GetBytes(json), field);
-        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[AdmissionRejection.InvalidRequest]);
         Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
     }
 
@@ -151,7 +151,7 @@ public sealed class ErrorResponseTests
     {
         await using var t = await TestServer.StartAsync();
         await AssertNotUnicodeAsync(t, route, WithInvalidUtf8(json), field);
-        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[AdmissionRejection.InvalidRequest]);
         Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
     }
 
@@ -172,7 +172,7 @@ public sealed class ErrorResponseTests
         Assert.Equal(200, ok);
         var (ok2, _, _) = await t.PostJsonAsync("/v1/chat/completions", """{"messages": [{"role": "user", "content": "caf\u00e9 😀"}], "max_tokens": 2}""");
         Assert.Equal(200, ok2);
-        Assert.Equal(2, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(2, t.Server.Telemetry.Rejections[AdmissionRejection.InvalidRequest]);
         Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
     }
 
@@ -208,7 +208,7 @@ public sealed class ErrorResponseTests
         Assert.Contains($"{maxLen} in the completion", message2);
         var (status3, _, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "hello", "max_tokens": 2147483647}""");
         Assert.Equal(400, status3);
-        Assert.Equal(3, t.Server.Telemetry.Rejections[RejectionReason.TooLong]);
+        Assert.Equal(3, t.Server.Telemetry.Rejections[AdmissionRejection.TooLong]);
     }
 
     [Theory]
@@ -291,7 +291,7 @@ public sealed class ErrorResponseTests
         using var doc = JsonDocument.Parse(json);
         AssertOpenAiError(doc.RootElement, "request_timeout");
         Assert.Contains("too slowly", doc.RootElement.GetProperty("error").GetProperty("message").GetString());
-        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.InvalidRequest]);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[AdmissionRejection.InvalidRequest]);
         Assert.Equal(0, t.Server.Telemetry.RequestsFailed);
     }
 
@@ -311,7 +311,7 @@ public sealed class ErrorResponseTests
         request.Headers.TransferEncodingChunked = true;
         var response = await t.Client.SendAsync(request);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-        Assert.Equal(2, t.Server.Telemetry.Rejections[RejectionReason.BodyTooLarge]);
+        Assert.Equal(2, t.Server.Telemetry.Rejections[AdmissionRejection.BodyTooLarge]);
     }
 
     [Fact]
@@ -360,7 +360,7 @@ public sealed class ErrorResponseTests
         await t.Server.Host.Settled.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(ServerState.Ready, t.Server.Host.State);
         Assert.Equal(HttpStatusCode.OK, (await t.Client.GetAsync("/health/ready")).StatusCode);
-        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.NotReady]);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[AdmissionRejection.NotReady]);
     }
 
     [Fact]

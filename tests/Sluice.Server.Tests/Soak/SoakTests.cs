@@ -39,7 +39,7 @@ public sealed class SoakTests
         var invalid = new System.Collections.Concurrent.ConcurrentBag<string>();
         t.Server.Telemetry.RequestCompleted += r =>
         {
-            if (r.Rejection == RejectionReason.InvalidRequest)
+            if (r.Rejection == AdmissionRejection.InvalidRequest)
             {
                 invalid.Add(r.Error ?? "");
             }

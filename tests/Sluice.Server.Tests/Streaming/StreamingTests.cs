@@ -103,7 +103,7 @@ public sealed class StreamingTests
         await t.WaitForAllBlocksFreeAsync();
         Assert.Equal(total, t.Engine.Stats.KvBlocksFree);
         Assert.True(t.Engine.Stats.GenerationTokens < 900, $"generated {t.Engine.Stats.GenerationTokens}: the request ran on after the disconnect");
-        Assert.Equal(1, t.Server.Telemetry.Rejections[RejectionReason.Cancelled]);
+        Assert.Equal(1, t.Server.Telemetry.Rejections[AdmissionRejection.Cancelled]);
     }
 
     [Fact]
