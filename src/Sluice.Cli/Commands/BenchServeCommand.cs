@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Sluice.Cli.Benchmarking;
+using Sluice.OpenAi;
 using Flags = Sluice.Cli.Options.Flags;
 
 namespace Sluice.Cli.Commands;
@@ -151,11 +152,9 @@ internal static class BenchServeCommand
         {
             throw new InvalidOperationException($"GET /v1/models answered {(int)response.StatusCode}: {body}");
         }
-        using var doc = JsonDocument.Parse(body);
-        if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array
-            && data.GetArrayLength() > 0 && data[0].ValueKind == JsonValueKind.Object && data[0].TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+        if (JsonSerializer.Deserialize(body, OpenAiJson.Default.ReceivedModelList)?.Data is [{ Id: { } id }, ..])
         {
-            return id.GetString()!;
+            return id;
         }
         throw new InvalidOperationException("GET /v1/models lists no model: name one with --model");
     }

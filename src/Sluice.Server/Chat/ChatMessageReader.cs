@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Sluice.Engine.Templates;
+using Sluice.OpenAi;
 using Sluice.Server.OpenAi;
 
 namespace Sluice.Server.Chat;

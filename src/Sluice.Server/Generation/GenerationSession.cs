@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Sluice.Engine.Serving;
+using Sluice.OpenAi;
 using Sluice.Server.Admission;
 using Sluice.Server.Hosting;
 using Sluice.Server.Observability;

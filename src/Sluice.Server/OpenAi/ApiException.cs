@@ -1,3 +1,4 @@
+using Sluice.OpenAi;
 using Sluice.Server.Admission;
 
 namespace Sluice.Server.OpenAi;
@@ -74,4 +75,7 @@ public sealed class ApiException(int status, string message, string type, string
 
     public static ApiException Internal(string message) =>
         new(500, message, "server_error", "internal_error", null);
+
+    /// <summary>The error as OpenAI's body (also one event of a stream that fails after it started).</summary>
+    public ErrorResponse ToResponse() => new(new ErrorDetail(Message, Type, Param, Code));
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using Sluice.Engine.Serving;
 using Sluice.Engine.Tokenization;
+using Sluice.OpenAi;
 
 namespace Sluice.Server.OpenAi;
 
@@ -35,8 +36,6 @@ internal sealed class LogprobsFormatter(Tokenizer tokenizer)
         top.TryAdd(token, ev.Logprob);
         into.TopLogprobs.Add(top);
     }
-
-    public static CompletionLogprobs NewCompletion() => new([], [], [], []);
 
     private List<int> Bytes(int id) => [.. tokenizer.TokenBytes(id).Select(b => (int)b)];
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Sluice.Engine.Models.HuggingFace;
 using Sluice.Engine.Sampling;
+using Sluice.OpenAi;
 
 namespace Sluice.Server.OpenAi;
 

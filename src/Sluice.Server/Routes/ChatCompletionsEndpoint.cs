@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.OpenAi;
 using Sluice.Server.Chat;
 using Sluice.Server.Generation;
 using Sluice.Server.Hosting;

@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.OpenAi;
 using Sluice.Server.Generation;
 using Sluice.Server.Hosting;
 using Sluice.Server.OpenAi;
@@ -32,7 +33,7 @@ internal sealed class CompletionsEndpoint(ServingContext serving)
             return;
         }
         var texts = Enumerable.Range(0, job.Choices).Select(_ => new StringBuilder()).ToArray();
-        var logprobs = sampling.Logprobs is null ? null : Enumerable.Range(0, job.Choices).Select(_ => LogprobsFormatter.NewCompletion()).ToArray();
+        var logprobs = sampling.Logprobs is null ? null : Enumerable.Range(0, job.Choices).Select(_ => CompletionLogprobs.Empty()).ToArray();
         await foreach (var (choice, _, ev) in session.ReadAsync())
         {
             if (logprobs != null && ev.Token >= 0)

@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.OpenAi;
 using Sluice.Server.Generation;
 using Sluice.Server.Hosting;
 using Sluice.Server.OpenAi;

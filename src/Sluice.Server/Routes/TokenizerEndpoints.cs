@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Sluice.OpenAi;
 using Sluice.Server.Hosting;
 using Sluice.Server.OpenAi;
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.OpenAi;
 using Sluice.Server.Generation;
 using Sluice.Server.Hosting;
 using Sluice.Server.OpenAi;
@@ -17,7 +18,7 @@ internal sealed class ChatStream(ServingContext serving, GenerationSession sessi
     public async Task WriteAsync(HttpContext http)
     {
         var job = session.Job;
-        var sse = new SseWriter(http.Response);
+        var sse = new SseResponse(http.Response);
         await sse.BeginAsync();
         string id = ResponseIds.Chat(job.RequestId);
         long created = ResponseIds.Created(serving.Time);

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.OpenAi;
 using Sluice.Server.Generation;
 using Sluice.Server.Hosting;
 using Sluice.Server.OpenAi;
@@ -16,7 +17,7 @@ internal sealed class CompletionStream(ServingContext serving, GenerationSession
     public async Task WriteAsync(HttpContext http)
     {
         var job = session.Job;
-        var sse = new SseWriter(http.Response);
+        var sse = new SseResponse(http.Response);
         await sse.BeginAsync();
         string id = ResponseIds.Completion(job.RequestId);
         long created = ResponseIds.Created(serving.Time);
@@ -36,7 +37,7 @@ internal sealed class CompletionStream(ServingContext serving, GenerationSession
             CompletionLogprobs? lp = null;
             if (logprobs && ev.Token >= 0)
             {
-                lp = LogprobsFormatter.NewCompletion();
+                lp = CompletionLogprobs.Empty();
                 format.AppendCompletion(lp, ev, offsets[choice]);
             }
             offsets[choice] += ev.Text.Length;

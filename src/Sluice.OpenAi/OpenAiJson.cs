@@ -2,9 +2,13 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Sluice.Server.OpenAi;
+namespace Sluice.OpenAi;
 
-/// <summary>Source-generated (de)serializers for every body the server reads or writes; snake_case names as OpenAI's.</summary>
+/// <summary>
+/// Source-generated (de)serializers for every body of the OpenAI API that Sluice reads or writes; snake_case names
+/// as OpenAI's, no reflection (the executable may be trimmed). <see cref="Default"/> reads requests; <see cref="Web"/>
+/// writes responses with OpenAI's escaping.
+/// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     NumberHandling = JsonNumberHandling.Strict,
@@ -21,8 +25,11 @@ namespace Sluice.Server.OpenAi;
 [JsonSerializable(typeof(TokenizeResponse))]
 [JsonSerializable(typeof(DetokenizeResponse))]
 [JsonSerializable(typeof(PredictResponse))]
+[JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(ReceivedChunk))]
+[JsonSerializable(typeof(ReceivedModelList))]
 [JsonSerializable(typeof(JsonElement))]
-internal sealed partial class OpenAiJson : JsonSerializerContext
+public sealed partial class OpenAiJson : JsonSerializerContext
 {
     /// <summary>Writes text as it is (no \u escapes for quotes, &lt; or non-ASCII letters), like OpenAI's responses.</summary>
     public static JavaScriptEncoder Encoder => JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
