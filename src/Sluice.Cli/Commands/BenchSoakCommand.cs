@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Sluice.Cli.Benchmarking;
-using Sluice.Cli.Diagnosis;
 using Sluice.Cli.Options;
+using Sluice.Hosting.Metrics.Parsing;
 
 namespace Sluice.Cli.Commands;
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Sluice.Cli.Diagnosis;
+using Sluice.Hosting.Metrics.Parsing;
 
 namespace Sluice.Cli.Commands;
 

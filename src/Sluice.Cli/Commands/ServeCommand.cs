@@ -4,8 +4,8 @@ using Sluice.Cli.Options;
 using Sluice.Cli.Verification;
 using Sluice.Engine.Caching;
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Auth;
 using Sluice.Server;
-using Sluice.Server.Auth;
 using Sluice.Server.Hosting;
 using Sluice.Server.Observability;
 
@@ -94,7 +94,7 @@ internal sealed class ServeCommand
             var options = _observability.Apply(parse, ServerOptionsFrom(parse));
             foreach (var key in options.ApiKeys)
             {
-                ApiKeyStore.RequireKey(key, keyOrigin);
+                FileApiKeyStore.RequireKey(key, keyOrigin);
             }
             var engine = EngineOptionsFrom(parse);
             engine.Validate(); // before listening: the engine would refuse them only once the model has loaded

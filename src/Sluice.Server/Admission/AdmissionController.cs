@@ -1,4 +1,5 @@
-using Sluice.Server.OpenAi;
+using Sluice.Hosting.Errors;
+
 
 namespace Sluice.Server.Admission;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Sluice.Engine.Templates;
+using Sluice.Hosting.Errors;
 using Sluice.OpenAi;
-using Sluice.Server.OpenAi;
 
 namespace Sluice.Server.Chat;
 

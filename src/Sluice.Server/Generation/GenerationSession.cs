@@ -1,10 +1,10 @@
 using System.Threading.Channels;
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Errors;
 using Sluice.OpenAi;
 using Sluice.Server.Admission;
 using Sluice.Server.Hosting;
 using Sluice.Server.Observability;
-using Sluice.Server.OpenAi;
 
 namespace Sluice.Server.Generation;
 
@@ -88,7 +88,7 @@ public sealed class GenerationSession : IDisposable
             throw ex.Reason switch
             {
                 Engine.Serving.RejectionReason.TooLong => ApiException.TooLong(ex.Message, job.PromptField),
-                Engine.Serving.RejectionReason.ShuttingDown => ApiException.Unavailable("The server is shutting down.", Admission.RejectionReason.Draining),
+                Engine.Serving.RejectionReason.ShuttingDown => ApiException.Unavailable("The server is shutting down.", Sluice.Hosting.Errors.RejectionReason.Draining),
                 _ => ApiException.BadRequest(ex.Message),
             };
         }
@@ -131,7 +131,7 @@ public sealed class GenerationSession : IDisposable
     public ApiException? Error => Outcome switch
     {
         RequestOutcome.TimedOut => ApiException.Timeout(_context.Options.RequestTimeout ?? TimeSpan.Zero),
-        RequestOutcome.Aborted => ApiException.Unavailable("The server shut down before the request finished (--shutdown-timeout).", Admission.RejectionReason.Draining),
+        RequestOutcome.Aborted => ApiException.Unavailable("The server shut down before the request finished (--shutdown-timeout).", Sluice.Hosting.Errors.RejectionReason.Draining),
         RequestOutcome.Failed => ApiException.Internal($"The engine failed while generating: {_failure?.Message ?? "a sequence ended with an error"}"),
         _ => null,
     };
@@ -176,8 +176,8 @@ public sealed class GenerationSession : IDisposable
             Outcome = Outcome,
             Rejection = Outcome switch
             {
-                RequestOutcome.Cancelled => Admission.RejectionReason.Cancelled,
-                RequestOutcome.TimedOut => Admission.RejectionReason.Timeout,
+                RequestOutcome.Cancelled => Sluice.Hosting.Errors.RejectionReason.Cancelled,
+                RequestOutcome.TimedOut => Sluice.Hosting.Errors.RejectionReason.Timeout,
                 _ => null,
             },
             FinishReasons = [.. _finish.Select(f => f is { } r ? FinishReasons.ToApi(r) : "abort")],

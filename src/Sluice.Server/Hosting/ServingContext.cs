@@ -1,8 +1,8 @@
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Errors;
 using Sluice.Server.Admission;
 using Sluice.Server.Observability;
-using Sluice.Server.OpenAi;
-using RejectionReason = Sluice.Server.Admission.RejectionReason;
+using RejectionReason = Sluice.Hosting.Errors.RejectionReason;
 
 namespace Sluice.Server.Hosting;
 

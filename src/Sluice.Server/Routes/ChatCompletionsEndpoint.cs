@@ -2,11 +2,13 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Errors;
+using Sluice.Hosting.Requests;
 using Sluice.OpenAi;
 using Sluice.Server.Chat;
 using Sluice.Server.Generation;
 using Sluice.Server.Hosting;
-using Sluice.Server.OpenAi;
+using Sluice.Server.Requests;
 using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Routes;
@@ -55,7 +57,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext serving)
             error.Recorded = true;
             throw error;
         }
-        if (session.Outcome != Observability.RequestOutcome.Completed)
+        if (session.Outcome != RequestOutcome.Completed)
         {
             session.Publish(499);
             return;

@@ -1,10 +1,12 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Errors;
+using Sluice.Hosting.Requests;
 using Sluice.OpenAi;
 using Sluice.Server.Generation;
 using Sluice.Server.Hosting;
-using Sluice.Server.OpenAi;
+using Sluice.Server.Requests;
 using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Routes;
@@ -48,7 +50,7 @@ internal sealed class CompletionsEndpoint(ServingContext serving)
             error.Recorded = true;
             throw error;
         }
-        if (session.Outcome != Observability.RequestOutcome.Completed)
+        if (session.Outcome != RequestOutcome.Completed)
         {
             session.Publish(499); // the client left; nobody reads an answer
             return;

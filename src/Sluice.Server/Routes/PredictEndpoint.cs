@@ -1,10 +1,12 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Errors;
+using Sluice.Hosting.Requests;
 using Sluice.OpenAi;
 using Sluice.Server.Generation;
 using Sluice.Server.Hosting;
-using Sluice.Server.OpenAi;
+using Sluice.Server.Requests;
 
 namespace Sluice.Server.Routes;
 
@@ -31,7 +33,7 @@ internal sealed class PredictEndpoint(ServingContext serving)
         }
         catch (Engine.Tokenization.TokenLimitExceededException ex)
         {
-            throw ApiException.PromptTooLong(ex, "text");
+            throw PromptErrors.TooLong(ex, "text");
         }
         if (prompt.Length == 0)
         {
@@ -53,7 +55,7 @@ internal sealed class PredictEndpoint(ServingContext serving)
             error.Recorded = true;
             throw error;
         }
-        if (session.Outcome != Observability.RequestOutcome.Completed)
+        if (session.Outcome != RequestOutcome.Completed)
         {
             session.Publish(499);
             return;

@@ -2,8 +2,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Sluice.Hosting.Errors;
 using Sluice.Server.Health;
-using Sluice.Server.OpenAi;
 
 namespace Sluice.Server.Routes;
 

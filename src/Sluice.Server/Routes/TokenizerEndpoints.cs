@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Http;
+using Sluice.Hosting.Errors;
+using Sluice.Hosting.Requests;
 using Sluice.OpenAi;
 using Sluice.Server.Hosting;
-using Sluice.Server.OpenAi;
+using Sluice.Server.Requests;
 
 namespace Sluice.Server.Routes;
 
@@ -27,7 +29,7 @@ internal sealed class TokenizerEndpoints(ServingContext serving)
             }
             catch (Engine.Tokenization.TokenLimitExceededException ex)
             {
-                throw ApiException.PromptTooLong(ex, "prompt");
+                throw PromptErrors.TooLong(ex, "prompt");
             }
         }
         else

@@ -1,9 +1,9 @@
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Errors;
 using Sluice.OpenAi;
 using Sluice.Server.Generation;
 using Sluice.Server.Hosting;
-using Sluice.Server.OpenAi;
 using Sluice.Server.Routes;
 
 namespace Sluice.Server.Streaming;
@@ -55,7 +55,7 @@ internal sealed class ChatStream(ServingContext serving, GenerationSession sessi
             await sse.WriteErrorAsync(error);
             status = error.Status;
         }
-        else if (session.Outcome != Observability.RequestOutcome.Completed)
+        else if (session.Outcome != RequestOutcome.Completed)
         {
             status = 499;
         }

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http;
+using Sluice.Hosting.Errors;
 using Sluice.OpenAi;
-using Sluice.Server.OpenAi;
 
 namespace Sluice.Server.Streaming;
 

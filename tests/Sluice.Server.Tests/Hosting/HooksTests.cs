@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Sluice.Hosting.Errors;
 using Sluice.Server.Observability;
 using Sluice.Server.Tests.Support;
 
@@ -70,7 +71,7 @@ public sealed class HooksTests
         Assert.Equal(4, ok.InterTokenLatencies.Count);
         var denied = records.Single(r => r.RequestId != "rec-1");
         Assert.Equal(RequestOutcome.Rejected, denied.Outcome);
-        Assert.Equal(Sluice.Server.Admission.RejectionReason.Unauthorized, denied.Rejection);
+        Assert.Equal(Sluice.Hosting.Errors.RejectionReason.Unauthorized, denied.Rejection);
         Assert.Equal(401, denied.StatusCode);
     }
 }
