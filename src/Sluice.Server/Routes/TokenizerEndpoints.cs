@@ -19,7 +19,7 @@ internal sealed class TokenizerEndpoints(ServingContext serving)
         if (body.Messages is not null)
         {
             var conversation = new ChatCompletionRequestBody { Messages = body.Messages, AddGenerationPrompt = body.AddGenerationPrompt };
-            tokens = serving.Host.Chat!.Build(ChatCompletionsEndpoint.Conversation(conversation), engine.MaxModelLen);
+            tokens = serving.Host.Chat!.Build(JobReader.Conversation(conversation), engine.MaxModelLen);
         }
         else if (body.Prompt is not null)
         {
