@@ -74,7 +74,7 @@ internal sealed class ServeCommand
     {
         var stdout = parse.InvocationConfiguration.Output;
         var stderr = parse.InvocationConfiguration.Error;
-        try
+        return await CliErrors.RunAsync(parse, async () =>
         {
             string keyOrigin = "--api-key";
             if (parse.GetValue(_config) is { } configPath)
@@ -130,13 +130,7 @@ internal sealed class ServeCommand
             await shutdown;
             stdout.WriteLine("sluice: stopped");
             return 0;
-        }
-        catch (Exception ex) when (ex is FormatException or ArgumentException or IOException or UnauthorizedAccessException
-            or System.Security.Cryptography.CryptographicException or InvalidOperationException)
-        {
-            stderr.WriteLine("error: " + ex.Message);
-            return 2;
-        }
+        });
     }
 
     private ServerOptions ServerOptionsFrom(ParseResult p)
