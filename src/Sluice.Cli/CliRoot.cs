@@ -7,9 +7,6 @@ namespace Sluice.Cli;
 /// <summary>The `sluice` command tree.</summary>
 internal static class CliRoot
 {
-    /// <summary>Exit code of a command line that cannot run as written (a bad flag or value), as the commands' own checks use.</summary>
-    public const int UsageError = 2;
-
     public static RootCommand Create()
     {
         var root = new RootCommand("Sluice: serve open-weight language models on your own hardware.");
@@ -37,7 +34,7 @@ internal static class CliRoot
             {
                 configuration.Error.WriteLine("error: " + error.Message);
             }
-            return Task.FromResult(UsageError);
+            return Task.FromResult(CliErrors.UsageError);
         }
         return parse.InvokeAsync(configuration);
     }

@@ -1,3 +1,5 @@
+using Sluice.Hosting;
+
 namespace Sluice.Server;
 
 /// <summary>
@@ -63,4 +65,20 @@ public sealed record ServerOptions
 
     /// <summary>The clock for timeouts, uptime, key grace periods and rates; the engine gets it too.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>The part of these options every Sluice host shares.</summary>
+    internal SluiceHostingOptions Hosting() => new()
+    {
+        Host = Host,
+        Port = Port,
+        ApiKeys = ApiKeys,
+        ApiKeyFile = ApiKeyFile,
+        ApiKeyGracePeriod = ApiKeyGracePeriod,
+        OpenPaths = OpenPaths,
+        SslCertFile = SslCertFile,
+        SslKeyFile = SslKeyFile,
+        MaxRequestBodySize = MaxRequestBodySize,
+        ShutdownTimeout = ShutdownTimeout,
+        Time = Time,
+    };
 }

@@ -1,20 +1,18 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Sluice.Engine.Models;
 using Sluice.Engine.Serving;
+using Sluice.Hosting;
+using Sluice.Hosting.Errors;
+using Sluice.Hosting.Lifetime;
+using Sluice.Hosting.Logging;
 using Sluice.Server.Admission;
-using Sluice.Server.Auth;
 using Sluice.Server.Hosting;
 using Sluice.Server.Observability;
-using Sluice.Server.Tls;
 
 namespace Sluice.Server;
 
@@ -50,60 +48,22 @@ public sealed class SluiceServer : IAsyncDisposable
     public static SluiceServer Create(ServerOptions options, EngineOptions engineOptions, Func<LoadedModel> loadModel, ServerHooks? hooks = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "sluice" });
-        builder.Logging.ClearProviders();
-        if (hooks?.Logging is not { } configureLogging)
-        {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
-            });
-        }
-        else
-        {
-            configureLogging(builder.Logging);
-        }
-        builder.Logging.SetMinimumLevel(options.LogLevel);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout + TimeSpan.FromSeconds(15));
-        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-
-        var time = options.Time;
-        if ((options.SslCertFile is null) != (options.SslKeyFile is null))
-        {
-            throw new ArgumentException("TLS needs both --ssl-certfile and --ssl-keyfile");
-        }
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = null; // JsonBody enforces --max-request-body-size, answering 413 cleanly
-            Listen(k, options, k.ApplicationServices.GetService<CertificateReloader>());
-        });
+        builder.Logging.UseSluiceLogging(options.LogLevel, hooks?.Logging);
 
         var s = builder.Services;
+        s.AddSluiceHosting(options.Hosting());
         s.AddSingleton(options);
-        s.AddSingleton(time);
-        s.AddSingleton(sp => new ApiKeyStore(options.ApiKeys, options.ApiKeyFile, options.ApiKeyGracePeriod, time, sp.GetRequiredService<ILogger<ApiKeyStore>>()));
-        if (options.SslCertFile is { } cert && options.SslKeyFile is { } key)
-        {
-            s.AddSingleton(sp => new CertificateReloader(cert, key, time, sp.GetRequiredService<ILogger<CertificateReloader>>()));
-        }
         s.AddSingleton(sp => new ModelHost(loadModel, engineOptions, options, sp.GetRequiredService<ILogger<ModelHost>>()));
-        s.AddSingleton(new AdmissionController(engineOptions.MaxNumSeqs, options.MaxNumQueuedReqs, options.MaxNumQueuedTokens, time));
+        s.AddSingleton(new AdmissionController(engineOptions.MaxNumSeqs, options.MaxNumQueuedReqs, options.MaxNumQueuedTokens, options.Time));
         s.AddSingleton<ServerTelemetry>();
         s.AddSingleton<ServingContext>();
-        s.AddHostedService<DrainService>();
+        s.AddSingleton<IDrainTarget, ServerDrain>();
+        s.AddSingleton<IRequestErrorObserver, RejectionRecords>();
         Routes.RouteTable.AddServices(s);
         hooks?.Services?.Invoke(s);
 
         var app = builder.Build();
-        // a missing key file or a bad certificate stops the server here, not at the first request
-        app.Services.GetRequiredService<ApiKeyStore>();
-        app.Services.GetService<CertificateReloader>();
-        app.UseMiddleware<RequestInfo>();
-        app.UseMiddleware<ErrorMiddleware>();
-        app.UseRouting();
-        app.UseMiddleware<ApiKeyMiddleware>();
+        app.UseSluiceHosting();
         Routes.RouteTable.Map(app);
         hooks?.Routes?.Invoke(app);
         return new SluiceServer(app);
@@ -121,25 +81,6 @@ public sealed class SluiceServer : IAsyncDisposable
 
     /// <summary>Drains in-flight requests (up to --shutdown-timeout) and stops listening.</summary>
     public Task StopAsync() => _app.StopAsync();
-
-    private static void Listen(KestrelServerOptions kestrel, ServerOptions options, CertificateReloader? certificates)
-    {
-        void Configure(ListenOptions listen)
-        {
-            if (certificates is not null)
-            {
-                listen.UseHttps(new HttpsConnectionAdapterOptions { ServerCertificateSelector = (_, _) => certificates.Current });
-            }
-        }
-        string host = options.Host.Trim('[', ']');
-        IPAddress[] addresses = host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? [IPAddress.Loopback]
-            : IPAddress.TryParse(host, out var ip) ? [ip]
-            : Dns.GetHostAddresses(host);
-        foreach (var address in addresses)
-        {
-            kestrel.Listen(address, options.Port, Configure);
-        }
-    }
 
     /// <summary>Stops (if still running) and releases the engine, the model and the listener.</summary>
     public async ValueTask DisposeAsync()

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Sluice.OpenAi;
 
 namespace Sluice.Cli.Benchmarking;
 
@@ -58,29 +59,19 @@ internal sealed class ServeLoadGenerator(HttpClient http, LoadSettings settings)
                 string text = await response.Content.ReadAsStringAsync(ct);
                 return new RequestResult { Error = $"HTTP {(int)response.StatusCode}: {text[..Math.Min(text.Length, 200)]}" };
             }
-            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
+            var events = new SseReader(await response.Content.ReadAsStreamAsync(ct));
             double ttft = 0, last = 0;
             int chunks = 0, promptTokens = 0, outputTokens = -1;
             var itl = new List<double>();
-            while (await reader.ReadLineAsync(ct) is { } line)
+            while (await events.ReadAsync(ct) is { } e && !e.IsDone)
             {
-                if (!line.StartsWith("data: ", StringComparison.Ordinal))
-                {
-                    continue;
-                }
-                string data = line[6..];
-                if (data == "[DONE]")
-                {
-                    break;
-                }
                 double now = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                using var chunk = JsonDocument.Parse(data);
-                var root = chunk.RootElement;
-                if (root.TryGetProperty("error", out var error))
+                var chunk = JsonSerializer.Deserialize(e.Data, OpenAiJson.Default.ReceivedChunk);
+                if (chunk?.Error is { } error)
                 {
-                    return new RequestResult { Error = error.TryGetProperty("message", out var m) ? m.GetString() : error.ToString() };
+                    return new RequestResult { Error = error.Message };
                 }
-                if (HasText(root))
+                if (chunk?.HasText == true)
                 {
                     if (chunks++ == 0)
                     {
@@ -92,10 +83,10 @@ internal sealed class ServeLoadGenerator(HttpClient http, LoadSettings settings)
                     }
                     last = now;
                 }
-                if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+                if (chunk?.Usage is { } usage)
                 {
-                    promptTokens = usage.GetProperty("prompt_tokens").GetInt32();
-                    outputTokens = usage.GetProperty("completion_tokens").GetInt32();
+                    promptTokens = usage.PromptTokens;
+                    outputTokens = usage.CompletionTokens;
                 }
             }
             return new RequestResult
@@ -113,26 +104,6 @@ internal sealed class ServeLoadGenerator(HttpClient http, LoadSettings settings)
         {
             return new RequestResult { Error = ex.Message };
         }
-    }
-
-    private static bool HasText(JsonElement chunk)
-    {
-        if (!chunk.TryGetProperty("choices", out var choices))
-        {
-            return false;
-        }
-        foreach (var c in choices.EnumerateArray())
-        {
-            if (c.TryGetProperty("text", out var t) && t.GetString() is { Length: > 0 })
-            {
-                return true;
-            }
-            if (c.TryGetProperty("delta", out var d) && d.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && content.GetString()!.Length > 0)
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     private string Body(string prompt)

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Sluice.OpenAi;
 
 namespace Sluice.Cli.Benchmarking;
 
@@ -138,38 +139,33 @@ internal sealed class SoakLoadGenerator(HttpClient http, SoakSettings settings)
         Func<SoakOutcome, int, string?, bool, SoakResult> result)
     {
         int status = (int)response.StatusCode;
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct), Encoding.UTF8);
-        int events = 0;
+        var events = new SseReader(await response.Content.ReadAsStreamAsync(ct));
+        int count = 0;
         if (request.CancelAfterEvents == 0)
         {
             await ours.CancelAsync();
             return result(SoakOutcome.Cancelled, status, null, false);
         }
-        while (await reader.ReadLineAsync(ct) is { } line)
+        while (await events.ReadAsync(ct) is { } e)
         {
-            if (!line.StartsWith("data: ", StringComparison.Ordinal))
-            {
-                continue;
-            }
-            string data = line[6..];
-            if (data == "[DONE]")
+            if (e.IsDone)
             {
                 return result(SoakOutcome.Ok, status, null, false);
             }
-            events++;
-            if (data.Contains("\"error\"", StringComparison.Ordinal) && ErrorEvent(data) is { } error)
+            count++;
+            if (e.Data.Contains("\"error\"", StringComparison.Ordinal) && Read(e.Data)?.Error is { } error)
             {
                 bool server = error.Type is "server_error" or null;
                 return result(server ? SoakOutcome.ServerError : SoakOutcome.ClientError, server ? 500 : error.Type == "timeout_error" ? 408 : 400,
                     server ? $"error event in a {status} stream: {error.Message}" : null, false);
             }
-            if (request.CancelAfterEvents > 0 && events >= request.CancelAfterEvents)
+            if (request.CancelAfterEvents > 0 && count >= request.CancelAfterEvents)
             {
                 await ours.CancelAsync();
                 return result(SoakOutcome.Cancelled, status, null, false);
             }
         }
-        return result(SoakOutcome.TransportError, status, $"the stream ended without [DONE] after {events} events", false);
+        return result(SoakOutcome.TransportError, status, $"the stream ended without [DONE] after {count} events", false);
     }
 
     /// <summary>True when GET /health/live is refused too: the server is gone, not just busy. The first to see it records when.</summary>
@@ -204,30 +200,15 @@ internal sealed class SoakLoadGenerator(HttpClient http, SoakSettings settings)
         }
     }
 
-    private static bool IsAnswer(string body)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(body);
-            return doc.RootElement.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
+    /// <summary>True when a whole answer is a JSON object with its choices.</summary>
+    private static bool IsAnswer(string body) => Read(body)?.Choices is not null;
 
-    private static (string? Type, string Message)? ErrorEvent(string data)
+    /// <summary>An answer, a stream event or an error body; null when it is not JSON of that shape.</summary>
+    private static ReceivedChunk? Read(string json)
     {
         try
         {
-            using var doc = JsonDocument.Parse(data);
-            if (!doc.RootElement.TryGetProperty("error", out var e))
-            {
-                return null;
-            }
-            string? type = e.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-            return (type, e.TryGetProperty("message", out var m) ? m.ToString() : e.ToString());
+            return JsonSerializer.Deserialize(json, OpenAiJson.Default.ReceivedChunk);
         }
         catch (JsonException)
         {
@@ -235,18 +216,7 @@ internal sealed class SoakLoadGenerator(HttpClient http, SoakSettings settings)
         }
     }
 
-    private static string ErrorMessage(string body)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(body);
-            return doc.RootElement.GetProperty("error").GetProperty("message").GetString() ?? Trim(body);
-        }
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            return Trim(body);
-        }
-    }
+    private static string ErrorMessage(string body) => Read(body)?.Error?.Message ?? Trim(body);
 
     private static async Task<string> ReadBoundedAsync(HttpResponseMessage response, CancellationToken ct)
     {

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using Sluice.Cli.Options;
 using Sluice.Engine.Benchmarks;
-using Sluice.Engine.Formats;
 using Sluice.Engine.Kernels;
 using Sluice.Engine.Models;
 using Sluice.Engine.Threading;
@@ -39,7 +38,7 @@ internal static class BenchCommands
         {
             var o = parse.InvocationConfiguration.Output;
             var e = parse.InvocationConfiguration.Error;
-            try
+            return CliErrors.Run(parse, () =>
             {
                 var seqCounts = ParseBatches(parse.GetValue(batches)!);
                 int r = parse.GetValue(reps);
@@ -87,13 +86,7 @@ internal static class BenchCommands
                     o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {loaded.Name} | {t} | {pp128:F1} | {pp512:F1} | {tg128:F1} | {string.Join(" | ", seqCounts.Select(n => batched[n].ToString("F1", CultureInfo.InvariantCulture)))} | {membw:F1} | {fraction:P0} |"));
                 }
                 return 0;
-            }
-            catch (Exception ex) when (ex is ModelFormatException or FormatException or ArgumentException or IOException
-                or UnauthorizedAccessException or NotSupportedException)
-            {
-                e.WriteLine("error: " + ex.Message);
-                return 2;
-            }
+            });
         });
         return cmd;
     }

@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Sluice.Cli.Benchmarking;
+using Sluice.Cli.Output;
+using Sluice.OpenAi;
 using Flags = Sluice.Cli.Options.Flags;
 
 namespace Sluice.Cli.Commands;
@@ -32,52 +34,34 @@ internal static class BenchServeCommand
         {
             url, model, endpoint, concurrency, numPrompts, inputLen, outputLen, rate, apiKey, seed, insecure, json,
         };
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => CliErrors.RunAsync(parse, async () =>
         {
             var stdout = parse.InvocationConfiguration.Output;
             var stderr = parse.InvocationConfiguration.Error;
             int c = parse.GetValue(concurrency), n = parse.GetValue(numPrompts), input = parse.GetValue(inputLen), output = parse.GetValue(outputLen);
-            Uri baseUrl;
-            string path;
-            try
+            if ((long)n * input > BenchThroughputCommand.MaxPromptTokens)
             {
-                if ((long)n * input > BenchThroughputCommand.MaxPromptTokens)
-                {
-                    throw new ArgumentException($"--num-prompts {n} x --input-len {input} is {(long)n * input:N0} prompt tokens; at most {BenchThroughputCommand.MaxPromptTokens:N0}");
-                }
-                baseUrl = BaseUrl(parse.GetValue(url)!);
-                path = EndpointPath(parse.GetValue(endpoint)!);
-                CheckApiKey(parse.GetValue(apiKey));
+                throw new ArgumentException($"--num-prompts {n} x --input-len {input} is {(long)n * input:N0} prompt tokens; at most {BenchThroughputCommand.MaxPromptTokens:N0}");
             }
-            catch (ArgumentException ex)
-            {
-                stderr.WriteLine("error: " + ex.Message);
-                return 2;
-            }
+            var baseUrl = BaseUrl(parse.GetValue(url)!);
+            string path = EndpointPath(parse.GetValue(endpoint)!);
+            CheckApiKey(parse.GetValue(apiKey));
             using var http = Client(c, parse.GetValue(apiKey), parse.GetValue(insecure));
-            try
+            string name = parse.GetValue(model) ?? await FirstModelAsync(http, baseUrl, ct);
+            var settings = new LoadSettings(baseUrl, name, path, c, output, parse.GetValue(rate), parse.GetValue(seed));
+            var prompts = BenchPrompts.Make(n, input, settings.Seed);
+            stderr.WriteLine($"sluice bench serve: {n} requests to {new Uri(baseUrl, settings.Endpoint)} ({name}), concurrency {c}, ~{input} tokens in, {output} out");
+            var progress = new ServeProgress(new ProgressBar(stderr, n, "requests"));
+            var watch = Stopwatch.StartNew();
+            var results = await new ServeLoadGenerator(http, settings).RunAsync(prompts, progress.Add, ct);
+            var report = BenchServeReport.From(results, watch.Elapsed.TotalSeconds, c, n);
+            stdout.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText());
+            foreach (var error in results.Where(r => !r.Ok).Select(r => r.Error).Distinct().Take(3))
             {
-                string name = parse.GetValue(model) ?? await FirstModelAsync(http, baseUrl, ct);
-                var settings = new LoadSettings(baseUrl, name, path, c, output, parse.GetValue(rate), parse.GetValue(seed));
-                var prompts = BenchPrompts.Make(n, input, settings.Seed);
-                stderr.WriteLine($"sluice bench serve: {n} requests to {new Uri(baseUrl, settings.Endpoint)} ({name}), concurrency {c}, ~{input} tokens in, {output} out");
-                var progress = new ProgressBar(stderr, n);
-                var watch = Stopwatch.StartNew();
-                var results = await new ServeLoadGenerator(http, settings).RunAsync(prompts, progress.Add, ct);
-                var report = BenchServeReport.From(results, watch.Elapsed.TotalSeconds, c, n);
-                stdout.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText());
-                foreach (var error in results.Where(r => !r.Ok).Select(r => r.Error).Distinct().Take(3))
-                {
-                    stderr.WriteLine($"error: {error}");
-                }
-                return report.Completed > 0 ? 0 : 1;
+                stderr.WriteLine($"error: {error}");
             }
-            catch (Exception ex) when (ex is HttpRequestException or UriFormatException or JsonException or InvalidOperationException)
-            {
-                stderr.WriteLine("error: " + ex.Message);
-                return 2;
-            }
-        });
+            return report.Completed > 0 ? 0 : 1;
+        }));
         return cmd;
     }
 
@@ -151,11 +135,9 @@ internal static class BenchServeCommand
         {
             throw new InvalidOperationException($"GET /v1/models answered {(int)response.StatusCode}: {body}");
         }
-        using var doc = JsonDocument.Parse(body);
-        if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array
-            && data.GetArrayLength() > 0 && data[0].ValueKind == JsonValueKind.Object && data[0].TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+        if (JsonSerializer.Deserialize(body, OpenAiJson.Default.ReceivedModelList)?.Data is [{ Id: { } id }, ..])
         {
-            return id.GetString()!;
+            return id;
         }
         throw new InvalidOperationException("GET /v1/models lists no model: name one with --model");
     }

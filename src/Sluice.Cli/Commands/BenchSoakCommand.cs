@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Sluice.Cli.Benchmarking;
-using Sluice.Cli.Diagnosis;
 using Sluice.Cli.Options;
+using Sluice.Hosting.Metrics.Parsing;
 
 namespace Sluice.Cli.Commands;
 
@@ -29,7 +29,7 @@ internal static class BenchSoakCommand
         {
             url, duration, concurrency, seed, requestTimeout, model, apiKey, json,
         };
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => CliErrors.RunAsync(parse, async () =>
         {
             var stdout = parse.InvocationConfiguration.Output;
             var stderr = parse.InvocationConfiguration.Error;
@@ -61,22 +61,12 @@ internal static class BenchSoakCommand
                 return 2;
             }
             using var http = Client(c, parse.GetValue(apiKey));
-            Uri baseUrl;
-            string name;
-            int maxModelLen;
-            ServerMemory start;
-            try
+            var (baseUrl, name, maxModelLen, start) = await CliErrors.StepAsync("cannot start the soak", async () =>
             {
-                baseUrl = new Uri(parse.GetValue(url)!.TrimEnd('/') + "/");
-                name = parse.GetValue(model) ?? await BenchServeCommand.FirstModelAsync(http, baseUrl, ct);
-                maxModelLen = await MaxModelLenAsync(http, baseUrl, name, ct);
-                start = await MemoryAsync(http, baseUrl, ct);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or UriFormatException or JsonException or InvalidOperationException or TaskCanceledException)
-            {
-                stderr.WriteLine($"error: cannot start the soak: {ex.Message}");
-                return 2;
-            }
+                var baseUrl = new Uri(parse.GetValue(url)!.TrimEnd('/') + "/");
+                string name = parse.GetValue(model) ?? await BenchServeCommand.FirstModelAsync(http, baseUrl, ct);
+                return (baseUrl, name, await MaxModelLenAsync(http, baseUrl, name, ct), await MemoryAsync(http, baseUrl, ct));
+            });
 
             var settings = new SoakSettings(baseUrl, name, length, c, parse.GetValue(seed), timeout, maxModelLen);
             stderr.WriteLine($"sluice bench soak: {baseUrl} ({name}) for {Duration.Format(length)} at concurrency {c}, seed {settings.Seed}; " +
@@ -93,7 +83,7 @@ internal static class BenchSoakCommand
             var report = SoakReport.From(settings, generator.Results, took, generator.DiedAfter, start, end);
             stdout.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText());
             return report.Failed ? 1 : 0;
-        });
+        }));
         return cmd;
     }
 

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Sluice.Cli.Options;
-using Sluice.Engine.Formats;
+using Sluice.Cli.Output;
 using Sluice.Engine.Sampling;
 using Sluice.Engine.Serving;
 using Sluice.Engine.Threading;
@@ -38,7 +38,7 @@ internal static class BenchThroughputCommand
         {
             var o = parse.InvocationConfiguration.Output;
             var e = parse.InvocationConfiguration.Error;
-            try
+            return await CliErrors.RunAsync(parse, async () =>
             {
                 int n = parse.GetValue(prompts), inLen = parse.GetValue(input), outLen = parse.GetValue(output);
                 if ((long)n * inLen > MaxPromptTokens)
@@ -97,7 +97,7 @@ internal static class BenchThroughputCommand
                     }
                     int d = Interlocked.Increment(ref done);
                     double s = clock.Elapsed.TotalSeconds;
-                    bar.Report(d, string.Create(CultureInfo.InvariantCulture, $"{Interlocked.Read(ref tokens) / s:F1} output tok/s"), force: d == n);
+                    bar.Report(d, string.Create(CultureInfo.InvariantCulture, $"{Interlocked.Read(ref tokens) / s:F1} output tok/s"));
                 })).ToArray();
                 await Task.WhenAll(tasks);
                 double seconds = clock.Elapsed.TotalSeconds;
@@ -121,13 +121,7 @@ internal static class BenchThroughputCommand
                         $"Throughput: {rps:F2} requests/s, {tps:F1} output tokens/s, {(tokens + (long)n * inLen) / seconds:F1} total tokens/s ({n} requests x {inLen} in / {outLen} out in {seconds:F1} s)"));
                 }
                 return 0;
-            }
-            catch (Exception ex) when (ex is ModelFormatException or RequestRejectedException or ArgumentException or FormatException or IOException
-                or UnauthorizedAccessException or NotSupportedException)
-            {
-                e.WriteLine("error: " + ex.Message);
-                return 2;
-            }
+            });
         });
         return cmd;
     }

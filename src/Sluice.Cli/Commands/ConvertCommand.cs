@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using Sluice.Engine.Formats;
 using Sluice.Engine.Models.HuggingFace.Conversion;
 using Sluice.Engine.Models.Synthesis;
 
@@ -17,7 +16,7 @@ internal static class ConvertCommand
         var cmd = new Command("convert", "Write a Hugging Face folder as a GGUF file (llama.cpp's names, q/k permutation and tokenizer keys).") { folder, output, type };
         cmd.SetAction(parse =>
         {
-            try
+            return CliErrors.Run(parse, () =>
             {
                 if (!WeightMix.TryParse(parse.GetValue(type)!, out var mix))
                 {
@@ -32,12 +31,7 @@ internal static class ConvertCommand
 
                     """));
                 return 0;
-            }
-            catch (Exception ex) when (ex is ArgumentException or ModelFormatException or IOException or UnauthorizedAccessException or NotSupportedException)
-            {
-                parse.InvocationConfiguration.Error.WriteLine("error: " + ex.Message);
-                return 2;
-            }
+            });
         });
         return cmd;
     }

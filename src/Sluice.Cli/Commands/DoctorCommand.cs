@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Sluice.Cli.Diagnosis;
+using Sluice.Hosting.Metrics.Parsing;
 
 namespace Sluice.Cli.Commands;
 
@@ -28,7 +29,7 @@ internal sealed class DoctorCommand(TimeProvider time)
         {
             _url, _apiKey, _window, _json, _ttft, _itl,
         };
-        cmd.SetAction((parse, cancel) => RunAsync(parse, cancel));
+        cmd.SetAction((parse, cancel) => CliErrors.RunAsync(parse, () => RunAsync(parse, cancel)));
         return cmd;
     }
 
@@ -54,28 +55,18 @@ internal sealed class DoctorCommand(TimeProvider time)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         }
-        try
+        var (numbers, health) = await CliErrors.StepAsync($"cannot read {baseUri}", async () =>
         {
             var first = await ScrapeAsync(http, cancel);
             long start = time.GetTimestamp();
             await Task.Delay(TimeSpan.FromSeconds(window), time, cancel);
             var last = await ScrapeAsync(http, cancel);
             double seconds = time.GetElapsedTime(start).TotalSeconds;
-            var health = await HealthAsync(http, cancel);
-            var numbers = DoctorNumbers.From(new MetricWindow(first, last, seconds));
-            var report = new DoctorReport(baseUri.ToString(), health, numbers, Diagnoser.Diagnose(numbers, health, thresholds));
-            stdout.Write(parse.GetValue(_json) ? report.Json() + "\n" : report.Text());
-            return report.Healthy ? 0 : 1;
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or InvalidDataException or JsonException)
-        {
-            stderr.WriteLine($"error: cannot read {baseUri}: {ex.Message}");
-            if (ex is HttpRequestException or TaskCanceledException)
-            {
-                stderr.WriteLine("  the server is down or unreachable: see docs/runbooks/down.md");
-            }
-            return 2;
-        }
+            return (DoctorNumbers.From(new MetricWindow(first, last, seconds)), await HealthAsync(http, cancel));
+        }, "the server is down or unreachable: see docs/runbooks/down.md");
+        var report = new DoctorReport(baseUri.ToString(), health, numbers, Diagnoser.Diagnose(numbers, health, thresholds));
+        stdout.Write(parse.GetValue(_json) ? report.Json() + "\n" : report.Text());
+        return report.Healthy ? 0 : 1;
     }
 
     private static async Task<MetricSnapshot> ScrapeAsync(HttpClient http, CancellationToken cancel)

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Text.Json;
 using Sluice.Cli.Options;
 using Sluice.Engine.Caching;
-using Sluice.Engine.Formats;
 using Sluice.Engine.Sampling;
 using Sluice.Engine.Serving;
 using Sluice.Engine.Threading;
@@ -48,7 +47,7 @@ internal static class GenerateCommand
         {
             var stdout = parse.InvocationConfiguration.Output;
             var stderr = parse.InvocationConfiguration.Error;
-            try
+            return await CliErrors.RunAsync(parse, async () =>
             {
                 var sampling = new SamplingParams
                 {
@@ -121,13 +120,7 @@ internal static class GenerateCommand
                     stdout.WriteLine();
                 }
                 return 0;
-            }
-            catch (Exception ex) when (ex is ModelFormatException or RequestRejectedException or ArgumentException or IOException
-                or UnauthorizedAccessException or NotSupportedException)
-            {
-                stderr.WriteLine("error: " + ex.Message);
-                return 2;
-            }
+            });
         });
         return cmd;
     }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Sluice.Engine.Formats;
 using Sluice.Engine.Formats.Gguf;
 using Sluice.Engine.Models;
 using Sluice.Engine.Models.Synthesis;
@@ -30,7 +29,7 @@ internal static class ModelCommands
         {
             var path = parse.GetValue(file)!;
             var stdout = parse.InvocationConfiguration.Output;
-            try
+            return CliErrors.Run(parse, () =>
             {
                 if (Directory.Exists(path))
                 {
@@ -46,12 +45,7 @@ internal static class ModelCommands
                     stdout.Write(LoadStats.Measure(path, LoadOptions(parse.GetValue(quantization))));
                 }
                 return 0;
-            }
-            catch (Exception ex) when (ex is ModelFormatException or ArgumentException)
-            {
-                parse.InvocationConfiguration.Error.WriteLine("error: " + ex.Message);
-                return 2;
-            }
+            });
         });
         return cmd;
     }

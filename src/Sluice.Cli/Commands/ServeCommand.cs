@@ -5,8 +5,8 @@ using Sluice.Cli.Verification;
 using Sluice.Engine.Caching;
 using Sluice.Engine.Scheduling;
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Auth;
 using Sluice.Server;
-using Sluice.Server.Auth;
 using Sluice.Server.Hosting;
 using Sluice.Server.Observability;
 
@@ -75,7 +75,7 @@ internal sealed class ServeCommand
     {
         var stdout = parse.InvocationConfiguration.Output;
         var stderr = parse.InvocationConfiguration.Error;
-        try
+        return await CliErrors.RunAsync(parse, async () =>
         {
             string keyOrigin = "--api-key";
             if (parse.GetValue(_config) is { } configPath)
@@ -95,7 +95,7 @@ internal sealed class ServeCommand
             var options = _observability.Apply(parse, ServerOptionsFrom(parse));
             foreach (var key in options.ApiKeys)
             {
-                ApiKeyStore.RequireKey(key, keyOrigin);
+                FileApiKeyStore.RequireKey(key, keyOrigin);
             }
             var engine = EngineOptionsFrom(parse);
             engine.Validate(); // before listening: the engine would refuse them only once the model has loaded
@@ -131,13 +131,7 @@ internal sealed class ServeCommand
             await shutdown;
             stdout.WriteLine("sluice: stopped");
             return 0;
-        }
-        catch (Exception ex) when (ex is FormatException or ArgumentException or IOException or UnauthorizedAccessException
-            or System.Security.Cryptography.CryptographicException or InvalidOperationException)
-        {
-            stderr.WriteLine("error: " + ex.Message);
-            return 2;
-        }
+        });
     }
 
     private ServerOptions ServerOptionsFrom(ParseResult p)

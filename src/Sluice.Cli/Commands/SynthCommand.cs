@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using Sluice.Engine.Formats;
 using Sluice.Engine.Models.Synthesis;
 using Sluice.Engine.Models.Synthesis.Vocabulary;
 
@@ -37,19 +36,19 @@ internal static class SynthCommand
         {
             var stdout = parse.InvocationConfiguration.Output;
             var stderr = parse.InvocationConfiguration.Error;
-            try
+            return CliErrors.Run(parse, () =>
             {
                 if (!ModelShape.TryGetNamed(parse.GetValue(shape)!, out var s))
                 {
-                    throw new UsageException($"unknown shape '{parse.GetValue(shape)}' (known: {string.Join(", ", ModelShape.Named.Select(n => n.Name))})");
+                    throw new CommandException($"unknown shape '{parse.GetValue(shape)}' (known: {string.Join(", ", ModelShape.Named.Select(n => n.Name))})");
                 }
                 if (!WeightMix.TryParse(parse.GetValue(type)!, out var mix))
                 {
-                    throw new UsageException($"unknown type '{parse.GetValue(type)}' (known: {string.Join(", ", WeightMix.All.Select(m => m.Name))})");
+                    throw new CommandException($"unknown type '{parse.GetValue(type)}' (known: {string.Join(", ", WeightMix.All.Select(m => m.Name))})");
                 }
                 if (parse.GetValue(tied) && parse.GetValue(untied))
                 {
-                    throw new UsageException("--tied and --untied contradict each other");
+                    throw new CommandException("--tied and --untied contradict each other");
                 }
                 var vocabFile = parse.GetValue(vocab);
                 s = s with
@@ -71,16 +70,11 @@ internal static class SynthCommand
                 {
                     "gguf" => ModelSynthesizer.Write(options, parse.GetValue(output)!),
                     "hf" => HfFolderSynthesizer.Write(options, parse.GetValue(output)!, parse.GetValue(shardMib) * 1048576L),
-                    var other => throw new UsageException($"unknown format '{other}' (known: gguf, hf)"),
+                    var other => throw new CommandException($"unknown format '{other}' (known: gguf, hf)"),
                 };
                 stdout.Write(Describe(result));
                 return 0;
-            }
-            catch (Exception ex) when (ex is UsageException or ArgumentException or ModelFormatException or IOException or UnauthorizedAccessException)
-            {
-                stderr.WriteLine("error: " + ex.Message);
-                return 2;
-            }
+            });
         });
         return cmd;
     }
@@ -98,6 +92,4 @@ internal static class SynthCommand
 
             """);
     }
-
-    private sealed class UsageException(string message) : Exception(message);
 }

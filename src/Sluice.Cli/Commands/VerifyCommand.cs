@@ -23,7 +23,7 @@ internal static class VerifyCommand
             var stdout = parse.InvocationConfiguration.Output;
             var stderr = parse.InvocationConfiguration.Error;
             string model = parse.GetValue(path)!;
-            try
+            return CliErrors.Run(parse, () =>
             {
                 bool ok = true;
                 foreach (var r in ModelChecksum.Check(model, parse.GetValue(sha256), parse.GetValue(manifest)))
@@ -46,12 +46,7 @@ internal static class VerifyCommand
                     stderr.WriteLine($"error: {model} does not match: it is corrupt or not the file that was published; do not serve it");
                 }
                 return ok ? 0 : 1;
-            }
-            catch (Exception ex) when (ex is ArgumentException or FormatException or IOException)
-            {
-                stderr.WriteLine("error: " + ex.Message);
-                return 2;
-            }
+            });
         });
         return cmd;
     }

@@ -1,3 +1,5 @@
+using Sluice.Hosting.Metrics.Parsing;
+
 namespace Sluice.Cli.Diagnosis;
 
 /// <summary>Two scrapes some seconds apart: what changed between them (counters, histograms) and where the gauges stood.</summary>

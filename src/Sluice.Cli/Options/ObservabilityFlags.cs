@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Sluice.Hosting.Logging;
 using Sluice.Server;
 using Sluice.Server.Metrics;
 using Sluice.Server.Observability;

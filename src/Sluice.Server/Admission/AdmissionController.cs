@@ -1,4 +1,5 @@
-using Sluice.Server.OpenAi;
+using Sluice.Hosting.Errors;
+
 
 namespace Sluice.Server.Admission;
 
@@ -86,7 +87,7 @@ public sealed class AdmissionController
                 _idle = NewIdle(completed: false);
             }
             _inFlight += sequences;
-            _prefillTokens += promptTokens;
+            Interlocked.Add(ref _prefillTokens, promptTokens); // PrefillDone subtracts without the lock
         }
         return new AdmissionTicket(this, sequences, promptTokens);
     }
@@ -118,7 +119,7 @@ public sealed class AdmissionController
         lock (_lock)
         {
             _inFlight -= sequences;
-            _prefillTokens -= unprefilledTokens;
+            Interlocked.Add(ref _prefillTokens, -unprefilledTokens);
             if (finished)
             {
                 _rate.Record(sequences);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Sluice.Engine.Templates;
-using Sluice.Server.OpenAi;
+using Sluice.Hosting.Errors;
+using Sluice.OpenAi;
 
 namespace Sluice.Server.Chat;
 

@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Sluice.Engine.Templates;
 using Sluice.Engine.Tokenization;
-using Sluice.Server.OpenAi;
+using Sluice.Hosting.Errors;
+using Sluice.Server.Requests;
 
 namespace Sluice.Server.Chat;
 
@@ -90,7 +91,7 @@ public sealed partial class ChatPromptBuilder
         }
         catch (TokenLimitExceededException ex)
         {
-            throw ApiException.PromptTooLong(ex, "messages");
+            throw PromptErrors.TooLong(ex, "messages");
         }
         if (ids.Length >= 2 && ids[0] == _tokenizer.BosId && ids[1] == _tokenizer.BosId)
         {
@@ -105,7 +106,7 @@ public sealed partial class ChatPromptBuilder
         long characters = conversation.Messages.Sum(m => (long)(m.Content?.Length ?? 0));
         if (characters > (long)maxTokens * _tokenizer.Vocabulary.LongestPieceChars)
         {
-            throw ApiException.PromptTooLong(new TokenLimitExceededException(maxTokens, characters), "messages");
+            throw PromptErrors.TooLong(new TokenLimitExceededException(maxTokens, characters), "messages");
         }
         return Tokenize(Render(conversation), maxTokens);
     }

@@ -12,4 +12,7 @@ internal static class FinishReasons
         FinishReason.Cancelled => "abort",
         _ => "error",
     };
+
+    /// <summary>The finish_reason of a stream chunk: null until the choice finishes.</summary>
+    public static string? ToApi(FinishReason? reason) => reason is { } r ? ToApi(r) : null;
 }

@@ -1,9 +1,11 @@
 using System.Threading.Channels;
+using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Errors;
+using Sluice.OpenAi;
 using Sluice.Server.Admission;
 using Sluice.Server.Hosting;
 using Sluice.Server.Observability;
-using Sluice.Server.OpenAi;
 
 namespace Sluice.Server.Generation;
 
@@ -30,6 +32,7 @@ public sealed class GenerationSession : IDisposable
     private readonly long _httpStart;
     private Exception? _failure;
     private int _finished;
+    private int _ended;
     private bool _disposed;
 
     private GenerationSession(ServingContext context, GenerationJob job, AdmissionTicket ticket, CancellationToken clientAborted, long httpStart)
@@ -161,9 +164,19 @@ public sealed class GenerationSession : IDisposable
         };
     }
 
-    /// <summary>Publishes this request's record (once the response is written).</summary>
-    public void Publish(int status)
+    /// <summary>
+    /// The status the request ends with, once <see cref="ReadAsync"/> is done: 200 when it completed, the error's when
+    /// it failed, timed out or was aborted, 499 when the client left.
+    /// </summary>
+    public int Status => Error?.Status ?? (Outcome == RequestOutcome.Completed ? StatusCodes.Status200OK : SluiceStatusCodes.ClientClosedRequest);
+
+    /// <summary>Ends the request: publishes its record with <paramref name="status"/>, once (a second call does nothing).</summary>
+    public void End(int status)
     {
+        if (Interlocked.Exchange(ref _ended, 1) != 0)
+        {
+            return;
+        }
         var t = Timings();
         _context.Telemetry.Publish(new RequestRecord
         {

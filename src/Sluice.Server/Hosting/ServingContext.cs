@@ -1,7 +1,7 @@
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Errors;
 using Sluice.Server.Admission;
 using Sluice.Server.Observability;
-using Sluice.Server.OpenAi;
 
 namespace Sluice.Server.Hosting;
 

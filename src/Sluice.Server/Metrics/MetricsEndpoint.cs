@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http;
-using Sluice.Server.Metrics.Exposition;
+using Sluice.Hosting.Metrics.Exposition;
 
 namespace Sluice.Server.Metrics;
 
@@ -10,7 +10,7 @@ internal sealed class MetricsEndpoint(ServerMetrics metrics)
 
     public Task HandleAsync(HttpContext http)
     {
-        http.Response.ContentType = ExpositionWriter.ContentType;
+        http.Response.ContentType = MetricRegistry.ContentType;
         http.Response.Headers.CacheControl = "no-store";
         return http.Response.WriteAsync(metrics.Render(), http.RequestAborted);
     }

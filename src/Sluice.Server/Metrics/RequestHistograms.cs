@@ -1,4 +1,4 @@
-using Sluice.Server.Metrics.Exposition;
+using Sluice.Hosting.Metrics.Exposition;
 using Sluice.Server.Observability;
 
 namespace Sluice.Server.Metrics;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using Sluice.Hosting.Metrics;
+using Sluice.Hosting.Metrics.Exposition;
 using Sluice.Server.Hosting;
-using Sluice.Server.Metrics.Exposition;
 using Sluice.Server.Observability;
 
 namespace Sluice.Server.Metrics;

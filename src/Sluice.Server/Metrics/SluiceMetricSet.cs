@@ -1,7 +1,8 @@
 using System.Reflection;
-using Sluice.Server.Admission;
+using Sluice.Hosting.Errors;
+using Sluice.Hosting.Metrics;
+using Sluice.Hosting.Metrics.Exposition;
 using Sluice.Server.Hosting;
-using Sluice.Server.Metrics.Exposition;
 using Sluice.Server.Observability;
 
 namespace Sluice.Server.Metrics;

@@ -1,5 +1,5 @@
 using Sluice.Engine.Serving;
-using Sluice.Server.Metrics.Exposition;
+using Sluice.Hosting.Metrics.Exposition;
 using Sluice.Server.Observability;
 
 namespace Sluice.Server.Metrics;

@@ -1,3 +1,4 @@
+using Sluice.Hosting.Logging;
 using Sluice.Server.Metrics;
 
 namespace Sluice.Server.Observability;

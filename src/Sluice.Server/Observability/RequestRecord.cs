@@ -1,4 +1,4 @@
-using Sluice.Server.Admission;
+using Sluice.Hosting.Errors;
 
 namespace Sluice.Server.Observability;
 

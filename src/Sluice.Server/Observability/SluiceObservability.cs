@@ -1,7 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Sluice.Hosting.Logging;
+using Sluice.Hosting.Tracing;
 using Sluice.Server.Hosting;
 using Sluice.Server.Metrics;
 using Sluice.Server.Observability.Logging;
@@ -20,7 +21,7 @@ public static class SluiceObservability
     public static ServerHooks Hooks(ObservabilityOptions options) => new()
     {
         Logging = options.LogFormat == LogFormat.Json
-            ? logging => logging.AddProvider(new JsonLineLoggerProvider(options.LogOutput ?? Console.Out, TimeProvider.System))
+            ? logging => logging.AddJsonLines(options.LogOutput ?? Console.Out, TimeProvider.System)
             : null,
         Services = s =>
         {
@@ -30,7 +31,7 @@ public static class SluiceObservability
             s.AddSingleton<MemoryEndpoints>();
             if (options.OtlpTracesEndpoint is { } endpoint)
             {
-                s.AddSingleton(sp => TracingSetup.CreateProvider(endpoint, options.TraceExportInterval));
+                s.AddSluiceTracing(endpoint, options.TraceExportInterval, RequestTracer.SourceName);
                 s.AddSingleton<RequestTracer>();
             }
         },
@@ -40,7 +41,7 @@ public static class SluiceObservability
             sp.GetRequiredService<RequestLog>(); // subscribes to every finished request
             if (options.OtlpTracesEndpoint is not null)
             {
-                sp.GetRequiredService<OpenTelemetry.Trace.TracerProvider>();
+                sp.StartSluiceTracing();
                 sp.GetRequiredService<RequestTracer>();
             }
             routes.MapGet(MetricsEndpoint.Route, sp.GetRequiredService<MetricsEndpoint>().HandleAsync);

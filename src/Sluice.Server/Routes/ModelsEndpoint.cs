@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http;
+using Sluice.OpenAi;
 using Sluice.Server.Hosting;
-using Sluice.Server.OpenAi;
 
 namespace Sluice.Server.Routes;
 

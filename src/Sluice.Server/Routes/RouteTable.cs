@@ -2,8 +2,10 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Sluice.Hosting.Errors;
+using Sluice.Server.Generation;
 using Sluice.Server.Health;
-using Sluice.Server.OpenAi;
+using Sluice.Server.Hosting;
 
 namespace Sluice.Server.Routes;
 
@@ -12,11 +14,9 @@ internal static class RouteTable
 {
     public static void AddServices(IServiceCollection services)
     {
-        services.AddSingleton<CompletionsEndpoint>();
-        services.AddSingleton<ChatCompletionsEndpoint>();
+        services.AddSingleton<GenerationFlow>();
         services.AddSingleton<ModelsEndpoint>();
         services.AddSingleton<TokenizerEndpoints>();
-        services.AddSingleton<PredictEndpoint>();
         services.AddSingleton<AdminEndpoints>();
         services.AddSingleton<HealthEndpoints>();
     }
@@ -38,9 +38,7 @@ internal static class RouteTable
         }
 
         MapGet("/v1/models", Get<ModelsEndpoint>().HandleAsync);
-        Post(CompletionsEndpoint.Route, Get<CompletionsEndpoint>().HandleAsync);
-        Post(ChatCompletionsEndpoint.Route, Get<ChatCompletionsEndpoint>().HandleAsync);
-        Post(PredictEndpoint.Route, Get<PredictEndpoint>().HandleAsync);
+        GenerationRoutes.Map(Post, Get<ServingContext>(), Get<GenerationFlow>());
         Post("/tokenize", Get<TokenizerEndpoints>().TokenizeAsync);
         Post("/detokenize", Get<TokenizerEndpoints>().DetokenizeAsync);
         Post("/admin/warmup", Get<AdminEndpoints>().WarmupAsync);

@@ -1,6 +1,9 @@
 using Microsoft.AspNetCore.Http;
+using Sluice.Hosting.Errors;
+using Sluice.Hosting.Requests;
+using Sluice.OpenAi;
 using Sluice.Server.Hosting;
-using Sluice.Server.OpenAi;
+using Sluice.Server.Requests;
 
 namespace Sluice.Server.Routes;
 
@@ -16,7 +19,7 @@ internal sealed class TokenizerEndpoints(ServingContext serving)
         if (body.Messages is not null)
         {
             var conversation = new ChatCompletionRequestBody { Messages = body.Messages, AddGenerationPrompt = body.AddGenerationPrompt };
-            tokens = serving.Host.Chat!.Build(ChatCompletionsEndpoint.Conversation(conversation), engine.MaxModelLen);
+            tokens = serving.Host.Chat!.Build(JobReader.Conversation(conversation), engine.MaxModelLen);
         }
         else if (body.Prompt is not null)
         {
@@ -26,7 +29,7 @@ internal sealed class TokenizerEndpoints(ServingContext serving)
             }
             catch (Engine.Tokenization.TokenLimitExceededException ex)
             {
-                throw ApiException.PromptTooLong(ex, "prompt");
+                throw PromptErrors.TooLong(ex, "prompt");
             }
         }
         else

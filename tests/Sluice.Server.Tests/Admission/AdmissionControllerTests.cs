@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
+using Sluice.Hosting.Errors;
 using Sluice.Server.Admission;
-using Sluice.Server.OpenAi;
 
 namespace Sluice.Server.Tests.Admission;
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
-using Sluice.Server.Admission;
+using Sluice.Hosting.Errors;
 using Sluice.Server.Tests.Support;
 
 namespace Sluice.Server.Tests.Admission;

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Sluice.Server.Metrics.Exposition;
+using Sluice.Hosting.Metrics.Exposition;
 using Sluice.Server.Tests.Metrics;
 using Sluice.Server.Tests.Support;
 

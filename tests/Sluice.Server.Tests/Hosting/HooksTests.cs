@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Sluice.Server.Admission;
+using Sluice.Hosting.Errors;
 using Sluice.Server.Observability;
 using Sluice.Server.Tests.Support;
 

@@ -1,5 +1,5 @@
+using Sluice.Hosting.Metrics.Exposition;
 using Sluice.Server.Metrics;
-using Sluice.Server.Metrics.Exposition;
 
 namespace Sluice.Server.Tests.Metrics;
 

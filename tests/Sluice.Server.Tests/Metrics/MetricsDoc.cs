@@ -1,5 +1,5 @@
 using System.Globalization;
-using Sluice.Server.Metrics.Exposition;
+using Sluice.Hosting.Metrics.Exposition;
 using Sluice.Server.Tests.Support;
 
 namespace Sluice.Server.Tests.Metrics;

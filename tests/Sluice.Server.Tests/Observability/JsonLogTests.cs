@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sluice.Hosting.Logging;
 using Sluice.Server.Observability;
 using Sluice.Server.Tests.Support;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
+using Sluice.Hosting.Tracing;
 using Sluice.Server.Observability;
 using Sluice.Server.Observability.Tracing;
 using Sluice.Server.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Sluice.Server.Admission;
+using Sluice.Hosting.Errors;
 using Sluice.Server.Hosting;
 using Sluice.Server.Tests.Support;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using Sluice.Server.Admission;
+using Sluice.Hosting.Errors;
 using Sluice.Server.Tests.Support;
 
 namespace Sluice.Server.Tests.Soak;

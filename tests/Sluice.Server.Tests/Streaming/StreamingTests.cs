@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Sluice.Server.Admission;
+using Sluice.Hosting.Errors;
 using Sluice.Server.Tests.Support;
 
 namespace Sluice.Server.Tests.Streaming;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Sluice.Hosting.Metrics;
 
 namespace Sluice.Server.Observability.Logging;
 
@@ -24,7 +25,7 @@ public sealed partial class RequestLog : IDisposable
         {
             return;
         }
-        LogRequest(_log, r.RequestId, r.Route, r.Model ?? "", r.StatusCode, Metrics.LabelValues.Snake(r.Outcome), string.Join(',', r.FinishReasons),
+        LogRequest(_log, r.RequestId, r.Route, r.Model ?? "", r.StatusCode, LabelValues.Snake(r.Outcome), string.Join(',', r.FinishReasons),
             r.PromptTokens, r.CachedPromptTokens, r.CompletionTokens, Ms(r.QueueTime), Ms(r.PrefillTime), Ms(r.DecodeTime), Ms(r.TimeToFirstToken),
             Ms(r.Duration), r.Stream, r.Error);
     }

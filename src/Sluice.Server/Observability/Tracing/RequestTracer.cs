@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Sluice.Hosting.Errors;
+using Sluice.Hosting.Metrics;
 
 namespace Sluice.Server.Observability.Tracing;
 
@@ -43,11 +45,11 @@ public sealed class RequestTracer : IDisposable
         generate.SetTag("gen_ai.usage.output_tokens", r.CompletionTokens);
         generate.SetTag("gen_ai.response.finish_reasons", r.FinishReasons.ToArray());
         generate.SetTag("sluice.cached_prompt_tokens", r.CachedPromptTokens);
-        generate.SetTag("sluice.outcome", Metrics.LabelValues.Snake(r.Outcome));
+        generate.SetTag("sluice.outcome", LabelValues.Snake(r.Outcome));
         generate.SetTag("http.response.status_code", r.StatusCode);
         if (r.Outcome != RequestOutcome.Completed)
         {
-            generate.SetStatus(ActivityStatusCode.Error, r.Error ?? Metrics.LabelValues.Snake(r.Outcome));
+            generate.SetStatus(ActivityStatusCode.Error, r.Error ?? LabelValues.Snake(r.Outcome));
         }
         var queueEnd = start + (r.QueueTime ?? (end - start));
         Span("queue", start, queueEnd);

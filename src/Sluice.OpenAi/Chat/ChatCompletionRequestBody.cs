@@ -1,0 +1,39 @@
+using System.Text.Json;
+
+namespace Sluice.OpenAi;
+
+/// <summary>POST /v1/chat/completions.</summary>
+public sealed record ChatCompletionRequestBody : SamplingFields
+{
+    public List<ChatMessageBody>? Messages { get; init; }
+    public int? MaxCompletionTokens { get; init; }
+    public int? TopLogprobs { get; init; }
+    public JsonElement? Tools { get; init; }
+    public JsonElement? ToolChoice { get; init; }
+    public bool? AddGenerationPrompt { get; init; }
+    public bool? ContinueFinalMessage { get; init; }
+    public Dictionary<string, JsonElement>? ChatTemplateKwargs { get; init; }
+}
+
+public sealed record ChatMessageBody
+{
+    public string? Role { get; init; }
+    public JsonElement? Content { get; init; }
+    public string? Name { get; init; }
+    public List<ToolCallBody>? ToolCalls { get; init; }
+    public string? ToolCallId { get; init; }
+    public string? ReasoningContent { get; init; }
+}
+
+public sealed record ToolCallBody
+{
+    public string? Id { get; init; }
+    public string? Type { get; init; }
+    public FunctionCallBody? Function { get; init; }
+}
+
+public sealed record FunctionCallBody
+{
+    public string? Name { get; init; }
+    public string? Arguments { get; init; }
+}

@@ -1,0 +1,20 @@
+using System.Text.Json.Serialization;
+
+namespace Sluice.OpenAi;
+
+/// <summary>The whole answer of /v1/chat/completions (its stream sends <see cref="ChatCompletionChunk"/>s instead).</summary>
+public sealed record ChatCompletionResponse(string Id, long Created, string Model, List<ChatChoice> Choices, Usage Usage)
+{
+    public string Object => "chat.completion";
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public RequestMetrics? Metrics { get; init; }
+}
+
+public sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogprobs? Logprobs, string? FinishReason)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? StopReason { get; init; }
+}
+
+public sealed record ChatResponseMessage(string Role, string? Content);

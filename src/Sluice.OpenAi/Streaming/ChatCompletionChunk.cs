@@ -1,0 +1,33 @@
+using System.Text.Json.Serialization;
+
+namespace Sluice.OpenAi;
+
+/// <summary>
+/// One event of a /v1/chat/completions stream: a <c>chat.completion.chunk</c> whose choices carry a delta (the
+/// role first, then content); with include_usage a last chunk with no choices and the usage.
+/// </summary>
+public sealed record ChatCompletionChunk(string Id, long Created, string Model, List<ChatChunkChoice> Choices)
+{
+    public string Object => "chat.completion.chunk";
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Usage? Usage { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public RequestMetrics? Metrics { get; init; }
+}
+
+public sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? Logprobs, string? FinishReason)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? StopReason { get; init; }
+}
+
+public sealed record ChatDelta
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Role { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Content { get; init; }
+}

@@ -1,9 +1,0 @@
-namespace Sluice.Server.Metrics.Exposition;
-
-/// <summary>The Prometheus metric types Sluice publishes.</summary>
-public enum MetricType
-{
-    Counter,
-    Gauge,
-    Histogram,
-}

@@ -1,0 +1,103 @@
+using System.Text.Json;
+using Sluice.Hosting.Errors;
+using Sluice.OpenAi;
+using Sluice.Server.Chat;
+using Sluice.Server.Generation;
+
+namespace Sluice.Server.Requests;
+
+/// <summary>
+/// A generation route's body, read and checked into its <see cref="GenerationJob"/>: prompts tokenized, sampling read,
+/// limits checked, each failure a 400 naming its field. One method per route.
+/// </summary>
+internal static class JobReader
+{
+    /// <summary>/v1/predict's max_tokens when the request gives none (and the context has room): the older API's default.</summary>
+    private const int DefaultPredictTokens = 16;
+
+    /// <summary>POST /v1/completions: one choice per prompt and per n.</summary>
+    public static GenerationJob Completion(CompletionRequestBody body, ResolvedRequest r)
+    {
+        RejectUnsupported(body);
+        var (engine, loaded) = (r.Engine, r.Loaded);
+        var prompts = PromptReader.Read(body.Prompt, loaded.Tokenizer, body.AddSpecialTokens ?? true, engine.MaxModelLen);
+        int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen, "prompt");
+        var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize);
+        return new GenerationJob(r.RequestId, r.Route, r.Model, prompts, sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0 };
+    }
+
+    /// <summary>POST /v1/chat/completions: the messages rendered with the model's chat template, then generated like a completion.</summary>
+    public static GenerationJob Chat(ChatCompletionRequestBody body, ResolvedRequest r, ChatPromptBuilder chat)
+    {
+        var (engine, loaded) = (r.Engine, r.Loaded);
+        int[] prompt = chat.Build(Conversation(body), engine.MaxModelLen);
+        if (body.MaxTokens is not null && body.MaxCompletionTokens is not null && body.MaxTokens != body.MaxCompletionTokens)
+        {
+            throw ApiException.BadRequest("Give max_completion_tokens or max_tokens, not both with different values.", "max_completion_tokens");
+        }
+        int maxTokens = SamplingReader.MaxTokens(body.MaxCompletionTokens ?? body.MaxTokens, [prompt], engine.MaxModelLen, "messages",
+            body.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
+        var logprobs = SamplingReader.ChatLogprobs(body.Logprobs, body.TopLogprobs);
+        var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize);
+        return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0, PromptField = "messages" };
+    }
+
+    /// <summary>POST /v1/predict: the older <c>{"text": ...}</c> shape some clients still send; max_tokens defaults to 16.</summary>
+    public static GenerationJob Predict(PredictRequestBody body, ResolvedRequest r)
+    {
+        if (body.Text is null)
+        {
+            throw ApiException.BadRequest("'text' (the prompt) is required.", "text");
+        }
+        var (engine, loaded) = (r.Engine, r.Loaded);
+        int[] prompt;
+        try
+        {
+            prompt = loaded.Tokenizer.Encode(body.Text, addSpecial: true, parseSpecial: true, engine.MaxModelLen);
+        }
+        catch (Engine.Tokenization.TokenLimitExceededException ex)
+        {
+            throw PromptErrors.TooLong(ex, "text");
+        }
+        if (prompt.Length == 0)
+        {
+            throw ApiException.BadRequest("The prompt is empty: it has no tokens.", "text");
+        }
+        int maxTokens = SamplingReader.MaxTokens(body.MaxTokens ?? Math.Min(DefaultPredictTokens, engine.MaxModelLen - prompt.Length), [prompt], engine.MaxModelLen, "text");
+        var fields = new CompletionRequestBody { Temperature = body.Temperature, Seed = body.Seed };
+        var sampling = SamplingReader.Read(fields, maxTokens, null, loaded.Generation, loaded.Tokenizer.VocabSize);
+        return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling) { PromptField = "text" };
+    }
+
+    /// <summary>What a chat request asks the template to render (also read by POST /tokenize).</summary>
+    public static ChatConversation Conversation(ChatCompletionRequestBody body)
+    {
+        if (body.ToolChoice is { ValueKind: JsonValueKind.Object } or { ValueKind: JsonValueKind.String } && body.ToolChoice.Value.ToString() is not ("none" or "auto"))
+        {
+            throw ApiException.BadRequest("tool_choice other than \"none\" or \"auto\" is not supported: this server does not parse tool calls from the output.", "tool_choice");
+        }
+        return new ChatConversation(ChatMessageReader.Read(body.Messages))
+        {
+            AddGenerationPrompt = body.AddGenerationPrompt ?? true,
+            ContinueFinalMessage = body.ContinueFinalMessage ?? false,
+            ToolsJson = body.Tools is { ValueKind: JsonValueKind.Array } tools && body.ToolChoice?.ToString() != "none" ? tools.GetRawText() : null,
+            TemplateKwargs = body.ChatTemplateKwargs?.ToDictionary(kv => kv.Key, kv => (object?)kv.Value) ?? [],
+        };
+    }
+
+    private static void RejectUnsupported(CompletionRequestBody body)
+    {
+        if (body.Echo == true)
+        {
+            throw ApiException.BadRequest("'echo' is not supported by this server.", "echo");
+        }
+        if (body.Suffix is { Length: > 0 })
+        {
+            throw ApiException.BadRequest("'suffix' is not supported by this server.", "suffix");
+        }
+        if (body.BestOf is { } bestOf && bestOf != (body.N ?? 1))
+        {
+            throw ApiException.BadRequest("'best_of' other than n is not supported by this server.", "best_of");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Sluice.OpenAi;
+using Sluice.Server.Generation;
+
+namespace Sluice.Server.Routes.ChatCompletions;
+
+/// <summary>
+/// /v1/chat/completions with stream=true, as OpenAI sends it: first a chunk per choice with the assistant role and
+/// empty content, then a <c>chat.completion.chunk</c> per token whose delta carries the text.
+/// </summary>
+internal sealed class ChatChunks(GenerationJob job, long created, LogprobsFormatter format, bool includeUsage)
+    : ChunkFactory<ChatCompletionChunk>(OpenAiJson.Web.ChatCompletionChunk, ResponseIds.Chat(job.RequestId), created, job.Model, includeUsage)
+{
+    public override IEnumerable<ChatCompletionChunk> Opening() =>
+        Enumerable.Range(0, job.Choices).Select(i => new ChatCompletionChunk(Id, Created, Model,
+            [new ChatChunkChoice(i, new ChatDelta { Role = "assistant", Content = "" }, null, null)]));
+
+    public override ChatCompletionChunk Token(ChoiceEvent e, RequestMetrics? metrics)
+    {
+        var ev = e.Event;
+        var logprobs = job.Sampling.Logprobs is not null && ev.Token >= 0 ? new ChatLogprobs([format.Chat(ev)]) : null;
+        // the finishing event of a choice whose text was all sent carries no content at all, as OpenAI's
+        var delta = ev.Finish is not null && ev.Text.Length == 0 ? new ChatDelta() : new ChatDelta { Content = ev.Text };
+        var choice = new ChatChunkChoice(e.Choice, delta, logprobs, FinishReasons.ToApi(ev.Finish)) { StopReason = ev.StopReason };
+        return new ChatCompletionChunk(Id, Created, Model, [choice]) { Metrics = metrics };
+    }
+
+    public override ChatCompletionChunk Usage(Usage usage, RequestMetrics? metrics) => new(Id, Created, Model, []) { Usage = usage, Metrics = metrics };
+}

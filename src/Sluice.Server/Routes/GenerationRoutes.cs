@@ -1,0 +1,35 @@
+using Microsoft.AspNetCore.Http;
+using Sluice.OpenAi;
+using Sluice.Server.Generation;
+using Sluice.Server.Hosting;
+using Sluice.Server.Requests;
+
+namespace Sluice.Server.Routes;
+
+/// <summary>The generation routes: each a <see cref="GenerationEndpoint{TBody, TChunk, TAnswer}"/> with its body, job, chunks and answer.</summary>
+internal static class GenerationRoutes
+{
+    public static void Map(Action<string, RequestDelegate> post, ServingContext serving, GenerationFlow flow)
+    {
+        post("/v1/completions", new GenerationEndpoint<CompletionRequestBody, CompletionResponse, CompletionResponse>(serving, flow, OpenAiJson.Default.CompletionRequestBody)
+        {
+            ModelOf = b => b.Model,
+            Job = JobReader.Completion,
+            Chunks = (job, body, format) => new Completions.CompletionChunks(job, ResponseIds.Created(serving.Time), format, body.StreamOptions?.IncludeUsage ?? false),
+            Answer = (job, format) => new Completions.CompletionAnswer(job, serving.Time, format),
+        }.HandleAsync);
+        post("/v1/chat/completions", new GenerationEndpoint<ChatCompletionRequestBody, ChatCompletionChunk, ChatCompletionResponse>(serving, flow, OpenAiJson.Default.ChatCompletionRequestBody)
+        {
+            ModelOf = b => b.Model,
+            Job = (body, r) => JobReader.Chat(body, r, serving.Host.Chat!),
+            Chunks = (job, body, format) => new ChatCompletions.ChatChunks(job, ResponseIds.Created(serving.Time), format, body.StreamOptions?.IncludeUsage ?? false),
+            Answer = (job, format) => new ChatCompletions.ChatAnswer(job, serving.Time, format),
+        }.HandleAsync);
+        post("/v1/predict", new GenerationEndpoint<PredictRequestBody, PredictResponse, PredictResponse>(serving, flow, OpenAiJson.Default.PredictRequestBody)
+        {
+            ModelOf = b => b.Model,
+            Job = JobReader.Predict,
+            Answer = (job, _) => new Predict.PredictAnswer(job),
+        }.HandleAsync);
+    }
+}
