@@ -5,12 +5,14 @@
 #   bench/side-by-side.sh LLAMA_BIN_DIR MODEL.gguf [MODEL.gguf ...]
 #
 # LLAMA_BIN_DIR holds llama-bench built from source (cmake -B build -DGGML_NATIVE=ON -DLLAMA_CURL=OFF).
-# Env: THREADS (default 2), REPS (default 3), OUT (JSON lines, default side-by-side.jsonl).
+# Env: THREADS (default 2), REPS (default 3), BATCH (decode batch sizes, default 4,16,64), OUT (JSON lines, default
+# side-by-side.jsonl).
 # Prints a markdown table: each engine's pp128 / pp512 / tg128 and Sluice ÷ llama.cpp.
 set -euo pipefail
 llama_bin=$1; shift
 threads=${THREADS:-2}
 reps=${REPS:-3}
+batch=${BATCH:-4,16,64}
 out=${OUT:-side-by-side.jsonl}
 root=$(cd "$(dirname "$0")/.." && pwd)
 dotnet build "$root/src/Sluice.Cli" -c Release -v q -nologo > /dev/null
@@ -28,7 +30,7 @@ for x in rows:
     key = "pp%d" % x["n_prompt"] if x["n_gen"] == 0 else "tg%d" % x["n_gen"]
     r[key] = round(x["avg_ts"], 2)
 print(json.dumps({"engine": "llama.cpp", "model": sys.argv[1], **r}))' "$name" >> "$out"
-  "$sluice" bench engine -m "$model" -t "$threads" -r "$reps" --json 2> /dev/null \
+  "$sluice" bench engine -m "$model" -t "$threads" -r "$reps" --batch "$batch" --json 2> /dev/null \
     | python3 -c '
 import json, sys
 r = json.load(sys.stdin)

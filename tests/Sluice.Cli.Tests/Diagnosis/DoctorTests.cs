@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sluice.Cli.Tests.Support;
 using Sluice.Engine.Serving;
 using Sluice.Server;
 

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using Sluice.Cli.Options;
+using Sluice.Cli.Tests.Support;
 
-namespace Sluice.Cli.Tests;
+namespace Sluice.Cli.Tests.Commands;
 
 public sealed class ServeConfigTests : IDisposable
 {

@@ -1,4 +1,5 @@
-namespace Sluice.Cli.Tests;
+using Sluice.Cli.Tests.Support;
+namespace Sluice.Cli.Tests.Options;
 
 /// <summary>
 /// `sluice generate`, `bench engine`, `bench throughput` and `bench serve` with flags nobody should pass:

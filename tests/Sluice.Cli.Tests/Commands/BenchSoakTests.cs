@@ -2,10 +2,11 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Sluice.Cli.Options;
+using Sluice.Cli.Tests.Support;
 using Sluice.Engine.Models.Synthesis;
 using Sluice.Engine.Models.Synthesis.Vocabulary;
 
-namespace Sluice.Cli.Tests;
+namespace Sluice.Cli.Tests.Commands;
 
 /// <summary>
 /// `sluice bench soak` against a real `sluice serve` started as a child process: whatever the load does to that

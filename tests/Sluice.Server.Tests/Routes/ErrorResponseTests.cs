@@ -5,7 +5,7 @@ using Sluice.Hosting.Errors;
 using Sluice.Server.Hosting;
 using Sluice.Server.Tests.Support;
 
-namespace Sluice.Server.Tests.OpenAi;
+namespace Sluice.Server.Tests.Routes;
 
 /// <summary>Every way a request can be refused, each answered with its status and OpenAI's error shape.</summary>
 public sealed class ErrorResponseTests

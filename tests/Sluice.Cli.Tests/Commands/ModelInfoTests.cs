@@ -2,7 +2,7 @@ using Sluice.Cli.Commands;
 using Sluice.Engine.Formats.Gguf;
 using Sluice.Engine.Quantization;
 
-namespace Sluice.Cli.Tests;
+namespace Sluice.Cli.Tests.Commands;
 
 public sealed class ModelInfoTests
 {

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Sluice.Server.Tests.Support;
 
-namespace Sluice.Server.Tests.OpenAi;
+namespace Sluice.Server.Tests.Requests;
 
 /// <summary>
 /// A prompt that cannot fit the context is refused before it is tokenized in full (issue 16: a 7.8 MB

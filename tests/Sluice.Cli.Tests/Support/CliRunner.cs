@@ -1,6 +1,6 @@
 using System.CommandLine;
 
-namespace Sluice.Cli.Tests;
+namespace Sluice.Cli.Tests.Support;
 
 /// <summary>Runs the real `sluice` command tree in-process with captured output.</summary>
 internal static class CliRunner

@@ -1,12 +1,13 @@
 using System.Text.Json;
 using Sluice.Cli.Benchmarking;
+using Sluice.Cli.Tests.Support;
 using Sluice.Engine.Models;
 using Sluice.Engine.Models.Synthesis;
 using Sluice.Engine.Models.Synthesis.Vocabulary;
 using Sluice.Engine.Serving;
 using Sluice.Server;
 
-namespace Sluice.Cli.Tests;
+namespace Sluice.Cli.Tests.Commands;
 
 public sealed class BenchServeTests
 {

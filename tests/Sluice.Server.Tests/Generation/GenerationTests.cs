@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Sluice.Server.Tests.Support;
 
-namespace Sluice.Server.Tests.OpenAi;
+namespace Sluice.Server.Tests.Generation;
 
 /// <summary>What the generation routes return for each way of asking.</summary>
 public sealed class GenerationTests

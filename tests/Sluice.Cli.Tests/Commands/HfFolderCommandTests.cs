@@ -3,7 +3,7 @@ using Sluice.Cli.Commands;
 using Sluice.Engine.Formats.Gguf;
 using Sluice.Engine.Models;
 
-namespace Sluice.Cli.Tests;
+namespace Sluice.Cli.Tests.Commands;
 
 /// <summary>`model synth --format hf`, `model info DIR` (with --load-stats) and `model convert DIR`.</summary>
 public sealed class HfFolderCommandTests : IDisposable

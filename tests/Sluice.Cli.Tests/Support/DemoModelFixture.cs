@@ -1,4 +1,4 @@
-namespace Sluice.Cli.Tests;
+namespace Sluice.Cli.Tests.Support;
 
 /// <summary>Points the demo model cache at a private folder for the tests that use the demo model.</summary>
 public sealed class DemoModelFixture : IDisposable

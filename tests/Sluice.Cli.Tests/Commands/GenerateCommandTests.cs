@@ -1,6 +1,7 @@
 using System.Text.Json;
+using Sluice.Cli.Tests.Support;
 
-namespace Sluice.Cli.Tests;
+namespace Sluice.Cli.Tests.Commands;
 
 [Collection(nameof(DemoModelCollection))]
 public sealed class GenerateCommandTests(DemoModelFixture demo)

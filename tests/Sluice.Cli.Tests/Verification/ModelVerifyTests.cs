@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using Sluice.Cli.Tests.Support;
 using Sluice.Engine.Models.Synthesis;
 using Sluice.Engine.Models.Synthesis.Vocabulary;
 
-namespace Sluice.Cli.Tests;
+namespace Sluice.Cli.Tests.Verification;
 
 /// <summary>`sluice model verify` and `serve --verify-checksum`: a corrupt or swapped model file is caught before it is served.</summary>
 public sealed class ModelVerifyTests : IDisposable
