@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using Sluice.Engine.Kernels;
@@ -104,6 +105,39 @@ public sealed class VnniKernelTests
             default: throw new ArgumentException(instruction);
         }
         Assert.Equal(expected, Convert.ToHexStringLower(a.ToArray()));
+    }
+
+    /// <summary>
+    /// The generated code reads the argument block through rdi with 64-bit loads at the offsets the layout gives
+    /// (<see cref="VnniKernels.Arg"/>): every field is 8 bytes, the fields tile the struct with no gap or overlap, and a
+    /// value stored in a field is the 8 bytes at the offset the code reads, whatever the order of the fields.
+    /// </summary>
+    [Fact]
+    public unsafe void Args_EveryFieldIsEightBytesAtTheOffsetTheCodeReads()
+    {
+        var fields = typeof(VnniKernels.Args).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        Assert.Equal(12, fields.Length);
+        var offsets = new List<int>();
+        for (int i = 0; i < fields.Length; i++)
+        {
+            var field = fields[i];
+            Assert.True(field.FieldType.IsPointer || field.FieldType == typeof(long), $"{field.Name} is a {field.FieldType.Name}, not 8 bytes");
+            var mem = VnniKernels.Arg(field.Name);
+            Assert.Equal(new Mem(Gpr.Rdi, mem.Disp), mem);
+            long marker = 0x0102030405060700 + i + 1;
+            object boxed = default(VnniKernels.Args);
+            field.SetValue(boxed, field.FieldType.IsPointer ? Pointer.Box((void*)marker, field.FieldType) : marker);
+            var args = (VnniKernels.Args)boxed;
+            byte* p = (byte*)&args;
+            for (int at = 0; at < sizeof(VnniKernels.Args); at += 8)
+            {
+                Assert.Equal(at == mem.Disp ? marker : 0, *(long*)(p + at));
+            }
+            offsets.Add(mem.Disp);
+        }
+        Assert.Equal(8 * fields.Length, sizeof(VnniKernels.Args));
+        Assert.Equal(Marshal.SizeOf<VnniKernels.Args>(), sizeof(VnniKernels.Args));
+        Assert.Equal(Enumerable.Range(0, fields.Length).Select(i => 8 * i), offsets.Order());
     }
 
     [Fact]
