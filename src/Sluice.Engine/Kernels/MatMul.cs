@@ -30,12 +30,13 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     private readonly WorkerPool _pool;
     private readonly ScratchPool _scratch;
     private WeightMatrix _w = null!;
+    private WeightKernels _k = null!;
     private float* _x;
     private float* _y;
     private int _n;
     private int _yStride;
     private int _rowsPerTask = MinRowsPerTask;
-    // quantized weights (WeightMatrix.IntegerDots): integer block dots against Q8_0 / Q8_K activation blocks
+    // quantized weights: integer block dots against Q8_0 / Q8_K activation blocks (WeightKernels.Form)
     private Q8Blocks _blocks;
     private Q8KBlocks _kBlocks;
     private byte* _packed;
@@ -54,33 +55,33 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             throw new ArgumentException($"matmul '{w.Name}': input has {input.Columns} columns, weight has {w.Columns}");
         }
         _w = w;
+        _k = w.Kernels;
         _n = input.Rows;
         _y = y;
         _yStride = yStride;
-        if (w.IntegerDots)
+        switch (_k.Form)
         {
-            if (w.Type is Quantization.GgmlType.Q4_K or Quantization.GgmlType.Q6_K)
-            {
-                _kBlocks = input.Q8_KBlocks(_pool);
-            }
-            else
-            {
+            case MatMulInputForm.Q8_0Blocks:
                 _blocks = input.Q8_0Blocks(_pool);
-            }
-            _packed = w.Packed;
-            RunTasks(16, 16);
-            return;
+                _packed = w.Packed;
+                RunTasks(16, 16);
+                break;
+            case MatMulInputForm.Q8_KBlocks:
+                _kBlocks = input.Q8_KBlocks(_pool);
+                _packed = w.Packed;
+                RunTasks(16, 16);
+                break;
+            case MatMulInputForm.F16Tiles:
+                _packed = w.Packed;
+                _x = _packed != null ? input.F16Tiles(_pool) : input.Floats(_k.FloatInput, _pool);
+                // runs of whole 4-group chunks (F16Rows)
+                RunTasks(64, 64);
+                break;
+            default:
+                _x = input.Floats(_k.FloatInput, _pool);
+                RunTasks(4, MinRowsPerTask);
+                break;
         }
-        if (w.Type == Quantization.GgmlType.F16)
-        {
-            _packed = w.Packed;
-            _x = _packed != null ? input.F16Tiles(_pool) : input.Floats(ActivationKind.F16Rounded, _pool);
-            // runs of whole 4-group chunks (F16Rows)
-            RunTasks(64, 64);
-            return;
-        }
-        _x = input.Floats(w.Activation, _pool);
-        RunTasks(4, MinRowsPerTask);
     }
 
     // about TasksPerThread runs of rows per thread, each a multiple of `multiple` rows and at least `minimum`
@@ -97,12 +98,13 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         int r0 = index * _rowsPerTask;
         int r1 = Math.Min(_w.Rows, r0 + _rowsPerTask);
         int k = _w.Columns;
-        if (_w.IntegerDots)
+        var form = _k.Form;
+        if (form is MatMulInputForm.Q8_0Blocks or MatMulInputForm.Q8_KBlocks)
         {
             IntegerRows(r0, r1);
             return;
         }
-        if (_w.Type == Quantization.GgmlType.F16)
+        if (form == MatMulInputForm.F16Tiles)
         {
             if (_packed != null)
             {
@@ -224,11 +226,12 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     private void F16DotRows(int r0, int r1)
     {
         int k = _w.Columns;
+        var dot = _k.F16Dot;
         for (int r = r0; r < r1; r++)
         {
             for (int t = 0; t < _n; t++)
             {
-                _y[(long)t * _yStride + r] = F16Kernels.Dot(_w.Row(r), _x + (long)t * k, k);
+                _y[(long)t * _yStride + r] = dot(_w.Row(r), _x + (long)t * k, k);
             }
         }
     }
@@ -237,27 +240,26 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     // 16); the matrix's last rows, when not a whole group, come from the group packed from its last 16 rows
     private void IntegerRows(int r0, int r1)
     {
-        var type = _w.Type;
-        int blocks = _w.Columns / Quantization.GgmlTypeInfo.BlockElements(type);
+        var kernels = _k;
+        bool kBlocks = kernels.Form == MatMulInputForm.Q8_KBlocks;
+        int blocks = _w.Columns / kernels.BlockElements;
         if (_packed == null)
         {
+            var dot = kernels.Q8_0Dot;
+            var kDot = kernels.Q8_KDot;
             for (int r = r0; r < r1; r++)
             {
                 for (int t = 0; t < _n; t++)
                 {
-                    _y[(long)t * _yStride + r] = type switch
-                    {
-                        Quantization.GgmlType.Q4_0 => Q4_0Kernels.Dot(_w.Row(r), blocks, _blocks, t),
-                        Quantization.GgmlType.Q8_0 => Q8_0Kernels.Dot(_w.Row(r), blocks, _blocks, t),
-                        Quantization.GgmlType.Q4_K => Q4_KKernels.Dot(_w.Row(r), blocks, _kBlocks, t),
-                        _ => Q6_KKernels.Dot(_w.Row(r), blocks, _kBlocks, t),
-                    };
+                    _y[(long)t * _yStride + r] = kBlocks ? kDot(_w.Row(r), blocks, _kBlocks, t) : dot(_w.Row(r), blocks, _blocks, t);
                 }
             }
             return;
         }
-        long groupBytes = (long)blocks * PackedGroups.BlockBytes(type);
-        int slot = _scratch.Rent(16L * _n + Math.Max(Q6_KKernels.ScratchFloats(_n), Q4_KKernels.ScratchFloats(_n)), out float* part);
+        var rows16 = kernels.Q8_0Rows16;
+        var kRows16 = kernels.Q8_KRows16;
+        long groupBytes = (long)blocks * kernels.PackedBlockBytes;
+        int slot = _scratch.Rent(16L * _n + kernels.ScratchFloats(_n), out float* part);
         try
         {
             float* acc = part + 16L * _n;
@@ -267,12 +269,13 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                 bool whole = g + 16 <= _w.Rows;
                 float* y = whole ? _y + g : part;
                 long stride = whole ? _yStride : 16;
-                switch (type)
+                if (kBlocks)
                 {
-                    case Quantization.GgmlType.Q4_0: Q4_0Kernels.Rows16(group, blocks, _blocks, acc, y, stride); break;
-                    case Quantization.GgmlType.Q8_0: Q8_0Kernels.Rows16(group, blocks, _blocks, acc, y, stride); break;
-                    case Quantization.GgmlType.Q4_K: Q4_KKernels.Rows16(group, blocks, _kBlocks, acc, y, stride); break;
-                    default: Q6_KKernels.Rows16(group, blocks, _kBlocks, acc, y, stride); break;
+                    kRows16(group, blocks, _kBlocks, acc, y, stride);
+                }
+                else
+                {
+                    rows16(group, blocks, _blocks, acc, y, stride);
                 }
                 if (whole)
                 {

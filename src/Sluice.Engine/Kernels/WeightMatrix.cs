@@ -15,10 +15,7 @@ public sealed unsafe class WeightMatrix
     /// </param>
     public WeightMatrix(string name, GgmlType type, int rows, int columns, byte* data, bool releasable = false)
     {
-        if (!GgmlTypeInfo.IsSupportedForCompute(type))
-        {
-            throw new NotSupportedException($"tensor '{name}': type {GgmlTypeInfo.Name(type)} is not supported for compute (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
-        }
+        var kernels = WeightKernels.TryFor(type) ?? throw new NotSupportedException($"tensor '{name}': {WeightKernels.Unsupported(type).Message}");
         long rowBytes = GgmlTypeInfo.RowBytes(type, columns);
         if (rowBytes < 0)
         {
@@ -26,6 +23,7 @@ public sealed unsafe class WeightMatrix
         }
         Name = name;
         Type = type;
+        Kernels = kernels;
         Rows = rows;
         Columns = columns;
         Data = data;
@@ -37,6 +35,9 @@ public sealed unsafe class WeightMatrix
 
     public string Name { get; }
     public GgmlType Type { get; }
+
+    /// <summary>The kernels of <see cref="Type"/>, looked up once.</summary>
+    internal WeightKernels Kernels { get; }
     public int Rows { get; }
     public int Columns { get; }
     public byte* Data { get; }
@@ -49,13 +50,11 @@ public sealed unsafe class WeightMatrix
     private NativeBuffer<byte>? _packed;
     private volatile bool _packTried;
 
-    /// <summary>True for the types whose matmuls take integer block dots (<see cref="Gemm.PackedGroups"/>).</summary>
-    public bool IntegerDots => Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K;
-
     /// <summary>
-    /// The matrix repacked in 16-row groups (made once, on first use; the same size as the matrix) for
-    /// Q4_0, Q8_0, Q4_K and Q6_K (the integer kernels, <see cref="Gemm.PackedGroups"/>) and F16
-    /// (<see cref="Gemm.F16Kernels"/>) with AVX2 or AVX-512, at least 16 rows. Null otherwise, or when
+    /// The matrix repacked in 16-row groups (made once, on first use; the same size as the matrix) when its
+    /// type's kernels pack on this machine (<see cref="WeightKernels.Packs"/>: Q4_0, Q8_0, Q4_K and Q6_K for the
+    /// integer kernels, <see cref="Gemm.PackedGroups"/>, and F16, <see cref="Gemm.F16Kernels"/>, with AVX2 or
+    /// AVX-512) and it has at least 16 rows. Null otherwise, or when
     /// a block scale (F16: a value) is an infinity or NaN; matmuls then take the one-row path, which
     /// gives the same results.
     /// </summary>
@@ -80,11 +79,11 @@ public sealed unsafe class WeightMatrix
             {
                 return;
             }
-            if (PackedKernels && Rows >= 16)
+            if (Kernels.Packs && Rows >= 16)
             {
-                int blocks = Columns / GgmlTypeInfo.BlockElements(Type);
-                var buffer = new NativeBuffer<byte>(Gemm.PackedGroups.Bytes(Type, Rows, blocks), hugePages: true);
-                if (Gemm.PackedGroups.PackAll(Gemm.PackedGroups.Packer(Type), Data, RowBytes, Rows, blocks, buffer.Pointer))
+                int blocks = Columns / Kernels.BlockElements;
+                var buffer = new NativeBuffer<byte>(Gemm.PackedGroups.Bytes(Kernels.PackedBlockBytes, Rows, blocks), hugePages: true);
+                if (Gemm.PackedGroups.PackAll(Kernels.Packer, Data, RowBytes, Rows, blocks, buffer.Pointer))
                 {
                     _packed = buffer;
                     if (_releasable)
@@ -101,24 +100,6 @@ public sealed unsafe class WeightMatrix
             _packTried = true;
         }
     }
-
-    // the types with packed-group kernels on this machine: the integer-dot types and F16, on AVX2 or AVX-512
-    private bool PackedKernels => Type switch
-    {
-        GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.F16 => Simd.Use256,
-        _ => false,
-    };
-
-    /// <summary>
-    /// The float form of the input the float kernels multiply this weight type with (integer-dot types,
-    /// <see cref="IntegerDots"/>, take <see cref="MatMulInput.Q8_0Blocks"/> or <see cref="MatMulInput.Q8_KBlocks"/> instead).
-    /// </summary>
-    public ActivationKind Activation => Type switch
-    {
-        GgmlType.F16 => ActivationKind.F16Rounded,
-        GgmlType.BF16 => ActivationKind.BF16Rounded,
-        _ => ActivationKind.F32,
-    };
 }
 
 /// <summary>The float form a matmul's input rows take for a float weight type.</summary>

@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Sluice.Engine.Quantization;
 
 namespace Sluice.Engine.Kernels.Gemm;
 
@@ -22,28 +21,8 @@ internal static unsafe class PackedGroups
     /// <summary>Packs group <paramref name="g"/> of a matrix into <paramref name="dst"/>; false if the matrix cannot be packed.</summary>
     public delegate bool GroupPacker(byte* w, long rb, int rows, int blocks, int g, byte* dst);
 
-    /// <summary>Bytes one 16-row group of <paramref name="type"/> takes per block (F16: per column) once packed.</summary>
-    public static int BlockBytes(GgmlType type) => type switch
-    {
-        GgmlType.Q4_0 => Q4_0Kernels.PackedBlockBytes,
-        GgmlType.Q8_0 => Q8_0Kernels.PackedBlockBytes,
-        GgmlType.Q4_K => Q4_KKernels.PackedBlockBytes,
-        GgmlType.F16 => F16Kernels.PackedBlockBytes,
-        _ => Q6_KKernels.PackedBlockBytes,
-    };
-
     /// <summary>Bytes of a packed matrix: one group per 16 rows, plus one for the last 16 rows when rows % 16 != 0.</summary>
-    public static long Bytes(GgmlType type, int rows, int blocks) => (long)Groups(rows) * blocks * BlockBytes(type);
-
-    /// <summary>The packer of <paramref name="type"/>'s groups.</summary>
-    public static GroupPacker Packer(GgmlType type) => type switch
-    {
-        GgmlType.Q4_0 => Q4_0Kernels.PackGroup,
-        GgmlType.Q8_0 => Q8_0Kernels.PackGroup,
-        GgmlType.Q4_K => Q4_KKernels.PackGroup,
-        GgmlType.F16 => F16Kernels.PackGroup,
-        _ => Q6_KKernels.PackGroup,
-    };
+    public static long Bytes(int packedBlockBytes, int rows, int blocks) => (long)Groups(rows) * blocks * packedBlockBytes;
 
     /// <summary>Packs every group, spread over the .NET thread pool (the kernel workers are idle while a matrix is packed).</summary>
     public static bool PackAll(GroupPacker pack, byte* w, long rb, int rows, int blocks, byte* dst)

@@ -63,6 +63,8 @@ internal static unsafe class Q4_0Kernels
     /// <summary>Bytes one 16-row group takes per block once packed: 16 scales, then 16 rows of 16 bytes.</summary>
     public const int PackedBlockBytes = 32 + 16 * 16;
 
+    /// <summary>Scratch floats <see cref="Rows16"/> needs for <paramref name="tokens"/> tokens: 16 sums per token.</summary>
+    public static long ScratchFloats(int tokens) => 16L * tokens;
 
     /// <summary>
     /// Packs group g of a Q4_0 matrix of at least 16 rows, block by block: the 16 scales in row order,

@@ -25,6 +25,8 @@ internal static unsafe class Q8_0Kernels
     /// <summary>Bytes one 16-row group takes per block once packed: 16 scales, then 16 rows of 32 bytes.</summary>
     public const int PackedBlockBytes = 32 + 16 * 32;
 
+    /// <summary>Scratch floats <see cref="Rows16"/> needs for <paramref name="tokens"/> tokens: 16 sums per token.</summary>
+    public static long ScratchFloats(int tokens) => 16L * tokens;
 
     /// <summary>The recipe for one row and one token, one block at a time (any instruction set).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -22,6 +22,8 @@ public static unsafe class RowDequantizer
             {
                 return;
             }
+            // the codecs also know types the kernels do not (Q8_K): refuse those as the AVX-512 path does
+            _ = WeightKernels.For(type);
             long offset = GgmlTypeInfo.RowBytes(type, k0);
             Quantizer.Dequantize(type, new ReadOnlySpan<byte>(row + offset, checked((int)GgmlTypeInfo.RowBytes(type, count))), new Span<float>(dst, count));
             return;
@@ -62,12 +64,12 @@ public static unsafe class RowDequantizer
                 }
                 break;
             default:
-                throw new NotSupportedException($"cannot dequantize {GgmlTypeInfo.Name(type)}");
+                throw WeightKernels.Unsupported(type);
         }
     }
 
     /// <summary>Elements per block: ranges must start and end on multiples of it.</summary>
-    public static int Granularity(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K ? 256 : type is GgmlType.Q8_0 or GgmlType.Q4_0 ? 32 : 16;
+    public static int Granularity(GgmlType type) => Math.Max(16, WeightKernels.For(type).BlockElements);
 
     // the AVX2 forms: the float types and Q8_0 (the KV cache's); the other types have packed kernels on AVX2 and
     // expand through the codecs only when a matrix cannot be packed
