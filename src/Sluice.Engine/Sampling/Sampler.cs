@@ -45,6 +45,10 @@ public sealed class Sampler
         rawLogits.CopyTo(logits);
         ApplyBiasAndMasks(logits, state);
         ApplyPenalties(logits, state);
+        if (state.Constraint is { } constraint)
+        {
+            ApplyMask(logits, constraint.Mask);
+        }
         int token = p.IsGreedy ? TensorPrimitives.IndexOfMax(logits) : Draw(logits, state);
         TokenLogprob[]? top = null;
         if (wantLogprobs && p.Logprobs > 0)
@@ -122,6 +126,27 @@ public sealed class Sampler
             foreach (var id in p.StopTokenIds)
             {
                 logits[id] = float.NegativeInfinity;
+            }
+        }
+    }
+
+    /// <summary>Sets the logit of every token the mask leaves out to minus infinity.</summary>
+    public static void ApplyMask(Span<float> logits, ReadOnlySpan<ulong> mask)
+    {
+        for (int w = 0; w < mask.Length; w++)
+        {
+            ulong allowed = mask[w];
+            if (allowed == ulong.MaxValue)
+            {
+                continue;
+            }
+            int end = Math.Min(64, logits.Length - (w * 64));
+            for (int bit = 0; bit < end; bit++)
+            {
+                if ((allowed & (1UL << bit)) == 0)
+                {
+                    logits[(w * 64) + bit] = float.NegativeInfinity;
+                }
             }
         }
     }
