@@ -9,7 +9,8 @@ namespace Sluice.Engine.Sampling.Grammars;
 /// <summary>
 /// A JSON schema to the grammar of the compact JSON texts valid against it. Supported: <c>type</c> (one or a list:
 /// object, array, string, number, integer, boolean, null), <c>properties</c> (written in the schema's order),
-/// <c>required</c>, <c>additionalProperties</c> (false, true or a schema), <c>enum</c>, <c>const</c>,
+/// <c>required</c>, <c>additionalProperties</c> (false; true or a schema only on an object without
+/// <c>properties</c>; absent beside <c>properties</c> it reads as false, as xgrammar's strict mode), <c>enum</c>, <c>const</c>,
 /// <c>items</c>, <c>minItems</c>, <c>maxItems</c>, <c>anyOf</c>, local <c>$ref</c> into <c>$defs</c> or
 /// <c>definitions</c> (recursion included), and the annotations (<c>title</c>, <c>description</c>, <c>$schema</c>,
 /// <c>$id</c>, <c>default</c>, <c>examples</c>). Any other keyword is refused with a <see cref="GrammarException"/>
@@ -137,11 +138,19 @@ public sealed class JsonSchemaCompiler
                 throw new GrammarException($"'required' at {path} names '{name}', which is not in 'properties'", "required");
             }
         }
+        // with properties, the members are those alone (as xgrammar's strict mode reads a schema silent on
+        // additionalProperties); extra members beside declared ones could repeat a declared name with a value its
+        // schema refuses, so they are refused rather than allowed unchecked
         GrammarExpr? extra = null;
-        if (!s.TryGetProperty("additionalProperties", out var additional) || additional.ValueKind != JsonValueKind.False)
+        bool hasAdditional = s.TryGetProperty("additionalProperties", out var additional);
+        if (props.Count == 0 && additional.ValueKind != JsonValueKind.False)
         {
             var valueSchema = additional.ValueKind is JsonValueKind.Object ? Value(additional, $"{path}/additionalProperties") : AnyValue();
             extra = Seq(JsonGrammar.String, Literal(":"), valueSchema);
+        }
+        else if (props.Count > 0 && hasAdditional && additional.ValueKind != JsonValueKind.False)
+        {
+            throw new GrammarException($"'additionalProperties' other than false beside 'properties' (at {path}) is not supported", "additionalProperties");
         }
         // tail(i, first): the members from property i on, with or without a member already written (for the comma)
         var tails = new int[props.Count + 1, 2];
