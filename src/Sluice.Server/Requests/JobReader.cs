@@ -22,7 +22,8 @@ internal static class JobReader
         var (engine, loaded) = (r.Engine, r.Loaded);
         var prompts = PromptReader.Read(body.Prompt, loaded.Tokenizer, body.AddSpecialTokens ?? true, engine.MaxModelLen);
         int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen, "prompt");
-        var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize);
+        var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize,
+            ConstraintReader.Read(body, r));
         return new GenerationJob(r.RequestId, r.Route, r.Model, prompts, sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0 };
     }
 
@@ -38,7 +39,7 @@ internal static class JobReader
         int maxTokens = SamplingReader.MaxTokens(body.MaxCompletionTokens ?? body.MaxTokens, [prompt], engine.MaxModelLen, "messages",
             body.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
         var logprobs = SamplingReader.ChatLogprobs(body.Logprobs, body.TopLogprobs);
-        var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize);
+        var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize, ConstraintReader.Read(body, r));
         return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0, PromptField = "messages" };
     }
 
