@@ -8,15 +8,14 @@ namespace Sluice.Server.Requests;
 
 /// <summary>
 /// A request's structured-output fields to the grammar its output is held to: OpenAI's <c>response_format</c>
-/// (<c>json_object</c>, <c>json_schema</c>), vLLM's <c>guided_json</c> and <c>guided_choice</c>. At most one may be
-/// given; a schema the compiler refuses is a 400 naming the keyword; fields not implemented yet
-/// (<c>guided_regex</c>, <c>guided_grammar</c>, <c>grammar</c>) are refused by name rather than ignored.
+/// (<c>json_object</c>, <c>json_schema</c>), vLLM's <c>guided_json</c>, <c>guided_choice</c> and <c>guided_regex</c>.
+/// At most one may be given; a schema or pattern the compilers refuse is a 400 naming the keyword; fields not
+/// implemented yet (<c>guided_grammar</c>, <c>grammar</c>) are refused by name rather than ignored.
 /// </summary>
 internal static class ConstraintReader
 {
     public static GrammarMatcher? Read(SamplingFields f, ResolvedRequest r)
     {
-        RefuseUnimplemented(f.GuidedRegex, "guided_regex");
         RefuseUnimplemented(f.GuidedGrammar, "guided_grammar");
         RefuseUnimplemented(f.Grammar, "grammar");
         var format = ResponseFormat(f.ResponseFormat);
@@ -37,6 +36,10 @@ internal static class ConstraintReader
                 throw ApiException.BadRequest("'guided_choice' must be a non-empty list of non-empty strings.", "guided_choice");
             }
             given.Add(("guided_choice", "choice:" + string.Join('\0', choices), () => Choice(choices)));
+        }
+        if (f.GuidedRegex is { } regex)
+        {
+            given.Add(("guided_regex", "regex:" + regex, () => RegexCompiler.Compile(regex)));
         }
         if (given.Count > 1)
         {
@@ -130,7 +133,7 @@ internal static class ConstraintReader
     {
         if (value is not null)
         {
-            throw ApiException.BadRequest($"'{field}' is not supported by this server yet; use response_format json_schema, guided_json or guided_choice.", field);
+            throw ApiException.BadRequest($"'{field}' is not supported by this server yet; use response_format json_schema, guided_json, guided_choice or guided_regex.", field);
         }
     }
 }

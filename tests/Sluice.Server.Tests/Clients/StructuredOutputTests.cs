@@ -109,6 +109,17 @@ public sealed class StructuredOutputTests
     }
 
     [Fact]
+    public async Task Chat_GuidedRegex_AnswerMatchesThePattern()
+    {
+        await using var t = await Start();
+        var (status, body, _) = await t.PostJsonAsync("/v1/chat/completions",
+            """{"messages": [{"role": "user", "content": "phone?"}], "max_tokens": 30, "seed": 3, "guided_regex": "\\d{3}-\\d{4}"}""");
+        Assert.Equal(200, status);
+        var text = body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+        Assert.Matches(@"^\d{3}-\d{4}$", text);
+    }
+
+    [Fact]
     public async Task Completions_GuidedJson_ValidatesAgainstTheSchema()
     {
         await using var t = await Start();
