@@ -10,6 +10,7 @@ public sealed record ChatCompletionRequestBody : SamplingFields
     public int? TopLogprobs { get; init; }
     public JsonElement? Tools { get; init; }
     public JsonElement? ToolChoice { get; init; }
+    public bool? ParallelToolCalls { get; init; }
     public bool? AddGenerationPrompt { get; init; }
     public bool? ContinueFinalMessage { get; init; }
     public Dictionary<string, JsonElement>? ChatTemplateKwargs { get; init; }

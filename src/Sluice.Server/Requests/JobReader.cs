@@ -39,8 +39,15 @@ internal static class JobReader
         int maxTokens = SamplingReader.MaxTokens(body.MaxCompletionTokens ?? body.MaxTokens, [prompt], engine.MaxModelLen, "messages",
             body.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
         var logprobs = SamplingReader.ChatLogprobs(body.Logprobs, body.TopLogprobs);
-        var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize, ConstraintReader.Read(body, r));
-        return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0, PromptField = "messages" };
+        var tools = ToolReader.Read(body, r);
+        var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize, tools?.Grammar ?? ConstraintReader.Read(body, r));
+        return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling)
+        {
+            Stream = body.Stream ?? false,
+            Priority = body.Priority ?? 0,
+            PromptField = "messages",
+            Tools = tools,
+        };
     }
 
     /// <summary>POST /v1/predict: the older <c>{"text": ...}</c> shape some clients still send; max_tokens defaults to 16.</summary>
@@ -73,10 +80,6 @@ internal static class JobReader
     /// <summary>What a chat request asks the template to render (also read by POST /tokenize).</summary>
     public static ChatConversation Conversation(ChatCompletionRequestBody body)
     {
-        if (body.ToolChoice is { ValueKind: JsonValueKind.Object } or { ValueKind: JsonValueKind.String } && body.ToolChoice.Value.ToString() is not ("none" or "auto"))
-        {
-            throw ApiException.BadRequest("tool_choice other than \"none\" or \"auto\" is not supported: this server does not parse tool calls from the output.", "tool_choice");
-        }
         return new ChatConversation(ChatMessageReader.Read(body.Messages))
         {
             AddGenerationPrompt = body.AddGenerationPrompt ?? true,
