@@ -30,6 +30,7 @@ internal static class JobReader
     /// <summary>POST /v1/chat/completions: the messages rendered with the model's chat template, then generated like a completion.</summary>
     public static GenerationJob Chat(ChatCompletionRequestBody body, ResolvedRequest r, ChatPromptBuilder chat)
     {
+        RejectUnsupported(body);
         var (engine, loaded) = (r.Engine, r.Loaded);
         int[] prompt = chat.Build(Conversation(body), engine.MaxModelLen);
         if (body.MaxTokens is not null && body.MaxCompletionTokens is not null && body.MaxTokens != body.MaxCompletionTokens)
@@ -87,6 +88,27 @@ internal static class JobReader
             ToolsJson = body.Tools is { ValueKind: JsonValueKind.Array } tools && body.ToolChoice?.ToString() != "none" ? tools.GetRawText() : null,
             TemplateKwargs = body.ChatTemplateKwargs?.ToDictionary(kv => kv.Key, kv => (object?)kv.Value) ?? [],
         };
+    }
+
+    private static void RejectUnsupported(ChatCompletionRequestBody body)
+    {
+        static bool Given(JsonElement? e) => e is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) };
+        if (Given(body.Functions) || Given(body.FunctionCall))
+        {
+            throw ApiException.BadRequest("'functions' and 'function_call' (deprecated by OpenAI) are not supported: use 'tools' and 'tool_choice'.",
+                Given(body.Functions) ? "functions" : "function_call");
+        }
+        if (body.Modalities is { ValueKind: JsonValueKind.Array } m && m.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.String || x.GetString() != "text"))
+        {
+            throw ApiException.BadRequest("Only the \"text\" modality is supported by this server.", "modalities");
+        }
+        foreach (var (value, field) in new[] { (body.Audio, "audio"), (body.Prediction, "prediction"), (body.WebSearchOptions, "web_search_options") })
+        {
+            if (Given(value))
+            {
+                throw ApiException.BadRequest($"'{field}' is not supported by this server.", field);
+            }
+        }
     }
 
     private static void RejectUnsupported(CompletionRequestBody body)

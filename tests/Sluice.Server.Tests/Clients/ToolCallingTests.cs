@@ -101,6 +101,10 @@ public sealed class ToolCallingTests
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"string","pattern":"x"}}}}}],"tool_choice":"required"}""", "tools")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"bad name"}}],"tool_choice":"required"}""", "tools")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required","guided_choice":["a"]}""", "tool_choice")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"functions":[{"name":"f"}]}""", "functions")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"function_call":"auto"}""", "function_call")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"modalities":["text","audio"]}""", "modalities")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"prediction":{"type":"content","content":"x"}}""", "prediction")]
     public async Task Chat_ToolsThatCannotBeHonoured_Are400NamingTheField(string json, string param)
     {
         await using var t = await TestServer.StartAsync();
