@@ -9,8 +9,11 @@ namespace Sluice.Engine.Sampling.Grammars;
 /// </summary>
 public sealed class GrammarMatcher
 {
-    /// <summary>Masks kept per matcher (one bit per token each: 12.5 KB for a 100K vocabulary).</summary>
-    public const int MaxCachedMasks = 1024;
+    /// <summary>
+    /// Masks kept per matcher (one bit per token each: 12.5 KB for a 100K vocabulary, so 3.2 MB a matcher and about
+    /// 200 MB for a full <see cref="GrammarCache"/>); a schema's states past these are walked again each time.
+    /// </summary>
+    public const int MaxCachedMasks = 256;
 
     /// <summary>Parse stacks deeper than this are refused (a schema nesting past it, or a runaway grammar).</summary>
     public const int MaxDepth = 512;
