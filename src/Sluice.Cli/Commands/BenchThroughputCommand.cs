@@ -5,6 +5,7 @@ using System.Text.Json;
 using Sluice.Cli.Options;
 using Sluice.Cli.Output;
 using Sluice.Engine.Sampling;
+using Sluice.Engine.Sampling.Grammars;
 using Sluice.Engine.Serving;
 using Sluice.Engine.Threading;
 using Sluice.Engine.Tokenization;
@@ -30,9 +31,10 @@ internal static class BenchThroughputCommand
         var threads = Flags.OptionalInt("--threads", 1, WorkerPool.MaxThreads, "Kernel threads (default: all cores)", "-t");
         var seed = Flags.Int("--seed", 0, 0, int.MaxValue, "Seed of the random prompts");
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var schema = new Option<string?>("--json-schema") { Description = "Constrain every output to this JSON schema file (structured outputs)" };
         var cmd = new Command("throughput", "Offline throughput: all requests at once, as vLLM's throughput benchmark.")
         {
-            model, prompts, input, output, maxSeqs, maxTokens, kvMemory, threads, seed, json,
+            model, prompts, input, output, maxSeqs, maxTokens, kvMemory, threads, seed, json, schema,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -62,6 +64,7 @@ internal static class BenchThroughputCommand
                 }
                 using var engine = new LlmEngine(loaded, options with { MaxModelLen = Math.Min(context, inLen + outLen + 16) });
                 var requests = RandomPrompts(loaded.Tokenizer, n, inLen, parse.GetValue(seed));
+                var grammar = parse.GetValue(schema) is { } schemaFile ? Constraint(schemaFile, loaded.Tokenizer) : null;
                 // warm-up before the clock, as vLLM's engine profiles before its benchmark is timed: the first
                 // forward passes repack quantized weights and compile the kernels (its own prompt, so the
                 // prefix cache gives the timed requests nothing)
@@ -85,7 +88,7 @@ internal static class BenchThroughputCommand
                     {
                         Id = $"bench-{i}",
                         PromptTokens = p,
-                        Sampling = new SamplingParams { Temperature = 0, MaxTokens = outLen, IgnoreEos = true },
+                        Sampling = new SamplingParams { Temperature = 0, MaxTokens = outLen, IgnoreEos = true, Grammar = grammar },
                         CancellationToken = ct,
                     });
                     await foreach (var ev in h.Events.ReadAllAsync(CancellationToken.None))
@@ -113,6 +116,7 @@ internal static class BenchThroughputCommand
                         ["num_prompts"] = n,
                         ["input_len"] = inLen,
                         ["output_len"] = outLen,
+                        ["json_schema"] = parse.GetValue(schema) ?? "",
                     }));
                 }
                 else
@@ -124,6 +128,18 @@ internal static class BenchThroughputCommand
             });
         });
         return cmd;
+    }
+
+    private static GrammarMatcher Constraint(string schemaFile, Tokenizer tokenizer)
+    {
+        try
+        {
+            return new GrammarMatcher(JsonSchemaCompiler.Compile(File.ReadAllText(schemaFile)), TokenTrie.For(tokenizer));
+        }
+        catch (Exception ex) when (ex is GrammarException or JsonException)
+        {
+            throw new ArgumentException($"--json-schema {schemaFile}: {ex.Message}");
+        }
     }
 
     /// <summary>Most --num-prompts.</summary>

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace Sluice.Engine.Sampling;
@@ -45,6 +46,10 @@ public sealed class Sampler
         rawLogits.CopyTo(logits);
         ApplyBiasAndMasks(logits, state);
         ApplyPenalties(logits, state);
+        if (state.Constraint is { } constraint)
+        {
+            ApplyMask(logits, constraint.Mask);
+        }
         int token = p.IsGreedy ? TensorPrimitives.IndexOfMax(logits) : Draw(logits, state);
         TokenLogprob[]? top = null;
         if (wantLogprobs && p.Logprobs > 0)
@@ -122,6 +127,53 @@ public sealed class Sampler
             foreach (var id in p.StopTokenIds)
             {
                 logits[id] = float.NegativeInfinity;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sets the logit of every token the mask leaves out to minus infinity, in time proportional to the smaller side:
+    /// inside a JSON string almost every token is allowed (so the refused ones are visited bit by bit), after a
+    /// <c>{</c> almost none is (so the row is filled and the few allowed logits put back).
+    /// </summary>
+    public void ApplyMask(Span<float> logits, ReadOnlySpan<ulong> mask)
+    {
+        int allowed = 0;
+        foreach (ulong w in mask)
+        {
+            allowed += BitOperations.PopCount(w);
+        }
+        if (allowed < logits.Length / 2)
+        {
+            var kept = _keys.AsSpan(0, allowed);
+            var ids = _index.AsSpan(0, allowed);
+            int k = 0;
+            for (int w = 0; w < mask.Length; w++)
+            {
+                for (ulong bits = mask[w]; bits != 0; bits &= bits - 1)
+                {
+                    int id = (w * 64) + BitOperations.TrailingZeroCount(bits);
+                    ids[k] = id;
+                    kept[k++] = logits[id];
+                }
+            }
+            logits.Fill(float.NegativeInfinity);
+            for (int i = 0; i < k; i++)
+            {
+                logits[ids[i]] = kept[i];
+            }
+            return;
+        }
+        for (int w = 0; w < mask.Length; w++)
+        {
+            ulong refused = ~mask[w];
+            if (w == mask.Length - 1 && logits.Length % 64 != 0)
+            {
+                refused &= (1UL << (logits.Length % 64)) - 1;
+            }
+            for (; refused != 0; refused &= refused - 1)
+            {
+                logits[(w * 64) + BitOperations.TrailingZeroCount(refused)] = float.NegativeInfinity;
             }
         }
     }

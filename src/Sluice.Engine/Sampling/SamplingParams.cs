@@ -1,3 +1,5 @@
+using Sluice.Engine.Sampling.Grammars;
+
 namespace Sluice.Engine.Sampling;
 
 /// <summary>
@@ -40,6 +42,9 @@ public sealed record SamplingParams
 
     /// <summary>Independent completions of the same prompt (they share the prompt's KV blocks).</summary>
     public int N { get; init; } = 1;
+
+    /// <summary>Constrains the output to this grammar's sentences (structured outputs); null leaves it free.</summary>
+    public GrammarMatcher? Grammar { get; init; }
 
     public const int MaxLogprobs = 20;
 
@@ -110,6 +115,10 @@ public sealed record SamplingParams
             {
                 Fail($"{Name("stop_token_ids")} contains {id}, outside the vocabulary (0..{vocabSize - 1})");
             }
+        }
+        if (Grammar != null && Grammar.Vocabulary.VocabSize != vocabSize)
+        {
+            Fail($"the grammar was compiled for a vocabulary of {Grammar.Vocabulary.VocabSize} tokens, not this model's {vocabSize}");
         }
         if (LogitBias != null)
         {

@@ -1,4 +1,5 @@
 using Sluice.Engine.Numerics;
+using Sluice.Engine.Sampling.Grammars;
 
 namespace Sluice.Engine.Sampling;
 
@@ -15,7 +16,14 @@ public sealed class SequenceSamplingState
         {
             PromptTokens = [.. promptTokens];
         }
+        if (parameters.Grammar is { } grammar)
+        {
+            Constraint = new GrammarConstraint(grammar);
+        }
     }
+
+    /// <summary>This sequence's place in its grammar, when its output is constrained.</summary>
+    public GrammarConstraint? Constraint { get; }
 
     public SamplingParams Params { get; }
 

@@ -3,6 +3,7 @@ using Sluice.Engine.Caching;
 using Sluice.Engine.Kernels;
 using Sluice.Engine.Models;
 using Sluice.Engine.Sampling;
+using Sluice.Engine.Sampling.Grammars;
 using Sluice.Engine.Scheduling;
 using Sluice.Engine.Threading;
 
@@ -33,6 +34,7 @@ public sealed unsafe class LlmEngine : IDisposable
     private readonly ConcurrentQueue<RequestState> _aborts = new();
     private readonly List<RequestState> _active = [];
     private readonly List<Sequence> _sampled = [];
+    private readonly List<GrammarConstraint> _constrained = [];
     private readonly SemaphoreSlim _signal = new(0);
     private readonly Thread _loop;
     private long _order;
@@ -298,6 +300,7 @@ public sealed unsafe class LlmEngine : IDisposable
         {
             _scheduler.OnComputed(seq);
         }
+        PrepareMasks();
         int vocab = _model.Config.VocabSize;
         for (int row = 0; row < _sampled.Count; row++)
         {
@@ -315,6 +318,30 @@ public sealed unsafe class LlmEngine : IDisposable
         _computedTokens += _output.TotalTokens;
         _scheduledSequences += _output.Scheduled.Count;
         Volatile.Write(ref _stats, Snapshot());
+    }
+
+    /// <summary>
+    /// Computes the grammar masks of this step's constrained sequences, in parallel when there are several: a mask
+    /// not cached yet walks the vocabulary, which must not queue the batch's sequences one behind another.
+    /// </summary>
+    private void PrepareMasks()
+    {
+        _constrained.Clear();
+        foreach (var seq in _sampled)
+        {
+            if (seq.Sampling.Constraint is { } c)
+            {
+                _constrained.Add(c);
+            }
+        }
+        if (_constrained.Count == 1)
+        {
+            _constrained[0].Prepare();
+        }
+        else if (_constrained.Count > 1)
+        {
+            Parallel.ForEach(_constrained, static c => c.Prepare());
+        }
     }
 
     /// <summary>First logits of an n > 1 request: the other n-1 sequences share the prompt's blocks and each draws its own token.</summary>
@@ -356,6 +383,9 @@ public sealed unsafe class LlmEngine : IDisposable
         state.FirstToken ??= now;
         state.LastToken = now;
         seq.Sampling.Accept(r.Token);
+        bool endOfGeneration = _model.Tokenizer.IsEndOfGeneration(r.Token);
+        var constraint = seq.Sampling.Constraint;
+        constraint?.Accept(_model.Tokenizer.TokenBytes(r.Token), endOfGeneration);
         seq.Tokens.Add(r.Token);
         state.GeneratedTokens++;
         _generationTokens++;
@@ -364,7 +394,7 @@ public sealed unsafe class LlmEngine : IDisposable
         string? stopReason = null;
         string text;
         bool stopId = p.StopTokenIds.Contains(r.Token);
-        if ((!p.IgnoreEos && _model.Tokenizer.IsEndOfGeneration(r.Token)) || stopId)
+        if ((!p.IgnoreEos && endOfGeneration) || stopId)
         {
             finish = FinishReason.Stop;
             stopReason = stopId ? r.Token.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
@@ -378,6 +408,12 @@ public sealed unsafe class LlmEngine : IDisposable
             {
                 finish = FinishReason.Stop;
                 stopReason = matched;
+            }
+            else if (constraint is { IsComplete: true })
+            {
+                // the grammar's sentence is whole and nothing can follow it: done, as if the model had said EOS
+                finish = FinishReason.Stop;
+                text += seq.Stops.Push(seq.Detokenizer.Flush(), p.IncludeStopStringInOutput).Emit + seq.Stops.Flush();
             }
             else if (seq.OutputLength >= p.MaxTokens || seq.Tokens.Count >= MaxModelLen)
             {

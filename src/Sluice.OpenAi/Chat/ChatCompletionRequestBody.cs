@@ -10,6 +10,21 @@ public sealed record ChatCompletionRequestBody : SamplingFields
     public int? TopLogprobs { get; init; }
     public JsonElement? Tools { get; init; }
     public JsonElement? ToolChoice { get; init; }
+    public bool? ParallelToolCalls { get; init; }
+
+    // read only to be refused by name (see JobReader): without them here a client's request would be silently ignored
+    public JsonElement? Functions { get; init; }
+    public JsonElement? FunctionCall { get; init; }
+    public JsonElement? Modalities { get; init; }
+    public JsonElement? Audio { get; init; }
+    public JsonElement? Prediction { get; init; }
+    public JsonElement? WebSearchOptions { get; init; }
+
+    // accepted and not honoured (listed in the README): they change nothing a local server could do
+    public JsonElement? Metadata { get; init; }
+    public bool? Store { get; init; }
+    public string? ServiceTier { get; init; }
+    public string? ReasoningEffort { get; init; }
     public bool? AddGenerationPrompt { get; init; }
     public bool? ContinueFinalMessage { get; init; }
     public Dictionary<string, JsonElement>? ChatTemplateKwargs { get; init; }

@@ -17,4 +17,9 @@ public sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogp
     public string? StopReason { get; init; }
 }
 
-public sealed record ChatResponseMessage(string Role, string? Content);
+public sealed record ChatResponseMessage(string Role, string? Content)
+{
+    /// <summary>The functions the model calls (then <see cref="Content"/> is null and finish_reason "tool_calls").</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<ToolCallBody>? ToolCalls { get; init; }
+}

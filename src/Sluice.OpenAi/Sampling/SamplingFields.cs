@@ -33,6 +33,13 @@ public abstract record SamplingFields
     public List<int>? StopTokenIds { get; init; }
     public bool? IncludeStopStrInOutput { get; init; }
     public int? Priority { get; init; }
+
+    // structured outputs: vLLM's guided decoding and llama.cpp's grammar
+    public JsonElement? GuidedJson { get; init; }
+    public string? GuidedRegex { get; init; }
+    public List<string>? GuidedChoice { get; init; }
+    public string? GuidedGrammar { get; init; }
+    public string? Grammar { get; init; }
 }
 
 /// <summary>stream_options: with include_usage, a stream ends with a chunk that carries the usage.</summary>

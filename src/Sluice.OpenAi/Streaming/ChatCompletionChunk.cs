@@ -30,4 +30,31 @@ public sealed record ChatDelta
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Content { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<ToolCallDelta>? ToolCalls { get; init; }
+}
+
+/// <summary>
+/// A piece of a streamed tool call, as OpenAI streams them: the first with the call's index, id, type and the
+/// function's name (arguments empty), the next ones with the same index and a piece of the arguments each.
+/// </summary>
+public sealed record ToolCallDelta(int Index)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Id { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Type { get; init; }
+
+    public FunctionCallDelta Function { get; init; } = new();
+}
+
+public sealed record FunctionCallDelta
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Name { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Arguments { get; init; }
 }

@@ -11,6 +11,9 @@ public sealed record GenerationJob(string RequestId, string Route, string Model,
     /// <summary>The request's field the prompts came from, named by a context-length error: prompt, messages or text.</summary>
     public string PromptField { get; init; } = "prompt";
 
+    /// <summary>Set when a chat request forces a tool call: the answer is decoded as one and returned as tool_calls.</summary>
+    internal Requests.ToolPlan? Tools { get; init; }
+
     /// <summary>Choices in the response: prompts × n, indexed prompt-major.</summary>
     public int Choices => Prompts.Count * Sampling.N;
 }

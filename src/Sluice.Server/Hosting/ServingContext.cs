@@ -1,3 +1,4 @@
+using Sluice.Engine.Sampling.Grammars;
 using Sluice.Engine.Serving;
 using Sluice.Hosting.Errors;
 using Sluice.Server.Admission;
@@ -25,6 +26,9 @@ public sealed class ServingContext : IDisposable
     public ServerOptions Options { get; }
     public TimeProvider Time => Options.Time;
     public DateTimeOffset Started { get; }
+
+    /// <summary>Structured-output grammars compiled so far, shared by requests with the same schema.</summary>
+    public GrammarCache Grammars { get; } = new();
 
     /// <summary>Cancelled when shutdown gives up waiting for in-flight requests.</summary>
     public CancellationToken AbortAll => _abortAll.Token;

@@ -22,13 +22,15 @@ internal static class JobReader
         var (engine, loaded) = (r.Engine, r.Loaded);
         var prompts = PromptReader.Read(body.Prompt, loaded.Tokenizer, body.AddSpecialTokens ?? true, engine.MaxModelLen);
         int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen, "prompt");
-        var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize);
+        var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize,
+            ConstraintReader.Read(body, r));
         return new GenerationJob(r.RequestId, r.Route, r.Model, prompts, sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0 };
     }
 
     /// <summary>POST /v1/chat/completions: the messages rendered with the model's chat template, then generated like a completion.</summary>
     public static GenerationJob Chat(ChatCompletionRequestBody body, ResolvedRequest r, ChatPromptBuilder chat)
     {
+        RejectUnsupported(body);
         var (engine, loaded) = (r.Engine, r.Loaded);
         int[] prompt = chat.Build(Conversation(body), engine.MaxModelLen);
         if (body.MaxTokens is not null && body.MaxCompletionTokens is not null && body.MaxTokens != body.MaxCompletionTokens)
@@ -38,8 +40,15 @@ internal static class JobReader
         int maxTokens = SamplingReader.MaxTokens(body.MaxCompletionTokens ?? body.MaxTokens, [prompt], engine.MaxModelLen, "messages",
             body.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
         var logprobs = SamplingReader.ChatLogprobs(body.Logprobs, body.TopLogprobs);
-        var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize);
-        return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0, PromptField = "messages" };
+        var tools = ToolReader.Read(body, r);
+        var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize, tools?.Grammar ?? ConstraintReader.Read(body, r));
+        return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling)
+        {
+            Stream = body.Stream ?? false,
+            Priority = body.Priority ?? 0,
+            PromptField = "messages",
+            Tools = tools,
+        };
     }
 
     /// <summary>POST /v1/predict: the older <c>{"text": ...}</c> shape some clients still send; max_tokens defaults to 16.</summary>
@@ -72,10 +81,6 @@ internal static class JobReader
     /// <summary>What a chat request asks the template to render (also read by POST /tokenize).</summary>
     public static ChatConversation Conversation(ChatCompletionRequestBody body)
     {
-        if (body.ToolChoice is { ValueKind: JsonValueKind.Object } or { ValueKind: JsonValueKind.String } && body.ToolChoice.Value.ToString() is not ("none" or "auto"))
-        {
-            throw ApiException.BadRequest("tool_choice other than \"none\" or \"auto\" is not supported: this server does not parse tool calls from the output.", "tool_choice");
-        }
         return new ChatConversation(ChatMessageReader.Read(body.Messages))
         {
             AddGenerationPrompt = body.AddGenerationPrompt ?? true,
@@ -83,6 +88,27 @@ internal static class JobReader
             ToolsJson = body.Tools is { ValueKind: JsonValueKind.Array } tools && body.ToolChoice?.ToString() != "none" ? tools.GetRawText() : null,
             TemplateKwargs = body.ChatTemplateKwargs?.ToDictionary(kv => kv.Key, kv => (object?)kv.Value) ?? [],
         };
+    }
+
+    private static void RejectUnsupported(ChatCompletionRequestBody body)
+    {
+        static bool Given(JsonElement? e) => e is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) };
+        if (Given(body.Functions) || Given(body.FunctionCall))
+        {
+            throw ApiException.BadRequest("'functions' and 'function_call' (deprecated by OpenAI) are not supported: use 'tools' and 'tool_choice'.",
+                Given(body.Functions) ? "functions" : "function_call");
+        }
+        if (body.Modalities is { ValueKind: JsonValueKind.Array } m && m.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.String || x.GetString() != "text"))
+        {
+            throw ApiException.BadRequest("Only the \"text\" modality is supported by this server.", "modalities");
+        }
+        foreach (var (value, field) in new[] { (body.Audio, "audio"), (body.Prediction, "prediction"), (body.WebSearchOptions, "web_search_options") })
+        {
+            if (Given(value))
+            {
+                throw ApiException.BadRequest($"'{field}' is not supported by this server.", field);
+            }
+        }
     }
 
     private static void RejectUnsupported(CompletionRequestBody body)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Sluice.Engine.Models.HuggingFace;
 using Sluice.Engine.Sampling;
+using Sluice.Engine.Sampling.Grammars;
 using Sluice.Hosting.Errors;
 using Sluice.OpenAi;
 
@@ -13,9 +14,8 @@ namespace Sluice.Server.Requests;
 /// </summary>
 internal static class SamplingReader
 {
-    public static SamplingParams Read(SamplingFields f, int maxTokens, int? logprobs, GenerationDefaults? defaults, int vocabSize)
+    public static SamplingParams Read(SamplingFields f, int maxTokens, int? logprobs, GenerationDefaults? defaults, int vocabSize, GrammarMatcher? grammar = null)
     {
-        RejectResponseFormat(f.ResponseFormat);
         var p = new SamplingParams
         {
             Temperature = f.Temperature ?? (float?)defaults?.Temperature ?? 1f,
@@ -35,6 +35,7 @@ internal static class SamplingReader
             LogitBias = ReadLogitBias(f.LogitBias),
             Logprobs = logprobs,
             N = f.N ?? 1,
+            Grammar = grammar,
         };
         try
         {
@@ -116,19 +117,6 @@ internal static class SamplingReader
             result[id] = value;
         }
         return result;
-    }
-
-    private static void RejectResponseFormat(JsonElement? format)
-    {
-        if (format is not { ValueKind: JsonValueKind.Object } f)
-        {
-            return;
-        }
-        string? type = f.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-        if (type != "text")
-        {
-            throw ApiException.BadRequest($"response_format type '{type}' is not supported by this server: it cannot constrain output to JSON. Use {{\"type\": \"text\"}} or leave it out.", "response_format");
-        }
     }
 
     /// <summary>Completions' <c>logprobs</c>: an integer 0..20 or null.</summary>

@@ -1,18 +1,30 @@
 using Microsoft.AspNetCore.Http;
+using Sluice.Hosting.Errors;
 using Sluice.OpenAi;
 using Sluice.Server.Hosting;
 
 namespace Sluice.Server.Routes;
 
-/// <summary>GET /v1/models: every served name of the model, with its context length (vLLM's max_model_len).</summary>
+/// <summary>
+/// GET /v1/models: every served name of the model, with its context length (vLLM's max_model_len); GET
+/// /v1/models/{id}: one of them, or 404 model_not_found.
+/// </summary>
 internal sealed class ModelsEndpoint(ServingContext serving)
 {
-    public Task HandleAsync(HttpContext http)
+    public Task HandleAsync(HttpContext http) => Json.WriteAsync(http, new ModelList(Cards()), OpenAiJson.Web.ModelList);
+
+    public Task OneAsync(HttpContext http)
+    {
+        string id = http.Request.RouteValues["id"]?.ToString() ?? "";
+        var card = Cards().FirstOrDefault(c => c.Id == id) ?? throw ApiException.ModelNotFound(id);
+        return Json.WriteAsync(http, card, OpenAiJson.Web.ModelCard);
+    }
+
+    private List<ModelCard> Cards()
     {
         var engine = serving.RequireReady();
         long created = serving.Started.ToUnixTimeSeconds();
         var root = serving.Host.Model!.Format == "demo" ? "sluice-demo" : serving.Host.Model.Path;
-        var cards = serving.Host.Names.Select(n => new ModelCard(n, created, "sluice", root, engine.MaxModelLen)).ToList();
-        return Json.WriteAsync(http, new ModelList(cards), OpenAiJson.Web.ModelList);
+        return [.. serving.Host.Names.Select(n => new ModelCard(n, created, "sluice", root, engine.MaxModelLen))];
     }
 }

@@ -38,6 +38,7 @@ internal static class RouteTable
         }
 
         MapGet("/v1/models", Get<ModelsEndpoint>().HandleAsync);
+        MapGet("/v1/models/{**id}", Get<ModelsEndpoint>().OneAsync);
         GenerationRoutes.Map(Post, Get<ServingContext>(), Get<GenerationFlow>());
         Post("/tokenize", Get<TokenizerEndpoints>().TokenizeAsync);
         Post("/detokenize", Get<TokenizerEndpoints>().DetokenizeAsync);

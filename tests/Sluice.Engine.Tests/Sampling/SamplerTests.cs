@@ -156,4 +156,27 @@ public sealed class SamplerTests
         var ex = Assert.Throws<ArgumentException>(() => p.Validate(Vocab));
         Assert.Contains(field, ex.Message);
     }
+
+    [Theory]
+    [InlineData(1, 0.02)]
+    [InlineData(63, 0.5)]
+    [InlineData(130, 0.3)]
+    [InlineData(200, 0.97)]
+    [InlineData(257, 0.6)]
+    public void ApplyMask_FewOrManyAllowed_EqualsBitByBitReference(int vocab, double density)
+    {
+        var rng = new Random(vocab);
+        var mask = new ulong[(vocab + 63) / 64];
+        for (int id = 0; id < vocab; id++)
+        {
+            if (rng.NextDouble() < density)
+            {
+                mask[id >> 6] |= 1UL << (id & 63);
+            }
+        }
+        var logits = Enumerable.Range(0, vocab).Select(_ => (float)rng.NextDouble()).ToArray();
+        var expected = logits.Select((v, id) => (mask[id >> 6] & (1UL << (id & 63))) != 0 ? v : float.NegativeInfinity).ToArray();
+        new Sampler(vocab, []).ApplyMask(logits, mask);
+        Assert.Equal(expected, logits);
+    }
 }

@@ -102,4 +102,16 @@ public sealed class OpenAiDotnetSdkTests
             .CompleteChatAsync([new UserChatMessage(new string('x', 5000))], new ChatCompletionOptions { MaxOutputTokenCount = 10 }));
         Assert.Equal(400, tooLong.Status);
     }
+
+    [Fact]
+    public async Task Models_GetOneByName_ReadByTheSdkAndUnknownIs404()
+    {
+        await using var t = await Start();
+        var models = Client(t).GetOpenAIModelClient();
+        var model = (await models.GetModelAsync("tiny-chat")).Value;
+        Assert.Equal("tiny-chat", model.Id);
+        Assert.Equal("sluice", model.OwnedBy);
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync("other/model"));
+        Assert.Equal(404, ex.Status);
+    }
 }

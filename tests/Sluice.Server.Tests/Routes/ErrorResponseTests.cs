@@ -48,7 +48,14 @@ public sealed class ErrorResponseTests
     [InlineData("""{"prompt": "a", "n": 0}""", "n", "n must be")]
     [InlineData("""{"prompt": "a", "logit_bias": {"x": 1}}""", "logit_bias", "token ids")]
     [InlineData("""{"prompt": [1, 2, 999999]}""", "prompt", "outside the vocabulary")]
-    [InlineData("""{"prompt": "a", "response_format": {"type": "json_object"}}""", "response_format", "not supported")]
+    [InlineData("""{"prompt": "a", "response_format": {"type": "xml"}}""", "response_format", "not supported")]
+    [InlineData("""{"prompt": "a", "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "string", "minLength": 1}}}}""", "response_format", "'minLength'")]
+    [InlineData("""{"prompt": "a", "guided_json": {"type": "object", "properties": {"a": {"type": "number", "maximum": 3}}}}""", "guided_json", "'maximum'")]
+    [InlineData("""{"prompt": "a", "guided_json": {"type": "object", "required": 3}}""", "guided_json", "malformed")]
+    [InlineData("""{"prompt": "a", "guided_choice": []}""", "guided_choice", "non-empty")]
+    [InlineData("""{"prompt": "a", "guided_regex": "(?=a)b"}""", "guided_regex", "lookaround")]
+    [InlineData("""{"prompt": "a", "grammar": "root ::= \"a\""}""", "grammar", "not supported")]
+    [InlineData("""{"prompt": "a", "guided_choice": ["a"], "response_format": {"type": "json_object"}}""", "guided_choice", "one structured-output")]
     [InlineData("""{"prompt": "a", "max_tokens": 0}""", "max_tokens", "at least 1")]
     public async Task BadParameter_Is400NamingTheField(string json, string param, string says)
     {

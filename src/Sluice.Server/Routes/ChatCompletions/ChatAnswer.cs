@@ -1,5 +1,6 @@
 using Sluice.OpenAi;
 using Sluice.Server.Generation;
+using Sluice.Server.Requests;
 
 namespace Sluice.Server.Routes.ChatCompletions;
 
@@ -18,7 +19,16 @@ internal sealed class ChatAnswer(GenerationJob job, TimeProvider time, LogprobsF
         for (int i = 0; i < Job.Choices; i++)
         {
             var message = new ChatResponseMessage("assistant", TextOf(i));
-            choices.Add(new ChatChoice(i, message, _entries is null ? null : new ChatLogprobs(_entries[i]), FinishOf(session, i)) { StopReason = session.StopReasonOf(i) });
+            string finish = FinishOf(session, i);
+            if (Job.Tools is not null && finish == "stop" && ToolPlan.Parse(TextOf(i)) is var (name, arguments))
+            {
+                message = new ChatResponseMessage("assistant", null)
+                {
+                    ToolCalls = [new ToolCallBody { Id = ToolCallIds.Of(Job.RequestId, i, 0), Type = "function", Function = new FunctionCallBody { Name = name, Arguments = arguments } }],
+                };
+                finish = "tool_calls";
+            }
+            choices.Add(new ChatChoice(i, message, _entries is null ? null : new ChatLogprobs(_entries[i]), finish) { StopReason = session.StopReasonOf(i) });
         }
         return new ChatCompletionResponse(ResponseIds.Chat(Job.RequestId), ResponseIds.Created(time), Job.Model, choices, session.Usage())
         {
