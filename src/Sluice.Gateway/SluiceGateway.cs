@@ -12,6 +12,7 @@ using Sluice.Gateway.Management;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
 using Sluice.Hosting;
+using Sluice.Hosting.Auth;
 using Sluice.Hosting.Lifetime;
 using Sluice.Hosting.Logging;
 using Sluice.Hosting.Metrics.Exposition;
@@ -49,10 +50,9 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "sluice-gateway" });
         builder.Logging.UseSluiceLogging(options.LogLevel, logging);
         var s = builder.Services;
-        var hosting = options.Hosting with
-        {
-            OpenPaths = [.. options.Hosting.OpenPaths, .. options.MasterKey is null ? Array.Empty<string>() : ["/admin"]],
-        };
+        var hosting = options.Hosting;
+        s.AddSingleton<IApiKeyStore>(sp => new GatewayKeyStore(new FileApiKeyStore(hosting.ApiKeys, hosting.ApiKeyFile, hosting.ApiKeyGracePeriod,
+            hosting.Time, sp.GetRequiredService<ILogger<FileApiKeyStore>>()), options.MasterKey));
         s.AddSluiceHosting(hosting);
         s.AddSingleton(options);
         s.AddSingleton(sp => new Router(hosting.Time));

@@ -60,7 +60,7 @@ internal sealed class GatewayCommand
                 {
                     Host = parse.GetValue(_host)!,
                     Port = parse.GetValue(_port),
-                    ApiKeys = [.. keys, .. parse.GetValue(_masterKey) is { } m ? [m] : Array.Empty<string>()],
+                    ApiKeys = keys,
                     ApiKeyFile = parse.GetValue(_apiKeyFile),
                     SslCertFile = parse.GetValue(_sslCert),
                     SslKeyFile = parse.GetValue(_sslKey),

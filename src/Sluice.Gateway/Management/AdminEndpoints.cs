@@ -66,7 +66,7 @@ internal sealed class AdminEndpoints(Router router, GatewayOptions options)
         }
         string? header = context.Request.Headers.Authorization;
         string presented = header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(master)))
+        if (!GatewayKeyStore.IsMaster(presented, master))
         {
             throw new ApiException(403, "The admin API needs the master key.", "permission_error", "master_key_required", null);
         }
