@@ -76,6 +76,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
             Describe(change.Before), Describe(change.After), change.Detail);
         router.Apply(config, "file", "file:" + options.ConfigPath);
 
+        StampAddedLatency(app, hosting.Time);
         app.UseSluiceHosting();
         var proxy = app.Services.GetRequiredService<CompletionProxy>();
         app.MapPost("/v1/completions", proxy.HandleAsync);
@@ -94,6 +95,25 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         app.Services.GetRequiredService<AdminEndpoints>().Map(app);
         return new SluiceGateway(app);
     }
+
+    /// <summary>
+    /// Answers the gateway makes itself (errors, /v1/models, admin) carry the added-latency header too: all their time is
+    /// the gateway's. Proxied answers set it first, less the backend's part (<see cref="AttemptTransformer"/>).
+    /// </summary>
+    private static void StampAddedLatency(WebApplication app, TimeProvider time) => app.Use(async (context, next) =>
+    {
+        long start = time.GetTimestamp();
+        context.Response.OnStarting(() =>
+        {
+            if (!context.Response.Headers.ContainsKey(AttemptTransformer.AddedLatencyHeader))
+            {
+                context.Response.Headers[AttemptTransformer.AddedLatencyHeader] =
+                    time.GetElapsedTime(start).TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+            }
+            return Task.CompletedTask;
+        });
+        await next(context);
+    });
 
     public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
 

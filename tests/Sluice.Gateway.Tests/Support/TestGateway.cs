@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging;
 using Sluice.Hosting;
 
 namespace Sluice.Gateway.Tests.Support;
@@ -11,8 +12,9 @@ public sealed class TestGateway : IAsyncDisposable
     private readonly string _dir;
     private int _writes;
 
-    private TestGateway(string dir, SluiceGateway gateway, Uri baseUri)
+    private TestGateway(string dir, SluiceGateway gateway, Uri baseUri, LogCapture logs)
     {
+        Logs = logs;
         _dir = dir;
         Gateway = gateway;
         BaseUri = baseUri;
@@ -22,6 +24,7 @@ public sealed class TestGateway : IAsyncDisposable
     }
 
     public SluiceGateway Gateway { get; }
+    public LogCapture Logs { get; }
     public Uri BaseUri { get; }
     public HttpClient Client { get; }
     public HttpClient Admin { get; }
@@ -31,23 +34,26 @@ public sealed class TestGateway : IAsyncDisposable
     {
         string dir = Directory.CreateTempSubdirectory("sluice-gateway-test-").FullName;
         await File.WriteAllTextAsync(Path.Combine(dir, "gateway.yaml"), yaml);
+        var logs = new LogCapture();
         var gateway = SluiceGateway.Create(new GatewayOptions
         {
             ConfigPath = Path.Combine(dir, "gateway.yaml"),
             MasterKey = MasterKey,
             Hosting = new SluiceHostingOptions { Port = 0, ApiKeys = apiKeys ?? [] },
             ReloadInterval = TimeSpan.FromMilliseconds(100),
-            LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
-        });
+            LogLevel = Microsoft.Extensions.Logging.LogLevel.Information,
+        }, logging => logging.AddProvider(logs));
         await gateway.StartAsync();
-        return new TestGateway(dir, gateway, gateway.Addresses[0]);
+        return new TestGateway(dir, gateway, gateway.Addresses[0], logs);
     }
 
-    /// <summary>Writes the config file with a new modification time, so every write is a change.</summary>
+    /// <summary>Replaces the config file at once (a rename, as editors and ConfigMap updates do) with a new modification time, so every write is one change.</summary>
     public async Task WriteConfigAsync(string yaml)
     {
-        await File.WriteAllTextAsync(ConfigPath, yaml);
-        File.SetLastWriteTimeUtc(ConfigPath, DateTime.UtcNow.AddSeconds(Interlocked.Increment(ref _writes)));
+        string next = ConfigPath + ".next";
+        await File.WriteAllTextAsync(next, yaml);
+        File.SetLastWriteTimeUtc(next, DateTime.UtcNow.AddSeconds(Interlocked.Increment(ref _writes)));
+        File.Move(next, ConfigPath, overwrite: true);
     }
 
     /// <summary>YAML for one model over the given deployments: (url, version, weight).</summary>
