@@ -24,8 +24,12 @@ internal sealed class AttemptTransformer(Deployment deployment, string requestId
     /// <summary>The backend's status code (0 when it gave none).</summary>
     public int Status { get; private set; }
 
-    /// <summary>The answer was retryable and not the last chance: nothing was sent to the client.</summary>
-    public bool Withheld { get; private set; }
+    /// <summary>The answer was retryable and not the last chance: nothing was sent to the client; it is kept here
+    /// (bounded) so it can still be passed on when nowhere else takes the request.</summary>
+    public WithheldAnswer? Withheld { get; private set; }
+
+    /// <summary>Largest error body kept from a withheld answer; the rest is cut.</summary>
+    public const int WithheldBodyLimit = 64 * 1024;
 
     /// <summary>Seconds the gateway added before the response headers.</summary>
     public double AddedSeconds { get; private set; }
@@ -50,17 +54,23 @@ internal sealed class AttemptTransformer(Deployment deployment, string requestId
         Status = (int)proxyResponse.StatusCode;
         if (!lastAttempt && Retryable(Status))
         {
-            Withheld = true;
+            Withheld = await WithheldAnswer.ReadAsync(proxyResponse, WithheldBodyLimit, cancellationToken);
             return false;
         }
         await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         long now = time.GetTimestamp();
         AddedSeconds = Math.Max(0, (time.GetElapsedTime(arrival, now) - time.GetElapsedTime(_sentAt, now)).TotalSeconds);
-        var headers = httpContext.Response.Headers;
+        Stamp(httpContext.Response, deployment, requestId, AddedSeconds);
+        return true;
+    }
+
+    /// <summary>The gateway's headers on an answer from <paramref name="deployment"/>.</summary>
+    public static void Stamp(HttpResponse response, Deployment deployment, string requestId, double addedSeconds)
+    {
+        var headers = response.Headers;
         headers[RequestInfo.Header] = requestId;
         headers[BackendHeader] = deployment.Backend.Id;
         headers[VersionHeader] = deployment.Config.Version;
-        headers[AddedLatencyHeader] = (AddedSeconds * 1000).ToString("0.###", CultureInfo.InvariantCulture);
-        return true;
+        headers[AddedLatencyHeader] = (addedSeconds * 1000).ToString("0.###", CultureInfo.InvariantCulture);
     }
 }

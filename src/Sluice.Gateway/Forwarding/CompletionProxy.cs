@@ -50,23 +50,28 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         }
         var config = snapshot.Config;
         var tried = new HashSet<BackendState>();
+        var retriedSame = new HashSet<BackendState>();
         string id = RequestInfo.Id(context);
         long arrival = RequestInfo.Start(context);
         string? lastFailure = null;
+        (WithheldAnswer Answer, Deployment From)? withheld = null;
+        Deployment? again = null;
         using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
         for (int attempt = 1; ; attempt++)
         {
-            var deployment = router.Pick(snapshot, split, model, tried);
+            var deployment = again is not null && again.Backend.Breaker.TryAcquire(config.Breaker) ? again
+                : attempt <= config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried) : null;
+            again = null;
             if (deployment is null)
             {
-                metrics.Errors.Increment(model, lastFailure is null ? "no_backend" : "attempts_failed");
-                throw lastFailure is null
-                    ? ApiException.Unavailable($"No backend of model '{model}' is available (all unready or with open circuits).", AdmissionRejection.NotReady)
-                    : new ApiException(502, $"Every backend tried for model '{model}' failed; the last: {lastFailure}", "server_error", "bad_gateway", null);
+                await GiveUpAsync(context, model, id, lastFailure, withheld);
+                return;
             }
-            tried.Add(deployment.Backend);
-            bool last = attempt >= config.Retry.MaxAttempts || !router.AnyAvailable(snapshot, split, model, tried);
             var backend = deployment.Backend;
+            tried.Add(backend);
+            // the last chance passes any answer on as it is; before it, a retryable answer is held back
+            bool last = attempt >= config.Retry.MaxAttempts
+                || (retriedSame.Contains(backend) && !router.AnyAvailable(snapshot, split, model, tried));
             var transformer = new AttemptTransformer(deployment, id, last, arrival, Time);
             byte[] rewritten = Rewrite(body, deployment.Config.BackendModel);
             context.Request.Body = new MemoryStream(rewritten, writable: false);
@@ -84,13 +89,13 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 backend.Ended();
             }
             string version = deployment.Config.Version;
-            if (error == ForwarderError.None && !transformer.Withheld)
+            if (error == ForwarderError.None && transformer.Withheld is null)
             {
                 if (transformer.Status >= 500)
                 {
                     backend.Failed($"status {transformer.Status}", config.Breaker);
                 }
-                else
+                else if (transformer.Status != StatusCodes.Status429TooManyRequests)
                 {
                     backend.Succeeded();
                 }
@@ -104,10 +109,32 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 backend.Succeeded(); // the client left: not the backend's fault
                 return;
             }
-            string reason = transformer.Withheld ? $"status_{transformer.Status}" : ErrorReason(error);
-            lastFailure = transformer.Withheld ? $"{backend.Id} answered {transformer.Status}"
-                : $"{backend.Id}: {error} ({context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message})";
-            backend.Failed(lastFailure, config.Breaker);
+            string reason;
+            if (transformer.Withheld is { } answer)
+            {
+                withheld = (answer, deployment);
+                reason = $"status_{answer.Status}";
+                lastFailure = $"{backend.Id} answered {answer.Status}";
+                if (answer.Status == StatusCodes.Status429TooManyRequests)
+                {
+                    // honour Retry-After: no request goes to it before then (default: one breaker period)
+                    backend.CoolDown(answer.RetryAfter ?? config.Breaker.OpenFor, lastFailure);
+                }
+                else
+                {
+                    backend.Failed(lastFailure, config.Breaker);
+                }
+                if (answer.Status == StatusCodes.Status500InternalServerError && retriedSame.Add(backend))
+                {
+                    again = deployment; // a single 500 is retried once on the same replica
+                }
+            }
+            else
+            {
+                reason = ErrorReason(error);
+                lastFailure = $"{backend.Id}: {error} ({context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message})";
+                backend.Failed(lastFailure, config.Breaker);
+            }
             LogAttemptFailed(log, id, model, backend.Id, attempt, lastFailure);
             if (context.Response.HasStarted)
             {
@@ -115,14 +142,29 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 metrics.Errors.Increment(model, reason);
                 return;
             }
-            if (last)
-            {
-                metrics.Errors.Increment(model, reason);
-                throw new ApiException(502, $"Backend failed for model '{model}': {lastFailure}", "server_error", "bad_gateway", null);
-            }
             context.Features.Set<IForwarderErrorFeature>(null);
             metrics.Retries.Increment(model, reason);
         }
+    }
+
+    /// <summary>Nothing more to try: the last backend's own withheld error when there is one, else the gateway's 502/503.</summary>
+    private async Task GiveUpAsync(HttpContext context, string model, string id, string? lastFailure,
+        (WithheldAnswer Answer, Deployment From)? withheld)
+    {
+        if (withheld is { } w)
+        {
+            metrics.Errors.Increment(model, $"status_{w.Answer.Status}");
+            context.Response.Clear();
+            AttemptTransformer.Stamp(context.Response, w.From, id, 0);
+            // its added latency is stamped when it starts: the whole time, attempts included
+            context.Response.Headers.Remove(AttemptTransformer.AddedLatencyHeader);
+            await w.Answer.WriteAsync(context.Response, context.RequestAborted);
+            return;
+        }
+        metrics.Errors.Increment(model, lastFailure is null ? "no_backend" : "attempts_failed");
+        throw lastFailure is null
+            ? ApiException.Unavailable($"No backend of model '{model}' is available (all unready, cooling down or with open circuits).", AdmissionRejection.NotReady)
+            : new ApiException(502, $"Every backend tried for model '{model}' failed; the last: {lastFailure}", "server_error", "bad_gateway", null);
     }
 
     private static string ErrorReason(ForwarderError error) => error switch

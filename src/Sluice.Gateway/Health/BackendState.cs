@@ -28,8 +28,17 @@ public sealed class BackendState(string id, Uri url, string healthPath, TimeProv
     public long Requests => Interlocked.Read(ref _requests);
     public long Failures => Interlocked.Read(ref _failures);
 
-    /// <summary>May take traffic now: ready and its circuit lets requests through.</summary>
-    public bool Available(BreakerSettings breaker) => Ready && Breaker.WouldAllow(breaker);
+    private long _coolUntil;
+
+    /// <summary>May take traffic now: ready, not cooling down after a 429, and its circuit lets requests through.</summary>
+    public bool Available(BreakerSettings breaker, bool ignoreReadiness = false) => (Ready || ignoreReadiness) && time.GetTimestamp() >= Interlocked.Read(ref _coolUntil) && Breaker.WouldAllow(breaker);
+
+    /// <summary>The backend asked for a pause (429 with Retry-After): no request goes to it for <paramref name="delay"/>.</summary>
+    public void CoolDown(TimeSpan delay, string error)
+    {
+        Interlocked.Exchange(ref _coolUntil, time.GetTimestamp() + (long)(delay.TotalSeconds * time.TimestampFrequency));
+        Remember(error + $" (cooling down {delay.TotalSeconds:0.###} s)");
+    }
 
     public void Started()
     {
@@ -64,6 +73,7 @@ public sealed class BackendState(string id, Uri url, string healthPath, TimeProv
     public void Reset()
     {
         Breaker.Reset();
+        Interlocked.Exchange(ref _coolUntil, 0);
         Ready = true;
         lock (_errors)
         {

@@ -138,7 +138,16 @@ public sealed class Router
     /// the balancing policy among those available and not in <paramref name="exclude"/>; other versions with traffic when
     /// the chosen one has none left. The replica's circuit has admitted the request. Null when nothing can take it.
     /// </summary>
-    public Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude)
+    public Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude) =>
+        Pick(snapshot, split, model, exclude, ignoreReadiness: false)
+        // every replica failed its last readiness check (a slow probe on a loaded host, say): try them anyway rather than
+        // refuse the request; circuits, cool-downs and replicas already tried still count (Envoy's panic routing)
+        ?? (AnyReady(snapshot, model) ? null : Pick(snapshot, split, model, exclude, ignoreReadiness: true));
+
+    private static bool AnyReady(RoutingSnapshot snapshot, string model) =>
+        snapshot.Models.TryGetValue(model, out var route) && route.Versions.Values.Any(p => p.Deployments.Any(d => d.Backend.Ready));
+
+    private static Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, bool ignoreReadiness)
     {
         if (!snapshot.Models.TryGetValue(model, out var route))
         {
@@ -155,7 +164,7 @@ public sealed class Router
             while (true)
             {
                 int i = snapshot.Policy.Pick(pool, i => !refused.Contains(i) && !exclude.Contains(pool.Deployments[i].Backend)
-                    && pool.Deployments[i].Backend.Available(breaker));
+                    && pool.Deployments[i].Backend.Available(breaker, ignoreReadiness));
                 if (i < 0)
                 {
                     break;
@@ -174,7 +183,7 @@ public sealed class Router
     public bool AnyAvailable(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude) =>
         snapshot.Models.TryGetValue(model, out var route) && split.Percent.Where(kv => kv.Value > 0)
             .Any(kv => route.Versions.TryGetValue(kv.Key, out var pool)
-                && pool.Deployments.Any(d => !exclude.Contains(d.Backend) && d.Backend.Available(snapshot.Config.Breaker)));
+                && pool.Deployments.Any(d => !exclude.Contains(d.Backend) && d.Backend.Available(snapshot.Config.Breaker, !AnyReady(snapshot, model))));
 
     private TrafficSplit Replace(string model, TrafficSplit current, TrafficSplit next, string actor, string action)
     {

@@ -66,6 +66,19 @@ public sealed class RouterTests
     }
 
     [Fact]
+    public void Pick_EveryReplicaUnready_TriesThemAnyway()
+    {
+        var r = RouterFor(Canary);
+        foreach (var b in r.Backends.All)
+        {
+            b.CheckResult(false, "slow probe", r.Snapshot.Config.Breaker);
+        }
+        Assert.NotNull(Pick(r));
+        r.Backends.All.Single(b => b.Id == "c:1").CheckResult(true, null, r.Snapshot.Config.Breaker);
+        Assert.All(Enumerable.Range(0, 10), _ => Assert.Equal("c:1", Pick(r).Backend.Id));
+    }
+
+    [Fact]
     public void Rollback_OfACanary_SendsEverythingToStableAtOnce()
     {
         var r = RouterFor(Canary);

@@ -77,7 +77,8 @@ public sealed class ServeReplicas : IAsyncLifetime
     }
 }
 
-[CollectionDefinition(Name)]
+/// <summary>Alone, not beside other test classes: the shares and timings measured on the replicas need the CPU to themselves.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class ReplicaCollection : ICollectionFixture<ServeReplicas>
 {
     public const string Name = "sluice serve replicas";
