@@ -11,19 +11,22 @@ public sealed class LeastOutstandingRequestsPolicy : ILoadBalancingPolicy
 {
     public int Pick(VersionPool pool, Func<int, bool> allowed)
     {
+        // one reading of the in-flight counts: they move under concurrent requests, and the tie-break must see the same
+        // numbers as the minimum, or no replica would match it
+        var load = new double[pool.Deployments.Count];
         double least = double.MaxValue;
-        for (int i = 0; i < pool.Deployments.Count; i++)
+        for (int i = 0; i < load.Length; i++)
         {
-            if (allowed(i))
-            {
-                least = Math.Min(least, Load(pool.Deployments[i]));
-            }
+            load[i] = allowed(i) ? Load(pool.Deployments[i]) : double.MaxValue;
+            least = Math.Min(least, load[i]);
         }
         if (least == double.MaxValue)
         {
             return -1;
         }
-        return pool.Rotation.Next(i => allowed(i) && Load(pool.Deployments[i]) <= least);
+        int pick = pool.Rotation.Next(i => load[i] <= least && allowed(i));
+        // a least-loaded replica that turned unavailable meanwhile (its circuit opened): any other still counts
+        return pick >= 0 ? pick : pool.Rotation.Next(allowed);
     }
 
     private static double Load(Deployment d) => (double)d.Backend.InFlight / d.Config.Weight;
