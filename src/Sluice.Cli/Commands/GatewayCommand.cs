@@ -1,0 +1,102 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Sluice.Gateway;
+using Sluice.Gateway.Configuration;
+using Sluice.Hosting;
+using Sluice.Hosting.Auth;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>
+/// `sluice gateway --config gateway.yaml`: one OpenAI endpoint in front of many backends (docs/gateway.md). The listener,
+/// keys and TLS flags are `sluice serve`'s; the routing lives in the YAML file, which is watched and reloaded.
+/// </summary>
+internal sealed class GatewayCommand
+{
+    private readonly Option<string> _config = new("--config") { Description = "Gateway YAML file: models, deployments, routing (docs/gateway.md)", Required = true };
+    private readonly Option<string> _host = new("--host") { Description = "Address to bind", DefaultValueFactory = _ => "127.0.0.1" };
+    private readonly Option<int> _port = new("--port") { Description = "Port (0 picks a free one)", DefaultValueFactory = _ => 4000 };
+    private readonly Option<string[]> _apiKeys = new("--api-key") { Description = "API key clients must send as 'Authorization: Bearer KEY' (repeatable)" };
+    private readonly Option<string?> _apiKeyFile = new("--api-key-file") { Description = "File of API keys, one a line; re-read when it changes" };
+    private readonly Option<string?> _masterKey = new("--master-key") { Description = "Key of the admin API (/admin/*); without it the admin API is off" };
+    private readonly Option<string?> _sslCert = new("--ssl-certfile") { Description = "PEM certificate: serve HTTPS (reloaded when it changes)" };
+    private readonly Option<string?> _sslKey = new("--ssl-keyfile") { Description = "PEM private key of --ssl-certfile" };
+    private readonly Option<double?> _shutdownTimeout = new("--shutdown-timeout") { Description = "Seconds SIGTERM waits for in-flight requests (default 30)" };
+    private readonly Option<string> _logLevel = new("--log-level") { Description = "trace, debug, info, warning or error", DefaultValueFactory = _ => "info" };
+
+    public static Command Create() => new GatewayCommand().Build();
+
+    private Command Build()
+    {
+        var cmd = new Command("gateway", "Route OpenAI requests across many backends: load balancing, canary and blue-green, failover, health.")
+        {
+            _config, _host, _port, _apiKeys, _apiKeyFile, _masterKey, _sslCert, _sslKey, _shutdownTimeout, _logLevel,
+        };
+        // synchronous on purpose: SIGTERM then belongs to the host, which drains
+        cmd.SetAction(parse => RunAsync(parse).GetAwaiter().GetResult());
+        return cmd;
+    }
+
+    private async Task<int> RunAsync(ParseResult parse)
+    {
+        var stdout = parse.InvocationConfiguration.Output;
+        return await CliErrors.RunAsync(parse, async () =>
+        {
+            var keys = parse.GetValue(_apiKeys) ?? [];
+            foreach (var key in keys)
+            {
+                FileApiKeyStore.RequireKey(key, "--api-key");
+            }
+            if (parse.GetValue(_masterKey) is { } master)
+            {
+                FileApiKeyStore.RequireKey(master, "--master-key");
+            }
+            var defaults = new SluiceHostingOptions();
+            var options = new GatewayOptions
+            {
+                ConfigPath = parse.GetValue(_config)!,
+                MasterKey = parse.GetValue(_masterKey),
+                Hosting = defaults with
+                {
+                    Host = parse.GetValue(_host)!,
+                    Port = parse.GetValue(_port),
+                    ApiKeys = keys,
+                    ApiKeyFile = parse.GetValue(_apiKeyFile),
+                    SslCertFile = parse.GetValue(_sslCert),
+                    SslKeyFile = parse.GetValue(_sslKey),
+                    ShutdownTimeout = parse.GetValue(_shutdownTimeout) is { } s ? TimeSpan.FromSeconds(s) : defaults.ShutdownTimeout,
+                },
+                LogLevel = parse.GetValue(_logLevel)!.ToLowerInvariant() switch
+                {
+                    "trace" => LogLevel.Trace,
+                    "debug" => LogLevel.Debug,
+                    "info" or "information" => LogLevel.Information,
+                    "warning" or "warn" => LogLevel.Warning,
+                    "error" => LogLevel.Error,
+                    var l => throw new FormatException($"--log-level '{l}': use trace, debug, info, warning or error"),
+                },
+            };
+            SluiceGateway gateway;
+            try
+            {
+                gateway = SluiceGateway.Create(options);
+            }
+            catch (GatewayConfigException ex)
+            {
+                throw new CommandException(ex.Message, "see docs/gateway.md for the file's fields");
+            }
+            await using (gateway)
+            {
+                await gateway.StartAsync();
+                foreach (var address in gateway.Addresses)
+                {
+                    stdout.WriteLine($"sluice gateway: listening on {address}");
+                }
+                stdout.Flush();
+                await gateway.WaitForShutdownAsync();
+                stdout.WriteLine("sluice gateway: stopped");
+            }
+            return 0;
+        });
+    }
+}

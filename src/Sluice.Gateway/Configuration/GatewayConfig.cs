@@ -1,0 +1,84 @@
+namespace Sluice.Gateway.Configuration;
+
+/// <summary>A gateway configuration file, validated (<see cref="GatewayConfigReader"/>). Immutable: a reload builds a new one.</summary>
+public sealed record GatewayConfig
+{
+    public required IReadOnlyList<ModelConfig> Models { get; init; }
+    public RoutingSettings Routing { get; init; } = new();
+    public RetrySettings Retry { get; init; } = new();
+    public TimeoutSettings Timeouts { get; init; } = new();
+    public HealthSettings Health { get; init; } = new();
+    public BreakerSettings Breaker { get; init; } = new();
+}
+
+/// <summary>A public model name and the deployments that serve it; <see cref="Traffic"/> splits requests across versions (percent).</summary>
+public sealed record ModelConfig(string Name, IReadOnlyList<DeploymentConfig> Deployments, IReadOnlyDictionary<string, int> Traffic);
+
+/// <summary>What a backend is: `sluice` (readiness at /health/ready) or any other OpenAI-compatible server (`openai`, /health).</summary>
+public enum BackendKind
+{
+    Sluice,
+    OpenAi,
+}
+
+/// <summary>One replica: where it is, the name it knows the model by, its version label and its weight among the version's replicas.</summary>
+public sealed record DeploymentConfig(Uri Url, string BackendModel, string Version, int Weight, BackendKind Kind, string? ApiKey)
+{
+    /// <summary>The backend's id in the admin API and metrics: host:port, and the path when there is one.</summary>
+    public string BackendId => BackendIdOf(Url);
+
+    /// <summary>The readiness path probed by the health checker: never a billable completion.</summary>
+    public string HealthPath => Kind == BackendKind.Sluice ? "/health/ready" : "/health";
+
+    public static string BackendIdOf(Uri url) => url.Authority + url.AbsolutePath.TrimEnd('/');
+}
+
+/// <summary>routing: how replicas of one version are picked.</summary>
+public sealed record RoutingSettings
+{
+    /// <summary>least-outstanding (default: fewest in-flight requests per unit of weight) or weighted-round-robin.</summary>
+    public BalancingStrategy Strategy { get; init; } = BalancingStrategy.LeastOutstanding;
+}
+
+public enum BalancingStrategy
+{
+    LeastOutstanding,
+    WeightedRoundRobin,
+}
+
+/// <summary>retry: attempts per request before the response has started (connection errors, 429, 5xx).</summary>
+public sealed record RetrySettings
+{
+    /// <summary>Attempts in all, the first included, each on a backend not tried yet while there is one. Default 3.</summary>
+    public int MaxAttempts { get; init; } = 3;
+}
+
+/// <summary>timeouts: per attempt.</summary>
+public sealed record TimeoutSettings
+{
+    /// <summary>Connecting to a backend. Default 5 s.</summary>
+    public TimeSpan Connect { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>No bytes from the backend for this long ends the attempt (headers or body). Default 60 s.</summary>
+    public TimeSpan Idle { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>health: the active readiness checks.</summary>
+public sealed record HealthSettings
+{
+    /// <summary>Time between two checks of a backend. Default 5 s.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A check slower than this fails. Default 2 s.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>breaker: the circuit breaker of each backend (passive health).</summary>
+public sealed record BreakerSettings
+{
+    /// <summary>Consecutive failed attempts (connection errors, timeouts, 5xx) that open the circuit. Default 5.</summary>
+    public int FailureThreshold { get; init; } = 5;
+
+    /// <summary>How long an open circuit keeps traffic away before one trial request (or a passing check) may close it. Default 10 s.</summary>
+    public TimeSpan OpenFor { get; init; } = TimeSpan.FromSeconds(10);
+}

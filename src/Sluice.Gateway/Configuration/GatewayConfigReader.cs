@@ -1,0 +1,230 @@
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Sluice.Gateway.Configuration;
+
+/// <summary>
+/// Reads and validates a gateway YAML file (schema in docs/gateway.md). Every error names the field
+/// (<c>models[0].deployments[1].url: must be an absolute http(s) URL</c>); unknown fields are errors, so nothing
+/// written in the file is silently ignored.
+/// </summary>
+public static class GatewayConfigReader
+{
+    public static GatewayConfig ReadFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new GatewayConfigException($"{path}: cannot read ({ex.Message})", ex);
+        }
+        try
+        {
+            return Parse(text);
+        }
+        catch (GatewayConfigException ex)
+        {
+            throw new GatewayConfigException($"{path}: {ex.Message}", ex);
+        }
+    }
+
+    public static GatewayConfig Parse(string yaml)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException ex)
+        {
+            throw new GatewayConfigException($"not valid YAML at line {ex.Start.Line}: {ex.Message}", ex);
+        }
+        if (stream.Documents.Count != 1)
+        {
+            throw new GatewayConfigException("must hold one YAML document");
+        }
+        var root = new YamlFields(stream.Documents[0].RootNode, "");
+        var models = root.List("models").Select((node, i) => ReadModel(node, $"models[{i}]")).ToList();
+        if (models.Count == 0)
+        {
+            throw YamlFields.Error("models", "is required: a list of at least one model");
+        }
+        var duplicate = models.GroupBy(m => m.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw YamlFields.Error("models", $"model '{duplicate.Key}' is listed twice");
+        }
+        var config = new GatewayConfig
+        {
+            Models = models,
+            Routing = ReadRouting(root),
+            Retry = ReadRetry(root),
+            Timeouts = ReadTimeouts(root),
+            Health = ReadHealth(root),
+            Breaker = ReadBreaker(root),
+        };
+        root.RejectUnknown("known: models, routing, retry, timeouts, health, breaker");
+        return config;
+    }
+
+    private static ModelConfig ReadModel(YamlNode node, string path)
+    {
+        var f = new YamlFields(node, path);
+        string name = f.RequiredString("name");
+        var deployments = f.List("deployments").Select((d, i) => ReadDeployment(d, $"{path}.deployments[{i}]", name)).ToList();
+        if (deployments.Count == 0)
+        {
+            throw YamlFields.Error(f.Child("deployments"), "is required: at least one deployment");
+        }
+        var versions = deployments.Select(d => d.Version).Distinct(StringComparer.Ordinal).ToList();
+        var traffic = ReadTraffic(f, versions);
+        f.RejectUnknown("known: name, deployments, traffic");
+        return new ModelConfig(name, deployments, traffic);
+    }
+
+    private static Dictionary<string, int> ReadTraffic(YamlFields model, IReadOnlyList<string> versions)
+    {
+        string path = model.Child("traffic");
+        var node = model.Get("traffic");
+        if (node is null)
+        {
+            if (versions.Count > 1)
+            {
+                throw YamlFields.Error(path, $"is required when deployments have more than one version ({string.Join(", ", versions)}): percent per version");
+            }
+            return new Dictionary<string, int>(StringComparer.Ordinal) { [versions[0]] = 100 };
+        }
+        var f = new YamlFields(node, path);
+        var traffic = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (version, _) in f.Entries().ToList())
+        {
+            if (!versions.Contains(version, StringComparer.Ordinal))
+            {
+                throw YamlFields.Error(f.Child(version), $"no deployment has version '{version}' (versions: {string.Join(", ", versions)})");
+            }
+            traffic[version] = f.Int(version, 0, 100)!.Value;
+        }
+        foreach (var version in versions)
+        {
+            traffic.TryAdd(version, 0);
+        }
+        int sum = traffic.Values.Sum();
+        if (sum != 100)
+        {
+            throw YamlFields.Error(path, $"percentages must add up to 100, not {sum}");
+        }
+        return traffic;
+    }
+
+    private static DeploymentConfig ReadDeployment(YamlNode node, string path, string publicName)
+    {
+        var f = new YamlFields(node, path);
+        string urlText = f.RequiredString("url");
+        if (!Uri.TryCreate(urlText, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.Query.Length > 0)
+        {
+            throw YamlFields.Error(f.Child("url"), $"must be an absolute http(s) URL without a query, not '{urlText}'");
+        }
+        string model = f.String("model") ?? publicName;
+        string version = f.String("version") ?? "default";
+        int weight = f.Int("weight", 1, 1000) ?? 1;
+        var kind = f.String("kind") switch
+        {
+            null or "sluice" => BackendKind.Sluice,
+            "openai" => BackendKind.OpenAi,
+            var other => throw YamlFields.Error(f.Child("kind"), $"must be sluice or openai, not '{other}'"),
+        };
+        string? apiKey = f.String("api_key");
+        if (f.Get("pool") is not null)
+        {
+            throw YamlFields.Error(f.Child("pool"), "request-shape pools are not supported yet; remove the field");
+        }
+        f.RejectUnknown("known: url, model, version, weight, kind, api_key");
+        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey);
+    }
+
+    private static RoutingSettings ReadRouting(YamlFields root)
+    {
+        if (root.Get("routing") is not { } node)
+        {
+            return new RoutingSettings();
+        }
+        var f = new YamlFields(node, "routing");
+        var settings = new RoutingSettings
+        {
+            Strategy = f.String("strategy") switch
+            {
+                null or "least-outstanding" => BalancingStrategy.LeastOutstanding,
+                "weighted-round-robin" => BalancingStrategy.WeightedRoundRobin,
+                var other => throw YamlFields.Error(f.Child("strategy"), $"must be least-outstanding or weighted-round-robin, not '{other}'"),
+            },
+        };
+        f.RejectUnknown("known: strategy");
+        return settings;
+    }
+
+    private static RetrySettings ReadRetry(YamlFields root)
+    {
+        if (root.Get("retry") is not { } node)
+        {
+            return new RetrySettings();
+        }
+        var f = new YamlFields(node, "retry");
+        var settings = new RetrySettings { MaxAttempts = f.Int("max_attempts", 1, 10) ?? new RetrySettings().MaxAttempts };
+        f.RejectUnknown("known: max_attempts");
+        return settings;
+    }
+
+    private static TimeoutSettings ReadTimeouts(YamlFields root)
+    {
+        var defaults = new TimeoutSettings();
+        if (root.Get("timeouts") is not { } node)
+        {
+            return defaults;
+        }
+        var f = new YamlFields(node, "timeouts");
+        var settings = new TimeoutSettings
+        {
+            Connect = f.Duration("connect", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)) ?? defaults.Connect,
+            Idle = f.Duration("idle", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)) ?? defaults.Idle,
+        };
+        f.RejectUnknown("known: connect, idle");
+        return settings;
+    }
+
+    private static HealthSettings ReadHealth(YamlFields root)
+    {
+        var defaults = new HealthSettings();
+        if (root.Get("health") is not { } node)
+        {
+            return defaults;
+        }
+        var f = new YamlFields(node, "health");
+        var settings = new HealthSettings
+        {
+            Interval = f.Duration("interval", TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10)) ?? defaults.Interval,
+            Timeout = f.Duration("timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)) ?? defaults.Timeout,
+        };
+        f.RejectUnknown("known: interval, timeout");
+        return settings;
+    }
+
+    private static BreakerSettings ReadBreaker(YamlFields root)
+    {
+        var defaults = new BreakerSettings();
+        if (root.Get("breaker") is not { } node)
+        {
+            return defaults;
+        }
+        var f = new YamlFields(node, "breaker");
+        var settings = new BreakerSettings
+        {
+            FailureThreshold = f.Int("failure_threshold", 1, 1000) ?? defaults.FailureThreshold,
+            OpenFor = f.Duration("open_for", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)) ?? defaults.OpenFor,
+        };
+        f.RejectUnknown("known: failure_threshold, open_for");
+        return settings;
+    }
+}

@@ -1,0 +1,223 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Sluice.Gateway.Health;
+using Sluice.Gateway.Observability;
+using Sluice.Gateway.Routing;
+using Sluice.Hosting;
+using Sluice.Hosting.Errors;
+using Sluice.Hosting.Requests;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Sluice.Gateway.Forwarding;
+
+/// <summary>
+/// POST /v1/completions and /v1/chat/completions: reads the body once (bounded), finds the public model, and forwards
+/// through YARP's <see cref="IHttpForwarder"/> to a replica picked by the router, the backend's model name in the body.
+/// Connection errors and retryable answers (429, 5xx) before anything reached the client go to another replica, up to
+/// retry.max_attempts; the answer (an SSE stream too) is then copied as it arrives, flushed chunk by chunk.
+/// </summary>
+internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendInvoker invoker, Router router, GatewayMetrics metrics,
+    GatewayDrain drain, SluiceHostingOptions hosting, ILogger<CompletionProxy> log)
+{
+    private TimeProvider Time => hosting.Time;
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (drain.Draining)
+        {
+            throw ApiException.Unavailable("The gateway is shutting down; send the request again to another instance.", AdmissionRejection.Draining);
+        }
+        drain.Enter();
+        try
+        {
+            await ForwardAsync(context);
+        }
+        finally
+        {
+            drain.Exit();
+        }
+    }
+
+    private async Task ForwardAsync(HttpContext context)
+    {
+        var (body, model) = await ReadAsync(context);
+        var snapshot = router.Snapshot;
+        if (!snapshot.Models.ContainsKey(model) || !router.Splits.TryGetValue(model, out var split))
+        {
+            throw ApiException.ModelNotFound(model);
+        }
+        var config = snapshot.Config;
+        var tried = new HashSet<BackendState>();
+        var retriedSame = new HashSet<BackendState>();
+        string id = RequestInfo.Id(context);
+        long arrival = RequestInfo.Start(context);
+        string? lastFailure = null;
+        (WithheldAnswer Answer, Deployment From)? withheld = null;
+        Deployment? again = null;
+        using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
+        for (int attempt = 1; ; attempt++)
+        {
+            var deployment = again is not null && again.Backend.Breaker.TryAcquire(config.Breaker) ? again
+                : attempt <= config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried) : null;
+            again = null;
+            if (deployment is null)
+            {
+                await GiveUpAsync(context, model, id, lastFailure, withheld);
+                return;
+            }
+            var backend = deployment.Backend;
+            tried.Add(backend);
+            // the last chance passes any answer on as it is; before it, a retryable answer is held back
+            bool last = attempt >= config.Retry.MaxAttempts
+                || (retriedSame.Contains(backend) && !router.AnyAvailable(snapshot, split, model, tried));
+            var transformer = new AttemptTransformer(deployment, id, last, arrival, Time);
+            byte[] rewritten = Rewrite(body, deployment.Config.BackendModel);
+            context.Request.Body = new MemoryStream(rewritten, writable: false);
+            context.Request.ContentLength = rewritten.Length;
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            backend.Started();
+            ForwarderError error;
+            try
+            {
+                error = await forwarder.SendAsync(context, deployment.Config.Url.GetLeftPart(UriPartial.Authority) + deployment.Config.Url.AbsolutePath.TrimEnd('/'),
+                    invoker.For(config.Timeouts), new ForwarderRequestConfig { ActivityTimeout = config.Timeouts.Idle }, transformer, aborted.Token);
+            }
+            finally
+            {
+                backend.Ended();
+            }
+            string version = deployment.Config.Version;
+            if (error == ForwarderError.None && transformer.Withheld is null)
+            {
+                if (transformer.Status >= 500)
+                {
+                    backend.Failed($"status {transformer.Status}", config.Breaker);
+                }
+                else if (transformer.Status != StatusCodes.Status429TooManyRequests)
+                {
+                    backend.Succeeded();
+                }
+                metrics.Requests.Increment(model, version, backend.Id, transformer.Status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                metrics.Added.Observe(transformer.AddedSeconds, model, version, backend.Id);
+                metrics.Duration.Observe(Time.GetElapsedTime(arrival).TotalSeconds, model, version, backend.Id);
+                return;
+            }
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                backend.Succeeded(); // the client left: not the backend's fault
+                return;
+            }
+            string reason;
+            if (transformer.Withheld is { } answer)
+            {
+                withheld = (answer, deployment);
+                reason = $"status_{answer.Status}";
+                lastFailure = $"{backend.Id} answered {answer.Status}";
+                if (answer.Status == StatusCodes.Status429TooManyRequests)
+                {
+                    // honour Retry-After: no request goes to it before then (default: one breaker period)
+                    backend.CoolDown(answer.RetryAfter ?? config.Breaker.OpenFor, lastFailure);
+                }
+                else
+                {
+                    backend.Failed(lastFailure, config.Breaker);
+                }
+                if (answer.Status == StatusCodes.Status500InternalServerError && retriedSame.Add(backend))
+                {
+                    again = deployment; // a single 500 is retried once on the same replica
+                }
+            }
+            else
+            {
+                reason = ErrorReason(error);
+                lastFailure = $"{backend.Id}: {error} ({context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message})";
+                backend.Failed(lastFailure, config.Breaker);
+            }
+            LogAttemptFailed(log, id, model, backend.Id, attempt, lastFailure);
+            if (context.Response.HasStarted)
+            {
+                // part of the answer is out: it cannot be sent again from another replica
+                metrics.Errors.Increment(model, reason);
+                return;
+            }
+            context.Features.Set<IForwarderErrorFeature>(null);
+            metrics.Retries.Increment(model, reason);
+        }
+    }
+
+    /// <summary>Nothing more to try: the last backend's own withheld error when there is one, else the gateway's 502/503.</summary>
+    private async Task GiveUpAsync(HttpContext context, string model, string id, string? lastFailure,
+        (WithheldAnswer Answer, Deployment From)? withheld)
+    {
+        if (withheld is { } w)
+        {
+            metrics.Errors.Increment(model, $"status_{w.Answer.Status}");
+            context.Response.Clear();
+            AttemptTransformer.Stamp(context.Response, w.From, id, 0);
+            // its added latency is stamped when it starts: the whole time, attempts included
+            context.Response.Headers.Remove(AttemptTransformer.AddedLatencyHeader);
+            await w.Answer.WriteAsync(context.Response, context.RequestAborted);
+            return;
+        }
+        metrics.Errors.Increment(model, lastFailure is null ? "no_backend" : "attempts_failed");
+        throw lastFailure is null
+            ? ApiException.Unavailable($"No backend of model '{model}' is available (all unready, cooling down or with open circuits).", AdmissionRejection.NotReady)
+            : new ApiException(502, $"Every backend tried for model '{model}' failed; the last: {lastFailure}", "server_error", "bad_gateway", null);
+    }
+
+    private static string ErrorReason(ForwarderError error) => error switch
+    {
+        ForwarderError.RequestTimedOut or ForwarderError.ResponseBodyCanceled => "timeout",
+        ForwarderError.Request => "connect",
+        _ => "transport",
+    };
+
+    private async Task<(JsonObject Body, string Model)> ReadAsync(HttpContext context)
+    {
+        long limit = hosting.MaxRequestBodySize;
+        if (context.Request.ContentLength > limit)
+        {
+            throw ApiException.BodyTooLarge(limit);
+        }
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int n;
+        while ((n = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            if (buffer.Length + n > limit)
+            {
+                throw ApiException.BodyTooLarge(limit);
+            }
+            buffer.Write(chunk, 0, n);
+        }
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length).Span);
+        }
+        catch (JsonException ex)
+        {
+            throw ApiException.BadRequest($"The body is not valid JSON: {ex.Message}");
+        }
+        if (node is not JsonObject body)
+        {
+            throw ApiException.BadRequest("The body must be a JSON object.");
+        }
+        if (body["model"] is not JsonValue value || !value.TryGetValue(out string? model) || string.IsNullOrEmpty(model))
+        {
+            throw ApiException.BadRequest("'model' is required: one of the names GET /v1/models lists.", "model");
+        }
+        return (body, model);
+    }
+
+    private static byte[] Rewrite(JsonObject body, string backendModel)
+    {
+        body["model"] = backendModel;
+        return JsonSerializer.SerializeToUtf8Bytes(body, JsonContext.Default.JsonObject);
+    }
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Request {RequestId} for {Model}: attempt {Attempt} on {Backend} failed: {Failure}")]
+    private static partial void LogAttemptFailed(ILogger log, string requestId, string model, string backend, int attempt, string failure);
+}

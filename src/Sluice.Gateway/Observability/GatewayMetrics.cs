@@ -1,0 +1,40 @@
+using Sluice.Gateway.Routing;
+using Sluice.Hosting.Metrics.Exposition;
+
+namespace Sluice.Gateway.Observability;
+
+/// <summary>The gateway's /metrics (every family is listed in docs/gateway.md, checked by a test).</summary>
+public sealed class GatewayMetrics
+{
+    /// <summary>Seconds: from 0.1 ms (the gateway's own cost) to 2 minutes (a long generation).</summary>
+    private static readonly double[] LatencyBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+    public GatewayMetrics(Router router)
+    {
+        Requests = Registry.Add(new Counter("sluice_gateway_requests_total", "Requests answered by a backend, by model, version, backend and status code.",
+            "model", "version", "backend", "code"));
+        Errors = Registry.Add(new Counter("sluice_gateway_request_errors_total", "Requests the gateway could not serve, by model and reason.", "model", "reason"));
+        Duration = Registry.Add(new Histogram("sluice_gateway_request_duration_seconds", "End-to-end time of a request through the gateway.", LatencyBuckets,
+            "model", "version", "backend"));
+        Added = Registry.Add(new Histogram("sluice_gateway_added_latency_seconds", "Time the gateway adds before the backend's response headers reach the client.",
+            LatencyBuckets, "model", "version", "backend"));
+        Retries = Registry.Add(new Counter("sluice_gateway_retries_total", "Attempts after the first on another backend, by model and reason.", "model", "reason"));
+        Reloads = Registry.Add(new Counter("sluice_gateway_config_reloads_total", "Configuration file reloads, by result (ok, rejected).", "result"));
+        Registry.Add(new ObservedMetric("sluice_gateway_backend_circuit_state", "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
+            MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation((int)b.Breaker.State, b.Id))));
+        Registry.Add(new ObservedMetric("sluice_gateway_backend_ready", "1 when the backend's last readiness check passed.",
+            MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation(b.Ready ? 1 : 0, b.Id))));
+        Registry.Add(new ObservedMetric("sluice_gateway_backend_in_flight", "Requests in flight per backend.",
+            MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation(b.InFlight, b.Id))));
+        Registry.Add(new ObservedMetric("sluice_gateway_traffic_percent", "Traffic split: percent of a model's requests sent to each version.",
+            MetricType.Gauge, ["model", "version"], () => router.Splits.SelectMany(m => m.Value.Percent.Select(v => new Observation(v.Value, m.Key, v.Key)))));
+    }
+
+    public MetricRegistry Registry { get; } = new();
+    public Counter Requests { get; }
+    public Counter Errors { get; }
+    public Histogram Duration { get; }
+    public Histogram Added { get; }
+    public Counter Retries { get; }
+    public Counter Reloads { get; }
+}

@@ -1,0 +1,103 @@
+using Sluice.Gateway.Configuration;
+
+namespace Sluice.Gateway.Tests.Configuration;
+
+public sealed class GatewayConfigReaderTests
+{
+    private const string Valid = """
+        models:
+          - name: llama
+            traffic: {stable: 90, canary: 10}
+            deployments:
+              - url: http://10.0.0.1:8000
+                model: llama-3.1-8b
+                version: stable
+                weight: 2
+              - url: http://10.0.0.2:8000/
+                version: canary
+                kind: openai
+                api_key: sk-backend
+        routing:
+          strategy: weighted-round-robin
+        retry:
+          max_attempts: 2
+        timeouts:
+          connect: 500ms
+          idle: 2m
+        health:
+          interval: 3s
+          timeout: 1s
+        breaker:
+          failure_threshold: 3
+          open_for: 15s
+        """;
+
+    [Fact]
+    public void Parse_EveryField_IsRead()
+    {
+        var c = GatewayConfigReader.Parse(Valid);
+        var m = Assert.Single(c.Models);
+        Assert.Equal("llama", m.Name);
+        Assert.Equal(90, m.Traffic["stable"]);
+        Assert.Equal(10, m.Traffic["canary"]);
+        Assert.Equal("llama-3.1-8b", m.Deployments[0].BackendModel);
+        Assert.Equal("llama", m.Deployments[1].BackendModel);
+        Assert.Equal(2, m.Deployments[0].Weight);
+        Assert.Equal("10.0.0.2:8000", m.Deployments[1].BackendId);
+        Assert.Equal("/health", m.Deployments[1].HealthPath);
+        Assert.Equal("/health/ready", m.Deployments[0].HealthPath);
+        Assert.Equal("sk-backend", m.Deployments[1].ApiKey);
+        Assert.Equal(BalancingStrategy.WeightedRoundRobin, c.Routing.Strategy);
+        Assert.Equal(2, c.Retry.MaxAttempts);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), c.Timeouts.Connect);
+        Assert.Equal(TimeSpan.FromMinutes(2), c.Timeouts.Idle);
+        Assert.Equal(TimeSpan.FromSeconds(3), c.Health.Interval);
+        Assert.Equal(3, c.Breaker.FailureThreshold);
+        Assert.Equal(TimeSpan.FromSeconds(15), c.Breaker.OpenFor);
+    }
+
+    [Fact]
+    public void Parse_OneVersionWithoutTraffic_GetsAllOfIt()
+    {
+        var c = GatewayConfigReader.Parse("models: [{name: a, deployments: [{url: 'http://h:1'}]}]");
+        Assert.Equal(100, c.Models[0].Traffic["default"]);
+        Assert.Equal(BalancingStrategy.LeastOutstanding, c.Routing.Strategy);
+    }
+
+    [Theory]
+    [InlineData("models: []", "models: is required")]
+    [InlineData("models: [{name: a, deployments: [{url: 'ftp://h'}]}]", "models[0].deployments[0].url: must be an absolute http(s) URL")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h', weight: 0}]}]", "models[0].deployments[0].weight: must be a whole number from 1")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h', colour: red}]}]", "models[0].deployments[0].colour: unknown field")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h', pool: long}]}]", "models[0].deployments[0].pool: request-shape pools are not supported")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h', version: x}, {url: 'http://g', version: y}]}]", "models[0].traffic: is required when")]
+    [InlineData("models: [{name: a, traffic: {x: 50, y: 40}, deployments: [{url: 'http://h', version: x}, {url: 'http://g', version: y}]}]", "models[0].traffic: percentages must add up to 100, not 90")]
+    [InlineData("models: [{name: a, traffic: {z: 100}, deployments: [{url: 'http://h', version: x}]}]", "models[0].traffic.z: no deployment has version 'z'")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h'}]}, {name: a, deployments: [{url: 'http://h'}]}]", "models: model 'a' is listed twice")]
+    [InlineData("models: [{deployments: [{url: 'http://h'}]}]", "models[0].name: is required")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h'}]}]\ntimeouts: {idle: soon}", "timeouts.idle: must be a duration")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h'}]}]\nrouting: {strategy: random}", "routing.strategy: must be least-outstanding or weighted-round-robin")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h'}]}]\nrouter_settings: {}", "router_settings: unknown field")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h'}]}", "not valid YAML")]
+    public void Parse_BadFile_NamesTheField(string yaml, string expected)
+    {
+        var ex = Assert.Throws<GatewayConfigException>(() => GatewayConfigReader.Parse(yaml));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadFile_BadFile_NamesTheFile()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "models: 3");
+            var ex = Assert.Throws<GatewayConfigException>(() => GatewayConfigReader.ReadFile(path));
+            Assert.StartsWith(path + ": models: must be a list", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
