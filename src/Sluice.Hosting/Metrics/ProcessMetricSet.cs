@@ -11,14 +11,12 @@ public static class ProcessMetricSet
 {
     public static void Register(MetricRegistry r, Process process)
     {
-        // one Refresh per scrape: the first process_ metric refreshes, the others read the same snapshot
-        r.Add(ObservedMetric.Single("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", MetricType.Counter, () =>
-        {
-            process.Refresh();
-            return process.TotalProcessorTime.TotalSeconds;
-        }));
-        r.Add(ObservedMetric.Single("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType.Gauge, () => process.WorkingSet64));
-        r.Add(ObservedMetric.Single("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType.Gauge, () => process.VirtualMemorySize64));
+        // each read refreshes its own snapshot under a lock: Process caches what it read until Refresh, and Refresh is not
+        // safe against a concurrent scrape reading the same object (a stale or torn value otherwise)
+        r.Add(ObservedMetric.Single("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", MetricType.Counter,
+            () => Fresh(process, p => p.TotalProcessorTime.TotalSeconds)));
+        r.Add(ObservedMetric.Single("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType.Gauge, () => Fresh(process, p => p.WorkingSet64)));
+        r.Add(ObservedMetric.Single("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType.Gauge, () => Fresh(process, p => p.VirtualMemorySize64)));
         r.Add(ObservedMetric.Single("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", MetricType.Gauge,
             () => new DateTimeOffset(process.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0));
         r.Add(ObservedMetric.Single("process_open_fds", "Number of open file descriptors.", MetricType.Gauge, OpenFileDescriptors));
@@ -31,6 +29,15 @@ public static class ProcessMetricSet
         r.Add(ObservedMetric.Single("sluice_gc_pause_seconds_total", "Time the runtime was paused for garbage collection.", MetricType.Counter, () => GC.GetTotalPauseDuration().TotalSeconds));
         r.Add(new ObservedMetric("sluice_gc_collections_total", "Garbage collections, by generation.", MetricType.Counter, ["generation"],
             () => Enumerable.Range(0, GC.MaxGeneration + 1).Select(g => new Observation(GC.CollectionCount(g), g.ToString(System.Globalization.CultureInfo.InvariantCulture)))));
+    }
+
+    private static double Fresh(Process process, Func<Process, double> read)
+    {
+        lock (process)
+        {
+            process.Refresh();
+            return read(process);
+        }
     }
 
     private static double OpenFileDescriptors()
