@@ -171,6 +171,11 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         long groupBytes = (long)k * F16Kernels.PackedBlockBytes;
         int wholeGroups = _w.Rows / 16;
         int g1 = (r1 + 15) / 16;
+        if (!Simd.Use512 && _n >= Avx2WidenTokens)
+        {
+            F16WidenedRows(r0 / 16, g1, groupBytes);
+            return;
+        }
         for (int c = r0 / 16; c < g1; c += 4)
         {
             int count = Math.Min(4, g1 - c);
@@ -178,7 +183,21 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
             while (t0 < _n)
             {
                 int width = F16Kernels.TileWidth(_n - t0);
-                if (!Simd.Use512)
+                if (!Simd.Use512 && width == 1)
+                {
+                    // one token (decode): four groups a call keep eight FMA chains in flight
+                    for (int g = c; g < c + count; g++)
+                    {
+                        if (g + 4 <= Math.Min(c + count, wholeGroups))
+                        {
+                            F16Kernels.Avx2Groups4(Group(g, groupBytes), groupBytes, k, _x + (long)t0 * k, Output(g, t0), 16);
+                            g += 3;
+                            continue;
+                        }
+                        F16Kernels.Avx2Tile(1, Group(g, groupBytes), k, _x + (long)t0 * k, 1, Output(g, t0), _yStride);
+                    }
+                }
+                else if (!Simd.Use512)
                 {
                     for (int g = c; g < c + count; g++)
                     {
@@ -214,6 +233,40 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                 }
                 t0 += width;
             }
+        }
+    }
+
+    // AVX2 from this many tokens: a group is widened to floats once (scratch that stays in L2) and every token
+    // tile reads the floats, instead of widening each column again per four tokens (three integer ops per
+    // eight values on the FMA ports). Below it, widening once costs more than it saves.
+    private const int Avx2WidenTokens = 8;
+
+    // F16 on AVX2 for many tokens: groups g0..g1, one at a time, widened once, times every token tile
+    private void F16WidenedRows(int g0, int g1, long groupBytes)
+    {
+        int k = _w.Columns;
+        int slot = _scratch.Rent(16L * k, out float* buf);
+        try
+        {
+            for (int g = g0; g < g1; g++)
+            {
+                F16Kernels.WidenGroup(Group(g, groupBytes), k, buf);
+                for (int t0 = 0; t0 < _n;)
+                {
+                    int width = F16Kernels.TileWidth(_n - t0);
+                    for (int j = 0; j < width;)
+                    {
+                        int run = F16Kernels.Avx2WideRun(width, j);
+                        F16Kernels.Avx2WideTile(run, buf, k, _x + (long)t0 * k + j, width, Output(g, t0 + j), _yStride);
+                        j += run;
+                    }
+                    t0 += width;
+                }
+            }
+        }
+        finally
+        {
+            _scratch.Return(slot);
         }
     }
 

@@ -333,6 +333,131 @@ internal static unsafe class F16Kernels
         d.Store(y + 8);
     }
 
+    /// <summary>
+    /// Four groups, <paramref name="groupBytes"/> apart, times one token (AVX2; decode): eight independent FMA
+    /// chains where one group has two. Group gi's results go to y + gi * <paramref name="yGroup"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx2Groups4(byte* group, long groupBytes, int k, float* x, float* y, int yGroup)
+    {
+        short* g0 = (short*)group;
+        long gs = groupBytes / 2;
+        short* g1 = g0 + gs, g2 = g1 + gs, g3 = g2 + gs;
+        Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+        for (int i = 0; i < k; i++, g0 += 16, g1 += 16, g2 += 16, g3 += 16)
+        {
+            var xv = Vector256.Create(x[i]);
+            a0 = Fma.MultiplyAdd(Column256(g0), xv, a0); a1 = Fma.MultiplyAdd(Column256(g0 + 8), xv, a1);
+            b0 = Fma.MultiplyAdd(Column256(g1), xv, b0); b1 = Fma.MultiplyAdd(Column256(g1 + 8), xv, b1);
+            c0 = Fma.MultiplyAdd(Column256(g2), xv, c0); c1 = Fma.MultiplyAdd(Column256(g2 + 8), xv, c1);
+            d0 = Fma.MultiplyAdd(Column256(g3), xv, d0); d1 = Fma.MultiplyAdd(Column256(g3 + 8), xv, d1);
+        }
+        a0.Store(y); a1.Store(y + 8);
+        b0.Store(y + yGroup); b1.Store(y + yGroup + 8);
+        c0.Store(y + 2 * yGroup); c1.Store(y + 2 * yGroup + 8);
+        d0.Store(y + 3 * yGroup); d1.Store(y + 3 * yGroup + 8);
+    }
+
+    /// <summary>
+    /// Widens a packed group's <paramref name="k"/> columns to floats scaled by 2^-112 (16 per column, the
+    /// layout of the group), for <see cref="Avx2WideTile"/> to reuse across every token tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WidenGroup(byte* group, int k, float* dst)
+    {
+        short* g = (short*)group;
+        for (int i = 0; i < 2 * k; i++, g += 8, dst += 8)
+        {
+            Column256(g).Store(dst);
+        }
+    }
+
+    /// <summary>
+    /// One widened group (<see cref="WidenGroup"/>) times a run of 6, 4 or 1 tokens of a tile (AVX2), as
+    /// <see cref="Avx2Tile"/> computes them: the same scaled values in the same FMA order, so the same results.
+    /// With the widening done once per group, a column costs two loads and one broadcast per token; six tokens
+    /// keep twelve FMA chains in flight (every ymm register but three).
+    /// </summary>
+    public static void Avx2WideTile(int tokens, float* w, int k, float* x, int xStride, float* y, long ys)
+    {
+        switch (tokens)
+        {
+            case 6: Wide6(w, k, x, xStride, y, ys); break;
+            case 4: Wide4(w, k, x, xStride, y, ys); break;
+            default: Wide1(w, k, x, xStride, y); break;
+        }
+    }
+
+    /// <summary>Tokens of a tile of <paramref name="width"/> each <see cref="Avx2WideTile"/> call takes, starting at token <paramref name="j"/>.</summary>
+    public static int Avx2WideRun(int width, int j) => width - j >= 6 && width - j != 8 ? 6 : width - j >= 4 ? 4 : 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Wide6(float* w, int k, float* x, int xs, float* y, long ys)
+    {
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector256<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default;
+        for (int i = 0; i < k; i++, w += 16, x += xs)
+        {
+            var lo = Vector256.Load(w);
+            var hi = Vector256.Load(w + 8);
+            var b = Vector256.Create(x[0]);
+            c0 = Fma.MultiplyAdd(lo, b, c0); d0 = Fma.MultiplyAdd(hi, b, d0);
+            b = Vector256.Create(x[1]);
+            c1 = Fma.MultiplyAdd(lo, b, c1); d1 = Fma.MultiplyAdd(hi, b, d1);
+            b = Vector256.Create(x[2]);
+            c2 = Fma.MultiplyAdd(lo, b, c2); d2 = Fma.MultiplyAdd(hi, b, d2);
+            b = Vector256.Create(x[3]);
+            c3 = Fma.MultiplyAdd(lo, b, c3); d3 = Fma.MultiplyAdd(hi, b, d3);
+            b = Vector256.Create(x[4]);
+            c4 = Fma.MultiplyAdd(lo, b, c4); d4 = Fma.MultiplyAdd(hi, b, d4);
+            b = Vector256.Create(x[5]);
+            c5 = Fma.MultiplyAdd(lo, b, c5); d5 = Fma.MultiplyAdd(hi, b, d5);
+        }
+        c0.Store(y); d0.Store(y + 8);
+        c1.Store(y + ys); d1.Store(y + ys + 8);
+        c2.Store(y + 2 * ys); d2.Store(y + 2 * ys + 8);
+        c3.Store(y + 3 * ys); d3.Store(y + 3 * ys + 8);
+        c4.Store(y + 4 * ys); d4.Store(y + 4 * ys + 8);
+        c5.Store(y + 5 * ys); d5.Store(y + 5 * ys + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Wide4(float* w, int k, float* x, int xs, float* y, long ys)
+    {
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
+        for (int i = 0; i < k; i++, w += 16, x += xs)
+        {
+            var lo = Vector256.Load(w);
+            var hi = Vector256.Load(w + 8);
+            var b = Vector256.Create(x[0]);
+            c0 = Fma.MultiplyAdd(lo, b, c0); d0 = Fma.MultiplyAdd(hi, b, d0);
+            b = Vector256.Create(x[1]);
+            c1 = Fma.MultiplyAdd(lo, b, c1); d1 = Fma.MultiplyAdd(hi, b, d1);
+            b = Vector256.Create(x[2]);
+            c2 = Fma.MultiplyAdd(lo, b, c2); d2 = Fma.MultiplyAdd(hi, b, d2);
+            b = Vector256.Create(x[3]);
+            c3 = Fma.MultiplyAdd(lo, b, c3); d3 = Fma.MultiplyAdd(hi, b, d3);
+        }
+        c0.Store(y); d0.Store(y + 8);
+        c1.Store(y + ys); d1.Store(y + ys + 8);
+        c2.Store(y + 2 * ys); d2.Store(y + 2 * ys + 8);
+        c3.Store(y + 3 * ys); d3.Store(y + 3 * ys + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Wide1(float* w, int k, float* x, int xs, float* y)
+    {
+        Vector256<float> c = default, d = default;
+        for (int i = 0; i < k; i++, w += 16, x += xs)
+        {
+            var b = Vector256.Create(x[0]);
+            c = Fma.MultiplyAdd(Vector256.Load(w), b, c);
+            d = Fma.MultiplyAdd(Vector256.Load(w + 8), b, d);
+        }
+        c.Store(y);
+        d.Store(y + 8);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Column256(short* p) => HalfVectors.FiniteToScaledFloat(Vector128.Load(p));
 }
