@@ -190,11 +190,11 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                     {
                         if (g + 4 <= Math.Min(c + count, wholeGroups))
                         {
-                            F16Kernels.Avx2Groups4(Group(g, groupBytes), groupBytes, k, _x + (long)t0 * k, Output(g, t0), 16);
+                            F16Kernels.Avx2Groups4(Group(g, groupBytes), groupBytes, Flags(g), _w.SubnormalWords, k, _x + (long)t0 * k, Output(g, t0), 16);
                             g += 3;
                             continue;
                         }
-                        F16Kernels.Avx2Tile(1, Group(g, groupBytes), k, _x + (long)t0 * k, 1, Output(g, t0), _yStride);
+                        F16Kernels.Avx2Tile(1, Group(g, groupBytes), Flags(g), k, _x + (long)t0 * k, 1, Output(g, t0), _yStride);
                     }
                 }
                 else if (!Simd.Use512)
@@ -203,7 +203,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                     {
                         for (int j = 0; j < width; j += width >= 4 ? 4 : 1)
                         {
-                            F16Kernels.Avx2Tile(width >= 4 ? 4 : 1, Group(g, groupBytes), k, _x + (long)t0 * k + j, width, Output(g, t0 + j), _yStride);
+                            F16Kernels.Avx2Tile(width >= 4 ? 4 : 1, Group(g, groupBytes), Flags(g), k, _x + (long)t0 * k + j, width, Output(g, t0 + j), _yStride);
                         }
                     }
                 }
@@ -211,7 +211,7 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                 {
                     for (int g = c; g < c + count; g++)
                     {
-                        F16Kernels.Tile(width, Group(g, groupBytes), 0, k, _x + (long)t0 * k, Output(g, t0), _yStride, 0);
+                        F16Kernels.Tile(width, Group(g, groupBytes), 0, Flags(g), 0, k, _x + (long)t0 * k, Output(g, t0), _yStride, 0);
                     }
                 }
                 else
@@ -221,13 +221,13 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
                     {
                         if (g + per <= Math.Min(c + count, wholeGroups))
                         {
-                            F16Kernels.Tile(width, Group(g, groupBytes), groupBytes, k, _x + (long)t0 * k, Output(g, t0), _yStride, 16);
+                            F16Kernels.Tile(width, Group(g, groupBytes), groupBytes, Flags(g), _w.SubnormalWords, k, _x + (long)t0 * k, Output(g, t0), _yStride, 16);
                             continue;
                         }
                         // fewer than `per` groups left, or the last partial group: one group per call
                         for (int h = g; h < Math.Min(g + per, c + count); h++)
                         {
-                            F16Kernels.Tile(width, Group(h, groupBytes), 0, k, _x + (long)t0 * k, Output(h, t0), _yStride, 0);
+                            F16Kernels.Tile(width, Group(h, groupBytes), 0, Flags(h), 0, k, _x + (long)t0 * k, Output(h, t0), _yStride, 0);
                         }
                     }
                 }
@@ -250,14 +250,15 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
         {
             for (int g = g0; g < g1; g++)
             {
-                F16Kernels.WidenGroup(Group(g, groupBytes), k, buf);
+                ulong* flags = Flags(g);
+                F16Kernels.WidenGroup(Group(g, groupBytes), flags, k, buf);
                 for (int t0 = 0; t0 < _n;)
                 {
                     int width = F16Kernels.TileWidth(_n - t0);
                     for (int j = 0; j < width;)
                     {
                         int run = F16Kernels.Avx2WideRun(width, j);
-                        F16Kernels.Avx2WideTile(run, buf, k, _x + (long)t0 * k + j, width, Output(g, t0 + j), _yStride);
+                        F16Kernels.Avx2WideTile(run, buf, flags, k, _x + (long)t0 * k + j, width, Output(g, t0 + j), _yStride);
                         j += run;
                     }
                     t0 += width;
@@ -271,6 +272,9 @@ public sealed unsafe class MatMul : IParallelWork, IDisposable
     }
 
     private byte* Group(int g, long groupBytes) => _packed + g * groupBytes;
+
+    // packed F16: group g's subnormal-column bits (WeightMatrix.F16SubnormalColumns)
+    private ulong* Flags(int g) => _w.F16SubnormalColumns + (long)g * _w.SubnormalWords;
 
     // where group g's rows for token t go
     private float* Output(int g, int t) => _y + (long)t * _yStride + PackedGroups.FirstRow(g, _w.Rows);

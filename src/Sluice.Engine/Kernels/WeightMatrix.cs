@@ -71,6 +71,18 @@ public sealed unsafe class WeightMatrix
         }
     }
 
+    private NativeBuffer<ulong>? _subnormalColumns;
+
+    /// <summary>
+    /// Packed F16 only: per 16-row group, <see cref="SubnormalWords"/> words with bit i set where column i holds a
+    /// subnormal half. Those columns take an exact widening against unscaled activations, because the scaled
+    /// widening would make them float denormals, which cost Intel cores a microcode assist on every FMA.
+    /// </summary>
+    public ulong* F16SubnormalColumns => _subnormalColumns is null ? null : _subnormalColumns.Pointer;
+
+    /// <summary>Words of <see cref="F16SubnormalColumns"/> per group.</summary>
+    public int SubnormalWords => (Columns + 63) / 64;
+
     private void Pack()
     {
         lock (_packLock)
@@ -85,6 +97,12 @@ public sealed unsafe class WeightMatrix
                 var buffer = new NativeBuffer<byte>(Gemm.PackedGroups.Bytes(Kernels.PackedBlockBytes, Rows, blocks), hugePages: true);
                 if (Gemm.PackedGroups.PackAll(Kernels.Packer, Data, RowBytes, Rows, blocks, buffer.Pointer))
                 {
+                    if (Type == GgmlType.F16)
+                    {
+                        int groups = Gemm.PackedGroups.Groups(Rows);
+                        _subnormalColumns = new NativeBuffer<ulong>((long)groups * SubnormalWords);
+                        Gemm.F16Kernels.MarkSubnormalColumns(buffer.Pointer, groups, Columns, _subnormalColumns.Pointer);
+                    }
                     _packed = buffer;
                     if (_releasable)
                     {

@@ -65,6 +65,45 @@ public sealed unsafe class F16KernelTests
     }
 
     [Fact]
+    public void Packing_MarksExactlyTheColumnsHoldingSubnormals_PerGroup()
+    {
+        if (!Simd.Use256)
+        {
+            return; // nothing is packed without AVX2
+        }
+        const int rows = 40, columns = 130; // groups: rows 0-15, 16-31 and the last 16 rows (24-39)
+        var halves = new ushort[rows * columns];
+        for (int i = 0; i < halves.Length; i++)
+        {
+            halves[i] = 0x3C00; // 1.0
+        }
+        halves[3 * columns + 5] = 0x0001;    // group 0, column 5
+        halves[17 * columns + 64] = 0x83FF;  // group 1, column 64 (second word)
+        halves[30 * columns + 129] = 0x0200; // groups 1 and 2 (rows 24-39 overlap), column 129
+        halves[36 * columns + 7] = 0x8000;   // negative zero: not subnormal
+        halves[38 * columns + 8] = 0x0400;   // the smallest normal: not subnormal
+        fixed (ushort* hp = halves)
+        {
+            var w = new WeightMatrix("w", GgmlType.F16, rows, columns, (byte*)hp);
+            Assert.True(w.Packed != null);
+            int words = w.SubnormalWords;
+            Assert.Equal(3, words);
+            var marked = new List<(int Group, int Column)>();
+            for (int g = 0; g < 3; g++)
+            {
+                for (int c = 0; c < columns; c++)
+                {
+                    if (((w.F16SubnormalColumns[g * words + c / 64] >> (c % 64)) & 1) != 0)
+                    {
+                        marked.Add((g, c));
+                    }
+                }
+            }
+            Assert.Equal([(0, 5), (1, 64), (1, 129), (2, 129)], marked);
+        }
+    }
+
+    [Fact]
     public void TokenTiles_CoverEveryTokenOnce_WidestFirst()
     {
         for (int n = 1; n <= 70; n++)
