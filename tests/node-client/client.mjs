@@ -1,5 +1,5 @@
 // The official `openai` npm package against a running `sluice serve`: completions and chat, whole and
-// streamed, and an error. Usage: node client.mjs BASE_URL API_KEY. Prints one line per check; exits 1 on
+// streamed, tools (forced and auto) and structured outputs, and an error. Usage: node client.mjs BASE_URL API_KEY. Prints one line per check; exits 1 on
 // the first failure.
 import OpenAI from 'openai';
 
@@ -55,6 +55,56 @@ for await (const chunk of sstream) {
 check(role === 'assistant', 'chat stream starts with the assistant role');
 check(content === chat.choices[0].message.content, 'streamed chat equals the whole one (greedy)');
 check(usage !== null && usage.completion_tokens === 4, 'stream_options.include_usage sends usage last');
+
+// tools: a forced call names an offered function with valid arguments; its stream reassembles into it
+const tools = [
+  { type: 'function', function: { name: 'get_time', description: 'The time', parameters: { type: 'object', properties: { utc: { type: 'boolean' } }, required: ['utc'], additionalProperties: false } } },
+  { type: 'function', function: { name: 'get_day', description: 'The day', parameters: { type: 'object', properties: { offset: { enum: [0, 1] } }, required: ['offset'], additionalProperties: false } } },
+];
+const toolRequest = { model, messages: [{ role: 'user', content: 'What time is it?' }], tools, tool_choice: 'required', max_tokens: 120, seed: 2 };
+const forced = await client.chat.completions.create(toolRequest);
+const call = forced.choices[0].message.tool_calls?.[0];
+check(forced.choices[0].finish_reason === 'tool_calls' && call?.type === 'function', 'tool_choice required answers with tool_calls');
+const args = JSON.parse(call.function.arguments);
+check((call.function.name === 'get_time' && typeof args.utc === 'boolean') || (call.function.name === 'get_day' && [0, 1].includes(args.offset)),
+  'the call names an offered function with schema-valid arguments');
+const calls = [];
+let toolFinish = null;
+for await (const chunk of await client.chat.completions.create({ ...toolRequest, stream: true })) {
+  for (const c of chunk.choices) {
+    toolFinish = c.finish_reason ?? toolFinish;
+    for (const d of c.delta.tool_calls ?? []) {
+      calls[d.index] ??= { id: d.id, name: d.function?.name, arguments: '' };
+      calls[d.index].arguments += d.function?.arguments ?? '';
+    }
+  }
+}
+check(toolFinish === 'tool_calls' && calls.length === 1 && typeof calls[0].id === 'string' && calls[0].name === call.function.name
+  && calls[0].arguments === call.function.arguments, 'a streamed call reassembles into the whole one');
+
+// tool_choice auto with a call and its result in the history: whole and streamed agree
+const autoRequest = {
+  model, tools, max_tokens: 16, seed: 4,
+  messages: [{ role: 'user', content: 'Time?' }, { role: 'assistant', content: null, tool_calls: [call] }, { role: 'tool', tool_call_id: call.id, content: 'noon' }],
+};
+const auto = await client.chat.completions.create(autoRequest);
+let autoContent = '';
+for await (const chunk of await client.chat.completions.create({ ...autoRequest, stream: true })) {
+  for (const c of chunk.choices) {
+    autoContent += c.delta.content ?? '';
+  }
+}
+check((auto.choices[0].message.content ?? '') === autoContent, 'tool_choice auto: the stream equals the whole answer');
+
+// structured outputs: json_schema holds even on random weights
+const schema = { type: 'object', properties: { city: { enum: ['Oslo', 'Paris', 'Rome'] }, warm: { type: 'boolean' } }, required: ['city', 'warm'], additionalProperties: false };
+const structured = await client.chat.completions.create({
+  model, messages: [{ role: 'user', content: 'A city?' }], max_tokens: 200, seed: 3,
+  response_format: { type: 'json_schema', json_schema: { name: 'city', schema, strict: true } },
+});
+const parsed = JSON.parse(structured.choices[0].message.content);
+check(['Oslo', 'Paris', 'Rome'].includes(parsed.city) && typeof parsed.warm === 'boolean' && Object.keys(parsed).length === 2,
+  'response_format json_schema: the answer validates against the schema');
 
 try {
   await client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'Hi' }] });
