@@ -1,5 +1,5 @@
 // The official `openai` npm package against a running `sluice serve`: completions and chat, whole and
-// streamed, tools (forced and auto) and structured outputs, and an error. Usage: node client.mjs BASE_URL API_KEY. Prints one line per check; exits 1 on
+// streamed, tools (forced and auto), structured outputs, the Responses API, and an error. Usage: node client.mjs BASE_URL API_KEY. Prints one line per check; exits 1 on
 // the first failure.
 import OpenAI from 'openai';
 
@@ -105,6 +105,41 @@ const structured = await client.chat.completions.create({
 const parsed = JSON.parse(structured.choices[0].message.content);
 check(['Oslo', 'Paris', 'Rome'].includes(parsed.city) && typeof parsed.warm === 'boolean' && Object.keys(parsed).length === 2,
   'response_format json_schema: the answer validates against the schema');
+
+// the Responses API: text, streamed events reassembling into the response, structured output, a forced call
+const response = await client.responses.create({ model, instructions: 'Be brief.', input: 'Hello!', max_output_tokens: 6, temperature: 0 });
+check(response.object === 'response' && response.status === 'incomplete' && typeof response.output_text === 'string'
+  && response.usage.output_tokens === 6, 'responses.create answers with output_text and usage');
+let streamedText = '';
+let completed = null;
+const types = [];
+for await (const event of await client.responses.create({ model, instructions: 'Be brief.', input: 'Hello!', max_output_tokens: 6, temperature: 0, stream: true })) {
+  types.push(event.type);
+  if (event.type === 'response.output_text.delta') {
+    streamedText += event.delta;
+  }
+  if (event.type === 'response.completed' || event.type === 'response.incomplete') {
+    completed = event.response;
+  }
+}
+check(types[0] === 'response.created' && types.includes('response.output_item.added') && types.includes('response.output_text.done'),
+  'a responses stream sends OpenAI\'s events');
+check(streamedText === response.output_text && completed?.output[0]?.content[0]?.text === response.output_text, 'a responses stream reassembles into the response');
+const typed = await client.responses.create({
+  model, input: 'A city?', max_output_tokens: 200, temperature: 0.7,
+  text: { format: { type: 'json_schema', name: 'city', schema, strict: true } },
+});
+const typedParsed = JSON.parse(typed.output_text);
+check(['Oslo', 'Paris', 'Rome'].includes(typedParsed.city) && typeof typedParsed.warm === 'boolean', 'responses text.format json_schema validates');
+const responseTools = tools.map((t) => ({ type: 'function', ...t.function }));
+const called = await client.responses.create({ model, input: 'What time is it?', tools: responseTools, tool_choice: 'required', max_output_tokens: 120 });
+const fc = called.output.find((o) => o.type === 'function_call');
+check(fc !== undefined && ['get_time', 'get_day'].includes(fc.name) && typeof JSON.parse(fc.arguments) === 'object', 'responses tool_choice required makes a function_call item');
+const followUp = await client.responses.create({
+  model, tools: responseTools, max_output_tokens: 8,
+  input: [{ role: 'user', content: 'What time is it?' }, fc, { type: 'function_call_output', call_id: fc.call_id, output: 'noon' }],
+});
+check(followUp.status === 'completed' || followUp.status === 'incomplete', 'responses takes function_call and function_call_output items back');
 
 try {
   await client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'Hi' }] });
