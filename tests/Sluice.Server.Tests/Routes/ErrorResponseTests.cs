@@ -54,7 +54,7 @@ public sealed class ErrorResponseTests
     [InlineData("""{"prompt": "a", "guided_json": {"type": "object", "required": 3}}""", "guided_json", "malformed")]
     [InlineData("""{"prompt": "a", "guided_choice": []}""", "guided_choice", "non-empty")]
     [InlineData("""{"prompt": "a", "guided_regex": "(?=a)b"}""", "guided_regex", "lookaround")]
-    [InlineData("""{"prompt": "a", "grammar": "root ::= \"a\""}""", "grammar", "not supported")]
+    [InlineData("""{"prompt": "a", "grammar": "root ::= \"a"}""", "grammar", "unterminated literal")]
     [InlineData("""{"prompt": "a", "guided_choice": ["a"], "response_format": {"type": "json_object"}}""", "guided_choice", "one structured-output")]
     [InlineData("""{"prompt": "a", "max_tokens": 0}""", "max_tokens", "at least 1")]
     public async Task BadParameter_Is400NamingTheField(string json, string param, string says)
