@@ -49,7 +49,7 @@ public sealed class ErrorResponseTests
     [InlineData("""{"prompt": "a", "logit_bias": {"x": 1}}""", "logit_bias", "token ids")]
     [InlineData("""{"prompt": [1, 2, 999999]}""", "prompt", "outside the vocabulary")]
     [InlineData("""{"prompt": "a", "response_format": {"type": "xml"}}""", "response_format", "not supported")]
-    [InlineData("""{"prompt": "a", "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "string", "minLength": 1}}}}""", "response_format", "'minLength'")]
+    [InlineData("""{"prompt": "a", "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "string", "pattern": "a"}}}}""", "response_format", "'pattern'")]
     [InlineData("""{"prompt": "a", "guided_json": {"type": "object", "properties": {"a": {"type": "number", "maximum": 3}}}}""", "guided_json", "'maximum'")]
     [InlineData("""{"prompt": "a", "guided_json": {"type": "object", "required": 3}}""", "guided_json", "malformed")]
     [InlineData("""{"prompt": "a", "guided_choice": []}""", "guided_choice", "non-empty")]
