@@ -30,6 +30,8 @@ namespace Sluice.OpenAi;
 [JsonSerializable(typeof(ReceivedChunk))]
 [JsonSerializable(typeof(ReceivedModelList))]
 [JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(ResponsesRequestBody))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
 public sealed partial class OpenAiJson : JsonSerializerContext
 {
     /// <summary>Writes text as it is (no \u escapes for quotes, &lt; or non-ASCII letters), like OpenAI's responses.</summary>

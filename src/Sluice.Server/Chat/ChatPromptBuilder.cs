@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Sluice.Engine.Templates;
 using Sluice.Engine.Tokenization;
 using Sluice.Hosting.Errors;
+using Sluice.Server.Chat.ToolCalls;
 using Sluice.Server.Requests;
 
 namespace Sluice.Server.Chat;
@@ -48,6 +49,26 @@ public sealed partial class ChatPromptBuilder
     /// <summary>True when the model had no usable template and ChatML is used.</summary>
     public bool IsDefault { get; }
 
+    /// <summary>How the model writes tool calls, as its template tells (the generic template's Hermes style by default).</summary>
+    public ToolCallFormat ToolFormat => IsDefault ? ToolCallFormat.Hermes : ToolCallFormat.Of(_tokenizer.ChatTemplate);
+
+    /// <summary>
+    /// Whether the <c>tools</c> offered reach the prompt: the template renders them, or it is a ChatML template
+    /// without tools, for which a conversation with tools is rendered by the generic template (ChatML with tools).
+    /// </summary>
+    public bool RendersTools => IsDefault || OwnRendersTools || IsChatMl;
+
+    private bool OwnRendersTools => _tokenizer.ChatTemplate?.Contains("tools", StringComparison.Ordinal) ?? false;
+
+    private bool IsChatMl => _tokenizer.ChatTemplate?.Contains("<|im_start|>", StringComparison.Ordinal) ?? false;
+
+    /// <summary>The template a conversation renders with: the model's, or the generic one for tools its ChatML one lacks.</summary>
+    private ChatTemplate TemplateFor(ChatConversation conversation)
+    {
+        bool hasTools = conversation.ToolsJson is not null || conversation.Messages.Any(m => m.Role == "tool" || m.ToolCalls is { Count: > 0 });
+        return hasTools && !IsDefault && !OwnRendersTools && IsChatMl ? ChatTemplates.Default : Template;
+    }
+
     /// <summary>Renders the conversation; template errors (e.g. roles that must alternate) become 400s.</summary>
     public string Render(ChatConversation conversation)
     {
@@ -63,7 +84,7 @@ public sealed partial class ChatPromptBuilder
         string text;
         try
         {
-            text = Template.Render(context);
+            text = TemplateFor(conversation).Render(context);
         }
         catch (TemplateException ex)
         {

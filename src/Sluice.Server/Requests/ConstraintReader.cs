@@ -9,15 +9,13 @@ namespace Sluice.Server.Requests;
 /// <summary>
 /// A request's structured-output fields to the grammar its output is held to: OpenAI's <c>response_format</c>
 /// (<c>json_object</c>, <c>json_schema</c>), vLLM's <c>guided_json</c>, <c>guided_choice</c> and <c>guided_regex</c>.
-/// At most one may be given; a schema or pattern the compilers refuse is a 400 naming the keyword; fields not
-/// implemented yet (<c>guided_grammar</c>, <c>grammar</c>) are refused by name rather than ignored.
+/// llama.cpp's <c>grammar</c> and vLLM's <c>guided_grammar</c> (GBNF). At most one may be given; a schema, pattern or
+/// grammar the compilers refuse is a 400 naming the field and the keyword or line.
 /// </summary>
 internal static class ConstraintReader
 {
     public static GrammarMatcher? Read(SamplingFields f, ResolvedRequest r)
     {
-        RefuseUnimplemented(f.GuidedGrammar, "guided_grammar");
-        RefuseUnimplemented(f.Grammar, "grammar");
         var format = ResponseFormat(f.ResponseFormat);
         var given = new List<(string Field, string Key, Func<Grammar> Compile)>();
         if (format is { } rf)
@@ -36,6 +34,13 @@ internal static class ConstraintReader
                 throw ApiException.BadRequest("'guided_choice' must be a non-empty list of non-empty strings.", "guided_choice");
             }
             given.Add(("guided_choice", "choice:" + string.Join('\0', choices), () => Choice(choices)));
+        }
+        foreach (var (gbnf, name) in new[] { (f.Grammar, "grammar"), (f.GuidedGrammar, "guided_grammar") })
+        {
+            if (gbnf is not null)
+            {
+                given.Add((name, "gbnf:" + gbnf, () => GbnfCompiler.Compile(gbnf)));
+            }
         }
         if (f.GuidedRegex is { } regex)
         {
@@ -127,13 +132,5 @@ internal static class ConstraintReader
         var b = new GrammarBuilder();
         b.Define(b.NewRule(), GrammarExpr.Choice([.. choices.Distinct().Select(Literal)]));
         return b.Build();
-    }
-
-    private static void RefuseUnimplemented(string? value, string field)
-    {
-        if (value is not null)
-        {
-            throw ApiException.BadRequest($"'{field}' is not supported by this server yet; use response_format json_schema, guided_json, guided_choice or guided_regex.", field);
-        }
     }
 }

@@ -40,7 +40,7 @@ internal static class JobReader
         int maxTokens = SamplingReader.MaxTokens(body.MaxCompletionTokens ?? body.MaxTokens, [prompt], engine.MaxModelLen, "messages",
             body.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
         var logprobs = SamplingReader.ChatLogprobs(body.Logprobs, body.TopLogprobs);
-        var tools = ToolReader.Read(body, r);
+        var tools = ToolReader.Read(body, r, chat);
         var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize, tools?.Grammar ?? ConstraintReader.Read(body, r));
         return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling)
         {

@@ -3,6 +3,8 @@ using System.Text.RegularExpressions;
 using Sluice.Engine.Sampling.Grammars;
 using Sluice.Hosting.Errors;
 using Sluice.OpenAi;
+using Sluice.Server.Chat;
+using Sluice.Server.Chat.ToolCalls;
 
 namespace Sluice.Server.Requests;
 
@@ -10,12 +12,13 @@ namespace Sluice.Server.Requests;
 /// A chat request's <c>tools</c> and <c>tool_choice</c>. With <c>required</c> or a named function the answer is a
 /// call, decoded under a grammar: compact <c>{"name":"f","arguments":{...}}</c> naming an offered function with
 /// arguments valid against its <c>parameters</c> schema (a schema keyword not supported is a 400 naming it), which the
-/// chat routes hand back as <c>tool_calls</c>. <c>none</c> leaves the tools out of the prompt. <c>auto</c>, which would
-/// need each model family's call syntax parsed from free text, is refused by name rather than its calls ignored.
+/// chat routes hand back as <c>tool_calls</c>. With <c>auto</c> (the default with tools) the model writes freely and its
+/// calls are parsed from the text in its family's syntax (<see cref="ToolCallFormat"/>); a model whose chat template does
+/// not render tools cannot be offered them that way, and is refused by name. <c>none</c> leaves the tools out of the prompt.
 /// </summary>
 internal static partial class ToolReader
 {
-    public static ToolPlan? Read(ChatCompletionRequestBody body, ResolvedRequest r)
+    public static ToolPlan? Read(ChatCompletionRequestBody body, ResolvedRequest r, ChatPromptBuilder chat)
     {
         var choice = body.ToolChoice;
         if (body.Tools is { ValueKind: not (JsonValueKind.Array or JsonValueKind.Null or JsonValueKind.Undefined) })
@@ -39,11 +42,20 @@ internal static partial class ToolReader
             throw ApiException.BadRequest($"tool_choice '{mode}' needs 'tools'.", "tool_choice");
         }
         var functions = Functions(body.Tools!.Value);
+        bool constrained = body.ResponseFormat is { ValueKind: JsonValueKind.Object } || body.GuidedJson is not null || body.GuidedChoice is not null || body.GuidedRegex is not null;
         if (mode == "auto")
         {
             // named after the field the client sent: tools alone mean auto
-            throw ApiException.BadRequest("tool_choice \"auto\" (the default with tools) is not supported by this server yet (it does not parse calls from free text); use \"required\", a named function, or \"none\".",
-                choice is null ? "tools" : "tool_choice");
+            string field = choice is null ? "tools" : "tool_choice";
+            if (!chat.RendersTools)
+            {
+                throw ApiException.BadRequest("The model's chat template does not render tools, so the model cannot be offered them with tool_choice \"auto\"; use \"required\", a named function, or \"none\".", field);
+            }
+            if (constrained)
+            {
+                throw ApiException.BadRequest("tool_choice \"auto\" and a structured-output constraint cannot both hold: the constraint would keep the model from writing a call.", field);
+            }
+            return new ToolPlan(null, chat.ToolFormat, functions.Select(f => f.Name).ToHashSet(StringComparer.Ordinal), body.ParallelToolCalls ?? true);
         }
         if (mode == "named")
         {
@@ -59,14 +71,15 @@ internal static partial class ToolReader
         {
             throw ApiException.BadRequest($"tool_choice '{mode}' is not one of none, auto, required.", "tool_choice");
         }
-        if (body.ResponseFormat is { ValueKind: JsonValueKind.Object } || body.GuidedJson is not null || body.GuidedChoice is not null || body.GuidedRegex is not null)
+        if (constrained)
         {
             throw ApiException.BadRequest("A forced tool call and a structured-output constraint cannot both hold: give one.", "tool_choice");
         }
         var key = "tools:" + string.Join('\0', functions.Select(fn => fn.Name + "\0" + fn.Parameters.GetRawText()));
         try
         {
-            return new ToolPlan(r.Grammars.Get(key, TokenTrie.For(r.Loaded.Tokenizer), () => JsonSchemaCompiler.Compile(CallSchema(functions))));
+            var grammar = r.Grammars.Get(key, TokenTrie.For(r.Loaded.Tokenizer), () => JsonSchemaCompiler.Compile(CallSchema(functions)));
+            return new ToolPlan(grammar, chat.ToolFormat, functions.Select(f => f.Name).ToHashSet(StringComparer.Ordinal), Parallel: false);
         }
         catch (Exception ex) when (ex is GrammarException or InvalidOperationException)
         {
@@ -112,24 +125,12 @@ internal static partial class ToolReader
     private static partial Regex ValidName();
 }
 
-/// <summary>A forced tool call: the grammar the answer is decoded under; the answer is one call.</summary>
-internal sealed record ToolPlan(GrammarMatcher Grammar)
+/// <summary>
+/// A request's tool calling: the grammar a forced call is decoded under (null with tool_choice auto), the model
+/// family's call syntax, the functions offered, and whether more than one call may be made.
+/// </summary>
+internal sealed record ToolPlan(GrammarMatcher? Grammar, ToolCallFormat Format, IReadOnlySet<string> Names, bool Parallel)
 {
-    /// <summary>
-    /// The name and the arguments (compact JSON) of a call generated whole under <see cref="Grammar"/>, or null for
-    /// one cut short (by max_tokens).
-    /// </summary>
-    public static (string Name, string Arguments)? Parse(string text)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(text);
-            var root = doc.RootElement;
-            return (root.GetProperty("name").GetString()!, root.GetProperty("arguments").GetRawText());
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    /// <summary>A parser for one choice's output; call ids name the request, the choice and the call.</summary>
+    public ToolCallParser Parser(string requestId, int choice) => new(Format, Names, Parallel, k => ToolCallIds.Of(Format, requestId, choice, k));
 }

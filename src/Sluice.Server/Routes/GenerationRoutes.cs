@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Sluice.OpenAi;
 using Sluice.Server.Generation;
@@ -24,6 +25,13 @@ internal static class GenerationRoutes
             Job = (body, r) => JobReader.Chat(body, r, serving.Host.Chat!),
             Chunks = (job, body, format) => new ChatCompletions.ChatChunks(job, ResponseIds.Created(serving.Time), format, body.StreamOptions?.IncludeUsage ?? false),
             Answer = (job, format) => new ChatCompletions.ChatAnswer(job, serving.Time, format),
+        }.HandleAsync);
+        post("/v1/responses", new GenerationEndpoint<ResponsesRequestBody, JsonNode, JsonNode>(serving, flow, OpenAiJson.Default.ResponsesRequestBody)
+        {
+            ModelOf = b => b.Model,
+            Job = (body, r) => JobReader.Chat(ResponsesReader.ToChat(body), r, serving.Host.Chat!),
+            Chunks = (job, _, _) => new Responses.ResponsesChunks(job, ResponseIds.Created(serving.Time)),
+            Answer = (job, _) => new Responses.ResponsesAnswer(job, serving.Time),
         }.HandleAsync);
         post("/v1/predict", new GenerationEndpoint<PredictRequestBody, PredictResponse, PredictResponse>(serving, flow, OpenAiJson.Default.PredictRequestBody)
         {

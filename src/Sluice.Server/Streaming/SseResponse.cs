@@ -40,7 +40,10 @@ internal sealed class SseResponse<TChunk>(HttpResponse response, ChunkFactory<TC
                 continue; // text held back (a possible stop string, half a character)
             }
             bool last = ev.Finish is not null && ++finished == session.Job.Choices;
-            await sse.WriteAsync(chunks.Token(e, last && !chunks.IncludeUsage ? session.Metrics() : null), chunks.Type);
+            foreach (var chunk in chunks.Tokens(e, last && !chunks.IncludeUsage ? session.Metrics() : null))
+            {
+                await sse.WriteAsync(chunk, chunks.Type);
+            }
         }
         int status = session.Status;
         if (session.Error is { } error)
@@ -51,7 +54,17 @@ internal sealed class SseResponse<TChunk>(HttpResponse response, ChunkFactory<TC
         {
             await sse.WriteAsync(chunks.Usage(session.Usage(), session.Metrics()), chunks.Type);
         }
-        await sse.WriteDoneAsync();
+        if (status == StatusCodes.Status200OK)
+        {
+            foreach (var chunk in chunks.Closing(session))
+            {
+                await sse.WriteAsync(chunk, chunks.Type);
+            }
+        }
+        if (chunks.SendsDone)
+        {
+            await sse.WriteDoneAsync();
+        }
         return status;
     }
 }

@@ -108,6 +108,13 @@ public sealed class ChatTemplateApiTests
     }
 
     [Fact]
+    public void DefaultSource_IsTheGoldenGenericTemplate_CheckedAgainstPythonJinja2()
+    {
+        // Data/sluice-generic.jinja is rendered by Python Jinja2 into goldens.json with every scenario, tools included
+        Assert.Equal(ChatTemplates.DefaultSource, File.ReadAllText(Path.Combine(TemplateTestSupport.DataDirectory, "sluice-generic.jinja")));
+    }
+
+    [Fact]
     public void Render_OneParsedTemplateOnManyThreadsAtOnce_GivesTheSameText()
     {
         var template = ChatTemplate.Parse(File.ReadAllText(Path.Combine(TemplateTestSupport.DataDirectory, "qwen3.jinja")));

@@ -109,6 +109,23 @@ public sealed class StructuredOutputTests
     }
 
     [Fact]
+    public async Task Completions_GbnfGrammar_AnswerIsInTheLanguage()
+    {
+        await using var t = await Start();
+        const string gbnf = "root ::= num (\\\"+\\\" num){0,2}\\nnum ::= [1-9] [0-9]{0,2}";
+        for (int seed = 0; seed < 4; seed++)
+        {
+            string field = seed % 2 == 0 ? "grammar" : "guided_grammar";
+            var (status, body, _) = await t.PostJsonAsync("/v1/completions",
+                $$"""{"prompt": "Sum:", "max_tokens": 40, "seed": {{seed}}, "{{field}}": "{{gbnf}}"}""");
+            Assert.Equal(200, status);
+            var choice = body.GetProperty("choices")[0];
+            Assert.Matches(@"^[1-9][0-9]{0,2}(\+[1-9][0-9]{0,2}){0,2}$", choice.GetProperty("text").GetString());
+            Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
+        }
+    }
+
+    [Fact]
     public async Task Chat_GuidedRegex_AnswerMatchesThePattern()
     {
         await using var t = await Start();

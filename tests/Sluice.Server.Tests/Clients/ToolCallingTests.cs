@@ -2,15 +2,19 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.AI;
 using OpenAI;
 using OpenAI.Chat;
 using Sluice.Server.Tests.Support;
+using ChatFinishReason = OpenAI.Chat.ChatFinishReason;
+using ChatMessage = OpenAI.Chat.ChatMessage;
 
 namespace Sluice.Server.Tests.Clients;
 
 /// <summary>
-/// Tool calling through the OpenAI .NET SDK against the tiny random-weight model: with tool_choice required or a named
-/// function, every call names an offered function with arguments valid against its parameters, whole or streamed.
+/// Tool calling through the OpenAI .NET SDK and Microsoft.Extensions.AI against the tiny random-weight model: with
+/// tool_choice required or a named function, every call names an offered function with arguments valid against its
+/// parameters, whole or streamed; with auto, a stream reassembles into the answer of the same request made whole.
 /// </summary>
 public sealed class ToolCallingTests
 {
@@ -55,7 +59,7 @@ public sealed class ToolCallingTests
 #pragma warning disable OPENAI001 // Seed is marked experimental in the SDK
             var options = new ChatCompletionOptions
             {
-                MaxOutputTokenCount = 200,
+                MaxOutputTokenCount = 120, // the tools take most of the tiny model's 1024 byte tokens of context
                 Seed = seed,
                 Tools = { Weather, Clock },
                 ToolChoice = named ? ChatToolChoice.CreateFunctionChoice("get_time") : ChatToolChoice.CreateRequiredChoice(),
@@ -92,10 +96,83 @@ public sealed class ToolCallingTests
         }
     }
 
+    [Fact]
+    public async Task Sdk_AutoToolChoice_StreamReassemblesIntoTheWholeAnswer()
+    {
+        await using var t = await TestServer.StartAsync(new ServerOptions { ServedModelNames = ["tiny-chat"] });
+        var chat = Client(t).GetChatClient("tiny-chat");
+        ChatMessage[] messages =
+        [
+            new UserChatMessage("What is the weather?"),
+            new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall("call_1", "get_time", BinaryData.FromString("""{"utc":true}"""))]),
+            new ToolChatMessage("call_1", "sunny"),
+        ];
+        for (int seed = 0; seed < 3; seed++)
+        {
+#pragma warning disable OPENAI001 // Seed is marked experimental in the SDK
+            var options = new ChatCompletionOptions { MaxOutputTokenCount = 24, Seed = seed, Tools = { Clock }, AllowParallelToolCalls = seed != 1 };
+#pragma warning restore OPENAI001
+            ChatCompletion whole = await chat.CompleteChatAsync(messages, options);
+            Assert.Contains(whole.FinishReason, new[] { ChatFinishReason.Stop, ChatFinishReason.Length, ChatFinishReason.ToolCalls });
+            foreach (var call in whole.ToolCalls)
+            {
+                AssertValidCall(call.FunctionName, call.FunctionArguments.ToString());
+            }
+
+            var content = new StringBuilder();
+            var calls = new SortedDictionary<int, (string? Name, StringBuilder Arguments)>();
+            ChatFinishReason? finish = null;
+            await foreach (var update in chat.CompleteChatStreamingAsync(messages, options))
+            {
+                content.Append(string.Concat(update.ContentUpdate.Select(p => p.Text)));
+                foreach (var part in update.ToolCallUpdates)
+                {
+                    if (!calls.TryGetValue(part.Index, out var c))
+                    {
+                        calls[part.Index] = c = (part.FunctionName, new StringBuilder());
+                    }
+                    c.Arguments.Append(part.FunctionArgumentsUpdate?.ToString());
+                }
+                finish ??= update.FinishReason;
+            }
+            Assert.Equal(whole.FinishReason, finish);
+            Assert.Equal(string.Concat(whole.Content.Select(p => p.Text)), content.ToString());
+            Assert.Equal(whole.ToolCalls.Select(c => (c.FunctionName, c.FunctionArguments.ToString())), calls.Values.Select(c => (c.Name!, c.Arguments.ToString())));
+        }
+    }
+
+    [Fact]
+    public async Task ExtensionsAi_UseFunctionInvocation_InvokesTheOfferedFunctionWithValidArguments()
+    {
+        await using var t = await TestServer.StartAsync(new ServerOptions { ServedModelNames = ["tiny-chat"] });
+        var invoked = new List<bool>();
+        var clock = AIFunctionFactory.Create((bool utc) =>
+        {
+            invoked.Add(utc);
+            return "noon";
+        }, "get_time", "The time");
+        using IChatClient client = new ChatClientBuilder(Client(t).GetChatClient("tiny-chat").AsIChatClient()).UseFunctionInvocation().Build();
+        // required makes the first answer a call; the function invoker then asks again with the choice left to the model
+        var response = await client.GetResponseAsync("What time is it?", new ChatOptions
+        {
+            Tools = [clock],
+            ToolMode = ChatToolMode.RequireAny,
+            MaxOutputTokens = 60,
+            Seed = 3,
+        });
+        Assert.NotEmpty(invoked);
+        var call = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().First();
+        Assert.Equal("get_time", call.Name);
+        var result = response.Messages.SelectMany(m => m.Contents).OfType<FunctionResultContent>().First();
+        Assert.Equal(call.CallId, result.CallId);
+        Assert.Null(result.Exception); // the arguments bound to (bool utc)
+        Assert.Equal("noon", result.Result?.ToString());
+    }
+
     [Theory]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"tool_choice":"required"}""", "tool_choice")]
-    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}""", "tools")]
-    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"auto"}""", "tool_choice")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"response_format":{"type":"json_object"}}""", "tools")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"auto","guided_regex":"a+"}""", "tool_choice")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":"f"}""", "tools")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}""", "tool_choice")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"string","pattern":"x"}}}}}],"tool_choice":"required"}""", "tools")]

@@ -11,7 +11,7 @@ namespace Sluice.Engine.Sampling.Grammars;
 /// object, array, string, number, integer, boolean, null), <c>properties</c> (written in the schema's order),
 /// <c>required</c>, <c>additionalProperties</c> (false; true or a schema only on an object without
 /// <c>properties</c>; absent beside <c>properties</c> it reads as false, as xgrammar's strict mode), <c>enum</c>, <c>const</c>,
-/// <c>items</c>, <c>minItems</c>, <c>maxItems</c>, <c>anyOf</c>, local <c>$ref</c> into <c>$defs</c> or
+/// <c>items</c>, <c>minItems</c>, <c>maxItems</c>, <c>minLength</c>, <c>maxLength</c>, <c>anyOf</c>, local <c>$ref</c> into <c>$defs</c> or
 /// <c>definitions</c> (recursion included), and the annotations (<c>title</c>, <c>description</c>, <c>$schema</c>,
 /// <c>$id</c>, <c>default</c>, <c>examples</c>). Any other keyword is refused with a <see cref="GrammarException"/>
 /// naming it, never ignored: a constraint the output would not keep is worse than an error.
@@ -21,7 +21,7 @@ public sealed class JsonSchemaCompiler
     private static readonly HashSet<string> Annotations = ["title", "description", "$schema", "$id", "default", "examples", "$comment", "$defs", "definitions"];
 
     private static readonly HashSet<string> Supported = ["type", "properties", "required", "additionalProperties", "enum", "const",
-        "items", "minItems", "maxItems", "anyOf", "$ref"];
+        "items", "minItems", "maxItems", "anyOf", "$ref", "minLength", "maxLength"];
 
     private readonly GrammarBuilder _builder = new();
     private readonly JsonElement _root;
@@ -105,13 +105,34 @@ public sealed class JsonSchemaCompiler
     {
         "object" => Object(s, path),
         "array" => Array(s, path),
-        "string" => JsonGrammar.String,
+        "string" => String(s, path),
         "number" => JsonGrammar.Number,
         "integer" => JsonGrammar.Integer,
         "boolean" => Choice(Literal("true"), Literal("false")),
         "null" => Literal("null"),
         _ => throw new GrammarException($"'type' at {path} names '{type}', not a JSON schema type", "type"),
     };
+
+    /// <summary>A string, its length in characters held to minLength and maxLength (an escape is one character).</summary>
+    private static GrammarExpr String(JsonElement s, string path)
+    {
+        int min = Bound(s, "minLength", path) ?? 0;
+        int? max = Bound(s, "maxLength", path);
+        if (min == 0 && max is null)
+        {
+            return JsonGrammar.String;
+        }
+        if (max < min || (max ?? min) > GrammarBuilder.MaxBoundedRepeat)
+        {
+            throw new GrammarException($"'minLength'/'maxLength' at {path} must be a range within 0..{GrammarBuilder.MaxBoundedRepeat}", max is null ? "minLength" : "maxLength");
+        }
+        return Seq(Literal("\""), Repeat(JsonGrammar.StringChar, min, max), Literal("\""));
+    }
+
+    private static int? Bound(JsonElement s, string keyword, string path) =>
+        !s.TryGetProperty(keyword, out var v) ? null
+            : v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) && n >= 0 ? n
+            : throw new GrammarException($"'{keyword}' at {path} must be a non-negative integer", keyword);
 
     private GrammarExpr Object(JsonElement s, string path)
     {

@@ -1,10 +1,12 @@
 using Sluice.OpenAi;
 using Sluice.Server.Generation;
-using Sluice.Server.Requests;
 
 namespace Sluice.Server.Routes.ChatCompletions;
 
-/// <summary>/v1/chat/completions answered whole: one assistant message per choice, with chat's log-probabilities.</summary>
+/// <summary>
+/// /v1/chat/completions answered whole: one assistant message per choice, with chat's log-probabilities. With tools, the
+/// text goes through the same parser a stream's does, so the calls and content agree with what a stream would send.
+/// </summary>
 internal sealed class ChatAnswer(GenerationJob job, TimeProvider time, LogprobsFormatter format)
     : AnswerBuilder<ChatCompletionResponse>(job, OpenAiJson.Web.ChatCompletionResponse)
 {
@@ -20,13 +22,18 @@ internal sealed class ChatAnswer(GenerationJob job, TimeProvider time, LogprobsF
         {
             var message = new ChatResponseMessage("assistant", TextOf(i));
             string finish = FinishOf(session, i);
-            if (Job.Tools is not null && finish == "stop" && ToolPlan.Parse(TextOf(i)) is var (name, arguments))
+            if (Job.Tools is { } tools)
             {
-                message = new ChatResponseMessage("assistant", null)
+                var piece = tools.Parser(Job.RequestId, i).Push(TextOf(i), final: true);
+                var calls = piece.Calls.GroupBy(d => d.Index).Select(g => new ToolCallBody
                 {
-                    ToolCalls = [new ToolCallBody { Id = ToolCallIds.Of(Job.RequestId, i, 0), Type = "function", Function = new FunctionCallBody { Name = name, Arguments = arguments } }],
-                };
-                finish = "tool_calls";
+                    Id = g.First().Id,
+                    Type = "function",
+                    Function = new FunctionCallBody { Name = g.First().Function.Name, Arguments = string.Concat(g.Select(d => d.Function.Arguments)) },
+                }).ToList();
+                string content = piece.Content.ToString();
+                message = new ChatResponseMessage("assistant", calls.Count > 0 && content.Length == 0 ? null : content) { ToolCalls = calls.Count > 0 ? calls : null };
+                finish = calls.Count > 0 && finish == "stop" ? "tool_calls" : finish;
             }
             choices.Add(new ChatChoice(i, message, _entries is null ? null : new ChatLogprobs(_entries[i]), finish) { StopReason = session.StopReasonOf(i) });
         }

@@ -1,17 +1,18 @@
 using Sluice.OpenAi;
+using Sluice.Server.Chat.ToolCalls;
 using Sluice.Server.Generation;
 
 namespace Sluice.Server.Routes.ChatCompletions;
 
 /// <summary>
 /// /v1/chat/completions with stream=true, as OpenAI sends it: first a chunk per choice with the assistant role and
-/// empty content, then a <c>chat.completion.chunk</c> per token whose delta carries the text.
+/// empty content, then a <c>chat.completion.chunk</c> per token whose delta carries the text. With tools, each choice's
+/// text goes through a <see cref="ToolCallParser"/>: its deltas carry the content and the calls it makes certain.
 /// </summary>
 internal sealed class ChatChunks(GenerationJob job, long created, LogprobsFormatter format, bool includeUsage)
     : ChunkFactory<ChatCompletionChunk>(OpenAiJson.Web.ChatCompletionChunk, ResponseIds.Chat(job.RequestId), created, job.Model, includeUsage)
 {
-    /// <summary>Per choice, when the request forces a tool call: its text becomes tool_calls deltas.</summary>
-    private readonly ToolCallStream?[]? _calls = job.Tools is null ? null : new ToolCallStream?[job.Choices];
+    private readonly ToolCallParser?[]? _parsers = job.Tools is null ? null : new ToolCallParser?[job.Choices];
 
     public override IEnumerable<ChatCompletionChunk> Opening() =>
         Enumerable.Range(0, job.Choices).Select(i => new ChatCompletionChunk(Id, Created, Model,
@@ -24,14 +25,20 @@ internal sealed class ChatChunks(GenerationJob job, long created, LogprobsFormat
         // the finishing event of a choice whose text was all sent carries no content at all, as OpenAI's
         var delta = ev.Finish is not null && ev.Text.Length == 0 ? new ChatDelta() : new ChatDelta { Content = ev.Text };
         string? finish = FinishReasons.ToApi(ev.Finish);
-        if (_calls is not null)
+        if (_parsers is not null)
         {
-            _calls[e.Choice] ??= new ToolCallStream(ToolCallIds.Of(job.RequestId, e.Choice, 0));
-            delta = new ChatDelta { ToolCalls = _calls[e.Choice]!.Push(ev.Text, ev.Finish is not null) };
-            finish = finish == "stop" ? "tool_calls" : finish;
+            int choice = e.Choice;
+            var parser = _parsers[choice] ??= job.Tools!.Parser(job.RequestId, choice);
+            var piece = parser.Push(ev.Text, ev.Finish is not null);
+            delta = new ChatDelta
+            {
+                Content = piece.Content.Length > 0 ? piece.Content.ToString() : null,
+                ToolCalls = piece.Calls.Count > 0 ? piece.Calls : null,
+            };
+            finish = finish == "stop" && parser.Calls > 0 ? "tool_calls" : finish;
         }
-        var choice = new ChatChunkChoice(e.Choice, delta, logprobs, finish) { StopReason = ev.StopReason };
-        return new ChatCompletionChunk(Id, Created, Model, [choice]) { Metrics = metrics };
+        var chunkChoice = new ChatChunkChoice(e.Choice, delta, logprobs, finish) { StopReason = ev.StopReason };
+        return new ChatCompletionChunk(Id, Created, Model, [chunkChoice]) { Metrics = metrics };
     }
 
     public override ChatCompletionChunk Usage(Usage usage, RequestMetrics? metrics) => new(Id, Created, Model, []) { Usage = usage, Metrics = metrics };

@@ -37,6 +37,25 @@ public sealed class JsonSchemaCompilerTests
     public void Types_Instances_AcceptedExactlyWhenValid(string schema, string instance, bool valid) =>
         Assert.Equal(valid, Accepts(schema, instance));
 
+    [Theory]
+    [InlineData("""{"type":"string","maxLength":3}""", "\"abc\"", true)]
+    [InlineData("""{"type":"string","maxLength":3}""", "\"abcd\"", false)]
+    [InlineData("""{"type":"string","maxLength":3}""", "\"é\\n😀\"", true)]
+    [InlineData("""{"type":"string","minLength":2}""", "\"a\"", false)]
+    [InlineData("""{"type":"string","minLength":2}""", "\"ab\"", true)]
+    [InlineData("""{"type":"string","minLength":1,"maxLength":2}""", "\"\"", false)]
+    [InlineData("""{"type":"string","minLength":1,"maxLength":2}""", "\"xy\"", true)]
+    [InlineData("""{"type":["string","null"],"maxLength":1}""", "null", true)]
+    public void StringLength_Instances_AcceptedExactlyWhenValid(string schema, string instance, bool valid) =>
+        Assert.Equal(valid, Accepts(schema, instance));
+
+    [Theory]
+    [InlineData("""{"type":"string","minLength":3,"maxLength":2}""", "maxLength")]
+    [InlineData("""{"type":"string","maxLength":-1}""", "maxLength")]
+    [InlineData("""{"type":"string","minLength":"2"}""", "minLength")]
+    public void StringLength_Malformed_IsRefusedNamingTheKeyword(string schema, string keyword) =>
+        Assert.Equal(keyword, Assert.Throws<GrammarException>(() => JsonSchemaCompiler.Compile(schema)).Keyword);
+
     private const string Person = """
         {"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"tags":{"type":"array","items":{"type":"string"}}},
          "required":["name","age"],"additionalProperties":false}
@@ -113,7 +132,7 @@ public sealed class JsonSchemaCompilerTests
             """, instance));
 
     [Theory]
-    [InlineData("""{"type":"string","minLength":2}""", "minLength")]
+    [InlineData("""{"type":"array","uniqueItems":true}""", "uniqueItems")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"number","minimum":0}}}""", "minimum")]
     [InlineData("""{"oneOf":[{"type":"string"}]}""", "oneOf")]
     [InlineData("""{"type":"string","pattern":"a+"}""", "pattern")]
