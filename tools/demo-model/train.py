@@ -380,7 +380,9 @@ def main():
     ap.add_argument("--heads", type=int, default=6)
     ap.add_argument("--kv-heads", type=int, default=2)
     ap.add_argument("--ffn", type=int, default=512)
-    ap.add_argument("--ctx", type=int, default=128)
+    ap.add_argument("--ctx", type=int, default=128, help="tokens per training window")
+    ap.add_argument("--context-length", type=int, default=2048,
+                    help="the context the model declares (max_position_embeddings): longer than the training windows, so long prompts run, less well past --ctx")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -414,7 +416,7 @@ def main():
         "architectures": ["LlamaForCausalLM"], "model_type": "llama",
         "vocab_size": vocab_size, "hidden_size": args.hidden, "intermediate_size": args.ffn,
         "num_hidden_layers": args.layers, "num_attention_heads": args.heads, "num_key_value_heads": args.kv_heads,
-        "head_dim": args.hidden // args.heads, "max_position_embeddings": args.ctx, "rms_norm_eps": 1e-5,
+        "head_dim": args.hidden // args.heads, "max_position_embeddings": args.context_length, "rms_norm_eps": 1e-5,
         "rope_theta": 10000.0, "hidden_act": "silu", "tie_word_embeddings": True, "torch_dtype": "float32",
         "bos_token_id": tok.special[ENDOFTEXT], "eos_token_id": tok.special[ENDOFTEXT],
     }
@@ -458,7 +460,7 @@ def main():
         json.dump(tokenizer_json(tok, merges), f, ensure_ascii=False)
     with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
         json.dump({"bos_token": ENDOFTEXT, "eos_token": IM_END, "pad_token": ENDOFTEXT, "add_bos_token": True, "add_eos_token": False,
-                   "model_max_length": args.ctx, "chat_template": CHAT_TEMPLATE, "tokenizer_class": "PreTrainedTokenizerFast"}, f, indent=2)
+                   "model_max_length": args.context_length, "chat_template": CHAT_TEMPLATE, "tokenizer_class": "PreTrainedTokenizerFast"}, f, indent=2)
     with open(os.path.join(args.out, "generation_config.json"), "w") as f:
         json.dump({"bos_token_id": tok.special[ENDOFTEXT], "eos_token_id": [tok.special[IM_END], tok.special[ENDOFTEXT]]}, f, indent=2)
     with open(os.path.join(args.out, "held-out.txt"), "w") as f:
