@@ -5,6 +5,7 @@ using Sluice.Engine.Sampling;
 using Sluice.Engine.Serving;
 using Sluice.Engine.Threading;
 using Sluice.Engine.Tokenization;
+using Xunit.Abstractions;
 
 namespace Sluice.Engine.Tests.Models;
 
@@ -15,7 +16,7 @@ namespace Sluice.Engine.Tests.Models;
 /// Models/DemoData holds a sample of the held-out verses and the training text's word list, both
 /// written by the training tool.
 /// </summary>
-public sealed partial class DemoModelTests
+public sealed partial class DemoModelTests(ITestOutputHelper output)
 {
     private static readonly string DataDir = Path.Combine(AppContext.BaseDirectory, "Models", "DemoData");
 
@@ -75,6 +76,7 @@ public sealed partial class DemoModelTests
 
         double modelPerplexity = Math.Exp(modelNats / count);
         double unigramPerplexity = Math.Exp(unigramNats / count);
+        output.WriteLine($"held-out perplexity {modelPerplexity:F1}, unigram {unigramPerplexity:F1}, over {verses.Length} verses, {count} tokens");
         Assert.True(modelPerplexity < unigramPerplexity / 3,
             $"held-out perplexity {modelPerplexity:F1} against the unigram's {unigramPerplexity:F1} over {count} tokens");
     }
@@ -91,11 +93,13 @@ public sealed partial class DemoModelTests
         foreach (var prompt in prompts)
         {
             string text = await GenerateAsync(engine, model.Tokenizer, prompt, 48);
+            output.WriteLine($"{prompt} ->{text}");
             var found = Word().Matches(text.ToLowerInvariant()).Select(m => m.Value).ToList();
             Assert.True(found.Count >= 5, $"'{prompt}' -> '{text}'");
             total += found.Count;
             unknown.AddRange(found.Where(w => !words.Contains(w)));
         }
+        output.WriteLine($"{total - unknown.Count} of {total} words are corpus words");
         Assert.True(unknown.Count <= total * 0.05, $"{unknown.Count} of {total} words are not in the corpus: {string.Join(", ", unknown)}");
     }
 
