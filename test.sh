@@ -5,7 +5,8 @@
 #    then AVX2, then all hardware intrinsics, so every instruction-set path runs on this machine
 #  - `dotnet format --verify-no-changes`
 #  - first, `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node,
-#    and Debian's `prometheus` package when promtool is missing (the /metrics, alert rule and scrape config tests run it)
+#    and Debian's `prometheus` package when promtool is missing (the /metrics, alert rule and scrape config tests run it),
+#    and under CI=true Debian's python3-torch, python3-regex and bible-kjv when missing (tools/demo-model's smoke test)
 set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -41,6 +42,17 @@ if ! command -v promtool >/dev/null 2>&1; then
   fi
 fi
 command -v promtool >/dev/null 2>&1 && promtool --version 2>&1 | head -1
+
+echo "== demo model tool (Debian packages python3-torch, python3-regex, bible-kjv)"
+if ! { /usr/bin/python3 -c "import torch, regex" >/dev/null 2>&1 && command -v bible >/dev/null 2>&1; }; then
+  if [ "${CI:-}" = true ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+    && { apt-get install -y --no-install-recommends python3-torch python3-regex bible-kjv >/dev/null 2>&1 \
+      || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends python3-torch python3-regex bible-kjv >/dev/null 2>&1; }; }; then
+    echo "demo model tool: installed python3-torch, python3-regex, bible-kjv"
+  else
+    echo "demo model tool: python3-torch, python3-regex or bible-kjv missing (installed only under CI=true; the tool's smoke test skips, or fails under CI=true)"
+  fi
+fi
 
 run_tests() { # $1 = label, rest = extra dotnet test args
   local label=$1; shift

@@ -13,7 +13,7 @@ internal static class ModelSource
         }
         if (path is null)
         {
-            log.WriteLine($"sluice: no --model given: using the built-in demo model '{DemoModel.Name}' (random weights: its output is NOT meaningful text)");
+            log.WriteLine($"sluice: no --model given: using '{DemoModel.Name}', {DemoModel.Description}");
             return DemoModel.Load();
         }
         var model = ModelLoader.Load(path);

@@ -1,55 +1,30 @@
-using Sluice.Engine.Models.Synthesis;
-using Sluice.Engine.Models.Synthesis.Vocabulary;
-
 namespace Sluice.Engine.Models;
 
 /// <summary>
-/// The built-in demo model: the `tiny` shape (llama, 256 wide, 2 layers) in Q8_0 with deterministic
-/// random weights and the cl100k_base tokenizer from a NuGet data package, so `sluice serve` runs
-/// with nothing downloaded. Its output is not meaningful text. Written once to a cache folder.
+/// The built-in demo model: a small llama trained on the King James Bible by tools/demo-model (its
+/// report.json and NOTICE.md sit beside the file in Models/Demo), committed to the repository and
+/// copied beside the assemblies by the build, so `sluice serve` runs with nothing downloaded. It is
+/// loaded as any GGUF file is; only its name and description are its own.
 /// </summary>
 public static class DemoModel
 {
     public const string Name = "sluice-demo";
-    private const string FileName = "sluice-demo-tiny-q8_0-v1.gguf";
+    public const string FileName = "sluice-demo-kjv-q8_0.gguf";
 
-    /// <summary>The cache folder: $SLUICE_CACHE, else $XDG_CACHE_HOME/sluice, else ~/.cache/sluice.</summary>
-    public static string CacheDirectory
-    {
-        get
-        {
-            var env = Environment.GetEnvironmentVariable("SLUICE_CACHE");
-            if (!string.IsNullOrEmpty(env))
-            {
-                return env;
-            }
-            var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-            var root = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-            return Path.Combine(root, "sluice");
-        }
-    }
+    /// <summary>What it is and what it was trained on, for the start-up log and /v1/models.</summary>
+    public const string Description = "the built-in demo model: a small llama (Q8_0) trained on the King James Bible (1611, Debian's bible-kjv-text); it writes verses in that English and knows nothing else";
 
-    /// <summary>Path of the demo model file, synthesizing it first if it is not cached yet.</summary>
-    public static string EnsureFile()
-    {
-        var dir = CacheDirectory;
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, FileName);
-        if (!File.Exists(path))
-        {
-            var options = new SynthesisOptions(ModelShape.Tiny with { Tied = true }, WeightMix.Q8_0, SynthVocabulary.Cl100k())
-            {
-                Seed = 0,
-                Name = Name,
-            };
-            ModelSynthesizer.Write(options, path);
-        }
-        return path;
-    }
+    /// <summary>Where the build puts the file: demo/ beside the assemblies.</summary>
+    public static string FilePath => Path.Combine(AppContext.BaseDirectory, "demo", FileName);
 
     public static LoadedModel Load()
     {
-        var m = ModelLoader.Load(EnsureFile());
-        return new LoadedModel(m.Path, "demo", m.Config, m.Weights, m.Tokenizer, m);
+        string path = FilePath;
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"the built-in demo model {path} is missing: the build copies it from src/Sluice.Engine/Models/Demo; pass --model FILE.gguf instead", path);
+        }
+        var m = ModelLoader.Load(path);
+        return new LoadedModel(m.Path, "demo", m.Config, m.Weights, m.Tokenizer, m) { Description = Description };
     }
 }

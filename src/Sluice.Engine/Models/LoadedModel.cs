@@ -31,8 +31,11 @@ public sealed class LoadedModel : IDisposable
     /// <summary>generation_config.json of a Hugging Face folder (EOS ids, sampling defaults); null otherwise.</summary>
     public GenerationDefaults? Generation { get; init; }
 
+    /// <summary>What the model is, for the start-up log and /v1/models (the demo model says what it was trained on); null for most.</summary>
+    public string? Description { get; init; }
+
     /// <summary>The model's name as served: the file name without extension, or the folder name.</summary>
-    public string Name => Format == "demo" ? "sluice-demo" : System.IO.Path.GetFileNameWithoutExtension(Path.TrimEnd('/', '\\'));
+    public string Name => Format == "demo" ? DemoModel.Name : System.IO.Path.GetFileNameWithoutExtension(Path.TrimEnd('/', '\\'));
 
     /// <summary>
     /// Bytes of weights one decode step reads: every layer matrix and the output matrix (the token

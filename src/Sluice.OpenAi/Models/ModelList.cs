@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Sluice.OpenAi;
 
 /// <summary>The answer of GET /v1/models.</summary>
@@ -10,4 +12,8 @@ public sealed record ModelList(List<ModelCard> Data)
 public sealed record ModelCard(string Id, long Created, string OwnedBy, string Root, int MaxModelLen)
 {
     public string Object => "model";
+
+    /// <summary>What the model is (the built-in demo model says what it was trained on); left out when null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Description { get; init; }
 }

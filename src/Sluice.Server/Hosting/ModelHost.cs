@@ -71,7 +71,7 @@ public sealed partial class ModelHost : IDisposable
             LogKernels(_log, Sluice.Engine.Kernels.Simd.Path, Sluice.Engine.Kernels.Simd.Describe(), Sluice.Engine.Kernels.CpuInfo.Model, _engine.Threads);
             if (_model.Format == "demo")
             {
-                LogDemo(_log);
+                LogDemo(_log, _model.Name, _model.Description ?? "the built-in demo model");
             }
             if (_options.Warmup && TrySetState(ServerState.Loading, ServerState.WarmingUp))
             {
@@ -127,8 +127,8 @@ public sealed partial class ModelHost : IDisposable
     [LoggerMessage(EventId = 7, EventName = "kernels", Level = LogLevel.Information, Message = "Kernels: {KernelPath} ({Kernels}) on {Cpu}, {Threads} threads")]
     private static partial void LogKernels(ILogger log, string kernelPath, string kernels, string cpu, int threads);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Serving the built-in DEMO model (random weights): its output is NOT meaningful text. Pass --model FILE.gguf or a Hugging Face folder for a real model")]
-    private static partial void LogDemo(ILogger log);
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Serving {Model}, {Description}. Pass --model FILE.gguf or a Hugging Face folder for a real model")]
+    private static partial void LogDemo(ILogger log, string model, string description);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Warm-up finished in {Milliseconds:F0} ms")]
     private static partial void LogWarmedUp(ILogger log, double milliseconds);

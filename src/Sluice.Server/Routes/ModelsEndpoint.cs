@@ -6,7 +6,8 @@ using Sluice.Server.Hosting;
 namespace Sluice.Server.Routes;
 
 /// <summary>
-/// GET /v1/models: every served name of the model, with its context length (vLLM's max_model_len); GET
+/// GET /v1/models: every served name of the model, with its context length (vLLM's max_model_len) and, for
+/// the built-in demo model, a description saying what it is and what it was trained on; GET
 /// /v1/models/{id}: one of them, or 404 model_not_found.
 /// </summary>
 internal sealed class ModelsEndpoint(ServingContext serving)
@@ -24,7 +25,8 @@ internal sealed class ModelsEndpoint(ServingContext serving)
     {
         var engine = serving.RequireReady();
         long created = serving.Started.ToUnixTimeSeconds();
-        var root = serving.Host.Model!.Format == "demo" ? "sluice-demo" : serving.Host.Model.Path;
-        return [.. serving.Host.Names.Select(n => new ModelCard(n, created, "sluice", root, engine.MaxModelLen))];
+        var model = serving.Host.Model!;
+        var root = model.Format == "demo" ? model.Name : model.Path;
+        return [.. serving.Host.Names.Select(n => new ModelCard(n, created, "sluice", root, engine.MaxModelLen) { Description = model.Description })];
     }
 }

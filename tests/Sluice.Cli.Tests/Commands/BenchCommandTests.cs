@@ -3,13 +3,11 @@ using Sluice.Cli.Tests.Support;
 
 namespace Sluice.Cli.Tests.Commands;
 
-[Collection(nameof(DemoModelCollection))]
-public sealed class BenchCommandTests(DemoModelFixture demo)
+public sealed class BenchCommandTests
 {
     [Fact]
     public void BenchThroughput_Json_ReportsRequestAndTokenRates()
     {
-        _ = demo;
         var (rc, output, error) = CliRunner.Run("bench", "throughput", "--num-prompts", "6", "--input-len", "20", "--output-len", "8", "--json");
         Assert.True(rc == 0, error);
         using var doc = JsonDocument.Parse(output);
@@ -21,7 +19,6 @@ public sealed class BenchCommandTests(DemoModelFixture demo)
     [Fact]
     public void BenchEngine_Json_HasLlamaBenchKeys()
     {
-        _ = demo;
         var (rc, output, error) = CliRunner.Run("bench", "engine", "--batch", "4,16", "-r", "1", "--json");
         Assert.True(rc == 0, error);
         using var doc = JsonDocument.Parse(output);

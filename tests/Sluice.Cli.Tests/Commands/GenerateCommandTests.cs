@@ -3,13 +3,11 @@ using Sluice.Cli.Tests.Support;
 
 namespace Sluice.Cli.Tests.Commands;
 
-[Collection(nameof(DemoModelCollection))]
-public sealed class GenerateCommandTests(DemoModelFixture demo)
+public sealed class GenerateCommandTests
 {
     [Fact]
     public void Generate_DemoModelJson_PrintsIdsTextAndTop10Logprobs()
     {
-        _ = demo;
         {
             var (rc, output, error) = CliRunner.Run("generate", "-p", "Hello", "-n", "5", "--temperature", "0", "--json");
             Assert.True(rc == 0, error);

@@ -7,8 +7,7 @@ namespace Sluice.Cli.Tests.Options;
 /// trace, a hang or an absurd allocation. Command lines are split on spaces; '' is an empty argument and
 /// {name} a file from <see cref="Files"/>.
 /// </summary>
-[Collection(nameof(DemoModelCollection))]
-public sealed class HostileFlagTests(DemoModelFixture demo)
+public sealed class HostileFlagTests
 {
     public static TheoryData<string, string> Generate => new()
     {
@@ -150,7 +149,6 @@ public sealed class HostileFlagTests(DemoModelFixture demo)
     [Fact]
     public void Generate_TopKBeyondTheVocabularyAndSeedAtItsLargest_Runs()
     {
-        _ = demo;
         var (rc, output, error) = CliRunner.Run("generate", "-p", "hi", "-n", "2", "--top-k", "2147483647", "--seed", "18446744073709551615");
         Assert.True(rc == 0, error);
         Assert.NotEmpty(output);
@@ -158,7 +156,6 @@ public sealed class HostileFlagTests(DemoModelFixture demo)
 
     private void Check(string commandLine, string message)
     {
-        _ = demo;
         string[] args = [.. commandLine.Split(' ').Select(Files.Expand)];
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var (rc, _, error) = CliRunner.Run(args);
