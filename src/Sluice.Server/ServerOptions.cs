@@ -14,6 +14,9 @@ public sealed record ServerOptions
     /// <summary>--port. Default 8000; 0 picks a free port (see <see cref="SluiceServer.Addresses"/>).</summary>
     public int Port { get; init; } = 8000;
 
+    /// <summary>--model as given (a file or folder), for the log and /version; null: the built-in demo model.</summary>
+    public string? ModelPath { get; init; }
+
     /// <summary>--served-model-name: names clients may use; the first is reported. Empty uses the model's name.</summary>
     public IReadOnlyList<string> ServedModelNames { get; init; } = [];
 
@@ -53,6 +56,13 @@ public sealed record ServerOptions
 
     /// <summary>--max-request-body-size in bytes: larger bodies get 413. Default 8 MiB.</summary>
     public long MaxRequestBodySize { get; init; } = 8 << 20;
+
+    /// <summary>
+    /// --max-output-tokens: the default max_tokens of every generation route and the largest a request may ask for (more is
+    /// a 400 naming the field). Null (default): completions and predict default to 16 as OpenAI's and vLLM's do, chat to
+    /// what is left of the context, and no ceiling but the context.
+    /// </summary>
+    public int? MaxOutputTokens { get; init; }
 
     /// <summary>--enable-per-request-metrics: responses (and the last stream chunk) carry queue/prefill/decode times.</summary>
     public bool EnablePerRequestMetrics { get; init; }

@@ -45,10 +45,16 @@ internal sealed class ServeCommand
     private readonly Option<string?> _sslCert = new("--ssl-certfile") { Description = "PEM certificate: serve HTTPS (reloaded when it changes)" };
     private readonly Option<string?> _sslKey = new("--ssl-keyfile") { Description = "PEM private key of --ssl-certfile" };
     private readonly Option<string?> _maxBody = new("--max-request-body-size") { Description = "Largest request body, e.g. 8MiB (default); larger gets 413" };
+    private readonly Option<int?> _maxOutputTokens = Flags.OptionalInt("--max-output-tokens", 1, int.MaxValue,
+        "Default max_tokens of every route and the most a request may ask for (default: 16 for completions, the rest of the context for chat, no ceiling)");
     private readonly Option<bool> _perRequestMetrics = new("--enable-per-request-metrics") { Description = "Responses carry queue, prefill and decode times" };
     private readonly Option<bool> _noWarmup = new("--no-warmup") { Description = "Report ready without the warm-up generation" };
     private readonly Option<string> _logLevel = new("--log-level") { Description = "trace, debug, info, warning or error", DefaultValueFactory = _ => "info" };
     private readonly Option<string?> _verifyChecksum = new("--verify-checksum") { Description = "Refuse to serve a model file whose SHA-256 differs: a hex digest, or a manifest in sha256sum's format" };
+    private readonly Option<string?> _quantization = new("--quantization", "-q")
+    {
+        Description = "Convert the model's F32/F16/BF16 weights at load: q8_0, q4_0, q4_k_m... (pre-quantized awq, gptq, bitsandbytes checkpoints are refused)",
+    };
     private readonly ObservabilityFlags _observability = new();
 
     public static Command Create() => new ServeCommand().Build();
@@ -59,8 +65,8 @@ internal sealed class ServeCommand
         {
             _config, _model, _names, _host, _port, _maxModelLen, _maxNumSeqs, _maxBatchedTokens, _blockSize, _kvMemory, _kvType,
             _prefixCaching, _noPrefixCaching, _threads, _policy, _maxQueued, _maxQueuedTokens, _requestTimeout, _stallTimeout,
-            _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _maxBody, _perRequestMetrics,
-            _noWarmup, _logLevel, _verifyChecksum,
+            _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _maxBody, _maxOutputTokens, _perRequestMetrics,
+            _noWarmup, _logLevel, _verifyChecksum, _quantization,
         };
         foreach (var option in _observability.All)
         {
@@ -102,6 +108,11 @@ internal sealed class ServeCommand
             var observability = _observability.Read(parse);
             string? modelPath = parse.GetValue(_model);
             string? checksum = parse.GetValue(_verifyChecksum);
+            var loadOptions = ModelCommands.LoadOptions(parse.GetValue(_quantization));
+            if (loadOptions.Quantization is not null && modelPath is null)
+            {
+                throw new ArgumentException("--quantization converts a model's weights at load: it needs --model");
+            }
             if (checksum is not null && modelPath is null)
             {
                 throw new ArgumentException("--verify-checksum needs --model (the demo model has no file to check)");
@@ -112,7 +123,7 @@ internal sealed class ServeCommand
                 {
                     ModelChecksum.Require(modelPath!, checksum);
                 }
-                return ModelSource.Load(modelPath, stderr);
+                return ModelSource.Load(modelPath, stderr, loadOptions);
             }, SluiceObservability.Hooks(observability));
             await server.StartAsync();
             foreach (var address in server.Addresses)
@@ -142,6 +153,7 @@ internal sealed class ServeCommand
         {
             Host = p.GetValue(_host)!,
             Port = p.GetValue(_port),
+            ModelPath = p.GetValue(_model),
             ServedModelNames = p.GetValue(_names) ?? [],
             ApiKeys = p.GetValue(_apiKeys) ?? [],
             ApiKeyFile = p.GetValue(_apiKeyFile),
@@ -155,6 +167,7 @@ internal sealed class ServeCommand
             StallTimeout = Seconds(p.GetValue(_stallTimeout)) ?? defaults.StallTimeout,
             ShutdownTimeout = Seconds(p.GetValue(_shutdownTimeout)) ?? defaults.ShutdownTimeout,
             MaxRequestBodySize = p.GetValue(_maxBody) is { } body ? ByteSize.Parse(body, "--max-request-body-size") : defaults.MaxRequestBodySize,
+            MaxOutputTokens = p.GetValue(_maxOutputTokens),
             EnablePerRequestMetrics = p.GetValue(_perRequestMetrics),
             Warmup = !p.GetValue(_noWarmup),
             LogLevel = p.GetValue(_logLevel)!.ToLowerInvariant() switch

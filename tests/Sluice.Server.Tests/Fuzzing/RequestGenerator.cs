@@ -487,8 +487,9 @@ internal sealed class RequestGenerator
         {
             Set(f, "stream", Bool(stream));
         }
-        if (Chance(0.35))
+        if (stream && Chance(0.35))
         {
+            // only with stream true: without it the server refuses stream_options (400 naming it), as OpenAI does
             Set(f, "stream_options", Obj(("include_usage", Bool(Chance(0.5)))));
         }
         return stream;
