@@ -32,6 +32,7 @@ public sealed unsafe class LlmEngine : IDisposable
     private readonly SchedulerOutput _output = new();
     private readonly ConcurrentQueue<RequestState> _inbox = new();
     private readonly ConcurrentQueue<RequestState> _aborts = new();
+    private readonly ConcurrentQueue<TaskCompletionSource<int>> _prefixResets = new();
     private readonly List<RequestState> _active = [];
     private readonly List<Sequence> _sampled = [];
     private readonly List<GrammarConstraint> _constrained = [];
@@ -199,7 +200,7 @@ public sealed unsafe class LlmEngine : IDisposable
     {
         while (!_stopping)
         {
-            if (DrainInbox() | DrainAborts())
+            if (DrainInbox() | DrainAborts() | DrainPrefixResets())
             {
                 Volatile.Write(ref _stats, Snapshot());
             }
@@ -218,6 +219,7 @@ public sealed unsafe class LlmEngine : IDisposable
             }
         }
         DrainInbox();
+        DrainPrefixResets();
         foreach (var r in _active.ToArray())
         {
             FinishRequest(r, FinishReason.Cancelled);
@@ -231,6 +233,37 @@ public sealed unsafe class LlmEngine : IDisposable
         {
             _active.Add(state);
             _scheduler.Add(state.Sequences[0]);
+            any = true;
+        }
+        return any;
+    }
+
+    /// <summary>
+    /// Forgets every cached prefix block (vLLM's /reset_prefix_cache): blocks held by running sequences stay theirs, they
+    /// are only no longer found by content. Runs on the engine loop, between steps; completes with how many blocks were
+    /// findable. Completes at once (0) when the engine has stopped.
+    /// </summary>
+    public Task<int> ResetPrefixCacheAsync()
+    {
+        var done = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_stopping)
+        {
+            done.SetResult(0);
+            return done.Task;
+        }
+        _prefixResets.Enqueue(done);
+        _signal.Release();
+        return done.Task;
+    }
+
+    private bool DrainPrefixResets()
+    {
+        bool any = false;
+        while (_prefixResets.TryDequeue(out var done))
+        {
+            int cached = _blocks.CachedBlocks;
+            _blocks.ResetPrefixCache();
+            done.TrySetResult(cached);
             any = true;
         }
         return any;
