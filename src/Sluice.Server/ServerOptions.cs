@@ -17,6 +17,12 @@ public sealed record ServerOptions
     /// <summary>--model as given (a file or folder), for the log and /version; null: the built-in demo model.</summary>
     public string? ModelPath { get; init; }
 
+    /// <summary>
+    /// The effective configuration as the command line resolved it (each flag, its value and where it came from: flag,
+    /// environment, config file or default), for GET /version; secrets already redacted. Empty when not built by the CLI.
+    /// </summary>
+    public IReadOnlyList<ConfigSetting> Settings { get; init; } = [];
+
     /// <summary>--served-model-name: names clients may use; the first is reported. Empty uses the model's name.</summary>
     public IReadOnlyList<string> ServedModelNames { get; init; } = [];
 
@@ -92,3 +98,6 @@ public sealed record ServerOptions
         Time = Time,
     };
 }
+
+/// <summary>One flag of the effective configuration: its name without dashes, its value as text, and its source.</summary>
+public sealed record ConfigSetting(string Name, string? Value, string Source);

@@ -28,7 +28,11 @@ public sealed partial class ModelHost : IDisposable
         _options = options;
         _log = log;
         Names = options.ServedModelNames;
+        Digest = new ModelDigest(options.ModelPath);
     }
+
+    /// <summary>The model's SHA-256, computed in the background once it is ready.</summary>
+    public ModelDigest Digest { get; }
 
     public ServerState State => (ServerState)_state;
 
@@ -62,6 +66,7 @@ public sealed partial class ModelHost : IDisposable
         {
             var watch = Stopwatch.StartNew();
             _model = await Task.Run(_load, stopping);
+            Digest.MarkLoaded();
             _engine = new LlmEngine(_model, _engineOptions);
             Chat = new ChatPromptBuilder(_model.Tokenizer, _log);
             if (Names.Count == 0)
@@ -83,6 +88,7 @@ public sealed partial class ModelHost : IDisposable
             if (TrySetState(ServerState.WarmingUp, ServerState.Ready) || TrySetState(ServerState.Loading, ServerState.Ready))
             {
                 LogReady(_log, Name);
+                Digest.StartInBackground();
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
