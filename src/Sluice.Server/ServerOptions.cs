@@ -60,6 +60,9 @@ public sealed record ServerOptions
     /// <summary>--shutdown-timeout (alias --drain-timeout): how long SIGTERM waits for in-flight requests. Default 30 s; 0 aborts them at once.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>--metrics-port: a plain-HTTP listener serving only /metrics and the probes, without the key. Null (default): none.</summary>
+    public int? MetricsPort { get; init; }
+
     /// <summary>--max-request-body-size in bytes: larger bodies get 413. Default 8 MiB.</summary>
     public long MaxRequestBodySize { get; init; } = 8 << 20;
 
@@ -94,6 +97,7 @@ public sealed record ServerOptions
         SslCertFile = SslCertFile,
         SslKeyFile = SslKeyFile,
         MaxRequestBodySize = MaxRequestBodySize,
+        MetricsPort = MetricsPort,
         ShutdownTimeout = ShutdownTimeout,
         Time = Time,
     };

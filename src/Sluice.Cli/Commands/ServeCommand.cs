@@ -45,6 +45,8 @@ internal sealed class ServeCommand
     private readonly Option<string?> _sslCert = new("--ssl-certfile") { Description = "PEM certificate: serve HTTPS (reloaded when it changes)" };
     private readonly Option<string?> _sslKey = new("--ssl-keyfile") { Description = "PEM private key of --ssl-certfile" };
     private readonly Option<string?> _maxBody = new("--max-request-body-size") { Description = "Largest request body, e.g. 8MiB (default); larger gets 413" };
+    private readonly Option<int?> _metricsPort = Flags.OptionalInt("--metrics-port", 0, 65535,
+        "Also listen on this port, plain HTTP, serving only /metrics and the health probes without the key (for scrapers and kubelets when --port has TLS and a key)");
     private readonly Option<int?> _maxOutputTokens = Flags.OptionalInt("--max-output-tokens", 1, int.MaxValue,
         "Default max_tokens of every route and the most a request may ask for (default: 16 for completions, the rest of the context for chat, no ceiling)");
     private readonly Option<bool> _perRequestMetrics = new("--enable-per-request-metrics") { Description = "Responses carry queue, prefill and decode times" };
@@ -69,7 +71,7 @@ internal sealed class ServeCommand
         {
             _config, _model, _names, _host, _port, _maxModelLen, _maxNumSeqs, _maxBatchedTokens, _blockSize, _kvMemory, _kvType,
             _prefixCaching, _noPrefixCaching, _threads, _policy, _maxQueued, _maxQueuedTokens, _requestTimeout, _stallTimeout,
-            _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _maxBody, _maxOutputTokens, _perRequestMetrics,
+            _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _metricsPort, _maxBody, _maxOutputTokens, _perRequestMetrics,
             _noWarmup, _logLevel, _verifyChecksum, _quantization, _checkConfig,
         };
         foreach (var option in _observability.All)
@@ -264,6 +266,7 @@ internal sealed class ServeCommand
             ShutdownTimeout = Seconds(p.GetValue(_shutdownTimeout)) ?? defaults.ShutdownTimeout,
             MaxRequestBodySize = p.GetValue(_maxBody) is { } body ? ByteSize.Parse(body, "--max-request-body-size") : defaults.MaxRequestBodySize,
             MaxOutputTokens = p.GetValue(_maxOutputTokens),
+            MetricsPort = p.GetValue(_metricsPort),
             EnablePerRequestMetrics = p.GetValue(_perRequestMetrics),
             Warmup = !p.GetValue(_noWarmup),
             LogLevel = p.GetValue(_logLevel)!.ToLowerInvariant() switch
