@@ -17,13 +17,14 @@ public sealed class MetricsPortTests : IDisposable
     public async Task MetricsPort_ServesMetricsAndProbesWithoutKey_AndNothingElse()
     {
         string cert = Path.Combine(_dir, "cert.pem"), key = Path.Combine(_dir, "key.pem");
+        var notAfter = new DateTimeOffset(DateTime.UtcNow.Date.AddDays(20), TimeSpan.Zero);
         using (var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256))
         {
             var request = new CertificateRequest("CN=metrics-port", ec, HashAlgorithmName.SHA256);
             var san = new SubjectAlternativeNameBuilder();
             san.AddIpAddress(IPAddress.Loopback);
             request.CertificateExtensions.Add(san.Build());
-            using var self = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+            using var self = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), notAfter);
             File.WriteAllText(cert, self.ExportCertificatePem());
             File.WriteAllText(key, ec.ExportPkcs8PrivateKeyPem());
         }
@@ -36,7 +37,10 @@ public sealed class MetricsPortTests : IDisposable
         using var plain = new HttpClient { BaseAddress = metrics };
         var scrape = await plain.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, scrape.StatusCode);
-        Assert.Contains("sluice_model_state", await scrape.Content.ReadAsStringAsync());
+        string text = await scrape.Content.ReadAsStringAsync();
+        Assert.Contains("sluice_model_state", text);
+        var expiry = new Scrape(text).Value("sluice_tls_certificate_expiry_timestamp_seconds");
+        Assert.Equal(notAfter.ToUnixTimeSeconds(), expiry);
         Assert.Equal(HttpStatusCode.OK, (await plain.GetAsync("/health/ready")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await plain.GetAsync("/health/live")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await plain.GetAsync("/version")).StatusCode);
