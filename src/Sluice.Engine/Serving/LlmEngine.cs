@@ -42,6 +42,7 @@ public sealed unsafe class LlmEngine : IDisposable
     private volatile bool _stopping;
     private EngineStats _stats = new();
     private long _promptTokens, _generationTokens, _steps, _finished, _computedTokens, _scheduledSequences;
+    private long _busyTicks; // Stopwatch ticks inside steps that ran a batch: batch building, the forward pass, sampling
 
     public LlmEngine(LoadedModel model, EngineOptions options)
     {
@@ -292,9 +293,12 @@ public sealed unsafe class LlmEngine : IDisposable
             _signal.Wait(1);
             return;
         }
+        // real time, not _time: busy seconds measure the machine, whatever clock the requests run on
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         BuildBatch();
         _transformer.Forward(_batch, _cache, _logits.Pointer);
         PostProcess();
+        _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
     }
 
     private void BuildBatch()
@@ -536,6 +540,7 @@ public sealed unsafe class LlmEngine : IDisposable
         PrefixCacheQueries = _scheduler.PrefixQueries,
         PrefixCacheHits = _scheduler.PrefixHits,
         Steps = _steps,
+        BusySeconds = _busyTicks / (double)System.Diagnostics.Stopwatch.Frequency,
         ComputedTokens = _computedTokens,
         ScheduledSequences = _scheduledSequences,
         LastStepTokens = _output.TotalTokens,

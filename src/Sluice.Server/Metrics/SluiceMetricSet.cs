@@ -57,6 +57,8 @@ internal sealed class SluiceMetricSet
         r.Add(new ObservedMetric("sluice_preemptions_total", "Running sequences preempted (their KV blocks freed, recomputed later), by reason.", MetricType.Counter, ["reason"],
             () => [new Observation(Stat(st => st.Preemptions), "kv_cache_full")]));
         Engine("sluice_engine_steps_total", "Engine steps run (one batch through the model each).", MetricType.Counter, st => st.Steps);
+        Engine("sluice_engine_busy_seconds_total", "Seconds the engine spent inside steps that ran a batch (the CPU counterpart of GPU utilization; idle waits and worker spinning excluded).",
+            MetricType.Counter, st => st.BusySeconds);
         Engine("sluice_engine_step_tokens_total", "Tokens run through the model, summed over steps (prefill chunks, recomputation, decodes).", MetricType.Counter, st => st.ComputedTokens);
         Engine("sluice_engine_step_sequences_total", "Sequences scheduled, summed over steps.", MetricType.Counter, st => st.ScheduledSequences);
 
