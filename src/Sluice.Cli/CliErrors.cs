@@ -71,14 +71,36 @@ internal static class CliErrors
         or IOException or UnauthorizedAccessException or NotSupportedException or CryptographicException or InvalidOperationException
         or HttpRequestException or UriFormatException or JsonException or TaskCanceledException;
 
+    /// <summary>Exit code of a file the command may not read or write (permission denied).</summary>
+    public const int PermissionDenied = 3;
+
     private static int Report(ParseResult parse, Exception ex)
     {
         var stderr = parse.InvocationConfiguration.Error;
+        if (PermissionProblem(ex) is { } denied)
+        {
+            // .NET says "Access to the path 'X' is denied.": say what it is and what to do, as ls and cat would
+            stderr.WriteLine($"error: permission denied: {denied.Message}");
+            stderr.WriteLine("  run as a user who may read the file, or change its owner or mode (chown, chmod)");
+            return PermissionDenied;
+        }
         stderr.WriteLine("error: " + ex.Message);
         if (ex is CommandException { Hint: { } hint })
         {
             stderr.WriteLine("  " + hint);
         }
         return ex is CommandException c ? c.ExitCode : UsageError;
+    }
+
+    private static UnauthorizedAccessException? PermissionProblem(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is UnauthorizedAccessException denied)
+            {
+                return denied;
+            }
+        }
+        return null;
     }
 }

@@ -66,6 +66,10 @@ public static class SluiceHostingExtensions
         app.UseMiddleware<RequestInfo>();
         app.UseMiddleware<ErrorMiddleware>();
         app.UseRouting();
+        if (app.Services.GetRequiredService<SluiceHostingOptions>().MetricsPort is not null)
+        {
+            app.UseMiddleware<MetricsPortMiddleware>();
+        }
         app.UseMiddleware<ApiKeyMiddleware>();
         return app;
     }
@@ -86,6 +90,18 @@ public static class SluiceHostingExtensions
         foreach (var address in addresses)
         {
             kestrel.Listen(address, options.Port, Configure);
+        }
+        if (options.MetricsPort is { } metricsPort)
+        {
+            foreach (var address in addresses)
+            {
+                // plain HTTP, tagged so MetricsPortMiddleware knows its requests whatever port was picked
+                kestrel.Listen(address, metricsPort, listen => listen.Use(next => connection =>
+                {
+                    connection.Items[MetricsPortMiddleware.ConnectionTag] = true;
+                    return next(connection);
+                }));
+            }
         }
     }
 }

@@ -31,6 +31,16 @@ public sealed record SluiceHostingOptions
     /// <summary>--ssl-keyfile: PEM private key of <see cref="SslCertFile"/>.</summary>
     public string? SslKeyFile { get; init; }
 
+    /// <summary>
+    /// --metrics-port: a second, plain-HTTP listener on the same host serving only <see cref="MetricsPortPaths"/> without the
+    /// key, for scrapers and kubelets when the API port has TLS and a key. Null (default): none; 0 picks a free port.
+    /// </summary>
+    public int? MetricsPort { get; init; }
+
+    /// <summary>What the metrics port serves: /metrics and the health probes; anything else there is a 404.</summary>
+    public IReadOnlyList<string> MetricsPortPaths { get; init; } =
+        ["/metrics", "/health", "/health/live", "/health/ready", "/health/liveness", "/health/readiness"];
+
     /// <summary>--max-request-body-size in bytes: larger bodies get 413. Default 8 MiB.</summary>
     public long MaxRequestBodySize { get; init; } = 8 << 20;
 

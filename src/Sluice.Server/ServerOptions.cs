@@ -14,6 +14,15 @@ public sealed record ServerOptions
     /// <summary>--port. Default 8000; 0 picks a free port (see <see cref="SluiceServer.Addresses"/>).</summary>
     public int Port { get; init; } = 8000;
 
+    /// <summary>--model as given (a file or folder), for the log and /version; null: the built-in demo model.</summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>
+    /// The effective configuration as the command line resolved it (each flag, its value and where it came from: flag,
+    /// environment, config file or default), for GET /version; secrets already redacted. Empty when not built by the CLI.
+    /// </summary>
+    public IReadOnlyList<ConfigSetting> Settings { get; init; } = [];
+
     /// <summary>--served-model-name: names clients may use; the first is reported. Empty uses the model's name.</summary>
     public IReadOnlyList<string> ServedModelNames { get; init; } = [];
 
@@ -51,8 +60,18 @@ public sealed record ServerOptions
     /// <summary>--shutdown-timeout (alias --drain-timeout): how long SIGTERM waits for in-flight requests. Default 30 s; 0 aborts them at once.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>--metrics-port: a plain-HTTP listener serving only /metrics and the probes, without the key. Null (default): none.</summary>
+    public int? MetricsPort { get; init; }
+
     /// <summary>--max-request-body-size in bytes: larger bodies get 413. Default 8 MiB.</summary>
     public long MaxRequestBodySize { get; init; } = 8 << 20;
+
+    /// <summary>
+    /// --max-output-tokens: the default max_tokens of every generation route and the largest a request may ask for (more is
+    /// a 400 naming the field). Null (default): completions and predict default to 16 as OpenAI's and vLLM's do, chat to
+    /// what is left of the context, and no ceiling but the context.
+    /// </summary>
+    public int? MaxOutputTokens { get; init; }
 
     /// <summary>--enable-per-request-metrics: responses (and the last stream chunk) carry queue/prefill/decode times.</summary>
     public bool EnablePerRequestMetrics { get; init; }
@@ -78,7 +97,11 @@ public sealed record ServerOptions
         SslCertFile = SslCertFile,
         SslKeyFile = SslKeyFile,
         MaxRequestBodySize = MaxRequestBodySize,
+        MetricsPort = MetricsPort,
         ShutdownTimeout = ShutdownTimeout,
         Time = Time,
     };
 }
+
+/// <summary>One flag of the effective configuration: its name without dashes, its value as text, and its source.</summary>
+public sealed record ConfigSetting(string Name, string? Value, string Source);

@@ -1,6 +1,9 @@
 using System.CommandLine;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Sluice.Cli.Diagnosis;
 using Sluice.Hosting.Metrics.Parsing;
@@ -19,6 +22,8 @@ internal sealed class DoctorCommand(TimeProvider time)
     private readonly Option<double> _window = new("--window") { Description = "Seconds between the two scrapes", DefaultValueFactory = _ => 10 };
     private readonly Option<bool> _json = new("--json") { Description = "Print one JSON object (symptom codes, evidence, levers, numbers)" };
     private readonly Option<double?> _ttft = new("--ttft-target") { Description = "Mean time to first token above this many seconds is high (default 1)" };
+    private readonly Option<string?> _cacert = new("--cacert") { Description = "PEM file of the CA certificate(s) that signed the server's certificate (a private CA or a self-signed one)" };
+    private readonly Option<bool> _insecure = new("--insecure", "-k") { Description = "Do not check the server's TLS certificate (as curl -k)" };
     private readonly Option<double?> _itl = new("--itl-target") { Description = "Mean inter-token latency above this many seconds is slow decode (default 0.2)" };
 
     public static Command Create(TimeProvider? time = null) => new DoctorCommand(time ?? TimeProvider.System).Build();
@@ -27,7 +32,7 @@ internal sealed class DoctorCommand(TimeProvider time)
     {
         var cmd = new Command("doctor", "Diagnose a running server from its metrics and health: queueing, prefill, decode, KV pressure, errors, not ready.")
         {
-            _url, _apiKey, _window, _json, _ttft, _itl,
+            _url, _apiKey, _window, _json, _ttft, _itl, _cacert, _insecure,
         };
         cmd.SetAction((parse, cancel) => CliErrors.RunAsync(parse, () => RunAsync(parse, cancel)));
         return cmd;
@@ -50,7 +55,11 @@ internal sealed class DoctorCommand(TimeProvider time)
             TtftSeconds = parse.GetValue(_ttft) ?? defaults.TtftSeconds,
             ItlSeconds = parse.GetValue(_itl) ?? defaults.ItlSeconds,
         };
-        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
+        using var http = new HttpClient(TlsHandler(parse.GetValue(_cacert), parse.GetValue(_insecure)))
+        {
+            BaseAddress = baseUri,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
         if ((parse.GetValue(_apiKey) ?? Environment.GetEnvironmentVariable("SLUICE_API_KEY")) is { Length: > 0 } key)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -67,6 +76,52 @@ internal sealed class DoctorCommand(TimeProvider time)
         var report = new DoctorReport(baseUri.ToString(), health, numbers, Diagnoser.Diagnose(numbers, health, thresholds));
         stdout.Write(parse.GetValue(_json) ? report.Json() + "\n" : report.Text());
         return report.Healthy ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The handler that checks the server's certificate: the system's trust store by default, only the CA certificates of
+    /// <paramref name="cacert"/> when given (curl's --cacert), or nothing with <paramref name="insecure"/>.
+    /// </summary>
+    internal static HttpClientHandler TlsHandler(string? cacert, bool insecure)
+    {
+        if (cacert is not null && insecure)
+        {
+            throw new ArgumentException("give --cacert or --insecure, not both");
+        }
+        var handler = new HttpClientHandler();
+        if (insecure)
+        {
+            handler.ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator;
+        }
+        else if (cacert is not null)
+        {
+            var roots = new X509Certificate2Collection();
+            try
+            {
+                roots.ImportFromPemFile(cacert);
+            }
+            catch (Exception ex) when (ex is IOException or CryptographicException)
+            {
+                throw new ArgumentException($"--cacert {cacert}: cannot read a PEM certificate ({ex.Message})", ex);
+            }
+            if (roots.Count == 0)
+            {
+                throw new ArgumentException($"--cacert {cacert}: no certificate in the file (expected PEM: -----BEGIN CERTIFICATE-----)");
+            }
+            handler.ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+                {
+                    return false;
+                }
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(certificate);
+            };
+        }
+        return handler;
     }
 
     private static async Task<MetricSnapshot> ScrapeAsync(HttpClient http, CancellationToken cancel)

@@ -39,9 +39,13 @@ internal static class GenerateCommand
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Keep generating past end-of-generation tokens" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with token ids, text and top-10 logprobs per position" };
         var threads = Flags.OptionalInt("--threads", 1, WorkerPool.MaxThreads, "Kernel threads (default: all cores)", "-t");
+        var noParseSpecial = new Option<bool>("--no-parse-special")
+        {
+            Description = "Read special-token text such as <|im_start|> in --prompt as plain text (default: as the special token, like the server)",
+        };
         var cmd = new Command("generate", "Generate a completion for a prompt.")
         {
-            model, prompt, maxTokens, temperature, topP, topK, minP, repetitionPenalty, seed, ignoreEos, json, threads,
+            model, prompt, maxTokens, temperature, topP, topK, minP, repetitionPenalty, seed, ignoreEos, json, threads, noParseSpecial,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -70,7 +74,8 @@ internal static class GenerateCommand
                 int[] promptIds;
                 try
                 {
-                    promptIds = loaded.Tokenizer.Encode(text, addSpecial: true, parseSpecial: false, maxTokens: context);
+                    // as the server's /v1/completions, llama-cli and llama-server read a text prompt
+                    promptIds = loaded.Tokenizer.Encode(text, addSpecial: true, parseSpecial: !parse.GetValue(noParseSpecial), maxTokens: context);
                 }
                 catch (TokenLimitExceededException)
                 {

@@ -59,7 +59,8 @@ internal static class ModelCommands
         }
         return WeightMix.TryParse(quantization, out var mix)
             ? new ModelLoadOptions { Quantization = mix }
-            : throw new ArgumentException($"unknown quantization '{quantization}' (known: {string.Join(", ", WeightMix.All.Select(m => m.Name.ToLowerInvariant()))})");
+            : throw new ArgumentException($"--quantization '{quantization}' is not supported: it converts F32/F16/BF16 weights at load to one of " +
+                $"{string.Join(", ", WeightMix.All.Select(m => m.Name.ToLowerInvariant()))}; pre-quantized checkpoints (awq, gptq, bitsandbytes, fp8) are not loaded");
     }
 
     internal static string Describe(GgufFile gguf)

@@ -45,10 +45,22 @@ internal sealed class ServeCommand
     private readonly Option<string?> _sslCert = new("--ssl-certfile") { Description = "PEM certificate: serve HTTPS (reloaded when it changes)" };
     private readonly Option<string?> _sslKey = new("--ssl-keyfile") { Description = "PEM private key of --ssl-certfile" };
     private readonly Option<string?> _maxBody = new("--max-request-body-size") { Description = "Largest request body, e.g. 8MiB (default); larger gets 413" };
+    private readonly Option<int?> _metricsPort = Flags.OptionalInt("--metrics-port", 0, 65535,
+        "Also listen on this port, plain HTTP, serving only /metrics and the health probes without the key (for scrapers and kubelets when --port has TLS and a key)");
+    private readonly Option<int?> _maxOutputTokens = Flags.OptionalInt("--max-output-tokens", 1, int.MaxValue,
+        "Default max_tokens of every route and the most a request may ask for (default: 16 for completions, the rest of the context for chat, no ceiling)");
     private readonly Option<bool> _perRequestMetrics = new("--enable-per-request-metrics") { Description = "Responses carry queue, prefill and decode times" };
     private readonly Option<bool> _noWarmup = new("--no-warmup") { Description = "Report ready without the warm-up generation" };
     private readonly Option<string> _logLevel = new("--log-level") { Description = "trace, debug, info, warning or error", DefaultValueFactory = _ => "info" };
     private readonly Option<string?> _verifyChecksum = new("--verify-checksum") { Description = "Refuse to serve a model file whose SHA-256 differs: a hex digest, or a manifest in sha256sum's format" };
+    private readonly Option<string?> _quantization = new("--quantization", "-q")
+    {
+        Description = "Convert the model's F32/F16/BF16 weights at load: q8_0, q4_0, q4_k_m... (pre-quantized awq, gptq, bitsandbytes checkpoints are refused)",
+    };
+    private readonly Option<bool> _checkConfig = new("--check-config")
+    {
+        Description = "Check the flags, environment, config file, the model's header and checksum, the TLS and key files, print the effective configuration and exit (non-zero on an error)",
+    };
     private readonly ObservabilityFlags _observability = new();
 
     public static Command Create() => new ServeCommand().Build();
@@ -59,8 +71,8 @@ internal sealed class ServeCommand
         {
             _config, _model, _names, _host, _port, _maxModelLen, _maxNumSeqs, _maxBatchedTokens, _blockSize, _kvMemory, _kvType,
             _prefixCaching, _noPrefixCaching, _threads, _policy, _maxQueued, _maxQueuedTokens, _requestTimeout, _stallTimeout,
-            _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _maxBody, _perRequestMetrics,
-            _noWarmup, _logLevel, _verifyChecksum,
+            _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _metricsPort, _maxBody, _maxOutputTokens, _perRequestMetrics,
+            _noWarmup, _logLevel, _verifyChecksum, _quantization, _checkConfig,
         };
         foreach (var option in _observability.All)
         {
@@ -77,22 +89,19 @@ internal sealed class ServeCommand
         var stderr = parse.InvocationConfiguration.Error;
         return await CliErrors.RunAsync(parse, async () =>
         {
-            string keyOrigin = "--api-key";
-            if (parse.GetValue(_config) is { } configPath)
+            // flag > SLUICE_<FLAG> > --config file
+            (parse, var settings) = EffectiveConfig.Resolve(parse, cmd, _config, Environment.GetEnvironmentVariables());
+            string keyOrigin = settings.First(x => x.Name == "api-key").Source switch
             {
-                // the command line's keys replace the file's: name the file only when they came from it
-                if (parse.GetResult(_apiKeys) is not { Implicit: false })
-                {
-                    keyOrigin = $"api-key in {configPath}";
-                }
-                parse = ConfigFile.Merge(parse, cmd, configPath);
-                if (parse.Errors.Count > 0)
-                {
-                    stderr.WriteLine($"error: {configPath}: {parse.Errors[0].Message}");
-                    return 2;
-                }
+                "config" => $"api-key in {parse.GetValue(_config)}",
+                "environment" => EnvironmentFlags.Variable(_apiKeys),
+                _ => "--api-key",
+            };
+            if (parse.GetValue(_checkConfig))
+            {
+                return CheckConfig(parse, settings, keyOrigin, stdout, stderr);
             }
-            var options = _observability.Apply(parse, ServerOptionsFrom(parse));
+            var options = _observability.Apply(parse, ServerOptionsFrom(parse)) with { Settings = settings };
             foreach (var key in options.ApiKeys)
             {
                 FileApiKeyStore.RequireKey(key, keyOrigin);
@@ -102,6 +111,11 @@ internal sealed class ServeCommand
             var observability = _observability.Read(parse);
             string? modelPath = parse.GetValue(_model);
             string? checksum = parse.GetValue(_verifyChecksum);
+            var loadOptions = ModelCommands.LoadOptions(parse.GetValue(_quantization));
+            if (loadOptions.Quantization is not null && modelPath is null)
+            {
+                throw new ArgumentException("--quantization converts a model's weights at load: it needs --model");
+            }
             if (checksum is not null && modelPath is null)
             {
                 throw new ArgumentException("--verify-checksum needs --model (the demo model has no file to check)");
@@ -112,7 +126,7 @@ internal sealed class ServeCommand
                 {
                     ModelChecksum.Require(modelPath!, checksum);
                 }
-                return ModelSource.Load(modelPath, stderr);
+                return ModelSource.Load(modelPath, stderr, loadOptions);
             }, SluiceObservability.Hooks(observability));
             await server.StartAsync();
             foreach (var address in server.Addresses)
@@ -134,6 +148,101 @@ internal sealed class ServeCommand
         });
     }
 
+    /// <summary>
+    /// `serve --check-config`: every check a start would make before serving, without listening or loading the weights;
+    /// prints the effective configuration and each problem; exit 0 when there is none, 2 otherwise.
+    /// </summary>
+    private int CheckConfig(ParseResult parse, IReadOnlyList<Server.ConfigSetting> settings, string keyOrigin, TextWriter stdout, TextWriter stderr)
+    {
+        var problems = new List<string>();
+        var warnings = new List<string>();
+        void Check(Action check)
+        {
+            try
+            {
+                check();
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException or IOException or UnauthorizedAccessException or InvalidDataException
+                or System.Security.Cryptography.CryptographicException or Engine.Formats.ModelFormatException or InvalidOperationException)
+            {
+                problems.Add(ex.Message);
+            }
+        }
+        Check(() => _ = _observability.Apply(parse, ServerOptionsFrom(parse)));
+        Check(() => _observability.Read(parse));
+        Check(() => EngineOptionsFrom(parse).Validate());
+        Check(() => ModelCommands.LoadOptions(parse.GetValue(_quantization)));
+        foreach (var key in parse.GetValue(_apiKeys) ?? [])
+        {
+            Check(() => FileApiKeyStore.RequireKey(key, keyOrigin));
+        }
+        if (parse.GetValue(_apiKeyFile) is { } keyFile)
+        {
+            Check(() => _ = File.ReadAllLines(keyFile));
+        }
+        string? cert = parse.GetValue(_sslCert), key2 = parse.GetValue(_sslKey);
+        if ((cert is null) != (key2 is null))
+        {
+            problems.Add("--ssl-certfile and --ssl-keyfile go together: give both or neither");
+        }
+        else if (cert is not null)
+        {
+            Check(() =>
+            {
+                using var certificate = Hosting.Tls.CertificateReloader.Load(cert, key2!);
+                var now = DateTime.UtcNow;
+                if (certificate.NotAfter.ToUniversalTime() < now)
+                {
+                    problems.Add($"--ssl-certfile {cert}: the certificate expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC");
+                }
+                else if (certificate.NotBefore.ToUniversalTime() > now)
+                {
+                    problems.Add($"--ssl-certfile {cert}: the certificate is not valid before {certificate.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC");
+                }
+                else if (certificate.NotAfter.ToUniversalTime() < now.AddDays(14))
+                {
+                    warnings.Add($"--ssl-certfile {cert}: the certificate expires on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC, in less than 14 days");
+                }
+            });
+        }
+        string? model = parse.GetValue(_model);
+        if (model is not null)
+        {
+            Check(() =>
+            {
+                if (Directory.Exists(model))
+                {
+                    _ = Engine.Models.HuggingFace.HfConfigReader.Read(Path.Combine(model, "config.json"));
+                }
+                else
+                {
+                    using var gguf = Engine.Formats.Gguf.GgufFile.Open(model);
+                    _ = Engine.Models.ModelConfig.FromGguf(gguf);
+                }
+            });
+            if (parse.GetValue(_verifyChecksum) is { } checksum)
+            {
+                Check(() => ModelChecksum.Require(model, checksum));
+            }
+        }
+        else if (parse.GetValue(_verifyChecksum) is not null)
+        {
+            problems.Add("--verify-checksum needs --model (the demo model has no file to check)");
+        }
+        stdout.WriteLine("effective configuration (flag > environment > config file > default):");
+        stdout.Write(EffectiveConfig.Text(settings));
+        foreach (var warning in warnings)
+        {
+            stderr.WriteLine("warning: " + warning);
+        }
+        foreach (var problem in problems)
+        {
+            stderr.WriteLine("error: " + problem);
+        }
+        stdout.WriteLine(problems.Count == 0 ? "check-config: OK" : $"check-config: {problems.Count} problem{(problems.Count == 1 ? "" : "s")}");
+        return problems.Count == 0 ? 0 : CliErrors.UsageError;
+    }
+
     private ServerOptions ServerOptionsFrom(ParseResult p)
     {
         var defaults = new ServerOptions();
@@ -142,6 +251,7 @@ internal sealed class ServeCommand
         {
             Host = p.GetValue(_host)!,
             Port = p.GetValue(_port),
+            ModelPath = p.GetValue(_model),
             ServedModelNames = p.GetValue(_names) ?? [],
             ApiKeys = p.GetValue(_apiKeys) ?? [],
             ApiKeyFile = p.GetValue(_apiKeyFile),
@@ -155,6 +265,8 @@ internal sealed class ServeCommand
             StallTimeout = Seconds(p.GetValue(_stallTimeout)) ?? defaults.StallTimeout,
             ShutdownTimeout = Seconds(p.GetValue(_shutdownTimeout)) ?? defaults.ShutdownTimeout,
             MaxRequestBodySize = p.GetValue(_maxBody) is { } body ? ByteSize.Parse(body, "--max-request-body-size") : defaults.MaxRequestBodySize,
+            MaxOutputTokens = p.GetValue(_maxOutputTokens),
+            MetricsPort = p.GetValue(_metricsPort),
             EnablePerRequestMetrics = p.GetValue(_perRequestMetrics),
             Warmup = !p.GetValue(_noWarmup),
             LogLevel = p.GetValue(_logLevel)!.ToLowerInvariant() switch

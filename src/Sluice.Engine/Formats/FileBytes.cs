@@ -50,6 +50,15 @@ public sealed unsafe class FileBytes : IDisposable
         {
             throw new ModelFormatException(path, "file not found");
         }
+        try
+        {
+            // before the size: a file this user may not read reports that, not a length (files in /proc say 0 bytes)
+            File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete).Dispose();
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new UnauthorizedAccessException($"model file '{path}' cannot be read by this user ({ex.Message})", ex);
+        }
         long size = new FileInfo(path).Length;
         if (size < minLength)
         {

@@ -16,6 +16,13 @@ public sealed record EngineStats
     public long PrefixCacheHits { get; init; }
     public long Steps { get; init; }
 
+    /// <summary>
+    /// Seconds the engine thread spent inside steps that ran a batch (building it, the forward pass, sampling and
+    /// post-processing): the CPU counterpart of GPU utilization. Idle waits and the worker pool's spinning between steps
+    /// do not count; as of the last snapshot, so up to one step behind.
+    /// </summary>
+    public double BusySeconds { get; init; }
+
     /// <summary>Tokens run through the model (prefill chunks, recomputation after preemption, decodes).</summary>
     public long ComputedTokens { get; init; }
 

@@ -32,6 +32,7 @@ public sealed unsafe class LlmEngine : IDisposable
     private readonly SchedulerOutput _output = new();
     private readonly ConcurrentQueue<RequestState> _inbox = new();
     private readonly ConcurrentQueue<RequestState> _aborts = new();
+    private readonly ConcurrentQueue<TaskCompletionSource<int>> _prefixResets = new();
     private readonly List<RequestState> _active = [];
     private readonly List<Sequence> _sampled = [];
     private readonly List<GrammarConstraint> _constrained = [];
@@ -41,6 +42,7 @@ public sealed unsafe class LlmEngine : IDisposable
     private volatile bool _stopping;
     private EngineStats _stats = new();
     private long _promptTokens, _generationTokens, _steps, _finished, _computedTokens, _scheduledSequences;
+    private long _busyTicks; // Stopwatch ticks inside steps that ran a batch: batch building, the forward pass, sampling
 
     public LlmEngine(LoadedModel model, EngineOptions options)
     {
@@ -199,7 +201,7 @@ public sealed unsafe class LlmEngine : IDisposable
     {
         while (!_stopping)
         {
-            if (DrainInbox() | DrainAborts())
+            if (DrainInbox() | DrainAborts() | DrainPrefixResets())
             {
                 Volatile.Write(ref _stats, Snapshot());
             }
@@ -218,6 +220,7 @@ public sealed unsafe class LlmEngine : IDisposable
             }
         }
         DrainInbox();
+        DrainPrefixResets();
         foreach (var r in _active.ToArray())
         {
             FinishRequest(r, FinishReason.Cancelled);
@@ -231,6 +234,37 @@ public sealed unsafe class LlmEngine : IDisposable
         {
             _active.Add(state);
             _scheduler.Add(state.Sequences[0]);
+            any = true;
+        }
+        return any;
+    }
+
+    /// <summary>
+    /// Forgets every cached prefix block (vLLM's /reset_prefix_cache): blocks held by running sequences stay theirs, they
+    /// are only no longer found by content. Runs on the engine loop, between steps; completes with how many blocks were
+    /// findable. Completes at once (0) when the engine has stopped.
+    /// </summary>
+    public Task<int> ResetPrefixCacheAsync()
+    {
+        var done = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_stopping)
+        {
+            done.SetResult(0);
+            return done.Task;
+        }
+        _prefixResets.Enqueue(done);
+        _signal.Release();
+        return done.Task;
+    }
+
+    private bool DrainPrefixResets()
+    {
+        bool any = false;
+        while (_prefixResets.TryDequeue(out var done))
+        {
+            int cached = _blocks.CachedBlocks;
+            _blocks.ResetPrefixCache();
+            done.TrySetResult(cached);
             any = true;
         }
         return any;
@@ -259,9 +293,12 @@ public sealed unsafe class LlmEngine : IDisposable
             _signal.Wait(1);
             return;
         }
+        // real time, not _time: busy seconds measure the machine, whatever clock the requests run on
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         BuildBatch();
         _transformer.Forward(_batch, _cache, _logits.Pointer);
         PostProcess();
+        _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
     }
 
     private void BuildBatch()
@@ -503,6 +540,7 @@ public sealed unsafe class LlmEngine : IDisposable
         PrefixCacheQueries = _scheduler.PrefixQueries,
         PrefixCacheHits = _scheduler.PrefixHits,
         Steps = _steps,
+        BusySeconds = _busyTicks / (double)System.Diagnostics.Stopwatch.Frequency,
         ComputedTokens = _computedTokens,
         ScheduledSequences = _scheduledSequences,
         LastStepTokens = _output.TotalTokens,

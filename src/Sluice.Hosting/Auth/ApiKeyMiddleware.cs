@@ -15,7 +15,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IApiKeyStore keys, 
 
     public async Task InvokeAsync(HttpContext context)
     {
-        if (!keys.Enabled || _open.Contains(context.Request.Path.Value?.TrimEnd('/') ?? ""))
+        if (!keys.Enabled || _open.Contains(context.Request.Path.Value?.TrimEnd('/') ?? "") || context.Items.ContainsKey(MetricsPortMiddleware.OpenItem))
         {
             await next(context);
             return;

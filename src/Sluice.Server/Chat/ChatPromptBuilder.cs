@@ -121,7 +121,10 @@ public sealed partial class ChatPromptBuilder
         return ids;
     }
 
-    public int[] Build(ChatConversation conversation, int maxTokens = int.MaxValue)
+    public int[] Build(ChatConversation conversation, int maxTokens = int.MaxValue) => BuildRendered(conversation, maxTokens).Ids;
+
+    /// <summary>The rendered prompt text and its tokens (POST /tokenize shows both).</summary>
+    public (string Text, int[] Ids) BuildRendered(ChatConversation conversation, int maxTokens = int.MaxValue)
     {
         // the messages alone may be too long to fit: refuse before rendering them into a still longer string
         long characters = conversation.Messages.Sum(m => (long)(m.Content?.Length ?? 0));
@@ -129,7 +132,8 @@ public sealed partial class ChatPromptBuilder
         {
             throw PromptErrors.TooLong(new TokenLimitExceededException(maxTokens, characters), "messages");
         }
-        return Tokenize(Render(conversation), maxTokens);
+        string text = Render(conversation);
+        return (text, Tokenize(text, maxTokens));
     }
 
     [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "The model's chat template does not parse ({Reason}); chat requests use ChatML instead")]

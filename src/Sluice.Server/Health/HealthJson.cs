@@ -7,4 +7,5 @@ namespace Sluice.Server.Health;
 [JsonSerializable(typeof(ProbeReport))]
 [JsonSerializable(typeof(VersionReport))]
 [JsonSerializable(typeof(WarmupReport))]
+[JsonSerializable(typeof(PrefixCacheResetReport))]
 internal sealed partial class HealthJson : JsonSerializerContext;

@@ -28,7 +28,11 @@ public sealed partial class ModelHost : IDisposable
         _options = options;
         _log = log;
         Names = options.ServedModelNames;
+        Digest = new ModelDigest(options.ModelPath);
     }
+
+    /// <summary>The model's SHA-256, computed in the background once it is ready.</summary>
+    public ModelDigest Digest { get; }
 
     public ServerState State => (ServerState)_state;
 
@@ -56,10 +60,13 @@ public sealed partial class ModelHost : IDisposable
     /// <summary>Loads the model, starts the engine and warms it up; failures leave the host Failed with the reason.</summary>
     internal async Task LoadAsync(CancellationToken stopping)
     {
+        string loading = Names.Count > 0 ? Names[0] : _options.ModelPath ?? "demo";
+        LogLoading(_log, loading);
         try
         {
             var watch = Stopwatch.StartNew();
             _model = await Task.Run(_load, stopping);
+            Digest.MarkLoaded();
             _engine = new LlmEngine(_model, _engineOptions);
             Chat = new ChatPromptBuilder(_model.Tokenizer, _log);
             if (Names.Count == 0)
@@ -80,14 +87,15 @@ public sealed partial class ModelHost : IDisposable
             }
             if (TrySetState(ServerState.WarmingUp, ServerState.Ready) || TrySetState(ServerState.Loading, ServerState.Ready))
             {
-                LogReady(_log);
+                LogReady(_log, Name);
+                Digest.StartInBackground();
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             Failure = ex.Message;
             _state = (int)ServerState.Failed;
-            LogLoadFailed(_log, ex.Message);
+            LogLoadFailed(_log, Names.Count > 0 ? Names[0] : loading, ex.Message);
         }
         finally
         {
@@ -121,7 +129,12 @@ public sealed partial class ModelHost : IDisposable
         }
     }
 
-    [LoggerMessage(EventId = 1, EventName = "model_loaded", Level = LogLevel.Information, Message = "Model {Model} ({Format}) loaded: max-model-len {MaxModelLen}, {Blocks} KV blocks ({KvMib:F0} MiB), in {Seconds:F2} s")]
+    // "model loading", "model loaded", "model ready" and "model failed" are what runbooks grep for: keep the words together
+
+    [LoggerMessage(EventId = 8, EventName = "model_loading", Level = LogLevel.Information, Message = "model loading: {Model}")]
+    private static partial void LogLoading(ILogger log, string model);
+
+    [LoggerMessage(EventId = 1, EventName = "model_loaded", Level = LogLevel.Information, Message = "model loaded: {Model} ({Format}), max-model-len {MaxModelLen}, {Blocks} KV blocks ({KvMib:F0} MiB), in {Seconds:F2} s")]
     private static partial void LogLoaded(ILogger log, string model, string format, int maxModelLen, int blocks, double kvMib, double seconds);
 
     [LoggerMessage(EventId = 7, EventName = "kernels", Level = LogLevel.Information, Message = "Kernels: {KernelPath} ({Kernels}) on {Cpu}, {Threads} threads")]
@@ -133,11 +146,11 @@ public sealed partial class ModelHost : IDisposable
     [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Warm-up finished in {Milliseconds:F0} ms")]
     private static partial void LogWarmedUp(ILogger log, double milliseconds);
 
-    [LoggerMessage(EventId = 4, EventName = "ready", Level = LogLevel.Information, Message = "Ready")]
-    private static partial void LogReady(ILogger log);
+    [LoggerMessage(EventId = 4, EventName = "ready", Level = LogLevel.Information, Message = "model ready: {Model}")]
+    private static partial void LogReady(ILogger log, string model);
 
-    [LoggerMessage(EventId = 5, EventName = "model_load_failed", Level = LogLevel.Critical, Message = "Model failed to load: {Reason}")]
-    private static partial void LogLoadFailed(ILogger log, string reason);
+    [LoggerMessage(EventId = 5, EventName = "model_load_failed", Level = LogLevel.Critical, Message = "model failed: {Model}: {Reason}")]
+    private static partial void LogLoadFailed(ILogger log, string model, string reason);
 
     [LoggerMessage(EventId = 6, EventName = "model_unloaded", Level = LogLevel.Information, Message = "Model {Model} ({Format}) unloaded")]
     private static partial void LogUnloaded(ILogger log, string model, string format);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Sluice.Hosting.Metrics;
 using Sluice.Hosting.Metrics.Exposition;
+using Sluice.Hosting.Tls;
 using Sluice.Server.Hosting;
 using Sluice.Server.Observability;
 
@@ -19,13 +20,21 @@ public sealed class ServerMetrics : IDisposable
     private readonly VllmMetricSet? _vllm;
     private readonly Process _process = Process.GetCurrentProcess();
 
-    public ServerMetrics(ServingContext serving, MetricsOptions options)
+    /// <param name="certificates">The served TLS certificate, for its expiry gauge (null: no TLS, no gauge).</param>
+    public ServerMetrics(ServingContext serving, MetricsOptions options, CertificateReloader? certificates = null)
     {
         _serving = serving;
         _state = new ScrapeState(serving);
         Registry = new MetricRegistry();
         _sluice = new SluiceMetricSet(Registry, options, _state);
         ProcessMetricSet.Register(Registry, _process);
+        if (certificates is not null)
+        {
+            // as blackbox_exporter's probe_ssl_earliest_cert_expiry: alert on (this - time()) < 14 days
+            Registry.Add(ObservedMetric.Single("sluice_tls_certificate_expiry_timestamp_seconds",
+                "Unix time at which the served TLS certificate expires (the one in use now, reloads included).", MetricType.Gauge,
+                () => new DateTimeOffset(certificates.Current.NotAfter.ToUniversalTime()).ToUnixTimeSeconds()));
+        }
         if (options.Compat == MetricsCompat.Vllm)
         {
             _vllm = new VllmMetricSet(Registry, options, _state);

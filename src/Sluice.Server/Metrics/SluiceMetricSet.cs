@@ -57,6 +57,8 @@ internal sealed class SluiceMetricSet
         r.Add(new ObservedMetric("sluice_preemptions_total", "Running sequences preempted (their KV blocks freed, recomputed later), by reason.", MetricType.Counter, ["reason"],
             () => [new Observation(Stat(st => st.Preemptions), "kv_cache_full")]));
         Engine("sluice_engine_steps_total", "Engine steps run (one batch through the model each).", MetricType.Counter, st => st.Steps);
+        Engine("sluice_engine_busy_seconds_total", "Seconds the engine spent inside steps that ran a batch (the CPU counterpart of GPU utilization; idle waits and worker spinning excluded).",
+            MetricType.Counter, st => st.BusySeconds);
         Engine("sluice_engine_step_tokens_total", "Tokens run through the model, summed over steps (prefill chunks, recomputation, decodes).", MetricType.Counter, st => st.ComputedTokens);
         Engine("sluice_engine_step_sequences_total", "Sequences scheduled, summed over steps.", MetricType.Counter, st => st.ScheduledSequences);
 
@@ -81,12 +83,28 @@ internal sealed class SluiceMetricSet
             () => Enum.GetValues<ServerState>().Select(st => new Observation(s.Host.State == st ? 1 : 0, LabelValues.Snake(st)))));
         r.Add(ObservedMetric.Single("sluice_model_load_seconds", "How long loading the model and starting the engine took (0 until loaded).", MetricType.Gauge, () => s.Host.LoadTime.TotalSeconds));
         r.Add(ObservedMetric.Single("sluice_model_weights_bytes", "Bytes of model weights one decode step reads (memory-mapped or converted at load).", MetricType.Gauge, () => s.Host.Model?.WeightBytes ?? 0));
-        r.Add(new ObservedMetric("sluice_model_info", "Always 1: the served model (first served name), its format and architecture.", MetricType.Gauge, ["model", "format", "architecture"],
-            () => s.Host.Model is { } m ? [new Observation(1, s.Host.Name, m.Format, m.Config.Architecture)] : []));
-        string version = typeof(SluiceMetricSet).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
-        r.Add(new ObservedMetric("sluice_build_info", "Always 1: the Sluice version, .NET runtime, CPU model and the kernels' instruction-set path.", MetricType.Gauge,
-            ["version", "runtime", "cpu", "kernel_path"],
-            () => [new Observation(1, version, Environment.Version.ToString(), Sluice.Engine.Kernels.CpuInfo.Model, Sluice.Engine.Kernels.Simd.Path)]));
+        (Engine.Models.LoadedModel Model, ModelFingerprint Print)? fingerprint = null; // computed at the first scrape after load
+        r.Add(new ObservedMetric("sluice_model_info",
+            "Always 1: the served model (first served name), its format, architecture, sha256 (empty until computed), weight types, tokenizer and chat-template hashes and generation defaults.",
+            MetricType.Gauge, ["model", "format", "architecture", "sha256", "quantization", "tokenizer_hash", "chat_template_hash", "temperature", "top_p", "top_k"],
+            () =>
+            {
+                if (s.Host.Model is not { } m)
+                {
+                    return [];
+                }
+                var f = fingerprint is { } known && ReferenceEquals(known.Model, m) ? known.Print : (fingerprint = (m, ModelFingerprint.Of(m, s.Host.Chat))).Value.Print;
+                return [new Observation(1, s.Host.Name, m.Format, m.Config.Architecture, s.Host.Digest.Sha256 ?? "", f.Quantization, f.TokenizerHash, f.ChatTemplateHash,
+                    f.Temperature, f.TopP, f.TopK)];
+            }));
+        string informational = typeof(SluiceMetricSet).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+        int plus = informational.IndexOf('+', StringComparison.Ordinal);
+        string version = plus < 0 ? informational : informational[..plus], commit = plus < 0 ? "" : informational[(plus + 1)..];
+        r.Add(new ObservedMetric("sluice_build_info",
+            "Always 1: the Sluice version and commit, .NET runtime, CPU model, the kernels' instruction-set path and the engine's kernel threads (empty until loaded).",
+            MetricType.Gauge, ["version", "commit", "runtime", "cpu", "kernel_path", "threads"],
+            () => [new Observation(1, version, commit, Environment.Version.ToString(), Sluice.Engine.Kernels.CpuInfo.Model, Sluice.Engine.Kernels.Simd.Path,
+                s.Host.Engine?.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "")]));
     }
 
     /// <summary>Every value the kind label takes: the rejection reasons, internal and aborted.</summary>

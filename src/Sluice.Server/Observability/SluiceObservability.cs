@@ -25,7 +25,7 @@ public static class SluiceObservability
             : null,
         Services = s =>
         {
-            s.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<ServingContext>(), options.Metrics));
+            s.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<ServingContext>(), options.Metrics, sp.GetService<Sluice.Hosting.Tls.CertificateReloader>()));
             s.AddSingleton<MetricsEndpoint>();
             s.AddSingleton<RequestLog>();
             s.AddSingleton<MemoryEndpoints>();

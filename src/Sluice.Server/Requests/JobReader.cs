@@ -12,8 +12,11 @@ namespace Sluice.Server.Requests;
 /// </summary>
 internal static class JobReader
 {
-    /// <summary>/v1/predict's max_tokens when the request gives none (and the context has room): the older API's default.</summary>
-    private const int DefaultPredictTokens = 16;
+    /// <summary>
+    /// max_tokens of /v1/completions and /v1/predict when the request gives none, --max-output-tokens is not set and the
+    /// context has room: OpenAI's and vLLM's default for completions.
+    /// </summary>
+    private const int DefaultCompletionTokens = 16;
 
     /// <summary>POST /v1/completions: one choice per prompt and per n.</summary>
     public static GenerationJob Completion(CompletionRequestBody body, ResolvedRequest r)
@@ -21,7 +24,8 @@ internal static class JobReader
         RejectUnsupported(body);
         var (engine, loaded) = (r.Engine, r.Loaded);
         var prompts = PromptReader.Read(body.Prompt, loaded.Tokenizer, body.AddSpecialTokens ?? true, engine.MaxModelLen);
-        int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen, "prompt");
+        int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen, "prompt",
+            fallback: r.MaxOutputTokens ?? DefaultCompletionTokens, ceiling: r.MaxOutputTokens);
         var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize,
             ConstraintReader.Read(body, r));
         return new GenerationJob(r.RequestId, r.Route, r.Model, prompts, sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0 };
@@ -38,7 +42,7 @@ internal static class JobReader
             throw ApiException.BadRequest("Give max_completion_tokens or max_tokens, not both with different values.", "max_completion_tokens");
         }
         int maxTokens = SamplingReader.MaxTokens(body.MaxCompletionTokens ?? body.MaxTokens, [prompt], engine.MaxModelLen, "messages",
-            body.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
+            body.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens", fallback: r.MaxOutputTokens, ceiling: r.MaxOutputTokens);
         var logprobs = SamplingReader.ChatLogprobs(body.Logprobs, body.TopLogprobs);
         var tools = ToolReader.Read(body, r, chat);
         var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize, tools?.Grammar ?? ConstraintReader.Read(body, r));
@@ -72,7 +76,8 @@ internal static class JobReader
         {
             throw ApiException.BadRequest("The prompt is empty: it has no tokens.", "text");
         }
-        int maxTokens = SamplingReader.MaxTokens(body.MaxTokens ?? Math.Min(DefaultPredictTokens, engine.MaxModelLen - prompt.Length), [prompt], engine.MaxModelLen, "text");
+        int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, [prompt], engine.MaxModelLen, "text",
+            fallback: r.MaxOutputTokens ?? DefaultCompletionTokens, ceiling: r.MaxOutputTokens);
         var fields = new CompletionRequestBody { Temperature = body.Temperature, Seed = body.Seed };
         var sampling = SamplingReader.Read(fields, maxTokens, null, loaded.Generation, loaded.Tokenizer.VocabSize);
         return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling) { PromptField = "text" };

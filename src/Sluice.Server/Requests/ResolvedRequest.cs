@@ -6,6 +6,7 @@ namespace Sluice.Server.Requests;
 
 /// <summary>
 /// A generation request once resolved: its id, its route template, the served name it asked for, the engine, the model
-/// and the server's compiled grammars.
+/// the server's compiled grammars and its <c>--max-output-tokens</c> (null: none).
 /// </summary>
-internal sealed record ResolvedRequest(string RequestId, string Route, string Model, LlmEngine Engine, LoadedModel Loaded, GrammarCache Grammars);
+internal sealed record ResolvedRequest(string RequestId, string Route, string Model, LlmEngine Engine, LoadedModel Loaded, GrammarCache Grammars,
+    int? MaxOutputTokens = null);

@@ -16,6 +16,11 @@ internal static class SamplingReader
 {
     public static SamplingParams Read(SamplingFields f, int maxTokens, int? logprobs, GenerationDefaults? defaults, int vocabSize, GrammarMatcher? grammar = null)
     {
+        if (f.StreamOptions is not null && f.Stream != true)
+        {
+            // OpenAI refuses it too: a whole answer has no stream to put the usage chunk in
+            throw ApiException.BadRequest("'stream_options' is only allowed when 'stream' is true.", "stream_options");
+        }
         var p = new SamplingParams
         {
             Temperature = f.Temperature ?? (float?)defaults?.Temperature ?? 1f,
@@ -49,11 +54,14 @@ internal static class SamplingReader
     }
 
     /// <summary>
-    /// max_tokens as asked, or what is left of the context after the longest prompt; a context-length error names
-    /// <paramref name="promptField"/>, the request's field the prompt came from (<c>prompt</c>, <c>messages</c>), and an
-    /// out-of-range value names <paramref name="requestedField"/> (<c>max_tokens</c> or <c>max_completion_tokens</c>).
+    /// max_tokens as asked, or when not asked <paramref name="fallback"/> (null: what is left of the context after the
+    /// longest prompt), never more than that room; a context-length error names <paramref name="promptField"/>, the
+    /// request's field the prompt came from (<c>prompt</c>, <c>messages</c>), and an out-of-range value names
+    /// <paramref name="requestedField"/> (<c>max_tokens</c> or <c>max_completion_tokens</c>). <paramref name="ceiling"/>
+    /// is the server's --max-output-tokens: the most a request may ask for, and a bound on the fallback too.
     /// </summary>
-    public static int MaxTokens(int? requested, IReadOnlyList<int[]> prompts, int maxModelLen, string promptField, string requestedField = "max_tokens")
+    public static int MaxTokens(int? requested, IReadOnlyList<int[]> prompts, int maxModelLen, string promptField, string requestedField = "max_tokens",
+        int? fallback = null, int? ceiling = null)
     {
         int longest = prompts.Max(p => p.Length);
         if (longest >= maxModelLen)
@@ -63,11 +71,17 @@ internal static class SamplingReader
         }
         if (requested is null)
         {
-            return maxModelLen - longest;
+            int room = maxModelLen - longest;
+            return Math.Min(room, Math.Min(fallback ?? room, ceiling ?? room));
         }
         if (requested < 1)
         {
             throw ApiException.BadRequest($"{requestedField} must be at least 1, got {requested}.", requestedField);
+        }
+        if (requested > ceiling)
+        {
+            throw ApiException.BadRequest(string.Create(CultureInfo.InvariantCulture,
+                $"{requestedField} is {requested}, above this server's limit of {ceiling} output tokens (--max-output-tokens)."), requestedField);
         }
         if ((long)longest + requested.Value > maxModelLen)
         {

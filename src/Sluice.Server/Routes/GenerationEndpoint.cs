@@ -28,7 +28,8 @@ internal sealed class GenerationEndpoint<TBody, TChunk, TAnswer>(ServingContext 
     {
         var body = await JsonBody.ReadAsync(http, serving.Options.MaxRequestBodySize, bodyType);
         var engine = serving.RequireReady();
-        var request = new ResolvedRequest(RequestInfo.Id(http), RequestInfo.Route(http), serving.ResolveModel(ModelOf(body)), engine, serving.Host.Model!, serving.Grammars);
+        var request = new ResolvedRequest(RequestInfo.Id(http), RequestInfo.Route(http), serving.ResolveModel(ModelOf(body)), engine, serving.Host.Model!, serving.Grammars,
+            serving.Options.MaxOutputTokens);
         var job = Job(body, request);
         var format = new LogprobsFormatter(request.Loaded.Tokenizer);
         await flow.RunAsync(http, engine, job, () => Chunks?.Invoke(job, body, format), () => Answer(job, format));

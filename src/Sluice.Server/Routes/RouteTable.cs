@@ -44,6 +44,8 @@ internal static class RouteTable
         Post("/detokenize", Get<TokenizerEndpoints>().DetokenizeAsync);
         Post("/admin/warmup", Get<AdminEndpoints>().WarmupAsync);
         MapGet("/version", Get<AdminEndpoints>().VersionAsync);
+        Post("/admin/reset-prefix-cache", Get<AdminEndpoints>().ResetPrefixCacheAsync);
+        Post("/reset_prefix_cache", Get<AdminEndpoints>().ResetPrefixCacheAsync); // vLLM's name
 
         var health = Get<HealthEndpoints>();
         MapGet("/health", health.HealthAsync);

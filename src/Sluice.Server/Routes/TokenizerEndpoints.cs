@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Sluice.Hosting.Errors;
 using Sluice.Hosting.Requests;
@@ -16,13 +17,42 @@ internal sealed class TokenizerEndpoints(ServingContext serving)
         var engine = serving.RequireReady();
         serving.ResolveModel(body.Model);
         int[] tokens;
+        string text;
         if (body.Messages is not null)
         {
-            var conversation = new ChatCompletionRequestBody { Messages = body.Messages, AddGenerationPrompt = body.AddGenerationPrompt };
-            tokens = serving.Host.Chat!.Build(JobReader.Conversation(conversation), engine.MaxModelLen);
+            if (body.Prompt is not null)
+            {
+                throw ApiException.BadRequest("Send 'prompt' or 'messages', not both.", "prompt");
+            }
+            var conversation = new ChatCompletionRequestBody
+            {
+                Messages = body.Messages,
+                AddGenerationPrompt = body.AddGenerationPrompt,
+                ContinueFinalMessage = body.ContinueFinalMessage,
+                Tools = body.Tools,
+                ChatTemplateKwargs = body.ChatTemplateKwargs,
+            };
+            if (body.AddSpecialTokens is not null)
+            {
+                throw ApiException.BadRequest("'add_special_tokens' applies to 'prompt' only: with 'messages' the chat template decides.", "add_special_tokens");
+            }
+            if (body.Tools is { ValueKind: not (JsonValueKind.Array or JsonValueKind.Null) })
+            {
+                throw ApiException.BadRequest("'tools' must be an array of tools.", "tools");
+            }
+            (text, tokens) = serving.Host.Chat!.BuildRendered(JobReader.Conversation(conversation), engine.MaxModelLen);
         }
         else if (body.Prompt is not null)
         {
+            foreach (var (given, field) in new[] { (body.AddGenerationPrompt is not null, "add_generation_prompt"), (body.ContinueFinalMessage is not null, "continue_final_message"),
+                (body.Tools is not null, "tools"), (body.ChatTemplateKwargs is not null, "chat_template_kwargs") })
+            {
+                if (given)
+                {
+                    throw ApiException.BadRequest($"'{field}' applies to 'messages' only; this request sends a 'prompt'.", field);
+                }
+            }
+            text = body.Prompt;
             try
             {
                 tokens = serving.Host.Model!.Tokenizer.Encode(body.Prompt, body.AddSpecialTokens ?? true, parseSpecial: true, engine.MaxModelLen);
@@ -36,7 +66,9 @@ internal sealed class TokenizerEndpoints(ServingContext serving)
         {
             throw ApiException.BadRequest("Send 'prompt' (a string) or 'messages'.", "prompt");
         }
-        await Json.WriteAsync(http, new TokenizeResponse(tokens.Length, engine.MaxModelLen, tokens), OpenAiJson.Web.TokenizeResponse);
+        var tokenizer = serving.Host.Model!.Tokenizer;
+        string[] pieces = [.. tokens.Select(tokenizer.TokenText)];
+        await Json.WriteAsync(http, new TokenizeResponse(tokens.Length, engine.MaxModelLen, tokens, pieces, text), OpenAiJson.Web.TokenizeResponse);
     }
 
     public async Task DetokenizeAsync(HttpContext http)

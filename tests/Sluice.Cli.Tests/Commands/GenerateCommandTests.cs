@@ -34,6 +34,27 @@ public sealed class GenerateCommandTests
     }
 
     [Fact]
+    public void Generate_SpecialTokenText_ParsedAsTheServerDoes_LiteralWithNoParseSpecial()
+    {
+        _ = demo;
+        const string Text = "<|endoftext|>Hello";
+        using var model = Engine.Models.DemoModel.Load();
+        int[] special = model.Tokenizer.Encode(Text, addSpecial: true, parseSpecial: true);
+        int[] literal = model.Tokenizer.Encode(Text, addSpecial: true, parseSpecial: false);
+        Assert.NotEqual(special, literal);
+
+        static int[] PromptIds(params string[] extra)
+        {
+            var (rc, output, error) = CliRunner.Run(["generate", "-p", Text, "-n", "1", "--temperature", "0", "--json", .. extra]);
+            Assert.True(rc == 0, error);
+            using var doc = JsonDocument.Parse(output);
+            return [.. doc.RootElement.GetProperty("prompt_token_ids").EnumerateArray().Select(e => e.GetInt32())];
+        }
+        Assert.Equal(special, PromptIds());
+        Assert.Equal(literal, PromptIds("--no-parse-special"));
+    }
+
+    [Fact]
     public void Generate_MissingModelFile_FailsNamingIt()
     {
         var (rc, _, error) = CliRunner.Run("generate", "-m", "/nonexistent/model.gguf", "-p", "x");

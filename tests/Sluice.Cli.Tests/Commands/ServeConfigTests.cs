@@ -114,4 +114,24 @@ public sealed class ServeConfigTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    [InlineData("awq", "is not supported", "awq, gptq")]
+    [InlineData("q5_k", "is not supported", "q8_0")]
+    public void Serve_WithAnUnsupportedQuantization_StopsSayingWhatIsSupported(string value, string says, string lists)
+    {
+        var (rc, _, error) = CliRunner.Run("serve", "--quantization", value, "--port", "0", "--model", NoSuchModel);
+        Assert.Equal(2, rc);
+        Assert.Contains($"--quantization '{value}' {says}", error);
+        Assert.Contains(lists, error);
+    }
+
+    [Fact]
+    public void Serve_QuantizationWithoutModel_StopsNamingBoth()
+    {
+        var (rc, _, error) = CliRunner.Run("serve", "--quantization", "q8_0", "--port", "0");
+        Assert.Equal(2, rc);
+        Assert.Contains("--quantization", error);
+        Assert.Contains("--model", error);
+    }
 }

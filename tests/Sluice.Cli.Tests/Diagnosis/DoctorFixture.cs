@@ -24,9 +24,9 @@ public sealed class DoctorFixture : IDisposable
     public string ModelPath { get; }
 
     /// <summary>A real server on 127.0.0.1 with /metrics, started and (unless the loader blocks) ready.</summary>
-    public async Task<SluiceServer> StartAsync(EngineOptions engine, Func<LoadedModel>? load = null)
+    public async Task<SluiceServer> StartAsync(EngineOptions engine, Func<LoadedModel>? load = null, ServerOptions? options = null)
     {
-        var server = SluiceServer.Create(new ServerOptions { Port = 0, Warmup = false }, engine with { Threads = 1 }, load ?? (() => ModelLoader.Load(ModelPath)),
+        var server = SluiceServer.Create((options ?? new ServerOptions()) with { Port = 0, Warmup = false }, engine with { Threads = 1 }, load ?? (() => ModelLoader.Load(ModelPath)),
             SluiceObservability.Hooks(new ObservabilityOptions()) with { Logging = _ => { } });
         await server.StartAsync();
         if (load is null)

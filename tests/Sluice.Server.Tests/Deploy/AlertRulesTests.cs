@@ -74,7 +74,7 @@ public sealed class AlertRulesTests
             File.WriteAllText(Path.Combine(dir.FullName, "sluice-api-key"), "sk-scraper\n");
             var (rc, output) = await Promtool.RunAsync(promtool, ["check", "config", Path.Combine(dir.FullName, "prometheus.yml")]);
             Assert.True(rc == 0, output);
-            Assert.Contains("10 rules found", output);
+            Assert.Contains("12 rules found", output);
         }
         finally
         {

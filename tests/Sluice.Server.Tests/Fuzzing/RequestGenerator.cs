@@ -103,7 +103,8 @@ internal sealed class RequestGenerator
         {
             Set(f, "model", Str(_t.Model));
         }
-        if (Chance(0.7))
+        bool text = Chance(0.7);
+        if (text)
         {
             Set(f, "prompt", _v.ValidText().Json);
             if (Chance(0.3))
@@ -119,10 +120,10 @@ internal sealed class RequestGenerator
                 Set(f, "add_generation_prompt", Bool(Chance(0.5)));
             }
         }
+        // one of prompt and messages: both at once is a 400 the server cannot pin on the field the mutation added
         var table = new Dictionary<string, Func<FuzzValue>>
         {
-            ["prompt"] = () => _v.AnyText(_t.MaxModelLen),
-            ["messages"] = MessagesMutation,
+            [text ? "prompt" : "messages"] = text ? () => _v.AnyText(_t.MaxModelLen) : MessagesMutation,
             ["add_special_tokens"] = _v.WrongType,
             ["add_generation_prompt"] = _v.WrongType,
             ["model"] = ModelMutation,
@@ -487,8 +488,9 @@ internal sealed class RequestGenerator
         {
             Set(f, "stream", Bool(stream));
         }
-        if (Chance(0.35))
+        if (stream && Chance(0.35))
         {
+            // only with stream true: without it the server refuses stream_options (400 naming it), as OpenAI does
             Set(f, "stream_options", Obj(("include_usage", Bool(Chance(0.5)))));
         }
         return stream;

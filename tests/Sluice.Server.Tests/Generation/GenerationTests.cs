@@ -82,13 +82,74 @@ public sealed class GenerationTests
     }
 
     [Fact]
-    public async Task MaxTokensOmitted_RunsToTheEndOfTheContextOrAStop()
+    public async Task CompletionMaxTokensOmitted_GeneratesSixteenTokens()
+    {
+        await using var t = await TestServer.StartAsync();
+        var (status, body, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "0123456789", "ignore_eos": true}""");
+        Assert.Equal(200, status);
+        Assert.Equal(16, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal("length", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
+
+    [Fact]
+    public async Task CompletionMaxTokensOmitted_NearTheContextEnd_StopsAtTheContext()
     {
         await using var t = await TestServer.StartAsync(engine: TestServer.DefaultEngine with { MaxModelLen = 64 });
-        var (_, body, _) = await t.PostJsonAsync("/v1/completions", """{"prompt": "0123456789", "ignore_eos": true}""");
+        string ids = "[" + string.Join(", ", Enumerable.Repeat(104, 60)) + "]";
+        var (status, body, _) = await t.PostJsonAsync("/v1/completions", $$"""{"prompt": {{ids}}, "ignore_eos": true}""");
+        Assert.Equal(200, status);
+        Assert.Equal(4, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task ChatMaxTokensOmitted_RunsToTheEndOfTheContext()
+    {
+        await using var t = await TestServer.StartAsync(engine: TestServer.DefaultEngine with { MaxModelLen = 64 });
+        var (_, body, _) = await t.PostJsonAsync("/v1/chat/completions", """{"messages": [{"role": "user", "content": "0123456789"}], "ignore_eos": true}""");
         var usage = body.GetProperty("usage");
         Assert.Equal(64, usage.GetProperty("total_tokens").GetInt32());
         Assert.Equal("length", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
+
+    [Theory]
+    [InlineData("/v1/completions", """{"prompt": "hi", "ignore_eos": true}""")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "ignore_eos": true}""")]
+    [InlineData("/v1/predict", """{"text": "hi"}""")]
+    public async Task MaxOutputTokens_MaxTokensOmitted_IsTheDefault(string route, string json)
+    {
+        await using var t = await TestServer.StartAsync(new ServerOptions { MaxOutputTokens = 5 });
+        var (status, body, _) = await t.PostJsonAsync(route, json);
+        Assert.Equal(200, status);
+        int generated = body.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
+        Assert.True(route == "/v1/predict" ? generated is >= 1 and <= 5 : generated == 5, $"{generated} tokens");
+    }
+
+    [Theory]
+    [InlineData("/v1/completions", """{"prompt": "hi", "max_tokens": 6}""", "max_tokens")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 6}""", "max_tokens")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 7}""", "max_completion_tokens")]
+    [InlineData("/v1/predict", """{"text": "hi", "max_tokens": 6}""", "max_tokens")]
+    public async Task MaxOutputTokens_RequestAboveIt_RefusedNamingTheField(string route, string json, string field)
+    {
+        await using var t = await TestServer.StartAsync(new ServerOptions { MaxOutputTokens = 5 });
+        var (status, body, _) = await t.PostJsonAsync(route, json);
+        Assert.Equal(400, status);
+        Assert.Equal(field, body.GetProperty("error").GetProperty("param").GetString());
+        Assert.Contains("--max-output-tokens", body.GetProperty("error").GetProperty("message").GetString());
+        var (ok, _, _) = await t.PostJsonAsync(route, json.Replace("6", "5").Replace("7", "5"));
+        Assert.Equal(200, ok);
+    }
+
+    [Theory]
+    [InlineData("/v1/completions", """{"prompt": "hi", "max_tokens": 2, "stream_options": {"include_usage": true}}""")]
+    [InlineData("/v1/completions", """{"prompt": "hi", "max_tokens": 2, "stream": false, "stream_options": {"include_usage": true}}""")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream_options": {}}""")]
+    public async Task StreamOptions_WithoutStream_RefusedNamingIt(string route, string json)
+    {
+        await using var t = await TestServer.StartAsync();
+        var (status, body, _) = await t.PostJsonAsync(route, json);
+        Assert.Equal(400, status);
+        Assert.Equal("stream_options", body.GetProperty("error").GetProperty("param").GetString());
     }
 
     [Fact]

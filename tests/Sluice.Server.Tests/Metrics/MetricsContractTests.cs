@@ -11,7 +11,23 @@ public sealed class MetricsContractTests
 
     private static readonly MetricsDoc Doc = MetricsDoc.Load();
 
-    public static TheoryData<string> Sections => new() { SluiceSection, VllmSection };
+    private const string TlsSection = "With TLS (`--ssl-certfile`)";
+
+    public static TheoryData<string> Sections => new() { SluiceSection, VllmSection, TlsSection };
+
+    /// <summary>Metrics over a self-signed certificate, for the families published only with TLS.</summary>
+    private static ServerMetrics WithTls(string dir)
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=contract", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        string certFile = Path.Combine(dir, "cert.pem"), keyFile = Path.Combine(dir, "key.pem");
+        File.WriteAllText(certFile, cert.ExportCertificatePem());
+        File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
+        var reloader = new Sluice.Hosting.Tls.CertificateReloader(certFile, keyFile, TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<Sluice.Hosting.Tls.CertificateReloader>.Instance);
+        return OfflineMetrics.Create(new MetricsOptions(), reloader);
+    }
 
     [Theory]
     [MemberData(nameof(Sections))]
@@ -19,9 +35,12 @@ public sealed class MetricsContractTests
     {
         using var plain = OfflineMetrics.Create(new MetricsOptions());
         using var compat = OfflineMetrics.Create(new MetricsOptions { Compat = MetricsCompat.Vllm });
+        var dir = Directory.CreateTempSubdirectory("sluice-contract-");
+        using var tls = WithTls(dir.FullName);
+        dir.Delete(recursive: true);
         var always = plain.Registry.Descriptors.Select(d => d.Name).ToHashSet();
-        var published = section == SluiceSection
-            ? plain.Registry.Descriptors
+        var published = section == SluiceSection ? plain.Registry.Descriptors
+            : section == TlsSection ? [.. tls.Registry.Descriptors.Where(d => !always.Contains(d.Name))]
             : [.. compat.Registry.Descriptors.Where(d => !always.Contains(d.Name))];
         var rows = Doc.Rows.Where(r => r.Section == section).ToList();
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Sluice.Server.Metrics;
@@ -96,8 +97,18 @@ public sealed class MetricsWorkloadTests
         Assert.Equal(1, s.Value("sluice_engine_prefix_caching_enabled"));
         Assert.Equal(256, s.Value("sluice_admission_queue_limit"));
         Assert.Equal(engine.Model.WeightBytes, s.Value("sluice_model_weights_bytes"));
-        Assert.Equal(1, s.Value("sluice_model_info", ("model", t.Server.Host.Name), ("format", engine.Model.Format), ("architecture", "llama")));
+        Assert.Equal(1, s.Sum("sluice_model_info"));
+        string info = s.Text.Split('\n').Single(l => l.StartsWith("sluice_model_info{", StringComparison.Ordinal));
+        Assert.Contains($"model=\"{t.Server.Host.Name}\",format=\"{engine.Model.Format}\",architecture=\"llama\"", info);
+        Assert.Matches("quantization=\"[a-z0-9_+]+\"", info);
+        Assert.Matches("tokenizer_hash=\"[0-9a-f]{16}\",chat_template_hash=\"[0-9a-f]{16}\"", info);
+        Assert.Contains("sha256=\"", info); // empty: this server was given no model path to hash
         Assert.Equal(1, s.Sum("sluice_build_info"));
+        double busy = s.Value("sluice_engine_busy_seconds_total");
+        Assert.True(busy > 0, "steps ran, so the engine was busy");
+        Assert.True(busy <= (DateTime.UtcNow - Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalSeconds, $"busy {busy} s exceeds the process' life");
+        string build = s.Text.Split('\n').Single(l => l.StartsWith("sluice_build_info{", StringComparison.Ordinal));
+        Assert.Contains($"kernel_path=\"{Engine.Kernels.Simd.Path}\",threads=\"{engine.Threads}\"", build);
         Assert.True(s.Value("sluice_gc_allocated_bytes_total") > before.Value("sluice_gc_allocated_bytes_total"));
         Assert.True(s.Value("sluice_gc_collections_total", ("generation", "0")) >= before.Value("sluice_gc_collections_total", ("generation", "0")));
         Assert.True(s.Value("sluice_gc_pause_seconds_total") >= before.Value("sluice_gc_pause_seconds_total"));

@@ -53,7 +53,7 @@ public sealed class JsonLogTests
 
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.All(lines, l => Assert.True(l.TryGetProperty("timestamp", out _) && l.TryGetProperty("level", out _) && l.TryGetProperty("message", out _)));
-        var requests = lines.Where(l => l.GetProperty("event_id").GetInt32() == 300).ToList();
+        var requests = lines.Where(l => l.GetProperty("event_id").GetInt32() is 300 or 301).ToList();
         Assert.Equal(2, requests.Count);
 
         var r = requests.Single(l => l.GetProperty("request_id").GetString() == "gw-123");
@@ -69,15 +69,20 @@ public sealed class JsonLogTests
         {
             Assert.True(r.GetProperty(phase).GetDouble() >= 0, phase);
         }
-        Assert.Equal(JsonValueKind.Null, r.GetProperty("error").ValueKind);
+        Assert.Equal(300, r.GetProperty("event_id").GetInt32());
+        Assert.False(r.TryGetProperty("error", out _), "a request without an error has no error field");
 
         var rejected = requests.Single(l => l.GetProperty("request_id").GetString() == "gw-bad");
+        Assert.Equal(301, rejected.GetProperty("event_id").GetInt32());
         Assert.Equal(400, rejected.GetProperty("status").GetInt32());
         Assert.Equal("rejected", rejected.GetProperty("outcome").GetString());
         Assert.Contains("temperature", rejected.GetProperty("error").GetString());
         Assert.Equal(JsonValueKind.Null, rejected.GetProperty("queue_ms").ValueKind);
 
+        var loading = lines.Single(l => l.GetProperty("event_id").GetInt32() == 8);
+        Assert.StartsWith("model loading: ", loading.GetProperty("message").GetString());
         var loaded = lines.Single(l => l.GetProperty("event_id").GetInt32() == 1);
+        Assert.StartsWith("model loaded: " + t.Server.Host.Name, loaded.GetProperty("message").GetString());
         Assert.Equal("model_loaded", loaded.GetProperty("event").GetString());
         Assert.Equal(t.Server.Host.Name, loaded.GetProperty("model").GetString());
         Assert.True(loaded.GetProperty("seconds").GetDouble() > 0);

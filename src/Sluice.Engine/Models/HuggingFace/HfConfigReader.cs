@@ -32,6 +32,15 @@ public static class HfConfigReader
     private static HfConfig Read(JsonFields f)
     {
         var (cls, arch) = Architecture(f);
+        if (f.OptionalObject("quantization_config") is { } quantized)
+        {
+            // AWQ/GPTQ/bitsandbytes/FP8 checkpoints hold packed integers and scales under their own names: refuse them by
+            // name rather than fail later on a missing tensor
+            string method = quantized.OptionalString("quant_method") ?? "unknown";
+            throw Bad(f, $"quantization_config (quant_method '{method}') is not supported: Sluice loads F32, F16 and BF16 safetensors " +
+                "(converted at load with --quantization q8_0|q4_0 if asked) and GGUF files (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K); " +
+                "use the unquantized checkpoint, or a GGUF conversion of it");
+        }
         int hidden = f.RequiredPositiveInt("hidden_size");
         int heads = f.RequiredPositiveInt("num_attention_heads");
         int kvHeads = f.OptionalPositiveInt("num_key_value_heads") ?? heads;

@@ -127,6 +127,19 @@ public sealed class HfConfigReaderTests : IDisposable
         Assert.Contains(expected, ex.Problem);
     }
 
+    [Theory]
+    [InlineData("awq", """{"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": true, "version": "gemm"}""")]
+    [InlineData("gptq", """{"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": false}""")]
+    [InlineData("bitsandbytes", """{"quant_method": "bitsandbytes", "load_in_4bit": true, "bnb_4bit_quant_type": "nf4"}""")]
+    public void Read_PreQuantizedCheckpoint_RefusedSayingWhatIsSupported(string method, string config)
+    {
+        var ex = Assert.Throws<ModelFormatException>(() => Read(Llama31.Replace("\"torch_dtype\"", $"\"quantization_config\": {config}, \"torch_dtype\"")));
+        Assert.Contains($"quantization_config (quant_method '{method}') is not supported", ex.Problem);
+        Assert.Contains("F16", ex.Problem);
+        Assert.Contains("GGUF", ex.Problem);
+        Assert.Contains("--quantization", ex.Problem);
+    }
+
     [Fact]
     public void Read_BadJson_NamesConfigJson()
     {
