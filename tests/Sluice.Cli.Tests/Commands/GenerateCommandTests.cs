@@ -36,7 +36,6 @@ public sealed class GenerateCommandTests
     [Fact]
     public void Generate_SpecialTokenText_ParsedAsTheServerDoes_LiteralWithNoParseSpecial()
     {
-        _ = demo;
         const string Text = "<|endoftext|>Hello";
         using var model = Engine.Models.DemoModel.Load();
         int[] special = model.Tokenizer.Encode(Text, addSpecial: true, parseSpecial: true);
