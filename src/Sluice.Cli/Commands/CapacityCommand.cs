@@ -53,7 +53,7 @@ internal sealed class CapacityCommand
         {
             throw new FileNotFoundException($"--model '{path}': no such file or folder", path);
         }
-        using var model = ModelLoader.Load(path);
+        using var model = ModelLoader.Load(ModelSource.Resolve(path));
         long weights = model.WeightBytes + (model.Weights.TiedOutput ? 0 : model.Weights.TokenEmbedding.ByteSize);
         var plan = CapacityPlan.Compute(model.Config, weights, load, memory);
         stdout.Write(Describe(plan, path));

@@ -16,8 +16,25 @@ internal static class ModelSource
             log.WriteLine($"sluice: no --model given: using the built-in demo model '{DemoModel.Name}' (random weights: its output is NOT meaningful text)");
             return DemoModel.Load();
         }
-        var model = ModelLoader.Load(path);
+        var model = ModelLoader.Load(Resolve(path));
         log.WriteLine($"sluice: loaded {model.Format} model {model.Path}: {model.Config.Architecture}, {model.Config.BlockCount} layers, {model.Config.EmbeddingLength} wide, vocab {model.Config.VocabSize}");
         return model;
+    }
+
+    /// <summary>
+    /// A folder with no config.json and exactly one .gguf file stands for that file: KServe's storage initializer
+    /// downloads a storageUri of one GGUF file into /mnt/models under the file's own name. Anything else is unchanged.
+    /// </summary>
+    public static string Resolve(string path)
+    {
+        if (Directory.Exists(path) && !File.Exists(Path.Combine(path, "config.json")))
+        {
+            var ggufs = Directory.GetFiles(path, "*.gguf");
+            if (ggufs.Length == 1)
+            {
+                return ggufs[0];
+            }
+        }
+        return path;
     }
 }

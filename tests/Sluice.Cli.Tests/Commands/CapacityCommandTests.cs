@@ -78,6 +78,23 @@ public sealed class CapacityCommandTests
     }
 
     [Fact]
+    public void Capacity_FolderOfOneGgufFile_ReadsThatFileAsKServeMountsIt()
+    {
+        var dir = Directory.CreateTempSubdirectory("sluice-mnt-models-");
+        try
+        {
+            File.Copy(TinyModels.HeadDim32(), Path.Combine(dir.FullName, "any-name.gguf"));
+            var (rc, output, error) = CliRunner.Run("capacity", "--model", dir.FullName, "--prompt-tokens", "100", "--output-tokens", "28", "--concurrency", "1");
+            Assert.True(rc == 0, error);
+            Assert.Contains("KV cache:       65,536 bytes", output);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Capacity_MissingModel_NamesThePath()
     {
         var (rc, _, error) = CliRunner.Run("capacity", "--model", "/nonexistent/model.gguf");
