@@ -4,7 +4,8 @@
 #  - the kernel tests again with the generated AVX-512 VNNI kernels switched off (SLUICE_VNNI=0), then AVX-512,
 #    then AVX2, then all hardware intrinsics, so every instruction-set path runs on this machine
 #  - `dotnet format --verify-no-changes`
-#  - first, `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node,
+#  - first, `npm ci` in tests/node-client and tests/deploy-validate (the manifest schema checks), Debian's kubectl and
+#    docker-compose when missing; `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node,
 #    and Debian's `prometheus` package when promtool is missing (the /metrics, alert rule and scrape config tests run it),
 #    and under CI=true Debian's python3-torch, python3-regex and bible-kjv when missing (tools/demo-model's smoke test)
 set -uo pipefail
@@ -30,6 +31,27 @@ if (cd tests/node-client && npm ci --no-audit --no-fund --loglevel=error >/dev/n
 else
   echo "node client: npm ci failed (the Node client test skips, or fails under CI=true)"
 fi
+
+echo "== npm ci (tests/deploy-validate)"
+if (cd tests/deploy-validate && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1); then
+  echo "deploy validation: installed (kubernetes-models, KEDA, prometheus-operator, Gateway API models, ajv)"
+else
+  echo "deploy validation: npm ci failed (the schema tests skip, or fail under CI=true)"
+fi
+
+echo "== kubectl and docker-compose (Debian packages kubernetes-client, docker-compose)"
+for tool in "kubectl kubernetes-client" "docker-compose docker-compose"; do
+  set -- $tool
+  if ! command -v "$1" >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+      && { apt-get install -y --no-install-recommends "$2" >/dev/null 2>&1 \
+        || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends "$2" >/dev/null 2>&1; }; }; then
+      echo "$1: installed"
+    else
+      echo "$1: could not install $2 (its deploy tests skip, or fail under CI=true)"
+    fi
+  fi
+done
 
 echo "== promtool (Debian package prometheus)"
 if ! command -v promtool >/dev/null 2>&1; then

@@ -11,7 +11,9 @@ internal static class CliRoot
     {
         var root = new RootCommand("Sluice: serve open-weight language models on your own hardware.");
         root.Subcommands.Add(BenchCommands.Create());
+        root.Subcommands.Add(CapacityCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
+        root.Subcommands.Add(EvalCommands.Create());
         root.Subcommands.Add(GatewayCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ModelCommands.Create());

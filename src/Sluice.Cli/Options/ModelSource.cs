@@ -20,8 +20,25 @@ internal static class ModelSource
             log.WriteLine($"sluice: no --model given: using '{DemoModel.Name}', {DemoModel.Description}");
             return DemoModel.Load();
         }
-        var model = ModelLoader.Load(path, options ?? ModelLoadOptions.Default);
+        var model = ModelLoader.Load(Resolve(path), options ?? ModelLoadOptions.Default);
         log.WriteLine($"sluice: loaded {model.Format} model {model.Path}: {model.Config.Architecture}, {model.Config.BlockCount} layers, {model.Config.EmbeddingLength} wide, vocab {model.Config.VocabSize}");
         return model;
+    }
+
+    /// <summary>
+    /// A folder with no config.json and exactly one .gguf file stands for that file: KServe's storage initializer
+    /// downloads a storageUri of one GGUF file into /mnt/models under the file's own name. Anything else is unchanged.
+    /// </summary>
+    public static string Resolve(string path)
+    {
+        if (Directory.Exists(path) && !File.Exists(Path.Combine(path, "config.json")))
+        {
+            var ggufs = Directory.GetFiles(path, "*.gguf");
+            if (ggufs.Length == 1)
+            {
+                return ggufs[0];
+            }
+        }
+        return path;
     }
 }

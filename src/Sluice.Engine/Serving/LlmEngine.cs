@@ -102,7 +102,7 @@ public sealed unsafe class LlmEngine : IDisposable
     /// About how many bytes the step's buffers take at most, which grow with --max-num-batched-tokens (the batch,
     /// the transformer's activations per token) and with min(--max-num-seqs, --max-num-batched-tokens) (logit rows).
     /// </summary>
-    internal static long WorkingBytes(ModelConfig c, EngineOptions options)
+    public static long WorkingBytes(ModelConfig c, EngineOptions options)
     {
         long q = (long)c.HeadCount * c.HeadDim, kv = (long)c.HeadCountKv * c.HeadDim;
         long perToken = 4 * ((2L * c.EmbeddingLength) + (2 * q) + (2 * kv) + (2L * c.FeedForwardLength) + c.HeadDim) + 20;
