@@ -12,7 +12,12 @@ public sealed record GatewayConfig
 }
 
 /// <summary>A public model name and the deployments that serve it; <see cref="Traffic"/> splits requests across versions (percent).</summary>
-public sealed record ModelConfig(string Name, IReadOnlyList<DeploymentConfig> Deployments, IReadOnlyDictionary<string, int> Traffic);
+public sealed record ModelConfig(string Name, IReadOnlyList<DeploymentConfig> Deployments, IReadOnlyDictionary<string, int> Traffic)
+{
+    /// <summary>context_window_fallback: the model (in the same file) a request goes to when this one answers that the
+    /// prompt exceeds its context; null: such a 400 is passed on.</summary>
+    public string? ContextWindowFallback { get; init; }
+}
 
 /// <summary>What a backend is: `sluice` (readiness at /health/ready) or any other OpenAI-compatible server (`openai`, /health).</summary>
 public enum BackendKind
@@ -31,6 +36,11 @@ public sealed record DeploymentConfig(Uri Url, string BackendModel, string Versi
     public string HealthPath => Kind == BackendKind.Sluice ? "/health/ready" : "/health";
 
     public static string BackendIdOf(Uri url) => url.Authority + url.AbsolutePath.TrimEnd('/');
+
+    /// <summary>prefill: whether the backend may be asked to continue a final assistant message (a chat stream cut on
+    /// another replica); false: a chat continuation there restarts the answer instead. Default true (tried; a backend
+    /// that refuses it with a 400 is not asked again).</summary>
+    public bool Prefill { get; init; } = true;
 }
 
 /// <summary>routing: how replicas of one version are picked.</summary>
@@ -51,6 +61,12 @@ public sealed record RetrySettings
 {
     /// <summary>Attempts in all, the first included, each on a backend not tried yet while there is one. Default 3.</summary>
     public int MaxAttempts { get; init; } = 3;
+
+    /// <summary>First delay before retrying a 429 without Retry-After on the same backend; doubled each time, with full jitter. Default 250 ms.</summary>
+    public TimeSpan Backoff { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Retries of a 429 without Retry-After on the same backend before failing over. Default 2.</summary>
+    public int RateLimitedRetries { get; init; } = 2;
 }
 
 /// <summary>timeouts: per attempt.</summary>
@@ -61,6 +77,12 @@ public sealed record TimeoutSettings
 
     /// <summary>No bytes from the backend for this long ends the attempt (headers or body). Default 60 s.</summary>
     public TimeSpan Idle { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A stream whose first token has not come this long after the request was sent goes to another replica. Default: none.</summary>
+    public TimeSpan? FirstToken { get; init; }
+
+    /// <summary>A stream that sends nothing for this long once it has started is stalled: it is continued elsewhere. Default 10 s.</summary>
+    public TimeSpan StreamIdle { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>health: the active readiness checks.</summary>

@@ -57,6 +57,13 @@ public static class GatewayConfigReader
         {
             throw YamlFields.Error("models", $"model '{duplicate.Key}' is listed twice");
         }
+        for (int i = 0; i < models.Count; i++)
+        {
+            if (models[i].ContextWindowFallback is { } fallback && (fallback == models[i].Name || !models.Any(m => m.Name == fallback)))
+            {
+                throw YamlFields.Error($"models[{i}].context_window_fallback", $"must name another model of this file, not '{fallback}'");
+            }
+        }
         var config = new GatewayConfig
         {
             Models = models,
@@ -81,8 +88,9 @@ public static class GatewayConfigReader
         }
         var versions = deployments.Select(d => d.Version).Distinct(StringComparer.Ordinal).ToList();
         var traffic = ReadTraffic(f, versions);
-        f.RejectUnknown("known: name, deployments, traffic");
-        return new ModelConfig(name, deployments, traffic);
+        string? fallback = f.String("context_window_fallback");
+        f.RejectUnknown("known: name, deployments, traffic, context_window_fallback");
+        return new ModelConfig(name, deployments, traffic) { ContextWindowFallback = fallback };
     }
 
     private static Dictionary<string, int> ReadTraffic(YamlFields model, IReadOnlyList<string> versions)
@@ -137,12 +145,18 @@ public static class GatewayConfigReader
             var other => throw YamlFields.Error(f.Child("kind"), $"must be sluice or openai, not '{other}'"),
         };
         string? apiKey = f.String("api_key");
+        bool prefill = f.String("prefill") switch
+        {
+            null or "true" => true,
+            "false" => false,
+            var other => throw YamlFields.Error(f.Child("prefill"), $"must be true or false, not '{other}'"),
+        };
         if (f.Get("pool") is not null)
         {
             throw YamlFields.Error(f.Child("pool"), "request-shape pools are not supported yet; remove the field");
         }
-        f.RejectUnknown("known: url, model, version, weight, kind, api_key");
-        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey);
+        f.RejectUnknown("known: url, model, version, weight, kind, api_key, prefill");
+        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey) { Prefill = prefill };
     }
 
     private static RoutingSettings ReadRouting(YamlFields root)
@@ -172,8 +186,14 @@ public static class GatewayConfigReader
             return new RetrySettings();
         }
         var f = new YamlFields(node, "retry");
-        var settings = new RetrySettings { MaxAttempts = f.Int("max_attempts", 1, 10) ?? new RetrySettings().MaxAttempts };
-        f.RejectUnknown("known: max_attempts");
+        var defaults = new RetrySettings();
+        var settings = new RetrySettings
+        {
+            MaxAttempts = f.Int("max_attempts", 1, 10) ?? defaults.MaxAttempts,
+            Backoff = f.Duration("backoff", TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(1)) ?? defaults.Backoff,
+            RateLimitedRetries = f.Int("rate_limited_retries", 0, 5) ?? defaults.RateLimitedRetries,
+        };
+        f.RejectUnknown("known: max_attempts, backoff, rate_limited_retries");
         return settings;
     }
 
@@ -189,8 +209,10 @@ public static class GatewayConfigReader
         {
             Connect = f.Duration("connect", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)) ?? defaults.Connect,
             Idle = f.Duration("idle", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)) ?? defaults.Idle,
+            FirstToken = f.Duration("first_token", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)) ?? defaults.FirstToken,
+            StreamIdle = f.Duration("stream_idle", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)) ?? defaults.StreamIdle,
         };
-        f.RejectUnknown("known: connect, idle");
+        f.RejectUnknown("known: connect, idle, first_token, stream_idle");
         return settings;
     }
 

@@ -48,19 +48,35 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         {
             throw ApiException.ModelNotFound(model);
         }
+        if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
+        {
+            await RelayAsync(context, body, model, snapshot, split);
+            return;
+        }
         var config = snapshot.Config;
         var tried = new HashSet<BackendState>();
         var retriedSame = new HashSet<BackendState>();
+        var rateLimited = new Dictionary<BackendState, int>();
+        var fellBackFrom = new HashSet<string>(StringComparer.Ordinal) { model };
         string id = RequestInfo.Id(context);
         long arrival = RequestInfo.Start(context);
         string? lastFailure = null;
         (WithheldAnswer Answer, Deployment From)? withheld = null;
         Deployment? again = null;
+        int picks = 0;
         using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
-        for (int attempt = 1; ; attempt++)
+        while (true)
         {
-            var deployment = again is not null && again.Backend.Breaker.TryAcquire(config.Breaker) ? again
-                : attempt <= config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried) : null;
+            Deployment? deployment;
+            if (again is not null && again.Backend.Breaker.TryAcquire(config.Breaker))
+            {
+                deployment = again;
+            }
+            else
+            {
+                deployment = picks < config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried) : null;
+                picks++;
+            }
             again = null;
             if (deployment is null)
             {
@@ -70,9 +86,10 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             var backend = deployment.Backend;
             tried.Add(backend);
             // the last chance passes any answer on as it is; before it, a retryable answer is held back
-            bool last = attempt >= config.Retry.MaxAttempts
-                || (retriedSame.Contains(backend) && !router.AnyAvailable(snapshot, split, model, tried));
-            var transformer = new AttemptTransformer(deployment, id, last, arrival, Time);
+            bool last = (picks >= config.Retry.MaxAttempts || (retriedSame.Contains(backend) && !router.AnyAvailable(snapshot, split, model, tried)))
+                && rateLimited.GetValueOrDefault(backend) >= config.Retry.RateLimitedRetries;
+            string? fallback = snapshot.Models.TryGetValue(model, out var route) ? route.Config.ContextWindowFallback : null;
+            var transformer = new AttemptTransformer(deployment, id, last, arrival, Time) { WithholdBadRequest = fallback is not null };
             byte[] rewritten = Rewrite(body, deployment.Config.BackendModel);
             context.Request.Body = new MemoryStream(rewritten, writable: false);
             context.Request.ContentLength = rewritten.Length;
@@ -110,6 +127,24 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 return;
             }
             string reason;
+            if (transformer.Withheld is { Status: StatusCodes.Status400BadRequest } badRequest)
+            {
+                backend.Succeeded();
+                if (fallback is not null && ContextLength.Exceeded(badRequest.Body) && fellBackFrom.Add(fallback))
+                {
+                    // fault 12: never retried on the same model; the larger-context model named in the file takes it
+                    LogContextFallback(log, id, model, fallback);
+                    metrics.Failovers.Increment(model, "context_window");
+                    (model, split, picks) = (fallback, router.SplitOf(fallback), 0);
+                    tried.Clear();
+                    continue;
+                }
+                metrics.Requests.Increment(model, version, backend.Id, "400");
+                context.Response.Clear();
+                AttemptTransformer.Stamp(context.Response, deployment, id, transformer.AddedSeconds);
+                await badRequest.WriteAsync(context.Response, context.RequestAborted);
+                return;
+            }
             if (transformer.Withheld is { } answer)
             {
                 withheld = (answer, deployment);
@@ -119,6 +154,14 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     // honour Retry-After: no request goes to it before then (default: one breaker period)
                     backend.CoolDown(answer.RetryAfter ?? config.Breaker.OpenFor, lastFailure);
+                    int n = rateLimited.GetValueOrDefault(backend);
+                    if (answer.RetryAfter is null && n < config.Retry.RateLimitedRetries)
+                    {
+                        // fault 2: no Retry-After: back off (exponential, full jitter) and ask it again a bounded number of times
+                        rateLimited[backend] = n + 1;
+                        await Task.Delay(Backoff.Delay(config.Retry.Backoff, n), Time, aborted.Token);
+                        again = deployment;
+                    }
                 }
                 else
                 {
@@ -135,7 +178,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 lastFailure = $"{backend.Id}: {error} ({context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message})";
                 backend.Failed(lastFailure, config.Breaker);
             }
-            LogAttemptFailed(log, id, model, backend.Id, attempt, lastFailure);
+            LogAttemptFailed(log, id, model, backend.Id, picks, lastFailure);
             if (context.Response.HasStarted)
             {
                 // part of the answer is out: it cannot be sent again from another replica
@@ -143,7 +186,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 return;
             }
             context.Features.Set<IForwarderErrorFeature>(null);
-            metrics.Retries.Increment(model, reason);
+            (again is not null ? metrics.Retries : metrics.Failovers).Increment(model, reason);
         }
     }
 
@@ -217,6 +260,9 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         body["model"] = backendModel;
         return JsonSerializer.SerializeToUtf8Bytes(body, JsonContext.Default.JsonObject);
     }
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Request {RequestId}: the prompt exceeds {Model}'s context; sent to {Fallback}")]
+    private static partial void LogContextFallback(ILogger log, string requestId, string model, string fallback);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Request {RequestId} for {Model}: attempt {Attempt} on {Backend} failed: {Failure}")]
     private static partial void LogAttemptFailed(ILogger log, string requestId, string model, string backend, int attempt, string failure);

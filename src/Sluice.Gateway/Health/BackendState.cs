@@ -24,6 +24,9 @@ public sealed class BackendState(string id, Uri url, string healthPath, TimeProv
     /// <summary>The last readiness check passed (true until the first check says otherwise).</summary>
     public bool Ready { get; private set; } = true;
 
+    /// <summary>It answered a continuation of a final assistant message (prefill) with a 400: it is not asked for one again.</summary>
+    public bool RefusesPrefill { get; set; }
+
     public int InFlight => Volatile.Read(ref _inFlight);
     public long Requests => Interlocked.Read(ref _requests);
     public long Failures => Interlocked.Read(ref _failures);

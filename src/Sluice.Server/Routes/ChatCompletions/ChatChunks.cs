@@ -30,7 +30,7 @@ internal sealed class ChatChunks(GenerationJob job, long created, LogprobsFormat
             delta = new ChatDelta { ToolCalls = _calls[e.Choice]!.Push(ev.Text, ev.Finish is not null) };
             finish = finish == "stop" ? "tool_calls" : finish;
         }
-        var choice = new ChatChunkChoice(e.Choice, delta, logprobs, finish) { StopReason = ev.StopReason };
+        var choice = new ChatChunkChoice(e.Choice, delta, logprobs, finish) { StopReason = ev.StopReason, TokenIds = job.ReturnTokenIds && ev.Token >= 0 ? [ev.Token] : null };
         return new ChatCompletionChunk(Id, Created, Model, [choice]) { Metrics = metrics };
     }
 
