@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
@@ -553,13 +555,20 @@ internal sealed partial class CompletionProxy
         metrics.Added.Observe(added, model, deployment.Config.Version, deployment.Backend.Id);
     }
 
+    /// <summary>Text as the backend wrote it: only what JSON requires is escaped (as sluice serve and OpenAI write it).</summary>
+    private static readonly JsonWriterOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static async Task WriteEventAsync(HttpContext context, JsonObject chunk, CancellationToken cancellationToken)
     {
-        byte[] json = JsonSerializer.SerializeToUtf8Bytes(chunk, JsonContext.Default.JsonObject);
+        var buffer = new ArrayBufferWriter<byte>(512);
+        buffer.Write("data: "u8);
+        using (var writer = new Utf8JsonWriter(buffer, Relaxed))
+        {
+            chunk.WriteTo(writer);
+        }
+        buffer.Write("\n\n"u8);
         var body = context.Response.Body;
-        await body.WriteAsync("data: "u8.ToArray(), cancellationToken);
-        await body.WriteAsync(json, cancellationToken);
-        await body.WriteAsync("\n\n"u8.ToArray(), cancellationToken);
+        await body.WriteAsync(buffer.WrittenMemory, cancellationToken);
         await body.FlushAsync(cancellationToken);
     }
 
