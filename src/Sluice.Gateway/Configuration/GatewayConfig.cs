@@ -14,9 +14,12 @@ public sealed record GatewayConfig
 /// <summary>A public model name and the deployments that serve it; <see cref="Traffic"/> splits requests across versions (percent).</summary>
 public sealed record ModelConfig(string Name, IReadOnlyList<DeploymentConfig> Deployments, IReadOnlyDictionary<string, int> Traffic)
 {
-    /// <summary>context_window_fallback: the model (in the same file) a request goes to when this one answers that the
-    /// prompt exceeds its context; null: such a 400 is passed on.</summary>
-    public string? ContextWindowFallback { get; init; }
+    /// <summary>context_window_fallbacks: the models (of the same file), in order, a request goes to when this one answers
+    /// that the prompt exceeds its context; none: such a 400 is passed on.</summary>
+    public IReadOnlyList<string> ContextWindowFallbacks { get; init; } = [];
+
+    /// <summary>fallbacks: the models, in order, a request goes to when every replica of this one failed before answering.</summary>
+    public IReadOnlyList<string> Fallbacks { get; init; } = [];
 }
 
 /// <summary>What a backend is: `sluice` (readiness at /health/ready) or any other OpenAI-compatible server (`openai`, /health).</summary>
@@ -41,6 +44,9 @@ public sealed record DeploymentConfig(Uri Url, string BackendModel, string Versi
     /// another replica); false: a chat continuation there restarts the answer instead. Default true (tried; a backend
     /// that refuses it with a 400 is not asked again).</summary>
     public bool Prefill { get; init; } = true;
+
+    /// <summary>rpm: requests per minute this replica may be sent (a fixed one-minute window); null: no limit.</summary>
+    public int? Rpm { get; init; }
 }
 
 /// <summary>routing: how replicas of one version are picked.</summary>

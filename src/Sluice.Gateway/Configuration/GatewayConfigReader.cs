@@ -47,6 +47,10 @@ public static class GatewayConfigReader
             throw new GatewayConfigException("must hold one YAML document");
         }
         var root = new YamlFields(stream.Documents[0].RootNode, "");
+        if (root.Get("model_list") is not null)
+        {
+            return LiteLlmConfigReader.Read(root);
+        }
         var models = root.List("models").Select((node, i) => ReadModel(node, $"models[{i}]")).ToList();
         if (models.Count == 0)
         {
@@ -57,13 +61,7 @@ public static class GatewayConfigReader
         {
             throw YamlFields.Error("models", $"model '{duplicate.Key}' is listed twice");
         }
-        for (int i = 0; i < models.Count; i++)
-        {
-            if (models[i].ContextWindowFallback is { } fallback && (fallback == models[i].Name || !models.Any(m => m.Name == fallback)))
-            {
-                throw YamlFields.Error($"models[{i}].context_window_fallback", $"must name another model of this file, not '{fallback}'");
-            }
-        }
+        CheckFallbacks(models, "models", m => m.Name);
         var config = new GatewayConfig
         {
             Models = models,
@@ -77,6 +75,27 @@ public static class GatewayConfigReader
         return config;
     }
 
+    /// <summary>Every fallback names another model of the file; <paramref name="path"/> and <paramref name="nameOf"/> say where each model came from.</summary>
+    internal static void CheckFallbacks(IReadOnlyList<ModelConfig> models, string path, Func<ModelConfig, string> nameOf)
+    {
+        for (int i = 0; i < models.Count; i++)
+        {
+            foreach (var (list, field) in new[] { (models[i].ContextWindowFallbacks, "context_window_fallbacks"), (models[i].Fallbacks, "fallbacks") })
+            {
+                foreach (string fallback in list)
+                {
+                    if (fallback == models[i].Name || !models.Any(m => m.Name == fallback))
+                    {
+                        throw YamlFields.Error($"{path}[{i}].{field}", $"must name other models of this file, not '{fallback}' (model '{nameOf(models[i])}')");
+                    }
+                }
+            }
+        }
+    }
+
+    private static List<string> Names(YamlFields f, string key) =>
+        [.. f.List(key).Select((n, i) => n is YamlScalarNode { Value: { Length: > 0 } v } ? v : throw YamlFields.Error($"{f.Child(key)}[{i}]", "must be a model name"))];
+
     private static ModelConfig ReadModel(YamlNode node, string path)
     {
         var f = new YamlFields(node, path);
@@ -88,9 +107,10 @@ public static class GatewayConfigReader
         }
         var versions = deployments.Select(d => d.Version).Distinct(StringComparer.Ordinal).ToList();
         var traffic = ReadTraffic(f, versions);
-        string? fallback = f.String("context_window_fallback");
-        f.RejectUnknown("known: name, deployments, traffic, context_window_fallback");
-        return new ModelConfig(name, deployments, traffic) { ContextWindowFallback = fallback };
+        var contextFallbacks = Names(f, "context_window_fallbacks");
+        var fallbacks = Names(f, "fallbacks");
+        f.RejectUnknown("known: name, deployments, traffic, fallbacks, context_window_fallbacks");
+        return new ModelConfig(name, deployments, traffic) { ContextWindowFallbacks = contextFallbacks, Fallbacks = fallbacks };
     }
 
     private static Dictionary<string, int> ReadTraffic(YamlFields model, IReadOnlyList<string> versions)
@@ -155,8 +175,9 @@ public static class GatewayConfigReader
         {
             throw YamlFields.Error(f.Child("pool"), "request-shape pools are not supported yet; remove the field");
         }
-        f.RejectUnknown("known: url, model, version, weight, kind, api_key, prefill");
-        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey) { Prefill = prefill };
+        int? rpm = f.Int("rpm", 1, 10_000_000);
+        f.RejectUnknown("known: url, model, version, weight, kind, api_key, prefill, rpm");
+        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey) { Prefill = prefill, Rpm = rpm };
     }
 
     private static RoutingSettings ReadRouting(YamlFields root)

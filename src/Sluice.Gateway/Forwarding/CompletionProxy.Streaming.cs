@@ -62,6 +62,14 @@ internal sealed partial class CompletionProxy
             again = null;
             if (deployment is null || (s.Started && !s.Continuable))
             {
+                if (deployment is null && !s.Started && NextFallback(snapshot, model, m => m.Fallbacks, fellBackFrom) is { } next)
+                {
+                    LogFallback(log, s.RequestId, model, next);
+                    metrics.Failovers.Increment(model, "fallback");
+                    (model, split, picks) = (next, router.SplitOf(next), 0);
+                    tried.Clear();
+                    continue;
+                }
                 if (!s.Started)
                 {
                     await GiveUpAsync(context, model, s.RequestId, lastFailure, withheld);
@@ -123,8 +131,7 @@ internal sealed partial class CompletionProxy
                         metrics.Retries.Increment(model, "prefill_rejected");
                         continue;
                     }
-                    string? fallback = snapshot.Models[model].Config.ContextWindowFallback;
-                    if (!s.Started && fallback is not null && ContextLength.Exceeded(answer.Body) && fellBackFrom.Add(fallback))
+                    if (!s.Started && ContextLength.Exceeded(answer.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom) is { } fallback)
                     {
                         LogContextFallback(log, s.RequestId, model, fallback);
                         metrics.Failovers.Increment(model, "context_window");
@@ -632,25 +639,25 @@ internal sealed partial class CompletionProxy
         switch (mode)
         {
             case StreamMode.Tokens:
-            {
-                s.PromptIds ??= await TokenizeAsync(s, deployment, client, cancellationToken);
-                var ids = new JsonArray();
-                foreach (int id in s.PromptIds.Concat(s.TokenIds))
                 {
-                    ids.Add(id);
-                }
-                var tokens = new JsonObject { ["model"] = deployment.Config.BackendModel, ["prompt"] = ids, ["stream"] = true, ["stream_options"] = new JsonObject { ["include_usage"] = true }, ["return_token_ids"] = true };
-                foreach (var field in new[] { "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "stop_token_ids", "ignore_eos",
-                    "presence_penalty", "frequency_penalty", "repetition_penalty", "logit_bias", "include_stop_str_in_output", "priority", "user", "min_tokens" })
-                {
-                    if (s.Body[field] is { } value)
+                    s.PromptIds ??= await TokenizeAsync(s, deployment, client, cancellationToken);
+                    var ids = new JsonArray();
+                    foreach (int id in s.PromptIds.Concat(s.TokenIds))
                     {
-                        tokens[field == "max_completion_tokens" ? "max_tokens" : field] = value.DeepClone();
+                        ids.Add(id);
                     }
+                    var tokens = new JsonObject { ["model"] = deployment.Config.BackendModel, ["prompt"] = ids, ["stream"] = true, ["stream_options"] = new JsonObject { ["include_usage"] = true }, ["return_token_ids"] = true };
+                    foreach (var field in new[] { "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "stop_token_ids", "ignore_eos",
+                    "presence_penalty", "frequency_penalty", "repetition_penalty", "logit_bias", "include_stop_str_in_output", "priority", "user", "min_tokens" })
+                    {
+                        if (s.Body[field] is { } value)
+                        {
+                            tokens[field == "max_completion_tokens" ? "max_tokens" : field] = value.DeepClone();
+                        }
+                    }
+                    Shorten(tokens);
+                    return (tokens, "v1/completions");
                 }
-                Shorten(tokens);
-                return (tokens, "v1/completions");
-            }
             case StreamMode.Text:
                 body["prompt"] = s.Body["prompt"]!.GetValue<string>() + s.Text;
                 Shorten(body);

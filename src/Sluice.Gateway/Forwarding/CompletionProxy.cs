@@ -80,6 +80,15 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             again = null;
             if (deployment is null)
             {
+                if (NextFallback(snapshot, model, m => m.Fallbacks, fellBackFrom) is { } next)
+                {
+                    // every replica failed before answering: the model's fallbacks, in order (LiteLLM's fallbacks)
+                    LogFallback(log, id, model, next);
+                    metrics.Failovers.Increment(model, "fallback");
+                    (model, split, picks) = (next, router.SplitOf(next), 0);
+                    tried.Clear();
+                    continue;
+                }
                 await GiveUpAsync(context, model, id, lastFailure, withheld);
                 return;
             }
@@ -88,8 +97,8 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             // the last chance passes any answer on as it is; before it, a retryable answer is held back
             bool last = (picks >= config.Retry.MaxAttempts || (retriedSame.Contains(backend) && !router.AnyAvailable(snapshot, split, model, tried)))
                 && rateLimited.GetValueOrDefault(backend) >= config.Retry.RateLimitedRetries;
-            string? fallback = snapshot.Models.TryGetValue(model, out var route) ? route.Config.ContextWindowFallback : null;
-            var transformer = new AttemptTransformer(deployment, id, last, arrival, Time) { WithholdBadRequest = fallback is not null };
+            bool contextFallbacks = snapshot.Models[model].Config.ContextWindowFallbacks.Count > 0;
+            var transformer = new AttemptTransformer(deployment, id, last, arrival, Time) { WithholdBadRequest = contextFallbacks };
             byte[] rewritten = Rewrite(body, deployment.Config.BackendModel);
             context.Request.Body = new MemoryStream(rewritten, writable: false);
             context.Request.ContentLength = rewritten.Length;
@@ -130,7 +139,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             if (transformer.Withheld is { Status: StatusCodes.Status400BadRequest } badRequest)
             {
                 backend.Succeeded();
-                if (fallback is not null && ContextLength.Exceeded(badRequest.Body) && fellBackFrom.Add(fallback))
+                if (ContextLength.Exceeded(badRequest.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom) is { } fallback)
                 {
                     // fault 12: never retried on the same model; the larger-context model named in the file takes it
                     LogContextFallback(log, id, model, fallback);
@@ -188,6 +197,17 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             context.Features.Set<IForwarderErrorFeature>(null);
             (again is not null ? metrics.Retries : metrics.Failovers).Increment(model, reason);
         }
+    }
+
+    /// <summary>The first of a model's fallbacks (of one kind) not used yet by this request; it is marked used.</summary>
+    private static string? NextFallback(RoutingSnapshot snapshot, string model, Func<Configuration.ModelConfig, IReadOnlyList<string>> kind, HashSet<string> used)
+    {
+        var next = snapshot.Models.TryGetValue(model, out var route) ? kind(route.Config).FirstOrDefault(m => !used.Contains(m) && snapshot.Models.ContainsKey(m)) : null;
+        if (next is not null)
+        {
+            used.Add(next);
+        }
+        return next;
     }
 
     /// <summary>Nothing more to try: the last backend's own withheld error when there is one, else the gateway's 502/503.</summary>
@@ -263,6 +283,9 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Request {RequestId}: the prompt exceeds {Model}'s context; sent to {Fallback}")]
     private static partial void LogContextFallback(ILogger log, string requestId, string model, string fallback);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Request {RequestId}: no replica of {Model} could answer; sent to its fallback {Fallback}")]
+    private static partial void LogFallback(ILogger log, string requestId, string model, string fallback);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Request {RequestId} for {Model}: attempt {Attempt} on {Backend} failed: {Failure}")]
     private static partial void LogAttemptFailed(ILogger log, string requestId, string model, string backend, int attempt, string failure);

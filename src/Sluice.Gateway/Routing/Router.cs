@@ -164,13 +164,18 @@ public sealed class Router
             while (true)
             {
                 int i = snapshot.Policy.Pick(pool, i => !refused.Contains(i) && !exclude.Contains(pool.Deployments[i].Backend)
-                    && pool.Deployments[i].Backend.Available(breaker, ignoreReadiness));
+                    && pool.Deployments[i].Backend.Available(breaker, ignoreReadiness)
+                    && (pool.Deployments[i].Config.Rpm is not { } rpm || pool.Deployments[i].Backend.UnderRate(rpm)));
                 if (i < 0)
                 {
                     break;
                 }
                 if (pool.Deployments[i].Backend.Breaker.TryAcquire(breaker))
                 {
+                    if (pool.Deployments[i].Config.Rpm is not null)
+                    {
+                        pool.Deployments[i].Backend.CountRate();
+                    }
                     return pool.Deployments[i];
                 }
                 refused.Add(i);

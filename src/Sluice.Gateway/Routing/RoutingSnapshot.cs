@@ -33,7 +33,7 @@ public sealed class RoutingSnapshot
         Models = config.Models.ToDictionary(m => m.Name, m => new ModelRoute(m.Name,
             m.Deployments.GroupBy(d => d.Version, StringComparer.Ordinal)
                 .ToDictionary(g => g.Key, g => new VersionPool(g.Key, [.. g.Select(d => new Deployment(d, backendOf(d)))]), StringComparer.Ordinal))
-            { Config = m },
+        { Config = m },
             StringComparer.Ordinal);
         Policy = config.Routing.Strategy == BalancingStrategy.WeightedRoundRobin ? new WeightedRoundRobinPolicy() : new LeastOutstandingRequestsPolicy();
     }

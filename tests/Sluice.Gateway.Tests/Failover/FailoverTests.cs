@@ -104,7 +104,7 @@ public sealed class FailoverTests : IAsyncLifetime
     [Fact]
     public async Task Fault12_ContextLength400_GoesToTheLargerContextFallback_NotRetried()
     {
-        string yaml = $"models:\n  - name: m\n    context_window_fallback: big\n    deployments:\n      - {{url: '{_faulty.Url}', model: ctx-400, kind: openai}}\n"
+        string yaml = $"models:\n  - name: m\n    context_window_fallbacks: [big]\n    deployments:\n      - {{url: '{_faulty.Url}', model: ctx-400, kind: openai}}\n"
             + $"  - name: big\n    deployments:\n      - {{url: '{_healthy.Url}', model: ok, kind: openai}}\n";
         await using var g = await TestGateway.StartAsync(yaml);
         var (response, body) = await SendAsync(g, "r1");
@@ -161,6 +161,32 @@ public sealed class FailoverTests : IAsyncLifetime
             Assert.True(recovered.Elapsed < TimeSpan.FromSeconds(30), "no traffic to the recovered backend within 30 s");
             await Task.Delay(100);
         }
+    }
+
+    [Fact]
+    public async Task Rpm_AReplicaAtItsRequestsPerMinute_IsSkippedForTheRestOfTheMinute()
+    {
+        string yaml = $"models:\n  - name: m\n    deployments:\n      - {{url: '{_faulty.Url}', model: ok, kind: openai, rpm: 2, weight: 1000}}\n"
+            + $"      - {{url: '{_healthy.Url}', model: ok, kind: openai, weight: 1}}\nrouting: {{strategy: weighted-round-robin}}\n";
+        await using var g = await TestGateway.StartAsync(yaml);
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(g, $"r{i}")).Response.StatusCode);
+        }
+        Assert.Equal(2, _faulty.Attempts.Count);
+        Assert.Equal(3, _healthy.Attempts.Count);
+    }
+
+    [Fact]
+    public async Task Fallbacks_EveryReplicaFailed_TheModelsFallbackAnswers()
+    {
+        string yaml = $"models:\n  - name: m\n    fallbacks: [backup]\n    deployments:\n      - {{url: '{_faulty.Url}', model: '503', kind: openai}}\n"
+            + $"  - name: backup\n    deployments:\n      - {{url: '{_healthy.Url}', model: ok, kind: openai}}\n";
+        await using var g = await TestGateway.StartAsync(yaml);
+        var (response, body) = await SendAsync(g, "r1");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("ok", JsonDocument.Parse(body).RootElement.GetProperty("model").GetString());
+        Assert.Equal(1, g.Gateway.Metrics.Failovers.Value("m", "fallback"));
     }
 
     /// <summary>The text of a completion stream's chunks.</summary>

@@ -95,6 +95,26 @@ public sealed class StreamFailoverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StreamMetrics_CountTtftOnceAndEveryInterTokenGap_PerBackend_AndTheRequestOnTheOneThatFinished()
+    {
+        await using var g = await TestGateway.StartAsync(Config("cut"));
+        var (_, events) = await StreamAsync(g, "r1");
+        AssertUnbroken(events);
+        var m = g.Gateway.Metrics;
+        string faulty = _faulty.Url.Authority, healthy = _healthy.Url.Authority;
+        Assert.Equal(1, m.Ttft.Totals("m", "default", faulty).Count); // the first token came from the replica that was cut
+        Assert.Equal(0, m.Ttft.Totals("m", "default", healthy).Count);
+        // six tokens, five gaps: two on the first replica, three on the one that continued (the cut's gap included)
+        Assert.Equal(2, m.Itl.Totals("m", "default", faulty).Count);
+        Assert.Equal(3, m.Itl.Totals("m", "default", healthy).Count);
+        Assert.Equal(1, m.Duration.Totals("m", "default", healthy).Count);
+        Assert.Equal(1, m.Requests.Value("m", "default", healthy, "200"));
+        Assert.Equal(0, m.Requests.Value("m", "default", faulty, "200"));
+        Assert.Equal(1, m.Failovers.Value("m", "cut"));
+        Assert.Equal(0, m.Retries.Value("m", "cut"));
+    }
+
+    [Fact]
     public async Task Fault8_StreamCut_WithNowhereToContinue_EndsWithAnErrorEventNotASuccess()
     {
         await using var g = await TestGateway.StartAsync(Config("cut", healthy: null));
