@@ -85,6 +85,12 @@ internal sealed partial class CompletionProxy
                 : !s.Chat ? StreamMode.Text
                 : deployment.Config.Prefill && !backend.RefusesPrefill ? StreamMode.Prefill
                 : StreamMode.Restart;
+            if (mode == StreamMode.Tokens && s.TokenIds.Count > s.Committed)
+            {
+                // tokens whose text the dead replica held back: generated again, with their text, by the continuation
+                s.TokenIds.RemoveRange(s.Committed, s.TokenIds.Count - s.Committed);
+                s.Tokens = s.Committed;
+            }
             backend.Started();
             AttemptResult result;
             try
@@ -461,6 +467,10 @@ internal sealed partial class CompletionProxy
                 {
                     s.IdsComplete = false;
                     s.Tokens++;
+                }
+                if (content.Length > 0)
+                {
+                    s.Committed = s.TokenIds.Count;
                 }
             }
             if (finish is not null)

@@ -60,6 +60,10 @@ internal sealed class StreamState(JsonObject body, bool chat, string requestId, 
     /// <summary>Every token sent so far came with its id (sluice serve with return_token_ids).</summary>
     public bool IdsComplete { get; set; } = true;
 
+    /// <summary>Of <see cref="TokenIds"/>, those whose text the client has: ids after the last chunk with text came with
+    /// text held back (half a character, a possible stop string); a token-level continuation generates them again.</summary>
+    public int Committed { get; set; }
+
     /// <summary>Token chunks sent to the client.</summary>
     public int Tokens { get; set; }
 
