@@ -54,6 +54,12 @@ public sealed record RoutingSettings
 {
     /// <summary>least-outstanding (default: fewest in-flight requests per unit of weight) or weighted-round-robin.</summary>
     public BalancingStrategy Strategy { get; init; } = BalancingStrategy.LeastOutstanding;
+
+    /// <summary>load_scrape: how often each backend's /metrics is read for its waiting queue and KV usage; null (off) by default.</summary>
+    public TimeSpan? LoadScrape { get; init; }
+
+    /// <summary>kv_high: a replica whose KV cache is at least this full is picked only when every other one is too. Default 0.95.</summary>
+    public double KvHigh { get; init; } = 0.95;
 }
 
 public enum BalancingStrategy

@@ -195,8 +195,10 @@ public static class GatewayConfigReader
                 "weighted-round-robin" => BalancingStrategy.WeightedRoundRobin,
                 var other => throw YamlFields.Error(f.Child("strategy"), $"must be least-outstanding or weighted-round-robin, not '{other}'"),
             },
+            LoadScrape = f.Duration("load_scrape", TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10)),
+            KvHigh = (f.Int("kv_high_percent", 1, 100) ?? 95) / 100.0,
         };
-        f.RejectUnknown("known: strategy");
+        f.RejectUnknown("known: strategy, load_scrape, kv_high_percent");
         return settings;
     }
 

@@ -24,6 +24,13 @@ public sealed class BackendState(string id, Uri url, string healthPath, TimeProv
     /// <summary>The last readiness check passed (true until the first check says otherwise).</summary>
     public bool Ready { get; private set; } = true;
 
+    private BackendLoad? _load;
+
+    /// <summary>Its own load from its /metrics (routing.load_scrape); null when not read or not offered.</summary>
+    public BackendLoad? Load => Volatile.Read(ref _load);
+
+    public void SetLoad(BackendLoad? load) => Volatile.Write(ref _load, load);
+
     private readonly Lock _rate = new();
     private long _windowStart = long.MinValue;
     private int _windowCount;

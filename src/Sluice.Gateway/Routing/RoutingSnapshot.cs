@@ -35,7 +35,7 @@ public sealed class RoutingSnapshot
                 .ToDictionary(g => g.Key, g => new VersionPool(g.Key, [.. g.Select(d => new Deployment(d, backendOf(d)))]), StringComparer.Ordinal))
         { Config = m },
             StringComparer.Ordinal);
-        Policy = config.Routing.Strategy == BalancingStrategy.WeightedRoundRobin ? new WeightedRoundRobinPolicy() : new LeastOutstandingRequestsPolicy();
+        Policy = config.Routing.Strategy == BalancingStrategy.WeightedRoundRobin ? new WeightedRoundRobinPolicy() : new LeastOutstandingRequestsPolicy(config.Routing.KvHigh);
     }
 
     public GatewayConfig Config { get; }

@@ -27,6 +27,9 @@ public sealed class FaultyBackend : IAsyncDisposable
 {
     public sealed record Attempt(string Model, string RequestId, DateTimeOffset Time, string Body);
 
+    /// <summary>What its /metrics says (sluice serve's names): requests waiting, KV-cache usage; null: no /metrics (404).</summary>
+    public (double Waiting, double KvUsage)? Load { get; set; }
+
     /// <summary>Down: every completion and readiness check answers 503 (a backend out for a while).</summary>
     public bool Down { get; set; }
 
@@ -50,6 +53,10 @@ public sealed class FaultyBackend : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var backend = new FaultyBackend(app);
+        app.MapGet("/metrics", () => backend.Load is { } load
+            ? Results.Text(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"# TYPE sluice_requests_waiting gauge\nsluice_requests_waiting {load.Waiting}\n# TYPE sluice_kv_cache_usage_ratio gauge\nsluice_kv_cache_usage_ratio {load.KvUsage}\n"))
+            : Results.NotFound());
         app.MapGet("/health", () => backend.Down ? Results.StatusCode(503) : Results.Text("ok"));
         app.MapPost("/v1/completions", backend.HandleAsync);
         app.MapPost("/v1/chat/completions", backend.HandleAsync);
