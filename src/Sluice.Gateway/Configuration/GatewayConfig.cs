@@ -18,9 +18,16 @@ public sealed record ModelConfig(string Name, IReadOnlyList<DeploymentConfig> De
     /// that the prompt exceeds its context; none: such a 400 is passed on.</summary>
     public IReadOnlyList<string> ContextWindowFallbacks { get; init; } = [];
 
+    /// <summary>pools: request-shape rules, the first that matches names the pool of deployments a request goes to.</summary>
+    public IReadOnlyList<PoolRule> Pools { get; init; } = [];
+
     /// <summary>fallbacks: the models, in order, a request goes to when every replica of this one failed before answering.</summary>
     public IReadOnlyList<string> Fallbacks { get; init; } = [];
 }
+
+/// <summary>A request-shape rule: prompts of more than <paramref name="PromptTokensOver"/> tokens (estimated) or
+/// max_tokens over <paramref name="MaxTokensOver"/> go to the deployments of pool <paramref name="Name"/>.</summary>
+public sealed record PoolRule(string Name, int? PromptTokensOver, int? MaxTokensOver);
 
 /// <summary>What a backend is: `sluice` (readiness at /health/ready) or any other OpenAI-compatible server (`openai`, /health).</summary>
 public enum BackendKind
@@ -44,6 +51,9 @@ public sealed record DeploymentConfig(Uri Url, string BackendModel, string Versi
     /// another replica); false: a chat continuation there restarts the answer instead. Default true (tried; a backend
     /// that refuses it with a 400 is not asked again).</summary>
     public bool Prefill { get; init; } = true;
+
+    /// <summary>pool: the request-shape pool it serves (a long-context or decode pool); null: the model's default pool.</summary>
+    public string? Pool { get; init; }
 
     /// <summary>rpm: requests per minute this replica may be sent (a fixed one-minute window); null: no limit.</summary>
     public int? Rpm { get; init; }

@@ -109,8 +109,39 @@ public static class GatewayConfigReader
         var traffic = ReadTraffic(f, versions);
         var contextFallbacks = Names(f, "context_window_fallbacks");
         var fallbacks = Names(f, "fallbacks");
-        f.RejectUnknown("known: name, deployments, traffic, fallbacks, context_window_fallbacks");
-        return new ModelConfig(name, deployments, traffic) { ContextWindowFallbacks = contextFallbacks, Fallbacks = fallbacks };
+        var pools = ReadPools(f, deployments);
+        f.RejectUnknown("known: name, deployments, traffic, fallbacks, context_window_fallbacks, pools");
+        return new ModelConfig(name, deployments, traffic) { ContextWindowFallbacks = contextFallbacks, Fallbacks = fallbacks, Pools = pools };
+    }
+
+    private static List<PoolRule> ReadPools(YamlFields model, IReadOnlyList<DeploymentConfig> deployments)
+    {
+        var rules = new List<PoolRule>();
+        var list = model.List("pools");
+        for (int i = 0; i < list.Count; i++)
+        {
+            var f = new YamlFields(list[i], $"{model.Child("pools")}[{i}]");
+            string name = f.RequiredString("name");
+            var rule = new PoolRule(name, f.Int("prompt_tokens_over", 0, int.MaxValue), f.Int("max_tokens_over", 0, int.MaxValue));
+            f.RejectUnknown("known: name, prompt_tokens_over, max_tokens_over");
+            if (rule.PromptTokensOver is null && rule.MaxTokensOver is null)
+            {
+                throw YamlFields.Error(f.Path, "needs prompt_tokens_over or max_tokens_over");
+            }
+            if (!deployments.Any(d => d.Pool == name))
+            {
+                throw YamlFields.Error(f.Child("name"), $"no deployment has pool '{name}'");
+            }
+            rules.Add(rule);
+        }
+        for (int i = 0; i < deployments.Count; i++)
+        {
+            if (deployments[i].Pool is { } pool && !rules.Any(r => r.Name == pool))
+            {
+                throw YamlFields.Error($"{model.Child("deployments")}[{i}].pool", $"no rule in pools sends requests to '{pool}'");
+            }
+        }
+        return rules;
     }
 
     private static Dictionary<string, int> ReadTraffic(YamlFields model, IReadOnlyList<string> versions)
@@ -171,13 +202,10 @@ public static class GatewayConfigReader
             "false" => false,
             var other => throw YamlFields.Error(f.Child("prefill"), $"must be true or false, not '{other}'"),
         };
-        if (f.Get("pool") is not null)
-        {
-            throw YamlFields.Error(f.Child("pool"), "request-shape pools are not supported yet; remove the field");
-        }
+        string? pool = f.String("pool");
         int? rpm = f.Int("rpm", 1, 10_000_000);
-        f.RejectUnknown("known: url, model, version, weight, kind, api_key, prefill, rpm");
-        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey) { Prefill = prefill, Rpm = rpm };
+        f.RejectUnknown("known: url, model, version, weight, kind, api_key, prefill, rpm, pool");
+        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey) { Prefill = prefill, Rpm = rpm, Pool = pool };
     }
 
     private static RoutingSettings ReadRouting(YamlFields root)

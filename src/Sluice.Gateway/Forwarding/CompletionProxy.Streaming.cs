@@ -56,7 +56,7 @@ internal sealed partial class CompletionProxy
             }
             else
             {
-                deployment = picks < config.Retry.MaxAttempts + s.Continuations ? router.Pick(snapshot, split, model, tried) : null;
+                deployment = picks < config.Retry.MaxAttempts + s.Continuations ? router.Pick(snapshot, split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, s.Body)) : null;
                 picks++;
             }
             again = null;

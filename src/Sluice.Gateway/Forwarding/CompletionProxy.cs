@@ -74,7 +74,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             }
             else
             {
-                deployment = picks < config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried) : null;
+                deployment = picks < config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, body)) : null;
                 picks++;
             }
             again = null;
