@@ -68,9 +68,15 @@ public sealed record RoutingSettings
     /// <summary>load_scrape: how often each backend's /metrics is read for its waiting queue and KV usage; null (off) by default.</summary>
     public TimeSpan? LoadScrape { get; init; }
 
+    /// <summary>prefix_affinity: requests whose first prefix_chars characters match go to the same replica (load-guarded); null: off.</summary>
+    public AffinitySettings? PrefixAffinity { get; init; }
+
     /// <summary>kv_high: a replica whose KV cache is at least this full is picked only when every other one is too. Default 0.95.</summary>
     public double KvHigh { get; init; } = 0.95;
 }
+
+/// <summary>prefix_affinity: how much of the prompt is the prefix, and the load guard (load_factor × the mean load + 1).</summary>
+public sealed record AffinitySettings(int PrefixChars, double LoadFactor);
 
 public enum BalancingStrategy
 {

@@ -225,8 +225,21 @@ public static class GatewayConfigReader
             },
             LoadScrape = f.Duration("load_scrape", TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10)),
             KvHigh = (f.Int("kv_high_percent", 1, 100) ?? 95) / 100.0,
+            PrefixAffinity = ReadAffinity(f),
         };
-        f.RejectUnknown("known: strategy, load_scrape, kv_high_percent");
+        f.RejectUnknown("known: strategy, load_scrape, kv_high_percent, prefix_affinity");
+        return settings;
+    }
+
+    private static AffinitySettings? ReadAffinity(YamlFields routing)
+    {
+        if (routing.Get("prefix_affinity") is not { } node)
+        {
+            return null;
+        }
+        var f = new YamlFields(node, routing.Child("prefix_affinity"));
+        var settings = new AffinitySettings(f.Int("prefix_chars", 1, 1_000_000) ?? 256, (f.Int("load_factor_percent", 100, 1000) ?? 125) / 100.0);
+        f.RejectUnknown("known: prefix_chars, load_factor_percent");
         return settings;
     }
 

@@ -56,7 +56,8 @@ internal sealed partial class CompletionProxy
             }
             else
             {
-                deployment = picks < config.Retry.MaxAttempts + s.Continuations ? router.Pick(snapshot, split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, s.Body)) : null;
+                deployment = picks < config.Retry.MaxAttempts + s.Continuations ? router.Pick(snapshot, split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, s.Body),
+                    config.Routing.PrefixAffinity is { } affinity ? RequestShape.Prefix(s.Body, affinity.PrefixChars) : null) : null;
                 picks++;
             }
             again = null;

@@ -74,7 +74,8 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             }
             else
             {
-                deployment = picks < config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, body)) : null;
+                deployment = picks < config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, body),
+                    config.Routing.PrefixAffinity is { } affinity ? RequestShape.Prefix(body, affinity.PrefixChars) : null) : null;
                 picks++;
             }
             again = null;

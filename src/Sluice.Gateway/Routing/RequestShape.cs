@@ -42,5 +42,27 @@ public static class RequestShape
         };
     }
 
+    /// <summary>The prompt's first <paramref name="chars"/> characters (a chat request: its messages as role: text lines), for prefix affinity.</summary>
+    public static string? Prefix(JsonObject body, int chars)
+    {
+        var text = new StringBuilder();
+        if (body["messages"] is JsonArray messages)
+        {
+            foreach (var message in messages)
+            {
+                text.Append(message?["role"]?.ToString()).Append(": ").Append(message?["content"]?.ToJsonString()).Append('\n');
+                if (text.Length >= chars)
+                {
+                    break;
+                }
+            }
+        }
+        else if (body["prompt"] is { } prompt)
+        {
+            text.Append(prompt is JsonValue v && v.TryGetValue(out string? s) ? s : prompt.ToJsonString());
+        }
+        return text.Length == 0 ? null : text.ToString(0, Math.Min(chars, text.Length));
+    }
+
     private static int Estimate(string text) => Encoding.UTF8.GetByteCount(text) / 4;
 }

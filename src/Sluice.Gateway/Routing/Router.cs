@@ -1,5 +1,6 @@
 using Sluice.Gateway.Configuration;
 using Sluice.Gateway.Health;
+using Sluice.Gateway.LoadBalancing;
 using Sluice.Gateway.Management;
 using Sluice.Hosting.Errors;
 
@@ -138,21 +139,22 @@ public sealed class Router
     /// the balancing policy among those available and not in <paramref name="exclude"/>; other versions with traffic when
     /// the chosen one has none left. The replica's circuit has admitted the request. Null when nothing can take it.
     /// </summary>
-    public Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, string? pool = null) =>
-        (pool is null ? null : PickIn(snapshot, split, model, exclude, pool))
+    public Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, string? pool = null, string? prefix = null) =>
+        (pool is null ? null : PickIn(snapshot, split, model, exclude, pool, prefix))
         // a request-shape pool with nothing left: the model's default pool takes it
-        ?? PickIn(snapshot, split, model, exclude, null);
+        ?? PickIn(snapshot, split, model, exclude, null, prefix);
 
-    private static Deployment? PickIn(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, string? pool) =>
-        Pick(snapshot, split, model, exclude, pool, ignoreReadiness: false)
+    private static Deployment? PickIn(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, string? pool, string? prefix) =>
+        Pick(snapshot, split, model, exclude, pool, prefix, ignoreReadiness: false)
         // every replica failed its last readiness check (a slow probe on a loaded host, say): try them anyway rather than
         // refuse the request; circuits, cool-downs and replicas already tried still count (Envoy's panic routing)
-        ?? (AnyReady(snapshot, model) ? null : Pick(snapshot, split, model, exclude, pool, ignoreReadiness: true));
+        ?? (AnyReady(snapshot, model) ? null : Pick(snapshot, split, model, exclude, pool, prefix, ignoreReadiness: true));
 
     private static bool AnyReady(RoutingSnapshot snapshot, string model) =>
         snapshot.Models.TryGetValue(model, out var route) && route.Versions.Values.Any(p => p.Deployments.Any(d => d.Backend.Ready));
 
-    private static Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, string? pool, bool ignoreReadiness)
+    private static Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, string? pool, string? prefix,
+        bool ignoreReadiness)
     {
         if (!snapshot.Models.TryGetValue(model, out var route))
         {
@@ -168,9 +170,15 @@ public sealed class Router
             var refused = new HashSet<int>();
             while (true)
             {
-                int i = snapshot.Policy.Pick(replicas, i => !refused.Contains(i) && replicas.Deployments[i].Config.Pool == pool && !exclude.Contains(replicas.Deployments[i].Backend)
+                bool Allowed(int i) => !refused.Contains(i) && replicas.Deployments[i].Config.Pool == pool && !exclude.Contains(replicas.Deployments[i].Backend)
                     && replicas.Deployments[i].Backend.Available(breaker, ignoreReadiness)
-                    && (replicas.Deployments[i].Config.Rpm is not { } rpm || replicas.Deployments[i].Backend.UnderRate(rpm)));
+                    && (replicas.Deployments[i].Config.Rpm is not { } rpm || replicas.Deployments[i].Backend.UnderRate(rpm));
+                int i = prefix is not null && snapshot.Config.Routing.PrefixAffinity is { } affinity
+                    ? PrefixAffinity.Pick(replicas, Allowed, prefix, affinity.LoadFactor) : -1;
+                if (i < 0)
+                {
+                    i = snapshot.Policy.Pick(replicas, Allowed);
+                }
                 if (i < 0)
                 {
                     break;
