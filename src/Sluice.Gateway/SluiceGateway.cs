@@ -66,6 +66,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         s.AddSingleton<ConfigWatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<ConfigWatcher>());
         s.AddSingleton<ActiveHealthChecker>();
+        s.AddHostedService<LoadScraper>();
         s.AddHostedService(sp => sp.GetRequiredService<ActiveHealthChecker>());
         s.AddHttpForwarder();
 

@@ -47,6 +47,10 @@ public static class GatewayConfigReader
             throw new GatewayConfigException("must hold one YAML document");
         }
         var root = new YamlFields(stream.Documents[0].RootNode, "");
+        if (root.Get("model_list") is not null)
+        {
+            return LiteLlmConfigReader.Read(root);
+        }
         var models = root.List("models").Select((node, i) => ReadModel(node, $"models[{i}]")).ToList();
         if (models.Count == 0)
         {
@@ -57,6 +61,7 @@ public static class GatewayConfigReader
         {
             throw YamlFields.Error("models", $"model '{duplicate.Key}' is listed twice");
         }
+        CheckFallbacks(models, "models", m => m.Name);
         var config = new GatewayConfig
         {
             Models = models,
@@ -70,6 +75,27 @@ public static class GatewayConfigReader
         return config;
     }
 
+    /// <summary>Every fallback names another model of the file; <paramref name="path"/> and <paramref name="nameOf"/> say where each model came from.</summary>
+    internal static void CheckFallbacks(IReadOnlyList<ModelConfig> models, string path, Func<ModelConfig, string> nameOf)
+    {
+        for (int i = 0; i < models.Count; i++)
+        {
+            foreach (var (list, field) in new[] { (models[i].ContextWindowFallbacks, "context_window_fallbacks"), (models[i].Fallbacks, "fallbacks") })
+            {
+                foreach (string fallback in list)
+                {
+                    if (fallback == models[i].Name || !models.Any(m => m.Name == fallback))
+                    {
+                        throw YamlFields.Error($"{path}[{i}].{field}", $"must name other models of this file, not '{fallback}' (model '{nameOf(models[i])}')");
+                    }
+                }
+            }
+        }
+    }
+
+    private static List<string> Names(YamlFields f, string key) =>
+        [.. f.List(key).Select((n, i) => n is YamlScalarNode { Value: { Length: > 0 } v } ? v : throw YamlFields.Error($"{f.Child(key)}[{i}]", "must be a model name"))];
+
     private static ModelConfig ReadModel(YamlNode node, string path)
     {
         var f = new YamlFields(node, path);
@@ -81,8 +107,41 @@ public static class GatewayConfigReader
         }
         var versions = deployments.Select(d => d.Version).Distinct(StringComparer.Ordinal).ToList();
         var traffic = ReadTraffic(f, versions);
-        f.RejectUnknown("known: name, deployments, traffic");
-        return new ModelConfig(name, deployments, traffic);
+        var contextFallbacks = Names(f, "context_window_fallbacks");
+        var fallbacks = Names(f, "fallbacks");
+        var pools = ReadPools(f, deployments);
+        f.RejectUnknown("known: name, deployments, traffic, fallbacks, context_window_fallbacks, pools");
+        return new ModelConfig(name, deployments, traffic) { ContextWindowFallbacks = contextFallbacks, Fallbacks = fallbacks, Pools = pools };
+    }
+
+    private static List<PoolRule> ReadPools(YamlFields model, IReadOnlyList<DeploymentConfig> deployments)
+    {
+        var rules = new List<PoolRule>();
+        var list = model.List("pools");
+        for (int i = 0; i < list.Count; i++)
+        {
+            var f = new YamlFields(list[i], $"{model.Child("pools")}[{i}]");
+            string name = f.RequiredString("name");
+            var rule = new PoolRule(name, f.Int("prompt_tokens_over", 0, int.MaxValue), f.Int("max_tokens_over", 0, int.MaxValue));
+            f.RejectUnknown("known: name, prompt_tokens_over, max_tokens_over");
+            if (rule.PromptTokensOver is null && rule.MaxTokensOver is null)
+            {
+                throw YamlFields.Error(f.Path, "needs prompt_tokens_over or max_tokens_over");
+            }
+            if (!deployments.Any(d => d.Pool == name))
+            {
+                throw YamlFields.Error(f.Child("name"), $"no deployment has pool '{name}'");
+            }
+            rules.Add(rule);
+        }
+        for (int i = 0; i < deployments.Count; i++)
+        {
+            if (deployments[i].Pool is { } pool && !rules.Any(r => r.Name == pool))
+            {
+                throw YamlFields.Error($"{model.Child("deployments")}[{i}].pool", $"no rule in pools sends requests to '{pool}'");
+            }
+        }
+        return rules;
     }
 
     private static Dictionary<string, int> ReadTraffic(YamlFields model, IReadOnlyList<string> versions)
@@ -137,12 +196,16 @@ public static class GatewayConfigReader
             var other => throw YamlFields.Error(f.Child("kind"), $"must be sluice or openai, not '{other}'"),
         };
         string? apiKey = f.String("api_key");
-        if (f.Get("pool") is not null)
+        bool prefill = f.String("prefill") switch
         {
-            throw YamlFields.Error(f.Child("pool"), "request-shape pools are not supported yet; remove the field");
-        }
-        f.RejectUnknown("known: url, model, version, weight, kind, api_key");
-        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey);
+            null or "true" => true,
+            "false" => false,
+            var other => throw YamlFields.Error(f.Child("prefill"), $"must be true or false, not '{other}'"),
+        };
+        string? pool = f.String("pool");
+        int? rpm = f.Int("rpm", 1, 10_000_000);
+        f.RejectUnknown("known: url, model, version, weight, kind, api_key, prefill, rpm, pool");
+        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey) { Prefill = prefill, Rpm = rpm, Pool = pool };
     }
 
     private static RoutingSettings ReadRouting(YamlFields root)
@@ -160,8 +223,23 @@ public static class GatewayConfigReader
                 "weighted-round-robin" => BalancingStrategy.WeightedRoundRobin,
                 var other => throw YamlFields.Error(f.Child("strategy"), $"must be least-outstanding or weighted-round-robin, not '{other}'"),
             },
+            LoadScrape = f.Duration("load_scrape", TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10)),
+            KvHigh = (f.Int("kv_high_percent", 1, 100) ?? 95) / 100.0,
+            PrefixAffinity = ReadAffinity(f),
         };
-        f.RejectUnknown("known: strategy");
+        f.RejectUnknown("known: strategy, load_scrape, kv_high_percent, prefix_affinity");
+        return settings;
+    }
+
+    private static AffinitySettings? ReadAffinity(YamlFields routing)
+    {
+        if (routing.Get("prefix_affinity") is not { } node)
+        {
+            return null;
+        }
+        var f = new YamlFields(node, routing.Child("prefix_affinity"));
+        var settings = new AffinitySettings(f.Int("prefix_chars", 1, 1_000_000) ?? 256, (f.Int("load_factor_percent", 100, 1000) ?? 125) / 100.0);
+        f.RejectUnknown("known: prefix_chars, load_factor_percent");
         return settings;
     }
 
@@ -172,8 +250,14 @@ public static class GatewayConfigReader
             return new RetrySettings();
         }
         var f = new YamlFields(node, "retry");
-        var settings = new RetrySettings { MaxAttempts = f.Int("max_attempts", 1, 10) ?? new RetrySettings().MaxAttempts };
-        f.RejectUnknown("known: max_attempts");
+        var defaults = new RetrySettings();
+        var settings = new RetrySettings
+        {
+            MaxAttempts = f.Int("max_attempts", 1, 10) ?? defaults.MaxAttempts,
+            Backoff = f.Duration("backoff", TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(1)) ?? defaults.Backoff,
+            RateLimitedRetries = f.Int("rate_limited_retries", 0, 5) ?? defaults.RateLimitedRetries,
+        };
+        f.RejectUnknown("known: max_attempts, backoff, rate_limited_retries");
         return settings;
     }
 
@@ -189,8 +273,10 @@ public static class GatewayConfigReader
         {
             Connect = f.Duration("connect", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)) ?? defaults.Connect,
             Idle = f.Duration("idle", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)) ?? defaults.Idle,
+            FirstToken = f.Duration("first_token", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)) ?? defaults.FirstToken,
+            StreamIdle = f.Duration("stream_idle", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)) ?? defaults.StreamIdle,
         };
-        f.RejectUnknown("known: connect, idle");
+        f.RejectUnknown("known: connect, idle, first_token, stream_idle");
         return settings;
     }
 

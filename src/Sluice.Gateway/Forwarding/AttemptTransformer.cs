@@ -31,6 +31,9 @@ internal sealed class AttemptTransformer(Deployment deployment, string requestId
     /// <summary>Largest error body kept from a withheld answer; the rest is cut.</summary>
     public const int WithheldBodyLimit = 64 * 1024;
 
+    /// <summary>A 400 is held back too (the model has a context-window fallback: a context-length 400 goes there).</summary>
+    public bool WithholdBadRequest { get; init; }
+
     /// <summary>Seconds the gateway added before the response headers.</summary>
     public double AddedSeconds { get; private set; }
 
@@ -52,7 +55,7 @@ internal sealed class AttemptTransformer(Deployment deployment, string requestId
             return await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         }
         Status = (int)proxyResponse.StatusCode;
-        if (!lastAttempt && Retryable(Status))
+        if ((!lastAttempt && Retryable(Status)) || (WithholdBadRequest && Status == StatusCodes.Status400BadRequest))
         {
             Withheld = await WithheldAnswer.ReadAsync(proxyResponse, WithheldBodyLimit, cancellationToken);
             return false;

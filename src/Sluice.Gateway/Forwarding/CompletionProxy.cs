@@ -48,31 +48,58 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         {
             throw ApiException.ModelNotFound(model);
         }
+        if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
+        {
+            await RelayAsync(context, body, model, snapshot, split);
+            return;
+        }
         var config = snapshot.Config;
         var tried = new HashSet<BackendState>();
         var retriedSame = new HashSet<BackendState>();
+        var rateLimited = new Dictionary<BackendState, int>();
+        var fellBackFrom = new HashSet<string>(StringComparer.Ordinal) { model };
         string id = RequestInfo.Id(context);
         long arrival = RequestInfo.Start(context);
         string? lastFailure = null;
         (WithheldAnswer Answer, Deployment From)? withheld = null;
         Deployment? again = null;
+        int picks = 0;
         using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
-        for (int attempt = 1; ; attempt++)
+        while (true)
         {
-            var deployment = again is not null && again.Backend.Breaker.TryAcquire(config.Breaker) ? again
-                : attempt <= config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried) : null;
+            Deployment? deployment;
+            if (again is not null && again.Backend.Breaker.TryAcquire(config.Breaker))
+            {
+                deployment = again;
+            }
+            else
+            {
+                deployment = picks < config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, body),
+                    config.Routing.PrefixAffinity is { } affinity ? RequestShape.Prefix(body, affinity.PrefixChars) : null) : null;
+                picks++;
+            }
             again = null;
             if (deployment is null)
             {
+                if (NextFallback(snapshot, model, m => m.Fallbacks, fellBackFrom) is { } next)
+                {
+                    // every replica failed before answering: the model's fallbacks, in order (LiteLLM's fallbacks)
+                    LogFallback(log, id, model, next);
+                    metrics.Failovers.Increment(model, "fallback");
+                    (model, split, picks) = (next, router.SplitOf(next), 0);
+                    tried.Clear();
+                    continue;
+                }
                 await GiveUpAsync(context, model, id, lastFailure, withheld);
                 return;
             }
             var backend = deployment.Backend;
             tried.Add(backend);
             // the last chance passes any answer on as it is; before it, a retryable answer is held back
-            bool last = attempt >= config.Retry.MaxAttempts
-                || (retriedSame.Contains(backend) && !router.AnyAvailable(snapshot, split, model, tried));
-            var transformer = new AttemptTransformer(deployment, id, last, arrival, Time);
+            bool last = (picks >= config.Retry.MaxAttempts || (retriedSame.Contains(backend) && !router.AnyAvailable(snapshot, split, model, tried)))
+                && rateLimited.GetValueOrDefault(backend) >= config.Retry.RateLimitedRetries;
+            bool contextFallbacks = snapshot.Models[model].Config.ContextWindowFallbacks.Count > 0;
+            var transformer = new AttemptTransformer(deployment, id, last, arrival, Time) { WithholdBadRequest = contextFallbacks };
             byte[] rewritten = Rewrite(body, deployment.Config.BackendModel);
             context.Request.Body = new MemoryStream(rewritten, writable: false);
             context.Request.ContentLength = rewritten.Length;
@@ -110,6 +137,24 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 return;
             }
             string reason;
+            if (transformer.Withheld is { Status: StatusCodes.Status400BadRequest } badRequest)
+            {
+                backend.Succeeded();
+                if (ContextLength.Exceeded(badRequest.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom) is { } fallback)
+                {
+                    // fault 12: never retried on the same model; the larger-context model named in the file takes it
+                    LogContextFallback(log, id, model, fallback);
+                    metrics.Failovers.Increment(model, "context_window");
+                    (model, split, picks) = (fallback, router.SplitOf(fallback), 0);
+                    tried.Clear();
+                    continue;
+                }
+                metrics.Requests.Increment(model, version, backend.Id, "400");
+                context.Response.Clear();
+                AttemptTransformer.Stamp(context.Response, deployment, id, transformer.AddedSeconds);
+                await badRequest.WriteAsync(context.Response, context.RequestAborted);
+                return;
+            }
             if (transformer.Withheld is { } answer)
             {
                 withheld = (answer, deployment);
@@ -119,6 +164,14 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     // honour Retry-After: no request goes to it before then (default: one breaker period)
                     backend.CoolDown(answer.RetryAfter ?? config.Breaker.OpenFor, lastFailure);
+                    int n = rateLimited.GetValueOrDefault(backend);
+                    if (answer.RetryAfter is null && n < config.Retry.RateLimitedRetries)
+                    {
+                        // fault 2: no Retry-After: back off (exponential, full jitter) and ask it again a bounded number of times
+                        rateLimited[backend] = n + 1;
+                        await Task.Delay(Backoff.Delay(config.Retry.Backoff, n), Time, aborted.Token);
+                        again = deployment;
+                    }
                 }
                 else
                 {
@@ -135,7 +188,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 lastFailure = $"{backend.Id}: {error} ({context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message})";
                 backend.Failed(lastFailure, config.Breaker);
             }
-            LogAttemptFailed(log, id, model, backend.Id, attempt, lastFailure);
+            LogAttemptFailed(log, id, model, backend.Id, picks, lastFailure);
             if (context.Response.HasStarted)
             {
                 // part of the answer is out: it cannot be sent again from another replica
@@ -143,8 +196,19 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 return;
             }
             context.Features.Set<IForwarderErrorFeature>(null);
-            metrics.Retries.Increment(model, reason);
+            (again is not null ? metrics.Retries : metrics.Failovers).Increment(model, reason);
         }
+    }
+
+    /// <summary>The first of a model's fallbacks (of one kind) not used yet by this request; it is marked used.</summary>
+    private static string? NextFallback(RoutingSnapshot snapshot, string model, Func<Configuration.ModelConfig, IReadOnlyList<string>> kind, HashSet<string> used)
+    {
+        var next = snapshot.Models.TryGetValue(model, out var route) ? kind(route.Config).FirstOrDefault(m => !used.Contains(m) && snapshot.Models.ContainsKey(m)) : null;
+        if (next is not null)
+        {
+            used.Add(next);
+        }
+        return next;
     }
 
     /// <summary>Nothing more to try: the last backend's own withheld error when there is one, else the gateway's 502/503.</summary>
@@ -217,6 +281,12 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         body["model"] = backendModel;
         return JsonSerializer.SerializeToUtf8Bytes(body, JsonContext.Default.JsonObject);
     }
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Request {RequestId}: the prompt exceeds {Model}'s context; sent to {Fallback}")]
+    private static partial void LogContextFallback(ILogger log, string requestId, string model, string fallback);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Request {RequestId}: no replica of {Model} could answer; sent to its fallback {Fallback}")]
+    private static partial void LogFallback(ILogger log, string requestId, string model, string fallback);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Request {RequestId} for {Model}: attempt {Attempt} on {Backend} failed: {Failure}")]
     private static partial void LogAttemptFailed(ILogger log, string requestId, string model, string backend, int attempt, string failure);

@@ -24,6 +24,49 @@ public sealed class BackendState(string id, Uri url, string healthPath, TimeProv
     /// <summary>The last readiness check passed (true until the first check says otherwise).</summary>
     public bool Ready { get; private set; } = true;
 
+    private BackendLoad? _load;
+
+    /// <summary>Its own load from its /metrics (routing.load_scrape); null when not read or not offered.</summary>
+    public BackendLoad? Load => Volatile.Read(ref _load);
+
+    public void SetLoad(BackendLoad? load) => Volatile.Write(ref _load, load);
+
+    private readonly Lock _rate = new();
+    private long _windowStart = long.MinValue;
+    private int _windowCount;
+
+    /// <summary>Whether fewer than <paramref name="rpm"/> requests were sent to it in the current one-minute window.</summary>
+    public bool UnderRate(int rpm)
+    {
+        lock (_rate)
+        {
+            Roll();
+            return _windowCount < rpm;
+        }
+    }
+
+    /// <summary>Counts a request sent to it in the current one-minute window (rpm).</summary>
+    public void CountRate()
+    {
+        lock (_rate)
+        {
+            Roll();
+            _windowCount++;
+        }
+    }
+
+    private void Roll()
+    {
+        long now = time.GetTimestamp();
+        if (_windowStart == long.MinValue || time.GetElapsedTime(_windowStart, now) >= TimeSpan.FromMinutes(1))
+        {
+            (_windowStart, _windowCount) = (now, 0);
+        }
+    }
+
+    /// <summary>It answered a continuation of a final assistant message (prefill) with a 400: it is not asked for one again.</summary>
+    public bool RefusesPrefill { get; set; }
+
     public int InFlight => Volatile.Read(ref _inFlight);
     public long Requests => Interlocked.Read(ref _requests);
     public long Failures => Interlocked.Read(ref _failures);

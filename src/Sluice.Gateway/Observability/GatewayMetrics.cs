@@ -18,7 +18,15 @@ public sealed class GatewayMetrics
             "model", "version", "backend"));
         Added = Registry.Add(new Histogram("sluice_gateway_added_latency_seconds", "Time the gateway adds before the backend's response headers reach the client.",
             LatencyBuckets, "model", "version", "backend"));
-        Retries = Registry.Add(new Counter("sluice_gateway_retries_total", "Attempts after the first on another backend, by model and reason.", "model", "reason"));
+        Retries = Registry.Add(new Counter("sluice_gateway_retries_total", "Attempts sent again to the same backend (a 500 once, a 429 after a back-off), by model and reason.", "model", "reason"));
+        Failovers = Registry.Add(new Counter("sluice_gateway_failovers_total", "Attempts moved to another backend (or a fallback model), by model and why the previous one failed.", "model", "reason"));
+        Continuations = Registry.Add(new Counter("sluice_gateway_continuations_total", "Streams continued on another backend after a cut, by model, mode (tokens, text, prefill, restart) and result (ok, failed).",
+            "model", "mode", "result"));
+        StreamFaults = Registry.Add(new Counter("sluice_gateway_stream_faults_total", "Faults seen in backends' streams, by model and kind (cut, stall, first_token, malformed, error_event, no_done).", "model", "kind"));
+        Ttft = Registry.Add(new Histogram("sluice_gateway_time_to_first_token_seconds", "Streams: time from the request's arrival to its first token reaching the client.", LatencyBuckets,
+            "model", "version", "backend"));
+        Itl = Registry.Add(new Histogram("sluice_gateway_inter_token_latency_seconds", "Streams: time between two token chunks sent to the client.", LatencyBuckets,
+            "model", "version", "backend"));
         Reloads = Registry.Add(new Counter("sluice_gateway_config_reloads_total", "Configuration file reloads, by result (ok, rejected).", "result"));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_circuit_state", "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation((int)b.Breaker.State, b.Id))));
@@ -36,5 +44,10 @@ public sealed class GatewayMetrics
     public Histogram Duration { get; }
     public Histogram Added { get; }
     public Counter Retries { get; }
+    public Counter Failovers { get; }
+    public Counter Continuations { get; }
+    public Counter StreamFaults { get; }
+    public Histogram Ttft { get; }
+    public Histogram Itl { get; }
     public Counter Reloads { get; }
 }

@@ -1,5 +1,6 @@
 using Sluice.Gateway.Configuration;
 using Sluice.Gateway.Health;
+using Sluice.Gateway.LoadBalancing;
 using Sluice.Gateway.Management;
 using Sluice.Hosting.Errors;
 
@@ -138,16 +139,22 @@ public sealed class Router
     /// the balancing policy among those available and not in <paramref name="exclude"/>; other versions with traffic when
     /// the chosen one has none left. The replica's circuit has admitted the request. Null when nothing can take it.
     /// </summary>
-    public Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude) =>
-        Pick(snapshot, split, model, exclude, ignoreReadiness: false)
+    public Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, string? pool = null, string? prefix = null) =>
+        (pool is null ? null : PickIn(snapshot, split, model, exclude, pool, prefix))
+        // a request-shape pool with nothing left: the model's default pool takes it
+        ?? PickIn(snapshot, split, model, exclude, null, prefix);
+
+    private static Deployment? PickIn(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, string? pool, string? prefix) =>
+        Pick(snapshot, split, model, exclude, pool, prefix, ignoreReadiness: false)
         // every replica failed its last readiness check (a slow probe on a loaded host, say): try them anyway rather than
         // refuse the request; circuits, cool-downs and replicas already tried still count (Envoy's panic routing)
-        ?? (AnyReady(snapshot, model) ? null : Pick(snapshot, split, model, exclude, ignoreReadiness: true));
+        ?? (AnyReady(snapshot, model) ? null : Pick(snapshot, split, model, exclude, pool, prefix, ignoreReadiness: true));
 
     private static bool AnyReady(RoutingSnapshot snapshot, string model) =>
         snapshot.Models.TryGetValue(model, out var route) && route.Versions.Values.Any(p => p.Deployments.Any(d => d.Backend.Ready));
 
-    private static Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, bool ignoreReadiness)
+    private static Deployment? Pick(RoutingSnapshot snapshot, TrafficSplit split, string model, IReadOnlySet<BackendState> exclude, string? pool, string? prefix,
+        bool ignoreReadiness)
     {
         if (!snapshot.Models.TryGetValue(model, out var route))
         {
@@ -156,22 +163,33 @@ public sealed class Router
         var breaker = snapshot.Config.Breaker;
         foreach (var version in split.Order())
         {
-            if (!route.Versions.TryGetValue(version, out var pool))
+            if (!route.Versions.TryGetValue(version, out var replicas))
             {
                 continue;
             }
             var refused = new HashSet<int>();
             while (true)
             {
-                int i = snapshot.Policy.Pick(pool, i => !refused.Contains(i) && !exclude.Contains(pool.Deployments[i].Backend)
-                    && pool.Deployments[i].Backend.Available(breaker, ignoreReadiness));
+                bool Allowed(int i) => !refused.Contains(i) && replicas.Deployments[i].Config.Pool == pool && !exclude.Contains(replicas.Deployments[i].Backend)
+                    && replicas.Deployments[i].Backend.Available(breaker, ignoreReadiness)
+                    && (replicas.Deployments[i].Config.Rpm is not { } rpm || replicas.Deployments[i].Backend.UnderRate(rpm));
+                int i = prefix is not null && snapshot.Config.Routing.PrefixAffinity is { } affinity
+                    ? PrefixAffinity.Pick(replicas, Allowed, prefix, affinity.LoadFactor) : -1;
+                if (i < 0)
+                {
+                    i = snapshot.Policy.Pick(replicas, Allowed);
+                }
                 if (i < 0)
                 {
                     break;
                 }
-                if (pool.Deployments[i].Backend.Breaker.TryAcquire(breaker))
+                if (replicas.Deployments[i].Backend.Breaker.TryAcquire(breaker))
                 {
-                    return pool.Deployments[i];
+                    if (replicas.Deployments[i].Config.Rpm is not null)
+                    {
+                        replicas.Deployments[i].Backend.CountRate();
+                    }
+                    return replicas.Deployments[i];
                 }
                 refused.Add(i);
             }

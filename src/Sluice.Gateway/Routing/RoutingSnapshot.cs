@@ -16,7 +16,10 @@ public sealed class VersionPool(string version, IReadOnlyList<Deployment> deploy
 }
 
 /// <summary>A public model: its versions by label.</summary>
-public sealed record ModelRoute(string Name, IReadOnlyDictionary<string, VersionPool> Versions);
+public sealed record ModelRoute(string Name, IReadOnlyDictionary<string, VersionPool> Versions)
+{
+    public required ModelConfig Config { get; init; }
+}
 
 /// <summary>
 /// The routing table built from one configuration: replaced as a whole on reload (one reference swap), so a request
@@ -29,9 +32,10 @@ public sealed class RoutingSnapshot
         Config = config;
         Models = config.Models.ToDictionary(m => m.Name, m => new ModelRoute(m.Name,
             m.Deployments.GroupBy(d => d.Version, StringComparer.Ordinal)
-                .ToDictionary(g => g.Key, g => new VersionPool(g.Key, [.. g.Select(d => new Deployment(d, backendOf(d)))]), StringComparer.Ordinal)),
+                .ToDictionary(g => g.Key, g => new VersionPool(g.Key, [.. g.Select(d => new Deployment(d, backendOf(d)))]), StringComparer.Ordinal))
+        { Config = m },
             StringComparer.Ordinal);
-        Policy = config.Routing.Strategy == BalancingStrategy.WeightedRoundRobin ? new WeightedRoundRobinPolicy() : new LeastOutstandingRequestsPolicy();
+        Policy = config.Routing.Strategy == BalancingStrategy.WeightedRoundRobin ? new WeightedRoundRobinPolicy() : new LeastOutstandingRequestsPolicy(config.Routing.KvHigh);
     }
 
     public GatewayConfig Config { get; }

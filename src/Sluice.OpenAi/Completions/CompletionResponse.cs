@@ -24,6 +24,10 @@ public sealed record CompletionChoice(int Index, string Text, CompletionLogprobs
 {
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? StopReason { get; init; }
+
+    /// <summary>With return_token_ids, in a stream: the ids of the tokens this chunk adds.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<int>? TokenIds { get; init; }
 }
 
 /// <summary>The legacy completions log-probabilities: parallel lists, one entry per token.</summary>

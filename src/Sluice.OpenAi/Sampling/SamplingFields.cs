@@ -34,6 +34,10 @@ public abstract record SamplingFields
     public bool? IncludeStopStrInOutput { get; init; }
     public int? Priority { get; init; }
 
+    /// <summary>vLLM's return_token_ids: each streamed choice also carries the ids of the tokens it adds (token_ids),
+    /// which a gateway needs to continue a stream exactly on another replica.</summary>
+    public bool? ReturnTokenIds { get; init; }
+
     // structured outputs: vLLM's guided decoding and llama.cpp's grammar
     public JsonElement? GuidedJson { get; init; }
     public string? GuidedRegex { get; init; }

@@ -21,6 +21,10 @@ public sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? L
 {
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? StopReason { get; init; }
+
+    /// <summary>With return_token_ids: the ids of the tokens this chunk adds.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<int>? TokenIds { get; init; }
 }
 
 public sealed record ChatDelta

@@ -8,6 +8,9 @@ public sealed record GenerationJob(string RequestId, string Route, string Model,
     public bool Stream { get; init; }
     public int Priority { get; init; }
 
+    /// <summary>return_token_ids: stream chunks carry the ids of the tokens they add.</summary>
+    public bool ReturnTokenIds { get; init; }
+
     /// <summary>The request's field the prompts came from, named by a context-length error: prompt, messages or text.</summary>
     public string PromptField { get; init; } = "prompt";
 

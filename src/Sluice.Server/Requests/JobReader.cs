@@ -28,7 +28,7 @@ internal static class JobReader
             fallback: r.MaxOutputTokens ?? DefaultCompletionTokens, ceiling: r.MaxOutputTokens);
         var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize,
             ConstraintReader.Read(body, r));
-        return new GenerationJob(r.RequestId, r.Route, r.Model, prompts, sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0 };
+        return new GenerationJob(r.RequestId, r.Route, r.Model, prompts, sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0, ReturnTokenIds = body.ReturnTokenIds ?? false };
     }
 
     /// <summary>POST /v1/chat/completions: the messages rendered with the model's chat template, then generated like a completion.</summary>
@@ -50,6 +50,7 @@ internal static class JobReader
         {
             Stream = body.Stream ?? false,
             Priority = body.Priority ?? 0,
+            ReturnTokenIds = body.ReturnTokenIds ?? false,
             PromptField = "messages",
             Tools = tools,
         };

@@ -35,9 +35,9 @@ internal sealed class SseResponse<TChunk>(HttpResponse response, ChunkFactory<TC
             {
                 continue; // reported once, as an error event, below
             }
-            if (ev.Finish is null && ev.Text.Length == 0 && !logprobs)
+            if (ev.Finish is null && ev.Text.Length == 0 && !logprobs && !session.Job.ReturnTokenIds)
             {
-                continue; // text held back (a possible stop string, half a character)
+                continue; // text held back (a possible stop string, half a character); with return_token_ids its id still goes out
             }
             bool last = ev.Finish is not null && ++finished == session.Job.Choices;
             foreach (var chunk in chunks.Tokens(e, last && !chunks.IncludeUsage ? session.Metrics() : null))

@@ -13,12 +13,25 @@ namespace Sluice.Gateway.Tests.Support;
 /// <summary>
 /// An OpenAI-compatible backend that misbehaves on purpose, the fault chosen by the model name in the body:
 /// <c>ok</c>, <c>500-once</c> (500 on a request id's first attempt, then an answer), <c>503</c>, <c>429-retry-after</c>
-/// (429 with Retry-After: 30), <c>delay-N</c> (an answer after N ms), <c>reset</c> (the connection dropped before any header), <c>silent</c> (no answer at all),
-/// <c>policy-400</c> (a content-policy rejection). Every attempt is logged with its model, request id and time.
+/// (429 with Retry-After: 30), <c>429</c> (429 without Retry-After, every time), <c>delay-N</c> (an answer after N ms),
+/// <c>reset</c> (the connection dropped before any header), <c>silent</c> (no answer at all), <c>policy-400</c> (a
+/// content-policy rejection), <c>ctx-400</c> (a context-length rejection). Streams (<c>"stream": true</c>) answer the
+/// words <c>w1 </c> to <c>w6 </c>, one chunk each, starting after the words the prompt (or a continued final assistant
+/// message) already holds, so a continuation is seen to continue; their faults: <c>late</c> (headers at once, the first
+/// token after 30 s), <c>cut</c> (the connection dropped after three words), <c>stall</c> (silent after three words, the
+/// connection open), <c>malformed</c> (a broken chunk after two words), <c>no-done</c> (the whole answer, then the
+/// connection held open without [DONE]), <c>no-prefill</c> (a 400 for a continued assistant message). <see cref="Down"/>
+/// makes every request and readiness check a 503. Every attempt is logged with its model, request id, time and body.
 /// </summary>
 public sealed class FaultyBackend : IAsyncDisposable
 {
-    public sealed record Attempt(string Model, string RequestId, DateTimeOffset Time);
+    public sealed record Attempt(string Model, string RequestId, DateTimeOffset Time, string Body);
+
+    /// <summary>What its /metrics says (sluice serve's names): requests waiting, KV-cache usage; null: no /metrics (404).</summary>
+    public (double Waiting, double KvUsage)? Load { get; set; }
+
+    /// <summary>Down: every completion and readiness check answers 503 (a backend out for a while).</summary>
+    public bool Down { get; set; }
 
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<Attempt> _attempts = new();
@@ -40,7 +53,11 @@ public sealed class FaultyBackend : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var backend = new FaultyBackend(app);
-        app.MapGet("/health", () => Results.Text("ok"));
+        app.MapGet("/metrics", () => backend.Load is { } load
+            ? Results.Text(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"# TYPE sluice_requests_waiting gauge\nsluice_requests_waiting {load.Waiting}\n# TYPE sluice_kv_cache_usage_ratio gauge\nsluice_kv_cache_usage_ratio {load.KvUsage}\n"))
+            : Results.NotFound());
+        app.MapGet("/health", () => backend.Down ? Results.StatusCode(503) : Results.Text("ok"));
         app.MapPost("/v1/completions", backend.HandleAsync);
         app.MapPost("/v1/chat/completions", backend.HandleAsync);
         await app.StartAsync();
@@ -49,11 +66,22 @@ public sealed class FaultyBackend : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
-        using var doc = await JsonDocument.ParseAsync(context.Request.Body);
+        string raw = await new StreamReader(context.Request.Body).ReadToEndAsync();
+        using var doc = JsonDocument.Parse(raw);
         string model = doc.RootElement.GetProperty("model").GetString()!;
         string id = context.Request.Headers["X-Request-Id"].ToString();
-        _attempts.Enqueue(new Attempt(model, id, DateTimeOffset.UtcNow));
+        _attempts.Enqueue(new Attempt(model, id, DateTimeOffset.UtcNow, raw));
         context.Response.Headers["X-Request-Id"] = id;
+        if (Down)
+        {
+            await ErrorAsync(context, 503, "down", "service_unavailable");
+            return;
+        }
+        if (doc.RootElement.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True)
+        {
+            await StreamAsync(context, doc.RootElement, model, id);
+            return;
+        }
         switch (model)
         {
             case "500-once" when _seen.AddOrUpdate(id, 1, (_, n) => n + 1) == 1:
@@ -76,6 +104,12 @@ public sealed class FaultyBackend : IAsyncDisposable
                 // an equal replica: a fixed time per answer that costs no CPU, whatever else the machine runs
                 await Task.Delay(int.Parse(delayed["delay-".Length..], System.Globalization.CultureInfo.InvariantCulture), context.RequestAborted);
                 goto default;
+            case "429":
+                await ErrorAsync(context, 429, "rate limited", "rate_limit_exceeded");
+                return;
+            case "ctx-400":
+                await ErrorAsync(context, 400, "This model's maximum context length is 8 tokens, but the prompt has 9 tokens.", "context_length_exceeded");
+                return;
             case "policy-400":
                 await ErrorAsync(context, 400, "The prompt was rejected by the content policy: violence.", "content_policy_violation");
                 return;
@@ -84,6 +118,98 @@ public sealed class FaultyBackend : IAsyncDisposable
                 await context.Response.WriteAsync($$$"""{"id": "cmpl-{{{id}}}", "object": "text_completion", "model": "{{{model}}}", "choices": [{"index": 0, "text": "fine", "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}""");
                 return;
         }
+    }
+
+    private static async Task StreamAsync(HttpContext context, JsonElement body, string model, string id)
+    {
+        bool chat = context.Request.Path.Value!.Contains("chat", StringComparison.Ordinal);
+        string prompt = "";
+        bool prefill = false;
+        if (chat)
+        {
+            var messages = body.GetProperty("messages");
+            var final = messages[messages.GetArrayLength() - 1];
+            prefill = body.TryGetProperty("continue_final_message", out var c) && c.ValueKind == JsonValueKind.True && final.GetProperty("role").GetString() == "assistant";
+            prompt = prefill ? final.GetProperty("content").GetString()! : "";
+        }
+        else
+        {
+            prompt = body.GetProperty("prompt").GetString()!;
+        }
+        switch (model)
+        {
+            case "ctx-400":
+                await ErrorAsync(context, 400, "This model's maximum context length is 8 tokens, but the prompt has 9 tokens.", "context_length_exceeded");
+                return;
+            case "no-prefill" when prefill:
+                await ErrorAsync(context, 400, "continuing a final assistant message (prefill) is not supported", "invalid_request_error");
+                return;
+            case "429":
+                await ErrorAsync(context, 429, "rate limited", "rate_limit_exceeded");
+                return;
+            case "503":
+                await ErrorAsync(context, 503, "overloaded", "service_unavailable");
+                return;
+        }
+        int already = System.Text.RegularExpressions.Regex.Count(prompt, @"w\d+ ");
+        int max = body.TryGetProperty("max_tokens", out var m) ? m.GetInt32() : body.TryGetProperty("max_completion_tokens", out var mc) ? mc.GetInt32() : 6;
+        int last = Math.Min(6, already + max);
+        bool usage = body.TryGetProperty("stream_options", out var o) && o.TryGetProperty("include_usage", out var u) && u.ValueKind == JsonValueKind.True;
+        context.Response.ContentType = "text/event-stream";
+        string streamId = $"cmpl-{id}-{Guid.NewGuid():N}";
+        async Task SendAsync(string data)
+        {
+            await context.Response.WriteAsync($"data: {data}\n\n", context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+        }
+        string Chunk(string text, string? finish)
+        {
+            string f = finish is null ? "null" : $"\"{finish}\"";
+            return chat
+                ? $$$"""{"id": "{{{streamId}}}", "object": "chat.completion.chunk", "created": 1, "model": "{{{model}}}", "choices": [{"index": 0, "delta": {"content": "{{{text}}}"}, "logprobs": null, "finish_reason": {{{f}}}}]}"""
+                : $$$"""{"id": "{{{streamId}}}", "object": "text_completion", "created": 1, "model": "{{{model}}}", "choices": [{"index": 0, "text": "{{{text}}}", "logprobs": null, "finish_reason": {{{f}}}}]}""";
+        }
+        if (chat)
+        {
+            await SendAsync($$$"""{"id": "{{{streamId}}}", "object": "chat.completion.chunk", "created": 1, "model": "{{{model}}}", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]}""");
+        }
+        else
+        {
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+        }
+        if (model == "late")
+        {
+            await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted);
+        }
+        int sent = 0;
+        for (int k = already + 1; k <= last; k++, sent++)
+        {
+            if (sent == 3 && model == "cut")
+            {
+                // a moment for the words sent to be read: a reset discards what the receiver has not read yet
+                await Task.Delay(300, context.RequestAborted);
+                context.Abort();
+                return;
+            }
+            if (sent == 3 && model == "stall")
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+            if (sent == 2 && model == "malformed")
+            {
+                await SendAsync("""{"choices": [{"text": "BROKEN""");
+            }
+            await SendAsync(Chunk($"w{k} ", k == last ? (last == 6 ? "stop" : "length") : null));
+        }
+        if (usage)
+        {
+            await SendAsync($$$"""{"id": "{{{streamId}}}", "object": "{{{(chat ? "chat.completion.chunk" : "text_completion")}}}", "created": 1, "model": "{{{model}}}", "choices": [], "usage": {"prompt_tokens": {{{1 + already}}}, "completion_tokens": {{{sent}}}, "total_tokens": {{{1 + already + sent}}}}}""");
+        }
+        if (model == "no-done")
+        {
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        }
+        await SendAsync("[DONE]");
     }
 
     private static async Task ErrorAsync(HttpContext context, int status, string message, string code)

@@ -37,6 +37,32 @@ public sealed class ServeReplicas : IAsyncLifetime
 
     private async Task<Uri> StartAsync(string sluice)
     {
+        var (process, url) = await LaunchAsync(sluice, process =>
+        {
+            lock (_processes)
+            {
+                _processes.Add(process);
+            }
+        });
+        return url;
+    }
+
+    /// <summary>One more replica, its own (a test that kills it): started, listening, and ready.</summary>
+    public static async Task<(Process Process, Uri Url)> StartOneAsync()
+    {
+        var (process, url) = await LaunchAsync(Path.Combine(AppContext.BaseDirectory, "sluice.dll"), _ => { });
+        using var client = new HttpClient();
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while ((await client.GetAsync(new Uri(url, "/health/ready"))).StatusCode != HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{url} not ready within 120 s");
+            await Task.Delay(50);
+        }
+        return (process, url);
+    }
+
+    private static async Task<(Process Process, Uri Url)> LaunchAsync(string sluice, Action<Process> started)
+    {
         var start = new ProcessStartInfo("dotnet",
             [sluice, "serve", "--port", "0", "--served-model-name", BackendModel, "--threads", "1", "--no-warmup",
              "--kv-cache-memory", "32MiB", "--max-num-seqs", "32", "--log-level", "warning", "--shutdown-timeout", "0"])
@@ -45,10 +71,7 @@ public sealed class ServeReplicas : IAsyncLifetime
             RedirectStandardError = true,
         };
         var process = Process.Start(start)!;
-        lock (_processes)
-        {
-            _processes.Add(process);
-        }
+        started(process);
         _ = process.StandardError.ReadToEndAsync();
         const string Prefix = "sluice: listening on ";
         while (await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(120)) is { } line)
@@ -56,7 +79,7 @@ public sealed class ServeReplicas : IAsyncLifetime
             if (line.StartsWith(Prefix, StringComparison.Ordinal))
             {
                 _ = process.StandardOutput.ReadToEndAsync();
-                return new Uri(line[Prefix.Length..]);
+                return (process, new Uri(line[Prefix.Length..]));
             }
         }
         throw new InvalidOperationException($"sluice serve (pid {process.Id.ToString(CultureInfo.InvariantCulture)}) exited before listening");

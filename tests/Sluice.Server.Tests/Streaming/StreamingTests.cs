@@ -49,6 +49,27 @@ public sealed class StreamingTests
     }
 
     [Fact]
+    public async Task ReturnTokenIds_EachChunkCarriesItsIds_AndThePromptPlusThemContinuesExactly()
+    {
+        await using var t = await TestServer.StartAsync();
+        var s = await Stream(t, "/v1/completions", """{"prompt": "stream me", "max_tokens": 12, "temperature": 0, "ignore_eos": true, "stream": true, "return_token_ids": true}""");
+        var ids = s.Chunks.SelectMany(c => c.GetProperty("choices")[0].GetProperty("token_ids").EnumerateArray().Select(i => i.GetInt32())).ToList();
+        Assert.Equal(12, ids.Count);
+        string text = string.Concat(s.Chunks.Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString()));
+        // the prompt's ids and the first five generated: the rest of the answer, token for token (what a gateway continues with)
+        var (_, tokenized, _) = await t.PostJsonAsync("/tokenize", """{"prompt": "stream me"}""");
+        var prompt = tokenized.GetProperty("tokens").EnumerateArray().Select(i => i.GetInt32()).Concat(ids.Take(5));
+        var rest = await Stream(t, "/v1/completions",
+            $$"""{"prompt": [{{string.Join(",", prompt)}}], "max_tokens": 7, "temperature": 0, "ignore_eos": true, "stream": true, "return_token_ids": true}""");
+        Assert.Equal(ids.Skip(5), rest.Chunks.SelectMany(c => c.GetProperty("choices")[0].GetProperty("token_ids").EnumerateArray().Select(i => i.GetInt32())));
+        string before = string.Concat(s.Chunks.Take(5).Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString()));
+        Assert.Equal(text, before + string.Concat(rest.Chunks.Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString())));
+        // without the field, no ids
+        var plain = await Stream(t, "/v1/completions", """{"prompt": "stream me", "max_tokens": 3, "stream": true}""");
+        Assert.All(plain.Chunks, c => Assert.False(c.GetProperty("choices")[0].TryGetProperty("token_ids", out _)));
+    }
+
+    [Fact]
     public async Task ChatStream_WithN2_SendsARoleChunkAndAFinishPerChoice()
     {
         await using var t = await TestServer.StartAsync();

@@ -37,7 +37,7 @@ internal sealed class ChatChunks(GenerationJob job, long created, LogprobsFormat
             };
             finish = finish == "stop" && parser.Calls > 0 ? "tool_calls" : finish;
         }
-        var chunkChoice = new ChatChunkChoice(e.Choice, delta, logprobs, finish) { StopReason = ev.StopReason };
+        var chunkChoice = new ChatChunkChoice(e.Choice, delta, logprobs, finish) { StopReason = ev.StopReason, TokenIds = job.ReturnTokenIds && ev.Token >= 0 ? [ev.Token] : null };
         return new ChatCompletionChunk(Id, Created, Model, [chunkChoice]) { Metrics = metrics };
     }
 

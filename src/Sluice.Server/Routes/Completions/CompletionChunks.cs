@@ -20,7 +20,7 @@ internal sealed class CompletionChunks(GenerationJob job, long created, Logprobs
             format.AppendCompletion(logprobs, ev, _offsets[e.Choice]);
         }
         _offsets[e.Choice] += ev.Text.Length;
-        var choice = new CompletionChoice(e.Choice, ev.Text, logprobs, FinishReasons.ToApi(ev.Finish)) { StopReason = ev.StopReason };
+        var choice = new CompletionChoice(e.Choice, ev.Text, logprobs, FinishReasons.ToApi(ev.Finish)) { StopReason = ev.StopReason, TokenIds = job.ReturnTokenIds && ev.Token >= 0 ? [ev.Token] : null };
         return new CompletionResponse(Id, Created, Model, [choice]) { Metrics = metrics };
     }
 
