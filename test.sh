@@ -7,6 +7,7 @@
 #  - first, `npm ci` in tests/node-client and tests/deploy-validate (the manifest schema checks), Debian's kubectl and
 #    docker-compose when missing; `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node,
 #    and Debian's `prometheus` package when promtool is missing (the /metrics, alert rule and scrape config tests run it),
+#    Debian's redis-server and postgresql when missing (the gateway tenancy tests start their own servers),
 #    and under CI=true Debian's python3-torch, python3-regex and bible-kjv when missing (tools/demo-model's smoke test)
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -52,6 +53,17 @@ for tool in "kubectl kubernetes-client" "docker-compose docker-compose"; do
     fi
   fi
 done
+
+echo "== Redis and PostgreSQL (Debian packages redis-server, postgresql; the gateway tenancy tests start their own on 127.0.0.1)"
+if ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+    && { apt-get install -y --no-install-recommends redis-server postgresql >/dev/null 2>&1 \
+      || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends redis-server postgresql >/dev/null 2>&1; }; }; then
+    echo "redis-server, postgresql: installed"
+  else
+    echo "redis-server, postgresql: could not install (the tenancy store tests skip, or fail under CI=true)"
+  fi
+fi
 
 echo "== promtool (Debian package prometheus)"
 if ! command -v promtool >/dev/null 2>&1; then
