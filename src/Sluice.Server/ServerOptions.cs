@@ -76,6 +76,14 @@ public sealed record ServerOptions
     /// <summary>--enable-per-request-metrics: responses (and the last stream chunk) carry queue/prefill/decode times.</summary>
     public bool EnablePerRequestMetrics { get; init; }
 
+    /// <summary>
+    /// --packed-weights-cache: the folder of packed-weights files (<see cref="Sluice.Engine.Models.PackedWeightsCache"/>): the
+    /// weights repacked for the fast kernels are written there once and memory-mapped shared by every later start and every
+    /// replica on the machine. Null (the default here; `sluice serve` defaults to ~/.cache/sluice/packed): packed into
+    /// private memory at every start.
+    /// </summary>
+    public string? PackedWeightsCache { get; init; }
+
     /// <summary>Run a short generation through every code path before reporting ready. Default on (--no-warmup turns it off).</summary>
     public bool Warmup { get; init; } = true;
 

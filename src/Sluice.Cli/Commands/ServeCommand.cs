@@ -50,6 +50,10 @@ internal sealed class ServeCommand
     private readonly Option<int?> _maxOutputTokens = Flags.OptionalInt("--max-output-tokens", 1, int.MaxValue,
         "Default max_tokens of every route and the most a request may ask for (default: 16 for completions, the rest of the context for chat, no ceiling)");
     private readonly Option<bool> _perRequestMetrics = new("--enable-per-request-metrics") { Description = "Responses carry queue, prefill and decode times" };
+    private readonly Option<string?> _packedCache = new("--packed-weights-cache")
+    {
+        Description = "Folder where the weights repacked for the fast kernels are kept and memory-mapped, shared by restarts and replicas (default ~/.cache/sluice/packed, or $SLUICE_CACHE_DIR/packed); 'off' packs into private memory at every start",
+    };
     private readonly Option<bool> _noWarmup = new("--no-warmup") { Description = "Report ready without the warm-up generation" };
     private readonly Option<string> _logLevel = new("--log-level") { Description = "trace, debug, info, warning or error", DefaultValueFactory = _ => "info" };
     private readonly Option<string?> _verifyChecksum = new("--verify-checksum") { Description = "Refuse to serve a model file whose SHA-256 differs: a hex digest, or a manifest in sha256sum's format" };
@@ -72,7 +76,7 @@ internal sealed class ServeCommand
             _config, _model, _names, _host, _port, _maxModelLen, _maxNumSeqs, _maxBatchedTokens, _blockSize, _kvMemory, _kvType,
             _prefixCaching, _noPrefixCaching, _threads, _policy, _maxQueued, _maxQueuedTokens, _requestTimeout, _stallTimeout,
             _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _metricsPort, _maxBody, _maxOutputTokens, _perRequestMetrics,
-            _noWarmup, _logLevel, _verifyChecksum, _quantization, _checkConfig,
+            _noWarmup, _packedCache, _logLevel, _verifyChecksum, _quantization, _checkConfig,
         };
         foreach (var option in _observability.All)
         {
@@ -269,6 +273,13 @@ internal sealed class ServeCommand
             MetricsPort = p.GetValue(_metricsPort),
             EnablePerRequestMetrics = p.GetValue(_perRequestMetrics),
             Warmup = !p.GetValue(_noWarmup),
+            PackedWeightsCache = p.GetValue(_packedCache) switch
+            {
+                null => Engine.Models.PackedWeightsCache.DefaultFolder(),
+                var off when off.Equals("off", StringComparison.OrdinalIgnoreCase) || off.Equals("none", StringComparison.OrdinalIgnoreCase) => null,
+                "" => throw new FormatException("--packed-weights-cache: give a folder, or 'off'"),
+                var folder => Path.GetFullPath(folder),
+            },
             LogLevel = p.GetValue(_logLevel)!.ToLowerInvariant() switch
             {
                 "trace" => LogLevel.Trace,

@@ -47,7 +47,12 @@ public sealed unsafe class WeightMatrix
     public byte* Row(int r) => Data + r * RowBytes;
 
     private readonly Lock _packLock = new();
-    private NativeBuffer<byte>? _packed;
+    private byte* _packed;
+    private ulong* _subnormalColumns;
+
+    // what holds _packed and _subnormalColumns: private buffers, or null when they point into a mapped cache file
+    private NativeBuffer<byte>? _packedBuffer;
+    private NativeBuffer<ulong>? _subnormalBuffer;
     private volatile bool _packTried;
 
     /// <summary>
@@ -67,18 +72,16 @@ public sealed unsafe class WeightMatrix
             {
                 Pack();
             }
-            return _packed is null ? null : _packed.Pointer;
+            return _packed;
         }
     }
-
-    private NativeBuffer<ulong>? _subnormalColumns;
 
     /// <summary>
     /// Packed F16 only: per 16-row group, <see cref="SubnormalWords"/> words with bit i set where column i holds a
     /// subnormal half. Those columns take an exact widening against unscaled activations, because the scaled
     /// widening would make them float denormals, which cost Intel cores a microcode assist on every FMA.
     /// </summary>
-    public ulong* F16SubnormalColumns => _subnormalColumns is null ? null : _subnormalColumns.Pointer;
+    public ulong* F16SubnormalColumns => _subnormalColumns;
 
     /// <summary>Words of <see cref="F16SubnormalColumns"/> per group.</summary>
     public int SubnormalWords => (Columns + 63) / 64;
@@ -99,15 +102,13 @@ public sealed unsafe class WeightMatrix
                 {
                     if (Type == GgmlType.F16)
                     {
-                        int groups = Gemm.PackedGroups.Groups(Rows);
-                        _subnormalColumns = new NativeBuffer<ulong>((long)groups * SubnormalWords);
-                        Gemm.F16Kernels.MarkSubnormalColumns(buffer.Pointer, groups, Columns, _subnormalColumns.Pointer);
+                        _subnormalBuffer = new NativeBuffer<ulong>(SubnormalWordCount);
+                        Gemm.F16Kernels.MarkSubnormalColumns(buffer.Pointer, Gemm.PackedGroups.Groups(Rows), Columns, _subnormalBuffer.Pointer);
+                        _subnormalColumns = _subnormalBuffer.Pointer;
                     }
-                    _packed = buffer;
-                    if (_releasable)
-                    {
-                        MappedPages.Release(Data, ByteSize);
-                    }
+                    _packedBuffer = buffer;
+                    _packed = buffer.Pointer;
+                    ReleaseOriginal();
                 }
                 else
                 {
@@ -115,6 +116,56 @@ public sealed unsafe class WeightMatrix
                 }
             }
             // written last: a reader that sees it set also sees _packed
+            _packTried = true;
+        }
+    }
+
+    private void ReleaseOriginal()
+    {
+        if (_releasable)
+        {
+            MappedPages.Release(Data, ByteSize);
+        }
+    }
+
+    /// <summary>Whether this matrix's type packs on this machine (see <see cref="Packed"/>): what a packed-weights cache holds.</summary>
+    public bool Packable => Kernels.Packs && Rows >= 16;
+
+    /// <summary>Bytes of the packed form, when <see cref="Packable"/>.</summary>
+    public long PackedByteSize => Packable ? Gemm.PackedGroups.Bytes(Kernels.PackedBlockBytes, Rows, Columns / Kernels.BlockElements) : 0;
+
+    /// <summary>Words of <see cref="F16SubnormalColumns"/> in all (packed F16 only).</summary>
+    public long SubnormalWordCount => Type == GgmlType.F16 && Packable ? (long)Gemm.PackedGroups.Groups(Rows) * SubnormalWords : 0;
+
+    /// <summary>Packs now if not yet tried (what the first matmul would do), e.g. at load rather than on the first request.</summary>
+    public void PackNow()
+    {
+        if (!_packTried)
+        {
+            Pack();
+        }
+    }
+
+    /// <summary>
+    /// Takes the packed form from elsewhere (a memory-mapped packed-weights cache, read-only and shared between
+    /// processes) instead of packing: <paramref name="packed"/> null means packing failed when the cache was built (a
+    /// non-finite scale), so matmuls take the one-row path as they would have. The memory stays the caller's and must
+    /// outlive the matrix. A private packed copy made earlier is freed. Call before the matrix is used concurrently.
+    /// </summary>
+    public void UsePacked(byte* packed, ulong* subnormalColumns)
+    {
+        lock (_packLock)
+        {
+            _packedBuffer?.Dispose();
+            _subnormalBuffer?.Dispose();
+            _packedBuffer = null;
+            _subnormalBuffer = null;
+            _packed = packed;
+            _subnormalColumns = subnormalColumns;
+            if (!_packTried && packed != null)
+            {
+                ReleaseOriginal();
+            }
             _packTried = true;
         }
     }

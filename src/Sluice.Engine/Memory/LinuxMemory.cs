@@ -6,7 +6,7 @@ namespace Sluice.Engine.Memory;
 internal static partial class LinuxMemory
 {
     public const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, ProtExec = 4;
-    public const int MapPrivate = 0x02, MapAnonymous = 0x20, MapNoReserve = 0x4000;
+    public const int MapShared = 0x01, MapPrivate = 0x02, MapAnonymous = 0x20, MapNoReserve = 0x4000;
     public const int MadvDontNeed = 4, MadvHugePage = 14;
     public const nint MapFailed = -1;
 

@@ -54,5 +54,12 @@ public sealed class LoadedModel : IDisposable
         }
     }
 
-    public void Dispose() => _owner?.Dispose();
+    /// <summary>The packed-weights cache file the matrices read from, when one was applied (<see cref="PackedWeightsCache"/>); disposed with the model.</summary>
+    public PackedWeightsCache? PackedCache { get; internal set; }
+
+    public void Dispose()
+    {
+        _owner?.Dispose();
+        PackedCache?.Dispose();
+    }
 }

@@ -36,6 +36,29 @@ public sealed unsafe class ModelWeights
 
     public bool TiedOutput => ReferenceEquals(Output, TokenEmbedding);
 
+    /// <summary>
+    /// Every matrix a matmul reads, once: the output (the token embedding itself when tied), then each layer's. Not an
+    /// untied token embedding: only its rows are looked up, and it is never packed (its pages may be released as
+    /// soon as a matrix is packed: packing it would hand back the rows the lookups read).
+    /// </summary>
+    public IEnumerable<WeightMatrix> Matrices
+    {
+        get
+        {
+            yield return Output;
+            foreach (var l in Layers)
+            {
+                yield return l.Q;
+                yield return l.K;
+                yield return l.V;
+                yield return l.O;
+                yield return l.Gate;
+                yield return l.Up;
+                yield return l.Down;
+            }
+        }
+    }
+
     public static ModelWeights Load(ITensorSource f, ModelConfig c)
     {
         var binder = new Binder(f);

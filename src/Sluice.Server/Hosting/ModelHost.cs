@@ -54,6 +54,14 @@ public sealed partial class ModelHost : IDisposable
     /// <summary>How long loading took (model and engine), for logs and /health.</summary>
     public TimeSpan LoadTime { get; private set; }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> _startup = new();
+
+    /// <summary>Seconds each start-up phase took, once it has run: "load" (reading the model), "pack" (packing the weights or mapping the packed-weights cache), "warmup".</summary>
+    public IReadOnlyDictionary<string, double> StartupSeconds => _startup;
+
+    /// <summary>What the packed-weights cache did at load (null until then).</summary>
+    public PackedCacheReport? PackedWeights { get; private set; }
+
     /// <summary>Completes when the model is Ready or Failed.</summary>
     public Task Settled => _settled.Task;
 
@@ -67,6 +75,12 @@ public sealed partial class ModelHost : IDisposable
             var watch = Stopwatch.StartNew();
             _model = await Task.Run(_load, stopping);
             Digest.MarkLoaded();
+            _startup["load"] = watch.Elapsed.TotalSeconds;
+            // pack the weights for the fast kernels now, through the packed-weights cache, not on the first requests
+            var packed = await Task.Run(() => PackedWeightsCache.Prepare(_model, _options.PackedWeightsCache), stopping);
+            PackedWeights = packed;
+            _startup["pack"] = packed.Elapsed.TotalSeconds;
+            LogPacked(_log, packed);
             _engine = new LlmEngine(_model, _engineOptions);
             Chat = new ChatPromptBuilder(_model.Tokenizer, _log);
             if (Names.Count == 0)
@@ -83,6 +97,7 @@ public sealed partial class ModelHost : IDisposable
             if (_options.Warmup && TrySetState(ServerState.Loading, ServerState.WarmingUp))
             {
                 var took = await Warmup.RunAsync(_engine, Chat, _model.Tokenizer, stopping);
+                _startup["warmup"] = took.TotalSeconds;
                 LogWarmedUp(_log, took.TotalMilliseconds);
             }
             if (TrySetState(ServerState.WarmingUp, ServerState.Ready) || TrySetState(ServerState.Loading, ServerState.Ready))
@@ -142,6 +157,40 @@ public sealed partial class ModelHost : IDisposable
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Serving {Model}, {Description}. Pass --model FILE.gguf or a Hugging Face folder for a real model")]
     private static partial void LogDemo(ILogger log, string model, string description);
+
+    private static void LogPacked(ILogger log, PackedCacheReport r)
+    {
+        double mib = r.PackedBytes / (1024.0 * 1024.0), seconds = r.Elapsed.TotalSeconds;
+        switch (r.Outcome)
+        {
+            case PackedCacheOutcome.Hit:
+                LogPackedMapped(log, r.File!, mib, seconds);
+                break;
+            case PackedCacheOutcome.Built:
+                LogPackedBuilt(log, mib, seconds, r.File!);
+                break;
+            case PackedCacheOutcome.Disabled:
+                LogPackedPrivately(log, mib, seconds, "--packed-weights-cache off");
+                break;
+            case PackedCacheOutcome.Failed:
+                LogPackedCacheFailed(log, mib, seconds, r.Reason ?? "unknown");
+                break;
+            case PackedCacheOutcome.NothingToPack:
+                break;
+        }
+    }
+
+    [LoggerMessage(EventId = 9, EventName = "packed_weights_mapped", Level = LogLevel.Information, Message = "packed weights: mapped {File} ({Mib:F0} MiB) in {Seconds:F2} s")]
+    private static partial void LogPackedMapped(ILogger log, string file, double mib, double seconds);
+
+    [LoggerMessage(EventId = 10, EventName = "packed_weights_built", Level = LogLevel.Information, Message = "packed weights: packed {Mib:F0} MiB in {Seconds:F2} s and wrote {File}; later starts map it")]
+    private static partial void LogPackedBuilt(ILogger log, double mib, double seconds, string file);
+
+    [LoggerMessage(EventId = 11, EventName = "packed_weights_private", Level = LogLevel.Information, Message = "packed weights: packed {Mib:F0} MiB into private memory in {Seconds:F2} s ({Why})")]
+    private static partial void LogPackedPrivately(ILogger log, double mib, double seconds, string why);
+
+    [LoggerMessage(EventId = 12, EventName = "packed_weights_cache_failed", Level = LogLevel.Warning, Message = "packed weights: packed {Mib:F0} MiB into private memory in {Seconds:F2} s; the packed-weights cache is not used: {Reason}")]
+    private static partial void LogPackedCacheFailed(ILogger log, double mib, double seconds, string reason);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Warm-up finished in {Milliseconds:F0} ms")]
     private static partial void LogWarmedUp(ILogger log, double milliseconds);

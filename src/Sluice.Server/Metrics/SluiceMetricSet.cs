@@ -82,6 +82,12 @@ internal sealed class SluiceMetricSet
         r.Add(new ObservedMetric("sluice_model_state", "1 for the server's current state (loading, warming_up, ready, draining, stopped, failed), 0 for the others.", MetricType.Gauge, ["state"],
             () => Enum.GetValues<ServerState>().Select(st => new Observation(s.Host.State == st ? 1 : 0, LabelValues.Snake(st)))));
         r.Add(ObservedMetric.Single("sluice_model_load_seconds", "How long loading the model and starting the engine took (0 until loaded).", MetricType.Gauge, () => s.Host.LoadTime.TotalSeconds));
+        r.Add(new ObservedMetric("sluice_startup_seconds",
+            "Seconds each start-up phase took, once it has run: load (reading the model), pack (packing the weights or mapping the packed-weights cache), warmup.",
+            MetricType.Gauge, ["phase"], () => s.Host.StartupSeconds.Select(p => new Observation(p.Value, p.Key))));
+        r.Add(new ObservedMetric("sluice_packed_weights_cache",
+            "1 for what the packed-weights cache did at load: hit (mapped an existing file), built (packed and wrote one), disabled, failed, nothing_to_pack.",
+            MetricType.Gauge, ["outcome"], () => s.Host.PackedWeights is { } pw ? [new Observation(1, LabelValues.Snake(pw.Outcome))] : []));
         r.Add(ObservedMetric.Single("sluice_model_weights_bytes", "Bytes of model weights one decode step reads (memory-mapped or converted at load).", MetricType.Gauge, () => s.Host.Model?.WeightBytes ?? 0));
         (Engine.Models.LoadedModel Model, ModelFingerprint Print)? fingerprint = null; // computed at the first scrape after load
         r.Add(new ObservedMetric("sluice_model_info",
