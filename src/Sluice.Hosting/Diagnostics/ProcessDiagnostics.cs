@@ -76,8 +76,7 @@ public sealed class ProcessDiagnostics(DiagnosticsOptions options)
                 new("Microsoft-DotNETCore-SampleProfiler", EventLevel.Informational),
                 new("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, RuntimeDefaultKeywords),
             ];
-            var client = new DiagnosticsClient(Environment.ProcessId);
-            using var session = await client.StartEventPipeSessionAsync(providers, requestRundown: true, circularBufferMB: 256, http.RequestAborted);
+            using var session = await StartSessionAsync(providers, http.RequestAborted);
             http.Response.ContentType = "application/octet-stream";
             http.Response.Headers.ContentDisposition = $"attachment; filename=\"sluice-{Environment.ProcessId}.nettrace\"";
             var copy = session.EventStream.CopyToAsync(http.Response.Body, http.RequestAborted);
@@ -94,6 +93,19 @@ public sealed class ProcessDiagnostics(DiagnosticsOptions options)
         finally
         {
             Volatile.Write(ref _tracing, 0);
+        }
+    }
+
+    private static async Task<EventPipeSession> StartSessionAsync(EventPipeProvider[] providers, CancellationToken cancel)
+    {
+        try
+        {
+            return await new DiagnosticsClient(Environment.ProcessId).StartEventPipeSessionAsync(providers, requestRundown: true, circularBufferMB: 256, cancel);
+        }
+        catch (Exception ex) when (ex is DiagnosticsClientException or IOException or UnauthorizedAccessException or TimeoutException)
+        {
+            throw ApiException.Internal($"The trace could not start ({ex.GetType().Name}: {ex.Message}): the runtime's diagnostics IPC must be on "
+                + "(DOTNET_EnableDiagnostics not 0) with its socket writable in the temporary folder.");
         }
     }
 
