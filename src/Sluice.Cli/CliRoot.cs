@@ -10,6 +10,7 @@ internal static class CliRoot
     public static RootCommand Create()
     {
         var root = new RootCommand("Sluice: serve open-weight language models on your own hardware.");
+        root.Subcommands.Add(AlertsCommand.Create());
         root.Subcommands.Add(BenchCommands.Create());
         root.Subcommands.Add(CapacityCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Sluice.Hosting;
+using Sluice.Hosting.Diagnostics;
 
 namespace Sluice.Gateway;
 
@@ -19,4 +20,7 @@ public sealed record GatewayOptions
     public TimeSpan ReloadInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>GET /debug/heap and GET /debug/trace, behind the master key (--debug-trace-max-seconds).</summary>
+    public DiagnosticsOptions Diagnostics { get; init; } = new();
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Sluice.Hosting.Diagnostics;
 using Sluice.Hosting.Logging;
 using Sluice.Server;
 using Sluice.Server.Metrics;
@@ -15,7 +16,9 @@ internal sealed class ObservabilityFlags
     private readonly Option<string?> _logFormat = new("--log-format") { Description = "text (default) or json: one JSON object per line, one line per request" };
     private readonly Option<string?> _otlp = new("--otlp-traces-endpoint") { Description = "OTLP/HTTP collector for traces, e.g. http://localhost:4318 (default: no traces)" };
 
-    public IEnumerable<Option> All => [_compat, _open, _buckets, _logFormat, _otlp];
+    private readonly Option<int?> _traceMax = new("--debug-trace-max-seconds") { Description = "Longest CPU trace GET /debug/trace takes, in seconds (default 60)" };
+
+    public IEnumerable<Option> All => [_compat, _open, _buckets, _logFormat, _otlp, _traceMax];
 
     public ObservabilityOptions Read(ParseResult p) => new()
     {
@@ -38,6 +41,12 @@ internal sealed class ObservabilityFlags
         OtlpTracesEndpoint = p.GetValue(_otlp) is { } url
             ? Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri : throw new FormatException($"--otlp-traces-endpoint '{url}': give an http(s) URL")
             : null,
+        Diagnostics = p.GetValue(_traceMax) switch
+        {
+            null => new DiagnosticsOptions(),
+            { } max when max >= 1 => new DiagnosticsOptions { MaxTraceSeconds = max },
+            var max => throw new FormatException($"--debug-trace-max-seconds {max}: give a whole number of seconds, at least 1"),
+        },
     };
 
     /// <summary>The server options with /metrics opened when --metrics-open is given.</summary>

@@ -43,6 +43,12 @@ public sealed class RequestState
 
     public int FinishedSequences { get; set; }
     public int GeneratedTokens { get; set; }
+
+    /// <summary>Time spent turning this request's tokens into text (stop strings included), in the engine's timestamp units, summed over tokens.</summary>
+    public long DetokenizeTicks { get; set; }
+
+    /// <summary>Tokens detokenized (the runs <see cref="DetokenizeTicks"/> sums).</summary>
+    public int DetokenizeCount { get; set; }
     public Exception? Error { get; set; }
     public bool IsFinished => Finished.HasValue;
 }

@@ -430,6 +430,7 @@ public sealed unsafe class LlmEngine : IDisposable
         FinishReason? finish = null;
         string? stopReason = null;
         string text;
+        long detokenizeStart = _time.GetTimestamp();
         bool stopId = p.StopTokenIds.Contains(r.Token);
         if ((!p.IgnoreEos && endOfGeneration) || stopId)
         {
@@ -458,6 +459,8 @@ public sealed unsafe class LlmEngine : IDisposable
                 text += seq.Stops.Push(seq.Detokenizer.Flush(), p.IncludeStopStringInOutput).Emit + seq.Stops.Flush();
             }
         }
+        state.DetokenizeTicks += _time.GetTimestamp() - detokenizeStart;
+        state.DetokenizeCount++;
         state.Events.Writer.TryWrite(new TokenEvent(seq.Index, r.Token, text, r.Logprob, r.TopLogprobs, finish, stopReason));
         if (finish.HasValue)
         {

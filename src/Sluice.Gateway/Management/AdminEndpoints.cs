@@ -6,19 +6,24 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Sluice.Gateway.Forwarding;
 using Sluice.Gateway.Routing;
+using Sluice.Hosting.Diagnostics;
 using Sluice.Hosting.Errors;
 
 namespace Sluice.Gateway.Management;
 
 /// <summary>
 /// The admin API, behind the master key (<c>Authorization: Bearer MASTER</c>; with no master key configured it is
-/// refused): traffic, promote, rollback, history, backends, reset. Every change is recorded with the key's id
+/// refused): traffic, promote, rollback, history, backends, reset, and the process's heap dump and CPU trace
+/// (/debug/heap, /debug/trace, as on the server: <see cref="ProcessDiagnostics"/>). Every change is recorded with the key's id
 /// (<see cref="KeyId"/>: a hash prefix, never the key).
 /// </summary>
 internal sealed class AdminEndpoints(Router router, GatewayOptions options)
 {
     public void Map(WebApplication app)
     {
+        var diagnostics = new ProcessDiagnostics(options.Diagnostics);
+        app.MapGet("/debug/heap", (HttpContext c) => Authorized(c, diagnostics.HeapAsync));
+        app.MapGet("/debug/trace", (HttpContext c) => Authorized(c, diagnostics.TraceAsync));
         app.MapGet("/admin/models/{name}/traffic", (HttpContext c, string name) => Run(c, _ => Task.FromResult<object>(View(name, router.SplitOf(name))), JsonContext.Default.TrafficView));
         app.MapPut("/admin/models/{name}/traffic", (HttpContext c, string name) => Run(c, async actor =>
         {
@@ -56,6 +61,12 @@ internal sealed class AdminEndpoints(Router router, GatewayOptions options)
         var result = (T)await action(actor);
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(result, type));
+    }
+
+    private Task Authorized(HttpContext context, RequestDelegate route)
+    {
+        Authorize(context);
+        return route(context);
     }
 
     private string Authorize(HttpContext context)

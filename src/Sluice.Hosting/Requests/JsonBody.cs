@@ -5,6 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 using Sluice.Hosting.Errors;
+using Sluice.Hosting.Tracing;
 
 namespace Sluice.Hosting.Requests;
 
@@ -19,7 +20,27 @@ public static class JsonBody
     public static async Task<T> ReadAsync<T>(HttpContext context, long limit, JsonTypeInfo<T> type)
         where T : class
     {
+        var stages = RequestStages.Of(context);
+        long started = stages?.Start() ?? 0;
         var bytes = await ReadBytesAsync(context, limit);
+        if (stages is not null)
+        {
+            stages.Stop(RequestStage.BodyRead, started);
+            started = stages.Start();
+        }
+        try
+        {
+            return Parse(bytes, type);
+        }
+        finally
+        {
+            stages?.Stop(RequestStage.JsonParse, started);
+        }
+    }
+
+    private static T Parse<T>(ReadOnlyMemory<byte> bytes, JsonTypeInfo<T> type)
+        where T : class
+    {
         JsonDocument document;
         try
         {

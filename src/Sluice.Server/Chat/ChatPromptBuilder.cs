@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Sluice.Engine.Templates;
 using Sluice.Engine.Tokenization;
 using Sluice.Hosting.Errors;
+using Sluice.Hosting.Tracing;
 using Sluice.Server.Chat.ToolCalls;
 using Sluice.Server.Requests;
 
@@ -121,10 +122,10 @@ public sealed partial class ChatPromptBuilder
         return ids;
     }
 
-    public int[] Build(ChatConversation conversation, int maxTokens = int.MaxValue) => BuildRendered(conversation, maxTokens).Ids;
+    public int[] Build(ChatConversation conversation, int maxTokens = int.MaxValue, RequestStages? stages = null) => BuildRendered(conversation, maxTokens, stages).Ids;
 
-    /// <summary>The rendered prompt text and its tokens (POST /tokenize shows both).</summary>
-    public (string Text, int[] Ids) BuildRendered(ChatConversation conversation, int maxTokens = int.MaxValue)
+    /// <summary>The rendered prompt text and its tokens (POST /tokenize shows both); rendering and tokenizing timed into <paramref name="stages"/>.</summary>
+    public (string Text, int[] Ids) BuildRendered(ChatConversation conversation, int maxTokens = int.MaxValue, RequestStages? stages = null)
     {
         // the messages alone may be too long to fit: refuse before rendering them into a still longer string
         long characters = conversation.Messages.Sum(m => (long)(m.Content?.Length ?? 0));
@@ -132,8 +133,16 @@ public sealed partial class ChatPromptBuilder
         {
             throw PromptErrors.TooLong(new TokenLimitExceededException(maxTokens, characters), "messages");
         }
+        long started = stages?.Start() ?? 0;
         string text = Render(conversation);
-        return (text, Tokenize(text, maxTokens));
+        if (stages is not null)
+        {
+            stages.Stop(RequestStage.TemplateRender, started);
+            started = stages.Start();
+        }
+        var ids = Tokenize(text, maxTokens);
+        stages?.Stop(RequestStage.Tokenize, started);
+        return (text, ids);
     }
 
     [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "The model's chat template does not parse ({Reason}); chat requests use ChatML instead")]

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
 using Sluice.Hosting.Errors;
 using Sluice.Hosting.Requests;
+using Sluice.Hosting.Tracing;
 using Sluice.Server.Hosting;
 using Sluice.Server.Routes;
 using Sluice.Server.Streaming;
@@ -32,7 +33,7 @@ internal sealed class GenerationFlow(ServingContext serving)
     }
 
     private GenerationSession Start(HttpContext http, LlmEngine engine, GenerationJob job) =>
-        GenerationSession.Start(serving, engine, job, http.RequestAborted, RequestInfo.Start(http));
+        GenerationSession.Start(serving, engine, job, http.RequestAborted, RequestInfo.Start(http), RequestStages.Of(http));
 
     private static async Task AnswerAsync<TAnswer>(HttpContext http, GenerationSession session, AnswerBuilder<TAnswer> answer)
     {
@@ -52,7 +53,11 @@ internal sealed class GenerationFlow(ServingContext serving)
             session.End(status); // the client left: nobody reads an answer
             return;
         }
-        await Json.WriteAsync(http, answer.Build(session), answer.Type);
+        var stages = RequestStages.Of(http);
+        var value = answer.Build(session);
+        long started = stages?.Start() ?? 0;
+        await Json.WriteAsync(http, value, answer.Type);
+        stages?.Stop(RequestStage.JsonWrite, started);
         session.End(status);
     }
 }

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
 using Sluice.Hosting.Errors;
+using Sluice.Hosting.Tracing;
 using Sluice.OpenAi;
 using Sluice.Server.Admission;
 using Sluice.Server.Hosting;
@@ -30,13 +31,15 @@ public sealed class GenerationSession : IDisposable
     private readonly bool[] _prefilled;
     private readonly List<double> _gaps = [];
     private readonly long _httpStart;
+    private readonly RequestStages? _stages;
     private Exception? _failure;
     private int _finished;
     private int _ended;
     private bool _disposed;
 
-    private GenerationSession(ServingContext context, GenerationJob job, AdmissionTicket ticket, CancellationToken clientAborted, long httpStart)
+    private GenerationSession(ServingContext context, GenerationJob job, AdmissionTicket ticket, CancellationToken clientAborted, long httpStart, RequestStages? stages)
     {
+        _stages = stages;
         _context = context;
         _job = job;
         _ticket = ticket;
@@ -64,11 +67,12 @@ public sealed class GenerationSession : IDisposable
     public FinishReason? FinishOf(int choice) => _finish[choice];
     public string? StopReasonOf(int choice) => _stopReasons[choice];
 
-    /// <summary>Admits the job (429 when the queue is full) and submits its prompts to the engine.</summary>
-    public static GenerationSession Start(ServingContext context, LlmEngine engine, GenerationJob job, CancellationToken clientAborted, long httpStart)
+    /// <summary>Admits the job (429 when the queue is full) and submits its prompts to the engine; the engine's detokenizing is added to <paramref name="stages"/> at the end.</summary>
+    public static GenerationSession Start(ServingContext context, LlmEngine engine, GenerationJob job, CancellationToken clientAborted, long httpStart,
+        RequestStages? stages = null)
     {
         var ticket = context.Admission.Admit(job.Choices, job.Prompts.Sum(p => p.Length));
-        var session = new GenerationSession(context, job, ticket, clientAborted, httpStart);
+        var session = new GenerationSession(context, job, ticket, clientAborted, httpStart, stages);
         try
         {
             for (int i = 0; i < job.Prompts.Count; i++)
@@ -178,6 +182,10 @@ public sealed class GenerationSession : IDisposable
             return;
         }
         var t = Timings();
+        if (_stages is not null && _handles.Count > 0 && _handles.Sum(h => h.State.DetokenizeCount) is > 0 and int detokenized)
+        {
+            _stages.Add(RequestStage.Detokenize, _handles.Min(h => h.State.FirstToken ?? long.MaxValue), _handles.Sum(h => h.State.DetokenizeTicks), detokenized);
+        }
         _context.Telemetry.Publish(new RequestRecord
         {
             RequestId = _job.RequestId,
@@ -204,6 +212,7 @@ public sealed class GenerationSession : IDisposable
             InterTokenLatencies = _gaps,
             Duration = _context.Time.GetElapsedTime(_httpStart),
             Error = Error?.Message,
+            Stages = _stages?.Snapshot() ?? [],
         });
     }
 

@@ -19,6 +19,10 @@ public static class Buckets
     public static IReadOnlyList<double> Phase { get; } =
         [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
+    /// <summary>CPU-side request stages (body read, JSON parse, template, tokenize, detokenize, writes), seconds: 10 µs up to 10 s.</summary>
+    public static IReadOnlyList<double> Stage { get; } =
+        [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
     /// <summary>Tokens per request (1-2-5 steps).</summary>
     public static IReadOnlyList<double> Tokens { get; } =
         [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000];

@@ -2,6 +2,7 @@ using System.Reflection;
 using Sluice.Hosting.Errors;
 using Sluice.Hosting.Metrics;
 using Sluice.Hosting.Metrics.Exposition;
+using Sluice.Hosting.Tracing;
 using Sluice.Server.Hosting;
 using Sluice.Server.Observability;
 
@@ -14,6 +15,7 @@ internal sealed class SluiceMetricSet
     private readonly Counter _errors;
     private readonly Counter _finished;
     private readonly RequestHistograms _histograms;
+    private readonly Histogram _stages;
 
     public SluiceMetricSet(MetricRegistry r, MetricsOptions options, ScrapeState s)
     {
@@ -45,6 +47,13 @@ internal sealed class SluiceMetricSet
             GenerationTokens = r.Add(new Histogram("sluice_request_generation_tokens", "Generated tokens per request.", B("sluice_request_generation_tokens", Buckets.Tokens))),
         };
         _histograms.Touch();
+        _stages = r.Add(new Histogram("sluice_request_stage_seconds",
+            "CPU-side time of a generation request outside the model, by stage (body_read, json_parse, template_render, tokenize, detokenize, json_write, sse_write), summed per request.",
+            B("sluice_request_stage_seconds", Buckets.Stage), "stage"));
+        foreach (var stage in RequestStages.AllNames)
+        {
+            _stages.Touch(stage);
+        }
 
         double Stat(Func<Engine.Serving.EngineStats, double> read) => s.Stats is { } st ? read(st) : 0;
         ObservedMetric Engine(string name, string help, MetricType type, Func<Engine.Serving.EngineStats, double> read) =>
@@ -130,6 +139,10 @@ internal sealed class SluiceMetricSet
             _finished.Increment(FinishReasonValues.Contains(reason) ? reason : "error");
         }
         _histograms.Observe(r);
+        foreach (var stage in r.Stages)
+        {
+            _stages.Observe(stage.Total.TotalSeconds, stage.Name);
+        }
     }
 
     internal static string KindOf(RequestRecord r) => r.Rejection is { } reason ? LabelValues.Snake(reason)

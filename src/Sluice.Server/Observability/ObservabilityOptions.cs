@@ -1,3 +1,4 @@
+using Sluice.Hosting.Diagnostics;
 using Sluice.Hosting.Logging;
 using Sluice.Server.Metrics;
 
@@ -23,4 +24,7 @@ public sealed record ObservabilityOptions
 
     /// <summary>How often finished spans are sent to the collector. Default 2 s.</summary>
     public TimeSpan TraceExportInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>GET /debug/heap and GET /debug/trace (--debug-trace-max-seconds).</summary>
+    public DiagnosticsOptions Diagnostics { get; init; } = new();
 }

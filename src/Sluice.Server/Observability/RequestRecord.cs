@@ -1,4 +1,5 @@
 using Sluice.Hosting.Errors;
+using Sluice.Hosting.Tracing;
 
 namespace Sluice.Server.Observability;
 
@@ -52,4 +53,7 @@ public sealed record RequestRecord
 
     /// <summary>The error message when the request was rejected or failed.</summary>
     public string? Error { get; init; }
+
+    /// <summary>The CPU-side stages the request went through (body read, JSON parse, template, tokenize, detokenize, writes), each summed.</summary>
+    public IReadOnlyList<StageTiming> Stages { get; init; } = [];
 }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Sluice.Hosting.Diagnostics;
 using Sluice.Hosting.Logging;
 using Sluice.Hosting.Tracing;
 using Sluice.Server.Hosting;
@@ -12,7 +13,8 @@ using Sluice.Server.Observability.Tracing;
 namespace Sluice.Server.Observability;
 
 /// <summary>
-/// Puts metrics (GET /metrics), per-request logs, traces, GET /debug/memory and POST /admin/gc on a server
+/// Puts metrics (GET /metrics), per-request logs, traces, GET /debug/memory, POST /admin/gc, GET /debug/heap and
+/// GET /debug/trace on a server
 /// through its <see cref="ServerHooks"/>. Every route stays behind the API key unless opened (--open-path,
 /// --metrics-open).
 /// </summary>
@@ -29,6 +31,8 @@ public static class SluiceObservability
             s.AddSingleton<MetricsEndpoint>();
             s.AddSingleton<RequestLog>();
             s.AddSingleton<MemoryEndpoints>();
+            s.AddSingleton<StageTracer>();
+            s.AddSingleton(new ProcessDiagnostics(options.Diagnostics));
             if (options.OtlpTracesEndpoint is { } endpoint)
             {
                 s.AddSluiceTracing(endpoint, options.TraceExportInterval, RequestTracer.SourceName);
@@ -39,6 +43,7 @@ public static class SluiceObservability
         {
             var sp = routes.ServiceProvider;
             sp.GetRequiredService<RequestLog>(); // subscribes to every finished request
+            sp.GetRequiredService<StageTracer>(); // stage spans, for OTLP or any in-process ActivityListener
             if (options.OtlpTracesEndpoint is not null)
             {
                 sp.StartSluiceTracing();
@@ -48,6 +53,7 @@ public static class SluiceObservability
             var memory = sp.GetRequiredService<MemoryEndpoints>();
             routes.MapGet("/debug/memory", memory.MemoryAsync);
             routes.MapPost("/admin/gc", memory.CollectAsync);
+            ProcessDiagnostics.Map(routes, sp.GetRequiredService<ProcessDiagnostics>());
         },
     };
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Sluice.Hosting.Errors;
+using Sluice.Hosting.Tracing;
 using Sluice.OpenAi;
 using Sluice.Server.Chat;
 using Sluice.Server.Generation;
@@ -23,7 +24,9 @@ internal static class JobReader
     {
         RejectUnsupported(body);
         var (engine, loaded) = (r.Engine, r.Loaded);
+        long started = r.Stages?.Start() ?? 0;
         var prompts = PromptReader.Read(body.Prompt, loaded.Tokenizer, body.AddSpecialTokens ?? true, engine.MaxModelLen);
+        r.Stages?.Stop(RequestStage.Tokenize, started);
         int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen, "prompt",
             fallback: r.MaxOutputTokens ?? DefaultCompletionTokens, ceiling: r.MaxOutputTokens);
         var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize,
@@ -36,7 +39,7 @@ internal static class JobReader
     {
         RejectUnsupported(body);
         var (engine, loaded) = (r.Engine, r.Loaded);
-        int[] prompt = chat.Build(Conversation(body), engine.MaxModelLen);
+        int[] prompt = chat.Build(Conversation(body), engine.MaxModelLen, r.Stages);
         if (body.MaxTokens is not null && body.MaxCompletionTokens is not null && body.MaxTokens != body.MaxCompletionTokens)
         {
             throw ApiException.BadRequest("Give max_completion_tokens or max_tokens, not both with different values.", "max_completion_tokens");
@@ -65,6 +68,7 @@ internal static class JobReader
         }
         var (engine, loaded) = (r.Engine, r.Loaded);
         int[] prompt;
+        long started = r.Stages?.Start() ?? 0;
         try
         {
             prompt = loaded.Tokenizer.Encode(body.Text, addSpecial: true, parseSpecial: true, engine.MaxModelLen);
@@ -73,6 +77,7 @@ internal static class JobReader
         {
             throw PromptErrors.TooLong(ex, "text");
         }
+        r.Stages?.Stop(RequestStage.Tokenize, started);
         if (prompt.Length == 0)
         {
             throw ApiException.BadRequest("The prompt is empty: it has no tokens.", "text");

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 using Sluice.Hosting.Requests;
+using Sluice.Hosting.Tracing;
 using Sluice.Server.Generation;
 using Sluice.Server.Hosting;
 using Sluice.Server.Requests;
@@ -26,10 +27,11 @@ internal sealed class GenerationEndpoint<TBody, TChunk, TAnswer>(ServingContext 
 
     public async Task HandleAsync(HttpContext http)
     {
+        var stages = RequestStages.Attach(http, serving.Time);
         var body = await JsonBody.ReadAsync(http, serving.Options.MaxRequestBodySize, bodyType);
         var engine = serving.RequireReady();
         var request = new ResolvedRequest(RequestInfo.Id(http), RequestInfo.Route(http), serving.ResolveModel(ModelOf(body)), engine, serving.Host.Model!, serving.Grammars,
-            serving.Options.MaxOutputTokens);
+            serving.Options.MaxOutputTokens, stages);
         var job = Job(body, request);
         var format = new LogprobsFormatter(request.Loaded.Tokenizer);
         await flow.RunAsync(http, engine, job, () => Chunks?.Invoke(job, body, format), () => Answer(job, format));

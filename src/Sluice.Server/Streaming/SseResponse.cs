@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Sluice.Engine.Serving;
+using Sluice.Hosting.Tracing;
 using Sluice.OpenAi;
 using Sluice.Server.Generation;
 
@@ -13,6 +14,8 @@ namespace Sluice.Server.Streaming;
 /// </summary>
 internal sealed class SseResponse<TChunk>(HttpResponse response, ChunkFactory<TChunk> chunks)
 {
+    private readonly RequestStages? _stages = RequestStages.Of(response.HttpContext);
+
     /// <summary>Streams the session to its end and returns the status the request ends with.</summary>
     public async Task<int> WriteAsync(GenerationSession session)
     {
@@ -24,7 +27,7 @@ internal sealed class SseResponse<TChunk>(HttpResponse response, ChunkFactory<TC
         await sse.FlushAsync(); // the headers: the client knows at once that the request was accepted
         foreach (var chunk in chunks.Opening())
         {
-            await sse.WriteAsync(chunk, chunks.Type);
+            await Write(sse, chunk, chunks.Type);
         }
         bool logprobs = session.Job.Sampling.Logprobs is not null;
         int finished = 0;
@@ -42,29 +45,39 @@ internal sealed class SseResponse<TChunk>(HttpResponse response, ChunkFactory<TC
             bool last = ev.Finish is not null && ++finished == session.Job.Choices;
             foreach (var chunk in chunks.Tokens(e, last && !chunks.IncludeUsage ? session.Metrics() : null))
             {
-                await sse.WriteAsync(chunk, chunks.Type);
+                await Write(sse, chunk, chunks.Type);
             }
         }
         int status = session.Status;
         if (session.Error is { } error)
         {
-            await sse.WriteAsync(error.ToResponse(), OpenAiJson.Web.ErrorResponse);
+            await Write(sse, error.ToResponse(), OpenAiJson.Web.ErrorResponse);
         }
         if (chunks.IncludeUsage && status == StatusCodes.Status200OK)
         {
-            await sse.WriteAsync(chunks.Usage(session.Usage(), session.Metrics()), chunks.Type);
+            await Write(sse, chunks.Usage(session.Usage(), session.Metrics()), chunks.Type);
         }
         if (status == StatusCodes.Status200OK)
         {
             foreach (var chunk in chunks.Closing(session))
             {
-                await sse.WriteAsync(chunk, chunks.Type);
+                await Write(sse, chunk, chunks.Type);
             }
         }
         if (chunks.SendsDone)
         {
-            await sse.WriteDoneAsync();
+            await Timed(sse.WriteDoneAsync);
         }
         return status;
+    }
+
+    private Task Write<T>(SseWriter sse, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) => Timed(() => sse.WriteAsync(value, type));
+
+    /// <summary>Serializes and sends one event, its time added to the request's sse_write stage.</summary>
+    private async Task Timed(Func<Task> write)
+    {
+        long started = _stages?.Start() ?? 0;
+        await write();
+        _stages?.Stop(RequestStage.SseWrite, started);
     }
 }
