@@ -55,6 +55,10 @@ internal sealed class ServeCommand
     {
         Description = "How /v1/embeddings pools the final hidden states: last (default, the last token's, as vLLM pools decoder-only models) or mean",
     };
+    private readonly Option<string?> _reasoningParser = new("--reasoning-parser")
+    {
+        Description = "Split chat answers' thinking into reasoning_content, as vLLM: qwen3 or deepseek_r1 (default: none)",
+    };
     private readonly Option<string> _logLevel = new("--log-level") { Description = "trace, debug, info, warning or error", DefaultValueFactory = _ => "info" };
     private readonly Option<string?> _verifyChecksum = new("--verify-checksum") { Description = "Refuse to serve a model file whose SHA-256 differs: a hex digest, or a manifest in sha256sum's format" };
     private readonly Option<string?> _quantization = new("--quantization", "-q")
@@ -76,7 +80,7 @@ internal sealed class ServeCommand
             _config, _model, _names, _host, _port, _maxModelLen, _maxNumSeqs, _maxBatchedTokens, _blockSize, _kvMemory, _kvType,
             _prefixCaching, _noPrefixCaching, _threads, _policy, _maxQueued, _maxQueuedTokens, _requestTimeout, _stallTimeout,
             _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _metricsPort, _maxBody, _maxOutputTokens, _perRequestMetrics,
-            _embeddingPooling, _noWarmup, _logLevel, _verifyChecksum, _quantization, _checkConfig,
+            _embeddingPooling, _reasoningParser, _noWarmup, _logLevel, _verifyChecksum, _quantization, _checkConfig,
         };
         foreach (var option in _observability.All)
         {
@@ -276,6 +280,7 @@ internal sealed class ServeCommand
                 "mean" => EmbeddingPooling.Mean,
                 var e => throw new FormatException($"--embedding-pooling '{e}': use last or mean"),
             },
+            ReasoningParser = p.GetValue(_reasoningParser) is { } rp ? Sluice.Server.Chat.Reasoning.ReasoningParser.Parse(rp) : null,
             MetricsPort = p.GetValue(_metricsPort),
             EnablePerRequestMetrics = p.GetValue(_perRequestMetrics),
             Warmup = !p.GetValue(_noWarmup),

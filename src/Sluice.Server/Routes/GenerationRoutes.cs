@@ -22,7 +22,7 @@ internal static class GenerationRoutes
         post("/v1/chat/completions", new GenerationEndpoint<ChatCompletionRequestBody, ChatCompletionChunk, ChatCompletionResponse>(serving, flow, OpenAiJson.Default.ChatCompletionRequestBody)
         {
             ModelOf = b => b.Model,
-            Job = (body, r) => JobReader.Chat(body, r, serving.Host.Chat!),
+            Job = (body, r) => JobReader.Chat(body, r, serving.Host.Chat!) with { Reasoning = serving.Options.ReasoningParser },
             Chunks = (job, body, format) => new ChatCompletions.ChatChunks(job, ResponseIds.Created(serving.Time), format, body.StreamOptions?.IncludeUsage ?? false),
             Answer = (job, _, format) => new ChatCompletions.ChatAnswer(job, serving.Time, format),
         }.HandleAsync);
