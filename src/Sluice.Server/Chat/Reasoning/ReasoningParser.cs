@@ -58,51 +58,51 @@ public sealed class ReasoningParser(ReasoningFormat format)
         switch (_mode)
         {
             case Mode.Start:
-            {
-                string trimmed = s.TrimStart();
-                if (trimmed.StartsWith(Open, StringComparison.Ordinal))
                 {
-                    Take(s.Length - trimmed.Length + Open.Length);
-                    _mode = Mode.Reasoning;
+                    string trimmed = s.TrimStart();
+                    if (trimmed.StartsWith(Open, StringComparison.Ordinal))
+                    {
+                        Take(s.Length - trimmed.Length + Open.Length);
+                        _mode = Mode.Reasoning;
+                        return true;
+                    }
+                    if (!final && Open.StartsWith(trimmed, StringComparison.Ordinal))
+                    {
+                        return false; // all whitespace, or a <think> still arriving
+                    }
+                    _mode = format == ReasoningFormat.DeepSeekR1 ? Mode.Reasoning : Mode.Content;
                     return true;
                 }
-                if (!final && Open.StartsWith(trimmed, StringComparison.Ordinal))
-                {
-                    return false; // all whitespace, or a <think> still arriving
-                }
-                _mode = format == ReasoningFormat.DeepSeekR1 ? Mode.Reasoning : Mode.Content;
-                return true;
-            }
             case Mode.Reasoning:
-            {
-                int at = s.IndexOf(Close, StringComparison.Ordinal);
-                if (at >= 0)
                 {
-                    reasoning.Append(s, 0, at);
-                    Take(at + Close.Length);
-                    _mode = Mode.AfterClose;
-                    return true;
-                }
-                int keep = final ? 0 : HeldBack(s, Close);
-                reasoning.Append(s, 0, s.Length - keep);
-                Take(s.Length - keep);
-                return false;
-            }
-            case Mode.AfterClose:
-            {
-                int i = 0;
-                while (i < s.Length && char.IsWhiteSpace(s[i]))
-                {
-                    i++;
-                }
-                Take(i);
-                if (i == s.Length)
-                {
+                    int at = s.IndexOf(Close, StringComparison.Ordinal);
+                    if (at >= 0)
+                    {
+                        reasoning.Append(s, 0, at);
+                        Take(at + Close.Length);
+                        _mode = Mode.AfterClose;
+                        return true;
+                    }
+                    int keep = final ? 0 : HeldBack(s, Close);
+                    reasoning.Append(s, 0, s.Length - keep);
+                    Take(s.Length - keep);
                     return false;
                 }
-                _mode = Mode.Content;
-                return true;
-            }
+            case Mode.AfterClose:
+                {
+                    int i = 0;
+                    while (i < s.Length && char.IsWhiteSpace(s[i]))
+                    {
+                        i++;
+                    }
+                    Take(i);
+                    if (i == s.Length)
+                    {
+                        return false;
+                    }
+                    _mode = Mode.Content;
+                    return true;
+                }
             default:
                 content.Append(s);
                 Take(s.Length);
