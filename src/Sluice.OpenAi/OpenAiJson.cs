@@ -31,6 +31,11 @@ namespace Sluice.OpenAi;
 [JsonSerializable(typeof(ReceivedModelList))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(ResponsesRequestBody))]
+[JsonSerializable(typeof(EmbeddingRequestBody))]
+[JsonSerializable(typeof(EmbeddingResponse))]
+[JsonSerializable(typeof(ReceivedEmbeddings))]
+[JsonSerializable(typeof(float[]))]
+[JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
 public sealed partial class OpenAiJson : JsonSerializerContext
 {

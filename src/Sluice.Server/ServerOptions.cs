@@ -73,6 +73,15 @@ public sealed record ServerOptions
     /// </summary>
     public int? MaxOutputTokens { get; init; }
 
+    /// <summary>
+    /// --embedding-pooling: how /v1/embeddings pools the final hidden states of an input. Default last (the last token's, as
+    /// vLLM pools decoder-only models); mean averages every token's. Vectors are L2-normalized.
+    /// </summary>
+    public Engine.Serving.EmbeddingPooling EmbeddingPooling { get; init; } = Engine.Serving.EmbeddingPooling.Last;
+
+    /// <summary>--reasoning-parser: split chat answers' thinking into reasoning_content (qwen3 or deepseek_r1). Null (default): none.</summary>
+    public Chat.Reasoning.ReasoningFormat? ReasoningParser { get; init; }
+
     /// <summary>--enable-per-request-metrics: responses (and the last stream chunk) carry queue/prefill/decode times.</summary>
     public bool EnablePerRequestMetrics { get; init; }
 

@@ -1,5 +1,5 @@
 // The official `openai` npm package against a running `sluice serve`: completions and chat, whole and
-// streamed, tools (forced and auto), structured outputs, the Responses API, and an error. Usage: node client.mjs BASE_URL API_KEY. Prints one line per check; exits 1 on
+// streamed, tools (forced and auto), structured outputs, the Responses API, embeddings, and an error. Usage: node client.mjs BASE_URL API_KEY. Prints one line per check; exits 1 on
 // the first failure.
 import OpenAI from 'openai';
 
@@ -140,6 +140,15 @@ const followUp = await client.responses.create({
   input: [{ role: 'user', content: 'What time is it?' }, fc, { type: 'function_call_output', call_id: fc.call_id, output: 'noon' }],
 });
 check(followUp.status === 'completed' || followUp.status === 'incomplete', 'responses takes function_call and function_call_output items back');
+
+// embeddings: the package asks for base64 unless told otherwise and decodes it; both encodings give the same vectors
+const embedded = await client.embeddings.create({ model, input: ['In the beginning', 'God created the heaven'] });
+check(embedded.data.length === 2 && embedded.data[1].index === 1 && Array.isArray(embedded.data[0].embedding), 'embeddings.create returns one vector per input');
+const norm = Math.sqrt(embedded.data[0].embedding.reduce((a, x) => a + x * x, 0));
+check(Math.abs(norm - 1) < 1e-4, 'embeddings are L2-normalized');
+check(embedded.usage.prompt_tokens > 0 && embedded.usage.total_tokens === embedded.usage.prompt_tokens, 'embeddings usage counts the input tokens');
+const asFloats = await client.embeddings.create({ model, input: 'In the beginning', encoding_format: 'float' });
+check(asFloats.data[0].embedding.every((x, i) => Math.abs(x - embedded.data[0].embedding[i]) < 1e-6), 'float and base64 embeddings agree');
 
 try {
   await client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'Hi' }] });

@@ -9,6 +9,9 @@ namespace Sluice.Cli.Benchmarking;
 /// <summary>What `sluice bench serve` sends: streaming requests of fixed input and output lengths.</summary>
 internal sealed record LoadSettings(Uri Url, string Model, string Endpoint, int Concurrency, int OutputLen, double RequestRate, int Seed)
 {
+    /// <summary>A <c>response_format</c> (raw JSON) every request carries, or null.</summary>
+    public string? ResponseFormat { get; init; }
+
     public bool Chat => Endpoint.Contains("chat", StringComparison.Ordinal);
 }
 
@@ -117,6 +120,11 @@ internal sealed class ServeLoadGenerator(HttpClient http, LoadSettings settings)
             w.WriteNumber("max_tokens", settings.OutputLen);
             w.WriteNumber("temperature", 0);
             w.WriteBoolean("ignore_eos", true);
+            if (settings.ResponseFormat is { } format)
+            {
+                w.WritePropertyName("response_format");
+                w.WriteRawValue(format);
+            }
             w.WriteBoolean("stream", true);
             w.WriteStartObject("stream_options");
             w.WriteBoolean("include_usage", true);

@@ -30,9 +30,17 @@ internal static class BenchServeCommand
         var seed = Flags.Int("--seed", 0, 0, int.MaxValue, "Seed of the prompts and arrivals");
         var insecure = new Option<bool>("--insecure") { Description = "Accept any TLS certificate (self-signed test servers)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var schema = new Option<string?>("--json-schema")
+        {
+            Description = "Send every request with response_format json_schema: a schema file, or 'builtin' (an array of records)",
+        };
+        var compare = new Option<string?>("--compare-json-schema")
+        {
+            Description = "With --json-schema: run at each of these concurrencies (e.g. 1,16) without and then with the schema, and print decode throughput side by side",
+        };
         var cmd = new Command("serve", "Load-test a running OpenAI-compatible server: TTFT, TPOT, ITL, end-to-end latency (mean/p50/p90/p99), throughput, errors.")
         {
-            url, model, endpoint, concurrency, numPrompts, inputLen, outputLen, rate, apiKey, seed, insecure, json,
+            url, model, endpoint, concurrency, numPrompts, inputLen, outputLen, rate, apiKey, seed, insecure, json, schema, compare,
         };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(parse, async () =>
         {
@@ -48,7 +56,19 @@ internal static class BenchServeCommand
             CheckApiKey(parse.GetValue(apiKey));
             using var http = Client(c, parse.GetValue(apiKey), parse.GetValue(insecure));
             string name = parse.GetValue(model) ?? await FirstModelAsync(http, baseUrl, ct);
-            var settings = new LoadSettings(baseUrl, name, path, c, output, parse.GetValue(rate), parse.GetValue(seed));
+            string? format = parse.GetValue(schema) is { } s ? BenchSchema.ResponseFormat(BenchSchema.Read(s)) : null;
+            if (parse.GetValue(compare) is { } levels)
+            {
+                if (format is null)
+                {
+                    throw new ArgumentException("--compare-json-schema needs --json-schema (a file or 'builtin')");
+                }
+                var comparison = new SchemaComparison(http, new LoadSettings(baseUrl, name, path, 1, output, parse.GetValue(rate), parse.GetValue(seed)), format);
+                var rows = await comparison.RunAsync(Concurrencies(levels), BenchPrompts.Make(n, input, parse.GetValue(seed)), stderr, ct);
+                stdout.WriteLine(parse.GetValue(json) ? SchemaComparison.ToJson(rows) : SchemaComparison.ToText(rows));
+                return rows.All(r => r.Free.Completed > 0 && r.Constrained.Completed > 0) ? 0 : 1;
+            }
+            var settings = new LoadSettings(baseUrl, name, path, c, output, parse.GetValue(rate), parse.GetValue(seed)) { ResponseFormat = format };
             var prompts = BenchPrompts.Make(n, input, settings.Seed);
             stderr.WriteLine($"sluice bench serve: {n} requests to {new Uri(baseUrl, settings.Endpoint)} ({name}), concurrency {c}, ~{input} tokens in, {output} out");
             var progress = new ServeProgress(new ProgressBar(stderr, n, "requests"));
@@ -63,6 +83,22 @@ internal static class BenchServeCommand
             return report.Completed > 0 ? 0 : 1;
         }));
         return cmd;
+    }
+
+    /// <summary>--compare-json-schema's list of concurrencies, each from 1 to <see cref="MaxConcurrency"/>.</summary>
+    internal static int[] Concurrencies(string list)
+    {
+        var parts = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var levels = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out levels[i])
+                || levels[i] < 1 || levels[i] > MaxConcurrency)
+            {
+                throw new ArgumentException($"--compare-json-schema must list concurrencies from 1 to {MaxConcurrency}, such as 1,16; got '{list}'");
+            }
+        }
+        return levels.Length > 0 ? levels : throw new ArgumentException("--compare-json-schema lists no concurrency; give e.g. 1,16");
     }
 
     /// <summary>Most --concurrency (each request in flight holds a connection).</summary>

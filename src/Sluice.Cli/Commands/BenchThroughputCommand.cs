@@ -31,7 +31,7 @@ internal static class BenchThroughputCommand
         var threads = Flags.OptionalInt("--threads", 1, WorkerPool.MaxThreads, "Kernel threads (default: all cores)", "-t");
         var seed = Flags.Int("--seed", 0, 0, int.MaxValue, "Seed of the random prompts");
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var schema = new Option<string?>("--json-schema") { Description = "Constrain every output to this JSON schema file (structured outputs)" };
+        var schema = new Option<string?>("--json-schema") { Description = "Constrain every output to this JSON schema file, or 'builtin' (an array of records; structured outputs)" };
         var cmd = new Command("throughput", "Offline throughput: all requests at once, as vLLM's throughput benchmark.")
         {
             model, prompts, input, output, maxSeqs, maxTokens, kvMemory, threads, seed, json, schema,
@@ -134,7 +134,7 @@ internal static class BenchThroughputCommand
     {
         try
         {
-            return new GrammarMatcher(JsonSchemaCompiler.Compile(File.ReadAllText(schemaFile)), TokenTrie.For(tokenizer));
+            return new GrammarMatcher(JsonSchemaCompiler.Compile(Benchmarking.BenchSchema.Read(schemaFile)), TokenTrie.For(tokenizer));
         }
         catch (Exception ex) when (ex is GrammarException or JsonException)
         {

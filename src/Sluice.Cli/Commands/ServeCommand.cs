@@ -55,6 +55,14 @@ internal sealed class ServeCommand
         Description = "Folder where the weights repacked for the fast kernels are kept and memory-mapped, shared by restarts and replicas (default ~/.cache/sluice/packed, or $SLUICE_CACHE_DIR/packed); 'off' packs into private memory at every start",
     };
     private readonly Option<bool> _noWarmup = new("--no-warmup") { Description = "Report ready without the warm-up generation" };
+    private readonly Option<string?> _embeddingPooling = new("--embedding-pooling")
+    {
+        Description = "How /v1/embeddings pools the final hidden states: last (default, the last token's, as vLLM pools decoder-only models) or mean",
+    };
+    private readonly Option<string?> _reasoningParser = new("--reasoning-parser")
+    {
+        Description = "Split chat answers' thinking into reasoning_content, as vLLM: qwen3 or deepseek_r1 (default: none)",
+    };
     private readonly Option<string> _logLevel = new("--log-level") { Description = "trace, debug, info, warning or error", DefaultValueFactory = _ => "info" };
     private readonly Option<string?> _verifyChecksum = new("--verify-checksum") { Description = "Refuse to serve a model file whose SHA-256 differs: a hex digest, or a manifest in sha256sum's format" };
     private readonly Option<string?> _quantization = new("--quantization", "-q")
@@ -76,7 +84,7 @@ internal sealed class ServeCommand
             _config, _model, _names, _host, _port, _maxModelLen, _maxNumSeqs, _maxBatchedTokens, _blockSize, _kvMemory, _kvType,
             _prefixCaching, _noPrefixCaching, _threads, _policy, _maxQueued, _maxQueuedTokens, _requestTimeout, _stallTimeout,
             _shutdownTimeout, _apiKeys, _apiKeyFile, _keyGrace, _openPaths, _sslCert, _sslKey, _metricsPort, _maxBody, _maxOutputTokens, _perRequestMetrics,
-            _noWarmup, _packedCache, _logLevel, _verifyChecksum, _quantization, _checkConfig,
+            _embeddingPooling, _reasoningParser, _noWarmup, _packedCache, _logLevel, _verifyChecksum, _quantization, _checkConfig,
         };
         foreach (var option in _observability.All)
         {
@@ -270,6 +278,13 @@ internal sealed class ServeCommand
             ShutdownTimeout = Seconds(p.GetValue(_shutdownTimeout)) ?? defaults.ShutdownTimeout,
             MaxRequestBodySize = p.GetValue(_maxBody) is { } body ? ByteSize.Parse(body, "--max-request-body-size") : defaults.MaxRequestBodySize,
             MaxOutputTokens = p.GetValue(_maxOutputTokens),
+            EmbeddingPooling = p.GetValue(_embeddingPooling)?.ToLowerInvariant() switch
+            {
+                null or "last" => EmbeddingPooling.Last,
+                "mean" => EmbeddingPooling.Mean,
+                var e => throw new FormatException($"--embedding-pooling '{e}': use last or mean"),
+            },
+            ReasoningParser = p.GetValue(_reasoningParser) is { } rp ? Sluice.Server.Chat.Reasoning.ReasoningParser.Parse(rp) : null,
             MetricsPort = p.GetValue(_metricsPort),
             EnablePerRequestMetrics = p.GetValue(_perRequestMetrics),
             Warmup = !p.GetValue(_noWarmup),

@@ -49,9 +49,10 @@ public sealed unsafe class Transformer : IDisposable
 
     /// <summary>
     /// Runs the batch: writes its keys/values into the cache and, for each of its logit tokens in
-    /// order, vocab-size logits into <paramref name="logits"/> (LogitCount, vocab).
+    /// order, vocab-size logits into <paramref name="logits"/> (LogitCount, vocab), and for each of its hidden tokens
+    /// the final hidden state after the output norm into <paramref name="hidden"/> (HiddenCount, d).
     /// </summary>
-    public void Forward(ForwardBatch batch, PagedKvCache cache, float* logits)
+    public void Forward(ForwardBatch batch, PagedKvCache cache, float* logits, float* hidden = null)
     {
         int n = batch.Count;
         if (n == 0)
@@ -114,6 +115,20 @@ public sealed unsafe class Transformer : IDisposable
             prof?.Mark(9);
         }
 
+        if (batch.HiddenCount > 0)
+        {
+            if (hidden == null)
+            {
+                throw new ArgumentNullException(nameof(hidden), "the batch wants hidden states but no buffer was given");
+            }
+            fixed (float* wn = _w.OutputNorm)
+            {
+                for (int i = 0; i < batch.HiddenCount; i++)
+                {
+                    Norms.RmsNorm(_x.Pointer + (long)batch.HiddenTokens[i] * d, wn, hidden + (long)i * d, d, _c.RmsNormEps);
+                }
+            }
+        }
         int nOut = batch.LogitCount;
         if (nOut == 0)
         {

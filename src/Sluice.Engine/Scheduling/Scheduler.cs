@@ -155,9 +155,9 @@ public sealed class Scheduler
     {
         seq.NumComputed += seq.ScheduledTokens;
         seq.ScheduledTokens = 0;
-        if (!_blocks.PrefixCaching)
+        if (!_blocks.PrefixCaching || seq.Embedding != null)
         {
-            return;
+            return; // an embedding keeps no KV cache afterwards
         }
         int bs = _blocks.BlockSize;
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.Tokens);
@@ -173,9 +173,9 @@ public sealed class Scheduler
     /// <summary>Takes every cached leading block of the sequence; returns the tokens they hold.</summary>
     private int ReuseCachedPrefix(Sequence seq)
     {
-        if (!_blocks.PrefixCaching)
+        if (!_blocks.PrefixCaching || seq.Embedding is { WantsEveryToken: true })
         {
-            return 0;
+            return 0; // mean pooling needs every token's hidden state, so computes them all
         }
         int bs = _blocks.BlockSize;
         // never take the block holding the last known token: its logits must be computed

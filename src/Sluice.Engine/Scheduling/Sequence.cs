@@ -27,6 +27,9 @@ public sealed class Sequence
 
     public RequestState Request { get; }
 
+    /// <summary>An embedding's pooling state (null for a generation): its prompt is prefilled, pooled and nothing sampled.</summary>
+    public EmbeddingAccumulator? Embedding { get; init; }
+
     /// <summary>Which of the request's n completions this is.</summary>
     public int Index { get; }
 

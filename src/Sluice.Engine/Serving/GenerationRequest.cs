@@ -17,4 +17,7 @@ public sealed record GenerationRequest
 
     /// <summary>Cancels the request (client gone, timeout); its blocks are freed at the next step.</summary>
     public CancellationToken CancellationToken { get; init; }
+
+    /// <summary>When set, an embedding: the prompt is prefilled and pooled, nothing is sampled (<see cref="Sampling"/> unused).</summary>
+    public EmbeddingSpec? Embedding { get; init; }
 }

@@ -35,6 +35,9 @@ public sealed unsafe class LlmEngine : IDisposable
     private readonly ConcurrentQueue<TaskCompletionSource<int>> _prefixResets = new();
     private readonly List<RequestState> _active = [];
     private readonly List<Sequence> _sampled = [];
+    private readonly List<Sequence> _embedded = [];  // this step's embedding sequences, in hidden-row order
+    private readonly List<Sequence> _pooled = [];    // those whose prompt is done this step
+    private readonly NativeBuffer<float> _hidden = new(0); // (hiddenRows, d), grown on the first step that wants hidden states
     private readonly List<GrammarConstraint> _constrained = [];
     private readonly SemaphoreSlim _signal = new(0);
     private readonly Thread _loop;
@@ -138,7 +141,10 @@ public sealed unsafe class LlmEngine : IDisposable
         var p = request.Sampling;
         ulong seed = p.Seed ?? (ulong)Random.Shared.NextInt64();
         var first = new Sequence(state, 0, request.PromptTokens, new SequenceSamplingState(p, request.PromptTokens, seed),
-            _model.Tokenizer.CreateDetokenizer(startOfSequence: false));
+            _model.Tokenizer.CreateDetokenizer(startOfSequence: false))
+        {
+            Embedding = request.Embedding is { } e ? new EmbeddingAccumulator(e, _model.Config.EmbeddingLength) : null,
+        };
         state.Sequences.Add(first);
         _inbox.Enqueue(state);
         if (request.CancellationToken.CanBeCanceled)
@@ -165,6 +171,11 @@ public sealed unsafe class LlmEngine : IDisposable
                 throw new RequestRejectedException(EngineRejection.InvalidRequest, $"prompt token id {t} is outside the vocabulary (0..{vocab - 1})");
             }
         }
+        if (request.Embedding != null)
+        {
+            ValidateEmbedding(request);
+            return;
+        }
         try
         {
             request.Sampling.Validate(vocab);
@@ -188,6 +199,26 @@ public sealed unsafe class LlmEngine : IDisposable
         {
             throw new RequestRejectedException(EngineRejection.TooLong,
                 $"the request needs {blocks} KV blocks ({total} tokens) but the whole cache has {_blocks.Blocks}; raise --kv-cache-memory");
+        }
+    }
+
+    private void ValidateEmbedding(GenerationRequest request)
+    {
+        int n = request.PromptTokens.Count;
+        if (request.Sampling.N != 1)
+        {
+            throw new RequestRejectedException(EngineRejection.InvalidRequest, $"an embedding has one sequence, not n = {request.Sampling.N}");
+        }
+        if (n > MaxModelLen)
+        {
+            throw new RequestRejectedException(EngineRejection.TooLong,
+                $"this model's maximum context length is {MaxModelLen} tokens, but the input has {n} tokens");
+        }
+        long blocks = ((long)n + _blocks.BlockSize - 1) / _blocks.BlockSize;
+        if (blocks > _blocks.Blocks)
+        {
+            throw new RequestRejectedException(EngineRejection.TooLong,
+                $"the input needs {blocks} KV blocks ({n} tokens) but the whole cache has {_blocks.Blocks}; raise --kv-cache-memory");
         }
     }
 
@@ -296,7 +327,7 @@ public sealed unsafe class LlmEngine : IDisposable
         // real time, not _time: busy seconds measure the machine, whatever clock the requests run on
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         BuildBatch();
-        _transformer.Forward(_batch, _cache, _logits.Pointer);
+        _transformer.Forward(_batch, _cache, _logits.Pointer, _hidden.Pointer);
         PostProcess();
         _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
     }
@@ -305,6 +336,7 @@ public sealed unsafe class LlmEngine : IDisposable
     {
         _batch.Clear();
         _sampled.Clear();
+        _embedded.Clear();
         long now = _time.GetTimestamp();
         foreach (var seq in _output.Scheduled)
         {
@@ -315,6 +347,11 @@ public sealed unsafe class LlmEngine : IDisposable
             }
             int start = seq.NumComputed, n = seq.ScheduledTokens;
             bool logits = start + n == seq.Tokens.Count;
+            if (seq.Embedding is { } pool)
+            {
+                AddEmbeddingChunk(seq, pool, start, n, logits);
+                continue;
+            }
             for (int i = 0; i < n; i++)
             {
                 _batch.Add(seq.Tokens[start + i], start + i, seq.BlockTable, logits && i == n - 1);
@@ -324,6 +361,7 @@ public sealed unsafe class LlmEngine : IDisposable
                 _sampled.Add(seq);
             }
         }
+        _hidden.EnsureCapacity((long)Math.Max(_batch.HiddenCount, 1) * _model.Config.EmbeddingLength);
         if (_sampled.Count > _logitRows)
         {
             // the scheduler keeps running sequences within max-num-seqs; past it the logits would overrun their buffer
@@ -331,11 +369,60 @@ public sealed unsafe class LlmEngine : IDisposable
         }
     }
 
+    /// <summary>An embedding's chunk: its tokens want hidden states (all for mean pooling, the prompt's last for last-token), no logits.</summary>
+    private void AddEmbeddingChunk(Sequence seq, EmbeddingAccumulator pool, int start, int n, bool last)
+    {
+        if (start == 0)
+        {
+            pool.Reset(); // a first chunk, or the first again after a preemption
+        }
+        for (int i = 0; i < n; i++)
+        {
+            _batch.Add(seq.Tokens[start + i], start + i, seq.BlockTable, wantLogits: false, pool.WantsEveryToken || (last && i == n - 1));
+        }
+        _embedded.Add(seq);
+    }
+
+    /// <summary>Pools this step's hidden rows into their sequences (in the order the batch asked for them).</summary>
+    private void PoolHiddenStates()
+    {
+        _pooled.Clear();
+        int d = _model.Config.EmbeddingLength;
+        int row = 0;
+        foreach (var seq in _embedded)
+        {
+            var pool = seq.Embedding!;
+            bool last = seq.NumComputed + seq.ScheduledTokens == seq.Tokens.Count;
+            int rows = pool.WantsEveryToken ? seq.ScheduledTokens : (last ? 1 : 0);
+            for (int i = 0; i < rows; i++, row++)
+            {
+                pool.Add(_hidden.Pointer + ((long)row * d));
+            }
+            if (last)
+            {
+                _pooled.Add(seq);
+            }
+        }
+    }
+
+    private void FinishEmbedding(Sequence seq)
+    {
+        var state = seq.Request;
+        state.FirstToken ??= _time.GetTimestamp();
+        state.Events.Writer.TryWrite(new TokenEvent(seq.Index, -1, "", 0, null, FinishReason.Stop) { Embedding = seq.Embedding!.Result() });
+        FinishSequence(seq, FinishReason.Stop);
+    }
+
     private void PostProcess()
     {
+        PoolHiddenStates();
         foreach (var seq in _output.Scheduled)
         {
             _scheduler.OnComputed(seq);
+        }
+        foreach (var seq in _pooled)
+        {
+            FinishEmbedding(seq);
         }
         PrepareMasks();
         int vocab = _model.Config.VocabSize;
@@ -564,6 +651,7 @@ public sealed unsafe class LlmEngine : IDisposable
         _transformer.Dispose();
         _cache.Dispose();
         _logits.Dispose();
+        _hidden.Dispose();
         _pool.Dispose();
         _signal.Dispose();
     }

@@ -17,4 +17,7 @@ public sealed record TokenEvent(
     string? StopReason = null)
 {
     public bool IsFinal => Finish.HasValue;
+
+    /// <summary>An embedding request's pooled vector, on its one (final) event.</summary>
+    public float[]? Embedding { get; init; }
 }

@@ -22,4 +22,8 @@ public sealed record ChatResponseMessage(string Role, string? Content)
     /// <summary>The functions the model calls (then <see cref="Content"/> is null and finish_reason "tool_calls").</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public List<ToolCallBody>? ToolCalls { get; init; }
+
+    /// <summary>The model's thinking, split from the content by <c>--reasoning-parser</c> (vLLM's field).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ReasoningContent { get; init; }
 }

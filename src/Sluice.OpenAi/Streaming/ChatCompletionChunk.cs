@@ -35,6 +35,10 @@ public sealed record ChatDelta
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Content { get; init; }
 
+    /// <summary>The model's thinking, split from the content by <c>--reasoning-parser</c> (vLLM's field).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ReasoningContent { get; init; }
+
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public List<ToolCallDelta>? ToolCalls { get; init; }
 }

@@ -22,7 +22,16 @@ internal abstract class AnswerBuilder<TAnswer>(GenerationJob job, JsonTypeInfo<T
         {
             OnToken(e, _texts[e.Choice].Length);
         }
+        else
+        {
+            OnEnd(e);
+        }
         _texts[e.Choice].Append(e.Event.Text);
+    }
+
+    /// <summary>An event that carries no token: a sequence's end (an embedding's vector comes with it).</summary>
+    protected virtual void OnEnd(ChoiceEvent e)
+    {
     }
 
     /// <summary>The body, once the session has ended completed.</summary>

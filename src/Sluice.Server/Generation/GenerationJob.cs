@@ -17,6 +17,12 @@ public sealed record GenerationJob(string RequestId, string Route, string Model,
     /// <summary>Set when a chat request forces a tool call: the answer is decoded as one and returned as tool_calls.</summary>
     internal Requests.ToolPlan? Tools { get; init; }
 
+    /// <summary>Set for /v1/embeddings: each prompt is pooled into a vector, nothing is generated.</summary>
+    public Engine.Serving.EmbeddingSpec? Embedding { get; init; }
+
+    /// <summary>--reasoning-parser on a chat request: each choice's thinking is split into reasoning_content.</summary>
+    public Chat.Reasoning.ReasoningFormat? Reasoning { get; init; }
+
     /// <summary>Choices in the response: prompts × n, indexed prompt-major.</summary>
     public int Choices => Prompts.Count * Sampling.N;
 }

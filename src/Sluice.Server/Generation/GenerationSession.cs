@@ -84,6 +84,7 @@ public sealed class GenerationSession : IDisposable
                     Sampling = job.Sampling,
                     Priority = job.Priority,
                     CancellationToken = session._cancel.Token,
+                    Embedding = job.Embedding,
                 }));
                 session.PromptTokens += job.Prompts[i].Length;
             }
@@ -220,6 +221,11 @@ public sealed class GenerationSession : IDisposable
     {
         var (prompt, ev) = item;
         int choice = prompt * _job.Sampling.N + ev.SequenceIndex;
+        if (ev.Embedding != null && !_prefilled[prompt])
+        {
+            _prefilled[prompt] = true;
+            _ticket.PrefillDone(_job.Prompts[prompt].Length);
+        }
         if (ev.Token >= 0)
         {
             CompletionTokens++;

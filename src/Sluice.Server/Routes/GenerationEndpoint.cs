@@ -9,7 +9,7 @@ using Sluice.Server.Requests;
 namespace Sluice.Server.Routes;
 
 /// <summary>
-/// One generation route (completions, chat, predict), all taking the same steps: the body read (bounded, every
+/// One generation route (completions, chat, responses, predict, embeddings), all taking the same steps: the body read (bounded, every
 /// string checked), the engine ready, the model resolved, the route's <see cref="GenerationJob"/> read from the body,
 /// then the one <see cref="GenerationFlow"/> with the route's chunks (null: the route never streams) and answer.
 /// </summary>
@@ -23,7 +23,7 @@ internal sealed class GenerationEndpoint<TBody, TChunk, TAnswer>(ServingContext 
 
     public Func<GenerationJob, TBody, LogprobsFormatter, ChunkFactory<TChunk>>? Chunks { get; init; }
 
-    public required Func<GenerationJob, LogprobsFormatter, AnswerBuilder<TAnswer>> Answer { get; init; }
+    public required Func<GenerationJob, TBody, LogprobsFormatter, AnswerBuilder<TAnswer>> Answer { get; init; }
 
     public async Task HandleAsync(HttpContext http)
     {
@@ -34,6 +34,6 @@ internal sealed class GenerationEndpoint<TBody, TChunk, TAnswer>(ServingContext 
             serving.Options.MaxOutputTokens, stages);
         var job = Job(body, request);
         var format = new LogprobsFormatter(request.Loaded.Tokenizer);
-        await flow.RunAsync(http, engine, job, () => Chunks?.Invoke(job, body, format), () => Answer(job, format));
+        await flow.RunAsync(http, engine, job, () => Chunks?.Invoke(job, body, format), () => Answer(job, body, format));
     }
 }

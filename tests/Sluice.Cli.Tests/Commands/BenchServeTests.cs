@@ -24,6 +24,54 @@ public sealed class BenchServeTests
     }
 
     [Fact]
+    public async Task BenchServe_CompareJsonSchema_RunsEachConcurrencyFreeThenConstrained()
+    {
+        string model = TinyModel();
+        await using var server = SluiceServer.Create(new ServerOptions { Port = 0, Warmup = false },
+            new EngineOptions { MaxNumSeqs = 4, KvCacheMemory = 4 << 20, Threads = 1 }, () => ModelLoader.Load(model), new ServerHooks { Logging = _ => { } });
+        await server.StartAsync();
+        await server.Host.Settled;
+        string url = server.Addresses[0].ToString();
+
+        var (rc, output, error) = await Task.Run(() => CliRunner.Run("bench", "serve", "--url", url, "--num-prompts", "2", "--input-len", "4",
+            "--output-len", "6", "--json-schema", "builtin", "--compare-json-schema", "1,2", "--endpoint", "/v1/chat/completions", "--json"));
+        Assert.True(rc == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        var rows = doc.RootElement.EnumerateArray().ToList();
+        Assert.Equal([1, 2], rows.Select(r => r.GetProperty("concurrency").GetInt32()));
+        foreach (var row in rows)
+        {
+            Assert.Equal(0, row.GetProperty("free").GetProperty("errors").GetInt32());
+            Assert.Equal(12, row.GetProperty("free").GetProperty("output_tokens").GetInt64());
+            Assert.Equal(0, row.GetProperty("json_schema").GetProperty("errors").GetInt32());
+            Assert.True(row.GetProperty("json_schema").GetProperty("output_tokens").GetInt64() > 0);
+        }
+
+        // the schema really travels: one the server refuses fails every constrained request, and none of the free ones
+        string bad = Path.Combine(Path.GetTempPath(), $"sluice-bench-bad-schema-{Environment.ProcessId}.json");
+        File.WriteAllText(bad, """{"type":"string","format":"hostname"}""");
+        try
+        {
+            var (rc2, output2, error2) = await Task.Run(() => CliRunner.Run("bench", "serve", "--url", url, "--num-prompts", "2", "--input-len", "4",
+                "--output-len", "3", "--json-schema", bad, "--compare-json-schema", "1", "--json"));
+            Assert.Equal(1, rc2);
+            Assert.Contains("hostname", error2);
+            using var doc2 = JsonDocument.Parse(output2);
+            var row = doc2.RootElement[0];
+            Assert.Equal(0, row.GetProperty("free").GetProperty("errors").GetInt32());
+            Assert.Equal(2, row.GetProperty("json_schema").GetProperty("errors").GetInt32());
+        }
+        finally
+        {
+            File.Delete(bad);
+        }
+
+        var (rc3, _, error3) = await Task.Run(() => CliRunner.Run("bench", "serve", "--url", url, "--compare-json-schema", "1,16"));
+        Assert.Equal(2, rc3);
+        Assert.Contains("--json-schema", error3);
+    }
+
+    [Fact]
     public async Task BenchServe_AgainstARealServer_PrintsTheJsonFigures()
     {
         string model = TinyModel();

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using OpenAI;
 using OpenAI.Chat;
+using OpenAI.Embeddings;
 using Sluice.Server.Tests.Support;
 
 namespace Sluice.Server.Tests.Clients;
@@ -51,6 +52,28 @@ public sealed class OpenAiDotnetSdkTests
         Assert.Equal(text, streamed.ToString());
         Assert.Equal(ChatFinishReason.Length, finish);
         Assert.Equal(6, usage?.OutputTokenCount);
+    }
+
+    [Fact]
+    public async Task Embeddings_EmbeddingClient_OneNormalizedVectorPerInputWithUsage()
+    {
+        await using var t = await Start();
+        var client = Client(t).GetEmbeddingClient("tiny-chat");
+        OpenAIEmbeddingCollection many = await client.GenerateEmbeddingsAsync(["In the beginning", "God created the heaven and the earth"]);
+        Assert.Equal(2, many.Count);
+        Assert.Equal(1, many[1].Index);
+        Assert.True(many.Usage.InputTokenCount > 0);
+        Assert.Equal(many.Usage.InputTokenCount, many.Usage.TotalTokenCount);
+        var first = many[0].ToFloats().ToArray();
+        Assert.Equal(t.Server.Host.Model!.Config.EmbeddingLength, first.Length);
+        Assert.Equal(1.0, Math.Sqrt(first.Sum(x => (double)x * x)), 4);
+
+        OpenAIEmbedding one = await client.GenerateEmbeddingAsync("In the beginning"); // the SDK asks for base64
+        Assert.Equal(first, one.ToFloats().ToArray());
+
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() =>
+            client.GenerateEmbeddingAsync("In the beginning", new EmbeddingGenerationOptions { Dimensions = 8 }));
+        Assert.Equal(400, refused.Status);
     }
 
     [Fact]

@@ -25,7 +25,7 @@ internal enum FuzzMix
 internal sealed class RequestGenerator
 {
     private static readonly string[] GetRoutes = ["/v1/models", "/health", "/health/live", "/health/ready", "/version", "/metrics", "/health/liveness", "/health/readiness"];
-    private static readonly string[] PostRoutes = ["/v1/completions", "/v1/chat/completions", "/tokenize", "/detokenize", "/v1/predict", "/admin/warmup"];
+    private static readonly string[] PostRoutes = ["/v1/completions", "/v1/chat/completions", "/tokenize", "/detokenize", "/v1/predict", "/admin/warmup", "/v1/embeddings"];
 
     private readonly FuzzTarget _t;
     private readonly Random _rng;
@@ -68,7 +68,8 @@ internal sealed class RequestGenerator
             < 54 => Chat(group),
             < 61 => Tokenize(group),
             < 67 => Detokenize(group),
-            < 73 => Predict(group),
+            < 70 => Predict(group),
+            < 73 => Embeddings(group),
             < 75 => Warmup(group),
             < 86 => Get(group),
             < 89 => OddRoute(group),
@@ -156,6 +157,33 @@ internal sealed class RequestGenerator
             ["model"] = ModelMutation,
         };
         return Finish(group, "/detokenize", f, Mutate(f, table, ["tokens"]), null);
+    }
+
+    private FuzzRequest Embeddings(int group)
+    {
+        var f = new Fields();
+        if (Chance(0.3))
+        {
+            Set(f, "model", Str(_t.Model));
+        }
+        Set(f, "input", Chance(0.5) ? _v.ValidText().Json : Arr(Ids(_rng.Next(1, 20))));
+        if (Chance(0.3))
+        {
+            Set(f, "encoding_format", Str(Chance(0.5) ? "float" : "base64"));
+        }
+        var table = new Dictionary<string, Func<FuzzValue>>
+        {
+            ["input"] = PromptMutation,
+            ["encoding_format"] = () => _rng.Next(3) switch
+            {
+                0 => new(Str("int8"), "\"int8\""),
+                1 => new(Str(""), "empty"),
+                _ => _v.WrongType(),
+            },
+            ["dimensions"] = () => _v.EdgeInt(0, 1, 8, int.MaxValue),
+            ["model"] = ModelMutation,
+        };
+        return Finish(group, "/v1/embeddings", f, Mutate(f, table, ["input"]), null);
     }
 
     private FuzzRequest Predict(int group)

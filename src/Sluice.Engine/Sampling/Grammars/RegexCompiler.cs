@@ -11,6 +11,8 @@ namespace Sluice.Engine.Sampling.Grammars;
 /// groups <c>(...)</c>, <c>(?:...)</c>, <c>(?&lt;name&gt;...)</c>, alternation, and the quantifiers <c>* + ? {n}
 /// {n,} {n,m}</c> (lazy forms too: the set of matches is the same). The pattern is matched whole, so <c>^</c> and
 /// <c>$</c> are allowed at its ends. Backreferences, lookaround and word boundaries are refused by name.
+/// <see cref="JsonStringContent"/> compiles a JSON schema's <c>pattern</c> instead: the characters of a JSON string's
+/// content (what needs escaping in JSON written escaped), and found anywhere in it unless anchored, as JSON Schema reads it.
 /// </summary>
 public sealed class RegexCompiler
 {
@@ -19,13 +21,80 @@ public sealed class RegexCompiler
     private static readonly (int, int)[] Space = [('\t', '\r'), (' ', ' ')];
 
     private readonly int[] _p;
+    private readonly string _where;
+    private readonly bool _json;
     private int _i;
 
-    private RegexCompiler(string pattern) => _p = [.. pattern.EnumerateRunes().Select(r => r.Value)];
+    private RegexCompiler(string pattern, string where, bool json)
+    {
+        _p = [.. pattern.EnumerateRunes().Select(r => r.Value)];
+        _where = where;
+        _json = json;
+    }
+
+    /// <summary>
+    /// The content (between the quotes) of the JSON strings whose value matches <paramref name="pattern"/>: unanchored, the
+    /// match may be anywhere in the value (JSON Schema's reading); <c>^</c> and <c>$</c> anchor it, and only at the pattern's
+    /// ends. A character that JSON must escape is written escaped (<c>\"</c>, <c>\\</c>, <c>\n</c>, <c>\u001f</c>); others
+    /// as themselves.
+    /// </summary>
+    public static GrammarExpr JsonStringContent(string pattern, string where = "pattern")
+    {
+        var c = new RegexCompiler(pattern, where, json: true);
+        bool start = c.Peek('^');
+        if (start)
+        {
+            c._i++;
+        }
+        var expr = c.Alternation();
+        if (c._i < c._p.Length)
+        {
+            throw new GrammarException($"unexpected '{char.ConvertFromUtf32(c._p[c._i])}' at {c._i} in the {where}", where);
+        }
+        bool end = c._p.Length > 0 && c._p[^1] == '$' && (c._p.Length < 2 || c._p[^2] != '\\');
+        var any = Repeat(c.Chars(Utf8Ranges.Complement([])), 0, null);
+        return Seq(start ? Empty : any, expr, end ? Empty : any);
+    }
+
+    /// <summary>One character of <paramref name="ranges"/>: its UTF-8 bytes, or in a JSON string, escaped where JSON needs it.</summary>
+    private GrammarExpr Chars(List<(int Lo, int Hi)> ranges)
+    {
+        if (!_json)
+        {
+            return Utf8Ranges.Expr(ranges);
+        }
+        var options = new List<GrammarExpr>();
+        var plain = Utf8Ranges.Complement(Utf8Ranges.Complement(ranges).Concat([(0, 0x1F), ('"', '"'), ('\\', '\\')]));
+        plain.RemoveAll(r => r.Lo >= 0xD800 && r.Hi <= 0xDFFF); // the gap Complement leaves where surrogates are
+        if (plain.Count > 0)
+        {
+            options.Add(Utf8Ranges.Expr(plain));
+        }
+        foreach (int c in Escaped)
+        {
+            if (ranges.Any(r => r.Lo <= c && c <= r.Hi))
+            {
+                options.Add(Literal(c switch
+                {
+                    '"' => "\\\"",
+                    '\\' => "\\\\",
+                    '\n' => "\\n",
+                    '\r' => "\\r",
+                    '\t' => "\\t",
+                    '\b' => "\\b",
+                    '\f' => "\\f",
+                    _ => "\\u" + c.ToString("x4", CultureInfo.InvariantCulture),
+                }));
+            }
+        }
+        return options.Count > 0 ? Choice([.. options]) : throw new GrammarException($"a character class in the {_where} matches no character", _where);
+    }
+
+    private static readonly int[] Escaped = [.. Enumerable.Range(0, 0x20), '"', '\\'];
 
     public static Grammar Compile(string pattern)
     {
-        var c = new RegexCompiler(pattern);
+        var c = new RegexCompiler(pattern, "guided_regex", json: false);
         if (c.Peek('^'))
         {
             c._i++;
@@ -63,7 +132,7 @@ public sealed class RegexCompiler
             if (Peek('$'))
             {
                 _i++;
-                if (!AtEnd && !Peek(')') && !Peek('|'))
+                if ((_json && !AtEnd) || (!AtEnd && !Peek(')') && !Peek('|')))
                 {
                     throw new GrammarException("'$' is supported only at the end of the regular expression", "$");
                 }
@@ -161,7 +230,7 @@ public sealed class RegexCompiler
                     }
                     else
                     {
-                        throw new GrammarException("lookaround and inline flags '(?...' are not supported in guided_regex", "(?");
+                        throw new GrammarException($"lookaround and inline flags '(?...' are not supported in {_where}", "(?");
                     }
                 }
                 var inner = Alternation();
@@ -172,17 +241,17 @@ public sealed class RegexCompiler
                 _i++;
                 return inner;
             case '[':
-                return Utf8Ranges.Expr(Class());
+                return Chars(Class());
             case '.':
-                return Utf8Ranges.Expr(Utf8Ranges.Complement([('\n', '\n')]));
+                return Chars(Utf8Ranges.Complement([('\n', '\n')]));
             case '\\':
-                return Utf8Ranges.Expr(Escape(inClass: false));
+                return Chars(Escape(inClass: false));
             case '*' or '+' or '?' or '{':
                 throw new GrammarException($"'{(char)c}' at {_i - 1} has nothing to repeat");
             case '^':
                 throw new GrammarException("'^' is supported only at the start of the regular expression", "^");
             default:
-                return Utf8Ranges.Expr([(c, c)]);
+                return Chars([(c, c)]);
         }
     }
 
@@ -251,9 +320,9 @@ public sealed class RegexCompiler
             case 'x': return [Hex(2)];
             case 'u': return [Hex(4)];
             case 'b' when !inClass:
-                throw new GrammarException("word boundaries '\\b' are not supported in guided_regex", "\\b");
+                throw new GrammarException($"word boundaries '\\b' are not supported in {_where}", "\\b");
             case >= '0' and <= '9' or 'B' or 'A' or 'z' or 'Z' or 'k' or 'p' or 'P':
-                throw new GrammarException($"'\\{(char)c}' is not supported in guided_regex", $"\\{(char)c}");
+                throw new GrammarException($"'\\{(char)c}' is not supported in {_where}", $"\\{(char)c}");
             default:
                 return [(c, c)];
         }

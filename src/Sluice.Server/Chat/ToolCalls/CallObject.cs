@@ -101,6 +101,48 @@ internal readonly record struct CallObject(string? Name, int ArgumentsStart, int
         }
     }
 
+    /// <summary>A character of a function name as Mistral writes it before <c>[ARGS]</c>.</summary>
+    public static bool IsNameChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.';
+
+    /// <summary>
+    /// Reads a call written <c>name[ARGS]{...}</c> (<paramref name="marker"/> between them) from <paramref name="start"/>:
+    /// the name is known once the arguments' <c>{</c> has come, so a call never starts without them.
+    /// </summary>
+    public static CallObject ReadNamed(string s, int start, string marker)
+    {
+        int j = start;
+        while (j < s.Length && IsNameChar(s[j]))
+        {
+            j++;
+        }
+        var partial = new CallObject(null, -1, -1, -1, false);
+        var bad = new CallObject(null, -1, -1, -1, true);
+        if (j == start)
+        {
+            return bad;
+        }
+        if (s.Length - j < marker.Length)
+        {
+            return marker.StartsWith(s[j..], StringComparison.Ordinal) ? partial : bad;
+        }
+        if (string.CompareOrdinal(s, j, marker, 0, marker.Length) != 0)
+        {
+            return bad;
+        }
+        int a = JsonScan.SkipWhitespace(s, j + marker.Length);
+        if (a >= s.Length)
+        {
+            return partial;
+        }
+        if (s[a] != '{')
+        {
+            return bad;
+        }
+        string name = s[start..j];
+        int end = JsonScan.ValueEnd(s, a);
+        return end == JsonScan.Malformed ? bad : end < 0 ? new(name, a, -1, -1, false) : new(name, a, end, end, false);
+    }
+
     /// <summary>A JSON string literal's value, or null when it is not one.</summary>
     public static string? Decode(string literal)
     {

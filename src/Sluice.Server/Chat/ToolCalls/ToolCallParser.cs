@@ -76,6 +76,24 @@ internal sealed class ToolCallParser(ToolCallFormat format, IReadOnlySet<string>
                 {
                     StartRun(_pos, _pos);
                 }
+                else if (format.ArgumentsMarker is { } marker && CallObject.IsNameChar(_s[first]))
+                {
+                    // name[ARGS]{...} with its [TOOL_CALLS] not rendered: a call only when it names an offered function
+                    var named = CallObject.ReadNamed(_s, first, marker);
+                    bool couldBe = !named.Malformed && offered.Any(o => o.StartsWith(NameAt(first), StringComparison.Ordinal));
+                    if (couldBe && named.Name is null && !final)
+                    {
+                        return false;
+                    }
+                    if (couldBe && named.Name is { } n && offered.Contains(n))
+                    {
+                        StartRun(_pos, _pos);
+                    }
+                    else
+                    {
+                        _mode = Mode.Content;
+                    }
+                }
                 else
                 {
                     _mode = Mode.Content;
@@ -122,12 +140,13 @@ internal sealed class ToolCallParser(ToolCallFormat format, IReadOnlySet<string>
             }
             return false;
         }
-        if (_s[i] != '{')
+        bool named = _s[i] != '{' && format.ArgumentsMarker is not null && CallObject.IsNameChar(_s[i]);
+        if (_s[i] != '{' && !named)
         {
             EndRun(i, piece);
             return true;
         }
-        var call = CallObject.Read(_s, i);
+        var call = named ? CallObject.ReadNamed(_s, i, format.ArgumentsMarker!) : CallObject.Read(_s, i);
         bool ends = call.Whole || call.Malformed || final;
         if (!_headerSent && (call.Malformed || (call.Name is { } n && !offered.Contains(n)) || (ends && call.Name is null)))
         {
@@ -175,6 +194,16 @@ internal sealed class ToolCallParser(ToolCallFormat format, IReadOnlySet<string>
         return true;
     }
 
+    private string NameAt(int i)
+    {
+        int j = i;
+        while (j < _s.Length && CallObject.IsNameChar(_s[j]))
+        {
+            j++;
+        }
+        return _s[i..j];
+    }
+
     private void Arguments(ToolCallPiece piece, string text) =>
         piece.Calls.Add(new ToolCallDelta(Calls) { Function = new FunctionCallDelta { Arguments = text } });
 
@@ -204,11 +233,7 @@ internal sealed class ToolCallParser(ToolCallFormat format, IReadOnlySet<string>
         while (true)
         {
             i = JsonScan.SkipWhitespace(_s, i);
-            if (i < _s.Length && _s[i] is ',' or ';' or '[' or ']')
-            {
-                i++;
-                continue;
-            }
+            // markers first: Mistral's [TOOL_CALLS] starts with a bracket
             string? marker = format.Separators.FirstOrDefault(m => i + m.Length <= _s.Length && string.CompareOrdinal(_s, i, m, 0, m.Length) == 0);
             if (marker is not null)
             {
@@ -218,6 +243,11 @@ internal sealed class ToolCallParser(ToolCallFormat format, IReadOnlySet<string>
             if (!final && i < _s.Length && format.Separators.Any(m => m.Length > _s.Length - i && m.StartsWith(_s[i..], StringComparison.Ordinal)))
             {
                 return -1;
+            }
+            if (i < _s.Length && _s[i] is ',' or ';' or '[' or ']')
+            {
+                i++;
+                continue;
             }
             _pos = i;
             return i;

@@ -1,4 +1,5 @@
 using Sluice.OpenAi;
+using Sluice.Server.Chat.Reasoning;
 using Sluice.Server.Generation;
 
 namespace Sluice.Server.Routes.ChatCompletions;
@@ -20,11 +21,17 @@ internal sealed class ChatAnswer(GenerationJob job, TimeProvider time, LogprobsF
         var choices = new List<ChatChoice>(Job.Choices);
         for (int i = 0; i < Job.Choices; i++)
         {
-            var message = new ChatResponseMessage("assistant", TextOf(i));
+            string text = TextOf(i);
+            string? reasoning = null;
+            if (Job.Reasoning is { } thinking)
+            {
+                (reasoning, text) = new ReasoningParser(thinking).Push(text, final: true);
+            }
+            var message = new ChatResponseMessage("assistant", reasoning is null || text.Length > 0 ? text : null);
             string finish = FinishOf(session, i);
             if (Job.Tools is { } tools)
             {
-                var piece = tools.Parser(Job.RequestId, i).Push(TextOf(i), final: true);
+                var piece = tools.Parser(Job.RequestId, i).Push(text, final: true);
                 var calls = piece.Calls.GroupBy(d => d.Index).Select(g => new ToolCallBody
                 {
                     Id = g.First().Id,
@@ -35,6 +42,7 @@ internal sealed class ChatAnswer(GenerationJob job, TimeProvider time, LogprobsF
                 message = new ChatResponseMessage("assistant", calls.Count > 0 && content.Length == 0 ? null : content) { ToolCalls = calls.Count > 0 ? calls : null };
                 finish = calls.Count > 0 && finish == "stop" ? "tool_calls" : finish;
             }
+            message = message with { ReasoningContent = reasoning is { Length: > 0 } ? reasoning : null };
             choices.Add(new ChatChoice(i, message, _entries is null ? null : new ChatLogprobs(_entries[i]), finish) { StopReason = session.StopReasonOf(i) });
         }
         return new ChatCompletionResponse(ResponseIds.Chat(Job.RequestId), ResponseIds.Created(time), Job.Model, choices, session.Usage())

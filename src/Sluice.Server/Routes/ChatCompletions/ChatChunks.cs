@@ -1,4 +1,5 @@
 using Sluice.OpenAi;
+using Sluice.Server.Chat.Reasoning;
 using Sluice.Server.Chat.ToolCalls;
 using Sluice.Server.Generation;
 
@@ -7,12 +8,14 @@ namespace Sluice.Server.Routes.ChatCompletions;
 /// <summary>
 /// /v1/chat/completions with stream=true, as OpenAI sends it: first a chunk per choice with the assistant role and
 /// empty content, then a <c>chat.completion.chunk</c> per token whose delta carries the text. With tools, each choice's
-/// text goes through a <see cref="ToolCallParser"/>: its deltas carry the content and the calls it makes certain.
+/// text goes through a <see cref="ToolCallParser"/>: its deltas carry the content and the calls it makes certain. With
+/// <c>--reasoning-parser</c>, a <see cref="ReasoningParser"/> first takes the thinking out as reasoning_content deltas.
 /// </summary>
 internal sealed class ChatChunks(GenerationJob job, long created, LogprobsFormatter format, bool includeUsage)
     : ChunkFactory<ChatCompletionChunk>(OpenAiJson.Web.ChatCompletionChunk, ResponseIds.Chat(job.RequestId), created, job.Model, includeUsage)
 {
     private readonly ToolCallParser?[]? _parsers = job.Tools is null ? null : new ToolCallParser?[job.Choices];
+    private readonly ReasoningParser?[]? _thinking = job.Reasoning is null ? null : new ReasoningParser?[job.Choices];
 
     public override IEnumerable<ChatCompletionChunk> Opening() =>
         Enumerable.Range(0, job.Choices).Select(i => new ChatCompletionChunk(Id, Created, Model,
@@ -25,14 +28,23 @@ internal sealed class ChatChunks(GenerationJob job, long created, LogprobsFormat
         // the finishing event of a choice whose text was all sent carries no content at all, as OpenAI's
         var delta = ev.Finish is not null && ev.Text.Length == 0 ? new ChatDelta() : new ChatDelta { Content = ev.Text };
         string? finish = FinishReasons.ToApi(ev.Finish);
+        string text = ev.Text;
+        string? reasoning = null;
+        if (_thinking is not null)
+        {
+            var thinking = _thinking[e.Choice] ??= new ReasoningParser(job.Reasoning!.Value);
+            (reasoning, text) = thinking.Push(ev.Text, ev.Finish is not null);
+            delta = new ChatDelta { Content = text.Length > 0 ? text : null, ReasoningContent = reasoning.Length > 0 ? reasoning : null };
+        }
         if (_parsers is not null)
         {
             int choice = e.Choice;
             var parser = _parsers[choice] ??= job.Tools!.Parser(job.RequestId, choice);
-            var piece = parser.Push(ev.Text, ev.Finish is not null);
+            var piece = parser.Push(text, ev.Finish is not null);
             delta = new ChatDelta
             {
                 Content = piece.Content.Length > 0 ? piece.Content.ToString() : null,
+                ReasoningContent = reasoning is { Length: > 0 } ? reasoning : null,
                 ToolCalls = piece.Calls.Count > 0 ? piece.Calls : null,
             };
             finish = finish == "stop" && parser.Calls > 0 ? "tool_calls" : finish;

@@ -44,6 +44,44 @@ public sealed class ConstrainedGenerationTests
         }
     }
 
+    private const string Keywords = """
+        {"type":"object","properties":{"id":{"type":"string","format":"uuid"},"day":{"type":"string","format":"date"},
+         "ip":{"type":"string","format":"ipv4"},"code":{"type":"string","pattern":"^[A-Z]{3}-\\d{2}$"},
+         "age":{"type":"integer","minimum":18,"maximum":99},"score":{"type":"number","minimum":0,"maximum":1},
+         "tags":{"type":"array","items":{"enum":["a","b","c"]},"uniqueItems":true},
+         "shape":{"oneOf":[{"type":"string","maxLength":4},{"type":"integer","exclusiveMinimum":0}]}},
+         "required":["id","day","ip","code","age","score","tags","shape"],"additionalProperties":false}
+        """;
+
+    [Fact]
+    public async Task Generate_FormatPatternBoundsOneOfUniqueItems_EveryOutputValidByIndependentChecks()
+    {
+        using var model = TestModels.LoadTiny();
+        var matcher = new GrammarMatcher(JsonSchemaCompiler.Compile(Keywords), TokenTrie.For(model.Tokenizer));
+        using var engine = new LlmEngine(model, Options(maxSeqs: 8));
+        var prompt = Prompt(model, "A record:");
+        var handles = Enumerable.Range(0, 6).Select(i => engine.Submit(Request(prompt, matcher, 1000, (ulong)(100 + i)))).ToArray();
+        foreach (var handle in handles)
+        {
+            var output = await Collect(handle);
+            Assert.Equal(FinishReason.Stop, output.Finish);
+            using var doc = JsonDocument.Parse(output.Text);
+            var r = doc.RootElement;
+            Assert.True(Guid.TryParseExact(r.GetProperty("id").GetString(), "D", out _), output.Text);
+            Assert.True(DateOnly.TryParseExact(r.GetProperty("day").GetString(), "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.None, out _), output.Text);
+            var ip = r.GetProperty("ip").GetString()!.Split('.');
+            Assert.True(ip.Length == 4 && ip.All(o => int.TryParse(o, out int b) && b is >= 0 and <= 255 && o == b.ToString(System.Globalization.CultureInfo.InvariantCulture)), output.Text);
+            Assert.Matches("^[A-Z]{3}-[0-9]{2}$", r.GetProperty("code").GetString());
+            Assert.InRange(r.GetProperty("age").GetInt32(), 18, 99);
+            Assert.InRange(r.GetProperty("score").GetDouble(), 0, 1);
+            var tags = r.GetProperty("tags").EnumerateArray().Select(t => t.GetString()).ToList();
+            Assert.Equal(tags.Count, tags.Distinct().Count());
+            var shape = r.GetProperty("shape");
+            Assert.True(shape.ValueKind == JsonValueKind.String ? shape.GetString()!.Length <= 4 : System.Text.RegularExpressions.Regex.IsMatch(shape.GetRawText(), "^[1-9][0-9]*$"), output.Text);
+        }
+    }
+
     [Fact]
     public async Task Generate_MaxTokensMidObject_FinishesLengthWithAViablePrefix()
     {

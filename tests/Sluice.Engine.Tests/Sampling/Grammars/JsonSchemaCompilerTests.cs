@@ -133,10 +133,11 @@ public sealed class JsonSchemaCompilerTests
 
     [Theory]
     [InlineData("""{"type":"array","uniqueItems":true}""", "uniqueItems")]
-    [InlineData("""{"type":"object","properties":{"a":{"type":"number","minimum":0}}}""", "minimum")]
-    [InlineData("""{"oneOf":[{"type":"string"}]}""", "oneOf")]
-    [InlineData("""{"type":"string","pattern":"a+"}""", "pattern")]
-    [InlineData("""{"type":"string","format":"date"}""", "format")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"number","minimum":0.5}}}""", "minimum")]
+    [InlineData("""{"oneOf":[{"type":"string"},{"type":"string","maxLength":3}]}""", "oneOf")]
+    [InlineData("""{"type":"string","pattern":"(?=a)b"}""", "pattern")]
+    [InlineData("""{"type":"string","format":"hostname"}""", "format")]
+    [InlineData("""{"minimum":3}""", "minimum")]
     [InlineData("""{"type":"text"}""", "type")]
     [InlineData("""{"type":"object","properties":{"a":{}},"additionalProperties":true}""", "additionalProperties")]
     public void Compile_UnsupportedKeyword_RefusedNamingIt(string schema, string keyword)

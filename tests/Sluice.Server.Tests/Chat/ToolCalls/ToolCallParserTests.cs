@@ -57,6 +57,15 @@ public sealed class ToolCallParserTests
         { "mistral", "[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}, {\"name\": \"get_time\", \"arguments\": {\"tz\": \"CET\"}}]", "",
             ["get_weather", "{\"city\": \"Paris\"}", "get_time", "{\"tz\": \"CET\"}"] },
         { "mistral", "[TOOL_CALLS][{\"name\": \"get_time\", \"arguments\": {}, \"id\": \"a1b2c3d4e\"}]", "", ["get_time", "{}"] },
+        // newer Mistral (v11 tokenizer): name[ARGS]{...}, each call after its own [TOOL_CALLS]; without them when unrendered
+        { "mistral", "[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}", "", ["get_weather", "{\"city\": \"Paris\"}"] },
+        { "mistral", "[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}[TOOL_CALLS]get_time[ARGS]{}", "",
+            ["get_weather", "{\"city\": \"Paris\"}", "get_time", "{}"] },
+        { "mistral", "get_time[ARGS]{\"tz\": \"CET\"}", "", ["get_time", "{\"tz\": \"CET\"}"] },
+        { "mistral", "Sure.[TOOL_CALLS]get_time[ARGS]{}", "Sure.", ["get_time", "{}"] },
+        { "mistral", "get a coat", "get a coat", [] },
+        { "mistral", "get_time is noon", "get_time is noon", [] },
+        { "mistral", "[TOOL_CALLS]rm_rf[ARGS]{}", "[TOOL_CALLS]rm_rf[ARGS]{}", [] },
         // Llama 3.1-3.3: parameters, <|python_tag|> unrendered, several calls split by ;
         { "llama3", "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", "", ["get_weather", "{\"city\": \"Paris\"}"] },
         { "llama3", "<|python_tag|>{\"type\": \"function\", \"name\": \"get_time\", \"parameters\": {}}; {\"name\": \"get_weather\", \"parameters\": {\"city\": \"Rome\"}}", "",
