@@ -92,6 +92,7 @@ internal sealed partial class CompletionProxy
                 s.TokenIds.RemoveRange(s.Committed, s.TokenIds.Count - s.Committed);
                 s.Tokens = s.Committed;
             }
+            long attemptStart = Time.GetTimestamp();
             backend.Started();
             AttemptResult result;
             try
@@ -108,9 +109,11 @@ internal sealed partial class CompletionProxy
                 return;
             }
             string version = deployment.Config.Version;
+            double attemptSeconds = Time.GetElapsedTime(attemptStart).TotalSeconds;
             if (result.Kind == Outcome.Done)
             {
                 backend.Succeeded();
+                metrics.AttemptEnded(model, version, backend.Id, null, attemptSeconds);
                 if (mode != StreamMode.Fresh)
                 {
                     metrics.Continuations.Increment(model, ModeName(mode), "ok");
@@ -120,6 +123,11 @@ internal sealed partial class CompletionProxy
                 return;
             }
             lastFailure = result.Failure;
+            if (result.Answer is not { } passedOn || AttemptTransformer.Retryable(passedOn.Status) || s.Started)
+            {
+                // every attempt that does not give the client its answer (a 4xx passed on as it is does)
+                metrics.AttemptEnded(model, version, backend.Id, result.Reason, attemptSeconds);
+            }
             LogAttemptFailed(log, s.RequestId, model, backend.Id, picks, result.Failure);
             if (mode != StreamMode.Fresh)
             {
@@ -140,6 +148,7 @@ internal sealed partial class CompletionProxy
                     }
                     if (!s.Started && ContextLength.Exceeded(answer.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom) is { } fallback)
                     {
+                        metrics.AttemptEnded(model, version, backend.Id, "context_window", attemptSeconds);
                         LogContextFallback(log, s.RequestId, model, fallback);
                         metrics.Failovers.Increment(model, "context_window");
                         (model, split, picks) = (fallback, router.SplitOf(fallback), 0);
@@ -152,6 +161,7 @@ internal sealed partial class CompletionProxy
                     if (!s.Started)
                     {
                         // a 4xx is the answer (a content policy, a bad field): passed on as the backend gave it
+                        metrics.AttemptEnded(model, version, backend.Id, null, attemptSeconds);
                         metrics.Requests.Increment(model, version, backend.Id, answer.Status.ToString(CultureInfo.InvariantCulture));
                         AttemptTransformer.Stamp(context.Response, deployment, s.RequestId, 0);
                         await answer.WriteAsync(context.Response, context.RequestAborted);
@@ -450,11 +460,11 @@ internal sealed partial class CompletionProxy
                 long now = Time.GetTimestamp();
                 if (!tokenSeen && s.Tokens == 0)
                 {
-                    metrics.Ttft.Observe(Time.GetElapsedTime(s.Arrival, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
+                    metrics.ObserveTtft(Time.GetElapsedTime(s.Arrival, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
                 }
                 else if (s.LastTokenAt != 0)
                 {
-                    metrics.Itl.Observe(Time.GetElapsedTime(s.LastTokenAt, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
+                    metrics.ObserveItl(Time.GetElapsedTime(s.LastTokenAt, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
                 }
                 s.LastTokenAt = now;
                 tokenSeen = true;
