@@ -676,6 +676,11 @@ internal sealed partial class CompletionProxy
                             tokens[field == "max_completion_tokens" ? "max_tokens" : field] = value.DeepClone();
                         }
                     }
+                    if (s.Body["seed"] is not null && s.TokenIds.Count > 0)
+                    {
+                        // the seeded sampler resumes where the cut replica's was: one draw per token already generated
+                        tokens["continued_tokens"] = s.TokenIds.Count;
+                    }
                     Shorten(tokens);
                     return (tokens, "v1/completions");
                 }
