@@ -89,6 +89,8 @@ internal sealed partial class CompletionProxy
             if (mode == StreamMode.Tokens && s.TokenIds.Count > s.Committed)
             {
                 // tokens whose text the dead replica held back: generated again, with their text, by the continuation
+                // (the client has their ids already: not sent twice)
+                s.ResentIds += s.TokenIds.Count - s.Committed;
                 s.TokenIds.RemoveRange(s.Committed, s.TokenIds.Count - s.Committed);
                 s.Tokens = s.Committed;
             }
@@ -406,6 +408,12 @@ internal sealed partial class CompletionProxy
             if (!s.ClientTokenIds)
             {
                 choice?.Remove("token_ids");
+            }
+            else if (s.ResentIds > 0 && ids is { Count: > 0 } && choice is not null)
+            {
+                int drop = Math.Min(s.ResentIds, ids.Count);
+                s.ResentIds -= drop;
+                choice["token_ids"] = new JsonArray([.. ids.Skip(drop).Select(i => (JsonNode?)JsonValue.Create(i!.GetValue<int>()))]);
             }
             if (s.Chat && choice?["delta"] is JsonObject d && d["tool_calls"] is not null)
             {
