@@ -10,6 +10,7 @@ using Sluice.Gateway.Forwarding;
 using Sluice.Gateway.Health;
 using Sluice.Gateway.Management;
 using Sluice.Gateway.Observability;
+using Sluice.Gateway.Rollouts;
 using Sluice.Gateway.Routing;
 using Sluice.Hosting;
 using Sluice.Hosting.Auth;
@@ -57,6 +58,8 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         s.AddSingleton(options);
         s.AddSingleton(sp => new Router(hosting.Time));
         s.AddSingleton<GatewayMetrics>();
+        s.AddSingleton(sp => new CanaryController(sp.GetRequiredService<Router>(), sp.GetRequiredService<GatewayMetrics>(), hosting.Time,
+            sp.GetRequiredService<ILogger<CanaryController>>()));
         s.AddSingleton<GatewayDrain>();
         s.AddSingleton<IDrainTarget>(sp => sp.GetRequiredService<GatewayDrain>());
         s.AddSingleton<BackendInvoker>();
@@ -73,6 +76,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         var app = builder.Build();
         var router = app.Services.GetRequiredService<Router>();
         var log = app.Services.GetRequiredService<ILogger<SluiceGateway>>();
+        app.Services.GetRequiredService<CanaryController>(); // follows the configurations applied from here on
         router.Changed += change => LogChange(log, change.Source, change.Actor, change.Model ?? "-", change.Action,
             Describe(change.Before), Describe(change.After), change.Detail);
         router.Apply(config, "file", "file:" + options.ConfigPath);

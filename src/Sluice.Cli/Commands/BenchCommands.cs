@@ -14,11 +14,12 @@ internal static class BenchCommands
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "Benchmarks: engine kernels (llama-bench's pp/tg), serving throughput and soak.");
+        var bench = new Command("bench", "Benchmarks: engine kernels (llama-bench's pp/tg), serving throughput, soak and the gateway's own cost.");
         bench.Subcommands.Add(CreateEngine());
         bench.Subcommands.Add(BenchThroughputCommand.Create());
         bench.Subcommands.Add(BenchServeCommand.Create());
         bench.Subcommands.Add(BenchSoakCommand.Create());
+        bench.Subcommands.Add(BenchGatewayCommand.Create());
         return bench;
     }
 

@@ -30,6 +30,13 @@ public sealed record SamplingParams
     /// <summary>Seed of this request's own generator; null draws one.</summary>
     public ulong? Seed { get; init; }
 
+    /// <summary>
+    /// The last this-many prompt tokens were generated earlier by this same request (a gateway continuing a cut stream on
+    /// another replica): the generator starts as many draws in as sampling them took (one each), and they count as
+    /// output for the presence and frequency penalties, so a seeded request continues exactly as an unbroken one.
+    /// </summary>
+    public int ContinuedTokens { get; init; }
+
     public int MaxTokens { get; init; } = 16;
     public int MinTokens { get; init; }
     public bool IgnoreEos { get; init; }

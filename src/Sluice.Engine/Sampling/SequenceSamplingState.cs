@@ -20,6 +20,13 @@ public sealed class SequenceSamplingState
         {
             Constraint = new GrammarConstraint(grammar);
         }
+        int continued = Math.Min(parameters.ContinuedTokens, promptTokens.Count);
+        for (int i = promptTokens.Count - continued; i < promptTokens.Count; i++)
+        {
+            // as the earlier part of the request left it: one draw per token sampled, the tokens in the output counts
+            _random.NextDouble();
+            OutputCounts[promptTokens[i]] = OutputCounts.GetValueOrDefault(promptTokens[i]) + 1;
+        }
     }
 
     /// <summary>This sequence's place in its grammar, when its output is constrained.</summary>

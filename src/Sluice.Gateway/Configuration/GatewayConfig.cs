@@ -23,6 +23,46 @@ public sealed record ModelConfig(string Name, IReadOnlyList<DeploymentConfig> De
 
     /// <summary>fallbacks: the models, in order, a request goes to when every replica of this one failed before answering.</summary>
     public IReadOnlyList<string> Fallbacks { get; init; } = [];
+
+    /// <summary>canary: automatic canary analysis of one version against the stable one; null: none.</summary>
+    public CanarySettings? Canary { get; init; }
+}
+
+/// <summary>
+/// canary: a version given traffic step by step (<see cref="Steps"/>, percent; the last is 100: promotion), each step held
+/// for <see cref="Interval"/> and analysed against the stable version: error rate, p95 time to first token, p95
+/// inter-token latency, and an optional golden-prompt command. A failed analysis beyond <see cref="FailureLimit"/> sends
+/// the canary's traffic to 0 (rolled back); passing ones advance a step.
+/// </summary>
+public sealed record CanarySettings(string Version, IReadOnlyList<int> Steps, TimeSpan Interval)
+{
+    /// <summary>failure_limit: failed analyses tolerated (they hold the step); the next one rolls back (Argo's failureLimit). Default 0.</summary>
+    public int FailureLimit { get; init; }
+
+    /// <summary>min_requests: attempts the canary must have had in an interval for its error rate to be judged; fewer holds the step. Default 20.</summary>
+    public int MinRequests { get; init; } = 20;
+
+    /// <summary>max_error_rate_increase_percent: points by which the canary's error rate may exceed the stable one's. Default 1.</summary>
+    public double MaxErrorRateIncrease { get; init; } = 0.01;
+
+    /// <summary>max_ttft_p95_ratio: the canary's p95 time to first token may be this many times the stable one's (plus the slack). Default 1.5.</summary>
+    public double MaxTtftRatio { get; init; } = 1.5;
+
+    /// <summary>max_itl_p95_ratio: the same for the p95 inter-token latency. Default 1.5.</summary>
+    public double MaxItlRatio { get; init; } = 1.5;
+
+    /// <summary>latency_slack: added to the latency limits, so tiny latencies do not fail on noise. Default 20 ms.</summary>
+    public TimeSpan LatencySlack { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>golden_command: run each interval through /bin/sh ({url}: a canary replica's URL, {model}: its model name);
+    /// exit 0 passes. Null: no golden check.</summary>
+    public string? GoldenCommand { get; init; }
+
+    /// <summary>golden_timeout: a golden command still running after this fails. Default 2 minutes.</summary>
+    public TimeSpan GoldenTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>start: auto (the analysis starts when the file is loaded) or manual (POST /admin/models/{name}/canary/start).</summary>
+    public bool AutoStart { get; init; } = true;
 }
 
 /// <summary>A request-shape rule: prompts of more than <paramref name="PromptTokensOver"/> tokens (estimated) or

@@ -110,8 +110,68 @@ public static class GatewayConfigReader
         var contextFallbacks = Names(f, "context_window_fallbacks");
         var fallbacks = Names(f, "fallbacks");
         var pools = ReadPools(f, deployments);
-        f.RejectUnknown("known: name, deployments, traffic, fallbacks, context_window_fallbacks, pools");
-        return new ModelConfig(name, deployments, traffic) { ContextWindowFallbacks = contextFallbacks, Fallbacks = fallbacks, Pools = pools };
+        var canary = ReadCanary(f, versions);
+        f.RejectUnknown("known: name, deployments, traffic, fallbacks, context_window_fallbacks, pools, canary");
+        return new ModelConfig(name, deployments, traffic) { ContextWindowFallbacks = contextFallbacks, Fallbacks = fallbacks, Pools = pools, Canary = canary };
+    }
+
+    private static CanarySettings? ReadCanary(YamlFields model, IReadOnlyList<string> versions)
+    {
+        if (model.Get("canary") is not { } node)
+        {
+            return null;
+        }
+        var f = new YamlFields(node, model.Child("canary"));
+        string version = f.RequiredString("version");
+        if (!versions.Contains(version, StringComparer.Ordinal))
+        {
+            throw YamlFields.Error(f.Child("version"), $"no deployment has version '{version}' (versions: {string.Join(", ", versions)})");
+        }
+        if (versions.Count < 2)
+        {
+            throw YamlFields.Error(f.Path, "needs deployments of a stable version besides the canary's");
+        }
+        var steps = f.List("steps").Select((n, i) => n is YamlScalarNode { Value: { } v } && int.TryParse(v, System.Globalization.NumberStyles.Integer,
+            System.Globalization.CultureInfo.InvariantCulture, out int p) && p is >= 1 and <= 100
+            ? p : throw YamlFields.Error($"{f.Child("steps")}[{i}]", "must be a percent from 1 to 100")).ToList();
+        if (steps.Count == 0)
+        {
+            throw YamlFields.Error(f.Child("steps"), "is required: the canary's percent at each step, rising, ending with 100 (e.g. [5, 25, 50, 100])");
+        }
+        for (int i = 1; i < steps.Count; i++)
+        {
+            if (steps[i] <= steps[i - 1])
+            {
+                throw YamlFields.Error($"{f.Child("steps")}[{i}]", $"must be more than the step before ({steps[i - 1]})");
+            }
+        }
+        if (steps[^1] != 100)
+        {
+            throw YamlFields.Error(f.Child("steps"), "must end with 100 (the promotion)");
+        }
+        var interval = f.Duration("interval", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(24))
+            ?? throw YamlFields.Error(f.Child("interval"), "is required: how long each step is analysed (e.g. 1m)");
+        var defaults = new CanarySettings(version, steps, interval);
+        var settings = defaults with
+        {
+            FailureLimit = f.Int("failure_limit", 0, 100) ?? defaults.FailureLimit,
+            MinRequests = f.Int("min_requests", 1, 1_000_000) ?? defaults.MinRequests,
+            MaxErrorRateIncrease = (f.Double("max_error_rate_increase_percent", 0, 100) ?? defaults.MaxErrorRateIncrease * 100) / 100,
+            MaxTtftRatio = f.Double("max_ttft_p95_ratio", 1, 1000) ?? defaults.MaxTtftRatio,
+            MaxItlRatio = f.Double("max_itl_p95_ratio", 1, 1000) ?? defaults.MaxItlRatio,
+            LatencySlack = f.Duration("latency_slack", TimeSpan.Zero, TimeSpan.FromMinutes(1)) ?? defaults.LatencySlack,
+            GoldenCommand = f.String("golden_command"),
+            GoldenTimeout = f.Duration("golden_timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)) ?? defaults.GoldenTimeout,
+            AutoStart = f.String("start") switch
+            {
+                null or "auto" => true,
+                "manual" => false,
+                var other => throw YamlFields.Error(f.Child("start"), $"must be auto or manual, not '{other}'"),
+            },
+        };
+        f.RejectUnknown("known: version, steps, interval, failure_limit, min_requests, max_error_rate_increase_percent, max_ttft_p95_ratio, "
+            + "max_itl_p95_ratio, latency_slack, golden_command, golden_timeout, start");
+        return settings;
     }
 
     private static List<PoolRule> ReadPools(YamlFields model, IReadOnlyList<DeploymentConfig> deployments)

@@ -56,6 +56,20 @@ internal sealed class YamlFields
         return value;
     }
 
+    public double? Double(string key, double min, double max)
+    {
+        string? text = String(key);
+        if (text is null)
+        {
+            return null;
+        }
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value) || value < min || value > max)
+        {
+            throw Error(Child(key), $"must be a number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}, not '{text}'");
+        }
+        return value;
+    }
+
     /// <summary>A duration: <c>250ms</c>, <c>5s</c>, <c>2m</c>, or a number of seconds.</summary>
     public TimeSpan? Duration(string key, TimeSpan min, TimeSpan max)
     {

@@ -89,9 +89,12 @@ internal sealed partial class CompletionProxy
             if (mode == StreamMode.Tokens && s.TokenIds.Count > s.Committed)
             {
                 // tokens whose text the dead replica held back: generated again, with their text, by the continuation
+                // (the client has their ids already: not sent twice)
+                s.ResentIds += s.TokenIds.Count - s.Committed;
                 s.TokenIds.RemoveRange(s.Committed, s.TokenIds.Count - s.Committed);
                 s.Tokens = s.Committed;
             }
+            long attemptStart = Time.GetTimestamp();
             backend.Started();
             AttemptResult result;
             try
@@ -108,9 +111,11 @@ internal sealed partial class CompletionProxy
                 return;
             }
             string version = deployment.Config.Version;
+            double attemptSeconds = Time.GetElapsedTime(attemptStart).TotalSeconds;
             if (result.Kind == Outcome.Done)
             {
                 backend.Succeeded();
+                metrics.AttemptEnded(model, version, backend.Id, null, attemptSeconds);
                 if (mode != StreamMode.Fresh)
                 {
                     metrics.Continuations.Increment(model, ModeName(mode), "ok");
@@ -120,6 +125,11 @@ internal sealed partial class CompletionProxy
                 return;
             }
             lastFailure = result.Failure;
+            if (result.Answer is not { } passedOn || AttemptTransformer.Retryable(passedOn.Status) || s.Started)
+            {
+                // every attempt that does not give the client its answer (a 4xx passed on as it is does)
+                metrics.AttemptEnded(model, version, backend.Id, result.Reason, attemptSeconds);
+            }
             LogAttemptFailed(log, s.RequestId, model, backend.Id, picks, result.Failure);
             if (mode != StreamMode.Fresh)
             {
@@ -140,6 +150,7 @@ internal sealed partial class CompletionProxy
                     }
                     if (!s.Started && ContextLength.Exceeded(answer.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom) is { } fallback)
                     {
+                        metrics.AttemptEnded(model, version, backend.Id, "context_window", attemptSeconds);
                         LogContextFallback(log, s.RequestId, model, fallback);
                         metrics.Failovers.Increment(model, "context_window");
                         (model, split, picks) = (fallback, router.SplitOf(fallback), 0);
@@ -152,6 +163,7 @@ internal sealed partial class CompletionProxy
                     if (!s.Started)
                     {
                         // a 4xx is the answer (a content policy, a bad field): passed on as the backend gave it
+                        metrics.AttemptEnded(model, version, backend.Id, null, attemptSeconds);
                         metrics.Requests.Increment(model, version, backend.Id, answer.Status.ToString(CultureInfo.InvariantCulture));
                         AttemptTransformer.Stamp(context.Response, deployment, s.RequestId, 0);
                         await answer.WriteAsync(context.Response, context.RequestAborted);
@@ -397,6 +409,12 @@ internal sealed partial class CompletionProxy
             {
                 choice?.Remove("token_ids");
             }
+            else if (s.ResentIds > 0 && ids is { Count: > 0 } && choice is not null)
+            {
+                int drop = Math.Min(s.ResentIds, ids.Count);
+                s.ResentIds -= drop;
+                choice["token_ids"] = new JsonArray([.. ids.Skip(drop).Select(i => (JsonNode?)JsonValue.Create(i!.GetValue<int>()))]);
+            }
             if (s.Chat && choice?["delta"] is JsonObject d && d["tool_calls"] is not null)
             {
                 s.Continuable = false; // a tool call's arguments are not continued by text
@@ -450,11 +468,11 @@ internal sealed partial class CompletionProxy
                 long now = Time.GetTimestamp();
                 if (!tokenSeen && s.Tokens == 0)
                 {
-                    metrics.Ttft.Observe(Time.GetElapsedTime(s.Arrival, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
+                    metrics.ObserveTtft(Time.GetElapsedTime(s.Arrival, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
                 }
                 else if (s.LastTokenAt != 0)
                 {
-                    metrics.Itl.Observe(Time.GetElapsedTime(s.LastTokenAt, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
+                    metrics.ObserveItl(Time.GetElapsedTime(s.LastTokenAt, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
                 }
                 s.LastTokenAt = now;
                 tokenSeen = true;
@@ -665,6 +683,11 @@ internal sealed partial class CompletionProxy
                         {
                             tokens[field == "max_completion_tokens" ? "max_tokens" : field] = value.DeepClone();
                         }
+                    }
+                    if (s.Body["seed"] is not null && s.TokenIds.Count > 0)
+                    {
+                        // the seeded sampler resumes where the cut replica's was: one draw per token already generated
+                        tokens["continued_tokens"] = s.TokenIds.Count;
                     }
                     Shorten(tokens);
                     return (tokens, "v1/completions");

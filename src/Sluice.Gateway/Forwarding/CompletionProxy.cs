@@ -104,6 +104,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             context.Request.Body = new MemoryStream(rewritten, writable: false);
             context.Request.ContentLength = rewritten.Length;
             context.Response.StatusCode = StatusCodes.Status200OK;
+            long attemptStart = Time.GetTimestamp();
             backend.Started();
             ForwarderError error;
             try
@@ -126,6 +127,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     backend.Succeeded();
                 }
+                metrics.AttemptEnded(model, version, backend.Id, transformer.Status >= 500 ? $"status_{transformer.Status}" : null, Time.GetElapsedTime(attemptStart).TotalSeconds);
                 metrics.Requests.Increment(model, version, backend.Id, transformer.Status.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 metrics.Added.Observe(transformer.AddedSeconds, model, version, backend.Id);
                 metrics.Duration.Observe(Time.GetElapsedTime(arrival).TotalSeconds, model, version, backend.Id);
@@ -140,6 +142,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             if (transformer.Withheld is { Status: StatusCodes.Status400BadRequest } badRequest)
             {
                 backend.Succeeded();
+                metrics.AttemptEnded(model, version, backend.Id, ContextLength.Exceeded(badRequest.Body) ? "context_window" : null, Time.GetElapsedTime(attemptStart).TotalSeconds);
                 if (ContextLength.Exceeded(badRequest.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom) is { } fallback)
                 {
                     // fault 12: never retried on the same model; the larger-context model named in the file takes it
@@ -188,6 +191,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 lastFailure = $"{backend.Id}: {error} ({context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message})";
                 backend.Failed(lastFailure, config.Breaker);
             }
+            metrics.AttemptEnded(model, version, backend.Id, reason, Time.GetElapsedTime(attemptStart).TotalSeconds);
             LogAttemptFailed(log, id, model, backend.Id, picks, lastFailure);
             if (context.Response.HasStarted)
             {

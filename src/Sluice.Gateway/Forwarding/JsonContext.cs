@@ -12,4 +12,5 @@ namespace Sluice.Gateway.Forwarding;
 [JsonSerializable(typeof(PromoteBody))]
 [JsonSerializable(typeof(HistoryView))]
 [JsonSerializable(typeof(BackendsView))]
+[JsonSerializable(typeof(CanaryView))]
 internal sealed partial class JsonContext : JsonSerializerContext;

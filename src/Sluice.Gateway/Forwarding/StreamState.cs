@@ -64,6 +64,10 @@ internal sealed class StreamState(JsonObject body, bool chat, string requestId, 
     /// text held back (half a character, a possible stop string); a token-level continuation generates them again.</summary>
     public int Committed { get; set; }
 
+    /// <summary>Ids the client already has (their text was held back) that a token-level continuation generates again:
+    /// left out of the ids the client is sent.</summary>
+    public int ResentIds { get; set; }
+
     /// <summary>Token chunks sent to the client.</summary>
     public int Tokens { get; set; }
 

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Sluice.Gateway.Forwarding;
+using Sluice.Gateway.Rollouts;
 using Sluice.Gateway.Routing;
 using Sluice.Hosting.Diagnostics;
 using Sluice.Hosting.Errors;
@@ -17,7 +18,7 @@ namespace Sluice.Gateway.Management;
 /// (/debug/heap, /debug/trace, as on the server: <see cref="ProcessDiagnostics"/>). Every change is recorded with the key's id
 /// (<see cref="KeyId"/>: a hash prefix, never the key).
 /// </summary>
-internal sealed class AdminEndpoints(Router router, GatewayOptions options)
+internal sealed class AdminEndpoints(Router router, CanaryController canary, GatewayOptions options)
 {
     public void Map(WebApplication app)
     {
@@ -38,6 +39,14 @@ internal sealed class AdminEndpoints(Router router, GatewayOptions options)
         }, JsonContext.Default.TrafficView));
         app.MapPost("/admin/models/{name}/rollback", (HttpContext c, string name) =>
             Run(c, actor => Task.FromResult<object>(View(name, router.Rollback(name, actor))), JsonContext.Default.TrafficView));
+        app.MapGet("/admin/models/{name}/canary", (HttpContext c, string name) =>
+            Run(c, _ => Task.FromResult<object>(View(canary.Get(name))), JsonContext.Default.CanaryView));
+        app.MapPost("/admin/models/{name}/canary/start", (HttpContext c, string name) =>
+            Run(c, actor => Task.FromResult<object>(View(canary.Start(name, actor))), JsonContext.Default.CanaryView));
+        app.MapPost("/admin/models/{name}/canary/abort", (HttpContext c, string name) =>
+            Run(c, actor => Task.FromResult<object>(View(canary.Abort(name, actor))), JsonContext.Default.CanaryView));
+        app.MapPost("/admin/models/{name}/canary/resume", (HttpContext c, string name) =>
+            Run(c, actor => Task.FromResult<object>(View(canary.Resume(name, actor))), JsonContext.Default.CanaryView));
         app.MapGet("/admin/history", (HttpContext c, CancellationToken _) => Run(c, _ => Task.FromResult<object>(new HistoryView(router.History.All())), JsonContext.Default.HistoryView));
         app.MapGet("/admin/backends", (HttpContext c, CancellationToken _) => Run(c, _ => Task.FromResult<object>(Backends()), JsonContext.Default.BackendsView));
         app.MapPost("/admin/backends/{id}/reset", (HttpContext c, string id) => Run(c, actor =>
@@ -97,6 +106,9 @@ internal sealed class AdminEndpoints(Router router, GatewayOptions options)
     }
 
     private static TrafficView View(string model, TrafficSplit split) => new(model, split.Percent, split.Stable, split.Previous);
+
+    private static CanaryView View(CanarySnapshot c) => new(c.Model, c.Version, c.Stable, CanaryController.Name(c.State), c.Step, c.Steps, c.Weight,
+        c.FailedChecks, c.FailureLimit, c.Reason, c.StepStarted, [.. c.Evaluations.Select(e => new GateEvaluationView(e.Time, e.Step, e.Gate, e.Result, e.Reason))]);
 
     private BackendsView Backends() => new([.. router.Backends.All.Select(b => new BackendView(b.Id, b.Url.ToString(), b.Ready, b.Breaker.State.ToString().ToLowerInvariant(),
         b.InFlight, b.Requests, b.Failures, [.. b.RecentErrors().Select(e => new BackendErrorView(e.Time, e.Message))]))]);

@@ -20,3 +20,11 @@ public sealed record BackendErrorView(DateTimeOffset Time, string Message);
 
 /// <summary>GET /admin/backends.</summary>
 public sealed record BackendsView(IReadOnlyList<BackendView> Backends);
+
+/// <summary>GET /admin/models/{name}/canary (and the start, abort and resume routes): the analysis's state
+/// (idle, progressing, promoted, rolled_back, aborted), its step (1-based) and the canary's traffic now, failed checks,
+/// why it ended, and the last gate evaluations, oldest first.</summary>
+public sealed record CanaryView(string Model, string Version, string? Stable, string State, int Step, IReadOnlyList<int> Steps, int Weight,
+    int FailedChecks, int FailureLimit, string? Reason, DateTimeOffset? StepStarted, IReadOnlyList<GateEvaluationView> Evaluations);
+
+public sealed record GateEvaluationView(DateTimeOffset Time, int Step, string Gate, string Result, string Reason);

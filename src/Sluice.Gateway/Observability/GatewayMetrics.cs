@@ -1,3 +1,4 @@
+using Sluice.Gateway.Rollouts;
 using Sluice.Gateway.Routing;
 using Sluice.Hosting.Metrics.Exposition;
 
@@ -27,6 +28,16 @@ public sealed class GatewayMetrics
             "model", "version", "backend"));
         Itl = Registry.Add(new Histogram("sluice_gateway_inter_token_latency_seconds", "Streams: time between two token chunks sent to the client.", LatencyBuckets,
             "model", "version", "backend"));
+        FailedAttempts = Registry.Add(new Histogram("sluice_gateway_failed_attempt_duration_seconds",
+            "Time from sending an attempt to a backend to giving up on it (the attempt did not give the client its answer), by model, backend and reason.",
+            LatencyBuckets, "model", "backend", "reason"));
+        CanaryGates = Registry.Add(new Counter("sluice_gateway_canary_gate_evaluations_total",
+            "Canary analysis gate evaluations, by model, gate (error_rate, ttft_p95, itl_p95, golden) and result (pass, fail, inconclusive, no_data).",
+            "model", "gate", "result"));
+        Registry.Add(new ObservedMetric("sluice_gateway_canary_state", "Canary analysis state per model: 0 idle, 1 progressing, 2 promoted, 3 rolled back, 4 aborted.",
+            MetricType.Gauge, ["model", "version"], () => CanaryStatus().Select(c => new Observation((int)c.State, c.Model, c.Version))));
+        Registry.Add(new ObservedMetric("sluice_gateway_canary_weight_percent", "Percent of a model's traffic the canary under analysis gets now.",
+            MetricType.Gauge, ["model", "version"], () => CanaryStatus().Select(c => new Observation(c.Weight, c.Model, c.Version))));
         Reloads = Registry.Add(new Counter("sluice_gateway_config_reloads_total", "Configuration file reloads, by result (ok, rejected).", "result"));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_circuit_state", "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation((int)b.Breaker.State, b.Id))));
@@ -50,4 +61,34 @@ public sealed class GatewayMetrics
     public Histogram Ttft { get; }
     public Histogram Itl { get; }
     public Counter Reloads { get; }
+    public Histogram FailedAttempts { get; }
+    public Counter CanaryGates { get; }
+
+    /// <summary>What the canary analysis reads: every attempt, first token and inter-token gap of models under analysis.</summary>
+    public VersionSamples Samples { get; } = new();
+
+    /// <summary>The canary analyses' states for the gauges (set by the canary controller).</summary>
+    public Func<IEnumerable<(string Model, string Version, CanaryState State, int Weight)>> CanaryStatus { get; set; } = () => [];
+
+    /// <summary>An attempt on a backend ended: <paramref name="failureReason"/> null when it gave the client its answer.</summary>
+    public void AttemptEnded(string model, string version, string backend, string? failureReason, double seconds)
+    {
+        if (failureReason is not null)
+        {
+            FailedAttempts.Observe(seconds, model, backend, failureReason);
+        }
+        Samples.Attempt(model, version, failureReason);
+    }
+
+    public void ObserveTtft(double seconds, string model, string version, string backend)
+    {
+        Ttft.Observe(seconds, model, version, backend);
+        Samples.Ttft(model, version, seconds);
+    }
+
+    public void ObserveItl(double seconds, string model, string version, string backend)
+    {
+        Itl.Observe(seconds, model, version, backend);
+        Samples.Itl(model, version, seconds);
+    }
 }

@@ -25,6 +25,9 @@ public sealed class Router
     }
 
     public BackendRegistry Backends { get; }
+
+    /// <summary>The lock every routing change takes (reentrant): the canary analysis takes it before its own, as a reload does.</summary>
+    internal Lock ChangeLock => _changes;
     public ChangeHistory History { get; } = new();
 
     public RoutingSnapshot Snapshot => Volatile.Read(ref _snapshot) ?? throw new InvalidOperationException("no configuration applied yet");
@@ -63,11 +66,12 @@ public sealed class Router
             Volatile.Write(ref _snapshot, snapshot);
             Record(source, actor, null, old is null ? "configuration loaded" : "configuration reloaded",
                 $"{config.Models.Count} models, {config.Models.Sum(m => m.Deployments.Count)} deployments", null, null);
+            Applied?.Invoke(config);
         }
     }
 
     /// <summary>Sets a model's split (percent per version, adding up to 100; versions left out get 0).</summary>
-    public TrafficSplit SetTraffic(string model, IReadOnlyDictionary<string, int> percent, string actor)
+    public TrafficSplit SetTraffic(string model, IReadOnlyDictionary<string, int> percent, string actor, string source = "api", string action = "traffic set", string detail = "")
     {
         lock (_changes)
         {
@@ -92,12 +96,12 @@ public sealed class Router
             var next = allOn is not null && allOn != current.Stable
                 ? new TrafficSplit(full, allOn, current.Stable, current.FileOrigin)
                 : new TrafficSplit(full, current.Stable, current.Previous, current.FileOrigin);
-            return Replace(model, current, next, actor, "traffic set");
+            return Replace(model, current, next, actor, action, source, detail);
         }
     }
 
     /// <summary>Gives all traffic to <paramref name="version"/> (default: the version with the most traffic besides the stable one).</summary>
-    public TrafficSplit Promote(string model, string? version, string actor)
+    public TrafficSplit Promote(string model, string? version, string actor, string source = "api", string detail = "")
     {
         lock (_changes)
         {
@@ -111,7 +115,7 @@ public sealed class Router
             }
             var all = current.Percent.Keys.ToDictionary(v => v, v => v == target ? 100 : 0, StringComparer.Ordinal);
             var next = new TrafficSplit(all, target, target == current.Stable ? current.Previous : current.Stable, current.FileOrigin);
-            return Replace(model, current, next, actor, $"promoted {target}");
+            return Replace(model, current, next, actor, $"promoted {target}", source, detail);
         }
     }
 
@@ -127,7 +131,7 @@ public sealed class Router
             var next = target == current.Stable
                 ? new TrafficSplit(all, current.Stable, current.Previous, current.FileOrigin)
                 : new TrafficSplit(all, target, current.Stable, current.FileOrigin);
-            return Replace(model, current, next, actor, $"rolled back to {target}");
+            return Replace(model, current, next, actor, $"rolled back to {target}", "api", "");
         }
     }
 
@@ -203,11 +207,11 @@ public sealed class Router
             .Any(kv => route.Versions.TryGetValue(kv.Key, out var pool)
                 && pool.Deployments.Any(d => !exclude.Contains(d.Backend) && d.Backend.Available(snapshot.Config.Breaker, !AnyReady(snapshot, model))));
 
-    private TrafficSplit Replace(string model, TrafficSplit current, TrafficSplit next, string actor, string action)
+    private TrafficSplit Replace(string model, TrafficSplit current, TrafficSplit next, string actor, string action, string source, string detail)
     {
         var splits = new Dictionary<string, TrafficSplit>(Splits, StringComparer.Ordinal) { [model] = next };
         Volatile.Write(ref _splits, splits);
-        Record("api", actor, model, action, "", current.Percent, next.Percent);
+        Record(source, actor, model, action, detail, current.Percent, next.Percent);
         return next;
     }
 
@@ -217,6 +221,9 @@ public sealed class Router
         History.Add(new ChangeRecord(_time.GetUtcNow(), source, actor, model, action, detail, before, after));
         Changed?.Invoke(History.All()[^1]);
     }
+
+    /// <summary>Raised (under the change lock) once a configuration is in service: the canary analyses follow it.</summary>
+    public event Action<GatewayConfig>? Applied;
 
     /// <summary>Raised (under the change lock) for every recorded change: the gateway logs it.</summary>
     public event Action<ChangeRecord>? Changed;

@@ -29,6 +29,10 @@ internal static class JobReader
         r.Stages?.Stop(RequestStage.Tokenize, started);
         int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen, "prompt",
             fallback: r.MaxOutputTokens ?? DefaultCompletionTokens, ceiling: r.MaxOutputTokens);
+        if (body.ContinuedTokens is { } continued && (continued < 0 || continued > prompts.Min(p => p.Length)))
+        {
+            throw ApiException.BadRequest($"continued_tokens must be from 0 to the prompt's length in tokens ({prompts.Min(p => p.Length)}), got {continued}.", "continued_tokens");
+        }
         var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize,
             ConstraintReader.Read(body, r));
         return new GenerationJob(r.RequestId, r.Route, r.Model, prompts, sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0, ReturnTokenIds = body.ReturnTokenIds ?? false };
@@ -38,6 +42,10 @@ internal static class JobReader
     public static GenerationJob Chat(ChatCompletionRequestBody body, ResolvedRequest r, ChatPromptBuilder chat)
     {
         RejectUnsupported(body);
+        if (body.ContinuedTokens is not null)
+        {
+            throw ApiException.BadRequest("continued_tokens is only accepted by /v1/completions (a continuation by token ids).", "continued_tokens");
+        }
         var (engine, loaded) = (r.Engine, r.Loaded);
         int[] prompt = chat.Build(Conversation(body), engine.MaxModelLen, r.Stages);
         if (body.MaxTokens is not null && body.MaxCompletionTokens is not null && body.MaxTokens != body.MaxCompletionTokens)

@@ -31,6 +31,7 @@ internal static class SamplingReader
             PresencePenalty = f.PresencePenalty ?? 0f,
             FrequencyPenalty = f.FrequencyPenalty ?? 0f,
             Seed = f.Seed is { } seed ? unchecked((ulong)seed) : null,
+            ContinuedTokens = f.ContinuedTokens ?? 0,
             MaxTokens = maxTokens,
             MinTokens = f.MinTokens ?? 0,
             IgnoreEos = f.IgnoreEos ?? false,

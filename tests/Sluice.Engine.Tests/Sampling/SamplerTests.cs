@@ -31,6 +31,32 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void ContinuedTokens_ResumeTheSeededSequenceWhereItWas_AndCountAsOutputForPenalties()
+    {
+        var p = new SamplingParams { Temperature = 1f, FrequencyPenalty = 0.5f };
+        var sampler = new Sampler(Vocab, [Eos]);
+        var unbroken = new SequenceSamplingState(p, [0, 1], 9);
+        var tokens = new List<int>();
+        for (int i = 0; i < 40; i++)
+        {
+            int t = sampler.Sample(Logits(), unbroken).Token;
+            unbroken.Accept(t);
+            tokens.Add(t);
+        }
+        // a continuation after 25 tokens: the prompt holds them, and it was told so
+        var continued = new SequenceSamplingState(p with { ContinuedTokens = 25 }, [0, 1, .. tokens.Take(25)], 9);
+        Assert.Equal(tokens.Take(25).GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count()), continued.OutputCounts);
+        var rest = new List<int>();
+        for (int i = 0; i < 15; i++)
+        {
+            int t = sampler.Sample(Logits(), continued).Token;
+            continued.Accept(t);
+            rest.Add(t);
+        }
+        Assert.Equal(tokens.Skip(25), rest);
+    }
+
+    [Fact]
     public void Sample_Greedy_PicksArgmax()
     {
         Assert.Equal(Eos, Sample(new SamplingParams { Temperature = 0 }, Logits()));

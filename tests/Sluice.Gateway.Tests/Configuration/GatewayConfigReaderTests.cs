@@ -33,6 +33,17 @@ public sealed class GatewayConfigReaderTests
         """;
 
     [Fact]
+    public void Parse_Canary_IsReadWithItsDefaults()
+    {
+        var c = GatewayConfigReader.Parse("models: [{name: a, traffic: {x: 100, y: 0}, deployments: [{url: 'http://h', version: x}, {url: 'http://g', version: y}], "
+            + "canary: {version: y, steps: [5, 25, 50, 100], interval: 2m, max_error_rate_increase_percent: 2.5, golden_command: 'exit 0', start: manual}}]");
+        var canary = c.Models[0].Canary!;
+        Assert.Equal([5, 25, 50, 100], canary.Steps);
+        Assert.Equal(("y", TimeSpan.FromMinutes(2)), (canary.Version, canary.Interval));
+        Assert.Equal((0.025, 1.5, 20, 0, false, "exit 0"), (canary.MaxErrorRateIncrease, canary.MaxTtftRatio, canary.MinRequests, canary.FailureLimit, canary.AutoStart, canary.GoldenCommand));
+    }
+
+    [Fact]
     public void Parse_EveryField_IsRead()
     {
         var c = GatewayConfigReader.Parse(Valid);
@@ -81,6 +92,13 @@ public sealed class GatewayConfigReaderTests
     [InlineData("models: [{name: a, deployments: [{url: 'http://h'}]}]\nrouting: {strategy: random}", "routing.strategy: must be least-outstanding or weighted-round-robin")]
     [InlineData("models: [{name: a, deployments: [{url: 'http://h'}]}]\nrouter_settings: {}", "router_settings: unknown field")]
     [InlineData("models: [{name: a, deployments: [{url: 'http://h'}]}", "not valid YAML")]
+    [InlineData("models: [{name: a, traffic: {x: 100, y: 0}, deployments: [{url: 'http://h', version: x}, {url: 'http://g', version: y}], canary: {version: z, steps: [10, 100], interval: 1m}}]", "models[0].canary.version: no deployment has version 'z'")]
+    [InlineData("models: [{name: a, traffic: {x: 100, y: 0}, deployments: [{url: 'http://h', version: x}, {url: 'http://g', version: y}], canary: {version: y, steps: [50, 20, 100], interval: 1m}}]", "models[0].canary.steps[1]: must be more than the step before (50)")]
+    [InlineData("models: [{name: a, traffic: {x: 100, y: 0}, deployments: [{url: 'http://h', version: x}, {url: 'http://g', version: y}], canary: {version: y, steps: [10, 50], interval: 1m}}]", "models[0].canary.steps: must end with 100")]
+    [InlineData("models: [{name: a, traffic: {x: 100, y: 0}, deployments: [{url: 'http://h', version: x}, {url: 'http://g', version: y}], canary: {version: y, steps: [10, 100]}}]", "models[0].canary.interval: is required")]
+    [InlineData("models: [{name: a, traffic: {x: 100, y: 0}, deployments: [{url: 'http://h', version: x}, {url: 'http://g', version: y}], canary: {version: y, steps: [10, 100], interval: 1m, max_ttft_p95_ratio: 0.5}}]", "models[0].canary.max_ttft_p95_ratio: must be a number from 1 to 1000")]
+    [InlineData("models: [{name: a, traffic: {x: 100, y: 0}, deployments: [{url: 'http://h', version: x}, {url: 'http://g', version: y}], canary: {version: y, steps: [10, 100], interval: 1m, gates: {}}}]", "models[0].canary.gates: unknown field")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h', version: x}], canary: {version: x, steps: [100], interval: 1m}}]", "models[0].canary: needs deployments of a stable version")]
     public void Parse_BadFile_NamesTheField(string yaml, string expected)
     {
         var ex = Assert.Throws<GatewayConfigException>(() => GatewayConfigReader.Parse(yaml));

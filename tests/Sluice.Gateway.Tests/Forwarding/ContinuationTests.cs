@@ -6,24 +6,24 @@ using Sluice.Gateway.Tests.Support;
 namespace Sluice.Gateway.Tests.Forwarding;
 
 /// <summary>
-/// A real `sluice serve` replica SIGKILLed while 16 greedy streams run through it: each stream is continued on the other
-/// replica at the token level and reaches the client as one unbroken stream, with the tokens of an unbroken run and
-/// its usage. Two replicas of its own (one is killed), beside the shared ones' collection so the CPU is not shared.
+/// A real `sluice serve` replica SIGKILLed while 16 greedy (or 8 seeded, temperature 20) streams run through it: each
+/// stream is continued on the other replica at the token level and reaches the client as one unbroken stream, with the
+/// tokens of an unbroken run and its usage (seeded: the continuation's sampler resumes at the cut, continued_tokens). Two replicas of its own (one is killed), beside the shared ones' collection so the CPU is not shared.
 /// </summary>
 [Collection(ReplicaCollection.Name)]
 public sealed class ContinuationTests
 {
-    private const int Streams = 16;
     private const int MaxTokens = 400;
 
     /// <summary>Even streams are completions, odd ones chat.</summary>
     private static string Path(int i) => i % 2 == 0 ? "/v1/completions" : "/v1/chat/completions";
 
-    private static string Body(int i, string model) => (i % 2 == 0
+    private static string Body(int i, string model, bool seeded) => (i % 2 == 0
         ? $$"""{"model": "{{model}}", "prompt": "Tell story number {{i}}", """
         : $$"""{"model": "{{model}}", "messages": [{"role": "user", "content": "Tell story number {{i}}"}], """)
+        + (seeded ? $"\"temperature\": 20, \"seed\": {1000 + i}, " : "\"temperature\": 0, ")
         + $$"""
-            "max_tokens": {{MaxTokens}}, "temperature": 0, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}
+            "max_tokens": {{MaxTokens}}, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}
             """;
 
     private sealed record Run(string Backend, List<JsonElement> Chunks, string Last)
@@ -67,8 +67,10 @@ public sealed class ContinuationTests
         return new Run(Requests.Header(response, AttemptTransformer.BackendHeader), chunks, last);
     }
 
-    [Fact]
-    public async Task ReplicaSigkilledUnder16Streams_EveryStreamCompletesUnbroken_GreedyTokensEqualAnUnbrokenRun()
+    [Theory]
+    [InlineData(false, 16)]
+    [InlineData(true, 8)]
+    public async Task ReplicaSigkilledUnderStreams_EveryStreamCompletesUnbroken_GreedyAndSeededTokensEqualAnUnbrokenRun(bool seeded, int streams)
     {
         var (doomed, doomedUrl) = await ServeReplicas.StartOneAsync();
         var (survivor, survivorUrl) = await ServeReplicas.StartOneAsync();
@@ -80,15 +82,15 @@ public sealed class ContinuationTests
                 + $"      - {{url: '{survivorUrl}', model: {ServeReplicas.BackendModel}, weight: 1}}\n"
                 + "routing: {strategy: weighted-round-robin}\ntimeouts: {stream_idle: 60s}\n";
             await using var g = await TestGateway.StartAsync(yaml);
-            var started = Enumerable.Range(0, Streams).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToList();
-            var runs = Enumerable.Range(0, Streams).Select(i => ReadAsync(g.Client, Path(i), Body(i, "demo"), started[i])).ToList();
+            var started = Enumerable.Range(0, streams).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToList();
+            var runs = Enumerable.Range(0, streams).Select(i => ReadAsync(g.Client, Path(i), Body(i, "demo", seeded), started[i])).ToList();
             await Task.WhenAll(started.Select(s => s.Task)).WaitAsync(TimeSpan.FromMinutes(3));
             doomed.Kill(); // SIGKILL
             var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(5));
 
             using var direct = new HttpClient { BaseAddress = survivorUrl, Timeout = TimeSpan.FromMinutes(5) };
-            var unbroken = await Task.WhenAll(Enumerable.Range(0, Streams).Select(i => ReadAsync(direct, Path(i), Body(i, ServeReplicas.BackendModel), null)));
-            for (int i = 0; i < Streams; i++)
+            var unbroken = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => ReadAsync(direct, Path(i), Body(i, ServeReplicas.BackendModel, seeded), null)));
+            for (int i = 0; i < streams; i++)
             {
                 var run = results[i];
                 Assert.Equal(doomedUrl.Authority, run.Backend);
@@ -100,7 +102,7 @@ public sealed class ContinuationTests
                 Assert.Equal(MaxTokens, run.Usage.GetProperty("completion_tokens").GetInt32());
                 Assert.Equal(unbroken[i].Usage.GetProperty("prompt_tokens").GetInt32(), run.Usage.GetProperty("prompt_tokens").GetInt32());
             }
-            Assert.Equal(Streams, g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok"));
+            Assert.Equal(streams, g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok"));
         }
         finally
         {

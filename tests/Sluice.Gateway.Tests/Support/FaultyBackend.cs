@@ -15,9 +15,10 @@ namespace Sluice.Gateway.Tests.Support;
 /// <c>ok</c>, <c>500-once</c> (500 on a request id's first attempt, then an answer), <c>503</c>, <c>429-retry-after</c>
 /// (429 with Retry-After: 30), <c>429</c> (429 without Retry-After, every time), <c>delay-N</c> (an answer after N ms),
 /// <c>reset</c> (the connection dropped before any header), <c>silent</c> (no answer at all), <c>policy-400</c> (a
-/// content-policy rejection), <c>ctx-400</c> (a context-length rejection). Streams (<c>"stream": true</c>) answer the
+/// content-policy rejection), <c>ctx-400</c> (a context-length rejection), <c>fail-N</c> (a 503 for N of every 100
+/// requests, spread evenly; streams too). Streams (<c>"stream": true</c>) answer the
 /// words <c>w1 </c> to <c>w6 </c>, one chunk each, starting after the words the prompt (or a continued final assistant
-/// message) already holds, so a continuation is seen to continue; their faults: <c>late</c> (headers at once, the first
+/// message) already holds, so a continuation is seen to continue (<c>delay-N</c>: the first word after N ms); their faults: <c>late</c> (headers at once, the first
 /// token after 30 s), <c>cut</c> (the connection dropped after three words), <c>stall</c> (silent after three words, the
 /// connection open), <c>malformed</c> (a broken chunk after two words), <c>no-done</c> (the whole answer, then the
 /// connection held open without [DONE]), <c>no-prefill</c> (a 400 for a continued assistant message). <see cref="Down"/>
@@ -36,6 +37,7 @@ public sealed class FaultyBackend : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<Attempt> _attempts = new();
     private readonly ConcurrentDictionary<string, int> _seen = new();
+    private int _requests;
 
     private FaultyBackend(WebApplication app)
     {
@@ -76,6 +78,17 @@ public sealed class FaultyBackend : IAsyncDisposable
         {
             await ErrorAsync(context, 503, "down", "service_unavailable");
             return;
+        }
+        if (model.StartsWith("fail-", StringComparison.Ordinal))
+        {
+            // request k fails when floor(k·N/100) steps up: N of every 100, evenly spread
+            int k = Interlocked.Increment(ref _requests);
+            int n = int.Parse(model["fail-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            if (k * n / 100 != (k - 1) * n / 100)
+            {
+                await ErrorAsync(context, 503, "overloaded", "service_unavailable");
+                return;
+            }
         }
         if (doc.RootElement.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True)
         {
@@ -176,6 +189,10 @@ public sealed class FaultyBackend : IAsyncDisposable
         else
         {
             await context.Response.Body.FlushAsync(context.RequestAborted);
+        }
+        if (model.StartsWith("delay-", StringComparison.Ordinal))
+        {
+            await Task.Delay(int.Parse(model["delay-".Length..], System.Globalization.CultureInfo.InvariantCulture), context.RequestAborted);
         }
         if (model == "late")
         {

@@ -70,6 +70,36 @@ public sealed class StreamingTests
     }
 
     [Fact]
+    public async Task SeededContinuation_WithContinuedTokens_EqualsTheUnbrokenRun_AndWithoutItDoesNot()
+    {
+        await using var t = await TestServer.StartAsync();
+        const string Sampling = "\"temperature\": 20, \"seed\": 77, \"ignore_eos\": true, \"stream\": true, \"return_token_ids\": true";
+        static List<int> Ids(Sse.Stream s) => [.. s.Chunks.SelectMany(c => c.GetProperty("choices")[0].GetProperty("token_ids").EnumerateArray().Select(i => i.GetInt32()))];
+        var whole = Ids(await Stream(t, "/v1/completions", $$"""{"prompt": "roll the dice", "max_tokens": 24, {{Sampling}}}"""));
+        Assert.Equal(24, whole.Count);
+        var (_, tokenized, _) = await t.PostJsonAsync("/tokenize", """{"prompt": "roll the dice"}""");
+        string prompt = string.Join(",", tokenized.GetProperty("tokens").EnumerateArray().Select(i => i.GetInt32()).Concat(whole.Take(10)));
+        // the first ten tokens were sampled already: the sampler resumes ten draws in, as the unbroken run's did
+        var rest = Ids(await Stream(t, "/v1/completions", $$"""{"prompt": [{{prompt}}], "max_tokens": 14, "continued_tokens": 10, {{Sampling}}}"""));
+        Assert.Equal(whole.Skip(10), rest);
+        // without it the continuation starts the seed afresh: a different answer (why a gateway sends it)
+        var fresh = Ids(await Stream(t, "/v1/completions", $$"""{"prompt": [{{prompt}}], "max_tokens": 14, {{Sampling}}}"""));
+        Assert.NotEqual(whole.Skip(10), fresh);
+    }
+
+    [Theory]
+    [InlineData("/v1/completions", """{"prompt": "ab", "max_tokens": 2, "continued_tokens": 999}""")]
+    [InlineData("/v1/completions", """{"prompt": "ab", "max_tokens": 2, "continued_tokens": -1}""")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "continued_tokens": 1}""")]
+    public async Task ContinuedTokens_OutOfRangeOrOnChat_IsRefusedNamingTheField(string path, string json)
+    {
+        await using var t = await TestServer.StartAsync();
+        var (status, body, _) = await t.PostJsonAsync(path, json);
+        Assert.Equal(400, status);
+        Assert.Equal("continued_tokens", body.GetProperty("error").GetProperty("param").GetString());
+    }
+
+    [Fact]
     public async Task ChatStream_WithN2_SendsARoleChunkAndAFinishPerChoice()
     {
         await using var t = await TestServer.StartAsync();

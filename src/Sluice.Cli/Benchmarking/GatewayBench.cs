@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using Sluice.OpenAi;
+
+namespace Sluice.Cli.Benchmarking;
+
+/// <summary>What `sluice bench gateway` runs: the rate, how long, streams or not, the fake backend's stream shape, the
+/// closed-loop search for the maximum rate, and the gateway it starts (an own config file, extra flags, a key to send).</summary>
+internal sealed record GatewayBenchSettings(double Rate, TimeSpan Duration, TimeSpan Warmup, bool Stream)
+{
+    public int Chunks { get; init; } = 8;
+    public TimeSpan ChunkGap { get; init; } = TimeSpan.FromMilliseconds(5);
+    public bool FindMax { get; init; }
+    public TimeSpan StepDuration { get; init; } = TimeSpan.FromSeconds(3);
+    public int MaxConcurrency { get; init; } = 256;
+    public string? GatewayConfig { get; init; }
+    public IReadOnlyList<string> GatewayArgs { get; init; } = [];
+    public string? ApiKey { get; init; }
+}
+
+/// <summary>One request's outcome: whether it was a full answer (200; a stream ending in [DONE]), its time in seconds from
+/// sending to the last byte, and for streams the time to the first chunk and the gaps between chunks.</summary>
+internal readonly record struct BenchSample(bool Ok, double Latency, double Ttft, double[] Gaps);
+
+/// <summary>One phase (direct or through the gateway): its samples and how long it took.</summary>
+internal sealed record BenchPhase(IReadOnlyList<BenchSample> Samples, double Seconds)
+{
+    public int Errors => Samples.Count(s => !s.Ok);
+    public double[] Sorted(Func<BenchSample, IEnumerable<double>> pick) => [.. Samples.Where(s => s.Ok).SelectMany(pick).Order()];
+}
+
+/// <summary>
+/// `sluice bench gateway`: starts the fake backend in this process and a real `sluice gateway` as a child process in front
+/// of it, then sends the same open-loop load (requests at fixed intervals, whether or not earlier ones have answered)
+/// first straight to the backend, then through the gateway. The difference is the gateway's cost; its process's CPU time
+/// and resident memory are read from the operating system.
+/// </summary>
+internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter progress)
+{
+    private static readonly byte[] WholeBody = Encoding.UTF8.GetBytes("""{"model":"bench","prompt":"hello bench","max_tokens":8,"stream":false}""");
+    private static readonly byte[] StreamBody = Encoding.UTF8.GetBytes("""{"model":"bench","prompt":"hello bench","max_tokens":8,"stream":true}""");
+
+    public async Task<GatewayBenchReport> RunAsync(CancellationToken ct)
+    {
+        await using var backend = await FakeOpenAiBackend.StartAsync(settings.Chunks, settings.ChunkGap);
+        string dir = Directory.CreateTempSubdirectory("sluice-bench-gateway-").FullName;
+        try
+        {
+            string config = Path.Combine(dir, "gateway.yaml");
+            await File.WriteAllTextAsync(config, ConfigText(backend.Url), ct);
+            await using var gateway = await GatewayProcess.StartAsync(config, settings.GatewayArgs, ct);
+            using var http = Client();
+            var direct = new Uri(backend.Url, "v1/completions");
+            var through = new Uri(gateway.Url, "v1/completions");
+            progress.WriteLine($"sluice bench gateway: fake backend {backend.Url}, gateway {gateway.Url} (pid {gateway.Pid}); {settings.Rate:0.##} requests/s for {settings.Duration.TotalSeconds:0.###} s each way{(settings.Stream ? ", streamed" : "")}");
+
+            await OpenLoopAsync(http, direct, null, settings.Warmup, ct);
+            var directPhase = await OpenLoopAsync(http, direct, null, settings.Duration, ct);
+            await OpenLoopAsync(http, through, settings.ApiKey, settings.Warmup, ct);
+            var cpuBefore = gateway.CpuTime();
+            var gatewayPhase = await OpenLoopAsync(http, through, settings.ApiKey, settings.Duration, ct);
+            var cpu = gateway.CpuTime() - cpuBefore;
+            var (rss, peak) = gateway.Memory();
+
+            IReadOnlyList<MaxStep> steps = settings.FindMax ? await FindMaxAsync(http, through, ct) : [];
+            return GatewayBenchReport.From(settings, directPhase, gatewayPhase, cpu, rss, peak, steps);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>The built-in config (one model, "bench", on the fake backend), or --gateway-config with {backend} replaced.</summary>
+    private string ConfigText(Uri backend)
+    {
+        string url = backend.GetLeftPart(UriPartial.Authority);
+        if (settings.GatewayConfig is { } path)
+        {
+            string text = File.ReadAllText(path);
+            if (!text.Contains("{backend}", StringComparison.Ordinal))
+            {
+                throw new CommandException($"--gateway-config {path}: it must route model 'bench' to the fake backend: write {{backend}} where its URL goes",
+                    "e.g. deployments: [{url: '{backend}', model: bench, kind: openai}]");
+            }
+            return text.Replace("{backend}", url, StringComparison.Ordinal);
+        }
+        return $"models:\n  - name: bench\n    deployments:\n      - {{url: '{url}', model: bench, kind: openai}}\nhealth:\n  interval: 10s\n";
+    }
+
+    private static HttpClient Client() => new(new SocketsHttpHandler
+    {
+        MaxConnectionsPerServer = int.MaxValue,
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+        UseProxy = false,
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+    })
+    { Timeout = TimeSpan.FromSeconds(60) };
+
+    /// <summary>Requests at 1/rate intervals for <paramref name="duration"/>, each sent when due whatever the others are doing.</summary>
+    private async Task<BenchPhase> OpenLoopAsync(HttpClient http, Uri url, string? apiKey, TimeSpan duration, CancellationToken ct)
+    {
+        long count = (long)Math.Round(settings.Rate * duration.TotalSeconds);
+        var tasks = new List<Task<BenchSample>>((int)Math.Min(count, 10_000_000));
+        long start = Stopwatch.GetTimestamp();
+        for (long i = 0; i < count; i++)
+        {
+            double due = i / settings.Rate;
+            double wait = due - Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (wait > 0.001)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(wait), ct);
+            }
+            tasks.Add(SendAsync(http, url, apiKey, ct));
+        }
+        var samples = await Task.WhenAll(tasks);
+        return new BenchPhase(samples, Stopwatch.GetElapsedTime(start).TotalSeconds);
+    }
+
+    public sealed record MaxStep(int Concurrency, double RequestsPerSecond, int Errors);
+
+    /// <summary>Closed loop through the gateway: 1, 2, 4, ... clients each sending its next request when the last answered,
+    /// a step each; it stops when a step has errors, gains under 5 % or reaches --max-concurrency.</summary>
+    private async Task<IReadOnlyList<MaxStep>> FindMaxAsync(HttpClient http, Uri url, CancellationToken ct)
+    {
+        var steps = new List<MaxStep>();
+        double best = 0;
+        for (int c = 1; c <= settings.MaxConcurrency; c *= 2)
+        {
+            using var stop = new CancellationTokenSource(settings.StepDuration);
+            long start = Stopwatch.GetTimestamp();
+            var workers = Enumerable.Range(0, c).Select(_ => Task.Run(async () =>
+            {
+                int ok = 0, errors = 0;
+                while (!stop.IsCancellationRequested)
+                {
+                    var s = await SendAsync(http, url, settings.ApiKey, ct);
+                    (ok, errors) = s.Ok ? (ok + 1, errors) : (ok, errors + 1);
+                }
+                return (ok, errors);
+            }, ct)).ToList();
+            var counts = await Task.WhenAll(workers);
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            var step = new MaxStep(c, counts.Sum(x => x.ok) / seconds, counts.Sum(x => x.errors));
+            steps.Add(step);
+            progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"find-max: {c} clients: {step.RequestsPerSecond:0} requests/s, {step.Errors} errors"));
+            if (step.Errors > 0 || step.RequestsPerSecond < best * 1.05)
+            {
+                break;
+            }
+            best = step.RequestsPerSecond;
+        }
+        return steps;
+    }
+
+    private async Task<BenchSample> SendAsync(HttpClient http, Uri url, string? apiKey, CancellationToken ct)
+    {
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(settings.Stream ? StreamBody : WholeBody) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            if (apiKey is not null)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+            }
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            if (!settings.Stream)
+            {
+                await response.Content.CopyToAsync(Stream.Null, ct);
+                return new BenchSample(response.IsSuccessStatusCode, Stopwatch.GetElapsedTime(start).TotalSeconds, 0, []);
+            }
+            var reader = new SseReader(await response.Content.ReadAsStreamAsync(ct));
+            double ttft = -1, last = 0;
+            var gaps = new List<double>(settings.Chunks);
+            bool done = false;
+            while (await reader.ReadAsync(ct) is { } e)
+            {
+                double now = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (e.Data == "[DONE]")
+                {
+                    done = true;
+                    break;
+                }
+                if (ttft < 0)
+                {
+                    ttft = now;
+                }
+                else
+                {
+                    gaps.Add(now - last);
+                }
+                last = now;
+            }
+            return new BenchSample(response.IsSuccessStatusCode && done && ttft >= 0, Stopwatch.GetElapsedTime(start).TotalSeconds, ttft, [.. gaps]);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            return new BenchSample(false, Stopwatch.GetElapsedTime(start).TotalSeconds, 0, []);
+        }
+    }
+}
+
+/// <summary>`sluice gateway` as a child process (the same executable), its address read from its first output line.</summary>
+internal sealed class GatewayProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private GatewayProcess(Process process, Uri url)
+    {
+        _process = process;
+        Url = url;
+    }
+
+    public Uri Url { get; }
+    public int Pid => _process.Id;
+
+    public static async Task<GatewayProcess> StartAsync(string config, IReadOnlyList<string> extra, CancellationToken ct)
+    {
+        var (file, prefix) = Self();
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in prefix.Concat(["gateway", "--config", config, "--port", "0", "--log-level", "warning"]).Concat(extra))
+        {
+            info.ArgumentList.Add(arg);
+        }
+        var process = Process.Start(info) ?? throw new CommandException("could not start `sluice gateway`");
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        const string Prefix = "sluice gateway: listening on ";
+        try
+        {
+            while (await process.StandardOutput.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(60), ct) is { } line)
+            {
+                if (line.StartsWith(Prefix, StringComparison.Ordinal))
+                {
+                    _ = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+                    return new GatewayProcess(process, new Uri(line[Prefix.Length..].TrimEnd('/') + "/"));
+                }
+            }
+        }
+        catch (TimeoutException)
+        {
+        }
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        await process.WaitForExitAsync(CancellationToken.None);
+        string why = (await stderr).Trim();
+        process.Dispose();
+        throw new CommandException($"`sluice gateway` did not start: {(why.Length > 0 ? why : "no output")}", "check --gateway-config and --gateway-arg");
+    }
+
+    /// <summary>How to run this same `sluice`: its apphost, or `dotnet sluice.dll`.</summary>
+    private static (string File, string[] Prefix) Self()
+    {
+        string? host = Environment.ProcessPath;
+        if (host is not null && Path.GetFileNameWithoutExtension(host) == "sluice")
+        {
+            return (host, []);
+        }
+        string dll = typeof(GatewayProcess).Assembly.Location;
+        string dotnet = host is not null && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+        return (dotnet, [dll]);
+    }
+
+    public TimeSpan CpuTime()
+    {
+        _process.Refresh();
+        return _process.TotalProcessorTime;
+    }
+
+    public (long Rss, long Peak) Memory()
+    {
+        _process.Refresh();
+        return (_process.WorkingSet64, _process.PeakWorkingSet64);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        await _process.WaitForExitAsync(CancellationToken.None);
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,76 @@
+using System.CommandLine;
+using Sluice.Cli.Benchmarking;
+using Sluice.Cli.Options;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>
+/// `sluice bench gateway`: the gateway's own cost, measured as TensorZero's and LiteLLM's published figures are: a built-in
+/// fast fake backend, the same open-loop load sent straight to it and through a real `sluice gateway`, and the difference
+/// (added latency p50/p99/p99.9; for streams added TTFT and inter-chunk delay), the gateway's CPU time per request and
+/// resident memory, and with --find-max its highest closed-loop rate. Exit 1 when a request failed.
+/// </summary>
+internal static class BenchGatewayCommand
+{
+    public static Command Create()
+    {
+        var rate = Flags.Double("--rate", 1000, 0.1, 1_000_000, "from 0.1 to 1000000", "Requests per second sent each way (open loop: on schedule, whatever earlier ones do)");
+        var duration = new Option<string>("--duration", "-d") { Description = "How long each way is measured: 10s, 1m (a bare number is seconds)", DefaultValueFactory = _ => "10s" };
+        var warmup = new Option<string>("--warmup") { Description = "Load at the same rate before each measurement, not counted (0 for none)", DefaultValueFactory = _ => "2s" };
+        var stream = new Option<bool>("--stream") { Description = "Streamed requests: also reports added TTFT and inter-chunk delay" };
+        var chunks = Flags.Int("--chunks", 8, 1, 10_000, "Chunks in each of the fake backend's streams");
+        var chunkGap = new Option<string>("--chunk-gap") { Description = "Time between the fake backend's stream chunks", DefaultValueFactory = _ => "5ms" };
+        var findMax = new Option<bool>("--find-max") { Description = "Then find the highest rate through the gateway: closed loop at 1, 2, 4, ... clients until it stops growing" };
+        var stepDuration = new Option<string>("--step-duration") { Description = "How long each --find-max step runs", DefaultValueFactory = _ => "3s" };
+        var maxConcurrency = Flags.Int("--max-concurrency", 256, 1, 65_536, "The most clients --find-max tries");
+        var gatewayConfig = new Option<string?>("--gateway-config") { Description = "Gateway YAML to measure instead of the built-in one; {backend} in it is the fake backend's URL, and it must serve model 'bench'" };
+        var gatewayArgs = new Option<string[]>("--gateway-arg") { Description = "A flag passed to `sluice gateway` as it is (repeatable), e.g. --gateway-arg=--api-key=K" };
+        var apiKey = new Option<string?>("--api-key") { Description = "Sent to the gateway as Authorization: Bearer (never to the fake backend)" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("gateway", "Measure the gateway's own cost: the same open-loop load direct to a fake backend and through `sluice gateway`.")
+        {
+            rate, duration, warmup, stream, chunks, chunkGap, findMax, stepDuration, maxConcurrency, gatewayConfig, gatewayArgs, apiKey, json,
+        };
+        cmd.SetAction((parse, ct) => CliErrors.RunAsync(parse, async () =>
+        {
+            TimeSpan Time(Option<string> option, bool zeroAllowed)
+            {
+                TimeSpan t;
+                try
+                {
+                    t = Duration.Parse(parse.GetValue(option)!);
+                }
+                catch (FormatException ex)
+                {
+                    throw new CommandException($"{option.Name}: {ex.Message}");
+                }
+                return t > TimeSpan.Zero || (zeroAllowed && t == TimeSpan.Zero) ? t
+                    : throw new CommandException($"{option.Name} must be longer than zero (got {parse.GetValue(option)})");
+            }
+            string? config = parse.GetValue(gatewayConfig);
+            if (config is not null && !File.Exists(config))
+            {
+                throw new CommandException($"--gateway-config {config}: no such file");
+            }
+            var settings = new GatewayBenchSettings(parse.GetValue(rate), Time(duration, false), Time(warmup, true), parse.GetValue(stream))
+            {
+                Chunks = parse.GetValue(chunks),
+                ChunkGap = Time(chunkGap, true),
+                FindMax = parse.GetValue(findMax),
+                StepDuration = Time(stepDuration, false),
+                MaxConcurrency = parse.GetValue(maxConcurrency),
+                GatewayConfig = config,
+                GatewayArgs = parse.GetValue(gatewayArgs) ?? [],
+                ApiKey = parse.GetValue(apiKey),
+            };
+            if (settings.Rate * settings.Duration.TotalSeconds < 1)
+            {
+                throw new CommandException($"--rate × --duration sends no request ({settings.Rate} requests/s for {settings.Duration.TotalSeconds} s)");
+            }
+            var report = await new GatewayBench(settings, parse.InvocationConfiguration.Error).RunAsync(ct);
+            parse.InvocationConfiguration.Output.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText());
+            return report.Failed ? 1 : 0;
+        }));
+        return cmd;
+    }
+}
