@@ -1,3 +1,4 @@
+using Sluice.Gateway.Management;
 using Sluice.Gateway.Routing;
 using Sluice.Hosting.Metrics.Exposition;
 
@@ -28,6 +29,24 @@ public sealed class GatewayMetrics
         Itl = Registry.Add(new Histogram("sluice_gateway_inter_token_latency_seconds", "Streams: time between two token chunks sent to the client.", LatencyBuckets,
             "model", "version", "backend"));
         Reloads = Registry.Add(new Counter("sluice_gateway_config_reloads_total", "Configuration file reloads, by result (ok, rejected).", "result"));
+        TrafficChanges = Registry.Add(new Counter("sluice_gateway_traffic_changes_total",
+            "Changes of a model's traffic split, by model and action (set, promote, rollback over the admin API; file: added, removed or set by the file).",
+            "model", "action"));
+        // every series from zero, so increase() sees the first rollback and the first rejected reload
+        Reloads.Touch("ok");
+        Reloads.Touch("rejected");
+        foreach (var model in router.Splits.Keys)
+        {
+            TouchTrafficChanges(model);
+        }
+        router.Changed += change =>
+        {
+            if (change.Model is not null)
+            {
+                TouchTrafficChanges(change.Model);
+                TrafficChanges.Increment(change.Model, ActionOf(change));
+            }
+        };
         Registry.Add(new ObservedMetric("sluice_gateway_backend_circuit_state", "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation((int)b.Breaker.State, b.Id))));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_ready", "1 when the backend's last readiness check passed.",
@@ -50,4 +69,19 @@ public sealed class GatewayMetrics
     public Histogram Ttft { get; }
     public Histogram Itl { get; }
     public Counter Reloads { get; }
+    public Counter TrafficChanges { get; }
+
+    private void TouchTrafficChanges(string model)
+    {
+        foreach (var action in new[] { "set", "promote", "rollback", "file" })
+        {
+            TrafficChanges.Touch(model, action);
+        }
+    }
+
+    /// <summary>The action label of a routing change: what the admin API did, or "file" for a change the file made.</summary>
+    public static string ActionOf(ChangeRecord change) => change.Source != "api" ? "file"
+        : change.Action.StartsWith("rolled back", StringComparison.Ordinal) ? "rollback"
+        : change.Action.StartsWith("promoted", StringComparison.Ordinal) ? "promote"
+        : "set";
 }

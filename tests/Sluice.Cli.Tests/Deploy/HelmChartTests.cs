@@ -1,4 +1,5 @@
 using System.Text;
+using Sluice.Cli.Tests.Support;
 using Sluice.Gateway.Configuration;
 using YamlDotNet.RepresentationModel;
 
@@ -107,6 +108,23 @@ public sealed class HelmChartTests
             && Manifests.Name(d) == "sluice-gateway-config");
         var error = Assert.Throws<GatewayConfigException>(() => GatewayConfigReader.Parse(Manifests.Scalar(Manifests.Map(typo, "data"), "gateway.yaml")!));
         Assert.Contains("max_attemptz", error.Message);
+    }
+
+    [SkippableFact]
+    public void PrometheusRules_OfKustomizeAndHelm_HoldTheGatewayRulesFilesGroups()
+    {
+        const string Source = "deploy/prometheus/sluice-gateway-alerts.yml";
+        Assert.Equal(RepoFiles.Read(Source), RepoFiles.Read("deploy/helm/sluice/files/sluice-gateway-alerts.yml"));
+        string groups = Canonical(Manifests.Parse(RepoFiles.Read(Source)).Single().Children[new YamlScalarNode("groups")]);
+        var rules = Manifests.All().Where(d => Manifests.Kind(d.Doc) == "PrometheusRule").ToList();
+        var expected = new[] { "deploy/kubernetes/base/gateway", "deploy/kubernetes/overlays/production", "deploy/kubernetes/overlays/dev" }
+            .Concat(Manifests.HelmRenderingArgs.Select(h => h.Name)).Order();
+        Assert.Equal(expected, rules.Select(r => r.Source).Distinct().Order());
+        foreach (var (source, rule) in rules)
+        {
+            Assert.True(groups == Canonical(Manifests.Map(rule, "spec")!.Children[new YamlScalarNode("groups")]),
+                $"{source} {Manifests.Name(rule)}: its groups differ from {Source}");
+        }
     }
 
     private static string Key(YamlMappingNode doc) => $"{Manifests.Kind(doc)}/{Manifests.Name(doc)}";
