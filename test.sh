@@ -17,6 +17,8 @@ cleanup() {
   rm -f "$log"
   if [ -n "${dockerd_pid:-}" ]; then
     kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+    # dockerd leaves its network namespace mounted under its exec root
+    awk -v d="$dockerd_dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r umount 2>/dev/null
     rm -rf "$dockerd_dir"
   fi
 }
