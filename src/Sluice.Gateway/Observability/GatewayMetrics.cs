@@ -1,4 +1,5 @@
 using Sluice.Gateway.Rollouts;
+using Sluice.Gateway.Management;
 using Sluice.Gateway.Routing;
 using Sluice.Hosting.Metrics.Exposition;
 
@@ -39,6 +40,24 @@ public sealed class GatewayMetrics
         Registry.Add(new ObservedMetric("sluice_gateway_canary_weight_percent", "Percent of a model's traffic the canary under analysis gets now.",
             MetricType.Gauge, ["model", "version"], () => CanaryStatus().Select(c => new Observation(c.Weight, c.Model, c.Version))));
         Reloads = Registry.Add(new Counter("sluice_gateway_config_reloads_total", "Configuration file reloads, by result (ok, rejected).", "result"));
+        TrafficChanges = Registry.Add(new Counter("sluice_gateway_traffic_changes_total",
+            "Changes of a model's traffic split, by model and action (set, promote, rollback over the admin API; file: added, removed or set by the file).",
+            "model", "action"));
+        // every series from zero, so increase() sees the first rollback and the first rejected reload
+        Reloads.Touch("ok");
+        Reloads.Touch("rejected");
+        foreach (var model in router.Splits.Keys)
+        {
+            TouchTrafficChanges(model);
+        }
+        router.Changed += change =>
+        {
+            if (change.Model is not null)
+            {
+                TouchTrafficChanges(change.Model);
+                TrafficChanges.Increment(change.Model, ActionOf(change));
+            }
+        };
         Registry.Add(new ObservedMetric("sluice_gateway_backend_circuit_state", "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation((int)b.Breaker.State, b.Id))));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_ready", "1 when the backend's last readiness check passed.",
@@ -91,4 +110,22 @@ public sealed class GatewayMetrics
         Itl.Observe(seconds, model, version, backend);
         Samples.Itl(model, version, seconds);
     }
+    public Counter TrafficChanges { get; }
+
+    private void TouchTrafficChanges(string model)
+    {
+        foreach (var action in new[] { "set", "promote", "rollback", "file" })
+        {
+            TrafficChanges.Touch(model, action);
+        }
+    }
+
+    /// <summary>
+    /// The action label of a routing change: what the admin API or the canary analysis did (an automatic rollback is a
+    /// "rollback" too, so the canary alert fires for it), or "file" for a change the file made.
+    /// </summary>
+    public static string ActionOf(ChangeRecord change) => change.Source is not ("api" or "canary") ? "file"
+        : change.Action.Contains("rolled back", StringComparison.Ordinal) ? "rollback"
+        : change.Action.StartsWith("promoted", StringComparison.Ordinal) ? "promote"
+        : "set";
 }

@@ -52,5 +52,30 @@ public sealed class ComposeTests
         Assert.Contains("../grafana:/var/lib/grafana/dashboards", text);
         Assert.True(System.IO.File.Exists(RepoFiles.PathOf("deploy/grafana/sluice-dashboard.json")));
         Assert.Contains("sluice-alerts.yml", RepoFiles.Read("deploy/compose/prometheus.yml"));
+        Assert.Contains("../prometheus/sluice-gateway-alerts.yml:/etc/prometheus/sluice-gateway-alerts.yml", text);
+    }
+
+    [SkippableFact]
+    public void Promtool_AcceptsTheComposePrometheusConfig_WithTheServerAndGatewayRules()
+    {
+        string promtool = Tools.Require("promtool", "Debian package prometheus");
+        var dir = Directory.CreateTempSubdirectory("sluice-compose-prom-");
+        try
+        {
+            // the files where compose mounts them, side by side
+            System.IO.File.Copy(RepoFiles.PathOf("deploy/compose/prometheus.yml"), Path.Combine(dir.FullName, "prometheus.yml"));
+            foreach (var rules in new[] { "sluice-alerts.yml", "sluice-gateway-alerts.yml" })
+            {
+                System.IO.File.Copy(RepoFiles.PathOf("deploy/prometheus/" + rules), Path.Combine(dir.FullName, rules));
+            }
+            var (rc, output) = Tools.Run(promtool, ["check", "config", Path.Combine(dir.FullName, "prometheus.yml")]);
+            Assert.True(rc == 0, output);
+            Assert.Contains("sluice-gateway-alerts.yml", output);
+            Assert.Matches(@"sluice-gateway-alerts\.yml\s+SUCCESS: 9 rules found", output);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
     }
 }

@@ -90,6 +90,42 @@ internal static partial class DeployChecks
         }
     }
 
+    /// <summary>Each Service, PodDisruptionBudget and ServiceMonitor selects the pods of a Deployment of the same rendering.</summary>
+    public static IEnumerable<string> SelectorProblems(IReadOnlyList<YamlMappingNode> docs, string where)
+    {
+        var pods = docs.Where(d => Manifests.Kind(d) == "Deployment")
+            .Select(d => Labels(Manifests.Map(d, "spec", "template", "metadata", "labels"))).ToList();
+        foreach (var doc in docs)
+        {
+            var selector = Manifests.Kind(doc) switch
+            {
+                "Service" => Manifests.Map(doc, "spec", "selector"),
+                "PodDisruptionBudget" => Manifests.Map(doc, "spec", "selector", "matchLabels"),
+                "ServiceMonitor" => Manifests.Map(doc, "spec", "selector", "matchLabels"),
+                _ => null,
+            };
+            if (selector is null && Manifests.Kind(doc) is not ("Service" or "PodDisruptionBudget" or "ServiceMonitor"))
+            {
+                continue;
+            }
+            var wanted = Labels(selector);
+            string what = $"{where}: {Manifests.Kind(doc)}/{Manifests.Name(doc)}";
+            if (wanted.Count == 0)
+            {
+                yield return $"{what} has no selector (it would cover every pod of the namespace)";
+            }
+            else if (Manifests.Kind(doc) == "ServiceMonitor"
+                ? !docs.Any(s => Manifests.Kind(s) == "Service" && wanted.All(l => Labels(Manifests.Map(s, "metadata", "labels")).Contains(l)))
+                : !pods.Any(p => wanted.All(p.Contains)))
+            {
+                yield return $"{what} selects {string.Join(",", wanted)}: no {(Manifests.Kind(doc) == "ServiceMonitor" ? "Service" : "Deployment's pods")} carry those labels";
+            }
+        }
+    }
+
+    private static HashSet<string> Labels(YamlMappingNode? map) =>
+        map is null ? [] : [.. map.Children.Select(c => $"{((YamlScalarNode)c.Key).Value}={(c.Value as YamlScalarNode)?.Value}")];
+
     /// <summary>HTTP paths of every probe in the manifests (startup, liveness, readiness).</summary>
     public static IEnumerable<string> ProbePaths(YamlMappingNode container) =>
         new[] { "startupProbe", "livenessProbe", "readinessProbe" }.Select(p => Manifests.Scalar(Manifests.Map(container, p, "httpGet"), "path")).OfType<string>();

@@ -4,8 +4,8 @@ using Sluice.Cli.Tests.Support;
 namespace Sluice.Cli.Tests.Deploy;
 
 /// <summary>
-/// deploy/docker/Dockerfile, checked offline (no Docker daemon is reachable here, so the image is not built in the
-/// tests): multi-stage, non-root, /models, a health check on a real route (ManifestTests asks a server), the CMD's flags real.
+/// deploy/docker/Dockerfile, checked as a file: multi-stage, non-root, /models, a health check on a real route
+/// (ManifestTests asks a server), the CMD's flags real. ImageTests builds and runs it where a Docker daemon is.
 /// </summary>
 public sealed partial class DockerfileTests
 {

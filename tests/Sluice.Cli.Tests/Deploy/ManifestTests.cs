@@ -27,7 +27,7 @@ public sealed class ManifestTests
     [SkippableFact]
     public void Schemas_EveryManifestAndRendering_Validates()
     {
-        var (rc, output) = Validate(Manifests.Renderings.Values.Concat(Manifests.PlainFiles.Select(RepoFiles.Read)));
+        var (rc, output) = Validate(Manifests.Renderings.Values.Concat(Manifests.HelmRenderings.Values).Concat(Manifests.PlainFiles.Select(RepoFiles.Read)));
         Assert.True(rc == 0, output);
         Assert.Equal(Manifests.All().Count(), Regex.Matches(output, "^ok ", RegexOptions.Multiline).Count);
     }
@@ -41,7 +41,47 @@ public sealed class ManifestTests
         var (rc, output) = Validate([badPort, pool]);
         Assert.Equal(1, rc);
         Assert.Matches("invalid .*Deployment/sluice-server: .*containerPort must be integer", output);
-        Assert.Matches("invalid .*InferencePool/sluice: .*additional properties", output);
+        Assert.Matches(@"invalid .*InferencePool/sluice: .*spec\.targetPortz: unknown field", output);
+    }
+
+    [SkippableFact]
+    public void Schemas_AMisspelledFieldOfABuiltInKind_IsRejectedByPath()
+    {
+        // kubernetes-models' validators let unknown fields through; the strict pass of validate.mjs does not
+        string server = Manifests.Renderings["deploy/kubernetes/base/server"];
+        string helm = Manifests.HelmRenderings[Manifests.HelmRenderingArgs[0].Name];
+        var (rc, output) = Validate([
+            server.Replace("readinessProbe:", "readinessProb:", StringComparison.Ordinal),
+            server.Replace("maxUnavailable: 1\n", "maxUnavailble: 1\n", StringComparison.Ordinal)
+                .Replace("stabilizationWindowSeconds:", "stabilisationWindowSeconds:", StringComparison.Ordinal),
+            helm.Replace("terminationGracePeriodSeconds:", "terminationGracePeriod:", StringComparison.Ordinal)
+                .Replace("  labels:\n    app.kubernetes.io/name: sluice-server\n", "  label:\n    app.kubernetes.io/name: sluice-server\n", StringComparison.Ordinal),
+        ]);
+        Assert.Equal(1, rc);
+        Assert.Matches(@"invalid .*Deployment/sluice-server: spec\.template\.spec\.containers\[0\]\.readinessProb: unknown field \(V1Container has no 'readinessProb'\)", output);
+        Assert.Matches(@"invalid .*PodDisruptionBudget/sluice-server: spec\.maxUnavailble: unknown field", output);
+        Assert.Matches(@"invalid .*HorizontalPodAutoscaler/sluice-server: spec\.behavior\.scaleDown\.stabilisationWindowSeconds: unknown field", output);
+        Assert.Matches(@"invalid .*Deployment/sluice-gateway: spec\.template\.spec\.terminationGracePeriod: unknown field \(V1PodSpec", output);
+        Assert.Matches(@"invalid .*: metadata\.label: unknown field \(V1ObjectMeta", output);
+    }
+
+    [SkippableFact]
+    public void Schemas_KServeAndInferencePoolManifestsBrokenAgainstTheirCrds_AreRejectedByPath()
+    {
+        string isvc = RepoFiles.Read("deploy/kserve/inference-service.yaml")
+            .Replace("minReplicas:", "minReplica:", StringComparison.Ordinal).Replace("storageUri:", "storageURI:", StringComparison.Ordinal);
+        string canary = RepoFiles.Read("deploy/kserve/inference-service-canary.yaml").Replace("canaryTrafficPercent: 10", "canaryTrafficPercent: 110", StringComparison.Ordinal);
+        string runtime = RepoFiles.Read("deploy/kserve/cluster-serving-runtime.yaml")
+            .Replace("supportedModelFormats:", "supportedModelFormat:", StringComparison.Ordinal).Replace("readinessProbe:", "readinessProb:", StringComparison.Ordinal);
+        string pool = RepoFiles.Read("deploy/inference-extension/inference-pool.yaml")
+            .Replace("    port:\n      number: 9002\n", "", StringComparison.Ordinal)
+            .Replace("    - number: 8000\n", "    - number: 8000\n    - number: 8000\n", StringComparison.Ordinal);
+        var (rc, output) = Validate([isvc, canary, runtime, pool]);
+        Assert.Equal(1, rc);
+        Assert.Matches(@"invalid .*InferenceService/qwen: spec\.predictor\.minReplica: unknown field; spec\.predictor\.model\.storageURI: unknown field", output);
+        Assert.Matches(@"invalid .*InferenceService/qwen: spec\.predictor\.canaryTrafficPercent: must be <= 100", output);
+        Assert.Matches(@"invalid .*ClusterServingRuntime/sluice: spec\.supportedModelFormat: unknown field; spec\.containers\[0\]\.readinessProb: unknown field", output);
+        Assert.Matches(@"invalid .*InferencePool/sluice: spec\.targetPorts: must NOT have duplicate items.*; spec\.endpointPickerRef: must have required property 'port'", output);
     }
 
     [SkippableFact]
@@ -113,6 +153,18 @@ public sealed class ManifestTests
     }
 
     [SkippableFact]
+    public void Selectors_EveryServicePdbAndServiceMonitor_SelectsTheirDeploymentsPods()
+    {
+        var sources = Manifests.Renderings.Concat(Manifests.HelmRenderings).ToList();
+        var problems = sources.SelectMany(r => DeployChecks.SelectorProblems(Manifests.Parse(r.Value), r.Key)).ToList();
+        Assert.Empty(problems);
+        // a PDB without a selector (policy/v1: it covers every pod of the namespace) is reported
+        var docs = Manifests.Parse(Manifests.Renderings["deploy/kubernetes/base/server"]);
+        Manifests.Map(docs.Single(d => Manifests.Kind(d) == "PodDisruptionBudget"), "spec")!.Children.Remove(new YamlScalarNode("selector"));
+        Assert.Equal(["k: PodDisruptionBudget/sluice-server has no selector (it would cover every pod of the namespace)"], DeployChecks.SelectorProblems(docs, "k"));
+    }
+
+    [SkippableFact]
     public async Task Probes_EveryProbePath_IsARouteARealServerAnswers_AndTheEndpointPickerGaugesExist()
     {
         var paths = Manifests.All().SelectMany(d => Manifests.Containers(d.Doc)).SelectMany(DeployChecks.ProbePaths).ToHashSet();
@@ -146,7 +198,7 @@ public sealed class ManifestTests
         return Enum.Parse<MetricsCompat>(Manifests.Scalar(settings, "metrics-compat") ?? "none", ignoreCase: true);
     }
 
-    private static (int Rc, string Output) Validate(IEnumerable<string> documents)
+    internal static (int Rc, string Output) Validate(IEnumerable<string> documents)
     {
         string node = Tools.Require("node", "Debian package nodejs");
         string dir = RepoFiles.PathOf("tests/deploy-validate");

@@ -15,10 +15,22 @@ internal static class Manifests
         "deploy/inference-extension/inference-pool.yaml", "deploy/inference-extension/httproute.yaml",
     ];
 
+    /// <summary>The Helm chart's renderings checked with everything else: default values, and a production values file.</summary>
+    public static readonly (string Name, string[] Args)[] HelmRenderingArgs =
+    [
+        ("helm: deploy/helm/sluice (default values)", []),
+        ("helm: deploy/helm/sluice (ci/production-values.yaml)", ["--namespace", "sluice", "-f", Helm.ProductionValues]),
+    ];
+
     private static readonly Lazy<IReadOnlyDictionary<string, string>> Rendered = new(RenderAll);
+    private static readonly Lazy<IReadOnlyDictionary<string, string>> HelmRendered =
+        new(() => HelmRenderingArgs.ToDictionary(h => h.Name, h => Helm.Template(h.Args)));
 
     /// <summary>`kubectl kustomize` of every kustomization, by folder.</summary>
     public static IReadOnlyDictionary<string, string> Renderings => Rendered.Value;
+
+    /// <summary>`helm template` of the chart, by <see cref="HelmRenderingArgs"/> name.</summary>
+    public static IReadOnlyDictionary<string, string> HelmRenderings => HelmRendered.Value;
 
     private static Dictionary<string, string> RenderAll()
     {
@@ -33,10 +45,10 @@ internal static class Manifests
         return result;
     }
 
-    /// <summary>Every document of every rendering and plain file, with where it came from.</summary>
+    /// <summary>Every document of every rendering (Kustomize and Helm) and plain file, with where it came from.</summary>
     public static IEnumerable<(string Source, YamlMappingNode Doc)> All()
     {
-        foreach (var (k, text) in Renderings)
+        foreach (var (k, text) in Renderings.Concat(HelmRenderings))
         {
             foreach (var doc in Parse(text))
             {

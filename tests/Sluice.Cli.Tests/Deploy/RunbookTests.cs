@@ -12,11 +12,17 @@ public sealed class RunbookTests
         "gateway.md", "keys-and-limits.md", "tls.md", "model-loading.md", "scheduling.md", "down.md",
     ];
 
+    /// <summary>The alerts of the server's and the gateway's rule files.</summary>
     private static HashSet<string> Alerts()
     {
-        var yaml = new YamlStream();
-        yaml.Load(new StringReader(RepoFiles.Read("deploy/prometheus/sluice-alerts.yml")));
-        return [.. yaml.Documents[0].AllNodes.OfType<YamlMappingNode>().Select(n => Manifests.Scalar(n, "alert")).OfType<string>()];
+        var alerts = new HashSet<string>();
+        foreach (var file in new[] { "deploy/prometheus/sluice-alerts.yml", "deploy/prometheus/sluice-gateway-alerts.yml" })
+        {
+            var yaml = new YamlStream();
+            yaml.Load(new StringReader(RepoFiles.Read(file)));
+            alerts.UnionWith(yaml.Documents[0].AllNodes.OfType<YamlMappingNode>().Select(n => Manifests.Scalar(n, "alert")).OfType<string>());
+        }
+        return alerts;
     }
 
     [Fact]
@@ -49,7 +55,7 @@ public sealed class RunbookTests
     {
         var surface = await LiveSurface.ReadAsync();
         string bad = """
-            Alert: **SluiceMadeUpAlert**. Check `sluice_requests_waiting` and `sluice_made_up_total`.
+            Alert: **SluiceMadeUpAlert**, **SluiceGatewayCircuitOpen**. Check `sluice_requests_waiting` and `sluice_made_up_total`.
             ```sh
             curl -s http://HOST:8000/health/ready
             curl -s http://HOST:8000/v1/nothing
@@ -63,7 +69,7 @@ public sealed class RunbookTests
         [
             "bad.md: metric sluice_made_up_total is not exported",
             "bad.md: endpoint /v1/nothing is no route of the server or gateway",
-            "bad.md: alert SluiceMadeUpAlert is not in deploy/prometheus/sluice-alerts.yml",
+            "bad.md: alert SluiceMadeUpAlert is in no rule file of deploy/prometheus",
             "bad.md: `sluice doctor` has no flag --verbose",
             "bad.md: command `sluice frobnicate` does not exist",
             "bad.md: --max-num-seq is no flag of any sluice command",
