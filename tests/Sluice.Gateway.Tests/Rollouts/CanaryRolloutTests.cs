@@ -64,6 +64,8 @@ public sealed class CanaryRolloutTests
         string metrics = await g.Client.GetStringAsync("/metrics");
         Assert.Contains("sluice_gateway_canary_gate_evaluations_total{model=\"demo\",gate=\"error_rate\",result=\"fail\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("sluice_gateway_canary_state{model=\"demo\",version=\"v2\"} 3", metrics, StringComparison.Ordinal);
+        // an automatic rollback counts as one for the SluiceGatewayCanaryRolledBack alert
+        Assert.Contains("sluice_gateway_traffic_changes_total{model=\"demo\",action=\"rollback\"} 1", metrics, StringComparison.Ordinal);
         // item 3 of the issue: the canary's failed attempts, timed per backend and reason
         Assert.Contains($"sluice_gateway_failed_attempt_duration_seconds_count{{model=\"demo\",backend=\"{canary.Url.Authority}\",reason=\"status_503\"}}", metrics, StringComparison.Ordinal);
         // once rolled back, the canary gets nothing
