@@ -28,6 +28,10 @@ public sealed class GatewayMetrics
         Itl = Registry.Add(new Histogram("sluice_gateway_inter_token_latency_seconds", "Streams: time between two token chunks sent to the client.", LatencyBuckets,
             "model", "version", "backend"));
         Reloads = Registry.Add(new Counter("sluice_gateway_config_reloads_total", "Configuration file reloads, by result (ok, rejected).", "result"));
+        StoreErrors = Registry.Add(new Counter("sluice_gateway_tenancy_store_errors_total",
+            "Calls to the tenancy database or Redis that failed, by store (database, redis) and what was done (closed: refused, open: served).", "store", "fail_mode"));
+        KeyRejections = Registry.Add(new Counter("sluice_gateway_key_rejections_total",
+            "Requests refused by virtual-key checks, by reason (missing, malformed, unknown, revoked, expired, model, rpm, parallel).", "reason"));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_circuit_state", "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation((int)b.Breaker.State, b.Id))));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_ready", "1 when the backend's last readiness check passed.",
@@ -50,4 +54,6 @@ public sealed class GatewayMetrics
     public Histogram Ttft { get; }
     public Histogram Itl { get; }
     public Counter Reloads { get; }
+    public Counter StoreErrors { get; }
+    public Counter KeyRejections { get; }
 }
