@@ -37,6 +37,7 @@ internal sealed class GatewayCommand
         {
             _config, _host, _port, _apiKeys, _apiKeyFile, _masterKey, _sslCert, _sslKey, _shutdownTimeout, _logLevel, _traceMax,
         };
+        cmd.Subcommands.Add(GatewayKeysCommand.Create());
         // synchronous on purpose: SIGTERM then belongs to the host, which drains
         cmd.SetAction(parse => RunAsync(parse, cmd).GetAwaiter().GetResult());
         return cmd;
@@ -111,6 +112,10 @@ internal sealed class GatewayCommand
             catch (GatewayConfigException ex)
             {
                 throw new CommandException(ex.Message, "see docs/gateway.md for the file's fields");
+            }
+            catch (Sluice.Gateway.Tenancy.Storage.TenancyStoreException ex)
+            {
+                throw new CommandException("tenancy.database: " + ex.Message, "see docs/tenancy.md");
             }
             await using (gateway)
             {

@@ -1,3 +1,4 @@
+using Sluice.Gateway.Tenancy;
 using YamlDotNet.RepresentationModel;
 
 namespace Sluice.Gateway.Configuration;
@@ -33,7 +34,19 @@ internal static class LiteLlmConfigReader
         {
             ReadSettings(new YamlFields(litellm, "litellm_settings"), settings, routerKeys: false);
         }
-        root.RejectUnknown("known in a LiteLLM file: model_list, router_settings, litellm_settings; set general_settings' master_key with --master-key");
+        string? masterKey = null;
+        TenancySettings? tenancy = null;
+        if (root.Get("general_settings") is { } general)
+        {
+            var g = new YamlFields(general, "general_settings");
+            masterKey = Environ(g, "master_key");
+            if (Environ(g, "database_url") is { } database)
+            {
+                tenancy = new TenancySettings { Database = database };
+            }
+            g.RejectUnknown("supported: master_key, database_url");
+        }
+        root.RejectUnknown("known in a LiteLLM file: model_list, router_settings, litellm_settings, general_settings");
         var models = deployments.GroupBy(d => d.Name, StringComparer.Ordinal).Select(g => new ModelConfig(g.Key, [.. g.Select(d => d.Deployment)],
             new Dictionary<string, int>(StringComparer.Ordinal) { ["default"] = 100 })
         {
@@ -55,7 +68,22 @@ internal static class LiteLlmConfigReader
             Retry = new RetrySettings { MaxAttempts = settings.MaxAttempts },
             Timeouts = settings.Timeouts,
             Breaker = settings.Breaker,
+            MasterKey = masterKey,
+            Tenancy = tenancy,
         };
+    }
+
+    /// <summary>A string field, or the environment variable it names as `os.environ/NAME` (unset: an error naming both).</summary>
+    private static string? Environ(YamlFields f, string key)
+    {
+        string? value = f.String(key);
+        if (value is not null && value.StartsWith("os.environ/", StringComparison.Ordinal))
+        {
+            string variable = value["os.environ/".Length..];
+            value = Environment.GetEnvironmentVariable(variable) is { Length: > 0 } set ? set
+                : throw YamlFields.Error(f.Child(key), $"names the environment variable {variable}, which is not set");
+        }
+        return value;
     }
 
     private static (string Name, DeploymentConfig Deployment) ReadEntry(YamlNode node, string path)
@@ -82,12 +110,7 @@ internal static class LiteLlmConfigReader
         // LiteLLM's api_base ends with /v1 (it appends /chat/completions); the gateway appends /v1/...
         string root = url.GetLeftPart(UriPartial.Path).TrimEnd('/');
         root = root.EndsWith("/v1", StringComparison.Ordinal) ? root[..^3] : root;
-        string? apiKey = p.String("api_key");
-        if (apiKey is not null && apiKey.StartsWith("os.environ/", StringComparison.Ordinal))
-        {
-            string variable = apiKey["os.environ/".Length..];
-            apiKey = Environment.GetEnvironmentVariable(variable) ?? throw YamlFields.Error(p.Child("api_key"), $"names the environment variable {variable}, which is not set");
-        }
+        string? apiKey = Environ(p, "api_key");
         int? rpm = p.Int("rpm", 1, 10_000_000);
         // LiteLLM's simple-shuffle weighs by weight, else by rpm: so does the gateway
         int weight = p.Int("weight", 1, 1000) ?? (rpm is { } r ? Math.Clamp(r, 1, 1000) : 1);

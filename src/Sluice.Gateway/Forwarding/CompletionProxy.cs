@@ -43,6 +43,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
     private async Task ForwardAsync(HttpContext context)
     {
         var (body, model) = await ReadAsync(context);
+        Tenancy.Auth.KeyAuthentication.RequireModel(context, model);
         var snapshot = router.Snapshot;
         if (!snapshot.Models.ContainsKey(model) || !router.Splits.TryGetValue(model, out var split))
         {

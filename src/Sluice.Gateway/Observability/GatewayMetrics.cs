@@ -58,6 +58,10 @@ public sealed class GatewayMetrics
                 TrafficChanges.Increment(change.Model, ActionOf(change));
             }
         };
+        StoreErrors = Registry.Add(new Counter("sluice_gateway_tenancy_store_errors_total",
+            "Calls to the tenancy database or Redis that failed, by store (database, redis) and what was done (closed: refused, open: served).", "store", "fail_mode"));
+        KeyRejections = Registry.Add(new Counter("sluice_gateway_key_rejections_total",
+            "Requests refused by virtual-key checks, by reason (missing, malformed, unknown, revoked, expired, model, rpm, parallel).", "reason"));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_circuit_state", "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation((int)b.Breaker.State, b.Id))));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_ready", "1 when the backend's last readiness check passed.",
@@ -128,4 +132,6 @@ public sealed class GatewayMetrics
         : change.Action.Contains("rolled back", StringComparison.Ordinal) ? "rollback"
         : change.Action.StartsWith("promoted", StringComparison.Ordinal) ? "promote"
         : "set";
+    public Counter StoreErrors { get; }
+    public Counter KeyRejections { get; }
 }

@@ -63,12 +63,28 @@ public sealed class LiteLlmConfigReaderTests
         Assert.Equal(TimeSpan.FromSeconds(45), c.Breaker.OpenFor);
     }
 
+    [Fact]
+    public void Parse_GeneralSettings_ReadsMasterKeyFromTheEnvironmentAndDatabaseUrl()
+    {
+        Environment.SetEnvironmentVariable("SLUICE_TEST_LITELLM_KEY", "sk-from-env");
+        Environment.SetEnvironmentVariable("SLUICE_TEST_LITELLM_MASTER", "sk-master-from-env");
+        string yaml = Valid.Replace("router_settings:",
+            "general_settings:\n  master_key: os.environ/SLUICE_TEST_LITELLM_MASTER\n  database_url: postgresql://llm:pw@db.internal:5432/litellm\nrouter_settings:", StringComparison.Ordinal);
+
+        var config = GatewayConfigReader.Parse(yaml);
+
+        Assert.Equal("sk-master-from-env", config.MasterKey);
+        Assert.Equal("postgresql://llm:pw@db.internal:5432/litellm", config.Tenancy!.Database);
+        Assert.Null(GatewayConfigReader.Parse(Valid).Tenancy);
+    }
+
     [Theory]
     [InlineData("routing_strategy: simple-shuffle", "routing_strategy: usage-based-routing-v2", "router_settings.routing_strategy: 'usage-based-routing-v2' is not supported")]
     [InlineData("  cooldown_time: 45", "  cooldown_time: 45\n  redis_host: localhost", "router_settings.redis_host: unknown field")]
     [InlineData("model: openai/llama-3.1-8b-128k", "model: azure/gpt-4o", "model_list[2].litellm_params.model: 'azure/gpt-4o': only OpenAI-compatible")]
     [InlineData("      rpm: 600", "      rpm: 600\n      tpm: 100000", "model_list[0].litellm_params.tpm: unknown field")]
-    [InlineData("router_settings:", "general_settings:\n  master_key: sk-1234\nrouter_settings:", "general_settings: unknown field")]
+    [InlineData("router_settings:", "general_settings:\n  master_key: sk-1234\n  store_model_in_db: true\nrouter_settings:", "general_settings.store_model_in_db: unknown field")]
+    [InlineData("router_settings:", "general_settings:\n  master_key: os.environ/SLUICE_TEST_UNSET_MASTER\nrouter_settings:", "general_settings.master_key: names the environment variable SLUICE_TEST_UNSET_MASTER, which is not set")]
     [InlineData("fallbacks: [{\"gpt-4o\": [\"gpt-4o-long\"]}]", "fallbacks: [{\"gpt-4o\": [\"gpt-5\"]}]", "must name other models of this file, not 'gpt-5'")]
     [InlineData("api_key: os.environ/SLUICE_TEST_LITELLM_KEY", "api_key: os.environ/SLUICE_TEST_UNSET_VARIABLE", "model_list[0].litellm_params.api_key: names the environment variable SLUICE_TEST_UNSET_VARIABLE, which is not set")]
     public void Parse_WhatTheGatewayCannotHonour_IsAnErrorNamingTheField(string from, string to, string error)

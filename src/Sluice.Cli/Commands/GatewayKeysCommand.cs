@@ -1,0 +1,204 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>
+/// `sluice gateway keys create|list|show|rotate|revoke`: virtual keys through a running gateway's admin API
+/// (docs/tenancy.md), with the master key from --master-key or SLUICE_MASTER_KEY. `--json` prints the gateway's answer.
+/// </summary>
+internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
+{
+    private readonly Option<string> _url = new("--url") { Description = "The gateway, e.g. http://127.0.0.1:4000", DefaultValueFactory = _ => "http://127.0.0.1:4000" };
+    private readonly Option<string?> _masterKey = new("--master-key") { Description = "The gateway's master key (or SLUICE_MASTER_KEY)" };
+    private readonly Option<bool> _json = new("--json") { Description = "Print the gateway's JSON answer" };
+
+    public static Command Create(HttpMessageHandler? handler = null) => new GatewayKeysCommand(handler).Build();
+
+    private Command Build()
+    {
+        var keys = new Command("keys", "Manage virtual keys on a running gateway (its admin API, behind the master key).");
+        keys.Subcommands.Add(CreateCommand());
+        keys.Subcommands.Add(Simple("list", "List the keys (never their secrets).", null, HttpMethod.Get, _ => "/admin/keys"));
+        var id = new Argument<string>("id") { Description = "The key's id (key_...)" };
+        keys.Subcommands.Add(Simple("show", "Show one key.", id, HttpMethod.Get, p => $"/admin/keys/{Uri.EscapeDataString(p.GetValue(id)!)}"));
+        keys.Subcommands.Add(Simple("revoke", "Revoke a key: every gateway refuses it within a second.", id, HttpMethod.Post,
+            p => $"/admin/keys/{Uri.EscapeDataString(p.GetValue(id)!)}/revoke"));
+        keys.Subcommands.Add(RotateCommand());
+        return keys;
+    }
+
+    private Command CreateCommand()
+    {
+        var alias = new Option<string?>("--alias") { Description = "A display name (key_alias)" };
+        var team = new Option<string?>("--team") { Description = "The owning team (team_id)" };
+        var user = new Option<string?>("--user") { Description = "The owner (user_id)" };
+        var models = new Option<string[]>("--model") { Description = "A model the key may call (repeatable; none: every model)" };
+        var rpm = new Option<long?>("--rpm") { Description = "Requests per minute, fleet-wide (rpm_limit)" };
+        var tpm = new Option<long?>("--tpm") { Description = "Tokens per minute, fleet-wide (tpm_limit)" };
+        var parallel = new Option<long?>("--max-parallel") { Description = "Requests in flight at once (max_parallel_requests)" };
+        var budget = new Option<decimal?>("--max-budget") { Description = "Budget in money per --budget-duration (0: nothing may be spent)" };
+        var period = new Option<string?>("--budget-duration") { Description = "Budget period: 1h, 1d, 30d, 1mo" };
+        var duration = new Option<string?>("--duration") { Description = "Expires after: 30s, 15m, 12h, 30d" };
+        var command = new Command("create", "Create a key; its secret is printed once.") { alias, team, user, models, rpm, tpm, parallel, budget, period, duration };
+        AddCommon(command);
+        command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
+        {
+            var body = new JsonObject();
+            void Set(string field, JsonNode? value)
+            {
+                if (value is not null)
+                {
+                    body[field] = value;
+                }
+            }
+            Set("key_alias", parse.GetValue(alias));
+            Set("team_id", parse.GetValue(team));
+            Set("user_id", parse.GetValue(user));
+            if (parse.GetValue(models) is { Length: > 0 } list)
+            {
+                body["models"] = new JsonArray([.. list.SelectMany(m => m.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(m => (JsonNode?)m)]);
+            }
+            Set("rpm_limit", parse.GetValue(rpm));
+            Set("tpm_limit", parse.GetValue(tpm));
+            Set("max_parallel_requests", parse.GetValue(parallel));
+            Set("max_budget", parse.GetValue(budget));
+            Set("budget_duration", parse.GetValue(period));
+            Set("duration", parse.GetValue(duration));
+            var answer = await CallAsync(parse, HttpMethod.Post, "/admin/keys", body, cancel);
+            Print(parse, answer, $"created {answer["id"]}\nsecret (shown once; store it now): {answer["key"]}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private Command RotateCommand()
+    {
+        var id = new Argument<string>("id") { Description = "The key's id (key_...)" };
+        var grace = new Option<string?>("--grace") { Description = "How long the old secret keeps working: 30s, 15m, 12h, 1d (default: stops at once)" };
+        var command = new Command("rotate", "Give a key a new secret, printed once.") { id, grace };
+        AddCommon(command);
+        command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
+        {
+            var body = new JsonObject();
+            if (parse.GetValue(grace) is { } g)
+            {
+                body["grace_period"] = g;
+            }
+            var answer = await CallAsync(parse, HttpMethod.Post, $"/admin/keys/{Uri.EscapeDataString(parse.GetValue(id)!)}/rotate", body, cancel);
+            string until = answer["previous_key_valid_until"] is { } u ? $"the old secret works until {u}" : "the old secret no longer works";
+            Print(parse, answer, $"rotated {answer["id"]}; {until}\nnew secret (shown once; store it now): {answer["key"]}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private Command Simple(string name, string description, Argument<string>? id, HttpMethod method, Func<ParseResult, string> path)
+    {
+        var command = new Command(name, description);
+        if (id is not null)
+        {
+            command.Arguments.Add(id);
+        }
+        AddCommon(command);
+        command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
+        {
+            var answer = await CallAsync(parse, method, path(parse), null, cancel);
+            Print(parse, answer, answer["keys"] is JsonArray keys ? Table(keys) : Describe(answer));
+            return 0;
+        }));
+        return command;
+    }
+
+    private void AddCommon(Command command)
+    {
+        command.Options.Add(_url);
+        command.Options.Add(_masterKey);
+        command.Options.Add(_json);
+    }
+
+    private void Print(ParseResult parse, JsonObject answer, string text) =>
+        parse.InvocationConfiguration.Output.WriteLine(parse.GetValue(_json) ? answer.ToJsonString() : text);
+
+    private async Task<JsonObject> CallAsync(ParseResult parse, HttpMethod method, string path, JsonObject? body, CancellationToken cancel)
+    {
+        string master = parse.GetValue(_masterKey) ?? (Environment.GetEnvironmentVariable("SLUICE_MASTER_KEY") is { Length: > 0 } fromEnvironment ? fromEnvironment : null)
+            ?? throw new CommandException("the master key is needed: give --master-key or set SLUICE_MASTER_KEY");
+        if (!Uri.TryCreate(parse.GetValue(_url), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            throw new CommandException($"--url '{parse.GetValue(_url)}' is not an http(s) URL");
+        }
+        using var client = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        client.BaseAddress = url;
+        client.Timeout = TimeSpan.FromSeconds(30);
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", master);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        }
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.SendAsync(request, cancel);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            throw new CommandException($"cannot reach the gateway at {url}: {e.Message}", "is it running, and is --url its address?");
+        }
+        using (response)
+        {
+            string text = await response.Content.ReadAsStringAsync(cancel);
+            JsonNode? json = null;
+            try
+            {
+                json = JsonNode.Parse(text);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
+            if (response.IsSuccessStatusCode && json is JsonObject ok)
+            {
+                return ok;
+            }
+            string message = json?["error"]?["message"]?.GetValue<string>() ?? text;
+            throw response.StatusCode switch
+            {
+                HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized => new CommandException($"the gateway refused the master key ({(int)response.StatusCode}): {message}",
+                    "check --master-key / SLUICE_MASTER_KEY against the gateway's --master-key"),
+                _ when !response.IsSuccessStatusCode => new CommandException($"the gateway answered {(int)response.StatusCode}: {message}"),
+                _ => new CommandException($"the gateway's answer is not a JSON object: {text}"),
+            };
+        }
+    }
+
+    private static string Table(JsonArray keys)
+    {
+        var lines = new List<string> { "ID                    ALIAS            TEAM             MODELS           RPM      STATE" };
+        foreach (var key in keys.OfType<JsonObject>())
+        {
+            string models = key["models"] is JsonArray { Count: > 0 } m ? string.Join(",", m.Select(x => (string?)x)) : "*";
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{key["id"],-21} {Text(key["key_alias"]),-16} {Text(key["team_id"]),-16} {models,-16} {Text(key["rpm_limit"]),-8} {State(key)}"));
+        }
+        return string.Join('\n', lines);
+    }
+
+    private static string Describe(JsonObject key) =>
+        string.Join('\n', key.Where(kv => kv.Key != "key").Select(kv => $"{kv.Key}: {Text(kv.Value)}"));
+
+    private static string State(JsonObject key) => key["revoked_at"] is not null ? "revoked"
+        : key["expires"] is { } e && DateTimeOffset.Parse((string)e!, CultureInfo.InvariantCulture) <= DateTimeOffset.UtcNow ? "expired"
+        : "active";
+
+    private static string Text(JsonNode? node) => node switch
+    {
+        null => "-",
+        JsonValue v when v.TryGetValue(out string? s) => s,
+        _ => node.ToJsonString(),
+    };
+}
