@@ -11,6 +11,7 @@ using Sluice.Gateway.Health;
 using Sluice.Gateway.Management;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
+using Sluice.Gateway.Tenancy.Spend;
 using Sluice.Hosting;
 using Sluice.Hosting.Auth;
 using Sluice.Hosting.Lifetime;
@@ -59,6 +60,10 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         s.AddSingleton<GatewayMetrics>();
         s.AddSingleton<GatewayDrain>();
         s.AddSingleton<IDrainTarget>(sp => sp.GetRequiredService<GatewayDrain>());
+        s.AddSingleton(sp => new UsageRecorder(sp.GetRequiredService<GatewayMetrics>(), hosting.Time, sp.GetRequiredService<ILogger<UsageRecorder>>()));
+        s.AddSingleton<SpendService>();
+        s.AddHostedService(sp => sp.GetRequiredService<SpendService>());
+        s.AddSingleton<SpendEndpoints>();
         s.AddSingleton<BackendInvoker>();
         s.AddSingleton<CompletionProxy>();
         s.AddSingleton<ModelsEndpoint>();
@@ -94,6 +99,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         app.MapGet("/health/ready", () => drain.Draining ? Results.Text("draining", statusCode: 503) : Results.Text("ok"));
         app.MapGet("/health", () => drain.Draining ? Results.Text("draining", statusCode: 503) : Results.Text("ok"));
         app.Services.GetRequiredService<AdminEndpoints>().Map(app);
+        app.Services.GetRequiredService<SpendEndpoints>().Map(app);
         return new SluiceGateway(app);
     }
 

@@ -28,6 +28,10 @@ internal sealed partial class ConfigWatcher(Router router, GatewayOptions option
             try
             {
                 var config = GatewayConfigReader.ReadFile(options.ConfigPath);
+                if (config.Tenancy != router.Snapshot.Config.Tenancy)
+                {
+                    throw new GatewayConfigException($"{options.ConfigPath}: tenancy: changed; its store and spend settings are read at start only (restart the gateway to change them)");
+                }
                 router.Apply(config, "file", "file:" + options.ConfigPath);
                 _watch.Accept(stamp);
                 _rejected = null;

@@ -9,6 +9,9 @@ public sealed record GatewayConfig
     public TimeoutSettings Timeouts { get; init; } = new();
     public HealthSettings Health { get; init; } = new();
     public BreakerSettings Breaker { get; init; } = new();
+
+    /// <summary>tenancy: the store and what tenancy records; null: no tenancy (no spend is recorded).</summary>
+    public TenancySettings? Tenancy { get; init; }
 }
 
 /// <summary>A public model name and the deployments that serve it; <see cref="Traffic"/> splits requests across versions (percent).</summary>
@@ -57,6 +60,10 @@ public sealed record DeploymentConfig(Uri Url, string BackendModel, string Versi
 
     /// <summary>rpm: requests per minute this replica may be sent (a fixed one-minute window); null: no limit.</summary>
     public int? Rpm { get; init; }
+
+    /// <summary>input_cost_per_token / output_cost_per_token (LiteLLM's names) in pico-units (10^-12) of the currency
+    /// per token, exact; null: not priced.</summary>
+    public Tenancy.Spend.Price? Price { get; init; }
 }
 
 /// <summary>routing: how replicas of one version are picked.</summary>

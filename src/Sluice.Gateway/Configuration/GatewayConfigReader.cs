@@ -70,8 +70,10 @@ public static class GatewayConfigReader
             Timeouts = ReadTimeouts(root),
             Health = ReadHealth(root),
             Breaker = ReadBreaker(root),
+            Tenancy = TenancyConfigReader.Read(root),
         };
-        root.RejectUnknown("known: models, routing, retry, timeouts, health, breaker");
+        root.RejectUnknown("known: models, routing, retry, timeouts, health, breaker, tenancy");
+        TenancyConfigReader.CheckPrices(config, "models");
         return config;
     }
 
@@ -204,8 +206,10 @@ public static class GatewayConfigReader
         };
         string? pool = f.String("pool");
         int? rpm = f.Int("rpm", 1, 10_000_000);
-        f.RejectUnknown("known: url, model, version, weight, kind, api_key, prefill, rpm, pool");
-        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey) { Prefill = prefill, Rpm = rpm, Pool = pool };
+        var price = TenancyConfigReader.ReadPrice(f);
+        f.RejectUnknown("known: url, model, version, weight, kind, api_key, prefill, rpm, pool, input_cost_per_token, output_cost_per_token");
+        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey)
+        { Prefill = prefill, Rpm = rpm, Pool = pool, Price = price };
     }
 
     private static RoutingSettings ReadRouting(YamlFields root)

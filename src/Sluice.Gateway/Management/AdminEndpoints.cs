@@ -58,7 +58,8 @@ internal sealed class AdminEndpoints(Router router, GatewayOptions options)
         await context.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(result, type));
     }
 
-    private string Authorize(HttpContext context)
+    /// <summary>The caller presented the master key (else 403); returns the actor id for history.</summary>
+    public string Authorize(HttpContext context)
     {
         if (options.MasterKey is not { } master)
         {

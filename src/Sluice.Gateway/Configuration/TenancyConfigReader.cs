@@ -1,0 +1,78 @@
+using Sluice.Gateway.Tenancy.Spend;
+
+namespace Sluice.Gateway.Configuration;
+
+/// <summary>The <c>tenancy:</c> section and the per-deployment prices it needs.</summary>
+internal static class TenancyConfigReader
+{
+    public static TenancySettings? Read(YamlFields root)
+    {
+        if (root.Get("tenancy") is not { } node)
+        {
+            return null;
+        }
+        var f = new YamlFields(node, "tenancy");
+        var settings = new TenancySettings { Database = f.String("database"), Spend = ReadSpend(f) };
+        f.RejectUnknown("known: database, spend");
+        return settings;
+    }
+
+    private static SpendSettings ReadSpend(YamlFields tenancy)
+    {
+        var defaults = new SpendSettings();
+        if (tenancy.Get("spend") is not { } node)
+        {
+            return defaults;
+        }
+        var f = new YamlFields(node, tenancy.Child("spend"));
+        var settings = new SpendSettings
+        {
+            Enabled = f.String("enabled") switch
+            {
+                null or "true" => true,
+                "false" => false,
+                var other => throw YamlFields.Error(f.Child("enabled"), $"must be true or false, not '{other}'"),
+            },
+            MaxBatch = f.Int("max_batch", 1, 100_000) ?? defaults.MaxBatch,
+        };
+        f.RejectUnknown("known: enabled, max_batch");
+        return settings;
+    }
+
+    /// <summary>input_cost_per_token and output_cost_per_token of one mapping (a deployment, litellm_params or model_info); null when neither is there.</summary>
+    public static Price? ReadPrice(YamlFields f)
+    {
+        string? input = f.String("input_cost_per_token"), output = f.String("output_cost_per_token");
+        if (input is null && output is null)
+        {
+            return null;
+        }
+        if (input is null || output is null)
+        {
+            string missing = input is null ? "input_cost_per_token" : "output_cost_per_token";
+            throw YamlFields.Error(f.Child(missing), "is required with the other price (0 for a free side)");
+        }
+        return new Price(Pico(f, "input_cost_per_token", input), Pico(f, "output_cost_per_token", output));
+    }
+
+    private static long Pico(YamlFields f, string key, string text) =>
+        Price.ParsePico(text, out string? problem) ?? throw YamlFields.Error(f.Child(key), problem!);
+
+    /// <summary>With spend on, every deployment of every model has a price: a model without one is an error naming it, never $0.</summary>
+    public static void CheckPrices(GatewayConfig config, string path)
+    {
+        if (config.Tenancy is not { Spend.Enabled: true })
+        {
+            return;
+        }
+        foreach (var model in config.Models)
+        {
+            var unpriced = model.Deployments.FirstOrDefault(d => d.Price is null);
+            if (unpriced is not null)
+            {
+                throw YamlFields.Error(path, $"model '{model.Name}' has no price for its deployment {unpriced.BackendId}: tenancy.spend is on, so each deployment needs "
+                    + "input_cost_per_token and output_cost_per_token (0 for a free model; a missing price is never billed as $0)");
+            }
+        }
+    }
+}
