@@ -32,6 +32,7 @@ internal sealed class GatewayCommand
         {
             _config, _host, _port, _apiKeys, _apiKeyFile, _masterKey, _sslCert, _sslKey, _shutdownTimeout, _logLevel,
         };
+        cmd.Subcommands.Add(GatewaySpendCommand.Create());
         // synchronous on purpose: SIGTERM then belongs to the host, which drains
         cmd.SetAction(parse => RunAsync(parse).GetAwaiter().GetResult());
         return cmd;
