@@ -11,6 +11,7 @@ using Sluice.Gateway.Health;
 using Sluice.Gateway.Management;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
+using Sluice.Gateway.Tenancy;
 using Sluice.Gateway.Tenancy.Spend;
 using Sluice.Hosting;
 using Sluice.Hosting.Auth;
@@ -48,12 +49,18 @@ public sealed partial class SluiceGateway : IAsyncDisposable
     public static SluiceGateway Create(GatewayOptions options, Action<ILoggingBuilder>? logging = null)
     {
         var config = GatewayConfigReader.ReadFile(options.ConfigPath);
+        options = options with { MasterKey = options.MasterKey ?? config.MasterKey };
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "sluice-gateway" });
         builder.Logging.UseSluiceLogging(options.LogLevel, logging);
         var s = builder.Services;
         var hosting = options.Hosting;
-        s.AddSingleton<IApiKeyStore>(sp => new GatewayKeyStore(new FileApiKeyStore(hosting.ApiKeys, hosting.ApiKeyFile, hosting.ApiKeyGracePeriod,
-            hosting.Time, sp.GetRequiredService<ILogger<FileApiKeyStore>>()), options.MasterKey));
+        s.AddSingleton(sp => new FileApiKeyStore(hosting.ApiKeys, hosting.ApiKeyFile, hosting.ApiKeyGracePeriod, hosting.Time,
+            sp.GetRequiredService<ILogger<FileApiKeyStore>>()));
+        s.AddSingleton<IApiKeyStore>(sp => new GatewayKeyStore(sp.GetRequiredService<FileApiKeyStore>(), options.MasterKey, config.Tenancy is not null));
+        if (config.Tenancy is { } tenancy)
+        {
+            s.AddTenancy(tenancy, Path.GetDirectoryName(Path.GetFullPath(options.ConfigPath))!);
+        }
         s.AddSluiceHosting(hosting);
         s.AddSingleton(options);
         s.AddSingleton(sp => new Router(hosting.Time));
@@ -62,12 +69,15 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         s.AddSingleton<IDrainTarget>(sp => sp.GetRequiredService<GatewayDrain>());
         s.AddSingleton(sp => new UsageRecorder(sp.GetRequiredService<GatewayMetrics>(), hosting.Time, sp.GetRequiredService<ILogger<UsageRecorder>>()));
         s.AddSingleton<SpendService>();
+        s.AddSingleton<BudgetGuard>();
+        s.AddSingleton<Sluice.Gateway.Tenancy.ISpendReader, KeySpendReader>();
         s.AddHostedService(sp => sp.GetRequiredService<SpendService>());
         s.AddSingleton<SpendEndpoints>();
         s.AddSingleton<BackendInvoker>();
         s.AddSingleton<CompletionProxy>();
         s.AddSingleton<ModelsEndpoint>();
         s.AddSingleton<AdminEndpoints>();
+        s.AddSingleton<KeyEndpoints>();
         s.AddSingleton<ConfigWatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<ConfigWatcher>());
         s.AddSingleton<ActiveHealthChecker>();
@@ -81,9 +91,14 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         router.Changed += change => LogChange(log, change.Source, change.Actor, change.Model ?? "-", change.Action,
             Describe(change.Before), Describe(change.After), change.Detail);
         router.Apply(config, "file", "file:" + options.ConfigPath);
+        app.Services.GetRequiredService<ConfigWatcher>().Started = (config.Tenancy, config.MasterKey);
 
         StampAddedLatency(app, hosting.Time);
         app.UseSluiceHosting();
+        if (config.Tenancy is not null)
+        {
+            app.UseTenancy();
+        }
         var proxy = app.Services.GetRequiredService<CompletionProxy>();
         app.MapPost("/v1/completions", proxy.HandleAsync);
         app.MapPost("/v1/chat/completions", proxy.HandleAsync);
@@ -99,6 +114,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         app.MapGet("/health/ready", () => drain.Draining ? Results.Text("draining", statusCode: 503) : Results.Text("ok"));
         app.MapGet("/health", () => drain.Draining ? Results.Text("draining", statusCode: 503) : Results.Text("ok"));
         app.Services.GetRequiredService<AdminEndpoints>().Map(app);
+        app.Services.GetRequiredService<KeyEndpoints>().Map(app);
         app.Services.GetRequiredService<SpendEndpoints>().Map(app);
         return new SluiceGateway(app);
     }

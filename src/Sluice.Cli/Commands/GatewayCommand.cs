@@ -86,6 +86,10 @@ internal sealed class GatewayCommand
             {
                 throw new CommandException(ex.Message, "see docs/gateway.md for the file's fields");
             }
+            catch (Sluice.Gateway.Tenancy.Storage.TenancyStoreException ex)
+            {
+                throw new CommandException("tenancy.database: " + ex.Message, "see docs/tenancy.md");
+            }
             await using (gateway)
             {
                 await gateway.StartAsync();

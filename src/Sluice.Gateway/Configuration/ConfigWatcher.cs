@@ -13,6 +13,9 @@ namespace Sluice.Gateway.Configuration;
 /// </summary>
 internal sealed partial class ConfigWatcher(Router router, GatewayOptions options, GatewayMetrics metrics, ILogger<ConfigWatcher> log) : BackgroundService
 {
+    /// <summary>The tenancy and master key the gateway started with: a reload cannot change them (a restart can).</summary>
+    public (Tenancy.TenancySettings? Tenancy, string? MasterKey) Started { get; set; }
+
     private readonly FileWatch _watch = new([options.ConfigPath], options.Hosting.Time, TimeSpan.Zero);
     private FileStamp? _rejected;
 
@@ -28,9 +31,9 @@ internal sealed partial class ConfigWatcher(Router router, GatewayOptions option
             try
             {
                 var config = GatewayConfigReader.ReadFile(options.ConfigPath);
-                if (config.Tenancy != router.Snapshot.Config.Tenancy)
+                if (config.Tenancy != Started.Tenancy || config.MasterKey != Started.MasterKey)
                 {
-                    throw new GatewayConfigException($"{options.ConfigPath}: tenancy: changed; its store and spend settings are read at start only (restart the gateway to change them)");
+                    throw new GatewayConfigException($"{options.ConfigPath}: the tenancy section (or general_settings' master_key or database_url) changed: restart the gateway to apply it");
                 }
                 router.Apply(config, "file", "file:" + options.ConfigPath);
                 _watch.Accept(stamp);

@@ -1,3 +1,5 @@
+using Sluice.Gateway.Tenancy;
+
 namespace Sluice.Gateway.Configuration;
 
 /// <summary>A gateway configuration file, validated (<see cref="GatewayConfigReader"/>). Immutable: a reload builds a new one.</summary>
@@ -10,8 +12,11 @@ public sealed record GatewayConfig
     public HealthSettings Health { get; init; } = new();
     public BreakerSettings Breaker { get; init; } = new();
 
-    /// <summary>tenancy: the store and what tenancy records; null: no tenancy (no spend is recorded).</summary>
+    /// <summary>tenancy: virtual keys, their store and limits; null: off (the hosting layer's keys only).</summary>
     public TenancySettings? Tenancy { get; init; }
+
+    /// <summary>The admin key from the file (a LiteLLM config's general_settings.master_key); --master-key wins.</summary>
+    public string? MasterKey { get; init; }
 }
 
 /// <summary>A public model name and the deployments that serve it; <see cref="Traffic"/> splits requests across versions (percent).</summary>

@@ -1,3 +1,4 @@
+using Sluice.Gateway.Tenancy;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -70,7 +71,7 @@ public static class GatewayConfigReader
             Timeouts = ReadTimeouts(root),
             Health = ReadHealth(root),
             Breaker = ReadBreaker(root),
-            Tenancy = TenancyConfigReader.Read(root),
+            Tenancy = ReadTenancy(root),
         };
         root.RejectUnknown("known: models, routing, retry, timeouts, health, breaker, tenancy");
         TenancyConfigReader.CheckPrices(config, "models");
@@ -298,6 +299,34 @@ public static class GatewayConfigReader
             Timeout = f.Duration("timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)) ?? defaults.Timeout,
         };
         f.RejectUnknown("known: interval, timeout");
+        return settings;
+    }
+
+    private static TenancySettings? ReadTenancy(YamlFields root)
+    {
+        if (root.Get("tenancy") is not { } node)
+        {
+            return null;
+        }
+        var defaults = new TenancySettings();
+        if (node is YamlScalarNode { Value: null or "" or "~" })
+        {
+            return defaults;
+        }
+        var f = new YamlFields(node, "tenancy");
+        var settings = new TenancySettings
+        {
+            Database = f.String("database") ?? defaults.Database,
+            Redis = f.String("redis"),
+            Spend = TenancyConfigReader.ReadSpend(f),
+            FailMode = f.String("fail_mode") switch
+            {
+                null or "closed" => FailMode.Closed,
+                "open" => FailMode.Open,
+                var other => throw YamlFields.Error(f.Child("fail_mode"), $"must be closed or open, not '{other}'"),
+            },
+        };
+        f.RejectUnknown("known: database, redis, fail_mode, spend");
         return settings;
     }
 

@@ -1,3 +1,4 @@
+using Sluice.Gateway.Tenancy;
 using Sluice.Gateway.Tenancy.Spend;
 
 namespace Sluice.Gateway.Configuration;
@@ -5,19 +6,8 @@ namespace Sluice.Gateway.Configuration;
 /// <summary>The <c>tenancy:</c> section and the per-deployment prices it needs.</summary>
 internal static class TenancyConfigReader
 {
-    public static TenancySettings? Read(YamlFields root)
-    {
-        if (root.Get("tenancy") is not { } node)
-        {
-            return null;
-        }
-        var f = new YamlFields(node, "tenancy");
-        var settings = new TenancySettings { Database = f.String("database"), Spend = ReadSpend(f) };
-        f.RejectUnknown("known: database, spend");
-        return settings;
-    }
-
-    private static SpendSettings ReadSpend(YamlFields tenancy)
+    /// <summary>tenancy.spend (the rest of tenancy: is read by <see cref="GatewayConfigReader"/>).</summary>
+    public static SpendSettings ReadSpend(YamlFields tenancy)
     {
         var defaults = new SpendSettings();
         if (tenancy.Get("spend") is not { } node)

@@ -20,7 +20,7 @@ namespace Sluice.Gateway.Forwarding;
 /// retry.max_attempts; the answer (an SSE stream too) is then copied as it arrives, flushed chunk by chunk.
 /// </summary>
 internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendInvoker invoker, Router router, GatewayMetrics metrics,
-    GatewayDrain drain, UsageRecorder recorder, SluiceHostingOptions hosting, ILogger<CompletionProxy> log)
+    GatewayDrain drain, UsageRecorder recorder, BudgetGuard budgets, SluiceHostingOptions hosting, ILogger<CompletionProxy> log)
 {
     private TimeProvider Time => hosting.Time;
 
@@ -54,6 +54,10 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 }
                 await recorder.RecordAsync(context);
             }
+            if (usage.Reservation is { } reservation)
+            {
+                await reservation.DisposeAsync(); // after the row: the key's spend never lacks both
+            }
             drain.Exit();
         }
     }
@@ -61,12 +65,21 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
     private async Task ForwardAsync(HttpContext context)
     {
         var (body, model) = await ReadAsync(context);
+        Tenancy.Auth.KeyAuthentication.RequireModel(context, model);
         var usage = context.Features.Get<RequestUsage>()!;
         usage.Model = model;
         var snapshot = router.Snapshot;
         if (!snapshot.Models.ContainsKey(model) || !router.Splits.TryGetValue(model, out var split))
         {
             throw ApiException.ModelNotFound(model);
+        }
+        if (context.Features.Get<Tenancy.VirtualKey>() is { } key)
+        {
+            // the worst case: the prompt (estimated) and max_tokens at the model's highest price
+            var prices = snapshot.Models[model].Config.Deployments.Select(d => d.Price ?? default).ToList();
+            var worst = new Price(prices.Max(p => p.InputPico), prices.Max(p => p.OutputPico));
+            long maxTokens = Usage.Long(body["max_completion_tokens"]) ?? Usage.Long(body["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
+            usage.Reservation = await budgets.ReserveAsync(key, RequestShape.PromptTokens(body), maxTokens, worst, context.RequestAborted);
         }
         if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
         {

@@ -30,6 +30,10 @@ public sealed class GatewayMetrics
         Itl = Registry.Add(new Histogram("sluice_gateway_inter_token_latency_seconds", "Streams: time between two token chunks sent to the client.", LatencyBuckets,
             "model", "version", "backend"));
         Reloads = Registry.Add(new Counter("sluice_gateway_config_reloads_total", "Configuration file reloads, by result (ok, rejected).", "result"));
+        StoreErrors = Registry.Add(new Counter("sluice_gateway_tenancy_store_errors_total",
+            "Calls to the tenancy database or Redis that failed, by store (database, redis) and what was done (closed: refused, open: served).", "store", "fail_mode"));
+        KeyRejections = Registry.Add(new Counter("sluice_gateway_key_rejections_total",
+            "Requests refused by virtual-key checks, by reason (missing, malformed, unknown, revoked, expired, model, rpm, parallel).", "reason"));
         Tokens = Registry.Add(new Counter("sluice_gateway_tokens_total", "Tokens billed, by model, team (empty without a key or team) and kind (prompt, completion).",
             "model", "team", "kind"));
         Registry.Add(new ObservedMetric("sluice_gateway_spend_total", "Spend in the prices' currency, by model and team (empty without a key or team); per key: GET /admin/spend.",
@@ -57,6 +61,8 @@ public sealed class GatewayMetrics
     public Histogram Ttft { get; }
     public Histogram Itl { get; }
     public Counter Reloads { get; }
+    public Counter StoreErrors { get; }
+    public Counter KeyRejections { get; }
     public Counter Tokens { get; }
     public Counter SpendWrites { get; }
 

@@ -4,13 +4,14 @@ using Sluice.OpenAi;
 
 namespace Sluice.Gateway.Routing;
 
-/// <summary>GET /v1/models: the public model names of the configuration in service (max_model_len 0: the gateway does not know it).</summary>
+/// <summary>GET /v1/models: the public model names of the configuration in service, those the caller's virtual key may call (max_model_len 0: the gateway does not know it).</summary>
 internal sealed class ModelsEndpoint(Router router, TimeProvider time)
 {
     public async Task HandleAsync(HttpContext context)
     {
         long created = time.GetUtcNow().ToUnixTimeSeconds();
-        var list = new ModelList([.. router.Snapshot.Models.Keys.Order(StringComparer.Ordinal).Select(name => new ModelCard(name, created, "sluice-gateway", name, MaxModelLen: 0))]);
+        var key = context.Features.Get<Tenancy.VirtualKey>(); // a virtual key sees only the models it may call
+        var list = new ModelList([.. router.Snapshot.Models.Keys.Where(name => key is null || key.Allows(name)).Order(StringComparer.Ordinal).Select(name => new ModelCard(name, created, "sluice-gateway", name, MaxModelLen: 0))]);
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(list, OpenAiJson.Web.ModelList));
     }

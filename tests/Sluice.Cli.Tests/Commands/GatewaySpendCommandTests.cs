@@ -34,6 +34,7 @@ public sealed class GatewaySpendCommandTests
             // one request no backend answers: a row with its status and no tokens
             using (var client = new HttpClient { BaseAddress = gateway.Addresses[0] })
             {
+                client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Master);
                 await client.PostAsync("/v1/completions", new StringContent("""{"model": "m", "prompt": "x"}""", System.Text.Encoding.UTF8, "application/json"));
             }
             var (rc, output, error) = await RunAsync("gateway", "spend", "--url", url, "--master-key", Master, "--group-by", "model");

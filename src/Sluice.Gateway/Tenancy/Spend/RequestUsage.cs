@@ -29,6 +29,9 @@ public sealed class RequestUsage(string requestId, DateTimeOffset start)
     /// <summary>Fills in the tokens of an unfinished stream from what was delivered (set by the stream relay).</summary>
     public Func<Task>? CountDelivered { get; set; }
 
+    /// <summary>The request's budget reservation: released once its row has committed.</summary>
+    public IAsyncDisposable? Reservation { get; set; }
+
     /// <summary>Set once the row is handed to the writer: a request is recorded once.</summary>
     public bool Recorded { get; set; }
 }

@@ -14,7 +14,7 @@ namespace Sluice.Gateway.Tenancy.Spend;
 /// LiteLLM's <c>GET /spend/logs</c> (rows by <c>request_id</c> and/or <c>api_key</c> — the key id, never a secret — with
 /// LiteLLM's field names). Money is given exactly, as decimal JSON numbers. With spend off both answer 409 saying so.
 /// </summary>
-internal sealed class SpendEndpoints(AdminEndpoints admin, SpendService spend)
+internal sealed class SpendEndpoints(GatewayOptions options, SpendService spend)
 {
     private const int MaxRows = 1000;
 
@@ -26,7 +26,7 @@ internal sealed class SpendEndpoints(AdminEndpoints admin, SpendService spend)
 
     private async Task SumAsync(HttpContext context)
     {
-        admin.Authorize(context);
+        AdminEndpoints.Authorize(context, options);
         var store = Store();
         var query = context.Request.Query;
         string groupBy = query["group_by"].ToString() is { Length: > 0 } g ? g : "model";
@@ -65,7 +65,7 @@ internal sealed class SpendEndpoints(AdminEndpoints admin, SpendService spend)
 
     private async Task LogsAsync(HttpContext context)
     {
-        admin.Authorize(context);
+        AdminEndpoints.Authorize(context, options);
         var store = Store();
         var query = context.Request.Query;
         string? requestId = query["request_id"].ToString() is { Length: > 0 } r ? r : null;

@@ -1,6 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Sluice.Gateway.Configuration;
 using Sluice.Gateway.Forwarding;
 using Sluice.Gateway.Routing;
 using Sluice.Gateway.Tenancy.Storage;
@@ -8,33 +8,27 @@ using Sluice.Gateway.Tenancy.Storage;
 namespace Sluice.Gateway.Tenancy.Spend;
 
 /// <summary>
-/// Opens the tenancy database and migrates the spend tables at start (a store that cannot be opened fails the start,
+/// Migrates the spend tables in the tenancy database at start (a store that cannot be reached fails the start,
 /// naming it), runs the group-commit writer, and on stop, once the drain let in-flight requests finish, writes what is
 /// still queued before the process exits.
 /// </summary>
-public sealed partial class SpendService(Router router, UsageRecorder recorder, GatewayDrain drain, GatewayOptions options, ILoggerFactory logs) : IHostedService
+public sealed partial class SpendService(Router router, UsageRecorder recorder, GatewayDrain drain, GatewayOptions options, IServiceProvider services,
+    ILoggerFactory logs) : IHostedService
 {
-    private TenancyDatabase? _database;
-
     public SpendStore? Store { get; private set; }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (router.Snapshot.Config.Tenancy is not { Spend.Enabled: true } tenancy)
+        if (router.Snapshot.Config.Tenancy is not { Spend.Enabled: true } tenancy || services.GetService<TenancyDatabase>() is not { } database)
         {
             return;
         }
-        _database = TenancyDatabase.Open(DatabaseLocation(tenancy, options.ConfigPath));
-        Store = new SpendStore(_database);
+        Store = new SpendStore(database);
         await Store.MigrateAsync(cancellationToken);
         var log = logs.CreateLogger<SpendService>();
         recorder.Writer = new SpendWriter(Store, tenancy.Spend.MaxBatch, log);
-        LogOpened(log, _database.Description);
+        LogOpened(log, database.Description);
     }
-
-    /// <summary>tenancy.database, or gateway.db beside the config file.</summary>
-    public static string DatabaseLocation(TenancySettings tenancy, string configPath) =>
-        tenancy.Database ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(configPath)) ?? ".", "gateway.db");
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -42,10 +36,6 @@ public sealed partial class SpendService(Router router, UsageRecorder recorder, 
         {
             await drain.WaitForIdleAsync(options.Hosting.ShutdownTimeout);
             await writer.DisposeAsync();
-        }
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
         }
     }
 

@@ -107,6 +107,17 @@ public sealed class SpendStore(TenancyDatabase database)
         return groups;
     }
 
+    /// <summary>A key's spend (pico-units) and tokens (prompt + completion) in rows that started at or after <paramref name="from"/>.</summary>
+    public async Task<(long SpendPico, long Tokens)> KeyTotalsAsync(string keyId, DateTimeOffset from, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var command = TenancyDatabase.Command(connection, null,
+            "SELECT COALESCE(SUM(spend_pico), 0), COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM spend_log WHERE key_id = @key_id AND start_ms >= @from",
+            ("key_id", keyId), ("from", from.ToUnixTimeMilliseconds()));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (Long(reader, 0), Long(reader, 1)) : (0, 0);
+    }
+
     private static (string Where, (string, object?)[] Parameters) Filter(string? requestId, string? keyId, DateTimeOffset? from, DateTimeOffset? to)
     {
         var clauses = new List<string>();

@@ -50,6 +50,8 @@ public abstract class SpendBehaviour : IAsyncLifetime
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = Requests.Json(json) };
         request.Headers.Add("X-Request-Id", requestId);
+        // the master key: tenancy is on, so a request needs a key; the master key's requests carry no virtual key
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestGateway.MasterKey);
         return await g.Client.SendAsync(request, option);
     }
 
@@ -200,10 +202,62 @@ public abstract class SpendBehaviour : IAsyncLifetime
         Assert.Contains("group_by", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Forbidden, (await g.Client.GetAsync("/admin/spend")).StatusCode);
 
-        string metrics = await g.Client.GetStringAsync("/metrics");
+        string metrics = await g.Admin.GetStringAsync("/metrics");
         Assert.Contains("sluice_gateway_tokens_total{model=\"m\",team=\"\",kind=\"completion\"} 8", metrics, StringComparison.Ordinal);
         Assert.Contains("sluice_gateway_spend_writes_total{result=\"ok\"} 4", metrics, StringComparison.Ordinal);
         string spend = metrics.Split('\n').Single(l => l.StartsWith("sluice_gateway_spend_total{model=\"m\",team=\"\"} ", StringComparison.Ordinal));
         Assert.Equal((double)expected, double.Parse(spend.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture), 1e-12);
+    }
+
+    private static async Task<(int Status, string Body)> WithKeyAsync(TestGateway g, string secret)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = Requests.Json("""{"model": "m", "prompt": "x", "max_tokens": 1}""") };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", secret);
+        using var response = await g.Client.SendAsync(request);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [SkippableFact]
+    public async Task Budget_KeysWithMoneyTokenAndZeroBudgets_RefusedOnceSpentOvershootingByAtMostOneRequest()
+    {
+        await using var g = await GatewayAsync("ok", healthy: null);
+        var money = await Tenants.CreateAsync(g.Admin, """{"max_budget": 0.00001, "team_id": "t1", "budget_duration": "1d"}""");
+        var tokens = await Tenants.CreateAsync(g.Admin, """{"max_budget_tokens": 3}""");
+        var zero = await Tenants.CreateAsync(g.Admin, """{"max_budget": 0}""");
+
+        // each request costs 1 x 0.000001 + 1 x 0.000003: three pass (0, 4, 8 millionths spent before them), the fourth is refused
+        var answers = new List<(int Status, string Body)>();
+        for (int i = 0; i < 5; i++)
+        {
+            answers.Add(await WithKeyAsync(g, money["key"]!.GetValue<string>()));
+        }
+        Assert.Equal([200, 200, 200, 400, 400], answers.Select(a => a.Status));
+        var error = JsonDocument.Parse(answers[3].Body).RootElement.GetProperty("error");
+        Assert.Equal("budget_exceeded", error.GetProperty("type").GetString());
+        string message = error.GetProperty("message").GetString()!;
+        Assert.Contains(money["id"]!.GetValue<string>(), message, StringComparison.Ordinal);
+        Assert.Contains("max_budget 0.00001", message, StringComparison.Ordinal);
+        Assert.Contains("resets at", message, StringComparison.Ordinal);
+        var rows = JsonDocument.Parse(await g.Admin.GetStringAsync($"/spend/logs?api_key={money["id"]}")).RootElement.EnumerateArray().ToList();
+        // the refused requests have their rows too: status 400, nothing billed
+        Assert.Equal([200, 200, 200, 400, 400], rows.Select(r => r.GetProperty("status").GetInt32()).Order());
+        Assert.All(rows, r => Assert.Equal("t1", r.GetProperty("team_id").GetString()));
+        decimal spent = rows.Sum(r => r.GetProperty("spend").GetDecimal());
+        Assert.Equal(3 * (In + Out), spent);
+        Assert.True(spent <= 0.00001m + In + Out);
+
+        // tokens: 2 per request; 0 then 2 spent pass, 4 >= 3 is refused
+        var statuses = new List<int>();
+        for (int i = 0; i < 3; i++)
+        {
+            statuses.Add((await WithKeyAsync(g, tokens["key"]!.GetValue<string>())).Status);
+        }
+        Assert.Equal([200, 200, 400], statuses);
+
+        var refused = await WithKeyAsync(g, zero["key"]!.GetValue<string>());
+        Assert.Equal(400, refused.Status);
+        Assert.Contains("budget_exceeded", refused.Body, StringComparison.Ordinal);
+        var zeroRow = Assert.Single(JsonDocument.Parse(await g.Admin.GetStringAsync($"/spend/logs?api_key={zero["id"]}")).RootElement.EnumerateArray());
+        Assert.Equal(0m, zeroRow.GetProperty("spend").GetDecimal());
     }
 }

@@ -15,6 +15,8 @@ namespace Sluice.Gateway.Tests.Tenancy.Spend;
 /// </summary>
 public sealed class SpendKillTests : IAsyncLifetime
 {
+    private const string Master = "spend-kill-master-key";
+
     private FaultyBackend _backend = null!;
 
     public async Task InitializeAsync() => _backend = await FaultyBackend.StartAsync();
@@ -96,6 +98,7 @@ public sealed class SpendKillTests : IAsyncLifetime
     private static async Task LoadAsync(Uri url, string prefix, ConcurrentDictionary<string, bool> completed, CancellationToken stop)
     {
         using var client = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Master);
         for (int n = 0; !stop.IsCancellationRequested; n++)
         {
             string id = $"{prefix}-{n}";
@@ -145,7 +148,7 @@ public sealed class SpendKillTests : IAsyncLifetime
     private static async Task<(Process Process, Uri Url)> StartAsync(string config)
     {
         var start = new ProcessStartInfo("dotnet",
-            [Path.Combine(AppContext.BaseDirectory, "sluice.dll"), "gateway", "--config", config, "--port", "0", "--log-level", "warning"])
+            [Path.Combine(AppContext.BaseDirectory, "sluice.dll"), "gateway", "--config", config, "--port", "0", "--log-level", "warning", "--master-key", Master])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -1,0 +1,124 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Sluice.Gateway.Management;
+using Sluice.Gateway.Observability;
+using Sluice.Gateway.Tenancy.Keys;
+using Sluice.Gateway.Tenancy.Limits;
+using Sluice.Hosting.Auth;
+using Sluice.Hosting.Errors;
+using Sluice.Hosting.Requests;
+
+namespace Sluice.Gateway.Tenancy.Auth;
+
+/// <summary>
+/// Virtual-key authentication (tenancy on), in place of the hosting layer's key check: the key comes as
+/// <c>Authorization: Bearer KEY</c> or <c>x-api-key: KEY</c>. The master key and the --api-key keys pass as before (no
+/// <see cref="VirtualKey"/>); a virtual key is resolved through the <see cref="KeyCache"/>, put on the request
+/// (<c>HttpContext.Features.Set&lt;VirtualKey&gt;</c>) and admitted under its rpm and parallel limits. The health
+/// probes stay open; the admin routes check the master key themselves. Every request made with a virtual key is logged
+/// with the key's id and team, never its secret.
+/// </summary>
+internal sealed partial class KeyAuthentication(RequestDelegate next, KeyCache cache, IRequestLimiter limiter, FileApiKeyStore clients,
+    GatewayOptions options, GatewayMetrics metrics, TimeProvider time, ILogger<KeyAuthentication> log)
+{
+    private readonly HashSet<string> _open = new(options.Hosting.OpenPaths.Select(p => p.TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        string path = context.Request.Path.Value?.TrimEnd('/') ?? "";
+        if (_open.Contains(path) || context.Items.ContainsKey("sluice.open") || KeyEndpoints.IsAdminPath(path))
+        {
+            await next(context);
+            return;
+        }
+        string? presented = Presented(context.Request);
+        if (presented is null)
+        {
+            throw Refuse("missing", "Missing API key: send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'.");
+        }
+        if (GatewayKeyStore.IsMaster(presented, options.MasterKey) || (clients.Enabled && await clients.IsValidAsync(presented, context.RequestAborted)))
+        {
+            await next(context);
+            return;
+        }
+        if (KeySecrets.Malformed(presented) is { } problem)
+        {
+            throw Refuse("malformed", $"Incorrect API key provided: {problem}.");
+        }
+        var (status, stored) = await cache.ResolveAsync(presented, context.RequestAborted);
+        var key = status switch
+        {
+            KeyStatus.Valid => stored!.Key,
+            KeyStatus.Revoked => throw Refuse("revoked", $"This API key ({stored!.Key.Id}) was revoked at {stored.RevokedAt:u}."),
+            KeyStatus.Expired => throw Refuse("expired", $"This API key ({stored!.Key.Id}) expired at {stored.Key.ExpiresAt:u}."),
+            KeyStatus.RotatedOut => throw Refuse("expired", $"This API key ({stored!.Key.Id}) was rotated; its grace period ended at {stored.PreviousSecretUntil:u}. Use the new key."),
+            _ => throw Refuse("unknown", "Incorrect API key provided: no such key."),
+        };
+        context.Features.Set(key);
+        IRequestLease lease;
+        try
+        {
+            lease = await limiter.AcquireAsync(key, context.RequestAborted);
+        }
+        catch (ApiException e) when (e.Status == StatusCodes.Status429TooManyRequests)
+        {
+            metrics.KeyRejections.Increment(e.Param == "rpm_limit" ? "rpm" : "parallel");
+            LogRequest(log, RequestInfo.Id(context), context.Request.Method, path, e.Status, key.Id, key.Team ?? "-", 0);
+            throw;
+        }
+        long start = time.GetTimestamp();
+        int? failed = null;
+        try
+        {
+            await next(context);
+        }
+        catch (ApiException e)
+        {
+            failed = e.Status;
+            throw;
+        }
+        catch (Exception)
+        {
+            failed = StatusCodes.Status500InternalServerError;
+            throw;
+        }
+        finally
+        {
+            await lease.DisposeAsync();
+            LogRequest(log, RequestInfo.Id(context), context.Request.Method, path, failed ?? context.Response.StatusCode, key.Id, key.Team ?? "-",
+                time.GetElapsedTime(start).TotalMilliseconds);
+        }
+    }
+
+    /// <summary>403 when the request's key may not call <paramref name="model"/> (CompletionProxy asks, once it has read the body).</summary>
+    public static void RequireModel(HttpContext context, string model)
+    {
+        if (context.Features.Get<VirtualKey>() is { } key && !key.Allows(model))
+        {
+            context.RequestServices.GetService<GatewayMetrics>()?.KeyRejections.Increment("model");
+            throw new ApiException(403, $"This API key ({key.Id}) is not allowed to call the model `{model}`; it may call: {string.Join(", ", key.Models)}.",
+                "permission_error", "model_not_allowed", AdmissionRejection.Unauthorized, "model");
+        }
+    }
+
+    private static string? Presented(HttpRequest request)
+    {
+        string? header = request.Headers.Authorization;
+        if (!string.IsNullOrWhiteSpace(header))
+        {
+            return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : header.Trim();
+        }
+        string? apiKey = request.Headers["x-api-key"];
+        return string.IsNullOrWhiteSpace(apiKey) ? null : apiKey.Trim();
+    }
+
+    private ApiException Refuse(string reason, string message)
+    {
+        metrics.KeyRejections.Increment(reason);
+        return ApiException.Unauthorized(message);
+    }
+
+    [LoggerMessage(EventId = 403, Level = LogLevel.Information, Message = "Request {RequestId} {Method} {Path} {Status} key={KeyId} team={Team} in {Milliseconds:0.###} ms")]
+    private static partial void LogRequest(ILogger log, string requestId, string method, string path, int status, string keyId, string team, double milliseconds);
+}
