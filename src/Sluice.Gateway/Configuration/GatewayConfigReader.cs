@@ -50,7 +50,7 @@ public static class GatewayConfigReader
         var root = new YamlFields(stream.Documents[0].RootNode, "");
         if (root.Get("model_list") is not null)
         {
-            return LiteLlmConfigReader.Read(root);
+            return TenancyConfigReader.CheckPrices(LiteLlmConfigReader.Read(root), "model_list");
         }
         var models = root.List("models").Select((node, i) => ReadModel(node, $"models[{i}]")).ToList();
         if (models.Count == 0)
@@ -74,8 +74,7 @@ public static class GatewayConfigReader
             Tenancy = ReadTenancy(root),
         };
         root.RejectUnknown("known: models, routing, retry, timeouts, health, breaker, tenancy");
-        TenancyConfigReader.CheckPrices(config, "models");
-        return config;
+        return TenancyConfigReader.CheckPrices(config, "models");
     }
 
     /// <summary>Every fallback names another model of the file; <paramref name="path"/> and <paramref name="nameOf"/> say where each model came from.</summary>

@@ -19,7 +19,8 @@ internal static class TenancyConfigReader
         {
             Enabled = f.String("enabled") switch
             {
-                null or "true" => true,
+                null => null,
+                "true" => true,
                 "false" => false,
                 var other => throw YamlFields.Error(f.Child("enabled"), $"must be true or false, not '{other}'"),
             },
@@ -48,12 +49,21 @@ internal static class TenancyConfigReader
     private static long Pico(YamlFields f, string key, string text) =>
         Price.ParsePico(text, out string? problem) ?? throw YamlFields.Error(f.Child(key), problem!);
 
-    /// <summary>With spend on, every deployment of every model has a price: a model without one is an error naming it, never $0.</summary>
-    public static void CheckPrices(GatewayConfig config, string path)
+    /// <summary>
+    /// Decides tenancy.spend.enabled when the file did not (on when any deployment is priced) and, with spend on, checks
+    /// that every deployment of every model has a price: a model without one is an error naming it, never $0.
+    /// </summary>
+    public static GatewayConfig CheckPrices(GatewayConfig config, string path)
     {
-        if (config.Tenancy is not { Spend.Enabled: true })
+        if (config.Tenancy is not { } tenancy)
         {
-            return;
+            return config;
+        }
+        bool enabled = tenancy.Spend.Enabled ?? config.Models.Any(m => m.Deployments.Any(d => d.Price is not null));
+        config = config with { Tenancy = tenancy with { Spend = tenancy.Spend with { Enabled = enabled } } };
+        if (!enabled)
+        {
+            return config;
         }
         foreach (var model in config.Models)
         {
@@ -64,5 +74,6 @@ internal static class TenancyConfigReader
                     + "input_cost_per_token and output_cost_per_token (0 for a free model; a missing price is never billed as $0)");
             }
         }
+        return config;
     }
 }

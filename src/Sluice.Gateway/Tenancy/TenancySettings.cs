@@ -35,8 +35,10 @@ public sealed record TenancySettings
 /// <summary>tenancy.spend: the spend log.</summary>
 public sealed record SpendSettings
 {
-    /// <summary>enabled: record a row per request (default true). Every deployment then needs a price (an explicit 0 is a price).</summary>
-    public bool Enabled { get; init; } = true;
+    /// <summary>enabled: record a row per request. Default: on when the file prices any deployment (input_cost_per_token),
+    /// else off (keys and limits only). On, every deployment needs a price (an explicit 0 is a price). Null only while
+    /// the file is read (not said: the default is decided once the models are known).</summary>
+    public bool? Enabled { get; init; }
 
     /// <summary>max_batch: most rows one group commit writes (default 512).</summary>
     public int MaxBatch { get; init; } = 512;

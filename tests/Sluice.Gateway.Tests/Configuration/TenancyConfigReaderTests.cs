@@ -36,6 +36,11 @@ public sealed class TenancyConfigReaderTests
     {
         Assert.Null(GatewayConfigReader.Parse(Yaml("model: llama", tenancy: "")).Tenancy);
         Assert.False(GatewayConfigReader.Parse(Yaml("model: llama", tenancy: "tenancy: {spend: {enabled: false}}\n")).Tenancy!.Spend.Enabled);
+        // keys only: nothing priced and spend not asked for
+        const string Unpriced = "models:\n  - name: m\n    deployments:\n      - {url: 'http://10.0.0.1:8000'}\ntenancy: {database: /tmp/x.db}\n";
+        Assert.False(GatewayConfigReader.Parse(Unpriced).Tenancy!.Spend.Enabled);
+        var error = Assert.Throws<GatewayConfigException>(() => GatewayConfigReader.Parse(Unpriced.Replace("/tmp/x.db}", "/tmp/x.db, spend: {enabled: true}}", StringComparison.Ordinal)));
+        Assert.Contains("model 'm' has no price", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]

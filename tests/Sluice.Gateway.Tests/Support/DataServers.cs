@@ -212,7 +212,8 @@ public sealed class PostgresServer : IAsyncLifetime, IAsyncDisposable
         {
             try
             {
-                await using var connection = new Npgsql.NpgsqlConnection(ConnectionString);
+                // not pooled: a pooled connection from before a Stop() would "open" without asking the new server
+                await using var connection = new Npgsql.NpgsqlConnection(ConnectionString + ";Pooling=false");
                 await connection.OpenAsync();
                 return;
             }
