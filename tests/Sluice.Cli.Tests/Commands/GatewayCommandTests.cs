@@ -7,8 +7,8 @@ public sealed class GatewayCommandTests
 {
     [Theory]
     [InlineData("models: [{name: a, deployments: [{url: 'http://h:1', weight: 0}]}]", "models[0].deployments[0].weight: must be a whole number from 1 to 1000, not '0'")]
-    [InlineData("models: [{name: a, deployments: [{url: 'http://h:1', pool: long}]}]", "models[0].deployments[0].pool: request-shape pools are not supported yet")]
-    [InlineData("models: [{name: a, deployments: [{url: 'http://h:1'}]}]\nretry: {max_attempts: 2, backoff: 1s}", "retry.backoff: unknown field")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h:1', pool: long}]}]", "models[0].deployments[0].pool: no rule in pools sends requests to 'long'")]
+    [InlineData("models: [{name: a, deployments: [{url: 'http://h:1'}]}]\nretry: {max_attempts: 2, jitter: 1s}", "retry.jitter: unknown field")]
     public void Gateway_BadConfig_ExitsTwoNamingTheField(string yaml, string expected)
     {
         string path = Path.GetTempFileName();
