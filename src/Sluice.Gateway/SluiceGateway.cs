@@ -13,6 +13,7 @@ using Sluice.Gateway.Observability;
 using Sluice.Gateway.Rollouts;
 using Sluice.Gateway.Routing;
 using Sluice.Gateway.Tenancy;
+using Sluice.Gateway.Tenancy.Spend;
 using Sluice.Hosting;
 using Sluice.Hosting.Auth;
 using Sluice.Hosting.Lifetime;
@@ -69,6 +70,12 @@ public sealed partial class SluiceGateway : IAsyncDisposable
             sp.GetRequiredService<ILogger<CanaryController>>()));
         s.AddSingleton<GatewayDrain>();
         s.AddSingleton<IDrainTarget>(sp => sp.GetRequiredService<GatewayDrain>());
+        s.AddSingleton(sp => new UsageRecorder(sp.GetRequiredService<GatewayMetrics>(), hosting.Time, sp.GetRequiredService<ILogger<UsageRecorder>>()));
+        s.AddSingleton<SpendService>();
+        s.AddSingleton<BudgetGuard>();
+        s.AddSingleton<Sluice.Gateway.Tenancy.ISpendReader, KeySpendReader>();
+        s.AddHostedService(sp => sp.GetRequiredService<SpendService>());
+        s.AddSingleton<SpendEndpoints>();
         s.AddSingleton<BackendInvoker>();
         s.AddSingleton<CompletionProxy>();
         s.AddSingleton<ModelsEndpoint>();
@@ -112,6 +119,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         app.MapGet("/health", () => drain.Draining ? Results.Text("draining", statusCode: 503) : Results.Text("ok"));
         app.Services.GetRequiredService<AdminEndpoints>().Map(app);
         app.Services.GetRequiredService<KeyEndpoints>().Map(app);
+        app.Services.GetRequiredService<SpendEndpoints>().Map(app);
         return new SluiceGateway(app);
     }
 

@@ -105,6 +105,10 @@ public sealed record DeploymentConfig(Uri Url, string BackendModel, string Versi
 
     /// <summary>rpm: requests per minute this replica may be sent (a fixed one-minute window); null: no limit.</summary>
     public int? Rpm { get; init; }
+
+    /// <summary>input_cost_per_token / output_cost_per_token (LiteLLM's names) in pico-units (10^-12) of the currency
+    /// per token, exact; null: not priced.</summary>
+    public Tenancy.Spend.Price? Price { get; init; }
 }
 
 /// <summary>routing: how replicas of one version are picked.</summary>

@@ -50,7 +50,7 @@ public static class GatewayConfigReader
         var root = new YamlFields(stream.Documents[0].RootNode, "");
         if (root.Get("model_list") is not null)
         {
-            return LiteLlmConfigReader.Read(root);
+            return TenancyConfigReader.CheckPrices(LiteLlmConfigReader.Read(root), "model_list");
         }
         var models = root.List("models").Select((node, i) => ReadModel(node, $"models[{i}]")).ToList();
         if (models.Count == 0)
@@ -74,7 +74,7 @@ public static class GatewayConfigReader
             Tenancy = ReadTenancy(root),
         };
         root.RejectUnknown("known: models, routing, retry, timeouts, health, breaker, tenancy");
-        return config;
+        return TenancyConfigReader.CheckPrices(config, "models");
     }
 
     /// <summary>Every fallback names another model of the file; <paramref name="path"/> and <paramref name="nameOf"/> say where each model came from.</summary>
@@ -266,8 +266,10 @@ public static class GatewayConfigReader
         };
         string? pool = f.String("pool");
         int? rpm = f.Int("rpm", 1, 10_000_000);
-        f.RejectUnknown("known: url, model, version, weight, kind, api_key, prefill, rpm, pool");
-        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey) { Prefill = prefill, Rpm = rpm, Pool = pool };
+        var price = TenancyConfigReader.ReadPrice(f);
+        f.RejectUnknown("known: url, model, version, weight, kind, api_key, prefill, rpm, pool, input_cost_per_token, output_cost_per_token");
+        return new DeploymentConfig(new Uri(url.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/"), model, version, weight, kind, apiKey)
+        { Prefill = prefill, Rpm = rpm, Pool = pool, Price = price };
     }
 
     private static RoutingSettings ReadRouting(YamlFields root)
@@ -375,6 +377,7 @@ public static class GatewayConfigReader
         {
             Database = f.String("database") ?? defaults.Database,
             Redis = f.String("redis"),
+            Spend = TenancyConfigReader.ReadSpend(f),
             FailMode = f.String("fail_mode") switch
             {
                 null or "closed" => FailMode.Closed,
@@ -382,7 +385,7 @@ public static class GatewayConfigReader
                 var other => throw YamlFields.Error(f.Child("fail_mode"), $"must be closed or open, not '{other}'"),
             },
         };
-        f.RejectUnknown("known: database, redis, fail_mode");
+        f.RejectUnknown("known: database, redis, fail_mode, spend");
         return settings;
     }
 

@@ -114,11 +114,21 @@ internal static class LiteLlmConfigReader
         int? rpm = p.Int("rpm", 1, 10_000_000);
         // LiteLLM's simple-shuffle weighs by weight, else by rpm: so does the gateway
         int weight = p.Int("weight", 1, 1000) ?? (rpm is { } r ? Math.Clamp(r, 1, 1000) : 1);
-        p.RejectUnknown("known: model, api_base, api_key, rpm, weight");
-        f.RejectUnknown("known: model_name, litellm_params");
+        // prices as LiteLLM writes them: in litellm_params, or in model_info (litellm_params wins, as in LiteLLM)
+        var price = TenancyConfigReader.ReadPrice(p);
+        p.RejectUnknown("known: model, api_base, api_key, rpm, weight, input_cost_per_token, output_cost_per_token");
+        if (f.Get("model_info") is { } infoNode)
+        {
+            var info = new YamlFields(infoNode, f.Child("model_info"));
+            var infoPrice = TenancyConfigReader.ReadPrice(info);
+            price ??= infoPrice;
+            info.Get("id");
+            info.RejectUnknown("known: id, input_cost_per_token, output_cost_per_token");
+        }
+        f.RejectUnknown("known: model_name, litellm_params, model_info");
         var deployment = new DeploymentConfig(new Uri(root + "/"), model[(slash + 1)..], "default", weight,
             BackendKind.OpenAi, apiKey)
-        { Rpm = rpm };
+        { Rpm = rpm, Price = price };
         return (name, deployment);
     }
 

@@ -11,6 +11,7 @@ using Sluice.Gateway.Configuration;
 using Sluice.Gateway.Health;
 using Sluice.Gateway.Management;
 using Sluice.Gateway.Routing;
+using Sluice.Gateway.Tenancy.Spend;
 
 namespace Sluice.Gateway.Forwarding;
 
@@ -46,6 +47,10 @@ internal sealed partial class CompletionProxy
         (WithheldAnswer Answer, Deployment From)? withheld = null;
         Deployment? again = null;
         int picks = 0;
+        var usage = context.Features.Get<RequestUsage>()!;
+        usage.Streamed = true;
+        // a stream that ends without its usage (the client left, a cut nothing could continue) pays for what was delivered
+        usage.CountDelivered = () => CountDeliveredAsync(s, usage);
         using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
         while (true)
         {
@@ -81,6 +86,7 @@ internal sealed partial class CompletionProxy
             }
             var backend = deployment.Backend;
             tried.Add(backend);
+            (usage.Model, usage.Deployment) = (model, deployment);
             var mode = !s.Started ? StreamMode.Fresh
                 : deployment.Config.Kind == BackendKind.Sluice && s.IdsComplete && s.TokenExact ? StreamMode.Tokens
                 : !s.Chat ? StreamMode.Text
@@ -611,6 +617,21 @@ internal sealed partial class CompletionProxy
     /// <summary>The end of a complete answer: the usage (when the client asked for it) and [DONE].</summary>
     private async Task FinishStreamAsync(HttpContext context, StreamState s, JsonObject? usage)
     {
+        if (recorder.Enabled && context.Features.Get<RequestUsage>() is { } record)
+        {
+            // the row commits before the usage chunk and [DONE]: a stream the client saw finish has its row
+            if (usage is not null)
+            {
+                (record.PromptTokens, record.CompletionTokens) = (IntOf(usage["prompt_tokens"]), IntOf(usage["completion_tokens"]));
+            }
+            else
+            {
+                await CountDeliveredAsync(s, record);
+                usage = UsageOf((int)record.PromptTokens, (int)record.CompletionTokens);
+            }
+            record.Status = StatusCodes.Status200OK;
+            await recorder.RecordAsync(context);
+        }
         if (s.ClientUsage)
         {
             usage ??= UsageOf(s.PromptIds?.Length ?? 0, s.Tokens);
@@ -624,6 +645,10 @@ internal sealed partial class CompletionProxy
     /// <summary>A stream that started and cannot be finished: an error event with the failure that cut it, and no [DONE].</summary>
     private async Task FailStreamAsync(HttpContext context, StreamState s, string model, string why)
     {
+        if (context.Features.Get<RequestUsage>() is { } usage)
+        {
+            usage.Status = StatusCodes.Status502BadGateway; // what its error event says; it pays for what was delivered
+        }
         metrics.Errors.Increment(model, "stream_interrupted");
         var error = new JsonObject
         {
@@ -636,6 +661,29 @@ internal sealed partial class CompletionProxy
             },
         };
         await WriteEventAsync(context, error, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// A stream's tokens when no usage came: the completion tokens the client was sent (token ids from sluice serve,
+    /// else one per chunk) and the prompt's tokens (the replica's /tokenize for sluice serve, else estimated).
+    /// </summary>
+    private async Task CountDeliveredAsync(StreamState s, RequestUsage usage)
+    {
+        usage.Counted = true;
+        usage.CompletionTokens = s.Tokens;
+        if (s.PromptIds is null && usage.Deployment is { Config.Kind: BackendKind.Sluice } deployment)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try
+            {
+                s.PromptIds = await TokenizeAsync(s, deployment, invoker.For(router.Snapshot.Config.Timeouts), timeout.Token);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException or JsonException or InvalidOperationException or OperationCanceledException)
+            {
+                LogTokenizeFailed(log, s.RequestId, deployment.Backend.Id, ex.Message);
+            }
+        }
+        usage.PromptTokens = s.PromptIds?.Length ?? Math.Max(1, RequestShape.PromptTokens(s.Body));
     }
 
     /// <summary>The request an attempt sends, by mode, and the path it goes to.</summary>
@@ -744,6 +792,9 @@ internal sealed partial class CompletionProxy
         return answer?["tokens"] is JsonArray tokens ? [.. tokens.Select(t => t!.GetValue<int>())]
             : throw new InvalidOperationException("/tokenize answered without 'tokens'");
     }
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "Request {RequestId}: could not tokenize its prompt on {Backend} to bill it; estimated instead: {Failure}")]
+    private static partial void LogTokenizeFailed(ILogger log, string requestId, string backend, string failure);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Request {RequestId}: skipped a malformed chunk from {Backend}: {Chunk}")]
     private static partial void LogMalformed(ILogger log, string requestId, string backend, string chunk);

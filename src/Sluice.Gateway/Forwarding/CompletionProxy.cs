@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Sluice.Gateway.Health;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
+using Sluice.Gateway.Tenancy.Spend;
 using Sluice.Hosting;
 using Sluice.Hosting.Errors;
 using Sluice.Hosting.Requests;
@@ -19,7 +20,7 @@ namespace Sluice.Gateway.Forwarding;
 /// retry.max_attempts; the answer (an SSE stream too) is then copied as it arrives, flushed chunk by chunk.
 /// </summary>
 internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendInvoker invoker, Router router, GatewayMetrics metrics,
-    GatewayDrain drain, SluiceHostingOptions hosting, ILogger<CompletionProxy> log)
+    GatewayDrain drain, UsageRecorder recorder, BudgetGuard budgets, SluiceHostingOptions hosting, ILogger<CompletionProxy> log)
 {
     private TimeProvider Time => hosting.Time;
 
@@ -30,12 +31,33 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             throw ApiException.Unavailable("The gateway is shutting down; send the request again to another instance.", AdmissionRejection.Draining);
         }
         drain.Enter();
+        var usage = recorder.Begin(context, RequestInfo.Id(context));
         try
         {
             await ForwardAsync(context);
         }
+        catch (ApiException e)
+        {
+            usage.Status = e.Status;
+            throw;
+        }
         finally
         {
+            // exactly one usage row per request: here for what did not record itself before its last bytes (errors, cancellations)
+            if (recorder.Enabled && !usage.Recorded)
+            {
+                usage.Cancelled = context.RequestAborted.IsCancellationRequested || drain.Aborted.IsCancellationRequested;
+                usage.Status = usage.Cancelled ? 499 : usage.Status != 0 ? usage.Status : context.Response.StatusCode;
+                if (usage.CountDelivered is { } count && context.Response.HasStarted)
+                {
+                    await count();
+                }
+                await recorder.RecordAsync(context);
+            }
+            if (usage.Reservation is { } reservation)
+            {
+                await reservation.DisposeAsync(); // after the row: the key's spend never lacks both
+            }
             drain.Exit();
         }
     }
@@ -44,10 +66,20 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
     {
         var (body, model) = await ReadAsync(context);
         Tenancy.Auth.KeyAuthentication.RequireModel(context, model);
+        var usage = context.Features.Get<RequestUsage>()!;
+        usage.Model = model;
         var snapshot = router.Snapshot;
         if (!snapshot.Models.ContainsKey(model) || !router.Splits.TryGetValue(model, out var split))
         {
             throw ApiException.ModelNotFound(model);
+        }
+        if (context.Features.Get<Tenancy.VirtualKey>() is { } key)
+        {
+            // the worst case: the prompt (estimated) and max_tokens at the model's highest price
+            var prices = snapshot.Models[model].Config.Deployments.Select(d => d.Price ?? default).ToList();
+            var worst = new Price(prices.Max(p => p.InputPico), prices.Max(p => p.OutputPico));
+            long maxTokens = Usage.Long(body["max_completion_tokens"]) ?? Usage.Long(body["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
+            usage.Reservation = await budgets.ReserveAsync(key, RequestShape.PromptTokens(body), maxTokens, worst, context.RequestAborted);
         }
         if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
         {
@@ -101,6 +133,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 && rateLimited.GetValueOrDefault(backend) >= config.Retry.RateLimitedRetries;
             bool contextFallbacks = snapshot.Models[model].Config.ContextWindowFallbacks.Count > 0;
             var transformer = new AttemptTransformer(deployment, id, last, arrival, Time) { WithholdBadRequest = contextFallbacks };
+            (usage.Model, usage.Deployment) = (model, deployment);
             byte[] rewritten = Rewrite(body, deployment.Config.BackendModel);
             context.Request.Body = new MemoryStream(rewritten, writable: false);
             context.Request.ContentLength = rewritten.Length;
@@ -108,16 +141,41 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             long attemptStart = Time.GetTimestamp();
             backend.Started();
             ForwarderError error;
+            // with spend on, the answer is held until its usage row has committed: the client never has a complete answer without its row
+            var clientBody = context.Response.Body;
+            using var held = recorder.Enabled ? new MemoryStream() : null;
             try
             {
+                if (held is not null)
+                {
+                    context.Response.Body = held;
+                }
                 error = await forwarder.SendAsync(context, deployment.Config.Url.GetLeftPart(UriPartial.Authority) + deployment.Config.Url.AbsolutePath.TrimEnd('/'),
                     invoker.For(config.Timeouts), new ForwarderRequestConfig { ActivityTimeout = config.Timeouts.Idle }, transformer, aborted.Token);
             }
             finally
             {
+                context.Response.Body = clientBody;
                 backend.Ended();
             }
             string version = deployment.Config.Version;
+            if (held is not null && (held.Length > 0 || (error == ForwarderError.None && transformer.Withheld is null)))
+            {
+                if (error == ForwarderError.None)
+                {
+                    usage.Status = transformer.Status;
+                    Usage.FromAnswer(usage, body, held, transformer.Status);
+                    await recorder.RecordAsync(context);
+                }
+                try
+                {
+                    await clientBody.WriteAsync(held.GetBuffer().AsMemory(0, (int)held.Length), context.RequestAborted);
+                }
+                catch (Exception e) when (e is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
+                {
+                    return; // the client left as the answer went out: it was generated and is billed in full
+                }
+            }
             if (error == ForwarderError.None && transformer.Withheld is null)
             {
                 if (transformer.Status >= 500)

@@ -7,6 +7,7 @@ namespace Sluice.Gateway.Forwarding;
 /// <summary>Source-generated JSON for what the gateway reads and writes itself.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(JsonObject))]
+[JsonSerializable(typeof(JsonNode))]
 [JsonSerializable(typeof(TrafficView))]
 [JsonSerializable(typeof(TrafficUpdate))]
 [JsonSerializable(typeof(PromoteBody))]

@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using Sluice.Gateway.Rollouts;
 using Sluice.Gateway.Management;
 using Sluice.Gateway.Routing;
+using Sluice.Gateway.Tenancy.Spend;
 using Sluice.Hosting.Metrics.Exposition;
 
 namespace Sluice.Gateway.Observability;
@@ -62,6 +64,11 @@ public sealed class GatewayMetrics
             "Calls to the tenancy database or Redis that failed, by store (database, redis) and what was done (closed: refused, open: served).", "store", "fail_mode"));
         KeyRejections = Registry.Add(new Counter("sluice_gateway_key_rejections_total",
             "Requests refused by virtual-key checks, by reason (missing, malformed, unknown, revoked, expired, model, rpm, parallel).", "reason"));
+        Tokens = Registry.Add(new Counter("sluice_gateway_tokens_total", "Tokens billed, by model, team (empty without a key or team) and kind (prompt, completion).",
+            "model", "team", "kind"));
+        Registry.Add(new ObservedMetric("sluice_gateway_spend_total", "Spend in the prices' currency, by model and team (empty without a key or team); per key: GET /admin/spend.",
+            MetricType.Counter, ["model", "team"], () => _spend.Select(kv => new Observation((double)Price.ToMoney(kv.Value), kv.Key.Model, kv.Key.Team))));
+        SpendWrites = Registry.Add(new Counter("sluice_gateway_spend_writes_total", "Spend rows written to the tenancy database, by result (ok, failed).", "result"));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_circuit_state", "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation((int)b.Breaker.State, b.Id))));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_ready", "1 when the backend's last readiness check passed.",
@@ -134,4 +141,11 @@ public sealed class GatewayMetrics
         : "set";
     public Counter StoreErrors { get; }
     public Counter KeyRejections { get; }
+    public Counter Tokens { get; }
+    public Counter SpendWrites { get; }
+
+    private readonly ConcurrentDictionary<(string Model, string Team), long> _spend = new();
+
+    /// <summary>Adds to sluice_gateway_spend_total (kept exact in pico-units, shown in currency units).</summary>
+    public void AddSpend(string model, string team, long pico) => _spend.AddOrUpdate((model, team), pico, (_, total) => total + pico);
 }

@@ -27,4 +27,19 @@ public sealed record TenancySettings
 
     /// <summary>fail_mode: closed (default) or open.</summary>
     public FailMode FailMode { get; init; } = FailMode.Closed;
+
+    /// <summary>spend: the spend log (docs/tenancy.md).</summary>
+    public SpendSettings Spend { get; init; } = new();
+}
+
+/// <summary>tenancy.spend: the spend log.</summary>
+public sealed record SpendSettings
+{
+    /// <summary>enabled: record a row per request. Default: on when the file prices any deployment (input_cost_per_token),
+    /// else off (keys and limits only). On, every deployment needs a price (an explicit 0 is a price). Null only while
+    /// the file is read (not said: the default is decided once the models are known).</summary>
+    public bool? Enabled { get; init; }
+
+    /// <summary>max_batch: most rows one group commit writes (default 512).</summary>
+    public int MaxBatch { get; init; } = 512;
 }
