@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using Sluice.Gateway.Rollouts;
 using Sluice.Gateway.Management;
+using Sluice.Gateway.Rollouts;
 using Sluice.Gateway.Routing;
 using Sluice.Gateway.Tenancy.Spend;
 using Sluice.Hosting.Metrics.Exposition;
