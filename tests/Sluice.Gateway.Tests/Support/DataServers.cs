@@ -30,7 +30,34 @@ public static class DataServers
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    internal static async Task WaitForPortAsync(int port, Process process, string what, Func<string> log)
+    /// <summary>Starts <paramref name="start"/> with its output kept, and waits until it listens on <paramref name="port"/> (its output in the error if it exits first).</summary>
+    internal static async Task<Process> LaunchAsync(ProcessStartInfo start, int port, string what)
+    {
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        var process = Process.Start(start)!;
+        var log = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await WaitForPortAsync(port, process, what, () => { lock (log) { return log.ToString(); } });
+        return process;
+    }
+
+    /// <summary>Deletes a server's temporary folder, leaving it when something still holds it.</summary>
+    internal static void DeleteFolder(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static async Task WaitForPortAsync(int port, Process process, string what, Func<string> log)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
@@ -105,18 +132,8 @@ public sealed class RedisServer : IAsyncLifetime, IAsyncDisposable
         string binary = DataServers.Require(Binary, "redis-server");
         var start = new ProcessStartInfo(binary,
             ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", _folder,
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        _process = Process.Start(start)!;
-        var log = new System.Text.StringBuilder();
-        _process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-        _process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-        await DataServers.WaitForPortAsync(Port, _process, "redis-server", () => { lock (log) { return log.ToString(); } });
+             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no"]);
+        _process = await DataServers.LaunchAsync(start, Port, "redis-server");
     }
 
     /// <summary>Kills the server (SIGKILL): what a crashed or unreachable Redis looks like to its clients.</summary>
@@ -133,13 +150,7 @@ public sealed class RedisServer : IAsyncLifetime, IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         Stop();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        DataServers.DeleteFolder(_folder);
         return ValueTask.CompletedTask;
     }
 }
@@ -194,18 +205,12 @@ public sealed class PostgresServer : IAsyncLifetime, IAsyncDisposable
         string port = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         string[] args = [Path.Combine(bin, "postgres"), "-D", data, "-p", port, "-k", _folder, "-c", "listen_addresses=127.0.0.1",
             "-c", "fsync=off", "-c", "max_connections=200"];
-        var start = new ProcessStartInfo(args[0], args[1..]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(args[0], args[1..]);
         if (IsRoot)
         {
             start.UserName = "postgres";
         }
-        _process = Process.Start(start)!;
-        var log = new System.Text.StringBuilder();
-        _process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-        _process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-        await DataServers.WaitForPortAsync(Port, _process, "postgres", () => { lock (log) { return log.ToString(); } });
+        _process = await DataServers.LaunchAsync(start, Port, "postgres");
         // the port opens a moment before the server accepts logins: wait until a login works
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
@@ -251,16 +256,7 @@ public sealed class PostgresServer : IAsyncLifetime, IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         Stop();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        DataServers.DeleteFolder(_folder);
         return ValueTask.CompletedTask;
     }
 }
