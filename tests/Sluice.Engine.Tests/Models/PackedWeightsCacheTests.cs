@@ -1,9 +1,8 @@
-using Sluice.Engine.Caching;
 using Sluice.Engine.Kernels;
 using Sluice.Engine.Models;
 using Sluice.Engine.Models.Synthesis;
 using Sluice.Engine.Models.Synthesis.Vocabulary;
-using Sluice.Engine.Threading;
+using Sluice.Engine.Tests.Support;
 
 namespace Sluice.Engine.Tests.Models;
 
@@ -28,25 +27,7 @@ public sealed unsafe class PackedWeightsCacheTests : IDisposable
         return path;
     }
 
-    private static float[] Logits(LoadedModel m)
-    {
-        using var pool = new WorkerPool(2);
-        using var t = new Transformer(m.Weights, pool);
-        using var cache = new PagedKvCache(m.Config.BlockCount, m.Config.HeadCountKv, m.Config.HeadDim, 16, 4, KvCacheType.F32);
-        var batch = new ForwardBatch(64);
-        int[] table = [0, 1, 2, 3];
-        var prompt = m.Tokenizer.Encode("packed weights give the same logits", addSpecial: true);
-        for (int i = 0; i < prompt.Length; i++)
-        {
-            batch.Add(prompt[i], i, table, i == prompt.Length - 1);
-        }
-        var logits = new float[m.Config.VocabSize];
-        fixed (float* l = logits)
-        {
-            t.Forward(batch, cache, l);
-        }
-        return logits;
-    }
+    private static float[] Logits(LoadedModel m) => EngineTestKit.PromptLogits(m, "packed weights give the same logits");
 
     private string CacheFolder => Path.Combine(_folder.FullName, "cache");
 

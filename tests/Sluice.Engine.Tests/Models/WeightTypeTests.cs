@@ -1,8 +1,7 @@
-using Sluice.Engine.Caching;
 using Sluice.Engine.Models;
 using Sluice.Engine.Models.Synthesis;
 using Sluice.Engine.Models.Synthesis.Vocabulary;
-using Sluice.Engine.Threading;
+using Sluice.Engine.Tests.Support;
 
 namespace Sluice.Engine.Tests.Models;
 
@@ -12,7 +11,7 @@ namespace Sluice.Engine.Tests.Models;
 /// models magnify small errors (logit std 4), so this checks each type computes the same function, not
 /// llama.cpp parity (the conformance tests do that).
 /// </summary>
-public sealed unsafe class WeightTypeTests
+public sealed class WeightTypeTests
 {
     [Theory]
     [InlineData("F16", 0.99999)]
@@ -46,22 +45,7 @@ public sealed unsafe class WeightTypeTests
         {
             ModelSynthesizer.Write(new SynthesisOptions(shape, mix, SynthVocabulary.Bytes()) { Seed = 3 }, path);
             using var m = ModelLoader.Load(path);
-            using var pool = new WorkerPool(2);
-            using var t = new Transformer(m.Weights, pool);
-            using var cache = new PagedKvCache(m.Config.BlockCount, m.Config.HeadCountKv, m.Config.HeadDim, 16, 2, KvCacheType.F32);
-            var batch = new ForwardBatch(32);
-            int[] table = [0, 1];
-            var prompt = m.Tokenizer.Encode("weights of every type", addSpecial: true);
-            for (int i = 0; i < prompt.Length; i++)
-            {
-                batch.Add(prompt[i], i, table, i == prompt.Length - 1);
-            }
-            var logits = new float[m.Config.VocabSize];
-            fixed (float* l = logits)
-            {
-                t.Forward(batch, cache, l);
-            }
-            return logits;
+            return EngineTestKit.PromptLogits(m, "weights of every type");
         }
         finally
         {

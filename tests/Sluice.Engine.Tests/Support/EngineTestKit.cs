@@ -1,6 +1,8 @@
+using Sluice.Engine.Caching;
 using Sluice.Engine.Models;
 using Sluice.Engine.Sampling;
 using Sluice.Engine.Serving;
+using Sluice.Engine.Threading;
 
 namespace Sluice.Engine.Tests.Support;
 
@@ -19,6 +21,28 @@ internal static class EngineTestKit
     };
 
     public static int[] Prompt(LoadedModel model, string text) => model.Tokenizer.Encode(text, addSpecial: true);
+
+    /// <summary>One forward pass of <paramref name="text"/> (special tokens added) through the model: the last token's logits.</summary>
+    public static unsafe float[] PromptLogits(LoadedModel model, string text)
+    {
+        var prompt = Prompt(model, text);
+        int blocks = (prompt.Length + 15) / 16;
+        using var pool = new WorkerPool(2);
+        using var transformer = new Transformer(model.Weights, pool);
+        using var cache = new PagedKvCache(model.Config.BlockCount, model.Config.HeadCountKv, model.Config.HeadDim, 16, blocks, KvCacheType.F32);
+        var batch = new ForwardBatch(prompt.Length);
+        int[] table = [.. Enumerable.Range(0, blocks)];
+        for (int i = 0; i < prompt.Length; i++)
+        {
+            batch.Add(prompt[i], i, table, i == prompt.Length - 1);
+        }
+        var logits = new float[model.Config.VocabSize];
+        fixed (float* l = logits)
+        {
+            transformer.Forward(batch, cache, l);
+        }
+        return logits;
+    }
 
     public static GenerationRequest Greedy(int[] prompt, int maxTokens, string id = "r", CancellationToken ct = default) => new()
     {
