@@ -1,5 +1,6 @@
 using Sluice.Cli.Alerts;
 using Sluice.Cli.Tests.Support;
+using Sluice.Tests.Shared;
 
 namespace Sluice.Cli.Tests.Alerts;
 

@@ -1,5 +1,6 @@
 using Sluice.Server.Tests.Metrics;
 using Sluice.Server.Tests.Support;
+using Sluice.Tests.Shared;
 using YamlDotNet.RepresentationModel;
 
 namespace Sluice.Server.Tests.Deploy;

@@ -1,6 +1,6 @@
 using System.Net;
 using Sluice.Server.Metrics;
-using Sluice.Server.Tests.Support;
+using Sluice.Tests.Shared;
 
 namespace Sluice.Server.Tests.Metrics;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Sluice.Server.Tests.Support;
+namespace Sluice.Tests.Shared;
 
 /// <summary>Prometheus' own checker (Debian's `prometheus` package, which test.sh installs), run as a child process.</summary>
-public static class Promtool
+internal static class Promtool
 {
     public static string? Path =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
