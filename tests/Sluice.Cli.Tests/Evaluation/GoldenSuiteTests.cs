@@ -79,9 +79,17 @@ public sealed class GoldenSuiteTests
         Assert.Empty(GoldenRunner.Check(c with { Exact = "{\"x\":1}", Contains = ["x"], Pattern = new System.Text.RegularExpressions.Regex("^\\{") }, "{\"x\":1}", 9));
     }
 
+    // one folder per test process for the suites the tests write, removed when the process exits
+    private static readonly Lazy<string> Folder = new(() =>
+    {
+        string dir = Directory.CreateTempSubdirectory("sluice-golden-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, recursive: true);
+        return dir;
+    });
+
     internal static string Write(string yaml)
     {
-        string path = Path.Combine(Path.GetTempPath(), $"sluice-golden-{Guid.NewGuid():N}.yaml");
+        string path = Path.Combine(Folder.Value, $"{Guid.NewGuid():N}.yaml");
         File.WriteAllText(path, yaml);
         return path;
     }
