@@ -52,11 +52,11 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     await count();
                 }
-                await recorder.RecordAsync(context);
+                await recorder.RecordAsync(context, final: true);
             }
             if (usage.Reservation is { } reservation)
             {
-                await reservation.DisposeAsync(); // after the row: the key's spend never lacks both
+                await reservation.SettleAsync(usage.BilledPico, usage.BilledTokens); // after the row: the key's spend never lacks both
             }
             drain.Exit();
         }
@@ -73,6 +73,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         {
             throw ApiException.ModelNotFound(model);
         }
+        recorder.ThrowIfUnavailable();
         if (context.Features.Get<Tenancy.VirtualKey>() is { } key)
         {
             // the worst case: the prompt (estimated) and max_tokens at the model's highest price
