@@ -80,7 +80,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             var prices = snapshot.Models[model].Config.Deployments.Select(d => d.Price ?? default).ToList();
             var worst = new Price(prices.Max(p => p.InputPico), prices.Max(p => p.OutputPico));
             long maxTokens = Usage.Long(body["max_completion_tokens"]) ?? Usage.Long(body["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
-            usage.Reservation = await budgets.ReserveAsync(key, RequestShape.PromptTokens(body), maxTokens, worst, context.RequestAborted);
+            usage.Reservation = await budgets.ReserveAsync(key, BudgetGuard.WorstPromptTokens(body), maxTokens, worst, context.RequestAborted);
         }
         if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
         {

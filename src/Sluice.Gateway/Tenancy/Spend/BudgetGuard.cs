@@ -1,5 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Sluice.Gateway.Tenancy.Storage;
@@ -79,6 +81,32 @@ public sealed class BudgetGuard(SpendService spend, IServiceProvider services, T
             await reservation.SettleAsync(0, 0);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The prompt's tokens as a budget reserves them, on the safe side of real tokenizers: 2 UTF-8 bytes a token (at
+    /// least 1) for text, and 4 more per chat message for its template; token-id prompts as they are; a list of prompts
+    /// summed.
+    /// </summary>
+    public static long WorstPromptTokens(JsonObject body)
+    {
+        static long Text(string? text) => text is null ? 0 : Math.Max(1, (Encoding.UTF8.GetByteCount(text) + 1) / 2);
+        if (body["messages"] is JsonArray messages)
+        {
+            return messages.Sum(message => 4 + (message?["content"] switch
+            {
+                JsonValue text when text.TryGetValue(out string? s) => Text(s),
+                JsonArray parts => parts.Sum(part => part?["text"] is JsonValue t && t.TryGetValue(out string? s) ? Text(s) : 0),
+                _ => 0,
+            }));
+        }
+        return body["prompt"] switch
+        {
+            JsonValue text when text.TryGetValue(out string? s) => Text(s),
+            JsonArray { Count: > 0 } list when list[0] is JsonValue first && first.TryGetValue(out int _) => list.Count,
+            JsonArray list => list.Sum(p => p is JsonValue t && t.TryGetValue(out string? s) ? Text(s) : p is JsonArray ids ? ids.Count : 0),
+            _ => 0,
+        };
     }
 
     /// <summary>The budget in pico-units (a budget over 9.2 million currency units holds as that).</summary>

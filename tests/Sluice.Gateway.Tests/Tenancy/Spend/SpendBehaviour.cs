@@ -260,4 +260,22 @@ public abstract class SpendBehaviour : IAsyncLifetime
         var zeroRow = Assert.Single(JsonDocument.Parse(await g.Admin.GetStringAsync($"/spend/logs?api_key={zero["id"]}")).RootElement.EnumerateArray());
         Assert.Equal(0m, zeroRow.GetProperty("spend").GetDecimal());
     }
+
+    [SkippableFact]
+    public async Task Budget_ConcurrentRequestsOnOneKey_OvershootByAtMostOneRequestAndSpendIsExact()
+    {
+        await using var g = await GatewayAsync("ok", healthy: null);
+        var key = await Tenants.CreateAsync(g.Admin, """{"max_budget": 0.0001, "budget_duration": "1h"}""");
+        string secret = key["key"]!.GetValue<string>();
+        var statuses = new System.Collections.Concurrent.ConcurrentBag<int>();
+        await Parallel.ForEachAsync(Enumerable.Range(0, 60), new ParallelOptions { MaxDegreeOfParallelism = 16 },
+            async (_, _) => statuses.Add((await WithKeyAsync(g, secret)).Status));
+
+        // a request costs (and reserves) 0.000004: 25 fit the budget, and the counter lets no more through
+        Assert.Equal(25, statuses.Count(s => s == 200));
+        Assert.Equal(35, statuses.Count(s => s == 400));
+        var rows = JsonDocument.Parse(await g.Admin.GetStringAsync($"/spend/logs?api_key={key["id"]}")).RootElement.EnumerateArray().ToList();
+        Assert.Equal(60, rows.Count);
+        Assert.Equal(25 * (In + Out), rows.Sum(r => r.GetProperty("spend").GetDecimal()));
+    }
 }
