@@ -69,7 +69,7 @@ public sealed class GatewayMetrics
         Registry.Add(new ObservedMetric("sluice_gateway_spend_total", "Spend in the prices' currency, by model and team (empty without a key or team); per key: GET /admin/spend.",
             MetricType.Counter, ["model", "team"], () => _spend.Select(kv => new Observation((double)Price.ToMoney(kv.Value), kv.Key.Model, kv.Key.Team))));
         SpendWrites = Registry.Add(new Counter("sluice_gateway_spend_writes_total",
-            "Spend rows by result: ok (committed before the response ended), retained (kept in memory: the database failed), recovered (retained, written later), failed (still unwritten at stop).",
+            "Spend rows by result: ok (committed before the response ended), retained (kept in memory: the database failed), recovered (retained, written later), failed (lost: still unwritten at stop, or past the in-memory cap).",
             "result"));
         Registry.Add(new ObservedMetric("sluice_gateway_spend_backlog_rows", "Spend rows kept in memory until the tenancy database is back.",
             MetricType.Gauge, [], () => [new Observation(SpendBacklog())]));

@@ -74,12 +74,20 @@ public sealed partial class SpendWriter : IAsyncDisposable
         return done.Task;
     }
 
-    /// <summary>Keeps a row that could not be written, to write it once the database is back (or on drain).</summary>
-    public void Retain(UsageRecord row)
+    /// <summary>The most rows kept in memory (a few hundred bytes each): past it a row is dropped, logged and counted, rather than the process running out of memory in a long outage.</summary>
+    public const int MaxBacklog = 1_000_000;
+
+    /// <summary>Keeps a row that could not be written, to write it once the database is back (or on drain); false when the backlog is full and the row is dropped.</summary>
+    public bool Retain(UsageRecord row)
     {
         lock (_backlogLock)
         {
+            if (_backlog.Count >= MaxBacklog)
+            {
+                return false;
+            }
             _backlog.Add(row);
+            return true;
         }
     }
 

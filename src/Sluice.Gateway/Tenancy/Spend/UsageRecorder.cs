@@ -103,9 +103,16 @@ public sealed partial class UsageRecorder(GatewayMetrics metrics, TimeProvider t
                     (usage.BilledPico, usage.BilledTokens) = (0, 0);
                 }
             }
-            writer.Retain(row);
-            metrics.SpendWrites.Increment("retained");
-            LogRowRetained(log, row.RequestId, row.Model, row.KeyId ?? "-", row.PromptTokens, row.CompletionTokens, e.Message);
+            if (writer.Retain(row))
+            {
+                metrics.SpendWrites.Increment("retained");
+                LogRowRetained(log, row.RequestId, row.Model, row.KeyId ?? "-", row.PromptTokens, row.CompletionTokens, e.Message);
+            }
+            else
+            {
+                metrics.SpendWrites.Increment("failed");
+                LogRowLost(log, row.RequestId, row.Model, row.KeyId ?? "-", row.PromptTokens, row.CompletionTokens, SpendWriter.MaxBacklog, e.Message);
+            }
             if (refuse is not null && !final)
             {
                 throw refuse;
@@ -116,4 +123,8 @@ public sealed partial class UsageRecorder(GatewayMetrics metrics, TimeProvider t
     [LoggerMessage(EventId = 502, Level = LogLevel.Warning,
         Message = "Request {RequestId} ({Model}, key {KeyId}): its spend row ({Prompt} prompt, {Completion} completion tokens) could not be written ({Failure}); kept in memory until the database is back")]
     private static partial void LogRowRetained(ILogger log, string requestId, string model, string keyId, long prompt, long completion, string failure);
+
+    [LoggerMessage(EventId = 506, Level = LogLevel.Critical,
+        Message = "Request {RequestId} ({Model}, key {KeyId}): its spend row ({Prompt} prompt, {Completion} completion tokens) is lost: the database is failing ({Failure}) and {Max} rows are already kept in memory")]
+    private static partial void LogRowLost(ILogger log, string requestId, string model, string keyId, long prompt, long completion, int max, string failure);
 }

@@ -112,7 +112,9 @@ public sealed class BudgetFleetTests(TenancyServers servers) : IAsyncLifetime
         await using var gateway = await GatewayProcess.StartAsync(config);
         var key = await Tenants.CreateAsync(gateway.Admin, """{"max_budget": 1000}""");
         string secret = (string)key["key"]!;
-        Assert.Equal(200, (await SendAsync(gateway, secret, "before")).Status); // the key cached, its budget counter seeded
+        Assert.Equal(200, (await SendAsync(gateway, secret, "before")).Status); // its budget counter seeded
+        await Task.Delay(600); // past the poll that saw the key's creation (and cleared the key cache)
+        Assert.Equal(200, (await SendAsync(gateway, secret, "before-2")).Status); // the key cached
 
         postgres.Stop();
         await Task.Delay(500); // its backends (the pooled connections' ends) gone too
