@@ -85,12 +85,12 @@ public sealed class BudgetGuard(SpendService spend, IServiceProvider services, T
 
     /// <summary>
     /// The prompt's tokens as a budget reserves them, on the safe side of real tokenizers: 2 UTF-8 bytes a token (at
-    /// least 1) for text, and 4 more per chat message for its template; token-id prompts as they are; a list of prompts
+    /// least 1 for any text) for text, and 4 more per chat message for its template; token-id prompts as they are; a list of prompts
     /// summed.
     /// </summary>
     public static long WorstPromptTokens(JsonObject body)
     {
-        static long Text(string? text) => text is null ? 0 : Math.Max(1, (Encoding.UTF8.GetByteCount(text) + 1) / 2);
+        static long Text(string? text) => string.IsNullOrEmpty(text) ? 0 : Math.Max(1, (Encoding.UTF8.GetByteCount(text) + 1) / 2);
         if (body["messages"] is JsonArray messages)
         {
             return messages.Sum(message => 4 + (message?["content"] switch
