@@ -80,15 +80,12 @@ public sealed partial class UsageRecorder(GatewayMetrics metrics, TimeProvider t
             Start = usage.Start,
             End = time.GetUtcNow(),
         };
-        string team = key?.Team ?? "";
-        metrics.Tokens.Add(row.PromptTokens, row.Model, team, "prompt");
-        metrics.Tokens.Add(row.CompletionTokens, row.Model, team, "completion");
-        metrics.AddSpend(row.Model, team, spend);
         (usage.BilledPico, usage.BilledTokens) = (spend, row.PromptTokens + row.CompletionTokens);
         try
         {
             await writer.WriteAsync(row);
             metrics.SpendWrites.Increment("ok");
+            Count(row, key?.Team);
             return;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -103,6 +100,7 @@ public sealed partial class UsageRecorder(GatewayMetrics metrics, TimeProvider t
                     (usage.BilledPico, usage.BilledTokens) = (0, 0);
                 }
             }
+            Count(row, key?.Team);
             if (writer.Retain(row))
             {
                 metrics.SpendWrites.Increment("retained");
@@ -118,6 +116,14 @@ public sealed partial class UsageRecorder(GatewayMetrics metrics, TimeProvider t
                 throw refuse;
             }
         }
+    }
+
+    /// <summary>The row's tokens and spend in the metrics (what it bills, so the metrics and the spend log agree).</summary>
+    private void Count(UsageRecord row, string? team)
+    {
+        metrics.Tokens.Add(row.PromptTokens, row.Model, team ?? "", "prompt");
+        metrics.Tokens.Add(row.CompletionTokens, row.Model, team ?? "", "completion");
+        metrics.AddSpend(row.Model, team ?? "", row.SpendPico);
     }
 
     [LoggerMessage(EventId = 502, Level = LogLevel.Warning,
