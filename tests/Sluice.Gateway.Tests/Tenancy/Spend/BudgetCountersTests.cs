@@ -120,7 +120,7 @@ public sealed class BudgetCountersTests(TenancyServers servers) : IAsyncDisposab
     [SkippableFact]
     public async Task Redis_ReservationNeverSettled_ExpiresAfterItsLease()
     {
-        var killed = await RedisCountersAsync(lease: TimeSpan.FromSeconds(1)); // never started: nothing renews, as in a killed gateway
+        var killed = await RedisCountersAsync(lease: TimeSpan.FromSeconds(3)); // never started: nothing renews, as in a killed gateway
         var other = await RedisCountersAsync();
         var id = NewId();
         Assert.True((await killed.ReserveAsync(id, 100, 100, _ => Task.FromResult(0L), default)).Admitted);
@@ -128,7 +128,7 @@ public sealed class BudgetCountersTests(TenancyServers servers) : IAsyncDisposab
         Assert.False(refused.Admitted);
         Assert.Equal(100, refused.Reserved);
 
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await Task.Delay(TimeSpan.FromSeconds(3.5));
         var admitted = await other.ReserveAsync(id, 100, 1, _ => Task.FromResult(0L), default);
         Assert.True(admitted.Admitted);
         Assert.Equal(0, admitted.Reserved);
