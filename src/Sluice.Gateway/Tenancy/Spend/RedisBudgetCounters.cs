@@ -12,7 +12,9 @@ namespace Sluice.Gateway.Tenancy.Spend;
 /// and reserves, atomically, so the fleet together overshoots a budget by at most one request's reservation. A running
 /// request's reservations are renewed every <see cref="LeaseFor"/>/3; a gateway killed mid-request stops renewing, so
 /// what it reserved comes back after at most <see cref="LeaseFor"/>. A missing counter is first marked (settlements
-/// from then on add to it), then seeded with the spend log's SUM by whichever replica gets there first.
+/// from then on add to it), then seeded with the spend log's SUM by whichever replica gets there first. A counter this
+/// gateway could not reach while requests went on (fail_mode open, a settle lost) is seeded again on its next use, so an
+/// outage does not leave it short of what those requests spent.
 /// Amounts stay integers in Redis (HINCRBY, 64-bit); the admission comparison is made in Lua's doubles, exact up to
 /// 2^53 (9,007 currency units in pico-units) and within a few pico-units above.
 /// </summary>
@@ -78,6 +80,14 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         return held
         """;
 
+    // KEYS[1] counter: seeded again (spent from the spend log; the reservations in flight stay).
+    private const string ResetScript = """
+        if redis.call('EXISTS', KEYS[1]) == 1 then
+          redis.call('HSET', KEYS[1], 'spent', 0, 'seeded', 0)
+        end
+        return 0
+        """;
+
     // KEYS[1] reservations; ARGV lease ms, members...: pushes their expiry on (only those still there).
     private const string RenewScript = """
         local t = redis.call('TIME')
@@ -90,7 +100,13 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
 
     private readonly ConcurrentDictionary<(string Set, string Member), byte> _held = new();
 
+    /// <summary>Counters this gateway could not reach while requests went on (served open, or not settled): their spent may lack those requests, so they are seeded again from the spend log on their next use.</summary>
+    private readonly ConcurrentDictionary<string, byte> _stale = new(StringComparer.Ordinal);
+
     public string Description => redis.Description;
+
+    /// <summary>Marks the counter as one whose spent may lack requests (as an unreachable Redis does): its next use seeds it again.</summary>
+    internal void MarkStale(BudgetCounterId id) => _stale[Counter(id)] = 0;
 
     private static string Counter(BudgetCounterId id) => "sluice:budget:" + id;
 
@@ -100,17 +116,23 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         CancellationToken cancellationToken)
     {
         string member = Guid.NewGuid().ToString("N") + ":" + worst.ToString(CultureInfo.InvariantCulture);
-        RedisKey[] keys = [Counter(id), Reservations(id)];
+        string counter = Counter(id);
+        RedisKey[] keys = [counter, Reservations(id)];
         RedisValue[] args = [limit, worst, member, (long)LeaseFor.TotalMilliseconds, (long)KeepFor.TotalMilliseconds];
         for (int attempt = 0; ; attempt++)
         {
             RedisResult[] result;
             try
             {
+                if (_stale.TryRemove(counter, out _))
+                {
+                    await redis.Database.ScriptEvaluateAsync(ResetScript, [keys[0]]);
+                }
                 result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(ReserveScript, keys, args))!;
             }
             catch (Exception e) when (TenancyRedis.IsUnreachable(e))
             {
+                _stale[counter] = 0;
                 throw new BudgetStoreException("redis", $"budget counters ({redis.Description})", e);
             }
             long state = (long)result[0];
@@ -152,7 +174,8 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         }
         catch (Exception e) when (TenancyRedis.IsUnreachable(e))
         {
-            // the reservation expires on its own; the spend is in the spend log, where a re-seeded counter finds it
+            // the reservation expires on its own; the spend is in the spend log, where the re-seeded counter finds it
+            _stale[Counter(id)] = 0;
             failures.Failed("redis", $"budget counters ({redis.Description})", e.Message);
         }
     }
