@@ -18,6 +18,9 @@ internal sealed record GatewayBenchSettings(double Rate, TimeSpan Duration, Time
     public string? GatewayConfig { get; init; }
     public IReadOnlyList<string> GatewayArgs { get; init; } = [];
     public string? ApiKey { get; init; }
+
+    /// <summary>--virtual-key: the fields of a virtual key (POST /admin/keys) the bench creates on the gateway it starts and sends.</summary>
+    public string? VirtualKey { get; init; }
 }
 
 /// <summary>One request's outcome: whether it was a full answer (200; a stream ending in [DONE]), its time in seconds from
@@ -50,21 +53,25 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
         {
             string config = Path.Combine(dir, "gateway.yaml");
             await File.WriteAllTextAsync(config, ConfigText(backend.Url), ct);
-            await using var gateway = await GatewayProcess.StartAsync(config, settings.GatewayArgs, ct);
+            // with --virtual-key the gateway gets a master key of the bench's own, to create the key through its admin API
+            string master = "sk-bench-master-" + Guid.NewGuid().ToString("N");
+            IReadOnlyList<string> args = settings.VirtualKey is null ? settings.GatewayArgs : [.. settings.GatewayArgs, "--master-key", master];
+            await using var gateway = await GatewayProcess.StartAsync(config, args, ct);
             using var http = Client();
+            string? apiKey = settings.VirtualKey is { } fields ? await CreateKeyAsync(http, gateway.Url, master, fields, ct) : settings.ApiKey;
             var direct = new Uri(backend.Url, "v1/completions");
             var through = new Uri(gateway.Url, "v1/completions");
             progress.WriteLine($"sluice bench gateway: fake backend {backend.Url}, gateway {gateway.Url} (pid {gateway.Pid}); {settings.Rate:0.##} requests/s for {settings.Duration.TotalSeconds:0.###} s each way{(settings.Stream ? ", streamed" : "")}");
 
             await OpenLoopAsync(http, direct, null, settings.Warmup, ct);
             var directPhase = await OpenLoopAsync(http, direct, null, settings.Duration, ct);
-            await OpenLoopAsync(http, through, settings.ApiKey, settings.Warmup, ct);
+            await OpenLoopAsync(http, through, apiKey, settings.Warmup, ct);
             var cpuBefore = gateway.CpuTime();
-            var gatewayPhase = await OpenLoopAsync(http, through, settings.ApiKey, settings.Duration, ct);
+            var gatewayPhase = await OpenLoopAsync(http, through, apiKey, settings.Duration, ct);
             var cpu = gateway.CpuTime() - cpuBefore;
             var (rss, peak) = gateway.Memory();
 
-            IReadOnlyList<MaxStep> steps = settings.FindMax ? await FindMaxAsync(http, through, ct) : [];
+            IReadOnlyList<MaxStep> steps = settings.FindMax ? await FindMaxAsync(http, through, apiKey, ct) : [];
             return GatewayBenchReport.From(settings, directPhase, gatewayPhase, cpu, rss, peak, steps);
         }
         finally
@@ -88,6 +95,22 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
             return text.Replace("{backend}", url, StringComparison.Ordinal);
         }
         return $"models:\n  - name: bench\n    deployments:\n      - {{url: '{url}', model: bench, kind: openai}}\nhealth:\n  interval: 10s\n";
+    }
+
+    /// <summary>Creates the --virtual-key key through the gateway's admin API; its secret.</summary>
+    private static async Task<string> CreateKeyAsync(HttpClient http, Uri gateway, string master, string fields, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(gateway, "admin/keys")) { Content = new StringContent(fields, Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", master);
+        using var response = await http.SendAsync(request, ct);
+        string body = await response.Content.ReadAsStringAsync(ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new CommandException($"--virtual-key: the gateway refused the key ({(int)response.StatusCode}): {body}",
+                "the gateway config needs a tenancy: section, and the fields are POST /admin/keys's (docs/tenancy.md)");
+        }
+        return System.Text.Json.Nodes.JsonNode.Parse(body)?["key"]?.GetValue<string>()
+            ?? throw new CommandException($"--virtual-key: the gateway's answer has no key: {body}");
     }
 
     private static HttpClient Client() => new(new SocketsHttpHandler
@@ -123,7 +146,7 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
 
     /// <summary>Closed loop through the gateway: 1, 2, 4, ... clients each sending its next request when the last answered,
     /// a step each; it stops when a step has errors, gains under 5 % or reaches --max-concurrency.</summary>
-    private async Task<IReadOnlyList<MaxStep>> FindMaxAsync(HttpClient http, Uri url, CancellationToken ct)
+    private async Task<IReadOnlyList<MaxStep>> FindMaxAsync(HttpClient http, Uri url, string? apiKey, CancellationToken ct)
     {
         var steps = new List<MaxStep>();
         double best = 0;
@@ -136,7 +159,7 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
                 int ok = 0, errors = 0;
                 while (!stop.IsCancellationRequested)
                 {
-                    var s = await SendAsync(http, url, settings.ApiKey, ct);
+                    var s = await SendAsync(http, url, apiKey, ct);
                     (ok, errors) = s.Ok ? (ok + 1, errors) : (ok, errors + 1);
                 }
                 return (ok, errors);

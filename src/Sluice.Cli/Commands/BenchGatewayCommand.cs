@@ -26,10 +26,14 @@ internal static class BenchGatewayCommand
         var gatewayConfig = new Option<string?>("--gateway-config") { Description = "Gateway YAML to measure instead of the built-in one; {backend} in it is the fake backend's URL, and it must serve model 'bench'" };
         var gatewayArgs = new Option<string[]>("--gateway-arg") { Description = "A flag passed to `sluice gateway` as it is (repeatable), e.g. --gateway-arg=--api-key=K" };
         var apiKey = new Option<string?>("--api-key") { Description = "Sent to the gateway as Authorization: Bearer (never to the fake backend)" };
+        var virtualKey = new Option<string?>("--virtual-key")
+        {
+            Description = "Create a virtual key with these POST /admin/keys fields on the gateway (its config needs tenancy:) and send it, e.g. '{\"max_budget\": 1000}'",
+        };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("gateway", "Measure the gateway's own cost: the same open-loop load direct to a fake backend and through `sluice gateway`.")
         {
-            rate, duration, warmup, stream, chunks, chunkGap, findMax, stepDuration, maxConcurrency, gatewayConfig, gatewayArgs, apiKey, json,
+            rate, duration, warmup, stream, chunks, chunkGap, findMax, stepDuration, maxConcurrency, gatewayConfig, gatewayArgs, apiKey, virtualKey, json,
         };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(parse, async () =>
         {
@@ -52,6 +56,25 @@ internal static class BenchGatewayCommand
             {
                 throw new CommandException($"--gateway-config {config}: no such file");
             }
+            string? keyFields = parse.GetValue(virtualKey);
+            if (keyFields is not null)
+            {
+                if (parse.GetValue(apiKey) is not null)
+                {
+                    throw new CommandException("--virtual-key and --api-key both say what key to send: give one");
+                }
+                try
+                {
+                    if (System.Text.Json.Nodes.JsonNode.Parse(keyFields) is not System.Text.Json.Nodes.JsonObject)
+                    {
+                        throw new CommandException($"--virtual-key must be a JSON object of key fields, not '{keyFields}'");
+                    }
+                }
+                catch (System.Text.Json.JsonException e)
+                {
+                    throw new CommandException($"--virtual-key is not JSON ({e.Message}): '{keyFields}'", "e.g. --virtual-key '{\"max_budget\": 1000}'");
+                }
+            }
             var settings = new GatewayBenchSettings(parse.GetValue(rate), Time(duration, false), Time(warmup, true), parse.GetValue(stream))
             {
                 Chunks = parse.GetValue(chunks),
@@ -62,6 +85,7 @@ internal static class BenchGatewayCommand
                 GatewayConfig = config,
                 GatewayArgs = parse.GetValue(gatewayArgs) ?? [],
                 ApiKey = parse.GetValue(apiKey),
+                VirtualKey = keyFields,
             };
             if (settings.Rate * settings.Duration.TotalSeconds < 1)
             {

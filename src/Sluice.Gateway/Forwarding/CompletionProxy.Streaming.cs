@@ -630,7 +630,17 @@ internal sealed partial class CompletionProxy
                 usage = UsageOf((int)record.PromptTokens, (int)record.CompletionTokens);
             }
             record.Status = StatusCodes.Status200OK;
-            await recorder.RecordAsync(context);
+            try
+            {
+                await recorder.RecordAsync(context);
+            }
+            catch (Sluice.Hosting.Errors.ApiException e)
+            {
+                // fail_mode closed and the row could not commit: the stream does not finish (no usage, no [DONE])
+                var error = new JsonObject { ["error"] = new JsonObject { ["message"] = e.Message, ["type"] = e.Type, ["param"] = null, ["code"] = e.Code } };
+                await WriteEventAsync(context, error, context.RequestAborted);
+                return;
+            }
         }
         if (s.ClientUsage)
         {

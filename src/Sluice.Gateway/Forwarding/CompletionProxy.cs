@@ -52,11 +52,11 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     await count();
                 }
-                await recorder.RecordAsync(context);
+                await recorder.RecordAsync(context, final: true);
             }
             if (usage.Reservation is { } reservation)
             {
-                await reservation.DisposeAsync(); // after the row: the key's spend never lacks both
+                await reservation.SettleAsync(usage.BilledPico, usage.BilledTokens); // after the row: the key's spend never lacks both
             }
             drain.Exit();
         }
@@ -73,13 +73,14 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         {
             throw ApiException.ModelNotFound(model);
         }
+        recorder.ThrowIfUnavailable();
         if (context.Features.Get<Tenancy.VirtualKey>() is { } key)
         {
             // the worst case: the prompt (estimated) and max_tokens at the model's highest price
             var prices = snapshot.Models[model].Config.Deployments.Select(d => d.Price ?? default).ToList();
             var worst = new Price(prices.Max(p => p.InputPico), prices.Max(p => p.OutputPico));
             long maxTokens = Usage.Long(body["max_completion_tokens"]) ?? Usage.Long(body["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
-            usage.Reservation = await budgets.ReserveAsync(key, RequestShape.PromptTokens(body), maxTokens, worst, context.RequestAborted);
+            usage.Reservation = await budgets.ReserveAsync(key, BudgetGuard.WorstPromptTokens(body), maxTokens, worst, context.RequestAborted);
         }
         if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
         {

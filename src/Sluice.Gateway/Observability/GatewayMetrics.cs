@@ -68,7 +68,11 @@ public sealed class GatewayMetrics
             "model", "team", "kind"));
         Registry.Add(new ObservedMetric("sluice_gateway_spend_total", "Spend in the prices' currency, by model and team (empty without a key or team); per key: GET /admin/spend.",
             MetricType.Counter, ["model", "team"], () => _spend.Select(kv => new Observation((double)Price.ToMoney(kv.Value), kv.Key.Model, kv.Key.Team))));
-        SpendWrites = Registry.Add(new Counter("sluice_gateway_spend_writes_total", "Spend rows written to the tenancy database, by result (ok, failed).", "result"));
+        SpendWrites = Registry.Add(new Counter("sluice_gateway_spend_writes_total",
+            "Spend rows by result: ok (committed before the response ended), retained (kept in memory: the database failed), recovered (retained, written later), failed (lost: still unwritten at stop, or past the in-memory cap).",
+            "result"));
+        Registry.Add(new ObservedMetric("sluice_gateway_spend_backlog_rows", "Spend rows kept in memory until the tenancy database is back.",
+            MetricType.Gauge, [], () => [new Observation(SpendBacklog())]));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_circuit_state", "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation((int)b.Breaker.State, b.Id))));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_ready", "1 when the backend's last readiness check passed.",
@@ -143,6 +147,9 @@ public sealed class GatewayMetrics
     public Counter KeyRejections { get; }
     public Counter Tokens { get; }
     public Counter SpendWrites { get; }
+
+    /// <summary>Rows the spend writer keeps in memory (set once spend is on).</summary>
+    public Func<int> SpendBacklog { get; set; } = () => 0;
 
     private readonly ConcurrentDictionary<(string Model, string Team), long> _spend = new();
 

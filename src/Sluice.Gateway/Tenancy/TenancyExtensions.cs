@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sluice.Gateway.Tenancy.Auth;
 using Sluice.Gateway.Tenancy.Keys;
 using Sluice.Gateway.Tenancy.Limits;
+using Sluice.Gateway.Tenancy.Spend;
 using Sluice.Gateway.Tenancy.Storage;
 
 namespace Sluice.Gateway.Tenancy;
@@ -43,10 +44,14 @@ public static class TenancyExtensions
             services.AddSingleton<RedisRequestLimiter>();
             services.AddSingleton<IRequestLimiter>(sp => sp.GetRequiredService<RedisRequestLimiter>());
             services.AddHostedService(sp => sp.GetRequiredService<RedisRequestLimiter>());
+            services.AddSingleton<RedisBudgetCounters>();
+            services.AddSingleton<IBudgetCounters>(sp => sp.GetRequiredService<RedisBudgetCounters>());
+            services.AddHostedService(sp => sp.GetRequiredService<RedisBudgetCounters>());
         }
         else
         {
             services.AddSingleton<IRequestLimiter, LocalRequestLimiter>();
+            services.AddSingleton<IBudgetCounters>(sp => new MemoryBudgetCounters(sp.GetRequiredService<TimeProvider>()));
         }
         return services;
     }

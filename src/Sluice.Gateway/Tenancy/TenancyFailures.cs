@@ -16,8 +16,9 @@ public sealed partial class TenancyFailures(TenancySettings settings, GatewayMet
 
     public FailMode Mode => settings.FailMode;
 
-    /// <summary>Counts and logs the failure; returns the 503 to throw under fail_mode closed, or null under open.</summary>
-    public ApiException? Failed(string store, string what, string reason)
+    /// <summary>Counts and logs the failure; returns the 503 to throw under fail_mode closed (its code <paramref name="code"/>, by
+    /// default redis_unavailable or key_store_unavailable), or null under open.</summary>
+    public ApiException? Failed(string store, string what, string reason, string? code = null)
     {
         string mode = settings.FailMode == FailMode.Open ? "open" : "closed";
         metrics.StoreErrors.Increment(store, mode);
@@ -33,7 +34,7 @@ public sealed partial class TenancyFailures(TenancySettings settings, GatewayMet
         }
         return settings.FailMode == FailMode.Open ? null
             : new ApiException(503, $"The gateway cannot reach its {what} ({reason}); refusing the request (tenancy.fail_mode: closed).", "server_error",
-                store == "redis" ? "redis_unavailable" : "key_store_unavailable", AdmissionRejection.NotReady)
+                code ?? (store == "redis" ? "redis_unavailable" : "key_store_unavailable"), AdmissionRejection.NotReady)
             { RetryAfterSeconds = 1 };
     }
 

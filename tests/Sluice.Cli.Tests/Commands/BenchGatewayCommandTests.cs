@@ -87,6 +87,30 @@ public sealed class BenchGatewayCommandTests
         Directory.Delete(dir, recursive: true);
     }
 
+    [Fact]
+    public void VirtualKey_WithBudgetAndSpendOnSqlite_IsCreatedAndSentWithoutErrors()
+    {
+        string dir = Directory.CreateTempSubdirectory("sluice-bench-gw-key-").FullName;
+        string config = Path.Combine(dir, "governed.yaml");
+        File.WriteAllText(config, "models:\n  - name: bench\n    deployments:\n      - {url: '{backend}', model: bench, kind: openai, "
+            + "input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}\ntenancy:\n  database: gateway.db\n");
+        var r = RunJson("--rate", "10", "--duration", "1s", "--warmup", "0", "--gateway-config", config,
+            "--virtual-key", """{"max_budget": 1000, "budget_duration": "30d", "rpm_limit": 100000}""");
+        Assert.Equal(10, r.GetProperty("gateway").GetProperty("requests").GetInt32());
+        Assert.Equal(0, r.GetProperty("gateway").GetProperty("errors").GetInt32());
+
+        // a budget of 0 refuses every request: the key really is the one sent
+        var (rc, output, _) = CliRunner.Run("bench", "gateway", "--json", "--rate", "5", "--duration", "1s", "--warmup", "0", "--gateway-config", config,
+            "--virtual-key", """{"max_budget": 0}""");
+        Assert.Equal(1, rc);
+        Assert.Equal(5, JsonDocument.Parse(output).RootElement.GetProperty("gateway").GetProperty("errors").GetInt32());
+
+        var (rc2, _, error) = CliRunner.Run("bench", "gateway", "--virtual-key", "{max_budget");
+        Assert.Equal(2, rc2);
+        Assert.Contains("--virtual-key is not JSON", error, StringComparison.Ordinal);
+        Directory.Delete(dir, recursive: true);
+    }
+
     [Theory]
     [InlineData("--rate", "0", "--rate")]
     [InlineData("--duration", "soon", "--duration")]

@@ -29,8 +29,13 @@ public sealed class RequestUsage(string requestId, DateTimeOffset start)
     /// <summary>Fills in the tokens of an unfinished stream from what was delivered (set by the stream relay).</summary>
     public Func<Task>? CountDelivered { get; set; }
 
-    /// <summary>The request's budget reservation: released once its row has committed.</summary>
-    public IAsyncDisposable? Reservation { get; set; }
+    /// <summary>The request's budget reservation: settled with <see cref="BilledPico"/> and <see cref="BilledTokens"/> once its row has committed.</summary>
+    public BudgetReservation? Reservation { get; set; }
+
+    /// <summary>What the request's row bills (pico-units; prompt + completion tokens), once recorded.</summary>
+    public long BilledPico { get; set; }
+
+    public long BilledTokens { get; set; }
 
     /// <summary>Set once the row is handed to the writer: a request is recorded once.</summary>
     public bool Recorded { get; set; }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Sluice.Gateway.Forwarding;
+using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
 using Sluice.Gateway.Tenancy.Storage;
 
@@ -10,10 +11,10 @@ namespace Sluice.Gateway.Tenancy.Spend;
 /// <summary>
 /// Migrates the spend tables in the tenancy database at start (a store that cannot be reached fails the start,
 /// naming it), runs the group-commit writer, and on stop, once the drain let in-flight requests finish, writes what is
-/// still queued before the process exits.
+/// still queued and what was retained while the database was away (trying for 5 s) before the process exits.
 /// </summary>
-public sealed partial class SpendService(Router router, UsageRecorder recorder, GatewayDrain drain, GatewayOptions options, IServiceProvider services,
-    ILoggerFactory logs) : IHostedService
+public sealed partial class SpendService(Router router, UsageRecorder recorder, GatewayDrain drain, GatewayOptions options, GatewayMetrics metrics,
+    IServiceProvider services, ILoggerFactory logs) : IHostedService
 {
     public SpendStore? Store { get; private set; }
 
@@ -26,7 +27,10 @@ public sealed partial class SpendService(Router router, UsageRecorder recorder, 
         Store = new SpendStore(database);
         await Store.MigrateAsync(cancellationToken);
         var log = logs.CreateLogger<SpendService>();
-        recorder.Writer = new SpendWriter(Store, tenancy.Spend.MaxBatch, log);
+        var writer = new SpendWriter(Store, tenancy.Spend.MaxBatch, log) { Recovered = rows => metrics.SpendWrites.Add(rows, "recovered") };
+        metrics.SpendBacklog = () => writer.Backlog;
+        recorder.Failures = services.GetService<TenancyFailures>();
+        recorder.Writer = writer;
         LogOpened(log, database.Description);
     }
 
@@ -35,7 +39,11 @@ public sealed partial class SpendService(Router router, UsageRecorder recorder, 
         if (recorder.Writer is { } writer)
         {
             await drain.WaitForIdleAsync(options.Hosting.ShutdownTimeout);
-            await writer.DisposeAsync();
+            int lost = await writer.StopAsync(TimeSpan.FromSeconds(5));
+            if (lost > 0)
+            {
+                metrics.SpendWrites.Add(lost, "failed");
+            }
         }
     }
 

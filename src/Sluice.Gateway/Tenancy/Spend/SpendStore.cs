@@ -46,24 +46,109 @@ public sealed class SpendStore(TenancyDatabase database)
 
     public Task MigrateAsync(CancellationToken cancellationToken = default) => database.MigrateAsync("spend", Migrations, cancellationToken);
 
-    /// <summary>Writes <paramref name="rows"/> in one transaction; a row already there (same row id) is left as it is.</summary>
+    /// <summary>
+    /// Writes <paramref name="rows"/> in one transaction; a row already there (same row id) is left as it is. On
+    /// PostgreSQL the batch is one INSERT of arrays (unnest): one statement and one round trip whatever its size; on
+    /// SQLite one prepared INSERT is run for each row in the transaction. Called by one writer at a time
+    /// (<see cref="SpendWriter"/>): SQLite's connection is kept open between batches.
+    /// </summary>
     public async Task WriteAsync(IReadOnlyList<UsageRecord> rows, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await TenancyDatabase.BeginWriteAsync(connection, cancellationToken);
-        foreach (var r in rows)
+        if (rows.Count == 0)
         {
-            await TenancyDatabase.ExecuteAsync(connection, transaction,
+            return;
+        }
+        if (database.Provider == TenancyProvider.Postgres)
+        {
+            await WritePostgresAsync(rows, cancellationToken);
+            return;
+        }
+        var connection = _sqlite ??= await database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var transaction = await TenancyDatabase.BeginWriteAsync(connection, cancellationToken);
+            await using var command = TenancyDatabase.Command(connection, transaction,
                 $"INSERT INTO spend_log ({Columns}) VALUES (@row_id, @request_id, @key_id, @team_id, @user_id, @model, @backend, @version, @prompt_tokens, "
                 + "@completion_tokens, @spend_pico, @streamed, @cancelled, @cached, @counted, @status, @start_ms, @end_ms, @day) ON CONFLICT (row_id) DO NOTHING",
-                cancellationToken,
-                ("row_id", r.RowId), ("request_id", r.RequestId), ("key_id", r.KeyId), ("team_id", r.Team), ("user_id", r.User), ("model", r.Model),
-                ("backend", r.Backend), ("version", r.Version), ("prompt_tokens", r.PromptTokens), ("completion_tokens", r.CompletionTokens),
-                ("spend_pico", r.SpendPico), ("streamed", r.Streamed ? 1L : 0L), ("cancelled", r.Cancelled ? 1L : 0L), ("cached", r.Cached ? 1L : 0L),
-                ("counted", r.Counted ? 1L : 0L), ("status", (long)r.Status), ("start_ms", r.Start.ToUnixTimeMilliseconds()),
-                ("end_ms", r.End.ToUnixTimeMilliseconds()), ("day", r.Start.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)));
+                [.. ColumnNames.Select(c => (c, (object?)null))]);
+            await command.PrepareAsync(cancellationToken);
+            foreach (var r in rows)
+            {
+                object?[] values = Values(r);
+                for (int i = 0; i < values.Length; i++)
+                {
+                    command.Parameters[i].Value = values[i] ?? DBNull.Value;
+                }
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
         }
-        await transaction.CommitAsync(cancellationToken);
+        catch
+        {
+            _sqlite = null;
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    private DbConnection? _sqlite;
+
+    private static readonly string[] ColumnNames = Columns.Split(", ");
+
+    private static object?[] Values(UsageRecord r) =>
+    [
+        r.RowId, r.RequestId, r.KeyId, r.Team, r.User, r.Model, r.Backend, r.Version, r.PromptTokens, r.CompletionTokens, r.SpendPico,
+        r.Streamed ? 1L : 0L, r.Cancelled ? 1L : 0L, r.Cached ? 1L : 0L, r.Counted ? 1L : 0L, (long)r.Status, r.Start.ToUnixTimeMilliseconds(),
+        r.End.ToUnixTimeMilliseconds(), r.Start.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+    ];
+
+    /// <summary>The columns that are text (the rest are BIGINT).</summary>
+    private static readonly HashSet<string> TextColumns = ["row_id", "request_id", "key_id", "team_id", "user_id", "model", "backend", "version", "day"];
+
+    private async Task WritePostgresAsync(IReadOnlyList<UsageRecord> rows, CancellationToken cancellationToken)
+    {
+        var columns = new object[ColumnNames.Length];
+        for (int c = 0; c < ColumnNames.Length; c++)
+        {
+            columns[c] = TextColumns.Contains(ColumnNames[c]) ? new string?[rows.Count] : new long[rows.Count];
+        }
+        for (int i = 0; i < rows.Count; i++)
+        {
+            object?[] values = Values(rows[i]);
+            for (int c = 0; c < values.Length; c++)
+            {
+                if (columns[c] is string?[] text)
+                {
+                    text[i] = (string?)values[c];
+                }
+                else
+                {
+                    ((long[])columns[c])[i] = (long)values[c]!;
+                }
+            }
+        }
+        string arrays = string.Join(", ", ColumnNames.Select(c => $"@{c}::{(TextColumns.Contains(c) ? "text" : "bigint")}[]"));
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await TenancyDatabase.ExecuteAsync(connection, null,
+            $"INSERT INTO spend_log ({Columns}) SELECT * FROM unnest({arrays}) ON CONFLICT (row_id) DO NOTHING", cancellationToken,
+            [.. ColumnNames.Select((c, i) => (c, (object?)columns[i]))]);
+    }
+
+    /// <summary>Closes the writer's SQLite connection.</summary>
+    public async ValueTask CloseAsync()
+    {
+        if (_sqlite is { } connection)
+        {
+            _sqlite = null;
+            await connection.DisposeAsync();
+        }
+    }
+
+    /// <summary>Whether the database answers (a trivial query), for the writer to know it is back.</summary>
+    public async Task PingAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await TenancyDatabase.ScalarAsync(connection, null, "SELECT 1", cancellationToken);
     }
 
     /// <summary>Rows by request id and/or key id, and a start-time range, newest first (at most <paramref name="limit"/>).</summary>

@@ -5,19 +5,31 @@ namespace Sluice.Gateway.Tenancy.Spend;
 
 /// <summary>
 /// Group commit: requests hand their row to <see cref="WriteAsync"/> and await it; one background loop takes every row
-/// waiting (up to max_batch), writes them in one transaction and completes each caller's task when the transaction has
-/// committed. While a batch commits the next one gathers, so concurrent requests share commits and none waits for a
-/// timer. A failed batch is tried again twice (rows are idempotent by row id), then its callers see the error.
-/// <see cref="DisposeAsync"/> (drain) writes what is queued before it returns.
+/// that arrived while the previous commit ran (up to max_batch), writes them in one transaction (one statement on
+/// PostgreSQL) and completes each caller's task when it has committed. No timer: a lone request commits at once, and
+/// under load each commit carries what gathered during the last one, so a request waits for its own batch only.
+/// A failed batch is tried once more (rows are idempotent by row id), then its callers see the error and the writer is
+/// <see cref="Failing"/>: later rows fail at once, without waiting on a database that is down, until a background
+/// probe (every second) writes the <see cref="Retain">retained</see> rows or reaches the database again.
+/// Rows retained are kept in memory and written once the database is back, and on drain (<see cref="DisposeAsync"/>)
+/// with what is queued.
 /// </summary>
 public sealed partial class SpendWriter : IAsyncDisposable
 {
+    private static readonly TimeSpan ProbeEvery = TimeSpan.FromSeconds(1);
+
     private readonly SpendStore _store;
     private readonly int _maxBatch;
     private readonly ILogger _log;
     private readonly Channel<(UsageRecord Row, TaskCompletionSource Done)> _queue =
         Channel.CreateUnbounded<(UsageRecord, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Lock _backlogLock = new();
+    private readonly List<UsageRecord> _backlog = [];
+    private readonly SemaphoreSlim _writing = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
+    private readonly Task _probe;
+    private volatile string? _failure;
 
     public SpendWriter(SpendStore store, int maxBatch, ILogger log)
     {
@@ -25,6 +37,7 @@ public sealed partial class SpendWriter : IAsyncDisposable
         _maxBatch = maxBatch;
         _log = log;
         _loop = Task.Run(RunAsync);
+        _probe = Task.Run(ProbeAsync);
     }
 
     public SpendStore Store => _store;
@@ -32,7 +45,25 @@ public sealed partial class SpendWriter : IAsyncDisposable
     /// <summary>Batches committed so far (each one transaction).</summary>
     public long Batches { get; private set; }
 
-    /// <summary>Completes when <paramref name="row"/> is committed; throws when it could not be.</summary>
+    /// <summary>Why the last write failed, while the database has not answered since; null: writing works.</summary>
+    public string? Failing => _failure;
+
+    /// <summary>Rows kept in memory until the database is back.</summary>
+    public int Backlog
+    {
+        get
+        {
+            lock (_backlogLock)
+            {
+                return _backlog.Count;
+            }
+        }
+    }
+
+    /// <summary>Called with the rows each time retained rows reach the database.</summary>
+    public Action<int>? Recovered { get; set; }
+
+    /// <summary>Completes when <paramref name="row"/> is committed; throws when it could not be (the row is then not kept: see <see cref="Retain"/>).</summary>
     public Task WriteAsync(UsageRecord row)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -41,6 +72,23 @@ public sealed partial class SpendWriter : IAsyncDisposable
             done.SetException(new InvalidOperationException("the spend writer has stopped (the gateway is shutting down)"));
         }
         return done.Task;
+    }
+
+    /// <summary>The most rows kept in memory (a few hundred bytes each): past it a row is dropped, logged and counted, rather than the process running out of memory in a long outage.</summary>
+    public const int MaxBacklog = 1_000_000;
+
+    /// <summary>Keeps a row that could not be written, to write it once the database is back (or on drain); false when the backlog is full and the row is dropped.</summary>
+    public bool Retain(UsageRecord row)
+    {
+        lock (_backlogLock)
+        {
+            if (_backlog.Count >= MaxBacklog)
+            {
+                return false;
+            }
+            _backlog.Add(row);
+            return true;
+        }
     }
 
     private async Task RunAsync()
@@ -53,12 +101,12 @@ public sealed partial class SpendWriter : IAsyncDisposable
             {
                 batch.Add(item);
             }
-            Exception? failure = null;
-            for (int attempt = 0; attempt < 3; attempt++)
+            Exception? failure = _failure is { } known ? new SpendLogUnavailableException(known) : null;
+            for (int attempt = 0; failure is null || (attempt < 2 && _failure is null); attempt++)
             {
                 try
                 {
-                    await _store.WriteAsync([.. batch.Select(b => b.Row)]);
+                    await WriteLockedAsync([.. batch.Select(b => b.Row)]);
                     failure = null;
                     break;
                 }
@@ -66,8 +114,15 @@ public sealed partial class SpendWriter : IAsyncDisposable
                 {
                     failure = e;
                     LogWriteFailed(_log, batch.Count, attempt + 1, e.Message);
-                    await Task.Delay(TimeSpan.FromMilliseconds(50 * (attempt + 1)));
+                    if (attempt == 0)
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(50));
+                    }
                 }
+            }
+            if (failure is not null && _failure is null)
+            {
+                _failure = failure.Message;
             }
             Batches++;
             foreach (var (_, done) in batch)
@@ -84,12 +139,115 @@ public sealed partial class SpendWriter : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    private async Task WriteLockedAsync(IReadOnlyList<UsageRecord> rows)
+    {
+        await _writing.WaitAsync();
+        try
+        {
+            await _store.WriteAsync(rows);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    /// <summary>While writing fails or rows are retained: every second, writes the retained rows (or just reaches the database).</summary>
+    private async Task ProbeAsync()
+    {
+        using var timer = new PeriodicTimer(ProbeEvery);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token))
+            {
+                if (_failure is not null || Backlog > 0)
+                {
+                    await FlushBacklogAsync();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Writes the retained rows (a batch at a time) or pings the database; true when everything retained is written.</summary>
+    private async Task<bool> FlushBacklogAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                List<UsageRecord> rows;
+                lock (_backlogLock)
+                {
+                    rows = [.. _backlog.Take(_maxBatch)];
+                }
+                if (rows.Count == 0)
+                {
+                    if (_failure is not null)
+                    {
+                        await _store.PingAsync();
+                    }
+                    break;
+                }
+                await WriteLockedAsync(rows);
+                lock (_backlogLock)
+                {
+                    _backlog.RemoveRange(0, rows.Count);
+                }
+                Recovered?.Invoke(rows.Count);
+                LogRecovered(_log, rows.Count);
+            }
+            if (_failure is not null)
+            {
+                _failure = null;
+                LogBack(_log);
+            }
+            return true;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _failure = e.Message;
+            return false;
+        }
+    }
+
+    /// <summary>Drain: writes what is queued, then the retained rows (trying for up to <paramref name="patience"/>); returns the rows that could not be written.</summary>
+    public async Task<int> StopAsync(TimeSpan patience)
     {
         _queue.Writer.TryComplete();
         await _loop;
+        await _stop.CancelAsync();
+        await _probe;
+        var deadline = DateTime.UtcNow + patience;
+        while (Backlog > 0 && !await FlushBacklogAsync() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(ProbeEvery);
+        }
+        int lost = Backlog;
+        if (lost > 0)
+        {
+            LogLost(_log, lost, _failure ?? "unknown");
+        }
+        await _store.CloseAsync();
+        return lost;
     }
+
+    public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.FromSeconds(5));
 
     [LoggerMessage(EventId = 501, Level = LogLevel.Error, Message = "Writing {Rows} spend rows failed (try {Attempt}): {Failure}")]
     private static partial void LogWriteFailed(ILogger log, int rows, int attempt, string failure);
+
+    [LoggerMessage(EventId = 503, Level = LogLevel.Warning, Message = "{Rows} retained spend rows written to the database")]
+    private static partial void LogRecovered(ILogger log, int rows);
+
+    [LoggerMessage(EventId = 504, Level = LogLevel.Warning, Message = "The spend log's database answers again")]
+    private static partial void LogBack(ILogger log);
+
+    [LoggerMessage(EventId = 505, Level = LogLevel.Critical, Message = "Stopping with {Rows} spend rows that could not be written: {Failure}")]
+    private static partial void LogLost(ILogger log, int rows, string failure);
 }
+
+/// <summary>The spend log's database failed a moment ago and has not answered since: a row is not even tried.</summary>
+public sealed class SpendLogUnavailableException(string reason) : Exception(reason);

@@ -33,6 +33,10 @@ public abstract class SpendBehaviour : IAsyncLifetime
         await _healthy.DisposeAsync();
     }
 
+    /// <summary>The store the last gateway of the test was started on.</summary>
+    private string? _database;
+
+
     private async Task<TestGateway> GatewayAsync(string fault, string? healthy = "ok")
     {
         const string Prices = "input_cost_per_token: 0.000001, output_cost_per_token: 0.000003";
@@ -42,7 +46,8 @@ public abstract class SpendBehaviour : IAsyncLifetime
             yaml += $"      - {{url: '{_healthy.Url}', model: {healthy}, kind: openai, {Prices}}}\n";
         }
         yaml += "routing: {strategy: weighted-round-robin}\n";
-        yaml += $"tenancy:\n  database: '{await DatabaseAsync()}'\n";
+        _database = await DatabaseAsync();
+        yaml += $"tenancy:\n  database: '{_database}'\n";
         return await TestGateway.StartAsync(yaml);
     }
 
@@ -259,5 +264,48 @@ public abstract class SpendBehaviour : IAsyncLifetime
         Assert.Contains("budget_exceeded", refused.Body, StringComparison.Ordinal);
         var zeroRow = Assert.Single(JsonDocument.Parse(await g.Admin.GetStringAsync($"/spend/logs?api_key={zero["id"]}")).RootElement.EnumerateArray());
         Assert.Equal(0m, zeroRow.GetProperty("spend").GetDecimal());
+    }
+
+    [SkippableFact]
+    public async Task Budget_ConcurrentRequestsOnOneKey_OvershootByAtMostOneRequestAndSpendIsExact()
+    {
+        await using var g = await GatewayAsync("ok", healthy: null);
+        var key = await Tenants.CreateAsync(g.Admin, """{"max_budget": 0.0001, "budget_duration": "1h"}""");
+        string secret = key["key"]!.GetValue<string>();
+        var statuses = new System.Collections.Concurrent.ConcurrentBag<int>();
+        await Parallel.ForEachAsync(Enumerable.Range(0, 60), new ParallelOptions { MaxDegreeOfParallelism = 16 },
+            async (_, _) => statuses.Add((await WithKeyAsync(g, secret)).Status));
+
+        // a request costs (and reserves) 0.000004: 25 fit the budget, and the counter lets no more through
+        Assert.Equal(25, statuses.Count(s => s == 200));
+        Assert.Equal(35, statuses.Count(s => s == 400));
+        var rows = JsonDocument.Parse(await g.Admin.GetStringAsync($"/spend/logs?api_key={key["id"]}")).RootElement.EnumerateArray().ToList();
+        Assert.Equal(60, rows.Count);
+        Assert.Equal(25 * (In + Out), rows.Sum(r => r.GetProperty("spend").GetDecimal()));
+    }
+
+    [SkippableFact]
+    public async Task Budget_AfterItsCounterIsSeeded_IsCheckedWithoutReadingTheSpendLog()
+    {
+        await using var g = await GatewayAsync("ok", healthy: null);
+        var key = await Tenants.CreateAsync(g.Admin, """{"max_budget": 0.0001}""");
+        string secret = key["key"]!.GetValue<string>();
+        Assert.Equal(200, (await WithKeyAsync(g, secret)).Status); // seeds the counter from the spend log
+
+        // a row written behind the gateway's back that spends the whole budget: the next check does not read the log, so it
+        // still admits; the key's spend as the admin API reads it (from the log) has it
+        await using (var database = Sluice.Gateway.Tenancy.Storage.TenancyDatabase.Open(_database!))
+        {
+            var store = new Sluice.Gateway.Tenancy.Spend.SpendStore(database);
+            await store.WriteAsync([new Sluice.Gateway.Tenancy.Spend.UsageRecord
+            {
+                RowId = Guid.NewGuid().ToString("N"), RequestId = "behind", KeyId = key["id"]!.GetValue<string>(), Model = "m",
+                SpendPico = 1_000_000_000, Status = 200, Start = DateTimeOffset.UtcNow, End = DateTimeOffset.UtcNow,
+            }]);
+            await store.CloseAsync();
+        }
+        Assert.Equal(200, (await WithKeyAsync(g, secret)).Status);
+        var info = JsonDocument.Parse(await g.Admin.GetStringAsync($"/admin/keys/{key["id"]}")).RootElement;
+        Assert.True(info.GetProperty("spend").GetDecimal() >= 0.001m);
     }
 }
