@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Sluice.Gateway.Caching;
 using Sluice.Gateway.Health;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
@@ -20,7 +21,7 @@ namespace Sluice.Gateway.Forwarding;
 /// retry.max_attempts; the answer (an SSE stream too) is then copied as it arrives, flushed chunk by chunk.
 /// </summary>
 internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendInvoker invoker, Router router, GatewayMetrics metrics,
-    GatewayDrain drain, UsageRecorder recorder, BudgetGuard budgets, SluiceHostingOptions hosting, ILogger<CompletionProxy> log)
+    GatewayDrain drain, UsageRecorder recorder, BudgetGuard budgets, ResponseCache cache, SluiceHostingOptions hosting, ILogger<CompletionProxy> log)
 {
     private TimeProvider Time => hosting.Time;
 
@@ -73,6 +74,8 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         {
             throw ApiException.ModelNotFound(model);
         }
+        bool chat = context.Request.Path.Value?.EndsWith("/chat/completions", StringComparison.Ordinal) == true;
+        var plan = cache.Plan(chat ? "chat" : "completions", body, context.Request.Headers);
         if (context.Features.Get<Tenancy.VirtualKey>() is { } key)
         {
             // the worst case: the prompt (estimated) and max_tokens at the model's highest price
@@ -81,11 +84,18 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             long maxTokens = Usage.Long(body["max_completion_tokens"]) ?? Usage.Long(body["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
             usage.Reservation = await budgets.ReserveAsync(key, RequestShape.PromptTokens(body), maxTokens, worst, context.RequestAborted);
         }
-        if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
+        bool streamed = body["stream"] is JsonValue stream && stream.TryGetValue(out bool isStream) && isStream;
+        if (cache.Enabled && await cache.TryAnswerAsync(context, plan, model, streamed,
+            body["stream_options"] is JsonObject o && o["include_usage"] is JsonValue u && u.TryGetValue(out bool include) && include))
         {
-            await RelayAsync(context, body, model, snapshot, split);
             return;
         }
+        if (streamed)
+        {
+            await RelayAsync(context, body, model, snapshot, split, plan);
+            return;
+        }
+        string requested = model;
         var config = snapshot.Config;
         var tried = new HashSet<BackendState>();
         var retriedSame = new HashSet<BackendState>();
@@ -143,7 +153,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             ForwarderError error;
             // with spend on, the answer is held until its usage row has committed: the client never has a complete answer without its row
             var clientBody = context.Response.Body;
-            using var held = recorder.Enabled ? new MemoryStream() : null;
+            using var held = recorder.Enabled || plan.Store ? new MemoryStream() : null;
             try
             {
                 if (held is not null)
@@ -166,6 +176,10 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                     usage.Status = transformer.Status;
                     Usage.FromAnswer(usage, body, held, transformer.Status);
                     await recorder.RecordAsync(context);
+                    if (plan.Store && transformer.Status == StatusCodes.Status200OK && model == requested && !context.Response.Headers.ContainsKey("Content-Encoding"))
+                    {
+                        await cache.StoreAsync(plan, held.ToArray(), chat, usage.PromptTokens, usage.CompletionTokens, deployment.Config.Price ?? default);
+                    }
                 }
                 try
                 {
