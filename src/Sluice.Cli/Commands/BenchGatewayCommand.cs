@@ -26,10 +26,12 @@ internal static class BenchGatewayCommand
         var gatewayConfig = new Option<string?>("--gateway-config") { Description = "Gateway YAML to measure instead of the built-in one; {backend} in it is the fake backend's URL, and it must serve model 'bench'" };
         var gatewayArgs = new Option<string[]>("--gateway-arg") { Description = "A flag passed to `sluice gateway` as it is (repeatable), e.g. --gateway-arg=--api-key=K" };
         var apiKey = new Option<string?>("--api-key") { Description = "Sent to the gateway as Authorization: Bearer (never to the fake backend)" };
+        var cache = new Option<string?>("--cache") { Description = "Measure response-cache hits: memory or redis; the built-in config gets a cache and every request is the same deterministic one, so all but the first are hits (use --find-max for hits/s)" };
+        var cacheRedis = new Option<string?>("--cache-redis") { Description = "The Redis of --cache redis (host:port)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("gateway", "Measure the gateway's own cost: the same open-loop load direct to a fake backend and through `sluice gateway`.")
         {
-            rate, duration, warmup, stream, chunks, chunkGap, findMax, stepDuration, maxConcurrency, gatewayConfig, gatewayArgs, apiKey, json,
+            rate, duration, warmup, stream, chunks, chunkGap, findMax, stepDuration, maxConcurrency, gatewayConfig, gatewayArgs, apiKey, cache, cacheRedis, json,
         };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(parse, async () =>
         {
@@ -52,6 +54,24 @@ internal static class BenchGatewayCommand
             {
                 throw new CommandException($"--gateway-config {config}: no such file");
             }
+            string? store = parse.GetValue(cache);
+            string? redis = parse.GetValue(cacheRedis);
+            if (store is not (null or "memory" or "redis"))
+            {
+                throw new CommandException($"--cache must be memory or redis, not '{store}'");
+            }
+            if (store == "redis" && string.IsNullOrWhiteSpace(redis))
+            {
+                throw new CommandException("--cache redis needs --cache-redis HOST:PORT");
+            }
+            if (redis is not null && store != "redis")
+            {
+                throw new CommandException("--cache-redis is only read with --cache redis");
+            }
+            if (store is not null && config is not null)
+            {
+                throw new CommandException("--cache configures the built-in gateway config: with --gateway-config, write the cache: section in that file instead");
+            }
             var settings = new GatewayBenchSettings(parse.GetValue(rate), Time(duration, false), Time(warmup, true), parse.GetValue(stream))
             {
                 Chunks = parse.GetValue(chunks),
@@ -62,6 +82,8 @@ internal static class BenchGatewayCommand
                 GatewayConfig = config,
                 GatewayArgs = parse.GetValue(gatewayArgs) ?? [],
                 ApiKey = parse.GetValue(apiKey),
+                Cache = store,
+                CacheRedis = redis,
             };
             if (settings.Rate * settings.Duration.TotalSeconds < 1)
             {
