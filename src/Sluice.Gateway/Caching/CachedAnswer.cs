@@ -18,6 +18,7 @@ internal sealed class CachedAnswer(byte[] body, bool chat, long promptTokens, lo
     private const byte Version = 1;
 
     private byte[]? _events;
+    private byte[]? _usageEvent;
 
     public byte[] Body { get; } = body;
     public bool Chat { get; } = chat;
@@ -64,8 +65,10 @@ internal sealed class CachedAnswer(byte[] body, bool chat, long promptTokens, lo
     /// </summary>
     public byte[] Events => _events ??= BuildEvents();
 
-    /// <summary>The usage chunk of a replayed stream (stream_options.include_usage).</summary>
-    public byte[] UsageEvent()
+    /// <summary>The usage chunk of a replayed stream (stream_options.include_usage). Built on first use.</summary>
+    public byte[] UsageEvent => _usageEvent ??= BuildUsageEvent();
+
+    private byte[] BuildUsageEvent()
     {
         var body = JsonNode.Parse(Body)!.AsObject();
         var usage = body["usage"]?.DeepClone() ?? new JsonObject

@@ -139,7 +139,7 @@ public sealed partial class ResponseCache : IAsyncDisposable
         await response.Body.WriteAsync(answer.Events, context.RequestAborted);
         if (clientUsage)
         {
-            await response.Body.WriteAsync(answer.UsageEvent(), context.RequestAborted);
+            await response.Body.WriteAsync(answer.UsageEvent, context.RequestAborted);
         }
         await response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), context.RequestAborted);
         await response.Body.FlushAsync(context.RequestAborted);

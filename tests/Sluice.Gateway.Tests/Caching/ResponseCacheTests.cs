@@ -134,6 +134,36 @@ public sealed class ResponseCacheTests(TenancyServers servers) : IAsyncLifetime
         Assert.Single(_backend.Attempts);
     }
 
+    [SkippableTheory]
+    [InlineData("memory")]
+    [InlineData("redis")]
+    public async Task Entry_PastItsTtl_IsAMissAgain(string store)
+    {
+        await using var g = await TestGateway.StartAsync(await ConfigAsync(store, ", ttl: 2s"));
+        Assert.Equal("miss", (await PostAsync(g, "/v1/completions", Greedy)).Cache);
+        Assert.Equal("hit", (await PostAsync(g, "/v1/completions", Greedy)).Cache);
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        Assert.Equal("miss", (await PostAsync(g, "/v1/completions", Greedy)).Cache);
+        Assert.Equal(2, _backend.Attempts.Count);
+    }
+
+    [Fact]
+    public async Task Reload_ThatChangesTheCache_IsRejectedUntilARestart()
+    {
+        await using var g = await TestGateway.StartAsync(await ConfigAsync("memory"));
+
+        await g.WriteConfigAsync((await ConfigAsync("memory")).Replace("type: memory", "type: memory, ttl: 1h", StringComparison.Ordinal));
+
+        for (int i = 0; i < 100 && g.Gateway.Metrics.Reloads.Value("rejected") == 0; i++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal(1, g.Gateway.Metrics.Reloads.Value("rejected"));
+        Assert.Contains(g.Logs.Lines, l => l.Contains("the cache section", StringComparison.Ordinal) && l.Contains("restart", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task SampledRequestWithoutSeed_IsNeverCached()
     {
