@@ -101,7 +101,7 @@ internal static class CacheRequest
     public static UInt128 Key(string route, JsonObject body)
     {
         var buffer = new ArrayBufferWriter<byte>(1024);
-        buffer.Write(System.Text.Encoding.UTF8.GetBytes(route));
+        System.Text.EncodingExtensions.GetBytes(System.Text.Encoding.UTF8, route.AsSpan(), buffer);
         buffer.Write("\n"u8);
         using (var writer = new Utf8JsonWriter(buffer))
         {
@@ -120,10 +120,17 @@ internal static class CacheRequest
                 writer.WriteNullValue();
                 break;
             case JsonObject o:
-                writer.WriteStartObject();
-                foreach (var (name, value) in o.OrderBy(p => p.Key, StringComparer.Ordinal))
+                var properties = new KeyValuePair<string, JsonNode?>[o.Count];
+                int n = 0;
+                foreach (var property in o)
                 {
-                    if (top && Excluded.Contains(name))
+                    properties[n++] = property;
+                }
+                Array.Sort(properties, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+                writer.WriteStartObject();
+                foreach (var (name, value) in properties)
+                {
+                    if (top && Array.IndexOf(Excluded, name) >= 0)
                     {
                         continue;
                     }

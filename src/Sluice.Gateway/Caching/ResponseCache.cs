@@ -51,6 +51,8 @@ public sealed partial class ResponseCache : IAsyncDisposable
         }
         var store = Store;
         metrics.CacheStatus = () => (store.Name, store.Size, Ratio());
+        LogOpened(log, store.Name, settings.Ttl.TotalSeconds, settings.Type == CacheStoreKind.Memory ? $"max_size {settings.MaxSize} bytes" : $"namespace {settings.Namespace}",
+            settings.Billing.ToString().ToLowerInvariant());
         foreach (string result in new[] { "stored", "too_large", "incomplete" })
         {
             metrics.CacheWrites.Touch(result);
@@ -256,6 +258,9 @@ public sealed partial class ResponseCache : IAsyncDisposable
 
     [LoggerMessage(EventId = 601, Level = LogLevel.Error, Message = "Response cache ({Store}) {Operation} failed, served as a miss: {Failure}")]
     private static partial void LogFailed(ILogger log, string store, string operation, string failure);
+
+    [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Response cache: {Store}, ttl {TtlSeconds} s, {Bound}, hits billed {Billing}")]
+    private static partial void LogOpened(ILogger log, string store, double ttlSeconds, string bound, string billing);
 
     [LoggerMessage(EventId = 602, Level = LogLevel.Information, Message = "Response cache ({Store}) flushed: {Entries} entries removed")]
     private static partial void LogFlushed(ILogger log, string store, long entries);

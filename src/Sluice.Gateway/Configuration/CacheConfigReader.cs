@@ -86,11 +86,17 @@ internal static partial class CacheConfigReader
         {
             throw YamlFields.Error($"{path}.namespace", $"must be 1 to 100 letters, digits, '_', '.', ':' or '-', not '{ns}'");
         }
-        return settings with
+        string connection = redis ?? tenancyRedis
+            ?? throw YamlFields.Error($"{path}.redis", "is required with type: redis (a host:port StackExchange.Redis configuration), or set tenancy.redis");
+        try
         {
-            Redis = redis ?? tenancyRedis ?? throw YamlFields.Error($"{path}.redis", "is required with type: redis (a host:port StackExchange.Redis configuration), or set tenancy.redis"),
-            Namespace = ns ?? settings.Namespace,
-        };
+            StackExchange.Redis.ConfigurationOptions.Parse(connection);
+        }
+        catch (ArgumentException e)
+        {
+            throw YamlFields.Error($"{path}.redis", $"is not a Redis configuration ({e.Message})");
+        }
+        return settings with { Redis = connection, Namespace = ns ?? settings.Namespace };
     }
 
     /// <summary>

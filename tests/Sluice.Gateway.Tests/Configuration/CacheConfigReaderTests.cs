@@ -48,6 +48,7 @@ public sealed class CacheConfigReaderTests
     [InlineData("{ttl: 0s}", "cache.ttl: must be a duration")]
     [InlineData("{type: disk}", "cache.type: must be memory or redis")]
     [InlineData("{type: redis}", "cache.redis: is required with type: redis")]
+    [InlineData("{type: redis, redis: 'h:1,connectTimeout=soon'}", "cache.redis: is not a Redis configuration")]
     [InlineData("{type: memory, redis: 'x:1'}", "cache.redis: is only read with type: redis")]
     [InlineData("{type: memory, namespace: a}", "cache.namespace: is only read with type: redis")]
     [InlineData("{type: redis, redis: 'x:1', max_size: 1GiB}", "cache.max_size: is only read with type: memory")]
