@@ -27,8 +27,16 @@ internal sealed class CachedAnswer(byte[] body, bool chat, long promptTokens, lo
     public Price Price { get; } = price;
     public long StoredAtMs { get; } = storedAtMs;
 
-    /// <summary>What the entry holds in memory, as the size cap counts it.</summary>
-    public long Size => Body.Length + HeaderSize + 64;
+    /// <summary>What the entry holds in memory, as the size cap counts it: the body, and its events once built
+    /// (<see cref="Prepare"/>), plus a fixed overhead.</summary>
+    public long Size => Body.Length + (_events?.Length ?? 0) + (_usageEvent?.Length ?? 0) + HeaderSize + 64;
+
+    /// <summary>Builds the stream replay now (the memory store does before counting the entry, so its size does not grow once cached).</summary>
+    public void Prepare()
+    {
+        _ = Events;
+        _ = UsageEvent;
+    }
 
     public byte[] Serialize()
     {

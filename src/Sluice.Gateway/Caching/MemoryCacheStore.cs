@@ -3,7 +3,8 @@ namespace Sluice.Gateway.Caching;
 /// <summary>
 /// The in-process store: a dictionary and a least-recently-used list under one lock (a lookup is a few hundred
 /// nanoseconds of it, far below what a request costs), capped in bytes (max_size): storing past the cap evicts the
-/// least recently used entries first. An expired entry is dropped when it is next looked up, or evicted as the oldest.
+/// least recently used entries first (an entry counts its body and its prebuilt stream replay). An expired entry is
+/// dropped when it is next looked up, or evicted as the oldest.
 /// </summary>
 internal sealed class MemoryCacheStore(long maxBytes, TimeProvider time, Action<string> evicted) : ICacheStore
 {
@@ -50,6 +51,7 @@ internal sealed class MemoryCacheStore(long maxBytes, TimeProvider time, Action<
 
     public ValueTask SetAsync(UInt128 key, CachedAnswer answer, TimeSpan ttl)
     {
+        answer.Prepare(); // outside the lock; the size counted is what the entry holds
         long expires = time.GetTimestamp() + (long)(ttl.TotalSeconds * time.TimestampFrequency);
         lock (_lock)
         {

@@ -9,7 +9,14 @@ public sealed class MemoryCacheStoreTests
     private readonly FakeTimeProvider _time = new();
     private readonly List<string> _evicted = [];
 
-    private static CachedAnswer Answer(int bytes) => new(Encoding.UTF8.GetBytes(new string('x', bytes)), false, 1, 1, default, 0);
+    private static CachedAnswer Answer(int bytes) =>
+        new(Encoding.UTF8.GetBytes($$"""{"id":"c","choices":[{"index":0,"text":"{{new string('x', bytes)}}","finish_reason":"stop"}]}"""), false, 1, 1, default, 0);
+
+    private static long SizeOf(CachedAnswer answer)
+    {
+        answer.Prepare();
+        return answer.Size;
+    }
 
     [Fact]
     public async Task Entry_PastItsTtl_IsAMissAndCountedExpired()
@@ -29,7 +36,8 @@ public sealed class MemoryCacheStoreTests
     [Fact]
     public async Task StoringPastMaxSize_EvictsTheLeastRecentlyUsed()
     {
-        long entry = Answer(100).Size;
+        long entry = SizeOf(Answer(100));
+        Assert.True(entry > 2 * 100, $"{entry}: the body and its stream replay are counted");
         var store = new MemoryCacheStore(3 * entry, _time, _evicted.Add);
         await store.SetAsync(1, Answer(100), TimeSpan.FromHours(1));
         await store.SetAsync(2, Answer(100), TimeSpan.FromHours(1));
