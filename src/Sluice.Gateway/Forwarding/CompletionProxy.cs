@@ -18,7 +18,9 @@ namespace Sluice.Gateway.Forwarding;
 /// POST /v1/completions and /v1/chat/completions: reads the body once (bounded), finds the public model, and forwards
 /// through YARP's <see cref="IHttpForwarder"/> to a replica picked by the router, the backend's model name in the body.
 /// Connection errors and retryable answers (429, 5xx) before anything reached the client go to another replica, up to
-/// retry.max_attempts; the answer (an SSE stream too) is then copied as it arrives, flushed chunk by chunk.
+/// retry.max_attempts; the answer (an SSE stream too) is then copied as it arrives, flushed chunk by chunk. With a
+/// response cache, a deterministic request that passed the key, model and budget checks may be answered by
+/// <see cref="ResponseCache"/> instead, and a complete answer of a miss is stored before its last bytes go out.
 /// </summary>
 internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendInvoker invoker, Router router, GatewayMetrics metrics,
     GatewayDrain drain, UsageRecorder recorder, BudgetGuard budgets, ResponseCache cache, SluiceHostingOptions hosting, ILogger<CompletionProxy> log)
