@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Sluice.Gateway.Caching;
 using Sluice.Gateway.Configuration;
 using Sluice.Gateway.Forwarding;
 using Sluice.Gateway.Health;
@@ -72,6 +73,9 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         s.AddSingleton<IDrainTarget>(sp => sp.GetRequiredService<GatewayDrain>());
         s.AddSingleton(sp => new UsageRecorder(sp.GetRequiredService<GatewayMetrics>(), hosting.Time, sp.GetRequiredService<ILogger<UsageRecorder>>()));
         s.AddSingleton<SpendService>();
+        s.AddSingleton(sp => new ResponseCache(config.Cache,
+            config.Cache?.Redis is { } redis && redis == config.Tenancy?.Redis ? sp.GetRequiredService<TenancyRedis>() : null,
+            sp.GetRequiredService<GatewayMetrics>(), sp.GetRequiredService<UsageRecorder>(), hosting.Time, sp.GetRequiredService<ILogger<ResponseCache>>()));
         s.AddSingleton<BudgetGuard>();
         s.AddSingleton<Sluice.Gateway.Tenancy.ISpendReader, KeySpendReader>();
         s.AddHostedService(sp => sp.GetRequiredService<SpendService>());
@@ -95,7 +99,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         router.Changed += change => LogChange(log, change.Source, change.Actor, change.Model ?? "-", change.Action,
             Describe(change.Before), Describe(change.After), change.Detail);
         router.Apply(config, "file", "file:" + options.ConfigPath);
-        app.Services.GetRequiredService<ConfigWatcher>().Started = (config.Tenancy, config.MasterKey);
+        app.Services.GetRequiredService<ConfigWatcher>().Started = (config.Tenancy, config.MasterKey, config.Cache);
 
         StampAddedLatency(app, hosting.Time);
         app.UseSluiceHosting();
@@ -103,6 +107,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         {
             app.UseTenancy();
         }
+        app.Services.GetRequiredService<ResponseCache>(); // connects to its Redis now, not on the first request
         var proxy = app.Services.GetRequiredService<CompletionProxy>();
         app.MapPost("/v1/completions", proxy.HandleAsync);
         app.MapPost("/v1/chat/completions", proxy.HandleAsync);

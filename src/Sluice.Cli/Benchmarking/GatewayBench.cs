@@ -21,11 +21,17 @@ internal sealed record GatewayBenchSettings(double Rate, TimeSpan Duration, Time
 
     /// <summary>--virtual-key: the fields of a virtual key (POST /admin/keys) the bench creates on the gateway it starts and sends.</summary>
     public string? VirtualKey { get; init; }
+    /// <summary>--cache: memory or redis: the built-in config gets a response cache and every request is the same
+    /// deterministic one (temperature 0), so every request through the gateway after the first is a hit. Null: no cache.</summary>
+    public string? Cache { get; init; }
+
+    /// <summary>--cache-redis: the Redis of --cache redis (host:port).</summary>
+    public string? CacheRedis { get; init; }
 }
 
 /// <summary>One request's outcome: whether it was a full answer (200; a stream ending in [DONE]), its time in seconds from
 /// sending to the last byte, and for streams the time to the first chunk and the gaps between chunks.</summary>
-internal readonly record struct BenchSample(bool Ok, double Latency, double Ttft, double[] Gaps);
+internal readonly record struct BenchSample(bool Ok, double Latency, double Ttft, double[] Gaps, bool Hit = false);
 
 /// <summary>One phase (direct or through the gateway): its samples and how long it took.</summary>
 internal sealed record BenchPhase(IReadOnlyList<BenchSample> Samples, double Seconds)
@@ -44,6 +50,16 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
 {
     private static readonly byte[] WholeBody = Encoding.UTF8.GetBytes("""{"model":"bench","prompt":"hello bench","max_tokens":8,"stream":false}""");
     private static readonly byte[] StreamBody = Encoding.UTF8.GetBytes("""{"model":"bench","prompt":"hello bench","max_tokens":8,"stream":true}""");
+    private static readonly byte[] CachedWholeBody = Encoding.UTF8.GetBytes("""{"model":"bench","prompt":"hello bench","max_tokens":8,"temperature":0,"stream":false}""");
+    private static readonly byte[] CachedStreamBody = Encoding.UTF8.GetBytes("""{"model":"bench","prompt":"hello bench","max_tokens":8,"temperature":0,"stream":true}""");
+
+    private byte[] Body => (settings.Cache is not null, settings.Stream) switch
+    {
+        (false, false) => WholeBody,
+        (false, true) => StreamBody,
+        (true, false) => CachedWholeBody,
+        (true, true) => CachedStreamBody,
+    };
 
     public async Task<GatewayBenchReport> RunAsync(CancellationToken ct)
     {
@@ -94,7 +110,13 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
             }
             return text.Replace("{backend}", url, StringComparison.Ordinal);
         }
-        return $"models:\n  - name: bench\n    deployments:\n      - {{url: '{url}', model: bench, kind: openai}}\nhealth:\n  interval: 10s\n";
+        string cache = settings.Cache switch
+        {
+            null => "",
+            "redis" => $"cache: {{type: redis, redis: '{settings.CacheRedis}', namespace: 'sluice-bench-{Guid.NewGuid():N}'}}\n",
+            _ => "cache: {type: memory}\n",
+        };
+        return $"models:\n  - name: bench\n    deployments:\n      - {{url: '{url}', model: bench, kind: openai}}\nhealth:\n  interval: 10s\n" + cache;
     }
 
     /// <summary>Creates the --virtual-key key through the gateway's admin API; its secret.</summary>
@@ -142,7 +164,7 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
         return new BenchPhase(samples, Stopwatch.GetElapsedTime(start).TotalSeconds);
     }
 
-    public sealed record MaxStep(int Concurrency, double RequestsPerSecond, int Errors);
+    public sealed record MaxStep(int Concurrency, double RequestsPerSecond, int Errors, double HitsPerSecond = 0);
 
     /// <summary>Closed loop through the gateway: 1, 2, 4, ... clients each sending its next request when the last answered,
     /// a step each; it stops when a step has errors, gains under 5 % or reaches --max-concurrency.</summary>
@@ -156,19 +178,21 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
             long start = Stopwatch.GetTimestamp();
             var workers = Enumerable.Range(0, c).Select(_ => Task.Run(async () =>
             {
-                int ok = 0, errors = 0;
+                int ok = 0, errors = 0, hits = 0;
                 while (!stop.IsCancellationRequested)
                 {
                     var s = await SendAsync(http, url, apiKey, ct);
                     (ok, errors) = s.Ok ? (ok + 1, errors) : (ok, errors + 1);
+                    hits += s.Ok && s.Hit ? 1 : 0;
                 }
-                return (ok, errors);
+                return (ok, errors, hits);
             }, ct)).ToList();
             var counts = await Task.WhenAll(workers);
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            var step = new MaxStep(c, counts.Sum(x => x.ok) / seconds, counts.Sum(x => x.errors));
+            var step = new MaxStep(c, counts.Sum(x => x.ok) / seconds, counts.Sum(x => x.errors), counts.Sum(x => x.hits) / seconds);
             steps.Add(step);
-            progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"find-max: {c} clients: {step.RequestsPerSecond:0} requests/s, {step.Errors} errors"));
+            string hits = settings.Cache is null ? "" : string.Create(CultureInfo.InvariantCulture, $", {step.HitsPerSecond:0} cache hits/s");
+            progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"find-max: {c} clients: {step.RequestsPerSecond:0} requests/s, {step.Errors} errors{hits}"));
             if (step.Errors > 0 || step.RequestsPerSecond < best * 1.05)
             {
                 break;
@@ -183,17 +207,18 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
         long start = Stopwatch.GetTimestamp();
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(settings.Stream ? StreamBody : WholeBody) };
+            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(Body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             if (apiKey is not null)
             {
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
             }
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            bool hit = response.Headers.TryGetValues("x-sluice-cache", out var cache) && cache.Contains("hit");
             if (!settings.Stream)
             {
                 await response.Content.CopyToAsync(Stream.Null, ct);
-                return new BenchSample(response.IsSuccessStatusCode, Stopwatch.GetElapsedTime(start).TotalSeconds, 0, []);
+                return new BenchSample(response.IsSuccessStatusCode, Stopwatch.GetElapsedTime(start).TotalSeconds, 0, [], hit);
             }
             var reader = new SseReader(await response.Content.ReadAsStreamAsync(ct));
             double ttft = -1, last = 0;
@@ -217,7 +242,7 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
                 }
                 last = now;
             }
-            return new BenchSample(response.IsSuccessStatusCode && done && ttft >= 0, Stopwatch.GetElapsedTime(start).TotalSeconds, ttft, [.. gaps]);
+            return new BenchSample(response.IsSuccessStatusCode && done && ttft >= 0, Stopwatch.GetElapsedTime(start).TotalSeconds, ttft, [.. gaps], hit);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !ct.IsCancellationRequested)
         {

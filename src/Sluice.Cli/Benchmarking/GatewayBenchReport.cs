@@ -48,9 +48,25 @@ internal sealed record PhaseSummary(int Requests, int Errors, double AchievedRat
     };
 }
 
+/// <summary>--cache: the answers through the gateway that came from its response cache, their rate over the phase and their latency.</summary>
+internal sealed record CacheSummary(string Store, int Hits, int Answers, double HitsPerSecond, Percentiles HitLatency)
+{
+    public static CacheSummary From(string store, BenchPhase phase) => new(store, phase.Samples.Count(s => s.Ok && s.Hit), phase.Samples.Count(s => s.Ok),
+        phase.Samples.Count(s => s.Ok && s.Hit) / Math.Max(phase.Seconds, 1e-9), Percentiles.Of([.. phase.Samples.Where(s => s.Ok && s.Hit).Select(s => s.Latency).Order()]));
+
+    public Dictionary<string, object?> ToJson() => new()
+    {
+        ["store"] = Store,
+        ["hits"] = Hits,
+        ["answers"] = Answers,
+        ["hits_per_s"] = Math.Round(HitsPerSecond, 1),
+        ["hit_latency"] = HitLatency.ToJson(),
+    };
+}
+
 /// <summary>`sluice bench gateway`'s report: both sides, what the gateway adds, its CPU per request and memory, the maximum rate.</summary>
 internal sealed record GatewayBenchReport(GatewayBenchSettings Settings, PhaseSummary Direct, PhaseSummary Gateway, double CpuMsPerRequest,
-    long RssBytes, long PeakRssBytes, IReadOnlyList<GatewayBench.MaxStep> MaxSteps)
+    long RssBytes, long PeakRssBytes, IReadOnlyList<GatewayBench.MaxStep> MaxSteps, CacheSummary? Cache = null)
 {
     public Percentiles AddedLatency => Gateway.Latency.Minus(Direct.Latency);
     public Percentiles? AddedTtft => Gateway.Ttft is { } g && Direct.Ttft is { } d ? g.Minus(d) : null;
@@ -63,7 +79,8 @@ internal sealed record GatewayBenchReport(GatewayBenchSettings Settings, PhaseSu
     public static GatewayBenchReport From(GatewayBenchSettings settings, BenchPhase direct, BenchPhase gateway, TimeSpan gatewayCpu, long rss, long peak,
         IReadOnlyList<GatewayBench.MaxStep> steps) =>
         new(settings, PhaseSummary.From(direct, settings.Stream), PhaseSummary.From(gateway, settings.Stream),
-            gateway.Samples.Count == 0 ? 0 : gatewayCpu.TotalMilliseconds / gateway.Samples.Count, rss, peak, steps);
+            gateway.Samples.Count == 0 ? 0 : gatewayCpu.TotalMilliseconds / gateway.Samples.Count, rss, peak, steps,
+            settings.Cache is { } store ? CacheSummary.From(store, gateway) : null);
 
     public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, object?>
     {
@@ -84,7 +101,13 @@ internal sealed record GatewayBenchReport(GatewayBenchSettings Settings, PhaseSu
         ["gateway_cpu_ms_per_request"] = Math.Round(CpuMsPerRequest, 5),
         ["gateway_rss_bytes"] = RssBytes,
         ["gateway_peak_rss_bytes"] = PeakRssBytes,
-        ["max_rate"] = Max is { } m ? new Dictionary<string, object?> { ["requests_per_s"] = Math.Round(m.RequestsPerSecond, 1), ["concurrency"] = m.Concurrency } : null,
+        ["cache"] = Cache?.ToJson(),
+        ["max_rate"] = Max is { } m ? new Dictionary<string, object?>
+        {
+            ["requests_per_s"] = Math.Round(m.RequestsPerSecond, 1),
+            ["concurrency"] = m.Concurrency,
+            ["cache_hits_per_s"] = Cache is null ? null : Math.Round(m.HitsPerSecond, 1),
+        } : null,
         ["max_rate_steps"] = MaxSteps.Count == 0 ? null : MaxSteps.Select(s => new Dictionary<string, object>
         {
             ["concurrency"] = s.Concurrency,
@@ -114,9 +137,14 @@ internal sealed record GatewayBenchReport(GatewayBenchSettings Settings, PhaseSu
         }
         Line("Gateway CPU per request:", $"{CpuMsPerRequest * 1000:0.#} µs");
         Line("Gateway RSS:", $"{RssBytes / 1048576.0:0.0} MiB (peak {PeakRssBytes / 1048576.0:0.0} MiB)");
+        if (Cache is { } cache)
+        {
+            Line("Cache hits:", $"{cache.Hits} of {cache.Answers} answers ({cache.Store}), {cache.HitsPerSecond:0.#}/s; {cache.HitLatency.ToText()}");
+        }
         if (Max is { } max)
         {
-            Line("Max rate (closed loop):", $"{max.RequestsPerSecond:0} requests/s at {max.Concurrency} clients, no errors");
+            Line("Max rate (closed loop):", $"{max.RequestsPerSecond:0} requests/s at {max.Concurrency} clients, no errors"
+                + (Cache is null ? "" : $"; {max.HitsPerSecond:0} cache hits/s"));
         }
         else if (MaxSteps.Count > 0)
         {

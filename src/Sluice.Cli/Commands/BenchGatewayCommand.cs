@@ -30,10 +30,12 @@ internal static class BenchGatewayCommand
         {
             Description = "Create a virtual key with these POST /admin/keys fields on the gateway (its config needs tenancy:) and send it, e.g. '{\"max_budget\": 1000}'",
         };
+        var cache = new Option<string?>("--cache") { Description = "Measure response-cache hits: memory or redis; the built-in config gets a cache and every request is the same deterministic one, so all but the first are hits (use --find-max for hits/s)" };
+        var cacheRedis = new Option<string?>("--cache-redis") { Description = "The Redis of --cache redis (host:port)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("gateway", "Measure the gateway's own cost: the same open-loop load direct to a fake backend and through `sluice gateway`.")
         {
-            rate, duration, warmup, stream, chunks, chunkGap, findMax, stepDuration, maxConcurrency, gatewayConfig, gatewayArgs, apiKey, virtualKey, json,
+            rate, duration, warmup, stream, chunks, chunkGap, findMax, stepDuration, maxConcurrency, gatewayConfig, gatewayArgs, apiKey, virtualKey, cache, cacheRedis, json,
         };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(parse, async () =>
         {
@@ -75,6 +77,24 @@ internal static class BenchGatewayCommand
                     throw new CommandException($"--virtual-key is not JSON ({e.Message}): '{keyFields}'", "e.g. --virtual-key '{\"max_budget\": 1000}'");
                 }
             }
+            string? store = parse.GetValue(cache);
+            string? redis = parse.GetValue(cacheRedis);
+            if (store is not (null or "memory" or "redis"))
+            {
+                throw new CommandException($"--cache must be memory or redis, not '{store}'");
+            }
+            if (store == "redis" && string.IsNullOrWhiteSpace(redis))
+            {
+                throw new CommandException("--cache redis needs --cache-redis HOST:PORT");
+            }
+            if (redis is not null && store != "redis")
+            {
+                throw new CommandException("--cache-redis is only read with --cache redis");
+            }
+            if (store is not null && config is not null)
+            {
+                throw new CommandException("--cache configures the built-in gateway config: with --gateway-config, write the cache: section in that file instead");
+            }
             var settings = new GatewayBenchSettings(parse.GetValue(rate), Time(duration, false), Time(warmup, true), parse.GetValue(stream))
             {
                 Chunks = parse.GetValue(chunks),
@@ -86,6 +106,8 @@ internal static class BenchGatewayCommand
                 GatewayArgs = parse.GetValue(gatewayArgs) ?? [],
                 ApiKey = parse.GetValue(apiKey),
                 VirtualKey = keyFields,
+                Cache = store,
+                CacheRedis = redis,
             };
             if (settings.Rate * settings.Duration.TotalSeconds < 1)
             {

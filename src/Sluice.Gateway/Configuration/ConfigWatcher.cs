@@ -14,7 +14,7 @@ namespace Sluice.Gateway.Configuration;
 internal sealed partial class ConfigWatcher(Router router, GatewayOptions options, GatewayMetrics metrics, ILogger<ConfigWatcher> log) : BackgroundService
 {
     /// <summary>The tenancy and master key the gateway started with: a reload cannot change them (a restart can).</summary>
-    public (Tenancy.TenancySettings? Tenancy, string? MasterKey) Started { get; set; }
+    public (Tenancy.TenancySettings? Tenancy, string? MasterKey, Caching.CacheSettings? Cache) Started { get; set; }
 
     private readonly FileWatch _watch = new([options.ConfigPath], options.Hosting.Time, TimeSpan.Zero);
     private FileStamp? _rejected;
@@ -34,6 +34,10 @@ internal sealed partial class ConfigWatcher(Router router, GatewayOptions option
                 if (config.Tenancy != Started.Tenancy || config.MasterKey != Started.MasterKey)
                 {
                     throw new GatewayConfigException($"{options.ConfigPath}: the tenancy section (or general_settings' master_key or database_url) changed: restart the gateway to apply it");
+                }
+                if (config.Cache != Started.Cache)
+                {
+                    throw new GatewayConfigException($"{options.ConfigPath}: the cache section (or litellm_settings' cache) changed: restart the gateway to apply it");
                 }
                 router.Apply(config, "file", "file:" + options.ConfigPath);
                 _watch.Accept(stamp);

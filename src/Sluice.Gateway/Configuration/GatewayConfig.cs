@@ -15,6 +15,9 @@ public sealed record GatewayConfig
     /// <summary>tenancy: virtual keys, their store and limits; null: off (the hosting layer's keys only).</summary>
     public TenancySettings? Tenancy { get; init; }
 
+    /// <summary>cache: the response cache for deterministic requests; null: off.</summary>
+    public Caching.CacheSettings? Cache { get; init; }
+
     /// <summary>The admin key from the file (a LiteLLM config's general_settings.master_key); --master-key wins.</summary>
     public string? MasterKey { get; init; }
 }

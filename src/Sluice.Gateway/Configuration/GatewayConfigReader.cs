@@ -50,7 +50,7 @@ public static class GatewayConfigReader
         var root = new YamlFields(stream.Documents[0].RootNode, "");
         if (root.Get("model_list") is not null)
         {
-            return TenancyConfigReader.CheckPrices(LiteLlmConfigReader.Read(root), "model_list");
+            return CheckCacheBilling(TenancyConfigReader.CheckPrices(LiteLlmConfigReader.Read(root), "model_list"), "litellm_settings.cache_params");
         }
         var models = root.List("models").Select((node, i) => ReadModel(node, $"models[{i}]")).ToList();
         if (models.Count == 0)
@@ -63,6 +63,7 @@ public static class GatewayConfigReader
             throw YamlFields.Error("models", $"model '{duplicate.Key}' is listed twice");
         }
         CheckFallbacks(models, "models", m => m.Name);
+        var tenancy = ReadTenancy(root);
         var config = new GatewayConfig
         {
             Models = models,
@@ -71,10 +72,22 @@ public static class GatewayConfigReader
             Timeouts = ReadTimeouts(root),
             Health = ReadHealth(root),
             Breaker = ReadBreaker(root),
-            Tenancy = ReadTenancy(root),
+            Tenancy = tenancy,
+            Cache = CacheConfigReader.Read(root, tenancy?.Redis),
         };
-        root.RejectUnknown("known: models, routing, retry, timeouts, health, breaker, tenancy");
-        return TenancyConfigReader.CheckPrices(config, "models");
+        root.RejectUnknown("known: models, routing, retry, timeouts, health, breaker, tenancy, cache");
+        return CheckCacheBilling(TenancyConfigReader.CheckPrices(config, "models"), "cache");
+    }
+
+    /// <summary>cache.billing other than free bills hits: it needs the spend log (tenancy with priced models).</summary>
+    private static GatewayConfig CheckCacheBilling(GatewayConfig config, string path)
+    {
+        if (config.Cache is { Billing: not Caching.CacheBilling.Free } cache && config.Tenancy is not { Spend.Enabled: true })
+        {
+            throw YamlFields.Error($"{path}.billing", $"'{cache.Billing.ToString().ToLowerInvariant()}' bills cache hits, but spend is not recorded "
+                + "(it needs tenancy: and priced deployments, or tenancy.spend.enabled: true)");
+        }
+        return config;
     }
 
     /// <summary>Every fallback names another model of the file; <paramref name="path"/> and <paramref name="nameOf"/> say where each model came from.</summary>

@@ -70,6 +70,7 @@ internal static class LiteLlmConfigReader
             Breaker = settings.Breaker,
             MasterKey = masterKey,
             Tenancy = tenancy,
+            Cache = settings.Cache,
         };
     }
 
@@ -140,6 +141,7 @@ internal static class LiteLlmConfigReader
         public BreakerSettings Breaker { get; set; } = new();
         public Dictionary<string, IReadOnlyList<string>> Fallbacks { get; } = new(StringComparer.Ordinal);
         public Dictionary<string, IReadOnlyList<string>> ContextFallbacks { get; } = new(StringComparer.Ordinal);
+        public Caching.CacheSettings? Cache { get; set; }
         public Dictionary<string, string> Origin { get; } = new(StringComparer.Ordinal) { ["fallbacks"] = "router_settings", ["context_window_fallbacks"] = "router_settings" };
     }
 
@@ -191,8 +193,12 @@ internal static class LiteLlmConfigReader
                 }
             }
         }
+        if (!routerKeys)
+        {
+            s.Cache = CacheConfigReader.ReadLiteLlm(f);
+        }
         f.RejectUnknown(routerKeys
             ? "supported: routing_strategy, num_retries, timeout, stream_timeout, allowed_fails, cooldown_time, fallbacks, context_window_fallbacks"
-            : "supported: num_retries, request_timeout, fallbacks, context_window_fallbacks");
+            : "supported: num_retries, request_timeout, fallbacks, context_window_fallbacks, cache, cache_params");
     }
 }

@@ -70,7 +70,7 @@ internal sealed class YamlFields
         return value;
     }
 
-    /// <summary>A duration: <c>250ms</c>, <c>5s</c>, <c>2m</c>, or a number of seconds.</summary>
+    /// <summary>A duration: <c>250ms</c>, <c>5s</c>, <c>2m</c>, <c>1h</c>, or a number of seconds.</summary>
     public TimeSpan? Duration(string key, TimeSpan min, TimeSpan max)
     {
         string? text = String(key);
@@ -81,13 +81,40 @@ internal sealed class YamlFields
         (string number, double scale) = text.EndsWith("ms", StringComparison.Ordinal) ? (text[..^2], 0.001)
             : text.EndsWith('s') ? (text[..^1], 1.0)
             : text.EndsWith('m') ? (text[..^1], 60.0)
+            : text.EndsWith('h') ? (text[..^1], 3600.0)
             : (text, 1.0);
         if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value)
             || TimeSpan.FromSeconds(value * scale) is var span && (span < min || span > max))
         {
-            throw Error(Child(key), $"must be a duration from {min.TotalSeconds} s to {max.TotalSeconds} s (e.g. 500ms, 5s, 2m), not '{text}'");
+            throw Error(Child(key), $"must be a duration from {min.TotalSeconds} s to {max.TotalSeconds} s (e.g. 500ms, 5s, 2m, 1h), not '{text}'");
         }
         return span;
+    }
+
+    /// <summary>A size in bytes: <c>4096</c>, <c>512KiB</c>, <c>256MiB</c>, <c>1GiB</c> (KB, MB, GB: powers of 1000).</summary>
+    public long? Bytes(string key, long min, long max)
+    {
+        string? text = String(key);
+        if (text is null)
+        {
+            return null;
+        }
+        (string, long)[] units = [("KiB", 1L << 10), ("MiB", 1L << 20), ("GiB", 1L << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1)];
+        (string number, long scale) = (text, 1);
+        foreach (var (suffix, factor) in units)
+        {
+            if (text.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                (number, scale) = (text[..^suffix.Length].TrimEnd(), factor);
+                break;
+            }
+        }
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value) || value < 0
+            || value * scale < min || value * scale > max)
+        {
+            throw Error(Child(key), $"must be a size from {min} to {max} bytes (e.g. 4096, 512KiB, 256MiB, 1GiB), not '{text}'");
+        }
+        return (long)(value * scale);
     }
 
     public IReadOnlyList<YamlNode> List(string key)

@@ -34,11 +34,19 @@ internal sealed partial class CompletionProxy
 
     private readonly record struct AttemptResult(Outcome Kind, string Reason, string Failure, WithheldAnswer? Answer = null);
 
-    private async Task RelayAsync(HttpContext context, JsonObject body, string model, RoutingSnapshot snapshot, TrafficSplit split)
+    private async Task RelayAsync(HttpContext context, JsonObject body, string model, RoutingSnapshot snapshot, TrafficSplit split, Caching.CachePlan plan)
     {
         var config = snapshot.Config;
         var s = new StreamState(body, context.Request.Path.Value?.EndsWith("/chat/completions", StringComparison.Ordinal) == true,
-            Sluice.Hosting.Requests.RequestInfo.Id(context), Sluice.Hosting.Requests.RequestInfo.Start(context));
+            Sluice.Hosting.Requests.RequestInfo.Id(context), Sluice.Hosting.Requests.RequestInfo.Start(context))
+        {
+            CachePlan = plan,
+            RequestedModel = model,
+        };
+        if (plan.Store && cache.Settings is { } cacheSettings)
+        {
+            s.Capture = new Caching.StreamCapture(s.Chat, cacheSettings.MaxEntrySize);
+        }
         var tried = new HashSet<BackendState>();
         var retriedSame = new HashSet<BackendState>();
         var rateLimited = new Dictionary<BackendState, int>();
@@ -99,6 +107,10 @@ internal sealed partial class CompletionProxy
                 s.ResentIds += s.TokenIds.Count - s.Committed;
                 s.TokenIds.RemoveRange(s.Committed, s.TokenIds.Count - s.Committed);
                 s.Tokens = s.Committed;
+            }
+            if (mode != StreamMode.Fresh)
+            {
+                s.Capture = null; // a continued answer is the client's, not the cache's
             }
             long attemptStart = Time.GetTimestamp();
             backend.Started();
@@ -465,9 +477,11 @@ internal sealed partial class CompletionProxy
                 StartStream(context, s, model, deployment, chunk, added);
                 foreach (var held in pending)
                 {
+                    s.Capture?.Add(held);
                     await WriteEventAsync(context, held, cancellationToken);
                 }
             }
+            s.Capture?.Add(chunk);
             await WriteEventAsync(context, chunk, cancellationToken);
             if (isToken)
             {
@@ -517,6 +531,7 @@ internal sealed partial class CompletionProxy
             StartStream(context, s, model, deployment, pending.FirstOrDefault() ?? [], added);
             foreach (var held in pending)
             {
+                s.Capture?.Add(held);
                 await WriteEventAsync(context, held, cancellationToken);
             }
         }
@@ -617,6 +632,7 @@ internal sealed partial class CompletionProxy
     /// <summary>The end of a complete answer: the usage (when the client asked for it) and [DONE].</summary>
     private async Task FinishStreamAsync(HttpContext context, StreamState s, JsonObject? usage)
     {
+        bool reported = usage is not null; // the backend's usage: a stream is stored only with it
         if (recorder.Enabled && context.Features.Get<RequestUsage>() is { } record)
         {
             // the row commits before the usage chunk and [DONE]: a stream the client saw finish has its row
@@ -641,6 +657,12 @@ internal sealed partial class CompletionProxy
                 await WriteEventAsync(context, error, context.RequestAborted);
                 return;
             }
+        }
+        if (s.Capture is { } capture && reported && usage is not null && s.Continuations == 0
+            && context.Features.Get<RequestUsage>() is { } answered && answered.Model == s.RequestedModel)
+        {
+            // before the last bytes: the next identical request finds it
+            await cache.StoreStreamAsync(s.CachePlan, capture, usage, answered.Deployment?.Config.Price ?? default);
         }
         if (s.ClientUsage)
         {

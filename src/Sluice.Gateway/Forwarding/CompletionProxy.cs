@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Sluice.Gateway.Caching;
 using Sluice.Gateway.Health;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
@@ -17,10 +18,12 @@ namespace Sluice.Gateway.Forwarding;
 /// POST /v1/completions and /v1/chat/completions: reads the body once (bounded), finds the public model, and forwards
 /// through YARP's <see cref="IHttpForwarder"/> to a replica picked by the router, the backend's model name in the body.
 /// Connection errors and retryable answers (429, 5xx) before anything reached the client go to another replica, up to
-/// retry.max_attempts; the answer (an SSE stream too) is then copied as it arrives, flushed chunk by chunk.
+/// retry.max_attempts; the answer (an SSE stream too) is then copied as it arrives, flushed chunk by chunk. With a
+/// response cache, a deterministic request that passed the key, model and budget checks may be answered by
+/// <see cref="ResponseCache"/> instead, and a complete answer of a miss is stored before its last bytes go out.
 /// </summary>
 internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendInvoker invoker, Router router, GatewayMetrics metrics,
-    GatewayDrain drain, UsageRecorder recorder, BudgetGuard budgets, SluiceHostingOptions hosting, ILogger<CompletionProxy> log)
+    GatewayDrain drain, UsageRecorder recorder, BudgetGuard budgets, ResponseCache cache, SluiceHostingOptions hosting, ILogger<CompletionProxy> log)
 {
     private TimeProvider Time => hosting.Time;
 
@@ -74,6 +77,8 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             throw ApiException.ModelNotFound(model);
         }
         recorder.ThrowIfUnavailable();
+        bool chat = context.Request.Path.Value?.EndsWith("/chat/completions", StringComparison.Ordinal) == true;
+        var plan = cache.Plan(chat ? "chat" : "completions", body, context.Request.Headers);
         if (context.Features.Get<Tenancy.VirtualKey>() is { } key)
         {
             // the worst case: the prompt (estimated) and max_tokens at the model's highest price
@@ -82,11 +87,18 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             long maxTokens = Usage.Long(body["max_completion_tokens"]) ?? Usage.Long(body["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
             usage.Reservation = await budgets.ReserveAsync(key, BudgetGuard.WorstPromptTokens(body), maxTokens, worst, context.RequestAborted);
         }
-        if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
+        bool streamed = body["stream"] is JsonValue stream && stream.TryGetValue(out bool isStream) && isStream;
+        if (cache.Enabled && await cache.TryAnswerAsync(context, plan, model, streamed,
+            body["stream_options"] is JsonObject o && o["include_usage"] is JsonValue u && u.TryGetValue(out bool include) && include))
         {
-            await RelayAsync(context, body, model, snapshot, split);
             return;
         }
+        if (streamed)
+        {
+            await RelayAsync(context, body, model, snapshot, split, plan);
+            return;
+        }
+        string requested = model;
         var config = snapshot.Config;
         var tried = new HashSet<BackendState>();
         var retriedSame = new HashSet<BackendState>();
@@ -144,7 +156,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             ForwarderError error;
             // with spend on, the answer is held until its usage row has committed: the client never has a complete answer without its row
             var clientBody = context.Response.Body;
-            using var held = recorder.Enabled ? new MemoryStream() : null;
+            using var held = recorder.Enabled || plan.Store ? new MemoryStream() : null;
             try
             {
                 if (held is not null)
@@ -167,6 +179,10 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                     usage.Status = transformer.Status;
                     Usage.FromAnswer(usage, body, held, transformer.Status);
                     await recorder.RecordAsync(context);
+                    if (plan.Store && transformer.Status == StatusCodes.Status200OK && model == requested && !context.Response.Headers.ContainsKey("Content-Encoding"))
+                    {
+                        await cache.StoreAsync(plan, held.ToArray(), chat, usage.PromptTokens, usage.CompletionTokens, deployment.Config.Price ?? default);
+                    }
                 }
                 try
                 {

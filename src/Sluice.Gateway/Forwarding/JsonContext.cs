@@ -14,4 +14,5 @@ namespace Sluice.Gateway.Forwarding;
 [JsonSerializable(typeof(HistoryView))]
 [JsonSerializable(typeof(BackendsView))]
 [JsonSerializable(typeof(CanaryView))]
+[JsonSerializable(typeof(CacheFlushView))]
 internal sealed partial class JsonContext : JsonSerializerContext;

@@ -78,6 +78,14 @@ internal sealed class StreamState(JsonObject body, bool chat, string requestId, 
     public string? FirstCut { get; set; }
 
     public int Continuations { get; set; }
+
+    /// <summary>The response cache's plan for this request, and the chunks it assembles into the answer it stores
+    /// (null: not stored; dropped when the stream is continued: only a fresh single-attempt stream is stored).</summary>
+    public Caching.CachePlan CachePlan { get; set; }
+    public Caching.StreamCapture? Capture { get; set; }
+
+    /// <summary>The model the client asked for: an answer from a fallback model is not stored.</summary>
+    public string RequestedModel { get; set; } = "";
     public long LastTokenAt { get; set; }
 
     public string Object => Chat ? "chat.completion.chunk" : "text_completion";

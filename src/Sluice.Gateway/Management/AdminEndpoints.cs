@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Sluice.Gateway.Caching;
 using Sluice.Gateway.Forwarding;
 using Sluice.Gateway.Rollouts;
 using Sluice.Gateway.Routing;
@@ -18,7 +19,7 @@ namespace Sluice.Gateway.Management;
 /// (/debug/heap, /debug/trace, as on the server: <see cref="ProcessDiagnostics"/>). Every change is recorded with the key's id
 /// (<see cref="KeyId"/>: a hash prefix, never the key).
 /// </summary>
-internal sealed class AdminEndpoints(Router router, CanaryController canary, GatewayOptions options)
+internal sealed class AdminEndpoints(Router router, CanaryController canary, ResponseCache cache, GatewayOptions options)
 {
     public void Map(WebApplication app)
     {
@@ -49,6 +50,7 @@ internal sealed class AdminEndpoints(Router router, CanaryController canary, Gat
             Run(c, actor => Task.FromResult<object>(View(canary.Resume(name, actor))), JsonContext.Default.CanaryView));
         app.MapGet("/admin/history", (HttpContext c, CancellationToken _) => Run(c, _ => Task.FromResult<object>(new HistoryView(router.History.All())), JsonContext.Default.HistoryView));
         app.MapGet("/admin/backends", (HttpContext c, CancellationToken _) => Run(c, _ => Task.FromResult<object>(Backends()), JsonContext.Default.BackendsView));
+        app.MapPost("/admin/cache/flush", (HttpContext c) => Run(c, FlushCacheAsync, JsonContext.Default.CacheFlushView));
         app.MapPost("/admin/backends/{id}/reset", (HttpContext c, string id) => Run(c, actor =>
         {
             if (!router.Backends.TryGet(Uri.UnescapeDataString(id), out var backend))
@@ -59,6 +61,29 @@ internal sealed class AdminEndpoints(Router router, CanaryController canary, Gat
             router.History.Add(new ChangeRecord(options.Hosting.Time.GetUtcNow(), "api", actor, null, "backend reset", backend.Id, null, null));
             return Task.FromResult<object>(Backends());
         }, JsonContext.Default.BackendsView));
+    }
+
+    /// <summary>POST /admin/cache/flush: empties the response cache (this process's memory, or the Redis namespace every
+    /// replica shares); 404 when no cache is configured, 503 when Redis cannot be reached.</summary>
+    private async Task<object> FlushCacheAsync(string actor)
+    {
+        if (!cache.Enabled)
+        {
+            throw new ApiException(404, "No response cache is configured: there is nothing to flush (add a cache: section to the gateway's config, docs/gateway.md).",
+                "invalid_request_error", "cache_not_configured", null);
+        }
+        long flushed;
+        try
+        {
+            flushed = await cache.FlushAsync();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new ApiException(503, $"The response cache's {cache.Store!.Name} store could not be flushed: {e.Message}", "server_error", "cache_unavailable", null)
+            { RetryAfterSeconds = 1 };
+        }
+        router.History.Add(new ChangeRecord(options.Hosting.Time.GetUtcNow(), "api", actor, null, "cache flushed", $"{flushed} entries ({cache.Store!.Name})", null, null));
+        return new CacheFlushView(cache.Store.Name, flushed);
     }
 
     /// <summary>A key's id for logs and history: "key:" and the first 12 hex digits of its SHA-256.</summary>

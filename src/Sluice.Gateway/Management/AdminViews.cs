@@ -28,3 +28,6 @@ public sealed record CanaryView(string Model, string Version, string? Stable, st
     int FailedChecks, int FailureLimit, string? Reason, DateTimeOffset? StepStarted, IReadOnlyList<GateEvaluationView> Evaluations);
 
 public sealed record GateEvaluationView(DateTimeOffset Time, int Step, string Gate, string Result, string Reason);
+
+/// <summary>POST /admin/cache/flush: the store emptied (memory, redis) and how many entries it held.</summary>
+public sealed record CacheFlushView(string Store, long Flushed);

@@ -73,6 +73,21 @@ public sealed class GatewayMetrics
             "result"));
         Registry.Add(new ObservedMetric("sluice_gateway_spend_backlog_rows", "Spend rows kept in memory until the tenancy database is back.",
             MetricType.Gauge, [], () => [new Observation(SpendBacklog())]));
+        CacheRequests = Registry.Add(new Counter("sluice_gateway_cache_requests_total",
+            "Requests the response cache saw, by model and result (hit: answered from the cache, miss: looked up and not there, bypass: not cacheable or opted out).",
+            "model", "result"));
+        CacheWrites = Registry.Add(new Counter("sluice_gateway_cache_writes_total",
+            "Answers offered to the response cache, by result (stored, too_large: over max_entry_size, incomplete: not a finished answer).", "result"));
+        CacheEvictions = Registry.Add(new Counter("sluice_gateway_cache_evictions_total",
+            "Entries the in-memory response cache dropped, by reason (size: least recently used, over max_size; expired: past its ttl).", "reason"));
+        CacheErrors = Registry.Add(new Counter("sluice_gateway_cache_errors_total",
+            "Response cache store calls that failed (Redis unreachable), by operation (get, set: served as a miss; flush).", "operation"));
+        Registry.Add(new ObservedMetric("sluice_gateway_cache_entries", "Answers held by the response cache (memory store; Redis reports its own keys).",
+            MetricType.Gauge, ["store"], () => CacheStatus() is { Size: { } size } c ? [new Observation(size.Entries, c.Store)] : []));
+        Registry.Add(new ObservedMetric("sluice_gateway_cache_size_bytes", "Bytes held by the response cache (memory store), bounded by cache.max_size.",
+            MetricType.Gauge, ["store"], () => CacheStatus() is { Size: { } size } c ? [new Observation(size.Bytes, c.Store)] : []));
+        Registry.Add(new ObservedMetric("sluice_gateway_cache_hit_ratio", "Hits over hits and misses of the response cache since the gateway started (bypasses not counted).",
+            MetricType.Gauge, ["store"], () => CacheStatus() is { } c ? [new Observation(c.Ratio, c.Store)] : []));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_circuit_state", "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation((int)b.Breaker.State, b.Id))));
         Registry.Add(new ObservedMetric("sluice_gateway_backend_ready", "1 when the backend's last readiness check passed.",
@@ -143,6 +158,13 @@ public sealed class GatewayMetrics
         : change.Action.Contains("rolled back", StringComparison.Ordinal) ? "rollback"
         : change.Action.StartsWith("promoted", StringComparison.Ordinal) ? "promote"
         : "set";
+    public Counter CacheRequests { get; }
+    public Counter CacheWrites { get; }
+    public Counter CacheEvictions { get; }
+    public Counter CacheErrors { get; }
+
+    /// <summary>The response cache's store, size (memory only) and hit ratio for the gauges (set by the cache); null: no cache.</summary>
+    public Func<(string Store, (long Entries, long Bytes)? Size, double Ratio)?> CacheStatus { get; set; } = () => null;
     public Counter StoreErrors { get; }
     public Counter KeyRejections { get; }
     public Counter Tokens { get; }

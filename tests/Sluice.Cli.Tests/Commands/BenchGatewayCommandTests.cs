@@ -65,6 +65,22 @@ public sealed class BenchGatewayCommandTests
     }
 
     [Fact]
+    public void Cache_Memory_EveryRequestAfterTheFirstIsAHit()
+    {
+        var r = RunJson("--rate", "20", "--duration", "1s", "--warmup", "0", "--cache", "memory");
+        var cache = r.GetProperty("cache");
+        Assert.Equal("memory", cache.GetProperty("store").GetString());
+        Assert.Equal(20, cache.GetProperty("answers").GetInt32());
+        Assert.InRange(cache.GetProperty("hits").GetInt32(), 10, 19); // the first (and any sent before it answered) is a miss
+        Assert.True(cache.GetProperty("hits_per_s").GetDouble() > 0);
+        AssertPercentiles(cache.GetProperty("hit_latency"), cache.GetProperty("hits").GetInt32());
+
+        var (rc, _, error) = CliRunner.Run("bench", "gateway", "--cache", "redis");
+        Assert.NotEqual(0, rc);
+        Assert.Contains("--cache redis needs --cache-redis", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void GatewayConfig_IsTheOneMeasured_AndMustNameTheBackend()
     {
         string dir = Directory.CreateTempSubdirectory("sluice-bench-gw-test-").FullName;

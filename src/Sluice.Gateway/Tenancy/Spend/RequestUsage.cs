@@ -22,7 +22,11 @@ public sealed class RequestUsage(string requestId, DateTimeOffset start)
     public long CompletionTokens { get; set; }
     public bool Streamed { get; set; }
     public bool Cancelled { get; set; }
+    /// <summary>Answered from the response cache: billed <see cref="CachedSpendPico"/> (cache.billing), not at a deployment's price.</summary>
     public bool Cached { get; set; }
+
+    /// <summary>A cache hit's cost: the answer's original cost times the billing factor (0 when free).</summary>
+    public long CachedSpendPico { get; set; }
     public bool Counted { get; set; }
     public int Status { get; set; }
 

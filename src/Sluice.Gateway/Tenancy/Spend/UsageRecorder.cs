@@ -58,7 +58,8 @@ public sealed partial class UsageRecorder(GatewayMetrics metrics, TimeProvider t
         usage.Recorded = true;
         var key = context.Features.Get<VirtualKey>();
         var deployment = usage.Deployment;
-        long spend = deployment?.Config.Price is { } price ? price.Cost(usage.PromptTokens, usage.CompletionTokens) : 0;
+        long spend = usage.Cached ? usage.CachedSpendPico
+            : deployment?.Config.Price is { } price ? price.Cost(usage.PromptTokens, usage.CompletionTokens) : 0;
         var row = new UsageRecord
         {
             RowId = Guid.NewGuid().ToString("N"),
