@@ -617,7 +617,7 @@ internal sealed partial class CompletionProxy
     /// <summary>The end of a complete answer: the usage (when the client asked for it) and [DONE].</summary>
     private async Task FinishStreamAsync(HttpContext context, StreamState s, JsonObject? usage)
     {
-        if (recorder.Enabled && context.Features.Get<RequestUsage>() is { } record)
+        if (Metered(context) && context.Features.Get<RequestUsage>() is { } record)
         {
             // the row commits before the usage chunk and [DONE]: a stream the client saw finish has its row
             if (usage is not null)
@@ -631,6 +631,7 @@ internal sealed partial class CompletionProxy
             }
             record.Status = StatusCodes.Status200OK;
             await recorder.RecordAsync(context);
+            record.Recorded = true;
         }
         if (s.ClientUsage)
         {

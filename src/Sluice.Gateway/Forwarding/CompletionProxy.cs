@@ -1,10 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Gateway.Health;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
+using Sluice.Gateway.Tenancy.Limits;
 using Sluice.Gateway.Tenancy.Spend;
 using Sluice.Hosting;
 using Sluice.Hosting.Errors;
@@ -44,7 +46,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         finally
         {
             // exactly one usage row per request: here for what did not record itself before its last bytes (errors, cancellations)
-            if (recorder.Enabled && !usage.Recorded)
+            if (Metered(context) && !usage.Recorded)
             {
                 usage.Cancelled = context.RequestAborted.IsCancellationRequested || drain.Aborted.IsCancellationRequested;
                 usage.Status = usage.Cancelled ? 499 : usage.Status != 0 ? usage.Status : context.Response.StatusCode;
@@ -53,10 +55,15 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                     await count();
                 }
                 await recorder.RecordAsync(context);
+                usage.Recorded = true;
             }
             if (usage.Reservation is { } reservation)
             {
                 await reservation.DisposeAsync(); // after the row: the key's spend never lacks both
+            }
+            if (context.Features.Get<ITokenReservation>() is { } tokens)
+            {
+                await tokens.SettleAsync(usage.PromptTokens + usage.CompletionTokens); // the unused part of the worst case goes back
             }
             drain.Exit();
         }
@@ -79,7 +86,21 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             var prices = snapshot.Models[model].Config.Deployments.Select(d => d.Price ?? default).ToList();
             var worst = new Price(prices.Max(p => p.InputPico), prices.Max(p => p.OutputPico));
             long maxTokens = Usage.Long(body["max_completion_tokens"]) ?? Usage.Long(body["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
-            usage.Reservation = await budgets.ReserveAsync(key, RequestShape.PromptTokens(body), maxTokens, worst, context.RequestAborted);
+            long promptTokens = RequestShape.PromptTokens(body);
+            if (key.TokensPerMinute is not null && context.RequestServices.GetService<ITokenLimiter>() is { } tpm)
+            {
+                try
+                {
+                    // settled with the real usage when the request ends (HandleAsync)
+                    context.Features.Set(await tpm.ReserveAsync(key, promptTokens + maxTokens, promptTokens, context.RequestAborted));
+                }
+                catch (ApiException e) when (e.Param is "tpm_limit" or "max_tokens")
+                {
+                    metrics.KeyRejections.Increment("tpm");
+                    throw;
+                }
+            }
+            usage.Reservation = await budgets.ReserveAsync(key, promptTokens, maxTokens, worst, context.RequestAborted);
         }
         if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
         {
@@ -143,7 +164,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             ForwarderError error;
             // with spend on, the answer is held until its usage row has committed: the client never has a complete answer without its row
             var clientBody = context.Response.Body;
-            using var held = recorder.Enabled ? new MemoryStream() : null;
+            using var held = Metered(context) ? new MemoryStream() : null;
             try
             {
                 if (held is not null)
@@ -166,6 +187,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                     usage.Status = transformer.Status;
                     Usage.FromAnswer(usage, body, held, transformer.Status);
                     await recorder.RecordAsync(context);
+                    usage.Recorded = true;
                 }
                 try
                 {
@@ -262,6 +284,12 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             (again is not null ? metrics.Retries : metrics.Failovers).Increment(model, reason);
         }
     }
+
+    /// <summary>
+    /// Whether the request's usage is worked out: for its spend row, or to settle its tokens-per-minute reservation (then
+    /// with spend off too). <see cref="RequestUsage.Recorded"/> then marks the usage final, whether or not a row is written.
+    /// </summary>
+    private bool Metered(HttpContext context) => recorder.Enabled || context.Features.Get<ITokenReservation>() is not null;
 
     /// <summary>The first of a model's fallbacks (of one kind) not used yet by this request; it is marked used.</summary>
     private static string? NextFallback(RoutingSnapshot snapshot, string model, Func<Configuration.ModelConfig, IReadOnlyList<string>> kind, HashSet<string> used)

@@ -43,10 +43,12 @@ public static class TenancyExtensions
             services.AddSingleton<RedisRequestLimiter>();
             services.AddSingleton<IRequestLimiter>(sp => sp.GetRequiredService<RedisRequestLimiter>());
             services.AddHostedService(sp => sp.GetRequiredService<RedisRequestLimiter>());
+            services.AddSingleton<ITokenLimiter, RedisTokenLimiter>();
         }
         else
         {
             services.AddSingleton<IRequestLimiter, LocalRequestLimiter>();
+            services.AddSingleton<ITokenLimiter, LocalTokenLimiter>();
         }
         return services;
     }
