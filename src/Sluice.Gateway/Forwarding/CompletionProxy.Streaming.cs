@@ -630,8 +630,7 @@ internal sealed partial class CompletionProxy
                 usage = UsageOf((int)record.PromptTokens, (int)record.CompletionTokens);
             }
             record.Status = StatusCodes.Status200OK;
-            await recorder.RecordAsync(context);
-            record.Recorded = true;
+            await UsageKnownAsync(context, record);
         }
         if (s.ClientUsage)
         {

@@ -54,16 +54,11 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     await count();
                 }
-                await recorder.RecordAsync(context);
-                usage.Recorded = true;
+                await UsageKnownAsync(context, usage);
             }
             if (usage.Reservation is { } reservation)
             {
                 await reservation.DisposeAsync(); // after the row: the key's spend never lacks both
-            }
-            if (context.Features.Get<ITokenReservation>() is { } tokens)
-            {
-                await tokens.SettleAsync(usage.PromptTokens + usage.CompletionTokens); // the unused part of the worst case goes back
             }
             drain.Exit();
         }
@@ -186,8 +181,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     usage.Status = transformer.Status;
                     Usage.FromAnswer(usage, body, held, transformer.Status);
-                    await recorder.RecordAsync(context);
-                    usage.Recorded = true;
+                    await UsageKnownAsync(context, usage);
                 }
                 try
                 {
@@ -290,6 +284,21 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
     /// with spend off too). <see cref="RequestUsage.Recorded"/> then marks the usage final, whether or not a row is written.
     /// </summary>
     private bool Metered(HttpContext context) => recorder.Enabled || context.Features.Get<ITokenReservation>() is not null;
+
+    /// <summary>
+    /// The request's usage is final: its spend row is written (spend on) and its tokens-per-minute reservation settled to
+    /// it, the unused part of the worst case given back; both before the answer's last bytes, so a client that sends its
+    /// next request on seeing the answer finds the room.
+    /// </summary>
+    private async Task UsageKnownAsync(HttpContext context, RequestUsage usage)
+    {
+        await recorder.RecordAsync(context);
+        usage.Recorded = true;
+        if (context.Features.Get<ITokenReservation>() is { } tokens)
+        {
+            await tokens.SettleAsync(usage.PromptTokens + usage.CompletionTokens);
+        }
+    }
 
     /// <summary>The first of a model's fallbacks (of one kind) not used yet by this request; it is marked used.</summary>
     private static string? NextFallback(RoutingSnapshot snapshot, string model, Func<Configuration.ModelConfig, IReadOnlyList<string>> kind, HashSet<string> used)

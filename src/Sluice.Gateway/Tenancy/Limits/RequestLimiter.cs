@@ -42,7 +42,7 @@ internal static class LimitErrors
         new(400, $"This request may use up to {tokens} tokens ({promptTokens} prompt tokens, estimated, and {tokens - promptTokens} to generate: its "
             + $"max_tokens, or {Spend.BudgetGuard.DefaultMaxTokens} when it gives none), more than key {key.Id}'s limit of {key.TokensPerMinute} tokens per minute (tpm_limit): it can never be "
             + "admitted. Lower max_tokens or shorten the prompt.",
-            "invalid_request_error", "tpm_limit_exceeded", null, "max_tokens");
+            "invalid_request_error", "tpm_limit_exceeded", AdmissionRejection.InvalidRequest, "max_tokens");
 
     /// <summary>Whole seconds, rounded up, at least 1: a client that waits that long finds room.</summary>
     public static int Seconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
