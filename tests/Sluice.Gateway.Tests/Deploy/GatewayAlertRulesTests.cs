@@ -75,7 +75,10 @@ public sealed partial class GatewayAlertRulesTests
     {
         string rules = Template().Render(new Dictionary<string, string>
         {
-            ["job"] = "litellm", ["error_rate_percent"] = "2", ["added_latency_p99_seconds"] = "0.2", ["failover_percent"] = "25",
+            ["job"] = "litellm",
+            ["error_rate_percent"] = "2",
+            ["added_latency_p99_seconds"] = "0.2",
+            ["failover_percent"] = "25",
         });
 
         Assert.DoesNotContain("sluice-gateway\"", rules, StringComparison.Ordinal);
