@@ -26,7 +26,8 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
     private static readonly string[] RotateFields = ["grace_period"];
     private static readonly string[] RegenerateFields = ["key", "grace_period", .. KeyRequest.Fields];
     private static readonly string[] BlockFields = ["key"];
-    private static readonly string[] UpdateFields = ["key", .. KeyRequest.Fields];
+    private static readonly string[] UpdateFields = ["key", "blocked", .. KeyRequest.Fields];
+    private static readonly string[] PatchFields = ["blocked", .. KeyRequest.Fields];
     private static readonly string[] DeleteFields = ["keys", "key_aliases"];
 
     public void Map(WebApplication app)
@@ -44,7 +45,7 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
         app.MapGet("/admin/keys/{id}", (HttpContext c, string id) => Run(c, async (ctx, store) => await ViewAsync(ctx, await FindAsync(store, id, ctx), null)));
         app.MapMethods("/admin/keys/{id}", ["PATCH"], (HttpContext c, string id) => Run(c, async (ctx, store) =>
         {
-            var request = await KeyRequest.ReadAsync(ctx.Request.Body, KeyRequest.Fields, ctx.RequestAborted);
+            var request = await KeyRequest.ReadAsync(ctx.Request.Body, PatchFields, ctx.RequestAborted);
             return await UpdateAsync(ctx, store, id, request);
         }));
         app.MapDelete("/admin/keys/{id}", (HttpContext c, string id) => Run(c, async (ctx, store) =>
@@ -122,7 +123,12 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
     private async Task<JsonObject> UpdateAsync(HttpContext context, KeyStore store, string id, KeyRequest request)
     {
         var now = time.GetUtcNow();
+        bool? blocked = request.Has("blocked") ? request.Flag("blocked") : null; // LiteLLM's /key/update field; checked before anything is written
         var updated = await store.UpdateAsync(id, key => request.Apply(key, now), context.RequestAborted) ?? throw NotFound(id);
+        if (blocked is { } block)
+        {
+            updated = await store.BlockAsync(id, block, context.RequestAborted) ?? throw NotFound(id);
+        }
         await Announce(context, id);
         return await ViewAsync(context, updated, null);
     }

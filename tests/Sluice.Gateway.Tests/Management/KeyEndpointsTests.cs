@@ -166,6 +166,18 @@ public sealed class KeyEndpointsTests : IAsyncLifetime
         Assert.False((bool)unblocked!["blocked"]!);
         Assert.Equal(200, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"))).Status);
 
+        var (updateStatus, viaUpdate) = await CallAsync(HttpMethod.Post, "/key/update", $$"""{"key": "{{secret}}", "blocked": true, "rpm_limit": 50}""");
+        Assert.Equal(200, updateStatus);
+        Assert.True((bool)viaUpdate!["blocked"]!);
+        Assert.Equal(50L, (long)viaUpdate["rpm_limit"]!);
+        Assert.Equal(401, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"))).Status);
+        var (badStatus, bad) = await CallAsync(HttpMethod.Patch, $"/admin/keys/{key["id"]}", """{"blocked": "yes", "rpm_limit": 60}""");
+        Assert.Equal(400, badStatus);
+        Assert.Contains("blocked must be true or false", (string)bad!["error"]!["message"]!, StringComparison.Ordinal);
+        Assert.Equal(50L, (long)(await CallAsync(HttpMethod.Get, $"/admin/keys/{key["id"]}")).Body!["rpm_limit"]!); // nothing written
+        Assert.Equal(200, (await CallAsync(HttpMethod.Patch, $"/admin/keys/{key["id"]}", """{"blocked": false}""")).Status);
+        Assert.Equal(200, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"))).Status);
+
         Assert.Equal(200, (await CallAsync(HttpMethod.Post, $"/admin/keys/{key["id"]}/block")).Status);
         Assert.Equal(401, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"))).Status);
         Assert.Equal(200, (await CallAsync(HttpMethod.Post, $"/admin/keys/{key["id"]}/unblock")).Status);

@@ -2,12 +2,13 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Sluice.Gateway.Tests.Support;
+using Xunit.Abstractions;
 
 namespace Sluice.Gateway.Tests.Tenancy;
 
 /// <summary>Two `sluice gateway` processes sharing PostgreSQL (and Redis): keys and limits hold across the fleet.</summary>
 [Collection(TenancyCollection.Name)]
-public sealed class FleetTests(TenancyServers servers) : IAsyncLifetime
+public sealed class FleetTests(TenancyServers servers, ITestOutputHelper output) : IAsyncLifetime
 {
     private FaultyBackend _backend = null!;
     private readonly List<string> _files = [];
@@ -229,6 +230,7 @@ public sealed class FleetTests(TenancyServers servers) : IAsyncLifetime
 
             Assert.Empty(other);
             long tokens = (long)accepted * Used;
+            output.WriteLine($"tpm_limit {Limit}: {accepted} requests, {tokens} tokens admitted through two gateways in {clock.Elapsed.TotalSeconds:0.0} s");
             // at least the limit less what requests in flight held at their worst when the last ones were refused
             double least = Limit - ((Parallel + 1) * Worst);
             if (clock.Elapsed < TimeSpan.FromSeconds(59))
