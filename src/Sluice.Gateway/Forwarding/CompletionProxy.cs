@@ -157,7 +157,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             long attemptStart = Time.GetTimestamp();
             backend.Started();
             ForwarderError error;
-            // with spend on, the answer is held until its usage row has committed: the client never has a complete answer without its row
+            // with spend on (or a tpm reservation to settle), the answer is held until its usage is final: the client never has a complete answer without its row
             var clientBody = context.Response.Body;
             using var held = Metered(context) ? new MemoryStream() : null;
             try
