@@ -8,7 +8,7 @@ using System.Text.Json.Nodes;
 namespace Sluice.Cli.Commands;
 
 /// <summary>
-/// `sluice gateway keys create|list|show|rotate|revoke`: virtual keys through a running gateway's admin API
+/// `sluice gateway keys create|list|show|rotate (regenerate)|revoke|block|unblock`: virtual keys through a running gateway's admin API
 /// (docs/tenancy.md), with the master key from --master-key or SLUICE_MASTER_KEY. `--json` prints the gateway's answer.
 /// </summary>
 internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
@@ -28,6 +28,10 @@ internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
         keys.Subcommands.Add(Simple("show", "Show one key.", id, HttpMethod.Get, p => $"/admin/keys/{Uri.EscapeDataString(p.GetValue(id)!)}"));
         keys.Subcommands.Add(Simple("revoke", "Revoke a key: every gateway refuses it within a second.", id, HttpMethod.Post,
             p => $"/admin/keys/{Uri.EscapeDataString(p.GetValue(id)!)}/revoke"));
+        keys.Subcommands.Add(Simple("block", "Block a key: every gateway refuses it within a second, until it is unblocked.", id, HttpMethod.Post,
+            p => $"/admin/keys/{Uri.EscapeDataString(p.GetValue(id)!)}/block"));
+        keys.Subcommands.Add(Simple("unblock", "Unblock a blocked key.", id, HttpMethod.Post,
+            p => $"/admin/keys/{Uri.EscapeDataString(p.GetValue(id)!)}/unblock"));
         keys.Subcommands.Add(RotateCommand());
         return keys;
     }
@@ -38,8 +42,8 @@ internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
         var team = new Option<string?>("--team") { Description = "The owning team (team_id)" };
         var user = new Option<string?>("--user") { Description = "The owner (user_id)" };
         var models = new Option<string[]>("--model") { Description = "A model the key may call (repeatable; none: every model)" };
-        var rpm = new Option<long?>("--rpm") { Description = "Requests per minute, fleet-wide (rpm_limit)" };
-        var tpm = new Option<long?>("--tpm") { Description = "Tokens per minute, fleet-wide (tpm_limit)" };
+        var rpm = new Option<long?>("--rpm", "--rpm-limit") { Description = "Requests per minute, fleet-wide (rpm_limit)" };
+        var tpm = new Option<long?>("--tpm", "--tpm-limit") { Description = "Tokens (prompt + completion) per minute, fleet-wide (tpm_limit)" };
         var parallel = new Option<long?>("--max-parallel") { Description = "Requests in flight at once (max_parallel_requests)" };
         var budget = new Option<decimal?>("--max-budget") { Description = "Budget in money per --budget-duration (0: nothing may be spent)" };
         var period = new Option<string?>("--budget-duration") { Description = "Budget period: 1h, 1d, 30d, 1mo" };
@@ -80,7 +84,8 @@ internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
     {
         var id = new Argument<string>("id") { Description = "The key's id (key_...)" };
         var grace = new Option<string?>("--grace") { Description = "How long the old secret keeps working: 30s, 15m, 12h, 1d (default: stops at once)" };
-        var command = new Command("rotate", "Give a key a new secret, printed once.") { id, grace };
+        var command = new Command("rotate", "Give a key a new secret, printed once (alias: regenerate, LiteLLM's name).") { id, grace };
+        command.Aliases.Add("regenerate");
         AddCommon(command);
         command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
         {
@@ -192,6 +197,7 @@ internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
         string.Join('\n', key.Where(kv => kv.Key != "key").Select(kv => $"{kv.Key}: {Text(kv.Value)}"));
 
     private static string State(JsonObject key) => key["revoked_at"] is not null ? "revoked"
+        : key["blocked_at"] is not null ? "blocked"
         : key["expires"] is { } e && DateTimeOffset.Parse((string)e!, CultureInfo.InvariantCulture) <= DateTimeOffset.UtcNow ? "expired"
         : "active";
 

@@ -633,7 +633,7 @@ internal sealed partial class CompletionProxy
     private async Task FinishStreamAsync(HttpContext context, StreamState s, JsonObject? usage)
     {
         bool reported = usage is not null; // the backend's usage: a stream is stored only with it
-        if (recorder.Enabled && context.Features.Get<RequestUsage>() is { } record)
+        if (Metered(context) && context.Features.Get<RequestUsage>() is { } record)
         {
             // the row commits before the usage chunk and [DONE]: a stream the client saw finish has its row
             if (usage is not null)
@@ -648,7 +648,7 @@ internal sealed partial class CompletionProxy
             record.Status = StatusCodes.Status200OK;
             try
             {
-                await recorder.RecordAsync(context);
+                await UsageKnownAsync(context, record);
             }
             catch (Sluice.Hosting.Errors.ApiException e)
             {

@@ -1,11 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Gateway.Caching;
 using Sluice.Gateway.Health;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
+using Sluice.Gateway.Tenancy.Limits;
 using Sluice.Gateway.Tenancy.Spend;
 using Sluice.Hosting;
 using Sluice.Hosting.Errors;
@@ -47,7 +49,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         finally
         {
             // exactly one usage row per request: here for what did not record itself before its last bytes (errors, cancellations)
-            if (recorder.Enabled && !usage.Recorded)
+            if (Metered(context) && !usage.Recorded)
             {
                 usage.Cancelled = context.RequestAborted.IsCancellationRequested || drain.Aborted.IsCancellationRequested;
                 usage.Status = usage.Cancelled ? 499 : usage.Status != 0 ? usage.Status : context.Response.StatusCode;
@@ -55,7 +57,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     await count();
                 }
-                await recorder.RecordAsync(context, final: true);
+                await UsageKnownAsync(context, usage, final: true);
             }
             if (usage.Reservation is { } reservation)
             {
@@ -85,7 +87,21 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             var prices = snapshot.Models[model].Config.Deployments.Select(d => d.Price ?? default).ToList();
             var worst = new Price(prices.Max(p => p.InputPico), prices.Max(p => p.OutputPico));
             long maxTokens = Usage.Long(body["max_completion_tokens"]) ?? Usage.Long(body["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
-            usage.Reservation = await budgets.ReserveAsync(key, BudgetGuard.WorstPromptTokens(body), maxTokens, worst, context.RequestAborted);
+            long promptTokens = BudgetGuard.WorstPromptTokens(body);
+            if (key.TokensPerMinute is not null && context.RequestServices.GetService<ITokenLimiter>() is { } tpm)
+            {
+                try
+                {
+                    // settled with the real usage when the request ends (HandleAsync)
+                    context.Features.Set(await tpm.ReserveAsync(key, promptTokens + maxTokens, promptTokens, context.RequestAborted));
+                }
+                catch (ApiException e) when (e.Param is "tpm_limit" or "max_tokens")
+                {
+                    metrics.KeyRejections.Increment("tpm");
+                    throw;
+                }
+            }
+            usage.Reservation = await budgets.ReserveAsync(key, promptTokens, maxTokens, worst, context.RequestAborted);
         }
         bool streamed = body["stream"] is JsonValue stream && stream.TryGetValue(out bool isStream) && isStream;
         if (cache.Enabled && await cache.TryAnswerAsync(context, plan, model, streamed,
@@ -154,9 +170,9 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             long attemptStart = Time.GetTimestamp();
             backend.Started();
             ForwarderError error;
-            // with spend on, the answer is held until its usage row has committed: the client never has a complete answer without its row
+            // with spend on (or a tpm reservation to settle), the answer is held until its usage is final: the client never has a complete answer without its row
             var clientBody = context.Response.Body;
-            using var held = recorder.Enabled || plan.Store ? new MemoryStream() : null;
+            using var held = Metered(context) || plan.Store ? new MemoryStream() : null;
             try
             {
                 if (held is not null)
@@ -178,7 +194,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     usage.Status = transformer.Status;
                     Usage.FromAnswer(usage, body, held, transformer.Status);
-                    await recorder.RecordAsync(context);
+                    await UsageKnownAsync(context, usage);
                     if (plan.Store && transformer.Status == StatusCodes.Status200OK && model == requested && !context.Response.Headers.ContainsKey("Content-Encoding"))
                     {
                         await cache.StoreAsync(plan, held.ToArray(), chat, usage.PromptTokens, usage.CompletionTokens, deployment.Config.Price ?? default);
@@ -277,6 +293,36 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             }
             context.Features.Set<IForwarderErrorFeature>(null);
             (again is not null ? metrics.Retries : metrics.Failovers).Increment(model, reason);
+        }
+    }
+
+    /// <summary>
+    /// Whether the request's usage is worked out: for its spend row, or to settle its tokens-per-minute reservation (then
+    /// with spend off too). <see cref="RequestUsage.Recorded"/> then marks the usage final, whether or not a row is written.
+    /// </summary>
+    private bool Metered(HttpContext context) => recorder.Enabled || context.Features.Get<ITokenReservation>() is not null;
+
+    /// <summary>
+    /// The request's usage is final: its spend row is written (spend on) and its tokens-per-minute reservation settled to
+    /// it, the unused part of the worst case given back; both before the answer's last bytes, so a client that sends its
+    /// next request on seeing the answer finds the room.
+    /// </summary>
+    /// <remarks><paramref name="final"/>: the request has already ended (its error or cancellation), so a row that
+    /// cannot commit is kept under either fail mode instead of failing the answer.</remarks>
+    private async Task UsageKnownAsync(HttpContext context, RequestUsage usage, bool final = false)
+    {
+        try
+        {
+            await recorder.RecordAsync(context, final);
+        }
+        finally
+        {
+            // a row refused under fail_mode closed still settles the tokens: the worst case does not hold the window
+            usage.Recorded = true;
+            if (context.Features.Get<ITokenReservation>() is { } tokens)
+            {
+                await tokens.SettleAsync(usage.PromptTokens + usage.CompletionTokens);
+            }
         }
     }
 

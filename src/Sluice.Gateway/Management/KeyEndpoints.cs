@@ -10,8 +10,9 @@ using Sluice.Hosting.Errors;
 namespace Sluice.Gateway.Management;
 
 /// <summary>
-/// The virtual-key admin API, behind the master key: /admin/keys (create, list, show, update, delete, rotate, revoke)
-/// and LiteLLM's /key/generate, /key/info, /key/update, /key/delete with its field names (<see cref="KeyRequest"/>).
+/// The virtual-key admin API, behind the master key: /admin/keys (create, list, show, update, delete, rotate, revoke,
+/// block, unblock) and LiteLLM's /key/generate, /key/info, /key/update, /key/delete, /key/regenerate, /key/block,
+/// /key/unblock with its field names (<see cref="KeyRequest"/>).
 /// A secret appears in one answer only: the one that created or rotated it. Every write is announced to the other
 /// replicas (<see cref="KeyChangeListener"/>).
 /// </summary>
@@ -23,7 +24,10 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
         || path.StartsWith("/spend/", StringComparison.OrdinalIgnoreCase);
 
     private static readonly string[] RotateFields = ["grace_period"];
-    private static readonly string[] UpdateFields = ["key", .. KeyRequest.Fields];
+    private static readonly string[] RegenerateFields = ["key", "grace_period", .. KeyRequest.Fields];
+    private static readonly string[] BlockFields = ["key"];
+    private static readonly string[] UpdateFields = ["key", "blocked", .. KeyRequest.Fields];
+    private static readonly string[] PatchFields = ["blocked", .. KeyRequest.Fields];
     private static readonly string[] DeleteFields = ["keys", "key_aliases"];
 
     public void Map(WebApplication app)
@@ -41,7 +45,7 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
         app.MapGet("/admin/keys/{id}", (HttpContext c, string id) => Run(c, async (ctx, store) => await ViewAsync(ctx, await FindAsync(store, id, ctx), null)));
         app.MapMethods("/admin/keys/{id}", ["PATCH"], (HttpContext c, string id) => Run(c, async (ctx, store) =>
         {
-            var request = await KeyRequest.ReadAsync(ctx.Request.Body, KeyRequest.Fields, ctx.RequestAborted);
+            var request = await KeyRequest.ReadAsync(ctx.Request.Body, PatchFields, ctx.RequestAborted);
             return await UpdateAsync(ctx, store, id, request);
         }));
         app.MapDelete("/admin/keys/{id}", (HttpContext c, string id) => Run(c, async (ctx, store) =>
@@ -59,6 +63,9 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
             return await ViewAsync(ctx, revoked, null);
         }));
 
+        app.MapPost("/admin/keys/{id}/block", (HttpContext c, string id) => Run(c, (ctx, store) => BlockAsync(ctx, store, id, true)));
+        app.MapPost("/admin/keys/{id}/unblock", (HttpContext c, string id) => Run(c, (ctx, store) => BlockAsync(ctx, store, id, false)));
+
         // LiteLLM's routes, its field names
         app.MapPost("/key/generate", c => Run(c, CreateAsync));
         app.MapGet("/key/info", c => Run(c, async (ctx, store) =>
@@ -74,6 +81,10 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
             var stored = await FindAsync(store, key, ctx);
             return await UpdateAsync(ctx, store, stored.Key.Id, request);
         }));
+        app.MapPost("/key/regenerate", c => Run(c, RegenerateNamedAsync));
+        app.MapPost("/key/{key}/regenerate", (HttpContext c, string key) => Run(c, (ctx, store) => RegenerateAsync(ctx, store, key)));
+        app.MapPost("/key/block", c => Run(c, BlockNamedAsync));
+        app.MapPost("/key/unblock", c => Run(c, UnblockNamedAsync));
         app.MapPost("/key/delete", c => Run(c, async (ctx, store) =>
         {
             var request = await KeyRequest.ReadAsync(ctx.Request.Body, DeleteFields, ctx.RequestAborted);
@@ -112,7 +123,12 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
     private async Task<JsonObject> UpdateAsync(HttpContext context, KeyStore store, string id, KeyRequest request)
     {
         var now = time.GetUtcNow();
+        bool? blocked = request.Has("blocked") ? request.Flag("blocked") : null; // LiteLLM's /key/update field; checked before anything is written
         var updated = await store.UpdateAsync(id, key => request.Apply(key, now), context.RequestAborted) ?? throw NotFound(id);
+        if (blocked is { } block)
+        {
+            updated = await store.BlockAsync(id, block, context.RequestAborted) ?? throw NotFound(id);
+        }
         await Announce(context, id);
         return await ViewAsync(context, updated, null);
     }
@@ -125,6 +141,11 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
             var request = await KeyRequest.ReadAsync(context.Request.Body, RotateFields, context.RequestAborted);
             grace = request.Text("grace_period") is { } g ? KeyRequest.Duration(g, "grace_period") : TimeSpan.Zero;
         }
+        return await RotateAsync(context, store, id, grace);
+    }
+
+    private static async Task<JsonObject> RotateAsync(HttpContext context, KeyStore store, string id, TimeSpan grace)
+    {
         IssuedKey issued;
         try
         {
@@ -136,6 +157,51 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
         }
         await Announce(context, id);
         return await ViewAsync(context, issued.Stored, issued.Secret);
+    }
+
+    /// <summary>
+    /// LiteLLM's /key/regenerate (the key in the body) and /key/{key}/regenerate: a new secret for the same key id, as
+    /// rotate; <c>grace_period</c> keeps the old secret working that long (default: it stops at once); the key fields
+    /// (LiteLLM lets a regeneration change them) are applied first, as /key/update would.
+    /// </summary>
+    private async Task<JsonObject> RegenerateAsync(HttpContext context, KeyStore store, string? inPath)
+    {
+        var request = await KeyRequest.ReadAsync(context.Request.Body, RegenerateFields, context.RequestAborted);
+        if (inPath is not null && request.Has("key") && request.Text("key") != inPath)
+        {
+            throw ApiException.BadRequest("key is given both in the path and in the body, and they differ: give it once.", "key");
+        }
+        string key = inPath ?? request.Text("key") ?? throw ApiException.BadRequest("key is required: the key (sk-...) or its id to regenerate", "key");
+        var stored = await FindAsync(store, key, context);
+        var grace = request.Text("grace_period") is { } g ? KeyRequest.Duration(g, "grace_period") : TimeSpan.Zero;
+        if (KeyRequest.Fields.Any(request.Has))
+        {
+            var now = time.GetUtcNow();
+            await store.UpdateAsync(stored.Key.Id, k => request.Apply(k, now), context.RequestAborted);
+        }
+        return await RotateAsync(context, store, stored.Key.Id, grace);
+    }
+
+    /// <summary>Blocks or unblocks a key; announced, so every replica refuses (or serves) it within a second.</summary>
+    private static async Task<JsonObject> BlockAsync(HttpContext context, KeyStore store, string id, bool blocked)
+    {
+        var changed = await store.BlockAsync(id, blocked, context.RequestAborted) ?? throw NotFound(id);
+        await Announce(context, id);
+        return await ViewAsync(context, changed, null);
+    }
+
+    private Task<JsonObject> RegenerateNamedAsync(HttpContext context, KeyStore store) => RegenerateAsync(context, store, null);
+
+    private static Task<JsonObject> BlockNamedAsync(HttpContext context, KeyStore store) => BlockNamedAsync(context, store, true);
+
+    private static Task<JsonObject> UnblockNamedAsync(HttpContext context, KeyStore store) => BlockNamedAsync(context, store, false);
+
+    /// <summary>LiteLLM's /key/block and /key/unblock: the key named by a {"key": "sk-... or id"} body.</summary>
+    private static async Task<JsonObject> BlockNamedAsync(HttpContext context, KeyStore store, bool blocked)
+    {
+        var request = await KeyRequest.ReadAsync(context.Request.Body, BlockFields, context.RequestAborted);
+        string key = request.Text("key") ?? throw ApiException.BadRequest("key is required: the key (sk-...) or its id", "key");
+        return await BlockAsync(context, store, (await FindAsync(store, key, context)).Key.Id, blocked);
     }
 
     /// <summary>A key as the admin API shows it; <paramref name="secret"/> only when just made.</summary>
@@ -166,6 +232,8 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
         view["created_at"] = At(key.CreatedAt);
         view["updated_at"] = At(stored.UpdatedAt);
         view["revoked_at"] = At(stored.RevokedAt);
+        view["blocked"] = stored.BlockedAt is not null; // LiteLLM's field
+        view["blocked_at"] = At(stored.BlockedAt);
         view["previous_key_valid_until"] = At(stored.PreviousSecretUntil);
         view["metadata"] = new JsonObject(key.Metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
         return view;

@@ -84,6 +84,11 @@ internal sealed partial class KeyRequest
         _ => throw ApiException.BadRequest($"{field} must be a string.", field),
     };
 
+    /// <summary>A true/false field (an update's <c>blocked</c>); anything else, null included, is a 400 naming it.</summary>
+    public bool Flag(string field) => _body[field] is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False
+        ? v.GetValue<bool>()
+        : throw ApiException.BadRequest($"{field} must be true or false, not {_body[field]?.ToJsonString() ?? "null"}.", field);
+
     private List<string> Models() => _body["models"] switch
     {
         null => [],

@@ -63,7 +63,7 @@ public sealed class GatewayMetrics
         StoreErrors = Registry.Add(new Counter("sluice_gateway_tenancy_store_errors_total",
             "Calls to the tenancy database or Redis that failed, by store (database, redis) and what was done (closed: refused, open: served).", "store", "fail_mode"));
         KeyRejections = Registry.Add(new Counter("sluice_gateway_key_rejections_total",
-            "Requests refused by virtual-key checks, by reason (missing, malformed, unknown, revoked, expired, model, rpm, parallel).", "reason"));
+            "Requests refused by virtual-key checks, by reason (missing, malformed, unknown, revoked, blocked, expired, model, rpm, tpm, parallel).", "reason"));
         Tokens = Registry.Add(new Counter("sluice_gateway_tokens_total", "Tokens billed, by model, team (empty without a key or team) and kind (prompt, completion).",
             "model", "team", "kind"));
         Registry.Add(new ObservedMetric("sluice_gateway_spend_total", "Spend in the prices' currency, by model and team (empty without a key or team); per key: GET /admin/spend.",

@@ -47,11 +47,13 @@ public static class TenancyExtensions
             services.AddSingleton<RedisBudgetCounters>();
             services.AddSingleton<IBudgetCounters>(sp => sp.GetRequiredService<RedisBudgetCounters>());
             services.AddHostedService(sp => sp.GetRequiredService<RedisBudgetCounters>());
+            services.AddSingleton<ITokenLimiter, RedisTokenLimiter>();
         }
         else
         {
             services.AddSingleton<IRequestLimiter, LocalRequestLimiter>();
             services.AddSingleton<IBudgetCounters>(sp => new MemoryBudgetCounters(sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton<ITokenLimiter, LocalTokenLimiter>();
         }
         return services;
     }

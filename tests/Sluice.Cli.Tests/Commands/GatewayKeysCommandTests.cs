@@ -65,6 +65,33 @@ public sealed class GatewayKeysCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Keys_TpmLimitBlockUnblockRegenerate_ManageAKeyOnARunningGateway()
+    {
+        var (rc, output, error) = Keys("create", "--tpm-limit", "1000", "--rpm-limit", "7", "--json");
+        Assert.True(rc == 0, error);
+        var created = JsonNode.Parse(output)!;
+        string id = (string)created["id"]!;
+        Assert.Equal(1000L, (long)created["tpm_limit"]!);
+        Assert.Equal(7L, (long)created["rpm_limit"]!);
+
+        (rc, output, _) = Keys("block", id);
+        Assert.Equal(0, rc);
+        Assert.Contains("blocked: true", output, StringComparison.Ordinal);
+        (_, output, _) = Keys("list");
+        Assert.Contains("blocked", output, StringComparison.Ordinal);
+
+        (rc, output, _) = Keys("unblock", id, "--json");
+        Assert.Equal(0, rc);
+        Assert.False((bool)JsonNode.Parse(output)!["blocked"]!);
+
+        (rc, output, _) = Keys("regenerate", id, "--json");
+        Assert.Equal(0, rc);
+        var regenerated = JsonNode.Parse(output)!;
+        Assert.Equal(id, (string)regenerated["id"]!);
+        Assert.NotEqual((string)created["key"]!, (string)regenerated["key"]!);
+    }
+
+    [Fact]
     public void Keys_WrongMasterKey_ExitsTwoSayingSo()
     {
         var (rc, _, error) = CliRunner.Run("gateway", "keys", "list", "--url", _url, "--master-key", "wrong");

@@ -103,6 +103,88 @@ public sealed class KeyEndpointsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task KeyRegenerate_BodyOrPath_GivesTheSameKeyIdANewSecret_TheOldStopsAtOnce()
+    {
+        var key = await Tenants.CreateAsync(_gateway.Admin, """{"tpm_limit": 1000, "key_alias": "app"}""");
+        string id = (string)key["id"]!, first = (string)key["key"]!;
+
+        var (status, regenerated) = await CallAsync(HttpMethod.Post, "/key/regenerate", $$"""{"key": "{{first}}", "tpm_limit": 2000}""");
+        Assert.Equal(200, status);
+        string second = (string)regenerated!["key"]!;
+        Assert.Equal(id, (string)regenerated["id"]!);
+        Assert.Equal(id, (string)regenerated["token"]!);
+        Assert.Equal(2000L, (long)regenerated["tpm_limit"]!); // fields given with it are applied, as LiteLLM does
+        Assert.Equal("app", (string)regenerated["key_alias"]!);
+        Assert.NotEqual(first, second);
+        Assert.Equal(401, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(first, "demo"))).Status);
+        Assert.Equal(200, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(second, "demo"))).Status);
+
+        var (pathStatus, again) = await CallAsync(HttpMethod.Post, $"/key/{id}/regenerate", """{"grace_period": "1h"}""");
+        Assert.Equal(200, pathStatus);
+        Assert.NotNull(again!["previous_key_valid_until"]);
+        Assert.Equal(200, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(second, "demo"))).Status); // in its grace period
+        Assert.Equal(200, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion((string)again["key"]!, "demo"))).Status);
+    }
+
+    [Theory]
+    [InlineData("/key/regenerate", "{}", "key is required")]
+    [InlineData("/key/regenerate", """{"key": "key_0000000000000000"}""", "No key 'key_0000000000000000'")]
+    [InlineData("/key/regenerate", """{"key": "ID", "new_master_key": "sk-x"}""", "Unknown field: new_master_key")]
+    [InlineData("/key/regenerate", """{"key": "ID", "grace_period": "soon"}""", "grace_period must be a duration")]
+    [InlineData("/key/block", "{}", "key is required")]
+    [InlineData("/key/block", """{"key": "ID", "reason": "leak"}""", "Unknown field: reason")]
+    [InlineData("/key/unblock", """{"key": "sk-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}""", "No key has this secret")]
+    public async Task KeyRegenerateAndBlock_BadBody_AreClearErrors(string path, string body, string message)
+    {
+        var key = await Tenants.CreateAsync(_gateway.Admin, "{}");
+
+        var (status, error) = await CallAsync(HttpMethod.Post, path, body.Replace("ID", (string)key["id"]!, StringComparison.Ordinal));
+
+        Assert.InRange(status, 400, 404);
+        Assert.Contains(message, (string)error!["error"]!["message"]!, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task KeyBlockThenUnblock_RefusesTheKeyAsBlockedThenServesItAgain()
+    {
+        var key = await Tenants.CreateAsync(_gateway.Admin, "{}");
+        string secret = (string)key["key"]!;
+        Assert.Equal(200, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"))).Status);
+
+        var (status, blocked) = await CallAsync(HttpMethod.Post, "/key/block", $$"""{"key": "{{secret}}"}""");
+        Assert.Equal(200, status);
+        Assert.True((bool)blocked!["blocked"]!);
+        Assert.NotNull(blocked["blocked_at"]);
+        var (refused, body) = await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"));
+        Assert.Equal(401, refused);
+        Assert.Contains("is blocked", body, StringComparison.Ordinal);
+        Assert.True((bool)(await CallAsync(HttpMethod.Get, "/key/info?key=" + key["id"])).Body!["info"]!["blocked"]!);
+        Assert.Contains("sluice_gateway_key_rejections_total{reason=\"blocked\"} 1", await _gateway.Admin.GetStringAsync("/metrics"), StringComparison.Ordinal);
+
+        var (unblockStatus, unblocked) = await CallAsync(HttpMethod.Post, "/key/unblock", $$"""{"key": "{{key["id"]}}"}""");
+        Assert.Equal(200, unblockStatus);
+        Assert.False((bool)unblocked!["blocked"]!);
+        Assert.Equal(200, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"))).Status);
+
+        var (updateStatus, viaUpdate) = await CallAsync(HttpMethod.Post, "/key/update", $$"""{"key": "{{secret}}", "blocked": true, "rpm_limit": 50}""");
+        Assert.Equal(200, updateStatus);
+        Assert.True((bool)viaUpdate!["blocked"]!);
+        Assert.Equal(50L, (long)viaUpdate["rpm_limit"]!);
+        Assert.Equal(401, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"))).Status);
+        var (badStatus, bad) = await CallAsync(HttpMethod.Patch, $"/admin/keys/{key["id"]}", """{"blocked": "yes", "rpm_limit": 60}""");
+        Assert.Equal(400, badStatus);
+        Assert.Contains("blocked must be true or false", (string)bad!["error"]!["message"]!, StringComparison.Ordinal);
+        Assert.Equal(50L, (long)(await CallAsync(HttpMethod.Get, $"/admin/keys/{key["id"]}")).Body!["rpm_limit"]!); // nothing written
+        Assert.Equal(200, (await CallAsync(HttpMethod.Patch, $"/admin/keys/{key["id"]}", """{"blocked": false}""")).Status);
+        Assert.Equal(200, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"))).Status);
+
+        Assert.Equal(200, (await CallAsync(HttpMethod.Post, $"/admin/keys/{key["id"]}/block")).Status);
+        Assert.Equal(401, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"))).Status);
+        Assert.Equal(200, (await CallAsync(HttpMethod.Post, $"/admin/keys/{key["id"]}/unblock")).Status);
+        Assert.Equal(200, (await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"))).Status);
+    }
+
+    [Fact]
     public async Task KeyRoutes_WrongMasterKeyOrAVirtualKey_Are403()
     {
         var key = await Tenants.CreateAsync(_gateway.Admin, "{}");

@@ -2,12 +2,13 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Sluice.Gateway.Tests.Support;
+using Xunit.Abstractions;
 
 namespace Sluice.Gateway.Tests.Tenancy;
 
 /// <summary>Two `sluice gateway` processes sharing PostgreSQL (and Redis): keys and limits hold across the fleet.</summary>
 [Collection(TenancyCollection.Name)]
-public sealed class FleetTests(TenancyServers servers) : IAsyncLifetime
+public sealed class FleetTests(TenancyServers servers, ITestOutputHelper output) : IAsyncLifetime
 {
     private FaultyBackend _backend = null!;
     private readonly List<string> _files = [];
@@ -163,6 +164,87 @@ public sealed class FleetTests(TenancyServers servers) : IAsyncLifetime
     }
 
     [SkippableTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Block_OnOneGateway_TheOtherRefusesWithinASecond_AndUnblockRestores(bool redis)
+    {
+        var (a, b) = await StartTwoAsync(await SharedStoresAsync(redis));
+        await using (a)
+        await using (b)
+        {
+            var key = await Tenants.CreateAsync(a.Admin, "{}");
+            string secret = (string)key["key"]!;
+            Assert.Equal(200, await StatusAsync(b, secret)); // b has it cached now
+
+            using (var block = await a.Admin.PostAsync("/key/block", Requests.Json($$"""{"key": "{{secret}}"}""")))
+            {
+                Assert.True(block.IsSuccessStatusCode);
+            }
+            double seconds = await SecondsUntilAsync(b, secret, 401);
+            Assert.True(seconds < 1, $"the second gateway still served the blocked key after {seconds:0.###} s");
+            Assert.Contains("blocked", (await Tenants.SendAsync(b.Client, Tenants.Completion(secret, "demo"))).Body, StringComparison.Ordinal);
+
+            using (var unblock = await b.Admin.PostAsync("/key/unblock", Requests.Json($$"""{"key": "{{key["id"]}}"}""")))
+            {
+                Assert.True(unblock.IsSuccessStatusCode);
+            }
+            seconds = await SecondsUntilAsync(a, secret, 200);
+            Assert.True(seconds < 1, $"the first gateway still refused the unblocked key after {seconds:0.###} s");
+        }
+    }
+
+    /// <summary>
+    /// Worst case 8 + 4 = 12 tokens a request, 2 used (the backend's usage): the window holds what was used once settled.
+    /// Both gateways together admit at most the limit (+1%, + one request's worst case) in the minute, not twice it.
+    /// </summary>
+    [SkippableFact]
+    public async Task TpmLimit_UnderLoadThroughTwoGateways_AdmitsTheLimitFleetWide()
+    {
+        var (a, b) = await StartTwoAsync(await SharedStoresAsync());
+        await using (a)
+        await using (b)
+        {
+            const int Limit = 300, Worst = 12, Used = 2, Parallel = 8;
+            string secret = (string)(await Tenants.CreateAsync(a.Admin, $$"""{"tpm_limit": {{Limit}}}"""))["key"]!;
+            int accepted = 0;
+            var other = new ConcurrentBag<string>();
+            var clock = Stopwatch.StartNew();
+            await System.Threading.Tasks.Parallel.ForEachAsync(Enumerable.Range(0, 2 * Limit / Used), new ParallelOptions { MaxDegreeOfParallelism = Parallel }, async (i, _) =>
+            {
+                var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+                {
+                    Content = Requests.Completion("demo", 4, prompt: "abcdabcdabcdabcdabcdabcdabcdabcd"),
+                };
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", secret);
+                var (status, body) = await Tenants.SendAsync((i % 2 == 0 ? a : b).Client, request);
+                if (status == 200)
+                {
+                    Interlocked.Increment(ref accepted);
+                }
+                else if (status != 429 || !body.Contains("tpm_limit", StringComparison.Ordinal))
+                {
+                    other.Add($"{status}: {body}");
+                }
+            });
+            clock.Stop();
+
+            Assert.Empty(other);
+            long tokens = (long)accepted * Used;
+            output.WriteLine($"tpm_limit {Limit}: {accepted} requests, {tokens} tokens admitted through two gateways in {clock.Elapsed.TotalSeconds:0.0} s");
+            // at least the limit less what requests in flight held at their worst when the last ones were refused
+            double least = Limit - ((Parallel + 1) * Worst);
+            if (clock.Elapsed < TimeSpan.FromSeconds(59))
+            {
+                Assert.InRange(tokens, least, (Limit * 1.01) + Worst);
+            }
+            else
+            {
+                Assert.InRange(tokens, least, ((Limit * 1.01) + Worst) * Math.Ceiling(clock.Elapsed.TotalMinutes));
+            }
+        }
+    }
+
+    [SkippableTheory]
     [InlineData("closed")]
     [InlineData("open")]
     public async Task RedisStoppedMidLoad_FollowsTheFailMode_AndRecovers(string failMode)
@@ -173,13 +255,15 @@ public sealed class FleetTests(TenancyServers servers) : IAsyncLifetime
         await using (b)
         {
             string secret = (string)(await Tenants.CreateAsync(a.Admin, """{"rpm_limit": 100000, "max_parallel_requests": 50}"""))["key"]!;
+            string tpmOnly = (string)(await Tenants.CreateAsync(a.Admin, """{"tpm_limit": 100000}"""))["key"]!;
             Assert.Equal(200, await StatusAsync(a, secret));
+            Assert.Equal(200, await StatusAsync(b, tpmOnly));
 
             redis.Stop();
             var during = new List<(int Status, string Body)>();
             for (int i = 0; i < 6; i++)
             {
-                during.Add(await Tenants.SendAsync((i % 2 == 0 ? a : b).Client, Tenants.Completion(secret, "demo")));
+                during.Add(await Tenants.SendAsync((i % 2 == 0 ? a : b).Client, Tenants.Completion(i < 3 ? secret : tpmOnly, "demo")));
             }
             if (failMode == "closed")
             {
@@ -202,6 +286,7 @@ public sealed class FleetTests(TenancyServers servers) : IAsyncLifetime
             }
             Assert.Equal(200, await StatusAsync(a, secret));
             Assert.Equal(200, await StatusAsync(b, secret));
+            Assert.Equal(200, await StatusAsync(a, tpmOnly));
         }
     }
 

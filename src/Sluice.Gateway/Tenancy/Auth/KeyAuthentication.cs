@@ -51,6 +51,7 @@ internal sealed partial class KeyAuthentication(RequestDelegate next, KeyCache c
         {
             KeyStatus.Valid => stored!.Key,
             KeyStatus.Revoked => throw Refuse("revoked", $"This API key ({stored!.Key.Id}) was revoked at {stored.RevokedAt:u}."),
+            KeyStatus.Blocked => throw Refuse("blocked", $"This API key ({stored!.Key.Id}) is blocked (since {stored.BlockedAt:u}); an admin can unblock it (POST /key/unblock)."),
             KeyStatus.Expired => throw Refuse("expired", $"This API key ({stored!.Key.Id}) expired at {stored.Key.ExpiresAt:u}."),
             KeyStatus.RotatedOut => throw Refuse("expired", $"This API key ({stored!.Key.Id}) was rotated; its grace period ended at {stored.PreviousSecretUntil:u}. Use the new key."),
             _ => throw Refuse("unknown", "Incorrect API key provided: no such key."),

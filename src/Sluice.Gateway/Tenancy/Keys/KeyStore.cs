@@ -6,7 +6,11 @@ using Sluice.Gateway.Tenancy.Storage;
 namespace Sluice.Gateway.Tenancy.Keys;
 
 /// <summary>A key as stored: the enforced record plus its state (revoked, and until when a rotated-out secret still works).</summary>
-public sealed record StoredKey(VirtualKey Key, DateTimeOffset? RevokedAt, DateTimeOffset? PreviousSecretUntil, DateTimeOffset UpdatedAt);
+public sealed record StoredKey(VirtualKey Key, DateTimeOffset? RevokedAt, DateTimeOffset? PreviousSecretUntil, DateTimeOffset UpdatedAt)
+{
+    /// <summary>When the key was blocked (LiteLLM's /key/block): refused until unblocked; null: not blocked.</summary>
+    public DateTimeOffset? BlockedAt { get; init; }
+}
 
 /// <summary>A key and its secret, the one time the secret is known: at creation and rotation.</summary>
 public sealed record IssuedKey(StoredKey Stored, string Secret);
@@ -17,6 +21,9 @@ public enum KeyStatus
     Valid,
     Unknown,
     Revoked,
+
+    /// <summary>Blocked (/key/block): refused until /key/unblock; unlike a revocation, it can be undone.</summary>
+    Blocked,
     Expired,
 
     /// <summary>The secret was rotated out and its grace period is over.</summary>
@@ -33,7 +40,7 @@ public sealed class KeyStore(TenancyDatabase database, TimeProvider time)
     public const string Component = "keys";
 
     private const string Columns = "id, alias, team, owner, models, rpm_limit, tpm_limit, max_parallel, max_budget, max_budget_tokens, budget_duration, " +
-        "expires_at, created_at, metadata, revoked_at, previous_until, updated_at, secret_hash, previous_hash";
+        "expires_at, created_at, metadata, revoked_at, previous_until, updated_at, secret_hash, previous_hash, blocked_at";
 
     /// <summary>Migrations of the "keys" component, in order; never edit one that shipped, add the next.</summary>
     public static readonly IReadOnlyList<string> Migrations =
@@ -64,6 +71,7 @@ public sealed class KeyStore(TenancyDatabase database, TimeProvider time)
         CREATE TABLE sluice_keys_version (id BIGINT PRIMARY KEY, version BIGINT NOT NULL);
         INSERT INTO sluice_keys_version (id, version) VALUES (1, 0);
         """,
+        "ALTER TABLE sluice_keys ADD COLUMN blocked_at BIGINT NULL;",
     ];
 
     public TenancyDatabase Database => database;
@@ -80,7 +88,7 @@ public sealed class KeyStore(TenancyDatabase database, TimeProvider time)
         {
             await TenancyDatabase.ExecuteAsync(connection, transaction,
                 $"INSERT INTO sluice_keys ({Columns}) VALUES (@id, @alias, @team, @owner, @models, @rpm, @tpm, @parallel, @budget, @budgetTokens, @duration, " +
-                "@expires, @created, @metadata, NULL, NULL, @updated, @hash, NULL)",
+                "@expires, @created, @metadata, NULL, NULL, @updated, @hash, NULL, NULL)",
                 cancellationToken, [.. Parameters(key), ("created", Ms(now)), ("updated", Ms(now)), ("hash", KeySecrets.Hash(secret))]);
         }, cancellationToken);
         return new IssuedKey(new StoredKey(key, null, null, Trim(now)), secret);
@@ -147,6 +155,7 @@ public sealed class KeyStore(TenancyDatabase database, TimeProvider time)
     {
         null => KeyStatus.Unknown,
         var (stored, _) when stored.RevokedAt is not null => KeyStatus.Revoked,
+        var (stored, _) when stored.BlockedAt is not null => KeyStatus.Blocked,
         var (stored, _) when stored.Key.ExpiresAt is { } expires && expires <= now => KeyStatus.Expired,
         var (stored, previous) when previous && !(stored.PreviousSecretUntil > now) => KeyStatus.RotatedOut,
         _ => KeyStatus.Valid,
@@ -221,6 +230,28 @@ public sealed class KeyStore(TenancyDatabase database, TimeProvider time)
             revoked = stored with { RevokedAt = at, UpdatedAt = Trim(now) };
         }, cancellationToken);
         return revoked;
+    }
+
+    /// <summary>
+    /// Blocks the key (<paramref name="blocked"/> true: its secrets are refused, as "blocked", until it is unblocked) or
+    /// unblocks it. Blocking a blocked key keeps its first time. Null when there is no such key.
+    /// </summary>
+    public async Task<StoredKey?> BlockAsync(string id, bool blocked, CancellationToken cancellationToken = default)
+    {
+        StoredKey? changed = null;
+        await WriteAsync(async (connection, transaction) =>
+        {
+            if (await ReadOneAsync(connection, transaction, id, cancellationToken) is not { } stored)
+            {
+                return;
+            }
+            var now = time.GetUtcNow();
+            DateTimeOffset? at = blocked ? stored.BlockedAt ?? Trim(now) : null;
+            await TenancyDatabase.ExecuteAsync(connection, transaction, "UPDATE sluice_keys SET blocked_at = @at, updated_at = @updated WHERE id = @id",
+                cancellationToken, ("at", at is { } a ? Ms(a) : null), ("updated", Ms(now)), ("id", id));
+            changed = stored with { BlockedAt = at, UpdatedAt = Trim(now) };
+        }, cancellationToken);
+        return changed;
     }
 
     /// <summary>Deletes the key; false when there was none. Its secrets then answer as unknown.</summary>
@@ -313,7 +344,7 @@ public sealed class KeyStore(TenancyDatabase database, TimeProvider time)
             CreatedAt = Time(12)!.Value,
             Metadata = metadata,
         };
-        return (new StoredKey(key, Time(14), Time(15), Time(16)!.Value), r.GetString(17), Text(18));
+        return (new StoredKey(key, Time(14), Time(15), Time(16)!.Value) { BlockedAt = Time(19) }, r.GetString(17), Text(18));
     }
 
     private static long Ms(DateTimeOffset at) => at.ToUnixTimeMilliseconds();

@@ -31,6 +31,19 @@ internal static class LimitErrors
             "rate_limit_error", "parallel_limit_exceeded", AdmissionRejection.QueueFull, "max_parallel_requests")
         { RetryAfterSeconds = 1 };
 
+    public static ApiException Tpm(VirtualKey key, long tokens, long inWindow, TimeSpan retryAfter) =>
+        new(429, $"Key {key.Id} reached its limit of {key.TokensPerMinute} tokens per minute (tpm_limit): {inWindow} tokens are in the last minute's window "
+            + $"and this request may use up to {tokens}; retry in {Seconds(retryAfter)} s.",
+            "rate_limit_error", "tpm_limit_exceeded", AdmissionRejection.QueueFull, "tpm_limit")
+        { RetryAfterSeconds = Seconds(retryAfter) };
+
+    /// <summary>The request's worst case alone is over the limit: no wait would let it in, so a 400, not a 429.</summary>
+    public static ApiException NeverFits(VirtualKey key, long tokens, long promptTokens) =>
+        new(400, $"This request may use up to {tokens} tokens ({promptTokens} prompt tokens, estimated, and {tokens - promptTokens} to generate: its "
+            + $"max_tokens, or {Spend.BudgetGuard.DefaultMaxTokens} when it gives none), more than key {key.Id}'s limit of {key.TokensPerMinute} tokens per minute (tpm_limit): it can never be "
+            + "admitted. Lower max_tokens or shorten the prompt.",
+            "invalid_request_error", "tpm_limit_exceeded", AdmissionRejection.InvalidRequest, "max_tokens");
+
     /// <summary>Whole seconds, rounded up, at least 1: a client that waits that long finds room.</summary>
     public static int Seconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
 }

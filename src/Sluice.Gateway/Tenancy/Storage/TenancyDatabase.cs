@@ -169,9 +169,19 @@ public sealed class TenancyDatabase : IAsyncDisposable
         await using var connection = await OpenConnectionAsync(cancellationToken);
         try
         {
-            await ExecuteAsync(connection, null,
-                "CREATE TABLE IF NOT EXISTS sluice_schema (component TEXT NOT NULL, version BIGINT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))",
-                cancellationToken);
+            await using (var create = await BeginWriteAsync(connection, cancellationToken))
+            {
+                // under the lock too: two PostgreSQL sessions running CREATE TABLE IF NOT EXISTS at once can both try to
+                // create it, and one fails on pg_type's unique index (seen when two replicas start together)
+                if (Provider == TenancyProvider.Postgres)
+                {
+                    await ExecuteAsync(connection, create, "SELECT pg_advisory_xact_lock(7333001)", cancellationToken);
+                }
+                await ExecuteAsync(connection, create,
+                    "CREATE TABLE IF NOT EXISTS sluice_schema (component TEXT NOT NULL, version BIGINT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))",
+                    cancellationToken);
+                await create.CommitAsync(cancellationToken);
+            }
             for (int i = 0; i < migrations.Count; i++)
             {
                 await using var transaction = await BeginWriteAsync(connection, cancellationToken);

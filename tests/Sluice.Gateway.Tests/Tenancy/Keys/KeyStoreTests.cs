@@ -156,6 +156,46 @@ public abstract class KeyStoreTests
     }
 
     [SkippableFact]
+    public async Task BlockThenUnblock_TheSecretAnswersBlockedThenValid_AndTheStateIsStored()
+    {
+        var store = await StoreAsync();
+        var issued = await store.CreateAsync(Template);
+        string id = issued.Stored.Key.Id, hash = KeySecrets.Hash(issued.Secret);
+
+        var blocked = await store.BlockAsync(id, blocked: true);
+        Assert.Equal(_time.GetUtcNow(), blocked!.BlockedAt);
+        Assert.Equal(KeyStatus.Blocked, KeyStore.StatusOf(await store.FindByHashAsync(hash), _time.GetUtcNow()));
+        Assert.Equal(_time.GetUtcNow(), (await store.GetAsync(id))!.BlockedAt);
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(blocked.BlockedAt, (await store.BlockAsync(id, blocked: true))!.BlockedAt); // blocking again keeps the first time
+
+        var unblocked = await store.BlockAsync(id, blocked: false);
+        Assert.Null(unblocked!.BlockedAt);
+        Assert.Null((await store.GetAsync(id))!.BlockedAt);
+        Assert.Equal(KeyStatus.Valid, KeyStore.StatusOf(await store.FindByHashAsync(hash), _time.GetUtcNow()));
+        Assert.Null(await store.BlockAsync("key_0000000000000000", blocked: true));
+    }
+
+    [SkippableFact]
+    public async Task Migrate_AStoreAtTheFirstKeysSchema_AddsBlockingAndKeepsItsKeys()
+    {
+        var database = await OpenAsync();
+        await database.MigrateAsync(KeyStore.Component, [KeyStore.Migrations[0]]);
+        await using (var connection = await database.OpenConnectionAsync())
+        {
+            await TenancyDatabase.ExecuteAsync(connection, null,
+                "INSERT INTO sluice_keys (id, secret_hash, models, created_at, updated_at, metadata) VALUES ('key_old', 'h1', '[]', 0, 0, '{}')", default);
+        }
+
+        var store = new KeyStore(database, _time);
+        await store.MigrateAsync();
+
+        Assert.Null((await store.GetAsync("key_old"))!.BlockedAt);
+        Assert.NotNull(await store.BlockAsync("key_old", blocked: true));
+        Assert.Equal(KeyStatus.Blocked, KeyStore.StatusOf(await store.FindByHashAsync("h1"), _time.GetUtcNow()));
+    }
+
+    [SkippableFact]
     public async Task Expiry_PassedExpiresAt_AnswersExpired()
     {
         var store = await StoreAsync();
