@@ -595,7 +595,8 @@ internal sealed partial class CompletionProxy
                 chunk["created"] = s.Created;
                 chunk["model"] = s.AnsweredModel;
             }
-            bool isToken = content.Length > 0 || (ids?.Count ?? 0) > 0;
+            bool toolCall = s.Chat && c["delta"] is JsonObject d && d["tool_calls"] is not null;
+            bool isToken = content.Length > 0 || (ids?.Count ?? 0) > 0 || toolCall;
             if (!s.Started && !isToken && finish is null)
             {
                 pending.Add(chunk);
@@ -613,7 +614,7 @@ internal sealed partial class CompletionProxy
                     }
                 }
                 await WriteEventAsync(context, chunk, cancellationToken);
-                if (s.Chat && c["delta"] is JsonObject d && d["tool_calls"] is not null)
+                if (toolCall)
                 {
                     state.ToolCall = true; // a tool call's arguments are not continued by text
                 }

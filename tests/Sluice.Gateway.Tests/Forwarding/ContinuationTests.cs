@@ -38,8 +38,9 @@ public sealed class ContinuationTests
         public JsonElement Usage => Chunks[^1].GetProperty("usage");
     }
 
-    /// <summary>Reads a stream event by event; <paramref name="started"/> is set after its third chunk (a chat stream's role chunk and two tokens).</summary>
-    private static async Task<Run> ReadAsync(HttpClient client, string path, string body, TaskCompletionSource? started)
+    /// <summary>Reads a stream event by event; <paramref name="started"/> is set after its <paramref name="startAfter"/>th chunk
+    /// (by default the third: a chat stream's role chunk and two tokens).</summary>
+    private static async Task<Run> ReadAsync(HttpClient client, string path, string body, TaskCompletionSource? started, int startAfter = 3)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Requests.Json(body) };
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
@@ -59,7 +60,7 @@ public sealed class ContinuationTests
                 break;
             }
             chunks.Add(JsonDocument.Parse(last).RootElement.Clone());
-            if (chunks.Count == 3)
+            if (chunks.Count == startAfter)
             {
                 started?.TrySetResult();
             }
@@ -103,6 +104,99 @@ public sealed class ContinuationTests
                 Assert.Equal(unbroken[i].Usage.GetProperty("prompt_tokens").GetInt32(), run.Usage.GetProperty("prompt_tokens").GetInt32());
             }
             Assert.Equal(streams, g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok"));
+        }
+        finally
+        {
+            foreach (var process in new[] { doomed, survivor })
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+                process.WaitForExit(10_000);
+                process.Dispose();
+            }
+        }
+    }
+    /// <summary>Several choices per stream: chat n 3 greedy and seeded, completions n 3 seeded, a prompt array of two with n 2.</summary>
+    private static readonly (string Path, string Body, int Choices)[] MultiChoice =
+    [
+        ("/v1/chat/completions", """{"model": "MODEL", "messages": [{"role": "user", "content": "Tell story number 1"}], "n": 3, "temperature": 0, """, 3),
+        ("/v1/completions", """{"model": "MODEL", "prompt": "Tell story number 2", "n": 3, "temperature": 20, "seed": 2000, """, 3),
+        ("/v1/completions", """{"model": "MODEL", "prompt": ["Tell story number 3", "Once upon a time"], "n": 2, "temperature": 20, "seed": 3000, """, 4),
+        ("/v1/chat/completions", """{"model": "MODEL", "messages": [{"role": "user", "content": "Tell story number 4"}], "n": 3, "temperature": 20, "seed": 4000, """, 3),
+    ];
+
+    private const int MultiMaxTokens = 150;
+
+    private static string MultiBody(int i, string model) => MultiChoice[i].Body.Replace("MODEL", model, StringComparison.Ordinal)
+        + $$"""
+            "max_tokens": {{MultiMaxTokens}}, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}
+            """;
+
+    /// <summary>Each choice of a stream, by index: its token ids, text and finish_reason.</summary>
+    private static SortedDictionary<int, (List<int> Ids, string Text, string? Finish)> PerChoice(List<JsonElement> chunks)
+    {
+        var choices = new SortedDictionary<int, (List<int> Ids, string Text, string? Finish)>();
+        foreach (var c in chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray()))
+        {
+            int index = c.GetProperty("index").GetInt32();
+            var (ids, text, finish) = choices.TryGetValue(index, out var was) ? was : ([], "", null);
+            if (c.TryGetProperty("token_ids", out var tokens))
+            {
+                ids.AddRange(tokens.EnumerateArray().Select(t => t.GetInt32()));
+            }
+            text += c.TryGetProperty("text", out var t) ? t.GetString() : c.GetProperty("delta").TryGetProperty("content", out var content) ? content.GetString() : "";
+            choices[index] = (ids, text, c.GetProperty("finish_reason").ValueKind == JsonValueKind.String ? c.GetProperty("finish_reason").GetString() : finish);
+        }
+        return choices;
+    }
+
+    [Fact]
+    public async Task ReplicaSigkilledUnderMultiChoiceStreams_EveryChoiceContinuesOnItsOwn_AndEqualsAnUnbrokenRunPerIndex()
+    {
+        var (doomed, doomedUrl) = await ServeReplicas.StartOneAsync();
+        var (survivor, survivorUrl) = await ServeReplicas.StartOneAsync();
+        try
+        {
+            string yaml = $"models:\n  - name: demo\n    deployments:\n"
+                + $"      - {{url: '{doomedUrl}', model: {ServeReplicas.BackendModel}, weight: 1000}}\n"
+                + $"      - {{url: '{survivorUrl}', model: {ServeReplicas.BackendModel}, weight: 1}}\n"
+                + "routing: {strategy: weighted-round-robin}\ntimeouts: {stream_idle: 60s}\n";
+            await using var g = await TestGateway.StartAsync(yaml);
+            int streams = MultiChoice.Length;
+            var started = Enumerable.Range(0, streams).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToList();
+            var runs = Enumerable.Range(0, streams).Select(i => ReadAsync(g.Client, MultiChoice[i].Path, MultiBody(i, "demo"), started[i], startAfter: 4 * MultiChoice[i].Choices)).ToList();
+            await Task.WhenAll(started.Select(s => s.Task)).WaitAsync(TimeSpan.FromMinutes(3));
+            doomed.Kill(); // SIGKILL: every choice of every stream is cut mid-answer
+            var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(5));
+
+            using var direct = new HttpClient { BaseAddress = survivorUrl, Timeout = TimeSpan.FromMinutes(5) };
+            var unbroken = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => ReadAsync(direct, MultiChoice[i].Path, MultiBody(i, ServeReplicas.BackendModel), null)));
+            int continued = 0;
+            for (int i = 0; i < streams; i++)
+            {
+                var run = results[i];
+                Assert.Equal(doomedUrl.Authority, run.Backend);
+                Assert.Equal("[DONE]", run.Last);
+                Assert.Single(run.Chunks.Select(c => c.GetProperty("id").GetString()).Distinct());
+                var got = PerChoice(run.Chunks);
+                var want = PerChoice(unbroken[i].Chunks);
+                Assert.Equal(MultiChoice[i].Choices, want.Count);
+                Assert.Equal(want.Keys, got.Keys);
+                foreach (int index in want.Keys)
+                {
+                    Assert.Equal(MultiMaxTokens, got[index].Ids.Count);
+                    Assert.Equal(want[index].Ids, got[index].Ids);
+                    Assert.Equal(want[index].Text, got[index].Text);
+                    Assert.Equal(want[index].Finish, got[index].Finish);
+                }
+                Assert.Equal(unbroken[i].Usage.GetProperty("prompt_tokens").GetInt32(), run.Usage.GetProperty("prompt_tokens").GetInt32());
+                Assert.Equal(MultiMaxTokens * MultiChoice[i].Choices, run.Usage.GetProperty("completion_tokens").GetInt32());
+                continued += MultiChoice[i].Choices;
+            }
+            // counted per choice continued
+            Assert.Equal(continued, g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok"));
         }
         finally
         {
