@@ -68,7 +68,7 @@ internal sealed partial class CompletionProxy
         using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
         var route = new StreamRoute(model, split);
         var tried = new HashSet<BackendState>();
-        var (end, _) = await RunAttemptsAsync(context, s, null, route, snapshot, tried, aborted.Token);
+        var (end, _, _) = await RunAttemptsAsync(context, s, null, route, snapshot, tried, aborted.Token);
         if (end == RunEnd.Split)
         {
             await ContinueChoicesAsync(context, s, route, snapshot, tried, aborted.Token);
@@ -91,20 +91,15 @@ internal sealed partial class CompletionProxy
             return;
         }
         var open = s.Unfinished();
-        if (open.Any(c => c.ToolCall))
-        {
-            await FailStreamAsync(context, s, route.Model, "it cannot be continued (a tool call was in progress)");
-            return;
-        }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         string? lost = null;
         Deployment? last = null;
         async Task RunChoiceAsync(ChoiceState choice)
         {
-            var (end, deployment) = await RunAttemptsAsync(context, s, choice, route, snapshot, [.. tried], stop.Token);
+            var (end, deployment, why) = await RunAttemptsAsync(context, s, choice, route, snapshot, [.. tried], stop.Token);
             if (end == RunEnd.Failed)
             {
-                Interlocked.CompareExchange(ref lost, $"choice {choice.Index}", null);
+                Interlocked.CompareExchange(ref lost, $"choice {choice.Index} ({why})", null);
                 await stop.CancelAsync(); // one choice lost: the stream cannot be whole, the others stop
             }
             else if (end == RunEnd.Done)
@@ -119,7 +114,7 @@ internal sealed partial class CompletionProxy
         }
         if (lost is not null || last is null)
         {
-            await FailStreamAsync(context, s, route.Model, $"no replica could continue {lost ?? "it"}");
+            await FailStreamAsync(context, s, route.Model, $"could not be continued: {lost ?? "no replica left"}");
             return;
         }
         var usage = context.Features.Get<RequestUsage>()!;
@@ -135,9 +130,9 @@ internal sealed partial class CompletionProxy
     /// Attempts, one replica at a time, until the answer (<paramref name="target"/> null: the whole stream; else one
     /// choice of a cut stream, continued as an n: 1 request) is complete or nothing can serve it: retries on the same
     /// replica (a 500 once, a 429 after a back-off, a restart after a refused prefill), failover to others, fallback models
-    /// before the stream started. Returns how it ended and the deployment that completed it.
+    /// before the stream started. Returns how it ended, the deployment that completed it, and why it failed.
     /// </summary>
-    private async Task<(RunEnd End, Deployment? By)> RunAttemptsAsync(HttpContext context, StreamState s, ChoiceState? target, StreamRoute route,
+    private async Task<(RunEnd End, Deployment? By, string? Why)> RunAttemptsAsync(HttpContext context, StreamState s, ChoiceState? target, StreamRoute route,
         RoutingSnapshot snapshot, HashSet<BackendState> tried, CancellationToken aborted)
     {
         var config = snapshot.Config;
@@ -154,7 +149,7 @@ internal sealed partial class CompletionProxy
             string model = route.Model;
             if (target is null && s.Started && !s.SingleChoice)
             {
-                return (RunEnd.Split, null); // the choices continue each on its own
+                return (RunEnd.Split, null, null); // the choices continue each on its own
             }
             var choice = target ?? (s.SingleChoice ? s.Choice(0) : null);
             Deployment? deployment;
@@ -170,7 +165,7 @@ internal sealed partial class CompletionProxy
             }
             again = null;
             bool toolCall = choice?.ToolCall == true;
-            if (deployment is null || (s.Started && (!s.Continuable || toolCall)))
+            if (deployment is null || (s.Started && !s.Continuable))
             {
                 if (deployment is null && !s.Started && NextFallback(snapshot, model, m => m.Fallbacks, fellBackFrom) is { } next)
                 {
@@ -183,14 +178,16 @@ internal sealed partial class CompletionProxy
                 if (!s.Started)
                 {
                     await GiveUpAsync(context, model, s.RequestId, lastFailure, withheld);
-                    return (RunEnd.Failed, null);
+                    return (RunEnd.Failed, null, null);
                 }
+                string why = deployment is not null ? "it cannot be continued (token-id prompts)"
+                    : toolCall ? "no replica could continue its tool call (only sluice serve does, from token ids)"
+                    : "no replica left to continue it";
                 if (target is null)
                 {
-                    await FailStreamAsync(context, s, model, deployment is null ? "no replica left to continue it"
-                        : toolCall ? "it cannot be continued (a tool call was in progress)" : "it cannot be continued (token-id prompts)");
+                    await FailStreamAsync(context, s, model, why);
                 }
-                return (RunEnd.Failed, null);
+                return (RunEnd.Failed, null, why);
             }
             var backend = deployment.Backend;
             tried.Add(backend);
@@ -198,11 +195,18 @@ internal sealed partial class CompletionProxy
             {
                 (usage.Model, usage.Deployment) = (model, deployment);
             }
+            bool exact = deployment.Config.Kind == BackendKind.Sluice && choice?.IdsComplete == true;
             var mode = !s.Started ? StreamMode.Fresh
-                : deployment.Config.Kind == BackendKind.Sluice && choice!.IdsComplete && s.TokenExact ? StreamMode.Tokens
+                : exact && s.TokenExact ? StreamMode.Tokens
+                : exact && s.ChatResumable ? StreamMode.ChatTokens
                 : !s.Chat ? StreamMode.Text
                 : deployment.Config.Prefill && !backend.RefusesPrefill ? StreamMode.Prefill
                 : StreamMode.Restart;
+            if (toolCall && mode != StreamMode.ChatTokens)
+            {
+                // a tool call's arguments are continued from token ids or not at all: this replica cannot, another may
+                continue;
+            }
             if (mode == StreamMode.Tokens && choice!.TokenIds.Count > choice.Committed)
             {
                 // tokens whose text the dead replica held back: generated again, with their text, by the continuation
@@ -225,7 +229,7 @@ internal sealed partial class CompletionProxy
             if (aborted.IsCancellationRequested)
             {
                 backend.Succeeded(); // the client left (or the gateway stopped, or a sibling choice failed): not the backend's fault
-                return (RunEnd.Left, null);
+                return (RunEnd.Left, null, null);
             }
             string version = deployment.Config.Version;
             double attemptSeconds = Time.GetElapsedTime(attemptStart).TotalSeconds;
@@ -242,7 +246,7 @@ internal sealed partial class CompletionProxy
                     metrics.Requests.Increment(model, version, backend.Id, "200");
                     metrics.Duration.Observe(Time.GetElapsedTime(s.Arrival).TotalSeconds, model, version, backend.Id);
                 }
-                return (RunEnd.Done, deployment);
+                return (RunEnd.Done, deployment, null);
             }
             lastFailure = result.Failure;
             if (result.Answer is not { } passedOn || AttemptTransformer.Retryable(passedOn.Status) || s.Started)
@@ -287,7 +291,7 @@ internal sealed partial class CompletionProxy
                         metrics.Requests.Increment(model, version, backend.Id, answer.Status.ToString(CultureInfo.InvariantCulture));
                         AttemptTransformer.Stamp(context.Response, deployment, s.RequestId, 0);
                         await answer.WriteAsync(context.Response, context.RequestAborted);
-                        return (RunEnd.Failed, null);
+                        return (RunEnd.Failed, null, null);
                     }
                     metrics.Failovers.Increment(model, result.Reason);
                     continue; // a continuation refused: another replica may take it
@@ -328,7 +332,7 @@ internal sealed partial class CompletionProxy
 
     private static string ModeName(StreamMode mode) => mode switch
     {
-        StreamMode.Tokens => "tokens",
+        StreamMode.Tokens or StreamMode.ChatTokens => "tokens",
         StreamMode.Text => "text",
         StreamMode.Prefill => "prefill",
         _ => "restart",
@@ -978,6 +982,16 @@ internal sealed partial class CompletionProxy
                     }
                     Shorten(tokens);
                     return (tokens, "v1/completions");
+                }
+            case StreamMode.ChatTokens:
+                {
+                    // the ids the client has, all of them: the server's detokenizer and parser resume after them, so text
+                    // it held back (half a character, a call's unfinished arguments) comes with the next token
+                    body["continued_token_ids"] = new JsonArray([.. choice.TokenIds.Select(id => (JsonNode?)JsonValue.Create(id))]);
+                    body["continued_choice"] = choice.Index;
+                    body["stream"] = true;
+                    Shorten(body);
+                    return (body, path);
                 }
             case StreamMode.Text:
                 body["prompt"] = s.PromptText(choice.Prompt) + choice.Text;

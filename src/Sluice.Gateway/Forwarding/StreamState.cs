@@ -15,6 +15,10 @@ internal enum StreamMode
     /// <summary>Completions elsewhere: the prompt and the text so far as the new prompt.</summary>
     Text,
 
+    /// <summary>sluice serve, chat with tools or constraints: the chat request with continued_token_ids (the ids so far),
+    /// which the server's sampler, grammar, detokenizer and tool-call parser resume after: exact, a tool call's too.</summary>
+    ChatTokens,
+
     /// <summary>Chat elsewhere: the text so far as a final assistant message the backend continues.</summary>
     Prefill,
 
@@ -54,6 +58,7 @@ internal sealed class StreamState
         ChoiceCount = (long)N * Prompts;
         Continuable = text && ChoiceCount <= MaxContinuedChoices;
         TokenExact = !ConstrainedFields.Any(body.ContainsKey);
+        ChatResumable = chat && body["stop"] is null or JsonArray { Count: 0 } && !body.ContainsKey("functions") && !body.ContainsKey("function_call");
         PromptIds = new int[]?[Prompts];
         PromptTokens = new int?[Prompts];
     }
@@ -86,6 +91,10 @@ internal sealed class StreamState
 
     /// <summary>Whether the exact token-level continuation may be used: nothing in the request that a plain completion would lose.</summary>
     public bool TokenExact { get; }
+
+    /// <summary>A chat request sluice serve can continue from token ids itself (<see cref="StreamMode.ChatTokens"/>): no stop
+    /// strings (their held-back text is not carried over).</summary>
+    public bool ChatResumable { get; }
 
     /// <summary>The client's response has started (headers and at least one token sent).</summary>
     public bool Started { get; set; }
