@@ -902,8 +902,7 @@ internal sealed partial class CompletionProxy
                     LogTokenizeFailed(log, s.RequestId, deployment.Backend.Id, ex.Message);
                 }
             }
-            total += s.PromptIds[p]?.Length
-                ?? Math.Max(1, s.Prompts == 1 ? RequestShape.PromptTokens(s.Body) : RequestShape.PromptTokens(new JsonObject { ["prompt"] = s.PromptText(p) }));
+            total += s.PromptIds[p]?.Length ?? Math.Max(1, s.EstimatedPromptTokens(p));
         }
         return total;
     }

@@ -166,6 +166,11 @@ internal sealed class StreamState
     /// <summary>The text of prompt <paramref name="prompt"/> (a completions request's prompt or its array's entry).</summary>
     public string PromptText(int prompt) => Body["prompt"] is JsonArray list ? list[prompt]!.GetValue<string>() : Body["prompt"]!.GetValue<string>();
 
+    /// <summary>Prompt <paramref name="prompt"/>'s tokens without a tokenizer: token ids counted, text estimated.</summary>
+    public int EstimatedPromptTokens(int prompt) => Body["prompt"] is JsonArray { Count: > 1 } list && Prompts > 1
+        ? RequestShape.PromptTokens(new JsonObject { ["prompt"] = list[prompt]?.DeepClone() })
+        : RequestShape.PromptTokens(Body);
+
     /// <summary>The seed sluice serve samples a choice with: the request's <c>seed</c> plus its place among its prompt's choices (LlmEngine.Fork), wrapping as the server's unsigned seed does.</summary>
     public JsonNode? SeedOf(ChoiceState choice) =>
         Body["seed"] is JsonValue v && v.TryGetValue(out long seed) ? JsonValue.Create(unchecked(seed + choice.SeedOffset)) : Body["seed"]?.DeepClone();
