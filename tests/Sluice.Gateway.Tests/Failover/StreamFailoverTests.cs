@@ -342,4 +342,34 @@ public sealed class StreamFailoverTests : IAsyncLifetime
         Assert.Contains("tool call", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Empty(BodiesOn(_healthy, "r1")); // never continued by text
     }
+    [Fact]
+    public async Task SeveralChoicesAndPrompts_NotCut_PassThroughOnce_FinishedWhenEveryChoiceIs()
+    {
+        await using var g = await TestGateway.StartAsync(Config("no-done", healthy: null, "timeouts: {stream_idle: 60s}\n"));
+        var clock = Stopwatch.StartNew();
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "prompt": ["a", "b"], "n": 2, "stream": true, "stream_options": {"include_usage": true}}""");
+        // the backend holds the stream open without [DONE]: the gateway ends it once all four choices finished, not before
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed.TotalSeconds} s");
+        Assert.Equal("[DONE]", events[^1]);
+        var choices = ByChoice(events);
+        Assert.Equal([0, 1, 2, 3], choices.Keys);
+        Assert.All(choices.Values, c => Assert.Equal((Whole, "stop"), c));
+        Assert.Equal(24, UsageOf(events).GetProperty("completion_tokens").GetInt32());
+        Assert.Single(BodiesOn(_faulty, "r1"));
+        Assert.Equal(0, g.Gateway.Metrics.Continuations.Value("m", "text", "ok"));
+    }
+
+    [Fact]
+    public async Task Fault9_SeveralChoicesStall_TheIdleTimeoutContinuesEachElsewhere()
+    {
+        await using var g = await TestGateway.StartAsync(Config("stall", extra: "timeouts: {stream_idle: 1s}\n"));
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 3, "stream": true, "stream_options": {"include_usage": true}}""", chat: true);
+        Assert.Equal("[DONE]", events[^1]);
+        var choices = ByChoice(events);
+        Assert.Equal([0, 1, 2], choices.Keys);
+        Assert.All(choices.Values, c => Assert.Equal((Whole, "stop"), c));
+        Assert.Equal(3, BodiesOn(_healthy, "r1").Count);
+        Assert.Equal(1, g.Gateway.Metrics.StreamFaults.Value("m", "stall"));
+        Assert.Equal(3, g.Gateway.Metrics.Continuations.Value("m", "prefill", "ok"));
+    }
 }
