@@ -96,7 +96,17 @@ internal sealed partial class CompletionProxy
         Deployment? last = null;
         async Task RunChoiceAsync(ChoiceState choice)
         {
-            var (end, deployment, why) = await RunAttemptsAsync(context, s, choice, route, snapshot, [.. tried], stop.Token);
+            RunEnd end;
+            Deployment? deployment;
+            string? why;
+            try
+            {
+                (end, deployment, why) = await RunAttemptsAsync(context, s, choice, route, snapshot, [.. tried], stop.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested && !aborted.IsCancellationRequested)
+            {
+                return; // a sibling choice was lost: this one stopped mid-attempt
+            }
             if (end == RunEnd.Failed)
             {
                 Interlocked.CompareExchange(ref lost, $"choice {choice.Index} ({why})", null);

@@ -372,4 +372,18 @@ public sealed class StreamFailoverTests : IAsyncLifetime
         Assert.Equal(1, g.Gateway.Metrics.StreamFaults.Value("m", "stall"));
         Assert.Equal(3, g.Gateway.Metrics.Continuations.Value("m", "prefill", "ok"));
     }
+    [Fact]
+    public async Task Fault8_OneOfSeveralChoicesCannotBeContinued_TheOthersStop_AndTheStreamEndsWithOneErrorEvent()
+    {
+        // choice 0 was mid tool call (an openai backend cannot continue it), choice 1 had sent nothing yet
+        await using var g = await TestGateway.StartAsync(Config("cut-tool", healthy: "delay-2000"));
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2, "tools": [{"type": "function", "function": {"name": "f"}}], "stream": true}""", chat: true);
+        Assert.DoesNotContain("[DONE]", events);
+        Assert.All(events, e => JsonDocument.Parse(e)); // every event whole: nothing half-written by the choice that was stopped
+        var error = JsonDocument.Parse(events[^1]).RootElement.GetProperty("error");
+        Assert.Equal("stream_interrupted", error.GetProperty("code").GetString());
+        Assert.Contains("choice 0", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("tool call", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Single(events, e => e.Contains("stream_interrupted", StringComparison.Ordinal));
+    }
 }
