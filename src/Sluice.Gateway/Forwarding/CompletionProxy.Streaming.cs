@@ -162,6 +162,13 @@ internal sealed partial class CompletionProxy
                 return (RunEnd.Split, null, null); // the choices continue each on its own
             }
             var choice = target ?? (s.SingleChoice ? s.Choice(0) : null);
+            bool toolCall = choice?.ToolCall == true;
+            if (toolCall)
+            {
+                // a tool call's arguments are continued from token ids (sluice serve) or not at all: no other kind is asked
+                tried.UnionWith(snapshot.Models[model].Versions.Values.SelectMany(v => v.Deployments)
+                    .Where(d => d.Config.Kind != BackendKind.Sluice).Select(d => d.Backend));
+            }
             Deployment? deployment;
             if (again is not null && again.Backend.Breaker.TryAcquire(config.Breaker))
             {
@@ -174,7 +181,6 @@ internal sealed partial class CompletionProxy
                 picks++;
             }
             again = null;
-            bool toolCall = choice?.ToolCall == true;
             if (deployment is null || (s.Started && !s.Continuable))
             {
                 if (deployment is null && !s.Started && NextFallback(snapshot, model, m => m.Fallbacks, fellBackFrom) is { } next)
@@ -214,8 +220,14 @@ internal sealed partial class CompletionProxy
                 : StreamMode.Restart;
             if (toolCall && mode != StreamMode.ChatTokens)
             {
-                // a tool call's arguments are continued from token ids or not at all: this replica cannot, another may
-                continue;
+                // sluice serve, but the request cannot be resumed from ids (stop strings, a token without its id): nowhere can
+                backend.Succeeded(); // not the backend's fault; a half-open trial it was given ends
+                string why = "its tool call cannot be continued (stop strings, or tokens sent without their ids)";
+                if (target is null)
+                {
+                    await FailStreamAsync(context, s, model, why);
+                }
+                return (RunEnd.Failed, null, why);
             }
             if (mode == StreamMode.Tokens && choice!.TokenIds.Count > choice.Committed)
             {
