@@ -18,6 +18,12 @@ public sealed record GenerationRequest
     /// <summary>Cancels the request (client gone, timeout); its blocks are freed at the next step.</summary>
     public CancellationToken CancellationToken { get; init; }
 
+    /// <summary>
+    /// The prompt's last <see cref="SamplingParams.ContinuedTokens"/> tokens are output already sent (a continued answer):
+    /// the detokenizer and a grammar constraint resume after them, as the earlier part of the request left them.
+    /// </summary>
+    public bool ResumesOutput { get; init; }
+
     /// <summary>When set, an embedding: the prompt is prefilled and pooled, nothing is sampled (<see cref="Sampling"/> unused).</summary>
     public EmbeddingSpec? Embedding { get; init; }
 }

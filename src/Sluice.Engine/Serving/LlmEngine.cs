@@ -145,6 +145,10 @@ public sealed unsafe class LlmEngine : IDisposable
         {
             Embedding = request.Embedding is { } e ? new EmbeddingAccumulator(e, _model.Config.EmbeddingLength) : null,
         };
+        if (request.ResumesOutput)
+        {
+            Resume(first, request.PromptTokens, p.ContinuedTokens);
+        }
         state.Sequences.Add(first);
         _inbox.Enqueue(state);
         if (request.CancellationToken.CanBeCanceled)
@@ -154,6 +158,22 @@ public sealed unsafe class LlmEngine : IDisposable
         }
         _signal.Release();
         return new RequestHandle(state, Abort);
+    }
+
+    /// <summary>
+    /// A continued answer: its detokenizer and grammar moved past the output already sent (the prompt's last
+    /// <paramref name="continued"/> tokens), so text held back (half a character) and the grammar's place carry over.
+    /// </summary>
+    private void Resume(Sequence seq, IReadOnlyList<int> prompt, int continued)
+    {
+        for (int i = prompt.Count - Math.Min(continued, prompt.Count); i < prompt.Count; i++)
+        {
+            seq.Detokenizer.Push(prompt[i]);
+            if (seq.Sampling.Constraint is { } constraint && !constraint.Accept(_model.Tokenizer.TokenBytes(prompt[i]), endOfGeneration: false))
+            {
+                throw new RequestRejectedException(EngineRejection.InvalidRequest, $"the continued token {prompt[i]} (output token {i - prompt.Count + continued}) is not allowed by the request's grammar");
+            }
+        }
     }
 
     private void Validate(GenerationRequest request)

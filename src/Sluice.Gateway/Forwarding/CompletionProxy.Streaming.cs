@@ -34,9 +34,31 @@ internal sealed partial class CompletionProxy
 
     private readonly record struct AttemptResult(Outcome Kind, string Reason, string Failure, WithheldAnswer? Answer = null);
 
+    /// <summary>How a run of attempts ended.</summary>
+    private enum RunEnd
+    {
+        /// <summary>Its part of the answer is complete (the whole stream: finished for the client too).</summary>
+        Done,
+
+        /// <summary>The client left or the gateway stopped (or, for a choice, a sibling choice failed the stream).</summary>
+        Left,
+
+        /// <summary>Nothing could serve it: the whole stream has been ended (an error answer or event); a choice says why.</summary>
+        Failed,
+
+        /// <summary>A stream of several choices was cut after it started: each unfinished choice continues on its own.</summary>
+        Split,
+    }
+
+    /// <summary>The model a stream's attempts go to: a fallback's once the stream went there (only before it started).</summary>
+    private sealed class StreamRoute(string model, TrafficSplit split)
+    {
+        public string Model { get; set; } = model;
+        public TrafficSplit Split { get; set; } = split;
+    }
+
     private async Task RelayAsync(HttpContext context, JsonObject body, string model, RoutingSnapshot snapshot, TrafficSplit split, Caching.CachePlan plan)
     {
-        var config = snapshot.Config;
         var s = new StreamState(body, context.Request.Path.Value?.EndsWith("/chat/completions", StringComparison.Ordinal) == true,
             Sluice.Hosting.Requests.RequestInfo.Id(context), Sluice.Hosting.Requests.RequestInfo.Start(context))
         {
@@ -47,21 +69,114 @@ internal sealed partial class CompletionProxy
         {
             s.Capture = new Caching.StreamCapture(s.Chat, cacheSettings.MaxEntrySize);
         }
-        var tried = new HashSet<BackendState>();
-        var retriedSame = new HashSet<BackendState>();
-        var rateLimited = new Dictionary<BackendState, int>();
-        var fellBackFrom = new HashSet<string>(StringComparer.Ordinal) { model };
-        string? lastFailure = null;
-        (WithheldAnswer Answer, Deployment From)? withheld = null;
-        Deployment? again = null;
-        int picks = 0;
         var usage = context.Features.Get<RequestUsage>()!;
         usage.Streamed = true;
         // a stream that ends without its usage (the client left, a cut nothing could continue) pays for what was delivered
         usage.CountDelivered = () => CountDeliveredAsync(s, usage);
         using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
+        var route = new StreamRoute(model, split);
+        var tried = new HashSet<BackendState>();
+        var (end, _, _) = await RunAttemptsAsync(context, s, null, route, snapshot, tried, aborted.Token);
+        if (end == RunEnd.Split)
+        {
+            await ContinueChoicesAsync(context, s, route, snapshot, tried, aborted.Token);
+        }
+    }
+
+    /// <summary>
+    /// A cut stream of several choices (n > 1, a prompt array): every unfinished choice continues at once as its own
+    /// <c>n: 1</c> request (its prompt, its seed, its tokens so far), each with its own retries, its chunks merged into
+    /// the client's stream under its index. Finished choices are not asked again. When one choice cannot be continued,
+    /// the others are stopped and the stream ends with the error event; when all finish, the usage of the whole answer
+    /// (each prompt once, every token the client got) and [DONE].
+    /// </summary>
+    private async Task ContinueChoicesAsync(HttpContext context, StreamState s, StreamRoute route, RoutingSnapshot snapshot, HashSet<BackendState> tried,
+        CancellationToken aborted)
+    {
+        if (!s.Continuable)
+        {
+            await FailStreamAsync(context, s, route.Model, "it cannot be continued (token-id prompts, or too many choices)");
+            return;
+        }
+        var open = s.Unfinished();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        string? lost = null;
+        Deployment? last = null;
+        async Task RunChoiceAsync(ChoiceState choice)
+        {
+            RunEnd end;
+            Deployment? deployment;
+            string? why;
+            try
+            {
+                (end, deployment, why) = await RunAttemptsAsync(context, s, choice, route, snapshot, [.. tried], stop.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested && !aborted.IsCancellationRequested)
+            {
+                return; // a sibling choice was lost: this one stopped mid-attempt
+            }
+            if (end == RunEnd.Failed)
+            {
+                Interlocked.CompareExchange(ref lost, $"choice {choice.Index} ({why})", null);
+                await stop.CancelAsync(); // one choice lost: the stream cannot be whole, the others stop
+            }
+            else if (end == RunEnd.Done)
+            {
+                last = deployment;
+            }
+        }
+        await Task.WhenAll(open.Select(RunChoiceAsync));
+        if (aborted.IsCancellationRequested)
+        {
+            return;
+        }
+        if (lost is not null || last is null)
+        {
+            await FailStreamAsync(context, s, route.Model, $"could not be continued: {lost ?? "no replica left"}");
+            return;
+        }
+        var usage = context.Features.Get<RequestUsage>()!;
+        (usage.Model, usage.Deployment) = (route.Model, last);
+        int prompt = await PromptTokensAsync(s, last);
+        await FinishStreamAsync(context, s, UsageOf(prompt, s.Tokens));
+        metrics.Requests.Increment(route.Model, last.Config.Version, last.Backend.Id, "200");
+        metrics.Duration.Observe(Time.GetElapsedTime(s.Arrival).TotalSeconds, route.Model, last.Config.Version, last.Backend.Id);
+        LogChoicesContinued(log, s.RequestId, route.Model, open.Count);
+    }
+
+    /// <summary>
+    /// Attempts, one replica at a time, until the answer (<paramref name="target"/> null: the whole stream; else one
+    /// choice of a cut stream, continued as an n: 1 request) is complete or nothing can serve it: retries on the same
+    /// replica (a 500 once, a 429 after a back-off, a restart after a refused prefill), failover to others, fallback models
+    /// before the stream started. Returns how it ended, the deployment that completed it, and why it failed.
+    /// </summary>
+    private async Task<(RunEnd End, Deployment? By, string? Why)> RunAttemptsAsync(HttpContext context, StreamState s, ChoiceState? target, StreamRoute route,
+        RoutingSnapshot snapshot, HashSet<BackendState> tried, CancellationToken aborted)
+    {
+        var config = snapshot.Config;
+        var retriedSame = new HashSet<BackendState>();
+        var rateLimited = new Dictionary<BackendState, int>();
+        var fellBackFrom = new HashSet<string>(StringComparer.Ordinal) { route.Model };
+        string? lastFailure = null;
+        (WithheldAnswer Answer, Deployment From)? withheld = null;
+        Deployment? again = null;
+        int picks = 0, continuations = 0;
+        var usage = context.Features.Get<RequestUsage>()!;
         while (true)
         {
+            string model = route.Model;
+            if (target is null && s.Started && !s.SingleChoice)
+            {
+                return (RunEnd.Split, null, null); // the choices continue each on its own
+            }
+            var choice = target ?? (s.SingleChoice ? s.Choice(0) : null);
+            bool toolCall = choice?.ToolCall == true;
+            if (toolCall)
+            {
+                // a tool call's arguments are continued from token ids (sluice serve) or not at all: no other kind is asked
+                tried.UnionWith(snapshot.Models[model].Versions.Values.SelectMany(v => v.Deployments)
+                    .Where(d => d.Config.Kind != BackendKind.Sluice).Select(d => d.Backend));
+            }
             Deployment? deployment;
             if (again is not null && again.Backend.Breaker.TryAcquire(config.Breaker))
             {
@@ -69,7 +184,7 @@ internal sealed partial class CompletionProxy
             }
             else
             {
-                deployment = picks < config.Retry.MaxAttempts + s.Continuations ? router.Pick(snapshot, split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, s.Body),
+                deployment = picks < config.Retry.MaxAttempts + continuations ? router.Pick(snapshot, route.Split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, s.Body),
                     config.Routing.PrefixAffinity is { } affinity ? RequestShape.Prefix(s.Body, affinity.PrefixChars) : null) : null;
                 picks++;
             }
@@ -80,33 +195,59 @@ internal sealed partial class CompletionProxy
                 {
                     LogFallback(log, s.RequestId, model, next);
                     metrics.Failovers.Increment(model, "fallback");
-                    (model, split, picks) = (next, router.SplitOf(next), 0);
+                    (route.Model, route.Split, picks) = (next, router.SplitOf(next), 0);
                     tried.Clear();
                     continue;
                 }
                 if (!s.Started)
                 {
                     await GiveUpAsync(context, model, s.RequestId, lastFailure, withheld);
-                    return;
+                    return (RunEnd.Failed, null, null);
                 }
-                await FailStreamAsync(context, s, model, deployment is null ? "no replica left to continue it" : "it cannot be continued (several choices or prompts)");
-                return;
+                string why = deployment is not null ? "it cannot be continued (token-id prompts)"
+                    : toolCall ? "no replica could continue its tool call (only sluice serve does, from token ids)"
+                    : "no replica left to continue it";
+                if (target is null)
+                {
+                    await FailStreamAsync(context, s, model, why);
+                }
+                return (RunEnd.Failed, null, why);
             }
             var backend = deployment.Backend;
             tried.Add(backend);
-            (usage.Model, usage.Deployment) = (model, deployment);
+            if (target is null)
+            {
+                (usage.Model, usage.Deployment) = (model, deployment);
+            }
+            bool exact = deployment.Config.Kind == BackendKind.Sluice && choice?.IdsComplete == true;
             var mode = !s.Started ? StreamMode.Fresh
-                : deployment.Config.Kind == BackendKind.Sluice && s.IdsComplete && s.TokenExact ? StreamMode.Tokens
+                : exact && s.TokenExact ? StreamMode.Tokens
+                : exact && s.ChatResumable ? StreamMode.ChatTokens
                 : !s.Chat ? StreamMode.Text
                 : deployment.Config.Prefill && !backend.RefusesPrefill ? StreamMode.Prefill
                 : StreamMode.Restart;
-            if (mode == StreamMode.Tokens && s.TokenIds.Count > s.Committed)
+            if (mode != StreamMode.Fresh)
+            {
+                s.Capture = null; // a continued answer is the client's, not the cache's
+            }
+            if (toolCall && mode != StreamMode.ChatTokens)
+            {
+                // sluice serve, but the request cannot be resumed from ids (stop strings, a token without its id): nowhere can
+                backend.Succeeded(); // not the backend's fault; a half-open trial it was given ends
+                string why = "its tool call cannot be continued (stop strings, or tokens sent without their ids)";
+                if (target is null)
+                {
+                    await FailStreamAsync(context, s, model, why);
+                }
+                return (RunEnd.Failed, null, why);
+            }
+            if (mode == StreamMode.Tokens && choice!.TokenIds.Count > choice.Committed)
             {
                 // tokens whose text the dead replica held back: generated again, with their text, by the continuation
                 // (the client has their ids already: not sent twice)
-                s.ResentIds += s.TokenIds.Count - s.Committed;
-                s.TokenIds.RemoveRange(s.Committed, s.TokenIds.Count - s.Committed);
-                s.Tokens = s.Committed;
+                choice.ResentIds += choice.TokenIds.Count - choice.Committed;
+                choice.TokenIds.RemoveRange(choice.Committed, choice.TokenIds.Count - choice.Committed);
+                choice.Tokens = choice.Committed;
             }
             if (mode != StreamMode.Fresh)
             {
@@ -117,7 +258,7 @@ internal sealed partial class CompletionProxy
             AttemptResult result;
             try
             {
-                result = await AttemptStreamAsync(context, s, deployment, mode, config, model, aborted.Token);
+                result = await AttemptStreamAsync(context, s, mode == StreamMode.Fresh ? null : choice, deployment, mode, config, model, aborted);
             }
             finally
             {
@@ -125,8 +266,8 @@ internal sealed partial class CompletionProxy
             }
             if (aborted.IsCancellationRequested)
             {
-                backend.Succeeded(); // the client left (or the gateway stopped): not the backend's fault
-                return;
+                backend.Succeeded(); // the client left (or the gateway stopped, or a sibling choice failed): not the backend's fault
+                return (RunEnd.Left, null, null);
             }
             string version = deployment.Config.Version;
             double attemptSeconds = Time.GetElapsedTime(attemptStart).TotalSeconds;
@@ -138,9 +279,12 @@ internal sealed partial class CompletionProxy
                 {
                     metrics.Continuations.Increment(model, ModeName(mode), "ok");
                 }
-                metrics.Requests.Increment(model, version, backend.Id, "200");
-                metrics.Duration.Observe(Time.GetElapsedTime(s.Arrival).TotalSeconds, model, version, backend.Id);
-                return;
+                if (target is null)
+                {
+                    metrics.Requests.Increment(model, version, backend.Id, "200");
+                    metrics.Duration.Observe(Time.GetElapsedTime(s.Arrival).TotalSeconds, model, version, backend.Id);
+                }
+                return (RunEnd.Done, deployment, null);
             }
             lastFailure = result.Failure;
             if (result.Answer is not { } passedOn || AttemptTransformer.Retryable(passedOn.Status) || s.Started)
@@ -171,7 +315,7 @@ internal sealed partial class CompletionProxy
                         metrics.AttemptEnded(model, version, backend.Id, "context_window", attemptSeconds);
                         LogContextFallback(log, s.RequestId, model, fallback);
                         metrics.Failovers.Increment(model, "context_window");
-                        (model, split, picks) = (fallback, router.SplitOf(fallback), 0);
+                        (route.Model, route.Split, picks) = (fallback, router.SplitOf(fallback), 0);
                         tried.Clear();
                         continue;
                     }
@@ -185,7 +329,7 @@ internal sealed partial class CompletionProxy
                         metrics.Requests.Increment(model, version, backend.Id, answer.Status.ToString(CultureInfo.InvariantCulture));
                         AttemptTransformer.Stamp(context.Response, deployment, s.RequestId, 0);
                         await answer.WriteAsync(context.Response, context.RequestAborted);
-                        return;
+                        return (RunEnd.Failed, null, null);
                     }
                     metrics.Failovers.Increment(model, result.Reason);
                     continue; // a continuation refused: another replica may take it
@@ -198,7 +342,7 @@ internal sealed partial class CompletionProxy
                     if (answer.RetryAfter is null && n < config.Retry.RateLimitedRetries)
                     {
                         rateLimited[backend] = n + 1;
-                        await Task.Delay(Backoff.Delay(config.Retry.Backoff, n), Time, aborted.Token);
+                        await Task.Delay(Backoff.Delay(config.Retry.Backoff, n), Time, aborted);
                         again = deployment;
                     }
                 }
@@ -218,7 +362,7 @@ internal sealed partial class CompletionProxy
             if (s.Started)
             {
                 s.FirstCut ??= result.Failure;
-                s.Continuations++;
+                continuations++;
             }
             (again is not null ? metrics.Retries : metrics.Failovers).Increment(model, result.Reason);
         }
@@ -226,14 +370,16 @@ internal sealed partial class CompletionProxy
 
     private static string ModeName(StreamMode mode) => mode switch
     {
-        StreamMode.Tokens => "tokens",
+        StreamMode.Tokens or StreamMode.ChatTokens => "tokens",
         StreamMode.Text => "text",
         StreamMode.Prefill => "prefill",
         _ => "restart",
     };
 
-    private async Task<AttemptResult> AttemptStreamAsync(HttpContext context, StreamState s, Deployment deployment, StreamMode mode, GatewayConfig config,
-        string model, CancellationToken cancellationToken)
+    /// <summary>One attempt: the whole stream (<paramref name="choice"/> null, a fresh request) or one choice's continuation
+    /// (a stream of one choice: the whole rest of it; of several: that choice alone, as an n: 1 request).</summary>
+    private async Task<AttemptResult> AttemptStreamAsync(HttpContext context, StreamState s, ChoiceState? choice, Deployment deployment, StreamMode mode,
+        GatewayConfig config, string model, CancellationToken cancellationToken)
     {
         var backend = deployment.Backend;
         var client = invoker.For(config.Timeouts);
@@ -243,17 +389,26 @@ internal sealed partial class CompletionProxy
         try
         {
             attempt.CancelAfter(config.Timeouts.Idle);
-            (request, path) = await BuildStreamRequestAsync(s, deployment, mode, client, attempt.Token);
+            (request, path) = await BuildStreamRequestAsync(s, choice, deployment, mode, client, attempt.Token);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException or JsonException or InvalidOperationException
             || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             return new AttemptResult(Outcome.Failed, "tokenize", $"{backend.Id}: could not tokenize the prompt to continue the stream ({ex.Message})");
         }
-        int remaining = s.MaxTokens is { } max ? max - s.Tokens : int.MaxValue;
+        int remaining = s.MaxTokens is { } max && choice is not null ? max - choice.Tokens : int.MaxValue;
         if (mode is StreamMode.Tokens or StreamMode.Text or StreamMode.Prefill && remaining <= 0)
         {
-            await FinishStreamAsync(context, s, null);
+            if (s.SingleChoice)
+            {
+                await FinishStreamAsync(context, s, null);
+            }
+            else
+            {
+                // the choice had all its tokens, only its finish_reason was lost with the cut
+                await SendAsync(context, s, ChoiceChunk(s, choice!.Index, "", "length"), cancellationToken);
+                choice.Finish = "length";
+            }
             return new AttemptResult(Outcome.Done, "", "");
         }
         using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(deployment.Config.Url, path.TrimStart('/')))
@@ -299,18 +454,23 @@ internal sealed partial class CompletionProxy
             }
             long headersAt = Time.GetTimestamp();
             double added = Math.Max(0, (Time.GetElapsedTime(s.Arrival, headersAt) - Time.GetElapsedTime(sentAt, headersAt)).TotalSeconds);
-            return await ReadEventsAsync(context, s, deployment, mode, config, model, response, sentAt, added, cancellationToken);
+            return await ReadEventsAsync(context, s, choice, deployment, mode, config, model, response, sentAt, added, cancellationToken);
         }
     }
 
-    /// <summary>Reads the backend's events one by one, each with its deadline, and passes them on (rewritten when it is a continuation).</summary>
-    private async Task<AttemptResult> ReadEventsAsync(HttpContext context, StreamState s, Deployment deployment, StreamMode mode, GatewayConfig config,
-        string model, HttpResponseMessage response, long sentAt, double added, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the backend's events one by one, each with its deadline, and passes them on (rewritten when it is a
+    /// continuation). <paramref name="choice"/> is the choice a continuation continues (null: a fresh request, whose
+    /// chunks say their choice); a continuation of one choice of several answers as choice 0, sent on under its index.
+    /// </summary>
+    private async Task<AttemptResult> ReadEventsAsync(HttpContext context, StreamState s, ChoiceState? choice, Deployment deployment, StreamMode mode,
+        GatewayConfig config, string model, HttpResponseMessage response, long sentAt, double added, CancellationToken cancellationToken)
     {
         var backend = deployment.Backend;
+        bool part = choice is not null && !s.SingleChoice; // one choice of several: its own end, no usage or [DONE] of its own
         var pending = new List<JsonObject>(); // events before the first token: nothing reaches the client until a token does
-        string skip = mode == StreamMode.Restart ? s.Text.ToString() : "";
-        int tokensBefore = mode == StreamMode.Restart ? 0 : s.Tokens;
+        string skip = mode == StreamMode.Restart ? choice!.Text.ToString() : "";
+        int tokensBefore = mode == StreamMode.Restart ? 0 : choice?.Tokens ?? s.Tokens;
         bool tokenSeen = false, finished = false;
         JsonObject? usage = null;
         using var read = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -420,24 +580,35 @@ internal sealed partial class CompletionProxy
                 chunk = ToChatChunk(chunk);
                 choices = (JsonArray)chunk["choices"]!;
             }
-            var choice = choices[0] as JsonObject;
-            string content = Content(s, choice);
-            var ids = choice?["token_ids"] as JsonArray;
+            if (choices[0] is not JsonObject c)
+            {
+                continue;
+            }
+            // the choice this chunk adds to: the one continued, else the index the backend gave (a fresh request's)
+            var state = choice ?? s.Choice(IntOf(c["index"]));
+            if (state is null)
+            {
+                metrics.StreamFaults.Increment(model, "malformed");
+                LogMalformed(log, s.RequestId, backend.Id, payload.Length > 80 ? payload[..80] : payload);
+                continue;
+            }
+            if (part)
+            {
+                c["index"] = state.Index; // an n: 1 continuation answers as choice 0
+            }
+            string content = Content(s, c);
+            var ids = c["token_ids"] as JsonArray;
             if (!s.ClientTokenIds)
             {
-                choice?.Remove("token_ids");
+                c.Remove("token_ids");
             }
-            else if (s.ResentIds > 0 && ids is { Count: > 0 } && choice is not null)
+            else if (state.ResentIds > 0 && ids is { Count: > 0 })
             {
-                int drop = Math.Min(s.ResentIds, ids.Count);
-                s.ResentIds -= drop;
-                choice["token_ids"] = new JsonArray([.. ids.Skip(drop).Select(i => (JsonNode?)JsonValue.Create(i!.GetValue<int>()))]);
+                int drop = Math.Min(state.ResentIds, ids.Count);
+                state.ResentIds -= drop;
+                c["token_ids"] = new JsonArray([.. ids.Skip(drop).Select(i => (JsonNode?)JsonValue.Create(i!.GetValue<int>()))]);
             }
-            if (s.Chat && choice?["delta"] is JsonObject d && d["tool_calls"] is not null)
-            {
-                s.Continuable = false; // a tool call's arguments are not continued by text
-            }
-            string? finish = choice?["finish_reason"] is JsonValue f && f.TryGetValue(out string? fr) ? fr : null;
+            string? finish = c["finish_reason"] is JsonValue f && f.TryGetValue(out string? fr) ? fr : null;
             if (skip.Length > 0)
             {
                 // a restart: the text the client has must come again first, else the answers diverged
@@ -451,14 +622,14 @@ internal sealed partial class CompletionProxy
                     return new AttemptResult(Outcome.Failed, "restart_diverged", $"{backend.Id}: the restarted answer differs from the text already sent");
                 }
                 content = content[skip.Length..];
-                SetContent(s, choice!, content);
+                SetContent(s, c, content);
                 skip = "";
                 ids = null;
-                s.IdsComplete = false;
+                state.IdsComplete = false;
             }
             if (s.Started)
             {
-                if (s.Chat && content.Length == 0 && finish is null && choice?["delta"] is JsonObject delta && delta["role"] is not null)
+                if (s.Chat && content.Length == 0 && finish is null && c["delta"] is JsonObject delta && delta["role"] is not null)
                 {
                     continue; // a continuation's opening role chunk: the client had it
                 }
@@ -466,56 +637,73 @@ internal sealed partial class CompletionProxy
                 chunk["created"] = s.Created;
                 chunk["model"] = s.AnsweredModel;
             }
-            bool isToken = content.Length > 0 || (ids?.Count ?? 0) > 0;
+            bool toolCall = s.Chat && c["delta"] is JsonObject d && d["tool_calls"] is not null;
+            bool isToken = content.Length > 0 || (ids?.Count ?? 0) > 0 || toolCall;
             if (!s.Started && !isToken && finish is null)
             {
                 pending.Add(chunk);
                 continue;
             }
-            if (!s.Started)
+            await s.WriteLock.WaitAsync(cancellationToken);
+            try
             {
-                StartStream(context, s, model, deployment, chunk, added);
-                foreach (var held in pending)
+                if (!s.Started)
                 {
-                    s.Capture?.Add(held);
-                    await WriteEventAsync(context, held, cancellationToken);
+                    StartStream(context, s, model, deployment, chunk, added);
+                    foreach (var held in pending)
+                    {
+                        s.Capture?.Add(held);
+                        await WriteEventAsync(context, held, cancellationToken);
+                    }
+                }
+                s.Capture?.Add(chunk);
+                await WriteEventAsync(context, chunk, cancellationToken);
+                if (toolCall)
+                {
+                    state.ToolCall = true; // a tool call's arguments are not continued by text
+                }
+                if (isToken)
+                {
+                    long now = Time.GetTimestamp();
+                    if (!tokenSeen && s.Tokens == 0)
+                    {
+                        metrics.ObserveTtft(Time.GetElapsedTime(s.Arrival, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
+                    }
+                    else if (s.LastTokenAt != 0)
+                    {
+                        metrics.ObserveItl(Time.GetElapsedTime(s.LastTokenAt, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
+                    }
+                    s.LastTokenAt = now;
+                    tokenSeen = true;
+                    state.Text.Append(content);
+                    if (ids is not null && ids.Count > 0)
+                    {
+                        state.TokenIds.AddRange(ids.Select(i => i!.GetValue<int>()));
+                        state.Tokens += ids.Count;
+                    }
+                    else
+                    {
+                        state.IdsComplete = false;
+                        state.Tokens++;
+                    }
+                    if (content.Length > 0)
+                    {
+                        state.Committed = state.TokenIds.Count;
+                    }
+                }
+                if (finish is not null)
+                {
+                    state.Finish = finish;
                 }
             }
-            s.Capture?.Add(chunk);
-            await WriteEventAsync(context, chunk, cancellationToken);
-            if (isToken)
+            finally
             {
-                long now = Time.GetTimestamp();
-                if (!tokenSeen && s.Tokens == 0)
-                {
-                    metrics.ObserveTtft(Time.GetElapsedTime(s.Arrival, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
-                }
-                else if (s.LastTokenAt != 0)
-                {
-                    metrics.ObserveItl(Time.GetElapsedTime(s.LastTokenAt, now).TotalSeconds, model, deployment.Config.Version, backend.Id);
-                }
-                s.LastTokenAt = now;
-                tokenSeen = true;
-                s.Text.Append(content);
-                if (ids is not null && ids.Count > 0)
-                {
-                    s.TokenIds.AddRange(ids.Select(i => i!.GetValue<int>()));
-                    s.Tokens += ids.Count;
-                }
-                else
-                {
-                    s.IdsComplete = false;
-                    s.Tokens++;
-                }
-                if (content.Length > 0)
-                {
-                    s.Committed = s.TokenIds.Count;
-                }
+                s.WriteLock.Release();
             }
             if (finish is not null)
             {
-                finished = true;
-                if (usage is not null)
+                finished = choice is not null ? choice.Finish is not null : s.AllFinished;
+                if (finished && usage is not null)
                 {
                     break;
                 }
@@ -540,12 +728,29 @@ internal sealed partial class CompletionProxy
             metrics.StreamFaults.Increment(model, "cut");
             return new AttemptResult(Outcome.Failed, "cut", $"{backend.Id}: the continuation ended before its answer did");
         }
+        if (!finished && mode == StreamMode.Fresh && !s.SingleChoice)
+        {
+            // a stream of several choices that ended with some unfinished: they continue each on its own
+            metrics.StreamFaults.Increment(model, "cut");
+            return new AttemptResult(Outcome.Failed, "cut", $"{backend.Id}: the stream ended before every choice did");
+        }
         JsonObject? total = null;
         if (usage is not null)
         {
             int prompt = IntOf(usage["prompt_tokens"]), completion = IntOf(usage["completion_tokens"]);
             // a continuation's prompt holds the tokens sent before it: they are the answer's, not the prompt's
             total = UsageOf(mode is StreamMode.Fresh or StreamMode.Restart ? prompt : Math.Max(0, prompt - tokensBefore), completion + tokensBefore);
+        }
+        if (part && choice is not null)
+        {
+            if (total is not null)
+            {
+                // this choice's share: its prompt (once per prompt) and its tokens as the backend counted them
+                s.PromptTokens[choice.Prompt] ??= IntOf(total["prompt_tokens"]);
+                choice.Tokens = IntOf(total["completion_tokens"]);
+            }
+            choice.Finish ??= "stop";
+            return new AttemptResult(Outcome.Done, "", "");
         }
         await FinishStreamAsync(context, s, total);
         return new AttemptResult(Outcome.Done, "", "");
@@ -629,6 +834,29 @@ internal sealed partial class CompletionProxy
         await body.FlushAsync(cancellationToken);
     }
 
+    /// <summary>Writes one chunk while no other choice's continuation writes.</summary>
+    private static async Task SendAsync(HttpContext context, StreamState s, JsonObject chunk, CancellationToken cancellationToken)
+    {
+        await s.WriteLock.WaitAsync(cancellationToken);
+        try
+        {
+            await WriteEventAsync(context, chunk, cancellationToken);
+        }
+        finally
+        {
+            s.WriteLock.Release();
+        }
+    }
+
+    /// <summary>A chunk of the client's stream for one choice: its text (or delta content) and finish_reason.</summary>
+    private static JsonObject ChoiceChunk(StreamState s, int index, string text, string? finish)
+    {
+        var choice = s.Chat
+            ? new JsonObject { ["index"] = index, ["delta"] = text.Length > 0 ? new JsonObject { ["content"] = text } : new JsonObject(), ["logprobs"] = null, ["finish_reason"] = finish }
+            : new JsonObject { ["index"] = index, ["text"] = text, ["logprobs"] = null, ["finish_reason"] = finish };
+        return new JsonObject { ["id"] = s.StreamId, ["object"] = s.Object, ["created"] = s.Created, ["model"] = s.AnsweredModel, ["choices"] = new JsonArray(choice) };
+    }
+
     /// <summary>The end of a complete answer: the usage (when the client asked for it) and [DONE].</summary>
     private async Task FinishStreamAsync(HttpContext context, StreamState s, JsonObject? usage)
     {
@@ -658,7 +886,7 @@ internal sealed partial class CompletionProxy
                 return;
             }
         }
-        if (s.Capture is { } capture && reported && usage is not null && s.Continuations == 0
+        if (s.Capture is { } capture && reported && usage is not null
             && context.Features.Get<RequestUsage>() is { } answered && answered.Model == s.RequestedModel)
         {
             // before the last bytes: the next identical request finds it
@@ -666,7 +894,7 @@ internal sealed partial class CompletionProxy
         }
         if (s.ClientUsage)
         {
-            usage ??= UsageOf(s.PromptIds?.Length ?? 0, s.Tokens);
+            usage ??= UsageOf(s.PromptIds.Sum(p => p?.Length ?? 0), s.Tokens);
             var chunk = new JsonObject { ["id"] = s.StreamId, ["object"] = s.Object, ["created"] = s.Created, ["model"] = s.AnsweredModel, ["choices"] = new JsonArray(), ["usage"] = usage };
             await WriteEventAsync(context, chunk, context.RequestAborted);
         }
@@ -703,23 +931,46 @@ internal sealed partial class CompletionProxy
     {
         usage.Counted = true;
         usage.CompletionTokens = s.Tokens;
-        if (s.PromptIds is null && usage.Deployment is { Config.Kind: BackendKind.Sluice } deployment)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                s.PromptIds = await TokenizeAsync(s, deployment, invoker.For(router.Snapshot.Config.Timeouts), timeout.Token);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or IOException or JsonException or InvalidOperationException or OperationCanceledException)
-            {
-                LogTokenizeFailed(log, s.RequestId, deployment.Backend.Id, ex.Message);
-            }
-        }
-        usage.PromptTokens = s.PromptIds?.Length ?? Math.Max(1, RequestShape.PromptTokens(s.Body));
+        usage.PromptTokens = await PromptTokensAsync(s, usage.Deployment);
     }
 
-    /// <summary>The request an attempt sends, by mode, and the path it goes to.</summary>
-    private static async Task<(JsonObject Request, string Path)> BuildStreamRequestAsync(StreamState s, Deployment deployment, StreamMode mode,
+    /// <summary>
+    /// The request's prompt tokens, each prompt once (as sluice serve counts a prompt array): as a continuation's usage
+    /// gave them, else the replica's /tokenize (sluice serve), else estimated.
+    /// </summary>
+    private async Task<int> PromptTokensAsync(StreamState s, Deployment? deployment)
+    {
+        int total = 0;
+        for (int p = 0; p < s.Prompts; p++)
+        {
+            if (s.PromptTokens[p] is { } known)
+            {
+                total += known;
+                continue;
+            }
+            if (s.PromptIds[p] is null && deployment is { Config.Kind: BackendKind.Sluice } && (s.Chat || s.Continuable))
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                try
+                {
+                    s.PromptIds[p] = await TokenizeAsync(s, p, deployment, invoker.For(router.Snapshot.Config.Timeouts), timeout.Token);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or IOException or JsonException or InvalidOperationException or OperationCanceledException)
+                {
+                    LogTokenizeFailed(log, s.RequestId, deployment.Backend.Id, ex.Message);
+                }
+            }
+            total += s.PromptIds[p]?.Length ?? Math.Max(1, s.EstimatedPromptTokens(p));
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// The request an attempt sends, by mode, and the path it goes to. A continuation continues <paramref name="choice"/>:
+    /// an n: 1 request with its prompt, its seed (sluice serve samples choice i of a prompt with seed + i) and what it
+    /// has sent so far; for a stream of one choice that is the whole request's continuation.
+    /// </summary>
+    private static async Task<(JsonObject Request, string Path)> BuildStreamRequestAsync(StreamState s, ChoiceState? choice, Deployment deployment, StreamMode mode,
         HttpMessageInvoker client, CancellationToken cancellationToken)
     {
         string path = s.Chat ? "v1/chat/completions" : "v1/completions";
@@ -730,7 +981,11 @@ internal sealed partial class CompletionProxy
         {
             body["return_token_ids"] = true;
         }
-        int generated = s.Tokens;
+        if (mode == StreamMode.Fresh || choice is null)
+        {
+            return (body, path);
+        }
+        int generated = choice.Tokens;
         void Shorten(JsonObject b)
         {
             foreach (var field in new[] { "max_tokens", "max_completion_tokens" })
@@ -745,13 +1000,26 @@ internal sealed partial class CompletionProxy
                 b["min_tokens"] = Math.Max(0, min - generated);
             }
         }
+        // one choice: n 1, its own prompt and seed
+        if (body.ContainsKey("n"))
+        {
+            body["n"] = 1;
+        }
+        if (s.SeedOf(choice) is { } seed)
+        {
+            body["seed"] = seed;
+        }
+        if (!s.Chat)
+        {
+            body["prompt"] = s.PromptText(choice.Prompt);
+        }
         switch (mode)
         {
             case StreamMode.Tokens:
                 {
-                    s.PromptIds ??= await TokenizeAsync(s, deployment, client, cancellationToken);
+                    var promptIds = s.PromptIds[choice.Prompt] ??= await TokenizeAsync(s, choice.Prompt, deployment, client, cancellationToken);
                     var ids = new JsonArray();
-                    foreach (int id in s.PromptIds.Concat(s.TokenIds))
+                    foreach (int id in promptIds.Concat(choice.TokenIds))
                     {
                         ids.Add(id);
                     }
@@ -759,26 +1027,36 @@ internal sealed partial class CompletionProxy
                     foreach (var field in new[] { "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "stop_token_ids", "ignore_eos",
                     "presence_penalty", "frequency_penalty", "repetition_penalty", "logit_bias", "include_stop_str_in_output", "priority", "user", "min_tokens" })
                     {
-                        if (s.Body[field] is { } value)
+                        if (body[field] is { } value)
                         {
                             tokens[field == "max_completion_tokens" ? "max_tokens" : field] = value.DeepClone();
                         }
                     }
-                    if (s.Body["seed"] is not null && s.TokenIds.Count > 0)
+                    if (body["seed"] is not null && choice.TokenIds.Count > 0)
                     {
                         // the seeded sampler resumes where the cut replica's was: one draw per token already generated
-                        tokens["continued_tokens"] = s.TokenIds.Count;
+                        tokens["continued_tokens"] = choice.TokenIds.Count;
                     }
                     Shorten(tokens);
                     return (tokens, "v1/completions");
                 }
+            case StreamMode.ChatTokens:
+                {
+                    // the ids the client has, all of them: the server's detokenizer and parser resume after them, so text
+                    // it held back (half a character, a call's unfinished arguments) comes with the next token
+                    body["continued_token_ids"] = new JsonArray([.. choice.TokenIds.Select(id => (JsonNode?)JsonValue.Create(id))]);
+                    body["continued_choice"] = choice.Index;
+                    body["stream"] = true;
+                    Shorten(body);
+                    return (body, path);
+                }
             case StreamMode.Text:
-                body["prompt"] = s.Body["prompt"]!.GetValue<string>() + s.Text;
+                body["prompt"] = s.PromptText(choice.Prompt) + choice.Text;
                 Shorten(body);
                 return (body, path);
             case StreamMode.Prefill:
                 var messages = (JsonArray)body["messages"]!;
-                messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = s.Text.ToString() });
+                messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = choice.Text.ToString() });
                 body["continue_final_message"] = true;
                 body["add_generation_prompt"] = false;
                 Shorten(body);
@@ -788,8 +1066,8 @@ internal sealed partial class CompletionProxy
         }
     }
 
-    /// <summary>The prompt's token ids as the sluice serve replica renders it (POST /tokenize: the prompt, or the messages with the generation prompt).</summary>
-    private static async Task<int[]> TokenizeAsync(StreamState s, Deployment deployment, HttpMessageInvoker client, CancellationToken cancellationToken)
+    /// <summary>The token ids of prompt <paramref name="prompt"/> as the sluice serve replica renders it (POST /tokenize: the prompt, or the messages with the generation prompt).</summary>
+    private static async Task<int[]> TokenizeAsync(StreamState s, int prompt, Deployment deployment, HttpMessageInvoker client, CancellationToken cancellationToken)
     {
         var request = new JsonObject { ["model"] = deployment.Config.BackendModel };
         if (s.Chat)
@@ -802,7 +1080,7 @@ internal sealed partial class CompletionProxy
         }
         else
         {
-            request["prompt"] = s.Body["prompt"]!.DeepClone();
+            request["prompt"] = s.PromptText(prompt);
             if (s.Body["add_special_tokens"] is { } special)
             {
                 request["add_special_tokens"] = special.DeepClone();
@@ -827,6 +1105,9 @@ internal sealed partial class CompletionProxy
 
     [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "Request {RequestId}: could not tokenize its prompt on {Backend} to bill it; estimated instead: {Failure}")]
     private static partial void LogTokenizeFailed(ILogger log, string requestId, string backend, string failure);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "Request {RequestId} for {Model}: the cut stream's {Choices} unfinished choices were continued each on its own")]
+    private static partial void LogChoicesContinued(ILogger log, string requestId, string model, int choices);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Request {RequestId}: skipped a malformed chunk from {Backend}: {Chunk}")]
     private static partial void LogMalformed(ILogger log, string requestId, string backend, string chunk);

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json.Nodes;
 using Sluice.Gateway.Routing;
 
@@ -16,6 +15,10 @@ internal enum StreamMode
     /// <summary>Completions elsewhere: the prompt and the text so far as the new prompt.</summary>
     Text,
 
+    /// <summary>sluice serve, chat with tools or constraints: the chat request with continued_token_ids (the ids so far),
+    /// which the server's sampler, grammar, detokenizer and tool-call parser resume after: exact, a tool call's too.</summary>
+    ChatTokens,
+
     /// <summary>Chat elsewhere: the text so far as a final assistant message the backend continues.</summary>
     Prefill,
 
@@ -23,28 +26,75 @@ internal enum StreamMode
     Restart,
 }
 
-/// <summary>One client stream across the attempts that serve it: what the client has been sent and how to continue it.</summary>
-internal sealed class StreamState(JsonObject body, bool chat, string requestId, long arrival)
+/// <summary>
+/// One client stream across the attempts that serve it: what the client has been sent, per choice, and how to continue
+/// it. A stream has <c>n</c> choices per prompt (chat: one prompt; completions: a prompt or an array of them, choice
+/// index = prompt × n + place); each is tracked on its own, so a cut stream of several choices continues every
+/// unfinished one as its own <c>n: 1</c> request.
+/// </summary>
+internal sealed class StreamState
 {
+    /// <summary>More choices than this in one stream are not continued after a cut (it ends with the error event).</summary>
+    public const int MaxContinuedChoices = 128;
+
     private static readonly string[] ConstrainedFields =
         ["tools", "tool_choice", "functions", "response_format", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar", "logprobs",
          "top_logprobs", "continue_final_message", "echo", "suffix", "best_of", "prompt_logprobs"];
 
-    public JsonObject Body { get; } = body;
-    public bool Chat { get; } = chat;
-    public string RequestId { get; } = requestId;
-    public long Arrival { get; } = arrival;
+    private readonly Dictionary<int, ChoiceState> _choices = [];
 
-    public bool ClientUsage { get; } = body["stream_options"] is JsonObject o && o["include_usage"] is JsonValue v && v.TryGetValue(out bool b) && b;
-    public bool ClientTokenIds { get; } = body["return_token_ids"] is JsonValue v && v.TryGetValue(out bool b) && b;
+    public StreamState(JsonObject body, bool chat, string requestId, long arrival)
+    {
+        (Body, Chat, RequestId, Arrival) = (body, chat, requestId, arrival);
+        ClientUsage = body["stream_options"] is JsonObject o && o["include_usage"] is JsonValue v && v.TryGetValue(out bool b) && b;
+        ClientTokenIds = body["return_token_ids"] is JsonValue r && r.TryGetValue(out bool t) && t;
+        MaxTokens = IntOf(body[chat && body["max_completion_tokens"] is not null ? "max_completion_tokens" : "max_tokens"]);
+        N = Math.Max(1, IntOf(body["n"]) ?? 1);
+        bool text = chat ? body["messages"] is JsonArray
+            : body["prompt"] is JsonValue p && p.TryGetValue(out string? _)
+            || (body["prompt"] is JsonArray strings && strings.Count > 0 && strings.All(e => e is JsonValue x && x.TryGetValue(out string? _)));
+        // a prompt array (of texts or of token-id lists) has n choices per prompt; a list of ids is one prompt
+        Prompts = !chat && body["prompt"] is JsonArray { Count: > 0 } list && (list[0] is JsonArray || (list[0] is JsonValue f && f.TryGetValue(out string? _))) ? list.Count : 1;
+        ChoiceCount = (long)N * Prompts;
+        Continuable = text && ChoiceCount <= MaxContinuedChoices;
+        TokenExact = !ConstrainedFields.Any(body.ContainsKey);
+        ChatResumable = chat && body["stop"] is null or JsonArray { Count: 0 } && !body.ContainsKey("functions") && !body.ContainsKey("function_call");
+        PromptIds = new int[]?[Prompts];
+        PromptTokens = new int?[Prompts];
+    }
 
-    public int? MaxTokens { get; } = IntOf(body[chat && body["max_completion_tokens"] is not null ? "max_completion_tokens" : "max_tokens"]);
+    public JsonObject Body { get; }
+    public bool Chat { get; }
+    public string RequestId { get; }
+    public long Arrival { get; }
 
-    /// <summary>One choice (n 1, one prompt): a cut stream can be continued; otherwise a cut ends with an error event.</summary>
-    public bool Continuable { get; set; } = (IntOf(body["n"]) ?? 1) == 1 && (chat ? body["messages"] is JsonArray : body["prompt"] is JsonValue p && p.TryGetValue(out string? _));
+    public bool ClientUsage { get; }
+    public bool ClientTokenIds { get; }
+
+    public int? MaxTokens { get; }
+
+    /// <summary>The request's n: choices per prompt.</summary>
+    public int N { get; }
+
+    /// <summary>Prompts: 1 for chat, a text prompt or one list of token ids; an array's length for an array of prompts.</summary>
+    public int Prompts { get; }
+
+    /// <summary>Choices in the client's stream: n per prompt.</summary>
+    public long ChoiceCount { get; }
+
+    /// <summary>One choice: a cut is continued by the one-attempt-at-a-time loop; several: each unfinished choice on its own.</summary>
+    public bool SingleChoice => ChoiceCount == 1;
+
+    /// <summary>Chat, or text prompts, and at most <see cref="MaxContinuedChoices"/> choices: a cut stream can be continued
+    /// (token-id prompts are not).</summary>
+    public bool Continuable { get; }
 
     /// <summary>Whether the exact token-level continuation may be used: nothing in the request that a plain completion would lose.</summary>
-    public bool TokenExact { get; } = !ConstrainedFields.Any(body.ContainsKey);
+    public bool TokenExact { get; }
+
+    /// <summary>A chat request sluice serve can continue from token ids itself (<see cref="StreamMode.ChatTokens"/>): no stop
+    /// strings (their held-back text is not carried over).</summary>
+    public bool ChatResumable { get; }
 
     /// <summary>The client's response has started (headers and at least one token sent).</summary>
     public bool Started { get; set; }
@@ -54,30 +104,14 @@ internal sealed class StreamState(JsonObject body, bool chat, string requestId, 
     public string? AnsweredModel { get; set; }
     public Deployment? First { get; set; }
 
-    public StringBuilder Text { get; } = new();
-    public List<int> TokenIds { get; } = [];
+    /// <summary>Each prompt's token ids as sluice serve renders it (from /tokenize), once asked for.</summary>
+    public int[]?[] PromptIds { get; }
 
-    /// <summary>Every token sent so far came with its id (sluice serve with return_token_ids).</summary>
-    public bool IdsComplete { get; set; } = true;
-
-    /// <summary>Of <see cref="TokenIds"/>, those whose text the client has: ids after the last chunk with text came with
-    /// text held back (half a character, a possible stop string); a token-level continuation generates them again.</summary>
-    public int Committed { get; set; }
-
-    /// <summary>Ids the client already has (their text was held back) that a token-level continuation generates again:
-    /// left out of the ids the client is sent.</summary>
-    public int ResentIds { get; set; }
-
-    /// <summary>Token chunks sent to the client.</summary>
-    public int Tokens { get; set; }
-
-    /// <summary>The prompt's token ids as sluice serve renders it (from /tokenize), once asked for.</summary>
-    public int[]? PromptIds { get; set; }
+    /// <summary>Each prompt's tokens as a continuation's usage gave them (its prompt less the tokens it carried).</summary>
+    public int?[] PromptTokens { get; }
 
     /// <summary>The failure that cut the stream first: what the client is told when nothing can continue it.</summary>
     public string? FirstCut { get; set; }
-
-    public int Continuations { get; set; }
 
     /// <summary>The response cache's plan for this request, and the chunks it assembles into the answer it stores
     /// (null: not stored; dropped when the stream is continued: only a fresh single-attempt stream is stored).</summary>
@@ -87,6 +121,66 @@ internal sealed class StreamState(JsonObject body, bool chat, string requestId, 
     /// <summary>The model the client asked for: an answer from a fallback model is not stored.</summary>
     public string RequestedModel { get; set; } = "";
     public long LastTokenAt { get; set; }
+
+    /// <summary>Held while a chunk is written and its choice's bookkeeping done: a cut stream's choices continue concurrently.</summary>
+    public SemaphoreSlim WriteLock { get; } = new(1, 1);
+
+    /// <summary>Token chunks sent to the client, every choice together.</summary>
+    public int Tokens
+    {
+        get
+        {
+            lock (_choices)
+            {
+                return _choices.Values.Sum(c => c.Tokens);
+            }
+        }
+    }
+
+    /// <summary>The choice with this index in the client's stream; null for an index the request cannot have.</summary>
+    public ChoiceState? Choice(int index)
+    {
+        if (index < 0 || index >= ChoiceCount || index >= MaxContinuedChoices * 8)
+        {
+            return null;
+        }
+        lock (_choices)
+        {
+            if (!_choices.TryGetValue(index, out var choice))
+            {
+                _choices[index] = choice = new ChoiceState(index, N);
+            }
+            return choice;
+        }
+    }
+
+    /// <summary>Every choice of the stream has finished (the client was sent each one's finish_reason).</summary>
+    public bool AllFinished
+    {
+        get
+        {
+            lock (_choices)
+            {
+                return _choices.Count == ChoiceCount && _choices.Values.All(c => c.Finish is not null);
+            }
+        }
+    }
+
+    /// <summary>The choices not finished yet (every one the request has, those not seen yet included), by index.</summary>
+    public List<ChoiceState> Unfinished() =>
+        [.. Enumerable.Range(0, (int)Math.Min(ChoiceCount, MaxContinuedChoices)).Select(i => Choice(i)!).Where(c => c.Finish is null)];
+
+    /// <summary>The text of prompt <paramref name="prompt"/> (a completions request's prompt or its array's entry).</summary>
+    public string PromptText(int prompt) => Body["prompt"] is JsonArray list ? list[prompt]!.GetValue<string>() : Body["prompt"]!.GetValue<string>();
+
+    /// <summary>Prompt <paramref name="prompt"/>'s tokens without a tokenizer: token ids counted, text estimated.</summary>
+    public int EstimatedPromptTokens(int prompt) => Body["prompt"] is JsonArray { Count: > 1 } list && Prompts > 1
+        ? RequestShape.PromptTokens(new JsonObject { ["prompt"] = list[prompt]?.DeepClone() })
+        : RequestShape.PromptTokens(Body);
+
+    /// <summary>The seed sluice serve samples a choice with: the request's <c>seed</c> plus its place among its prompt's choices (LlmEngine.Fork), wrapping as the server's unsigned seed does.</summary>
+    public JsonNode? SeedOf(ChoiceState choice) =>
+        Body["seed"] is JsonValue v && v.TryGetValue(out long seed) ? JsonValue.Create(unchecked(seed + choice.SeedOffset)) : Body["seed"]?.DeepClone();
 
     public string Object => Chat ? "chat.completion.chunk" : "text_completion";
 

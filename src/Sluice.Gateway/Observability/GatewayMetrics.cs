@@ -24,7 +24,7 @@ public sealed class GatewayMetrics
             LatencyBuckets, "model", "version", "backend"));
         Retries = Registry.Add(new Counter("sluice_gateway_retries_total", "Attempts sent again to the same backend (a 500 once, a 429 after a back-off), by model and reason.", "model", "reason"));
         Failovers = Registry.Add(new Counter("sluice_gateway_failovers_total", "Attempts moved to another backend (or a fallback model), by model and why the previous one failed.", "model", "reason"));
-        Continuations = Registry.Add(new Counter("sluice_gateway_continuations_total", "Streams continued on another backend after a cut, by model, mode (tokens, text, prefill, restart) and result (ok, failed).",
+        Continuations = Registry.Add(new Counter("sluice_gateway_continuations_total", "Continuation attempts of cut streams on another backend, one per choice continued, by model, mode (tokens, text, prefill, restart) and result (ok, failed).",
             "model", "mode", "result"));
         StreamFaults = Registry.Add(new Counter("sluice_gateway_stream_faults_total", "Faults seen in backends' streams, by model and kind (cut, stall, first_token, malformed, error_event, no_done).", "model", "kind"));
         Ttft = Registry.Add(new Histogram("sluice_gateway_time_to_first_token_seconds", "Streams: time from the request's arrival to its first token reaching the client.", LatencyBuckets,

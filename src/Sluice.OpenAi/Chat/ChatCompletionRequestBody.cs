@@ -12,6 +12,16 @@ public sealed record ChatCompletionRequestBody : SamplingFields
     public JsonElement? ToolChoice { get; init; }
     public bool? ParallelToolCalls { get; init; }
 
+    /// <summary>
+    /// Sluice's continuation of a cut stream (sent by `sluice gateway`): the ids of the answer's tokens the client already
+    /// has. The prompt is the rendered messages followed by them; the sampler (seeded draws, penalties), a forced call's
+    /// grammar, the detokenizer and the tool-call parser resume after them, and the stream sends only what follows.
+    /// </summary>
+    public List<int>? ContinuedTokenIds { get; init; }
+
+    /// <summary>With <see cref="ContinuedTokenIds"/>: the choice index the continued answer had (its chunks and tool-call ids say it).</summary>
+    public int? ContinuedChoice { get; init; }
+
     // read only to be refused by name (see JobReader): without them here a client's request would be silently ignored
     public JsonElement? Functions { get; init; }
     public JsonElement? FunctionCall { get; init; }

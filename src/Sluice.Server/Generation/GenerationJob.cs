@@ -23,6 +23,12 @@ public sealed record GenerationJob(string RequestId, string Route, string Model,
     /// <summary>--reasoning-parser on a chat request: each choice's thinking is split into reasoning_content.</summary>
     public Chat.Reasoning.ReasoningFormat? Reasoning { get; init; }
 
+    /// <summary>continued_token_ids: the text of the output already sent, which the chat parsers are primed with.</summary>
+    public string? ContinuedText { get; init; }
+
+    /// <summary>continued_choice: the index the (one) choice has in the stream it continues.</summary>
+    public int ChoiceBase { get; init; }
+
     /// <summary>Choices in the response: prompts × n, indexed prompt-major.</summary>
     public int Choices => Prompts.Count * Sampling.N;
 }

@@ -85,6 +85,7 @@ public sealed class GenerationSession : IDisposable
                     Priority = job.Priority,
                     CancellationToken = session._cancel.Token,
                     Embedding = job.Embedding,
+                    ResumesOutput = job.ContinuedText is not null,
                 }));
                 session.PromptTokens += job.Prompts[i].Length;
             }

@@ -48,6 +48,11 @@ internal static class JobReader
         }
         var (engine, loaded) = (r.Engine, r.Loaded);
         int[] prompt = chat.Build(Conversation(body), engine.MaxModelLen, r.Stages);
+        var (continued, continuedText) = Continued(body, loaded.Tokenizer);
+        if (continued.Length > 0)
+        {
+            prompt = [.. prompt, .. continued];
+        }
         if (body.MaxTokens is not null && body.MaxCompletionTokens is not null && body.MaxTokens != body.MaxCompletionTokens)
         {
             throw ApiException.BadRequest("Give max_completion_tokens or max_tokens, not both with different values.", "max_completion_tokens");
@@ -57,8 +62,19 @@ internal static class JobReader
         var logprobs = SamplingReader.ChatLogprobs(body.Logprobs, body.TopLogprobs);
         var tools = ToolReader.Read(body, r, chat);
         var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize, tools?.Grammar ?? ConstraintReader.Read(body, r));
+        if (continuedText is not null)
+        {
+            if (sampling.Stop.Count > 0)
+            {
+                throw ApiException.BadRequest("continued_token_ids cannot be combined with stop strings (their held-back text is not carried over).", "continued_token_ids");
+            }
+            // the sampler resumes one draw per token already generated, the tokens in its penalty counts
+            sampling = sampling with { ContinuedTokens = continued.Length };
+        }
         return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling)
         {
+            ContinuedText = continuedText,
+            ChoiceBase = body.ContinuedChoice ?? 0,
             Stream = body.Stream ?? false,
             Priority = body.Priority ?? 0,
             ReturnTokenIds = body.ReturnTokenIds ?? false,
@@ -95,6 +111,46 @@ internal static class JobReader
         var fields = new CompletionRequestBody { Temperature = body.Temperature, Seed = body.Seed };
         var sampling = SamplingReader.Read(fields, maxTokens, null, loaded.Generation, loaded.Tokenizer.VocabSize);
         return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling) { PromptField = "text" };
+    }
+
+    /// <summary>
+    /// A chat request's continued_token_ids (Sluice's continuation of a cut stream) and their text as the detokenizer
+    /// gave it out; none: empty and null. Each problem is a 400 naming its field.
+    /// </summary>
+    private static (int[] Ids, string? Text) Continued(ChatCompletionRequestBody body, Engine.Tokenization.Tokenizer tokenizer)
+    {
+        if (body.ContinuedTokenIds is not { } ids)
+        {
+            if (body.ContinuedChoice is not null)
+            {
+                throw ApiException.BadRequest("continued_choice is only accepted with continued_token_ids.", "continued_choice");
+            }
+            return ([], null);
+        }
+        if (body.Stream != true)
+        {
+            throw ApiException.BadRequest("continued_token_ids continues a stream: it needs \"stream\": true.", "continued_token_ids");
+        }
+        if ((body.N ?? 1) != 1)
+        {
+            throw ApiException.BadRequest("continued_token_ids continues one choice: it needs n 1.", "continued_token_ids");
+        }
+        if (body.ContinuedChoice is < 0)
+        {
+            throw ApiException.BadRequest($"continued_choice must be 0 or more, got {body.ContinuedChoice}.", "continued_choice");
+        }
+        if (ids.Any(id => id < 0 || id >= tokenizer.VocabSize))
+        {
+            int bad = ids.First(id => id < 0 || id >= tokenizer.VocabSize);
+            throw ApiException.BadRequest($"continued_token_ids: {bad} is not a token id of this model (0 to {tokenizer.VocabSize - 1}).", "continued_token_ids");
+        }
+        var detokenizer = tokenizer.CreateDetokenizer(startOfSequence: false);
+        var text = new System.Text.StringBuilder();
+        foreach (int id in ids)
+        {
+            text.Append(detokenizer.Push(id));
+        }
+        return ([.. ids], text.ToString());
     }
 
     /// <summary>What a chat request asks the template to render (also read by POST /tokenize).</summary>

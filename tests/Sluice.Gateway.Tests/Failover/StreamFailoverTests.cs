@@ -215,4 +215,175 @@ public sealed class StreamFailoverTests : IAsyncLifetime
         AssertUnbroken(events);
         Assert.DoesNotContain("continue_final_message", Assert.Single(BodiesOn(_healthy, "r1")), StringComparison.Ordinal);
     }
+    private static async Task<List<string>> StreamJsonAsync(TestGateway g, string requestId, string json, bool chat = false)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, chat ? "/v1/chat/completions" : "/v1/completions") { Content = Requests.Json(json) };
+        request.Headers.Add("X-Request-Id", requestId);
+        using var response = await g.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await Requests.EventsAsync(response);
+    }
+
+    /// <summary>Each choice's text and finish_reason, by the index the client saw.</summary>
+    internal static SortedDictionary<int, (string Text, string? Finish)> ByChoice(IEnumerable<string> events)
+    {
+        var choices = new SortedDictionary<int, (string Text, string? Finish)>();
+        foreach (var e in events.Where(e => e != "[DONE]").Select(e => JsonDocument.Parse(e).RootElement))
+        {
+            if (!e.TryGetProperty("choices", out var list))
+            {
+                continue;
+            }
+            foreach (var c in list.EnumerateArray())
+            {
+                int index = c.GetProperty("index").GetInt32();
+                string text = c.TryGetProperty("text", out var t) ? t.GetString()! : c.GetProperty("delta").TryGetProperty("content", out var d) ? d.GetString() ?? "" : "";
+                var (was, finish) = choices.GetValueOrDefault(index, ("", null));
+                choices[index] = (was + text, c.GetProperty("finish_reason").ValueKind == JsonValueKind.String ? c.GetProperty("finish_reason").GetString() : finish);
+            }
+        }
+        return choices;
+    }
+
+    private static JsonElement UsageOf(List<string> events) => JsonDocument.Parse(events[^2]).RootElement.GetProperty("usage");
+
+    [Fact]
+    public async Task Fault8_SeveralChoicesCut_EachUnfinishedChoiceContinuesOnItsOwnUnderItsIndex()
+    {
+        await using var g = await TestGateway.StartAsync(Config("cut"));
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "prompt": "x", "n": 3, "seed": 7, "stream": true, "stream_options": {"include_usage": true}}""");
+        Assert.Equal("[DONE]", events[^1]);
+        Assert.Single(events.SkipLast(1).Select(e => JsonDocument.Parse(e).RootElement.GetProperty("id").GetString()).Distinct());
+        var choices = ByChoice(events);
+        Assert.Equal([0, 1, 2], choices.Keys);
+        Assert.All(choices.Values, c => Assert.Equal((Whole, "stop"), c));
+        // one n: 1 request per choice, each with the words it had, and its own seed (seed + its place, as sluice serve derives it)
+        var bodies = BodiesOn(_healthy, "r1").Select(b => JsonDocument.Parse(b).RootElement).ToList();
+        Assert.Equal(3, bodies.Count);
+        Assert.All(bodies, b => Assert.Equal(1, b.GetProperty("n").GetInt32()));
+        Assert.All(bodies, b => Assert.Equal("xw1 w2 w3 ", b.GetProperty("prompt").GetString()));
+        Assert.Equal([7L, 8L, 9L], bodies.Select(b => b.GetProperty("seed").GetInt64()).Order());
+        var usage = UsageOf(events);
+        Assert.Equal(1, usage.GetProperty("prompt_tokens").GetInt32()); // billed once, not once per continuation
+        Assert.Equal(18, usage.GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(3, g.Gateway.Metrics.Continuations.Value("m", "text", "ok")); // counted per choice
+    }
+
+    [Fact]
+    public async Task Fault8_PromptArrayCut_EachChoiceContinuesWithItsOwnPromptAndSeed()
+    {
+        await using var g = await TestGateway.StartAsync(Config("cut"));
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "prompt": ["a", "b"], "n": 2, "seed": 7, "stream": true, "stream_options": {"include_usage": true}}""");
+        Assert.Equal("[DONE]", events[^1]);
+        var choices = ByChoice(events);
+        Assert.Equal([0, 1, 2, 3], choices.Keys);
+        Assert.All(choices.Values, c => Assert.Equal((Whole, "stop"), c));
+        var bodies = BodiesOn(_healthy, "r1").Select(b => JsonDocument.Parse(b).RootElement)
+            .Select(b => (b.GetProperty("prompt").GetString(), b.GetProperty("seed").GetInt64())).Order().ToList();
+        // choice index = prompt × n + place: choices 0, 1 answer "a" with seeds 7, 8; choices 2, 3 answer "b" with seeds 7, 8
+        Assert.Equal([("aw1 w2 w3 ", 7L), ("aw1 w2 w3 ", 8L), ("bw1 w2 w3 ", 7L), ("bw1 w2 w3 ", 8L)], bodies);
+        var usage = UsageOf(events);
+        Assert.Equal(2, usage.GetProperty("prompt_tokens").GetInt32()); // each prompt once
+        Assert.Equal(24, usage.GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task Fault14_ChatSeveralChoicesCut_EachContinuesItsOwnAssistantMessage()
+    {
+        await using var g = await TestGateway.StartAsync(Config("cut"));
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2, "stream": true, "stream_options": {"include_usage": true}}""", chat: true);
+        Assert.Equal("[DONE]", events[^1]);
+        var choices = ByChoice(events);
+        Assert.Equal([0, 1], choices.Keys);
+        Assert.All(choices.Values, c => Assert.Equal((Whole, "stop"), c));
+        // each choice's role chunk reached the client once: the continuations' were left out
+        Assert.Equal(2, events.Count(e => e.Contains("\"role\"", StringComparison.Ordinal)));
+        var bodies = BodiesOn(_healthy, "r1").Select(b => JsonDocument.Parse(b).RootElement).ToList();
+        Assert.Equal(2, bodies.Count);
+        Assert.All(bodies, b => Assert.Equal("w1 w2 w3 ", b.GetProperty("messages")[1].GetProperty("content").GetString()));
+        Assert.Equal(2, g.Gateway.Metrics.Continuations.Value("m", "prefill", "ok"));
+    }
+
+    [Fact]
+    public async Task Fault8_OneChoiceFinishedBeforeTheCut_IsNotAskedAgain()
+    {
+        await using var g = await TestGateway.StartAsync(Config("cut-early-0"));
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "prompt": "x", "n": 3, "seed": 7, "stream": true, "stream_options": {"include_usage": true}}""");
+        Assert.Equal("[DONE]", events[^1]);
+        var choices = ByChoice(events);
+        Assert.Equal(("w1 w2 ", "stop"), choices[0]);
+        Assert.Equal((Whole, "stop"), choices[1]);
+        Assert.Equal((Whole, "stop"), choices[2]);
+        var bodies = BodiesOn(_healthy, "r1").Select(b => JsonDocument.Parse(b).RootElement).ToList();
+        Assert.Equal([8L, 9L], bodies.Select(b => b.GetProperty("seed").GetInt64()).Order()); // choices 1 and 2 only
+        Assert.Equal(14, UsageOf(events).GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task Fault8_SeveralChoicesCut_WithNowhereToContinue_EndsWithAnErrorEventNotASuccess()
+    {
+        await using var g = await TestGateway.StartAsync(Config("cut", healthy: null));
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "prompt": "x", "n": 2, "stream": true}""");
+        Assert.DoesNotContain("[DONE]", events);
+        var error = JsonDocument.Parse(events[^1]).RootElement.GetProperty("error");
+        Assert.Equal("stream_interrupted", error.GetProperty("code").GetString());
+        Assert.Contains("cut", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Fault8_ToolCallInProgressOnAnOpenAiBackend_EndsWithStreamInterrupted_NotContinuedByText()
+    {
+        await using var g = await TestGateway.StartAsync(Config("cut-tool"));
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "f"}}], "stream": true}""", chat: true);
+        Assert.DoesNotContain("[DONE]", events);
+        Assert.Contains(events, e => e.Contains("call_1", StringComparison.Ordinal)); // the call's start reached the client
+        var error = JsonDocument.Parse(events[^1]).RootElement.GetProperty("error");
+        Assert.Equal("stream_interrupted", error.GetProperty("code").GetString());
+        Assert.Contains("tool call", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Empty(BodiesOn(_healthy, "r1")); // never continued by text
+    }
+    [Fact]
+    public async Task SeveralChoicesAndPrompts_NotCut_PassThroughOnce_FinishedWhenEveryChoiceIs()
+    {
+        await using var g = await TestGateway.StartAsync(Config("no-done", healthy: null, "timeouts: {stream_idle: 60s}\n"));
+        var clock = Stopwatch.StartNew();
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "prompt": ["a", "b"], "n": 2, "stream": true, "stream_options": {"include_usage": true}}""");
+        // the backend holds the stream open without [DONE]: the gateway ends it once all four choices finished, not before
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed.TotalSeconds} s");
+        Assert.Equal("[DONE]", events[^1]);
+        var choices = ByChoice(events);
+        Assert.Equal([0, 1, 2, 3], choices.Keys);
+        Assert.All(choices.Values, c => Assert.Equal((Whole, "stop"), c));
+        Assert.Equal(24, UsageOf(events).GetProperty("completion_tokens").GetInt32());
+        Assert.Single(BodiesOn(_faulty, "r1"));
+        Assert.Equal(0, g.Gateway.Metrics.Continuations.Value("m", "text", "ok"));
+    }
+
+    [Fact]
+    public async Task Fault9_SeveralChoicesStall_TheIdleTimeoutContinuesEachElsewhere()
+    {
+        await using var g = await TestGateway.StartAsync(Config("stall", extra: "timeouts: {stream_idle: 1s}\n"));
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 3, "stream": true, "stream_options": {"include_usage": true}}""", chat: true);
+        Assert.Equal("[DONE]", events[^1]);
+        var choices = ByChoice(events);
+        Assert.Equal([0, 1, 2], choices.Keys);
+        Assert.All(choices.Values, c => Assert.Equal((Whole, "stop"), c));
+        Assert.Equal(3, BodiesOn(_healthy, "r1").Count);
+        Assert.Equal(1, g.Gateway.Metrics.StreamFaults.Value("m", "stall"));
+        Assert.Equal(3, g.Gateway.Metrics.Continuations.Value("m", "prefill", "ok"));
+    }
+    [Fact]
+    public async Task Fault8_OneOfSeveralChoicesCannotBeContinued_TheOthersStop_AndTheStreamEndsWithOneErrorEvent()
+    {
+        // choice 0 was mid tool call (an openai backend cannot continue it), choice 1 had sent nothing yet
+        await using var g = await TestGateway.StartAsync(Config("cut-tool", healthy: "delay-2000"));
+        var events = await StreamJsonAsync(g, "r1", """{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2, "tools": [{"type": "function", "function": {"name": "f"}}], "stream": true}""", chat: true);
+        Assert.DoesNotContain("[DONE]", events);
+        Assert.All(events, e => JsonDocument.Parse(e)); // every event whole: nothing half-written by the choice that was stopped
+        var error = JsonDocument.Parse(events[^1]).RootElement.GetProperty("error");
+        Assert.Equal("stream_interrupted", error.GetProperty("code").GetString());
+        Assert.Contains("choice 0", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("tool call", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Single(events, e => e.Contains("stream_interrupted", StringComparison.Ordinal));
+    }
 }

@@ -38,10 +38,15 @@ public sealed class ContinuationTests
         public JsonElement Usage => Chunks[^1].GetProperty("usage");
     }
 
-    /// <summary>Reads a stream event by event; <paramref name="started"/> is set after its third chunk (a chat stream's role chunk and two tokens).</summary>
-    private static async Task<Run> ReadAsync(HttpClient client, string path, string body, TaskCompletionSource? started)
+    /// <summary>Reads a stream event by event; <paramref name="started"/> is set after its <paramref name="startAfter"/>th chunk
+    /// (by default the third: a chat stream's role chunk and two tokens).</summary>
+    private static async Task<Run> ReadAsync(HttpClient client, string path, string body, TaskCompletionSource? started, int startAfter = 3, string? requestId = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Requests.Json(body) };
+        if (requestId is not null)
+        {
+            request.Headers.Add("X-Request-Id", requestId); // tool-call ids are made from it
+        }
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
@@ -59,7 +64,7 @@ public sealed class ContinuationTests
                 break;
             }
             chunks.Add(JsonDocument.Parse(last).RootElement.Clone());
-            if (chunks.Count == 3)
+            if (chunks.Count == startAfter)
             {
                 started?.TrySetResult();
             }
@@ -103,6 +108,192 @@ public sealed class ContinuationTests
                 Assert.Equal(unbroken[i].Usage.GetProperty("prompt_tokens").GetInt32(), run.Usage.GetProperty("prompt_tokens").GetInt32());
             }
             Assert.Equal(streams, g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok"));
+        }
+        finally
+        {
+            foreach (var process in new[] { doomed, survivor })
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+                process.WaitForExit(10_000);
+                process.Dispose();
+            }
+        }
+    }
+    /// <summary>Several choices per stream: chat n 3 greedy and seeded, completions n 3 seeded, a prompt array of two with n 2.</summary>
+    private static readonly (string Path, string Body, int Choices)[] MultiChoice =
+    [
+        ("/v1/chat/completions", """{"model": "MODEL", "messages": [{"role": "user", "content": "Tell story number 1"}], "n": 3, "temperature": 0, """, 3),
+        ("/v1/completions", """{"model": "MODEL", "prompt": "Tell story number 2", "n": 3, "temperature": 20, "seed": 2000, """, 3),
+        ("/v1/completions", """{"model": "MODEL", "prompt": ["Tell story number 3", "Once upon a time"], "n": 2, "temperature": 20, "seed": 3000, """, 4),
+        ("/v1/chat/completions", """{"model": "MODEL", "messages": [{"role": "user", "content": "Tell story number 4"}], "n": 3, "temperature": 20, "seed": 4000, """, 3),
+    ];
+
+    private const int MultiMaxTokens = 150;
+
+    private static string MultiBody(int i, string model) => MultiChoice[i].Body.Replace("MODEL", model, StringComparison.Ordinal)
+        + $$"""
+            "max_tokens": {{MultiMaxTokens}}, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}
+            """;
+
+    /// <summary>Each choice of a stream, by index: its token ids, text and finish_reason.</summary>
+    private static SortedDictionary<int, (List<int> Ids, string Text, string? Finish)> PerChoice(List<JsonElement> chunks)
+    {
+        var choices = new SortedDictionary<int, (List<int> Ids, string Text, string? Finish)>();
+        foreach (var c in chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray()))
+        {
+            int index = c.GetProperty("index").GetInt32();
+            var (ids, text, finish) = choices.TryGetValue(index, out var was) ? was : ([], "", null);
+            if (c.TryGetProperty("token_ids", out var tokens))
+            {
+                ids.AddRange(tokens.EnumerateArray().Select(t => t.GetInt32()));
+            }
+            text += c.TryGetProperty("text", out var t) ? t.GetString() : c.GetProperty("delta").TryGetProperty("content", out var content) ? content.GetString() : "";
+            choices[index] = (ids, text, c.GetProperty("finish_reason").ValueKind == JsonValueKind.String ? c.GetProperty("finish_reason").GetString() : finish);
+        }
+        return choices;
+    }
+
+    [Fact]
+    public async Task ReplicaSigkilledUnderMultiChoiceStreams_EveryChoiceContinuesOnItsOwn_AndEqualsAnUnbrokenRunPerIndex()
+    {
+        var (doomed, doomedUrl) = await ServeReplicas.StartOneAsync();
+        var (survivor, survivorUrl) = await ServeReplicas.StartOneAsync();
+        try
+        {
+            string yaml = $"models:\n  - name: demo\n    deployments:\n"
+                + $"      - {{url: '{doomedUrl}', model: {ServeReplicas.BackendModel}, weight: 1000}}\n"
+                + $"      - {{url: '{survivorUrl}', model: {ServeReplicas.BackendModel}, weight: 1}}\n"
+                + "routing: {strategy: weighted-round-robin}\ntimeouts: {stream_idle: 60s}\n";
+            await using var g = await TestGateway.StartAsync(yaml);
+            int streams = MultiChoice.Length;
+            var started = Enumerable.Range(0, streams).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToList();
+            var runs = Enumerable.Range(0, streams).Select(i => ReadAsync(g.Client, MultiChoice[i].Path, MultiBody(i, "demo"), started[i], startAfter: 4 * MultiChoice[i].Choices)).ToList();
+            await Task.WhenAll(started.Select(s => s.Task)).WaitAsync(TimeSpan.FromMinutes(3));
+            doomed.Kill(); // SIGKILL: every choice of every stream is cut mid-answer
+            var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(5));
+
+            using var direct = new HttpClient { BaseAddress = survivorUrl, Timeout = TimeSpan.FromMinutes(5) };
+            var unbroken = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => ReadAsync(direct, MultiChoice[i].Path, MultiBody(i, ServeReplicas.BackendModel), null)));
+            int continued = 0;
+            for (int i = 0; i < streams; i++)
+            {
+                var run = results[i];
+                Assert.Equal(doomedUrl.Authority, run.Backend);
+                Assert.Equal("[DONE]", run.Last);
+                Assert.Single(run.Chunks.Select(c => c.GetProperty("id").GetString()).Distinct());
+                var got = PerChoice(run.Chunks);
+                var want = PerChoice(unbroken[i].Chunks);
+                Assert.Equal(MultiChoice[i].Choices, want.Count);
+                Assert.Equal(want.Keys, got.Keys);
+                foreach (int index in want.Keys)
+                {
+                    Assert.Equal(MultiMaxTokens, got[index].Ids.Count);
+                    Assert.Equal(want[index].Ids, got[index].Ids);
+                    Assert.Equal(want[index].Text, got[index].Text);
+                    Assert.Equal(want[index].Finish, got[index].Finish);
+                }
+                Assert.Equal(unbroken[i].Usage.GetProperty("prompt_tokens").GetInt32(), run.Usage.GetProperty("prompt_tokens").GetInt32());
+                Assert.Equal(MultiMaxTokens * MultiChoice[i].Choices, run.Usage.GetProperty("completion_tokens").GetInt32());
+                continued += MultiChoice[i].Choices;
+            }
+            // counted per choice continued
+            Assert.Equal(continued, g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok"));
+        }
+        finally
+        {
+            foreach (var process in new[] { doomed, survivor })
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+                process.WaitForExit(10_000);
+                process.Dispose();
+            }
+        }
+    }
+    /// <summary>A forced call whose one argument is a long string: max_tokens ends it mid-arguments, long after the kill.</summary>
+    private static string ToolBody(string model, string sampling, int n) => $$"""
+        {"model": "{{model}}", "messages": [{"role": "user", "content": "Tell a story"}], "tool_choice": "required", "n": {{n}}, {{sampling}},
+         "tools": [{"type": "function", "function": {"name": "tell", "parameters": {"type": "object", "properties": {"story": {"type": "string", "minLength": 2000} }, "required": ["story"], "additionalProperties": false} } }],
+         "max_tokens": 150, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}
+        """;
+
+    /// <summary>Each choice's tool calls as the client assembles them: id, name and arguments per call index.</summary>
+    private static SortedDictionary<int, List<(string? Id, string Name, string Arguments)>> Calls(List<JsonElement> chunks)
+    {
+        var byChoice = new SortedDictionary<int, SortedDictionary<int, (string? Id, string Name, string Arguments)>>();
+        foreach (var c in chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray()))
+        {
+            var calls = byChoice.TryGetValue(c.GetProperty("index").GetInt32(), out var had) ? had : byChoice[c.GetProperty("index").GetInt32()] = [];
+            if (!c.GetProperty("delta").TryGetProperty("tool_calls", out var deltas))
+            {
+                continue;
+            }
+            foreach (var d in deltas.EnumerateArray())
+            {
+                int k = d.GetProperty("index").GetInt32();
+                var (id, name, arguments) = calls.GetValueOrDefault(k, (null, "", ""));
+                Assert.True(id is null || !d.TryGetProperty("id", out _), "a call's header came twice");
+                var f = d.GetProperty("function");
+                calls[k] = (d.TryGetProperty("id", out var i) ? i.GetString() : id, name + (f.TryGetProperty("name", out var nm) ? nm.GetString() : ""),
+                    arguments + (f.TryGetProperty("arguments", out var a) ? a.GetString() : ""));
+            }
+        }
+        return new(byChoice.ToDictionary(kv => kv.Key, kv => kv.Value.Values.ToList()));
+    }
+
+    [Fact]
+    public async Task ReplicaSigkilledMidToolCall_TheArgumentsContinueUnderTheSameCallIndexAndId_AsAnUnbrokenRun()
+    {
+        var (doomed, doomedUrl) = await ServeReplicas.StartOneAsync();
+        var (survivor, survivorUrl) = await ServeReplicas.StartOneAsync();
+        try
+        {
+            string yaml = $"models:\n  - name: demo\n    deployments:\n"
+                + $"      - {{url: '{doomedUrl}', model: {ServeReplicas.BackendModel}, weight: 1000}}\n"
+                + $"      - {{url: '{survivorUrl}', model: {ServeReplicas.BackendModel}, weight: 1}}\n"
+                + "routing: {strategy: weighted-round-robin}\ntimeouts: {stream_idle: 60s}\n";
+            await using var g = await TestGateway.StartAsync(yaml);
+            (string Sampling, int N)[] streams = [("\"temperature\": 0", 1), ("\"temperature\": 20, \"seed\": 51", 2)];
+            var started = streams.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToList();
+            // started once each choice had its role chunk and some 40 tokens: the call's id and name sent, its arguments under way
+            var runs = streams.Select((x, i) => ReadAsync(g.Client, "/v1/chat/completions", ToolBody("demo", x.Sampling, x.N), started[i], startAfter: 41 * x.N, requestId: $"tool-{i}")).ToList();
+            await Task.WhenAll(started.Select(s => s.Task)).WaitAsync(TimeSpan.FromMinutes(3));
+            doomed.Kill(); // SIGKILL mid-call
+            var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(5));
+
+            using var direct = new HttpClient { BaseAddress = survivorUrl, Timeout = TimeSpan.FromMinutes(5) };
+            var unbroken = await Task.WhenAll(streams.Select((x, i) => ReadAsync(direct, "/v1/chat/completions", ToolBody(ServeReplicas.BackendModel, x.Sampling, x.N), null, requestId: $"tool-{i}")));
+            for (int i = 0; i < streams.Length; i++)
+            {
+                var run = results[i];
+                Assert.Equal(doomedUrl.Authority, run.Backend);
+                Assert.Equal("[DONE]", run.Last);
+                var want = Calls(unbroken[i].Chunks);
+                var got = Calls(run.Chunks);
+                Assert.Equal(streams[i].N, want.Count);
+                Assert.Equal(want.Keys, got.Keys);
+                foreach (int index in want.Keys)
+                {
+                    var call = Assert.Single(want[index]);
+                    Assert.Equal("tell", call.Name);
+                    Assert.StartsWith("{\"story\": \"", call.Arguments.Replace("\":\"", "\": \"", StringComparison.Ordinal), StringComparison.Ordinal);
+                    Assert.Equal(want[index], got[index]); // one call: the same id, name and arguments, nothing twice
+                }
+                var (wantChoices, gotChoices) = (PerChoice(unbroken[i].Chunks), PerChoice(run.Chunks));
+                foreach (int index in wantChoices.Keys)
+                {
+                    Assert.Equal(wantChoices[index].Ids, gotChoices[index].Ids);
+                    Assert.Equal(wantChoices[index].Finish, gotChoices[index].Finish);
+                }
+                Assert.Equal(unbroken[i].Usage.GetProperty("prompt_tokens").GetInt32(), run.Usage.GetProperty("prompt_tokens").GetInt32());
+                Assert.Equal(unbroken[i].Usage.GetProperty("completion_tokens").GetInt32(), run.Usage.GetProperty("completion_tokens").GetInt32());
+            }
+            Assert.Equal(3, g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok"));
         }
         finally
         {

@@ -21,7 +21,10 @@ namespace Sluice.Gateway.Tests.Support;
 /// message) already holds, so a continuation is seen to continue (<c>delay-N</c>: the first word after N ms); their faults: <c>late</c> (headers at once, the first
 /// token after 30 s), <c>cut</c> (the connection dropped after three words), <c>stall</c> (silent after three words, the
 /// connection open), <c>malformed</c> (a broken chunk after two words), <c>no-done</c> (the whole answer, then the
-/// connection held open without [DONE]), <c>no-prefill</c> (a 400 for a continued assistant message). <see cref="Down"/>
+/// connection held open without [DONE]), <c>no-prefill</c> (a 400 for a continued assistant message), <c>cut-early-0</c>
+/// (as <c>cut</c>, choice 0 finishing after two words), <c>cut-tool</c> (chat: a tool call's id, name and half its
+/// arguments, then the connection dropped). A stream answers <c>n</c> choices per prompt (a prompt array: each prompt's),
+/// their words interleaved, choice index = prompt × n + place. <see cref="Down"/>
 /// makes every request and readiness check a 503. Every attempt is logged with its model, request id, time and body.
 /// </summary>
 public sealed class FaultyBackend : IAsyncDisposable
@@ -136,18 +139,22 @@ public sealed class FaultyBackend : IAsyncDisposable
     private static async Task StreamAsync(HttpContext context, JsonElement body, string model, string id)
     {
         bool chat = context.Request.Path.Value!.Contains("chat", StringComparison.Ordinal);
-        string prompt = "";
+        var prompts = new List<string>();
         bool prefill = false;
         if (chat)
         {
             var messages = body.GetProperty("messages");
             var final = messages[messages.GetArrayLength() - 1];
             prefill = body.TryGetProperty("continue_final_message", out var c) && c.ValueKind == JsonValueKind.True && final.GetProperty("role").GetString() == "assistant";
-            prompt = prefill ? final.GetProperty("content").GetString()! : "";
+            prompts.Add(prefill ? final.GetProperty("content").GetString()! : "");
+        }
+        else if (body.GetProperty("prompt") is { ValueKind: JsonValueKind.Array } array)
+        {
+            prompts.AddRange(array.EnumerateArray().Select(p => p.GetString()!));
         }
         else
         {
-            prompt = body.GetProperty("prompt").GetString()!;
+            prompts.Add(body.GetProperty("prompt").GetString()!);
         }
         switch (model)
         {
@@ -164,9 +171,13 @@ public sealed class FaultyBackend : IAsyncDisposable
                 await ErrorAsync(context, 503, "overloaded", "service_unavailable");
                 return;
         }
-        int already = System.Text.RegularExpressions.Regex.Count(prompt, @"w\d+ ");
+        int n = body.TryGetProperty("n", out var nn) ? nn.GetInt32() : 1;
         int max = body.TryGetProperty("max_tokens", out var m) ? m.GetInt32() : body.TryGetProperty("max_completion_tokens", out var mc) ? mc.GetInt32() : 6;
-        int last = Math.Min(6, already + max);
+        // choice index = prompt × n + place, as OpenAI and sluice serve number them; each continues after its prompt's words
+        var already = prompts.Select(p => System.Text.RegularExpressions.Regex.Count(p, @"w\d+ ")).ToList();
+        int choices = prompts.Count * n;
+        int Already(int choice) => already[choice / n];
+        int Last(int choice) => model == "cut-early-0" && choice == 0 ? 2 : Math.Min(6, Already(choice) + max);
         bool usage = body.TryGetProperty("stream_options", out var o) && o.TryGetProperty("include_usage", out var u) && u.ValueKind == JsonValueKind.True;
         context.Response.ContentType = "text/event-stream";
         string streamId = $"cmpl-{id}-{Guid.NewGuid():N}";
@@ -175,16 +186,19 @@ public sealed class FaultyBackend : IAsyncDisposable
             await context.Response.WriteAsync($"data: {data}\n\n", context.RequestAborted);
             await context.Response.Body.FlushAsync(context.RequestAborted);
         }
-        string Chunk(string text, string? finish)
+        string Chunk(int index, string text, string? finish)
         {
             string f = finish is null ? "null" : $"\"{finish}\"";
             return chat
-                ? $$$"""{"id": "{{{streamId}}}", "object": "chat.completion.chunk", "created": 1, "model": "{{{model}}}", "choices": [{"index": 0, "delta": {"content": "{{{text}}}"}, "logprobs": null, "finish_reason": {{{f}}}}]}"""
-                : $$$"""{"id": "{{{streamId}}}", "object": "text_completion", "created": 1, "model": "{{{model}}}", "choices": [{"index": 0, "text": "{{{text}}}", "logprobs": null, "finish_reason": {{{f}}}}]}""";
+                ? $$$"""{"id": "{{{streamId}}}", "object": "chat.completion.chunk", "created": 1, "model": "{{{model}}}", "choices": [{"index": {{{index}}}, "delta": {"content": "{{{text}}}"}, "logprobs": null, "finish_reason": {{{f}}}}]}"""
+                : $$$"""{"id": "{{{streamId}}}", "object": "text_completion", "created": 1, "model": "{{{model}}}", "choices": [{"index": {{{index}}}, "text": "{{{text}}}", "logprobs": null, "finish_reason": {{{f}}}}]}""";
         }
         if (chat)
         {
-            await SendAsync($$$"""{"id": "{{{streamId}}}", "object": "chat.completion.chunk", "created": 1, "model": "{{{model}}}", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]}""");
+            for (int i = 0; i < choices; i++)
+            {
+                await SendAsync($$$"""{"id": "{{{streamId}}}", "object": "chat.completion.chunk", "created": 1, "model": "{{{model}}}", "choices": [{"index": {{{i}}}, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]}""");
+            }
         }
         else
         {
@@ -198,29 +212,48 @@ public sealed class FaultyBackend : IAsyncDisposable
         {
             await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted);
         }
-        int sent = 0;
-        for (int k = already + 1; k <= last; k++, sent++)
+        if (model == "cut-tool" && chat)
         {
-            if (sent == 3 && model == "cut")
+            // a tool call in progress: its id and name, half its arguments, then the connection drops
+            await SendAsync($$$"""{"id": "{{{streamId}}}", "object": "chat.completion.chunk", "created": 1, "model": "{{{model}}}", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}]}, "logprobs": null, "finish_reason": null}]}""");
+            await SendAsync($$$"""{"id": "{{{streamId}}}", "object": "chat.completion.chunk", "created": 1, "model": "{{{model}}}", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\": "}}]}, "logprobs": null, "finish_reason": null}]}""");
+            await Task.Delay(300, context.RequestAborted);
+            context.Abort();
+            return;
+        }
+        int sent = 0;
+        for (int k = 1; k <= 6; k++)
+        {
+            for (int i = 0; i < choices; i++)
             {
-                // a moment for the words sent to be read: a reset discards what the receiver has not read yet
-                await Task.Delay(300, context.RequestAborted);
-                context.Abort();
-                return;
+                int word = Already(i) + k;
+                if (word > Last(i))
+                {
+                    continue;
+                }
+                if (k == 4 && model is "cut" or "cut-early-0")
+                {
+                    // a moment for the words sent to be read: a reset discards what the receiver has not read yet
+                    await Task.Delay(300, context.RequestAborted);
+                    context.Abort();
+                    return;
+                }
+                if (k == 4 && model == "stall")
+                {
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted);
+                }
+                if (k == 3 && i == 0 && model == "malformed")
+                {
+                    await SendAsync("""{"choices": [{"text": "BROKEN""");
+                }
+                await SendAsync(Chunk(i, $"w{word} ", word == Last(i) ? (word == 6 ? "stop" : model == "cut-early-0" ? "stop" : "length") : null));
+                sent++;
             }
-            if (sent == 3 && model == "stall")
-            {
-                await Task.Delay(Timeout.Infinite, context.RequestAborted);
-            }
-            if (sent == 2 && model == "malformed")
-            {
-                await SendAsync("""{"choices": [{"text": "BROKEN""");
-            }
-            await SendAsync(Chunk($"w{k} ", k == last ? (last == 6 ? "stop" : "length") : null));
         }
         if (usage)
         {
-            await SendAsync($$$"""{"id": "{{{streamId}}}", "object": "{{{(chat ? "chat.completion.chunk" : "text_completion")}}}", "created": 1, "model": "{{{model}}}", "choices": [], "usage": {"prompt_tokens": {{{1 + already}}}, "completion_tokens": {{{sent}}}, "total_tokens": {{{1 + already + sent}}}}}""");
+            int prompt = already.Sum(a => 1 + a);
+            await SendAsync($$$"""{"id": "{{{streamId}}}", "object": "{{{(chat ? "chat.completion.chunk" : "text_completion")}}}", "created": 1, "model": "{{{model}}}", "choices": [], "usage": {"prompt_tokens": {{{prompt}}}, "completion_tokens": {{{sent}}}, "total_tokens": {{{prompt + sent}}}}}""");
         }
         if (model == "no-done")
         {

@@ -99,6 +99,91 @@ public sealed class StreamingTests
         Assert.Equal("continued_tokens", body.GetProperty("error").GetProperty("param").GetString());
     }
 
+    /// <summary>A forced call whose one argument is a long string: the call is still being written many tokens in.</summary>
+    private const string ForcedCall = """
+        "messages": [{"role": "user", "content": "Tell a story"}], "tool_choice": "required",
+        "tools": [{"type": "function", "function": {"name": "tell", "parameters": {"type": "object", "properties": {"story": {"type": "string", "minLength": 400}}, "required": ["story"], "additionalProperties": false}}}],
+        "ignore_eos": true, "stream": true, "return_token_ids": true
+        """;
+
+    /// <summary>One choice of a chat stream as the client assembles it: its token ids, each call's id, name and arguments, its finish.</summary>
+    private sealed record Assembled(List<int> Ids, List<(string? Id, string Name, string Arguments)> Calls, string Content, string? Finish);
+
+    private static Assembled Assemble(IEnumerable<JsonElement> chunks, int index)
+    {
+        var ids = new List<int>();
+        var calls = new SortedDictionary<int, (string? Id, string Name, string Arguments)>();
+        string content = "";
+        string? finish = null;
+        foreach (var c in chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray()).Where(c => c.GetProperty("index").GetInt32() == index))
+        {
+            if (c.TryGetProperty("token_ids", out var t) && t.ValueKind == JsonValueKind.Array)
+            {
+                ids.AddRange(t.EnumerateArray().Select(i => i.GetInt32()));
+            }
+            var delta = c.GetProperty("delta");
+            content += delta.TryGetProperty("content", out var text) && text.ValueKind == JsonValueKind.String ? text.GetString() : "";
+            if (delta.TryGetProperty("tool_calls", out var deltas) && deltas.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var d in deltas.EnumerateArray())
+                {
+                    int k = d.GetProperty("index").GetInt32();
+                    var (id, name, arguments) = calls.GetValueOrDefault(k, (null, "", ""));
+                    var f = d.GetProperty("function");
+                    calls[k] = (d.TryGetProperty("id", out var i) ? i.GetString() : id, name + (f.TryGetProperty("name", out var n) ? n.GetString() : ""),
+                        arguments + (f.TryGetProperty("arguments", out var a) ? a.GetString() : ""));
+                }
+            }
+            finish = c.GetProperty("finish_reason").ValueKind == JsonValueKind.String ? c.GetProperty("finish_reason").GetString() : finish;
+        }
+        return new Assembled(ids, [.. calls.Values], content, finish);
+    }
+
+    [Theory]
+    [InlineData("\"temperature\": 0")]
+    [InlineData("\"temperature\": 20, \"seed\": 41")]
+    public async Task ChatContinuedTokenIds_ToolCallCutMidArguments_ContinuesTheCallExactly(string sampling)
+    {
+        await using var t = await TestServer.StartAsync();
+        var whole = await Stream(t, "/v1/chat/completions", $$"""{{{ForcedCall}}, {{sampling}}, "max_tokens": 80}""");
+        var unbroken = Assemble(whole.Chunks, 0);
+        Assert.Equal(80, unbroken.Ids.Count);
+        var call = Assert.Single(unbroken.Calls);
+        Assert.Equal("tell", call.Name);
+        // the client had the chunks of the first 50 tokens (the call's id, name and part of its arguments): the rest,
+        // asked as choice 2 of a stream, comes as that choice, the arguments going on where they stopped
+        var had = whole.Chunks.TakeWhile((c, i) => whole.Chunks.Take(i).Sum(x => x.GetProperty("choices").EnumerateArray().Sum(ch => ch.TryGetProperty("token_ids", out var ti) ? ti.GetArrayLength() : 0)) < 50).ToList();
+        var first = Assemble(had, 0);
+        Assert.Equal(50, first.Ids.Count);
+        Assert.NotEmpty(Assert.Single(first.Calls).Arguments);
+        var rest = await Stream(t, "/v1/chat/completions",
+            $$"""{{{ForcedCall}}, {{sampling}}, "max_tokens": 30, "continued_token_ids": [{{string.Join(",", first.Ids)}}], "continued_choice": 2}""");
+        Assert.All(rest.Chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray()), c => Assert.Equal(2, c.GetProperty("index").GetInt32()));
+        var second = Assemble(rest.Chunks, 2);
+        Assert.Equal(unbroken.Ids, first.Ids.Concat(second.Ids));
+        var continued = Assert.Single(second.Calls);
+        Assert.Null(continued.Id); // the call the client has: no second header
+        Assert.Equal("", continued.Name);
+        Assert.Equal(call.Arguments, first.Calls[0].Arguments + continued.Arguments);
+        Assert.Equal(unbroken.Finish, second.Finish);
+    }
+
+    [Theory]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "continued_token_ids": [1]}""", "continued_token_ids")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "n": 2, "continued_token_ids": [1]}""", "continued_token_ids")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "stop": ["x"], "continued_token_ids": [1]}""", "continued_token_ids")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "continued_token_ids": [-1]}""", "continued_token_ids")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "continued_token_ids": [99999999]}""", "continued_token_ids")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "continued_choice": 1}""", "continued_choice")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "continued_token_ids": [1], "continued_choice": -1}""", "continued_choice")]
+    public async Task ChatContinuedTokenIds_NotStreamedSeveralChoicesStopStringsOrBadIds_IsRefusedNamingTheField(string json, string field)
+    {
+        await using var t = await TestServer.StartAsync();
+        var (status, body, _) = await t.PostJsonAsync("/v1/chat/completions", json);
+        Assert.Equal(400, status);
+        Assert.Equal(field, body.GetProperty("error").GetProperty("param").GetString());
+    }
+
     [Fact]
     public async Task ChatStream_WithN2_SendsARoleChunkAndAFinishPerChoice()
     {

@@ -19,7 +19,7 @@ internal sealed class ChatChunks(GenerationJob job, long created, LogprobsFormat
 
     public override IEnumerable<ChatCompletionChunk> Opening() =>
         Enumerable.Range(0, job.Choices).Select(i => new ChatCompletionChunk(Id, Created, Model,
-            [new ChatChunkChoice(i, new ChatDelta { Role = "assistant", Content = "" }, null, null)]));
+            [new ChatChunkChoice(job.ChoiceBase + i, new ChatDelta { Role = "assistant", Content = "" }, null, null)]));
 
     public override ChatCompletionChunk Token(ChoiceEvent e, RequestMetrics? metrics)
     {
@@ -32,14 +32,14 @@ internal sealed class ChatChunks(GenerationJob job, long created, LogprobsFormat
         string? reasoning = null;
         if (_thinking is not null)
         {
-            var thinking = _thinking[e.Choice] ??= new ReasoningParser(job.Reasoning!.Value);
+            var thinking = _thinking[e.Choice] ??= Primed(new ReasoningParser(job.Reasoning!.Value));
             (reasoning, text) = thinking.Push(ev.Text, ev.Finish is not null);
             delta = new ChatDelta { Content = text.Length > 0 ? text : null, ReasoningContent = reasoning.Length > 0 ? reasoning : null };
         }
         if (_parsers is not null)
         {
             int choice = e.Choice;
-            var parser = _parsers[choice] ??= job.Tools!.Parser(job.RequestId, choice);
+            var parser = _parsers[choice] ??= Primed(job.Tools!.Parser(job.RequestId, job.ChoiceBase + choice));
             var piece = parser.Push(text, ev.Finish is not null);
             delta = new ChatDelta
             {
@@ -49,8 +49,29 @@ internal sealed class ChatChunks(GenerationJob job, long created, LogprobsFormat
             };
             finish = finish == "stop" && parser.Calls > 0 ? "tool_calls" : finish;
         }
-        var chunkChoice = new ChatChunkChoice(e.Choice, delta, logprobs, finish) { StopReason = ev.StopReason, TokenIds = job.ReturnTokenIds && ev.Token >= 0 ? [ev.Token] : null };
+        var chunkChoice = new ChatChunkChoice(job.ChoiceBase + e.Choice, delta, logprobs, finish) { StopReason = ev.StopReason, TokenIds = job.ReturnTokenIds && ev.Token >= 0 ? [ev.Token] : null };
         return new ChatCompletionChunk(Id, Created, Model, [chunkChoice]) { Metrics = metrics };
+    }
+
+    /// <summary>A continued answer's parser, fed the output the client already has (what it gives back was sent then).</summary>
+    private ReasoningParser Primed(ReasoningParser thinking)
+    {
+        if (job.ContinuedText is { Length: > 0 } text)
+        {
+            thinking.Push(text, final: false);
+        }
+        return thinking;
+    }
+
+    private ToolCallParser Primed(ToolCallParser parser)
+    {
+        if (job.ContinuedText is { Length: > 0 } text)
+        {
+            // behind a reasoning parser, only the text past the thinking reaches this one
+            string past = job.Reasoning is { } format ? new ReasoningParser(format).Push(text, final: false).Content : text;
+            parser.Push(past, final: false);
+        }
+        return parser;
     }
 
     public override ChatCompletionChunk Usage(Usage usage, RequestMetrics? metrics) => new(Id, Created, Model, []) { Usage = usage, Metrics = metrics };

@@ -44,6 +44,40 @@ public sealed class ConstrainedGenerationTests
         }
     }
 
+    [Fact]
+    public async Task Submit_ResumesOutput_TheGrammarAndSamplerGoOnAfterTheContinuedTokens_AsTheUnbrokenRun()
+    {
+        using var model = TestModels.LoadTiny();
+        var matcher = new GrammarMatcher(JsonSchemaCompiler.Compile(Bounded), TokenTrie.For(model.Tokenizer));
+        using var engine = new LlmEngine(model, Options());
+        var prompt = Prompt(model, "Answer in JSON:");
+        var whole = await Collect(engine.Submit(Request(prompt, matcher, 200, 9)));
+        Assert.Equal(FinishReason.Stop, whole.Finish);
+        int cut = whole.Tokens.Count / 2;
+        Assert.True(cut > 2, whole.Text);
+        // the first half is output already sent: the grammar's place, the sampler's draws and the detokenizer resume after it
+        var rest = await Collect(engine.Submit(new GenerationRequest
+        {
+            Id = "resumed",
+            PromptTokens = [.. prompt, .. whole.Tokens.Take(cut)],
+            Sampling = new SamplingParams { Temperature = 1, MaxTokens = 200, Seed = 9, Grammar = matcher, ContinuedTokens = cut },
+            ResumesOutput = true,
+        }));
+        Assert.Equal(whole.Tokens.Skip(cut), rest.Tokens);
+        var detokenizer = model.Tokenizer.CreateDetokenizer(startOfSequence: false);
+        string before = string.Concat(whole.Tokens.Take(cut).Select(detokenizer.Push));
+        Assert.Equal(whole.Text, before + rest.Text);
+        // continued tokens the grammar does not allow (not JSON) cannot be resumed after: refused at submit
+        var refused = Assert.Throws<RequestRejectedException>(() => engine.Submit(new GenerationRequest
+        {
+            Id = "bad",
+            PromptTokens = [.. prompt, .. model.Tokenizer.Encode("nope", addSpecial: false)],
+            Sampling = new SamplingParams { Temperature = 1, MaxTokens = 20, Seed = 9, Grammar = matcher, ContinuedTokens = model.Tokenizer.Encode("nope", addSpecial: false).Length },
+            ResumesOutput = true,
+        }));
+        Assert.Equal(EngineRejection.InvalidRequest, refused.Reason);
+    }
+
     private const string Keywords = """
         {"type":"object","properties":{"id":{"type":"string","format":"uuid"},"day":{"type":"string","format":"date"},
          "ip":{"type":"string","format":"ipv4"},"code":{"type":"string","pattern":"^[A-Z]{3}-\\d{2}$"},

@@ -125,6 +125,22 @@ public abstract class SpendBehaviour : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Streaming_SeveralChoicesCutAndContinuedEachOnItsOwn_OneRowWithEachPromptOnceAndEveryDeliveredToken()
+    {
+        await using var g = await GatewayAsync("cut");
+        using var response = await SendAsync(g, "cut-n", """{"model": "m", "prompt": ["a", "b"], "n": 2, "stream": true, "stream_options": {"include_usage": true}}""");
+        var events = await Requests.EventsAsync(response);
+        Assert.Equal("[DONE]", events[^1]);
+        Assert.Equal(4, _healthy.Attempts.Count(a => a.RequestId == "cut-n")); // one continuation per choice
+        var row = Assert.Single(await LogsAsync(g, "cut-n"));
+        AssertBilled(row, 2, 24); // two prompts once each (not once per continuation), four choices of six words
+        Assert.Equal(_healthy.Url.Authority, row.GetProperty("model_id").GetString());
+        var usage = JsonDocument.Parse(events[^2]).RootElement.GetProperty("usage");
+        Assert.Equal(2, usage.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(24, usage.GetProperty("completion_tokens").GetInt32());
+    }
+
+    [SkippableFact]
     public async Task NonStreaming_FailedOver_OneRowForTheBackendThatAnswered()
     {
         await using var g = await GatewayAsync("503");
