@@ -1,13 +1,16 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Sluice.Gateway.Management;
 using Sluice.Gateway.Rollouts;
 using Sluice.Gateway.Routing;
 using Sluice.Gateway.Tenancy.Spend;
+using Sluice.Hosting.Metrics;
 using Sluice.Hosting.Metrics.Exposition;
 
 namespace Sluice.Gateway.Observability;
 
-/// <summary>The gateway's /metrics (every family is listed in docs/gateway.md, checked by a test).</summary>
+/// <summary>The gateway's /metrics (every sluice_gateway_ family is listed in docs/gateway.md, checked by a test), with the
+/// process_ and sluice_gc_ series every Sluice host serves (docs/metrics.md).</summary>
 public sealed class GatewayMetrics
 {
     /// <summary>Seconds: from 0.1 ms (the gateway's own cost) to 2 minutes (a long generation).</summary>
@@ -77,6 +80,7 @@ public sealed class GatewayMetrics
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation(b.InFlight, b.Id))));
         Registry.Add(new ObservedMetric("sluice_gateway_traffic_percent", "Traffic split: percent of a model's requests sent to each version.",
             MetricType.Gauge, ["model", "version"], () => router.Splits.SelectMany(m => m.Value.Percent.Select(v => new Observation(v.Value, m.Key, v.Key)))));
+        ProcessMetricSet.Register(Registry, Process.GetCurrentProcess());
     }
 
     public MetricRegistry Registry { get; } = new();
