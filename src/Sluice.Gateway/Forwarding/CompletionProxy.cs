@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Sluice.Gateway.Health;
@@ -64,7 +62,8 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
 
     private async Task ForwardAsync(HttpContext context)
     {
-        var (body, model) = await ReadAsync(context);
+        var body = await RequestBody.ReadAsync(context.Request, hosting.MaxRequestBodySize, context.RequestAborted);
+        string model = body.Model;
         Tenancy.Auth.KeyAuthentication.RequireModel(context, model);
         var usage = context.Features.Get<RequestUsage>()!;
         usage.Model = model;
@@ -78,12 +77,12 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             // the worst case: the prompt (estimated) and max_tokens at the model's highest price
             var prices = snapshot.Models[model].Config.Deployments.Select(d => d.Price ?? default).ToList();
             var worst = new Price(prices.Max(p => p.InputPico), prices.Max(p => p.OutputPico));
-            long maxTokens = Usage.Long(body["max_completion_tokens"]) ?? Usage.Long(body["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
-            usage.Reservation = await budgets.ReserveAsync(key, RequestShape.PromptTokens(body), maxTokens, worst, context.RequestAborted);
+            long maxTokens = Usage.Long(body.Json["max_completion_tokens"]) ?? Usage.Long(body.Json["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
+            usage.Reservation = await budgets.ReserveAsync(key, RequestShape.PromptTokens(body.Json), maxTokens, worst, context.RequestAborted);
         }
-        if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
+        if (body.Stream)
         {
-            await RelayAsync(context, body, model, snapshot, split);
+            await RelayAsync(context, body.Json, model, snapshot, split);
             return;
         }
         var config = snapshot.Config;
@@ -107,8 +106,10 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             }
             else
             {
-                deployment = picks < config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, body),
-                    config.Routing.PrefixAffinity is { } affinity ? RequestShape.Prefix(body, affinity.PrefixChars) : null) : null;
+                var modelConfig = snapshot.Models[model].Config;
+                // the tree is built only for a rule that reads it: request-shape pools, prefix affinity
+                deployment = picks < config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried, modelConfig.Pools.Count == 0 ? null : RequestShape.PoolOf(modelConfig, body.Json),
+                    config.Routing.PrefixAffinity is { } affinity ? RequestShape.Prefix(body.Json, affinity.PrefixChars) : null) : null;
                 picks++;
             }
             again = null;
@@ -134,9 +135,9 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             bool contextFallbacks = snapshot.Models[model].Config.ContextWindowFallbacks.Count > 0;
             var transformer = new AttemptTransformer(deployment, id, last, arrival, Time) { WithholdBadRequest = contextFallbacks };
             (usage.Model, usage.Deployment) = (model, deployment);
-            byte[] rewritten = Rewrite(body, deployment.Config.BackendModel);
-            context.Request.Body = new MemoryStream(rewritten, writable: false);
-            context.Request.ContentLength = rewritten.Length;
+            var forBackend = body.ForBackend(deployment.Config.BackendModel);
+            context.Request.Body = new MemoryStream(forBackend.Array!, forBackend.Offset, forBackend.Count, writable: false);
+            context.Request.ContentLength = forBackend.Count;
             context.Response.StatusCode = StatusCodes.Status200OK;
             long attemptStart = Time.GetTimestamp();
             backend.Started();
@@ -300,50 +301,6 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         ForwarderError.Request => "connect",
         _ => "transport",
     };
-
-    private async Task<(JsonObject Body, string Model)> ReadAsync(HttpContext context)
-    {
-        long limit = hosting.MaxRequestBodySize;
-        if (context.Request.ContentLength > limit)
-        {
-            throw ApiException.BodyTooLarge(limit);
-        }
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int n;
-        while ((n = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
-        {
-            if (buffer.Length + n > limit)
-            {
-                throw ApiException.BodyTooLarge(limit);
-            }
-            buffer.Write(chunk, 0, n);
-        }
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length).Span);
-        }
-        catch (JsonException ex)
-        {
-            throw ApiException.BadRequest($"The body is not valid JSON: {ex.Message}");
-        }
-        if (node is not JsonObject body)
-        {
-            throw ApiException.BadRequest("The body must be a JSON object.");
-        }
-        if (body["model"] is not JsonValue value || !value.TryGetValue(out string? model) || string.IsNullOrEmpty(model))
-        {
-            throw ApiException.BadRequest("'model' is required: one of the names GET /v1/models lists.", "model");
-        }
-        return (body, model);
-    }
-
-    private static byte[] Rewrite(JsonObject body, string backendModel)
-    {
-        body["model"] = backendModel;
-        return JsonSerializer.SerializeToUtf8Bytes(body, JsonContext.Default.JsonObject);
-    }
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Request {RequestId}: the prompt exceeds {Model}'s context; sent to {Fallback}")]
     private static partial void LogContextFallback(ILogger log, string requestId, string model, string fallback);
