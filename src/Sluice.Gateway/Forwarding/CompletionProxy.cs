@@ -87,9 +87,10 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         }
         var config = snapshot.Config;
         var tried = new HashSet<BackendState>();
-        var retriedSame = new HashSet<BackendState>();
-        var rateLimited = new Dictionary<BackendState, int>();
-        var fellBackFrom = new HashSet<string>(StringComparer.Ordinal) { model };
+        // made when first needed: most requests succeed at once and never read them
+        HashSet<BackendState>? retriedSame = null;
+        Dictionary<BackendState, int>? rateLimited = null;
+        HashSet<string>? fellBackFrom = null;
         string id = RequestInfo.Id(context);
         long arrival = RequestInfo.Start(context);
         string? lastFailure = null;
@@ -115,7 +116,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             again = null;
             if (deployment is null)
             {
-                if (NextFallback(snapshot, model, m => m.Fallbacks, fellBackFrom) is { } next)
+                if (NextFallback(snapshot, model, m => m.Fallbacks, fellBackFrom ??= new(StringComparer.Ordinal) { model }) is { } next)
                 {
                     // every replica failed before answering: the model's fallbacks, in order (LiteLLM's fallbacks)
                     LogFallback(log, id, model, next);
@@ -130,8 +131,8 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             var backend = deployment.Backend;
             tried.Add(backend);
             // the last chance passes any answer on as it is; before it, a retryable answer is held back
-            bool last = (picks >= config.Retry.MaxAttempts || (retriedSame.Contains(backend) && !router.AnyAvailable(snapshot, split, model, tried)))
-                && rateLimited.GetValueOrDefault(backend) >= config.Retry.RateLimitedRetries;
+            bool last = (picks >= config.Retry.MaxAttempts || (retriedSame?.Contains(backend) == true && !router.AnyAvailable(snapshot, split, model, tried)))
+                && (rateLimited?.GetValueOrDefault(backend) ?? 0) >= config.Retry.RateLimitedRetries;
             bool contextFallbacks = snapshot.Models[model].Config.ContextWindowFallbacks.Count > 0;
             var transformer = new AttemptTransformer(deployment, id, last, arrival, Time) { WithholdBadRequest = contextFallbacks };
             (usage.Model, usage.Deployment) = (model, deployment);
@@ -151,7 +152,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     context.Response.Body = held;
                 }
-                error = await forwarder.SendAsync(context, deployment.Config.Url.GetLeftPart(UriPartial.Authority) + deployment.Config.Url.AbsolutePath.TrimEnd('/'),
+                error = await forwarder.SendAsync(context, deployment.Destination,
                     invoker.For(config.Timeouts), new ForwarderRequestConfig { ActivityTimeout = config.Timeouts.Idle }, transformer, aborted.Token);
             }
             finally
@@ -187,8 +188,8 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     backend.Succeeded();
                 }
-                metrics.AttemptEnded(model, version, backend.Id, transformer.Status >= 500 ? $"status_{transformer.Status}" : null, Time.GetElapsedTime(attemptStart).TotalSeconds);
-                metrics.Requests.Increment(model, version, backend.Id, transformer.Status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                metrics.AttemptEnded(model, version, backend.Id, transformer.Status >= 500 ? GatewayMetrics.StatusReason(transformer.Status) : null, Time.GetElapsedTime(attemptStart).TotalSeconds);
+                metrics.Requests.Increment(model, version, backend.Id, GatewayMetrics.StatusLabel(transformer.Status));
                 metrics.Added.Observe(transformer.AddedSeconds, model, version, backend.Id);
                 metrics.Duration.Observe(Time.GetElapsedTime(arrival).TotalSeconds, model, version, backend.Id);
                 return;
@@ -203,7 +204,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             {
                 backend.Succeeded();
                 metrics.AttemptEnded(model, version, backend.Id, ContextLength.Exceeded(badRequest.Body) ? "context_window" : null, Time.GetElapsedTime(attemptStart).TotalSeconds);
-                if (ContextLength.Exceeded(badRequest.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom) is { } fallback)
+                if (ContextLength.Exceeded(badRequest.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom ??= new(StringComparer.Ordinal) { model }) is { } fallback)
                 {
                     // fault 12: never retried on the same model; the larger-context model named in the file takes it
                     LogContextFallback(log, id, model, fallback);
@@ -227,6 +228,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     // honour Retry-After: no request goes to it before then (default: one breaker period)
                     backend.CoolDown(answer.RetryAfter ?? config.Breaker.OpenFor, lastFailure);
+                    rateLimited ??= [];
                     int n = rateLimited.GetValueOrDefault(backend);
                     if (answer.RetryAfter is null && n < config.Retry.RateLimitedRetries)
                     {
@@ -240,7 +242,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     backend.Failed(lastFailure, config.Breaker);
                 }
-                if (answer.Status == StatusCodes.Status500InternalServerError && retriedSame.Add(backend))
+                if (answer.Status == StatusCodes.Status500InternalServerError && (retriedSame ??= []).Add(backend))
                 {
                     again = deployment; // a single 500 is retried once on the same replica
                 }

@@ -84,6 +84,15 @@ public sealed class GatewayMetrics
     }
 
     public MetricRegistry Registry { get; } = new();
+
+    private static readonly string[] StatusLabels = [.. Enumerable.Range(0, 600).Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    private static readonly string[] StatusReasons = [.. Enumerable.Range(0, 600).Select(c => "status_" + StatusLabels[c])];
+
+    /// <summary>A status code as its label value ("200"), without a new string per request.</summary>
+    public static string StatusLabel(int status) => (uint)status < StatusLabels.Length ? StatusLabels[status] : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A status code as a failure reason ("status_503"), without a new string per request.</summary>
+    public static string StatusReason(int status) => (uint)status < StatusReasons.Length ? StatusReasons[status] : "status_" + StatusLabel(status);
     public Counter Requests { get; }
     public Counter Errors { get; }
     public Histogram Duration { get; }
