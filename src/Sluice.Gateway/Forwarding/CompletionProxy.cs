@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Sluice.Gateway.Configuration;
 using Sluice.Gateway.Health;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
@@ -153,7 +154,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                     context.Response.Body = held;
                 }
                 error = await forwarder.SendAsync(context, deployment.Destination,
-                    invoker.For(config.Timeouts), new ForwarderRequestConfig { ActivityTimeout = config.Timeouts.Idle }, transformer, aborted.Token);
+                    invoker.For(config.Timeouts), RequestConfigFor(config.Timeouts), transformer, aborted.Token);
             }
             finally
             {
@@ -266,8 +267,24 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         }
     }
 
+    private sealed record CachedRequestConfig(TimeoutSettings Timeouts, ForwarderRequestConfig Config);
+
+    private CachedRequestConfig? _requestConfig;
+
+    /// <summary>The forwarder's settings for a configuration's timeouts: one object while the timeouts stay the same.</summary>
+    private ForwarderRequestConfig RequestConfigFor(TimeoutSettings timeouts)
+    {
+        if (Volatile.Read(ref _requestConfig) is { } cached && ReferenceEquals(cached.Timeouts, timeouts))
+        {
+            return cached.Config;
+        }
+        var config = new ForwarderRequestConfig { ActivityTimeout = timeouts.Idle };
+        Volatile.Write(ref _requestConfig, new CachedRequestConfig(timeouts, config));
+        return config;
+    }
+
     /// <summary>The first of a model's fallbacks (of one kind) not used yet by this request; it is marked used.</summary>
-    private static string? NextFallback(RoutingSnapshot snapshot, string model, Func<Configuration.ModelConfig, IReadOnlyList<string>> kind, HashSet<string> used)
+    private static string? NextFallback(RoutingSnapshot snapshot, string model, Func<ModelConfig, IReadOnlyList<string>> kind, HashSet<string> used)
     {
         var next = snapshot.Models.TryGetValue(model, out var route) ? kind(route.Config).FirstOrDefault(m => !used.Contains(m) && snapshot.Models.ContainsKey(m)) : null;
         if (next is not null)
