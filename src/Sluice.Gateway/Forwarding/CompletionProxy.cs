@@ -98,7 +98,6 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         (WithheldAnswer Answer, Deployment From)? withheld = null;
         Deployment? again = null;
         int picks = 0;
-        using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
         while (true)
         {
             Deployment? deployment;
@@ -154,7 +153,8 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                     context.Response.Body = held;
                 }
                 error = await forwarder.SendAsync(context, deployment.Destination,
-                    invoker.For(config.Timeouts), RequestConfigFor(config.Timeouts), transformer, aborted.Token);
+                    invoker.For(config.Timeouts), RequestConfigFor(config.Timeouts), transformer,
+                    drain.Aborted); // the forwarder links it with the client's RequestAborted itself
             }
             finally
             {
@@ -235,6 +235,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                     {
                         // fault 2: no Retry-After: back off (exponential, full jitter) and ask it again a bounded number of times
                         rateLimited[backend] = n + 1;
+                        using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
                         await Task.Delay(Backoff.Delay(config.Retry.Backoff, n), Time, aborted.Token);
                         again = deployment;
                     }
