@@ -1,3 +1,4 @@
 using Sluice.Cli;
 
+ThreadPoolTuning.Apply(args);
 return await CliRoot.InvokeAsync(args);

@@ -20,6 +20,7 @@ using Sluice.Hosting.Auth;
 using Sluice.Hosting.Lifetime;
 using Sluice.Hosting.Logging;
 using Sluice.Hosting.Metrics.Exposition;
+using Sluice.Hosting.Requests;
 
 namespace Sluice.Gateway;
 
@@ -130,22 +131,28 @@ public sealed partial class SluiceGateway : IAsyncDisposable
 
     /// <summary>
     /// Answers the gateway makes itself (errors, /v1/models, admin) carry the added-latency header too: all their time is
-    /// the gateway's. Proxied answers set it first, less the backend's part (<see cref="AttemptTransformer"/>).
+    /// the gateway's, from the arrival <see cref="RequestInfo"/> notes. Proxied answers set it first, less the backend's part
+    /// (<see cref="AttemptTransformer"/>).
     /// </summary>
-    private static void StampAddedLatency(WebApplication app, TimeProvider time) => app.Use(async (context, next) =>
+    private static void StampAddedLatency(WebApplication app, TimeProvider time)
     {
-        long start = time.GetTimestamp();
-        context.Response.OnStarting(() =>
+        // one callback for all requests, its state the request: nothing allocated per request but the registration
+        Func<object, Task> stamp = state =>
         {
-            if (!context.Response.Headers.ContainsKey(AttemptTransformer.AddedLatencyHeader))
+            var context = (HttpContext)state;
+            if (!context.Response.Headers.ContainsKey(AttemptTransformer.AddedLatencyHeader) && RequestInfo.Start(context) is not 0)
             {
                 context.Response.Headers[AttemptTransformer.AddedLatencyHeader] =
-                    time.GetElapsedTime(start).TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+                    time.GetElapsedTime(RequestInfo.Start(context)).TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
             }
             return Task.CompletedTask;
+        };
+        app.Use(next => context =>
+        {
+            context.Response.OnStarting(stamp, context);
+            return next(context);
         });
-        await next(context);
-    });
+    }
 
     public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
 

@@ -75,20 +75,28 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
             await using var gateway = await GatewayProcess.StartAsync(config, args, ct);
             using var http = Client();
             string? apiKey = settings.VirtualKey is { } fields ? await CreateKeyAsync(http, gateway.Url, master, fields, ct) : settings.ApiKey;
+            string? metricsKey = settings.VirtualKey is null ? settings.ApiKey : master; // a gateway with a master key may want it for /metrics
             var direct = new Uri(backend.Url, "v1/completions");
             var through = new Uri(gateway.Url, "v1/completions");
             progress.WriteLine($"sluice bench gateway: fake backend {backend.Url}, gateway {gateway.Url} (pid {gateway.Pid}); {settings.Rate:0.##} requests/s for {settings.Duration.TotalSeconds:0.###} s each way{(settings.Stream ? ", streamed" : "")}");
 
             await OpenLoopAsync(http, direct, null, settings.Warmup, ct);
+            var ownDirectBefore = OwnCpuTime();
             var directPhase = await OpenLoopAsync(http, direct, null, settings.Duration, ct);
+            var ownDirect = OwnCpuTime() - ownDirectBefore;
             await OpenLoopAsync(http, through, apiKey, settings.Warmup, ct);
+            double? allocatedBefore = await AllocatedAsync(http, gateway.Url, metricsKey, ct);
             var cpuBefore = gateway.CpuTime();
+            var ownBefore = OwnCpuTime();
             var gatewayPhase = await OpenLoopAsync(http, through, apiKey, settings.Duration, ct);
             var cpu = gateway.CpuTime() - cpuBefore;
+            var own = OwnCpuTime() - ownBefore;
+            double? allocatedAfter = await AllocatedAsync(http, gateway.Url, metricsKey, ct);
             var (rss, peak) = gateway.Memory();
 
             IReadOnlyList<MaxStep> steps = settings.FindMax ? await FindMaxAsync(http, through, apiKey, ct) : [];
-            return GatewayBenchReport.From(settings, directPhase, gatewayPhase, cpu, rss, peak, steps);
+            var cost = new GatewayCost(cpu, allocatedAfter - allocatedBefore, own, ownDirect, rss, peak);
+            return GatewayBenchReport.From(settings, directPhase, gatewayPhase, cost, steps);
         }
         finally
         {
@@ -133,6 +141,40 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
         }
         return System.Text.Json.Nodes.JsonNode.Parse(body)?["key"]?.GetValue<string>()
             ?? throw new CommandException($"--virtual-key: the gateway's answer has no key: {body}");
+    }
+
+    /// <summary>This process's CPU time: the load generator's and the fake backend's together.</summary>
+    private static TimeSpan OwnCpuTime()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
+
+    /// <summary>The gateway's managed allocations since its start (sluice_gc_allocated_bytes_total on its /metrics); null when
+    /// it cannot be read (a key the load generator does not have, say).</summary>
+    private static async Task<double?> AllocatedAsync(HttpClient http, Uri gateway, string? key, CancellationToken ct)
+    {
+        const string Name = "sluice_gc_allocated_bytes_total ";
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(gateway, "metrics"));
+            if (key is not null)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            }
+            using var response = await http.SendAsync(request, ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                return null;
+            }
+            string text = await response.Content.ReadAsStringAsync(ct);
+            string? line = text.Split('\n').FirstOrDefault(l => l.StartsWith(Name, StringComparison.Ordinal));
+            return line is not null && double.TryParse(line.AsSpan(Name.Length), NumberStyles.Float, CultureInfo.InvariantCulture, out double bytes) ? bytes : null;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            return null;
+        }
     }
 
     private static HttpClient Client() => new(new SocketsHttpHandler

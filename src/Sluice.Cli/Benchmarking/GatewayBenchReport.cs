@@ -64,10 +64,24 @@ internal sealed record CacheSummary(string Store, int Hits, int Answers, double 
     };
 }
 
-/// <summary>`sluice bench gateway`'s report: both sides, what the gateway adds, its CPU per request and memory, the maximum rate.</summary>
+/// <summary>What the measured phases cost in CPU and memory: the gateway's CPU time and managed allocations over the phase
+/// through it (allocations null when its /metrics could not be read), the bench process's own CPU time (load generator and
+/// fake backend) over each phase, and the gateway's resident memory.</summary>
+internal sealed record GatewayCost(TimeSpan GatewayCpu, double? GatewayAllocatedBytes, TimeSpan OwnCpu, TimeSpan OwnCpuDirect, long Rss, long PeakRss);
+
+/// <summary>`sluice bench gateway`'s report: both sides, what the gateway adds, its CPU and allocations per request and
+/// memory, the load generator's own CPU per request, the maximum rate.</summary>
 internal sealed record GatewayBenchReport(GatewayBenchSettings Settings, PhaseSummary Direct, PhaseSummary Gateway, double CpuMsPerRequest,
     long RssBytes, long PeakRssBytes, IReadOnlyList<GatewayBench.MaxStep> MaxSteps, CacheSummary? Cache = null)
 {
+    /// <summary>The gateway's managed allocations per request through it; null when not read.</summary>
+    public double? AllocatedBytesPerRequest { get; init; }
+
+    /// <summary>The bench process's CPU (load generator and fake backend) per request through the gateway, and per direct request.</summary>
+    public double LoadGeneratorCpuMsPerRequest { get; init; }
+
+    public double LoadGeneratorCpuMsPerDirectRequest { get; init; }
+
     public Percentiles AddedLatency => Gateway.Latency.Minus(Direct.Latency);
     public Percentiles? AddedTtft => Gateway.Ttft is { } g && Direct.Ttft is { } d ? g.Minus(d) : null;
     public Percentiles? AddedInterChunk => Gateway.InterChunk is { } g && Direct.InterChunk is { } d ? g.Minus(d) : null;
@@ -76,11 +90,19 @@ internal sealed record GatewayBenchReport(GatewayBenchSettings Settings, PhaseSu
     /// <summary>Exit 1 when a request failed on either side.</summary>
     public bool Failed => Direct.Errors + Gateway.Errors > 0;
 
-    public static GatewayBenchReport From(GatewayBenchSettings settings, BenchPhase direct, BenchPhase gateway, TimeSpan gatewayCpu, long rss, long peak,
-        IReadOnlyList<GatewayBench.MaxStep> steps) =>
-        new(settings, PhaseSummary.From(direct, settings.Stream), PhaseSummary.From(gateway, settings.Stream),
-            gateway.Samples.Count == 0 ? 0 : gatewayCpu.TotalMilliseconds / gateway.Samples.Count, rss, peak, steps,
-            settings.Cache is { } store ? CacheSummary.From(store, gateway) : null);
+    public static GatewayBenchReport From(GatewayBenchSettings settings, BenchPhase direct, BenchPhase gateway, GatewayCost cost,
+        IReadOnlyList<GatewayBench.MaxStep> steps)
+    {
+        double Per(double total, int count) => count == 0 ? 0 : total / count;
+        return new(settings, PhaseSummary.From(direct, settings.Stream), PhaseSummary.From(gateway, settings.Stream),
+            Per(cost.GatewayCpu.TotalMilliseconds, gateway.Samples.Count), cost.Rss, cost.PeakRss, steps,
+            settings.Cache is { } store ? CacheSummary.From(store, gateway) : null)
+        {
+            AllocatedBytesPerRequest = cost.GatewayAllocatedBytes is { } bytes ? Per(bytes, gateway.Samples.Count) : null,
+            LoadGeneratorCpuMsPerRequest = Per(cost.OwnCpu.TotalMilliseconds, gateway.Samples.Count),
+            LoadGeneratorCpuMsPerDirectRequest = Per(cost.OwnCpuDirect.TotalMilliseconds, direct.Samples.Count),
+        };
+    }
 
     public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, object?>
     {
@@ -99,6 +121,9 @@ internal sealed record GatewayBenchReport(GatewayBenchSettings Settings, PhaseSu
         ["added_ttft"] = AddedTtft?.ToJson(),
         ["added_inter_chunk"] = AddedInterChunk?.ToJson(),
         ["gateway_cpu_ms_per_request"] = Math.Round(CpuMsPerRequest, 5),
+        ["gateway_allocated_bytes_per_request"] = AllocatedBytesPerRequest is { } a ? Math.Round(a) : null,
+        ["load_generator_cpu_ms_per_request"] = Math.Round(LoadGeneratorCpuMsPerRequest, 5),
+        ["load_generator_cpu_ms_per_direct_request"] = Math.Round(LoadGeneratorCpuMsPerDirectRequest, 5),
         ["gateway_rss_bytes"] = RssBytes,
         ["gateway_peak_rss_bytes"] = PeakRssBytes,
         ["cache"] = Cache?.ToJson(),
@@ -136,6 +161,8 @@ internal sealed record GatewayBenchReport(GatewayBenchSettings Settings, PhaseSu
             Line("Added inter-chunk delay:", gap.ToText());
         }
         Line("Gateway CPU per request:", $"{CpuMsPerRequest * 1000:0.#} µs");
+        Line("Gateway allocated/request:", AllocatedBytesPerRequest is { } allocated ? $"{allocated / 1024:0.0} KiB" : "not read (its /metrics needs a key: --api-key)");
+        Line("Bench CPU per request:", $"{LoadGeneratorCpuMsPerRequest * 1000:0.#} µs through the gateway, {LoadGeneratorCpuMsPerDirectRequest * 1000:0.#} µs direct (load generator and fake backend)");
         Line("Gateway RSS:", $"{RssBytes / 1048576.0:0.0} MiB (peak {PeakRssBytes / 1048576.0:0.0} MiB)");
         if (Cache is { } cache)
         {

@@ -42,6 +42,11 @@ internal sealed class AttemptTransformer(Deployment deployment, string requestId
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        if (!httpContext.Request.QueryString.HasValue && httpContext.Request.Path.Value is { } path && destinationPrefix == deployment.Destination)
+        {
+            // the forwarder would parse prefix + path into a new Uri for every request; the deployment keeps one per route
+            proxyRequest.RequestUri = deployment.UriFor(path);
+        }
         proxyRequest.Headers.Remove(RequestInfo.Header);
         proxyRequest.Headers.TryAddWithoutValidation(RequestInfo.Header, requestId);
         proxyRequest.Headers.Authorization = deployment.Config.ApiKey is { } key ? new AuthenticationHeaderValue("Bearer", key) : null;

@@ -1,9 +1,9 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Gateway.Caching;
+using Sluice.Gateway.Configuration;
 using Sluice.Gateway.Health;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Routing;
@@ -69,7 +69,8 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
 
     private async Task ForwardAsync(HttpContext context)
     {
-        var (body, model) = await ReadAsync(context);
+        var body = await RequestBody.ReadAsync(context.Request, hosting.MaxRequestBodySize, context.RequestAborted);
+        string model = body.Model;
         Tenancy.Auth.KeyAuthentication.RequireModel(context, model);
         var usage = context.Features.Get<RequestUsage>()!;
         usage.Model = model;
@@ -80,14 +81,20 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         }
         recorder.ThrowIfUnavailable();
         bool chat = context.Request.Path.Value?.EndsWith("/chat/completions", StringComparison.Ordinal) == true;
-        var plan = cache.Plan(chat ? "chat" : "completions", body, context.Request.Headers);
+        // the tree only when the cache needs it: a cache configured, or cache controls to check (and the field to remove)
+        var plan = cache.Enabled || body.HasCacheField || context.Request.Headers.CacheControl.Count > 0
+            ? cache.Plan(chat ? "chat" : "completions", body.Json, context.Request.Headers) : default;
+        if (body.HasCacheField)
+        {
+            body.TreeChanged(); // the plan took the cache controls out: backends get the tree from here on
+        }
         if (context.Features.Get<Tenancy.VirtualKey>() is { } key)
         {
             // the worst case: the prompt (estimated) and max_tokens at the model's highest price
             var prices = snapshot.Models[model].Config.Deployments.Select(d => d.Price ?? default).ToList();
             var worst = new Price(prices.Max(p => p.InputPico), prices.Max(p => p.OutputPico));
-            long maxTokens = Usage.Long(body["max_completion_tokens"]) ?? Usage.Long(body["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
-            long promptTokens = BudgetGuard.WorstPromptTokens(body);
+            long maxTokens = Usage.Long(body.Json["max_completion_tokens"]) ?? Usage.Long(body.Json["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
+            long promptTokens = BudgetGuard.WorstPromptTokens(body.Json);
             if (key.TokensPerMinute is not null && context.RequestServices.GetService<ITokenLimiter>() is { } tpm)
             {
                 try
@@ -103,30 +110,29 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             }
             usage.Reservation = await budgets.ReserveAsync(key, promptTokens, maxTokens, worst, context.RequestAborted);
         }
-        bool streamed = body["stream"] is JsonValue stream && stream.TryGetValue(out bool isStream) && isStream;
-        if (cache.Enabled && await cache.TryAnswerAsync(context, plan, model, streamed,
-            body["stream_options"] is JsonObject o && o["include_usage"] is JsonValue u && u.TryGetValue(out bool include) && include))
+        if (cache.Enabled && await cache.TryAnswerAsync(context, plan, model, body.Stream,
+            body.Json["stream_options"] is JsonObject o && o["include_usage"] is JsonValue u && u.TryGetValue(out bool include) && include))
         {
             return;
         }
-        if (streamed)
+        if (body.Stream)
         {
-            await RelayAsync(context, body, model, snapshot, split, plan);
+            await RelayAsync(context, body.Json, model, snapshot, split, plan);
             return;
         }
         string requested = model;
         var config = snapshot.Config;
         var tried = new HashSet<BackendState>();
-        var retriedSame = new HashSet<BackendState>();
-        var rateLimited = new Dictionary<BackendState, int>();
-        var fellBackFrom = new HashSet<string>(StringComparer.Ordinal) { model };
+        // made when first needed: most requests succeed at once and never read them
+        HashSet<BackendState>? retriedSame = null;
+        Dictionary<BackendState, int>? rateLimited = null;
+        HashSet<string>? fellBackFrom = null;
         string id = RequestInfo.Id(context);
         long arrival = RequestInfo.Start(context);
         string? lastFailure = null;
         (WithheldAnswer Answer, Deployment From)? withheld = null;
         Deployment? again = null;
         int picks = 0;
-        using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
         while (true)
         {
             Deployment? deployment;
@@ -136,14 +142,16 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             }
             else
             {
-                deployment = picks < config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried, RequestShape.PoolOf(snapshot.Models[model].Config, body),
-                    config.Routing.PrefixAffinity is { } affinity ? RequestShape.Prefix(body, affinity.PrefixChars) : null) : null;
+                var modelConfig = snapshot.Models[model].Config;
+                // the tree is built only for a rule that reads it: request-shape pools, prefix affinity
+                deployment = picks < config.Retry.MaxAttempts ? router.Pick(snapshot, split, model, tried, modelConfig.Pools.Count == 0 ? null : RequestShape.PoolOf(modelConfig, body.Json),
+                    config.Routing.PrefixAffinity is { } affinity ? RequestShape.Prefix(body.Json, affinity.PrefixChars) : null) : null;
                 picks++;
             }
             again = null;
             if (deployment is null)
             {
-                if (NextFallback(snapshot, model, m => m.Fallbacks, fellBackFrom) is { } next)
+                if (NextFallback(snapshot, model, m => m.Fallbacks, fellBackFrom ??= new(StringComparer.Ordinal) { model }) is { } next)
                 {
                     // every replica failed before answering: the model's fallbacks, in order (LiteLLM's fallbacks)
                     LogFallback(log, id, model, next);
@@ -158,14 +166,14 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             var backend = deployment.Backend;
             tried.Add(backend);
             // the last chance passes any answer on as it is; before it, a retryable answer is held back
-            bool last = (picks >= config.Retry.MaxAttempts || (retriedSame.Contains(backend) && !router.AnyAvailable(snapshot, split, model, tried)))
-                && rateLimited.GetValueOrDefault(backend) >= config.Retry.RateLimitedRetries;
+            bool last = (picks >= config.Retry.MaxAttempts || (retriedSame?.Contains(backend) == true && !router.AnyAvailable(snapshot, split, model, tried)))
+                && (rateLimited?.GetValueOrDefault(backend) ?? 0) >= config.Retry.RateLimitedRetries;
             bool contextFallbacks = snapshot.Models[model].Config.ContextWindowFallbacks.Count > 0;
             var transformer = new AttemptTransformer(deployment, id, last, arrival, Time) { WithholdBadRequest = contextFallbacks };
             (usage.Model, usage.Deployment) = (model, deployment);
-            byte[] rewritten = Rewrite(body, deployment.Config.BackendModel);
-            context.Request.Body = new MemoryStream(rewritten, writable: false);
-            context.Request.ContentLength = rewritten.Length;
+            var forBackend = body.ForBackend(deployment.Config.BackendModel);
+            context.Request.Body = new MemoryStream(forBackend.Array!, forBackend.Offset, forBackend.Count, writable: false);
+            context.Request.ContentLength = forBackend.Count;
             context.Response.StatusCode = StatusCodes.Status200OK;
             long attemptStart = Time.GetTimestamp();
             backend.Started();
@@ -179,8 +187,9 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     context.Response.Body = held;
                 }
-                error = await forwarder.SendAsync(context, deployment.Config.Url.GetLeftPart(UriPartial.Authority) + deployment.Config.Url.AbsolutePath.TrimEnd('/'),
-                    invoker.For(config.Timeouts), new ForwarderRequestConfig { ActivityTimeout = config.Timeouts.Idle }, transformer, aborted.Token);
+                error = await forwarder.SendAsync(context, deployment.Destination,
+                    invoker.For(config.Timeouts), RequestConfigFor(config.Timeouts), transformer,
+                    drain.Aborted); // the forwarder links it with the client's RequestAborted itself
             }
             finally
             {
@@ -219,8 +228,8 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     backend.Succeeded();
                 }
-                metrics.AttemptEnded(model, version, backend.Id, transformer.Status >= 500 ? $"status_{transformer.Status}" : null, Time.GetElapsedTime(attemptStart).TotalSeconds);
-                metrics.Requests.Increment(model, version, backend.Id, transformer.Status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                metrics.AttemptEnded(model, version, backend.Id, transformer.Status >= 500 ? GatewayMetrics.StatusReason(transformer.Status) : null, Time.GetElapsedTime(attemptStart).TotalSeconds);
+                metrics.Requests.Increment(model, version, backend.Id, GatewayMetrics.StatusLabel(transformer.Status));
                 metrics.Added.Observe(transformer.AddedSeconds, model, version, backend.Id);
                 metrics.Duration.Observe(Time.GetElapsedTime(arrival).TotalSeconds, model, version, backend.Id);
                 return;
@@ -235,7 +244,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             {
                 backend.Succeeded();
                 metrics.AttemptEnded(model, version, backend.Id, ContextLength.Exceeded(badRequest.Body) ? "context_window" : null, Time.GetElapsedTime(attemptStart).TotalSeconds);
-                if (ContextLength.Exceeded(badRequest.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom) is { } fallback)
+                if (ContextLength.Exceeded(badRequest.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom ??= new(StringComparer.Ordinal) { model }) is { } fallback)
                 {
                     // fault 12: never retried on the same model; the larger-context model named in the file takes it
                     LogContextFallback(log, id, model, fallback);
@@ -259,11 +268,13 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     // honour Retry-After: no request goes to it before then (default: one breaker period)
                     backend.CoolDown(answer.RetryAfter ?? config.Breaker.OpenFor, lastFailure);
+                    rateLimited ??= [];
                     int n = rateLimited.GetValueOrDefault(backend);
                     if (answer.RetryAfter is null && n < config.Retry.RateLimitedRetries)
                     {
                         // fault 2: no Retry-After: back off (exponential, full jitter) and ask it again a bounded number of times
                         rateLimited[backend] = n + 1;
+                        using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Aborted);
                         await Task.Delay(Backoff.Delay(config.Retry.Backoff, n), Time, aborted.Token);
                         again = deployment;
                     }
@@ -272,7 +283,7 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                 {
                     backend.Failed(lastFailure, config.Breaker);
                 }
-                if (answer.Status == StatusCodes.Status500InternalServerError && retriedSame.Add(backend))
+                if (answer.Status == StatusCodes.Status500InternalServerError && (retriedSame ??= []).Add(backend))
                 {
                     again = deployment; // a single 500 is retried once on the same replica
                 }
@@ -326,8 +337,24 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         }
     }
 
+    private sealed record CachedRequestConfig(TimeoutSettings Timeouts, ForwarderRequestConfig Config);
+
+    private CachedRequestConfig? _requestConfig;
+
+    /// <summary>The forwarder's settings for a configuration's timeouts: one object while the timeouts stay the same.</summary>
+    private ForwarderRequestConfig RequestConfigFor(TimeoutSettings timeouts)
+    {
+        if (Volatile.Read(ref _requestConfig) is { } cached && ReferenceEquals(cached.Timeouts, timeouts))
+        {
+            return cached.Config;
+        }
+        var config = new ForwarderRequestConfig { ActivityTimeout = timeouts.Idle };
+        Volatile.Write(ref _requestConfig, new CachedRequestConfig(timeouts, config));
+        return config;
+    }
+
     /// <summary>The first of a model's fallbacks (of one kind) not used yet by this request; it is marked used.</summary>
-    private static string? NextFallback(RoutingSnapshot snapshot, string model, Func<Configuration.ModelConfig, IReadOnlyList<string>> kind, HashSet<string> used)
+    private static string? NextFallback(RoutingSnapshot snapshot, string model, Func<ModelConfig, IReadOnlyList<string>> kind, HashSet<string> used)
     {
         var next = snapshot.Models.TryGetValue(model, out var route) ? kind(route.Config).FirstOrDefault(m => !used.Contains(m) && snapshot.Models.ContainsKey(m)) : null;
         if (next is not null)
@@ -363,50 +390,6 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
         ForwarderError.Request => "connect",
         _ => "transport",
     };
-
-    private async Task<(JsonObject Body, string Model)> ReadAsync(HttpContext context)
-    {
-        long limit = hosting.MaxRequestBodySize;
-        if (context.Request.ContentLength > limit)
-        {
-            throw ApiException.BodyTooLarge(limit);
-        }
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int n;
-        while ((n = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
-        {
-            if (buffer.Length + n > limit)
-            {
-                throw ApiException.BodyTooLarge(limit);
-            }
-            buffer.Write(chunk, 0, n);
-        }
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length).Span);
-        }
-        catch (JsonException ex)
-        {
-            throw ApiException.BadRequest($"The body is not valid JSON: {ex.Message}");
-        }
-        if (node is not JsonObject body)
-        {
-            throw ApiException.BadRequest("The body must be a JSON object.");
-        }
-        if (body["model"] is not JsonValue value || !value.TryGetValue(out string? model) || string.IsNullOrEmpty(model))
-        {
-            throw ApiException.BadRequest("'model' is required: one of the names GET /v1/models lists.", "model");
-        }
-        return (body, model);
-    }
-
-    private static byte[] Rewrite(JsonObject body, string backendModel)
-    {
-        body["model"] = backendModel;
-        return JsonSerializer.SerializeToUtf8Bytes(body, JsonContext.Default.JsonObject);
-    }
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Request {RequestId}: the prompt exceeds {Model}'s context; sent to {Fallback}")]
     private static partial void LogContextFallback(ILogger log, string requestId, string model, string fallback);

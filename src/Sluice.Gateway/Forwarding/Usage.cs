@@ -10,7 +10,8 @@ namespace Sluice.Gateway.Forwarding;
 internal static class Usage
 {
     /// <summary>A non-streaming answer (the bytes held for the client): its usage, or estimates (marked counted) for a 2xx without one.</summary>
-    public static void FromAnswer(RequestUsage usage, JsonObject request, MemoryStream answer, int status)
+    /// <remarks>The request's tree is built only when the answer has no usage (the prompt is then estimated from it).</remarks>
+    public static void FromAnswer(RequestUsage usage, RequestBody request, MemoryStream answer, int status)
     {
         if (status is < 200 or >= 300)
         {
@@ -30,7 +31,7 @@ internal static class Usage
             return;
         }
         usage.Counted = true;
-        usage.PromptTokens = Math.Max(1, RequestShape.PromptTokens(request));
+        usage.PromptTokens = Math.Max(1, RequestShape.PromptTokens(request.Json));
         long generated = 0;
         if (body?["choices"] is JsonArray choices)
         {

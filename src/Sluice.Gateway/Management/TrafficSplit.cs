@@ -12,6 +12,10 @@ public sealed class TrafficSplit
 {
     private readonly string[] _versions;
 
+    /// <summary>The versions to try, for each version the rotation can pick first (and, last, for no pick): computed once,
+    /// as the split never changes (a change is a new split).</summary>
+    private readonly string[][] _orders;
+
     public TrafficSplit(IReadOnlyDictionary<string, int> percent, string stable, string? previous, string? fileOrigin)
     {
         Percent = new Dictionary<string, int>(percent, StringComparer.Ordinal);
@@ -20,6 +24,7 @@ public sealed class TrafficSplit
         FileOrigin = fileOrigin;
         _versions = [.. Percent.Keys.Order(StringComparer.Ordinal)];
         Rotation = new SmoothWeightedRoundRobin([.. _versions.Select(v => Percent[v])]);
+        _orders = [.. Enumerable.Range(-1, _versions.Length + 1).Select(OrderAfter)];
     }
 
     public IReadOnlyDictionary<string, int> Percent { get; }
@@ -32,17 +37,10 @@ public sealed class TrafficSplit
     public SmoothWeightedRoundRobin Rotation { get; }
 
     /// <summary>The versions to try for one request: the rotation's pick first, then the others with traffic by share.</summary>
-    public IReadOnlyList<string> Order()
-    {
-        int first = Rotation.Next();
-        var order = new List<string>(_versions.Length);
-        if (first >= 0)
-        {
-            order.Add(_versions[first]);
-        }
-        order.AddRange(_versions.Where((v, i) => i != first && Percent[v] > 0).OrderByDescending(v => Percent[v]));
-        return order;
-    }
+    public IReadOnlyList<string> Order() => _orders[Rotation.Next() + 1];
+
+    private string[] OrderAfter(int first) =>
+        [.. (first >= 0 ? [_versions[first]] : Array.Empty<string>()), .. _versions.Where((v, i) => i != first && Percent[v] > 0).OrderByDescending(v => Percent[v])];
 
     public bool AllOn(string version) => Percent.TryGetValue(version, out int p) && p == 100;
 

@@ -1,13 +1,16 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Sluice.Gateway.Management;
 using Sluice.Gateway.Rollouts;
 using Sluice.Gateway.Routing;
 using Sluice.Gateway.Tenancy.Spend;
+using Sluice.Hosting.Metrics;
 using Sluice.Hosting.Metrics.Exposition;
 
 namespace Sluice.Gateway.Observability;
 
-/// <summary>The gateway's /metrics (every family is listed in docs/gateway.md, checked by a test).</summary>
+/// <summary>The gateway's /metrics (every sluice_gateway_ family is listed in docs/gateway.md, checked by a test), with the
+/// process_ and sluice_gc_ series every Sluice host serves (docs/metrics.md).</summary>
 public sealed class GatewayMetrics
 {
     /// <summary>Seconds: from 0.1 ms (the gateway's own cost) to 2 minutes (a long generation).</summary>
@@ -96,9 +99,19 @@ public sealed class GatewayMetrics
             MetricType.Gauge, ["backend"], () => router.Backends.All.Select(b => new Observation(b.InFlight, b.Id))));
         Registry.Add(new ObservedMetric("sluice_gateway_traffic_percent", "Traffic split: percent of a model's requests sent to each version.",
             MetricType.Gauge, ["model", "version"], () => router.Splits.SelectMany(m => m.Value.Percent.Select(v => new Observation(v.Value, m.Key, v.Key)))));
+        ProcessMetricSet.Register(Registry, Process.GetCurrentProcess());
     }
 
     public MetricRegistry Registry { get; } = new();
+
+    private static readonly string[] StatusLabels = [.. Enumerable.Range(0, 600).Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    private static readonly string[] StatusReasons = [.. Enumerable.Range(0, 600).Select(c => "status_" + StatusLabels[c])];
+
+    /// <summary>A status code as its label value ("200"), without a new string per request.</summary>
+    public static string StatusLabel(int status) => (uint)status < StatusLabels.Length ? StatusLabels[status] : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A status code as a failure reason ("status_503"), without a new string per request.</summary>
+    public static string StatusReason(int status) => (uint)status < StatusReasons.Length ? StatusReasons[status] : "status_" + StatusLabel(status);
     public Counter Requests { get; }
     public Counter Errors { get; }
     public Histogram Duration { get; }

@@ -171,10 +171,10 @@ public sealed class Router
             {
                 continue;
             }
-            var refused = new HashSet<int>();
+            HashSet<int>? refused = null; // replicas whose circuit turned the request away: rare, so made when needed
             while (true)
             {
-                bool Allowed(int i) => !refused.Contains(i) && replicas.Deployments[i].Config.Pool == pool && !exclude.Contains(replicas.Deployments[i].Backend)
+                bool Allowed(int i) => refused?.Contains(i) != true && replicas.Deployments[i].Config.Pool == pool && !exclude.Contains(replicas.Deployments[i].Backend)
                     && replicas.Deployments[i].Backend.Available(breaker, ignoreReadiness)
                     && (replicas.Deployments[i].Config.Rpm is not { } rpm || replicas.Deployments[i].Backend.UnderRate(rpm));
                 int i = prefix is not null && snapshot.Config.Routing.PrefixAffinity is { } affinity
@@ -195,7 +195,7 @@ public sealed class Router
                     }
                     return replicas.Deployments[i];
                 }
-                refused.Add(i);
+                (refused ??= []).Add(i);
             }
         }
         return null;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Sluice.Gateway.Configuration;
 using Sluice.Gateway.Health;
 using Sluice.Gateway.LoadBalancing;
@@ -5,7 +6,16 @@ using Sluice.Gateway.LoadBalancing;
 namespace Sluice.Gateway.Routing;
 
 /// <summary>One replica in the routing table: its configuration and its backend's live state.</summary>
-public sealed record Deployment(DeploymentConfig Config, BackendState Backend);
+public sealed record Deployment(DeploymentConfig Config, BackendState Backend)
+{
+    private readonly ConcurrentDictionary<string, Uri> _uris = new(StringComparer.Ordinal);
+
+    /// <summary>Where requests go: scheme, authority and the URL's path without its trailing slash (the forwarder's prefix).</summary>
+    public string Destination { get; } = Config.Url.GetLeftPart(UriPartial.Authority) + Config.Url.AbsolutePath.TrimEnd('/');
+
+    /// <summary>The destination of a request for <paramref name="path"/> (no query), built once per path (a handful: the routes).</summary>
+    public Uri UriFor(string path) => _uris.TryGetValue(path, out var uri) ? uri : _uris.GetOrAdd(path, static (p, prefix) => new Uri(prefix + p), Destination);
+}
 
 /// <summary>The replicas of one version of a model, with the rotation that breaks ties between them.</summary>
 public sealed class VersionPool(string version, IReadOnlyList<Deployment> deployments)

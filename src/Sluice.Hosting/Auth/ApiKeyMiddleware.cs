@@ -13,13 +13,13 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IApiKeyStore keys, 
 
     private readonly HashSet<string> _open = new(options.OpenPaths.Select(p => p.TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context) =>
+        !keys.Enabled || _open.Contains(context.Request.Path.Value?.TrimEnd('/') ?? "") || context.Items.ContainsKey(MetricsPortMiddleware.OpenItem)
+            ? next(context) // no await: the common, open case costs no state machine
+            : CheckAsync(context);
+
+    private async Task CheckAsync(HttpContext context)
     {
-        if (!keys.Enabled || _open.Contains(context.Request.Path.Value?.TrimEnd('/') ?? "") || context.Items.ContainsKey(MetricsPortMiddleware.OpenItem))
-        {
-            await next(context);
-            return;
-        }
         string? header = context.Request.Headers.Authorization;
         if (string.IsNullOrEmpty(header))
         {

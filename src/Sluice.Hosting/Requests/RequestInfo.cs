@@ -12,24 +12,27 @@ public sealed class RequestInfo(RequestDelegate next, TimeProvider time)
     /// <summary>The header that carries the id, in and out.</summary>
     public const string Header = "X-Request-Id";
 
-    private const string IdKey = "sluice.request-id";
-    private const string StartKey = "sluice.request-start";
+    /// <summary>What is noted on arrival, as one request feature (cheaper than two HttpContext.Items entries).</summary>
+    private sealed class Arrival(string id, long start)
+    {
+        public string Id { get; } = id;
+        public long Start { get; } = start;
+    }
 
     public Task InvokeAsync(HttpContext context)
     {
         string? given = context.Request.Headers[Header];
         string id = IsSane(given) ? given! : Guid.NewGuid().ToString("N");
-        context.Items[IdKey] = id;
-        context.Items[StartKey] = time.GetTimestamp();
+        context.Features.Set(new Arrival(id, time.GetTimestamp()));
         context.Response.Headers[Header] = id;
         return next(context);
     }
 
     /// <summary>The request's id (the caller's, or one made up on arrival).</summary>
-    public static string Id(HttpContext context) => context.Items[IdKey] as string ?? context.TraceIdentifier;
+    public static string Id(HttpContext context) => context.Features.Get<Arrival>()?.Id ?? context.TraceIdentifier;
 
-    /// <summary>The TimeProvider timestamp of the request's arrival.</summary>
-    public static long Start(HttpContext context) => context.Items[StartKey] is long start ? start : 0;
+    /// <summary>The TimeProvider timestamp of the request's arrival (0 before this middleware ran).</summary>
+    public static long Start(HttpContext context) => context.Features.Get<Arrival>()?.Start ?? 0;
 
     /// <summary>The matched route's template (bounded, unlike raw paths), or "unmatched".</summary>
     public static string Route(HttpContext context) =>
@@ -37,5 +40,5 @@ public sealed class RequestInfo(RequestDelegate next, TimeProvider time)
 
     /// <summary>Up to 128 printable ASCII characters: an id that is safe to log and to echo back.</summary>
     private static bool IsSane(string? id) =>
-        !string.IsNullOrEmpty(id) && id.Length <= 128 && id.All(c => c is > ' ' and < '\u007f');
+        !string.IsNullOrEmpty(id) && id.Length <= 128 && !id.AsSpan().ContainsAnyExceptInRange('!', '~');
 }

@@ -40,6 +40,9 @@ public sealed class BenchGatewayCommandTests
         Assert.Equal(JsonValueKind.Number, added.GetProperty("p50_ms").ValueKind);
         Assert.Equal(JsonValueKind.Number, added.GetProperty("p99_9_ms").ValueKind);
         Assert.True(r.GetProperty("gateway_cpu_ms_per_request").GetDouble() > 0);
+        Assert.True(r.GetProperty("gateway_allocated_bytes_per_request").GetDouble() > 0);
+        Assert.True(r.GetProperty("load_generator_cpu_ms_per_request").GetDouble() > 0);
+        Assert.True(r.GetProperty("load_generator_cpu_ms_per_direct_request").GetDouble() > 0);
         long rss = r.GetProperty("gateway_rss_bytes").GetInt64();
         Assert.InRange(rss, 1 << 20, 1L << 36);
         Assert.True(r.GetProperty("gateway_peak_rss_bytes").GetInt64() >= rss);

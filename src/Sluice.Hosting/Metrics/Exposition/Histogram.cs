@@ -70,7 +70,7 @@ public sealed class Histogram : MetricFamily
     private Cell CellOf(string[] labelValues)
     {
         CheckArity(labelValues);
-        return _cells.GetOrAdd(new LabelKey(labelValues), _ => new Cell(_bounds.Length));
+        return _cells.GetOrAdd(new LabelKey(labelValues), static (_, buckets) => new Cell(buckets), _bounds.Length);
     }
 
     private void Add(Cell cell, double value)
