@@ -224,6 +224,23 @@ public sealed class ResponseCacheTests(TenancyServers servers) : IAsyncLifetime
         Assert.All(_backend.Attempts, a => Assert.DoesNotContain("\"cache\"", a.Body, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task CacheControls_NoCacheConfigured_AreCheckedAndNeverReachTheBackend()
+    {
+        // without a cache the plain path forwards the client's own bytes: a body with cache controls must not
+        await using var g = await TestGateway.StartAsync(TestGateway.Config("demo", [(_backend.Url, "v1", 1)]));
+
+        var plain = await PostAsync(g, "/v1/completions", """{"model": "demo", "prompt": "hello", "max_tokens": 4, "cache": {"no-store": true}}""");
+        var streamed = await PostAsync(g, "/v1/completions", """{"model": "demo", "prompt": "hello", "max_tokens": 4, "stream": true, "cache": {"no-cache": true}}""");
+        var refused = await PostAsync(g, "/v1/completions", """{"model": "demo", "prompt": "hello", "cache": {"ttl": 60}}""");
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.BadRequest), (plain.Status, streamed.Status, refused.Status));
+        Assert.Contains("cache.ttl", refused.Body, StringComparison.Ordinal);
+        Assert.Equal(2, _backend.Attempts.Count);
+        Assert.All(_backend.Attempts, a => Assert.DoesNotContain("\"cache\"", a.Body, StringComparison.Ordinal));
+        Assert.All(_backend.Attempts, a => Assert.Contains("\"hello\"", a.Body, StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("""{"model": "demo", "prompt": "hello", "temperature": 0, "cache": {"ttl": 60}}""", null, "cache.ttl")]
     [InlineData("""{"model": "demo", "prompt": "hello", "temperature": 0, "cache": {"no-cache": "yes"}}""", null, "cache.no-cache")]
