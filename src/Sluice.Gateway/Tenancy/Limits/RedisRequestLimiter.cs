@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
 
@@ -43,18 +42,7 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
         return 0
         """;
 
-    // KEYS[1] the key's leases; ARGV lease ms, members...: pushes their expiry on (only those still there).
-    private const string RenewScript = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        for i = 2, #ARGV do
-          redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i])
-        end
-        redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 2)
-        return 0
-        """;
-
-    private readonly ConcurrentDictionary<Lease, byte> _held = new();
+    private readonly RedisLeases _leases = new(redis, failures, "parallel request leases");
 
     private TenancyRedis Redis => redis;
 
@@ -79,7 +67,7 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
                     throw LimitErrors.Parallel(key);
                 }
                 lease = candidate;
-                _held[lease] = 0;
+                _leases.Hold(lease.Set, lease.Member);
             }
             if (key.RequestsPerMinute is { } rpm)
             {
@@ -100,7 +88,7 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
         {
             if (lease is not null)
             {
-                _held.TryRemove(lease, out _);
+                _leases.Release(lease.Set, lease.Member);
             }
             if (failures.Failed("redis", $"rate limit counters ({redis.Description})", e.Message) is { } refuse)
             {
@@ -111,31 +99,13 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
     }
 
     /// <summary>Renews the leases of the requests running here, so a long stream keeps its slot and a dead gateway's slots expire.</summary>
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(LeaseFor / 3);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            foreach (var group in _held.Keys.GroupBy(l => l.Set))
-            {
-                try
-                {
-                    RedisValue[] args = [(long)LeaseFor.TotalMilliseconds, .. group.Select(l => (RedisValue)l.Member)];
-                    await redis.Database.ScriptEvaluateAsync(RenewScript, [group.Key], args);
-                }
-                catch (Exception e) when (TenancyRedis.IsUnreachable(e))
-                {
-                    failures.Failed("redis", $"parallel request leases ({redis.Description})", e.Message);
-                }
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => _leases.RenewAsync(LeaseFor, expireSets: true, stoppingToken);
 
     private sealed class Lease(RedisRequestLimiter owner, string set, string member) : IRequestLease
     {
         private int _done;
 
-        public RedisKey Set { get; } = set;
+        public string Set { get; } = set;
 
         public string Member { get; } = member;
 
@@ -145,7 +115,7 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
             {
                 return;
             }
-            owner._held.TryRemove(this, out _);
+            owner._leases.Release(Set, Member);
             try
             {
                 await owner.Redis.Database.SortedSetRemoveAsync(Set, Member);

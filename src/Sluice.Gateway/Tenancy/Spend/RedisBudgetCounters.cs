@@ -88,17 +88,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         return 0
         """;
 
-    // KEYS[1] reservations; ARGV lease ms, members...: pushes their expiry on (only those still there).
-    private const string RenewScript = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        for i = 2, #ARGV do
-          redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i])
-        end
-        return 0
-        """;
-
-    private readonly ConcurrentDictionary<(string Set, string Member), byte> _held = new();
+    private readonly RedisLeases _leases = new(redis, failures, "budget counters");
 
     /// <summary>Counters this gateway could not reach while requests went on (served open, or not settled): their spent may lack those requests, so they are seeded again from the spend log on their next use.</summary>
     private readonly ConcurrentDictionary<string, byte> _stale = new(StringComparer.Ordinal);
@@ -144,7 +134,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
                 {
                     return new BudgetAnswer(false, spent, reserved, null);
                 }
-                _held[(keys[1]!, member)] = 0;
+                _leases.Hold(keys[1]!, member);
                 return new BudgetAnswer(true, spent, reserved, member);
             }
             if (attempt == 3)
@@ -167,7 +157,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
     public async Task SettleAsync(BudgetCounterId id, string reservation, long worst, long actual)
     {
         string set = Reservations(id);
-        _held.TryRemove((set, reservation), out _);
+        _leases.Release(set, reservation);
         try
         {
             await redis.Database.ScriptEvaluateAsync(SettleScript, [Counter(id), set], [reservation, worst, actual]);
@@ -181,23 +171,5 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
     }
 
     /// <summary>Renews the reservations of the requests running here, so a long stream keeps its reservation and a dead gateway's expire.</summary>
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(LeaseFor / 3);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            foreach (var group in _held.Keys.GroupBy(h => h.Set))
-            {
-                try
-                {
-                    RedisValue[] args = [(long)LeaseFor.TotalMilliseconds, .. group.Select(h => (RedisValue)h.Member)];
-                    await redis.Database.ScriptEvaluateAsync(RenewScript, [group.Key], args);
-                }
-                catch (Exception e) when (TenancyRedis.IsUnreachable(e))
-                {
-                    failures.Failed("redis", $"budget counters ({redis.Description})", e.Message);
-                }
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => _leases.RenewAsync(LeaseFor, expireSets: false, stoppingToken);
 }
