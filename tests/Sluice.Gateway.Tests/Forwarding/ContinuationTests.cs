@@ -111,15 +111,7 @@ public sealed class ContinuationTests
         }
         finally
         {
-            foreach (var process in new[] { doomed, survivor })
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                }
-                process.WaitForExit(10_000);
-                process.Dispose();
-            }
+            ServeReplicas.Stop([doomed, survivor]);
         }
     }
     /// <summary>Several choices per stream: chat n 3 greedy and seeded, completions n 3 seeded, a prompt array of two with n 2.</summary>
@@ -204,15 +196,7 @@ public sealed class ContinuationTests
         }
         finally
         {
-            foreach (var process in new[] { doomed, survivor })
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                }
-                process.WaitForExit(10_000);
-                process.Dispose();
-            }
+            ServeReplicas.Stop([doomed, survivor]);
         }
     }
     /// <summary>A forced call whose one argument is a long string: max_tokens ends it mid-arguments, long after the kill.</summary>
@@ -297,15 +281,7 @@ public sealed class ContinuationTests
         }
         finally
         {
-            foreach (var process in new[] { doomed, survivor })
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                }
-                process.WaitForExit(10_000);
-                process.Dispose();
-            }
+            ServeReplicas.Stop([doomed, survivor]);
         }
     }
 }

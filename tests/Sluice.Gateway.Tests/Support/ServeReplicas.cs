@@ -87,7 +87,14 @@ public sealed class ServeReplicas : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        foreach (var process in _processes)
+        Stop(_processes);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Kills the replicas still running (and their children), waits for them, and releases them.</summary>
+    public static void Stop(IEnumerable<Process> processes)
+    {
+        foreach (var process in processes)
         {
             if (!process.HasExited)
             {
@@ -96,7 +103,6 @@ public sealed class ServeReplicas : IAsyncLifetime
             process.WaitForExit(10_000);
             process.Dispose();
         }
-        return Task.CompletedTask;
     }
 }
 
