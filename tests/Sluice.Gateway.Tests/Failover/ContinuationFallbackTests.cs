@@ -133,4 +133,30 @@ public sealed class ContinuationFallbackTests : IAsyncLifetime
         Assert.Equal(1, g.Gateway.Metrics.Continuations.Value("m", "prefill", "ok"));
         Assert.DoesNotContain(completion.Concat(chat), e => e.Contains("error", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task OlderSluiceByItsVersion_ContinuesWithPromptIdsAndContinuedTokens_NeverContinuedTokenIds()
+    {
+        // a sluice serve from before continued_token_ids: its /version lists no continuation fields (it would ignore the
+        // field, not refuse it), so it gets the prompt's ids and the ids so far as the prompt, and continued_tokens
+        _other.Version = """{"version": "0.9.0"}""";
+        await using var g = await TestGateway.StartAsync(Config("sluice", "ok", "sluice"));
+        var events = await StreamAsync(g, "r1", """{"model": "m", "prompt": "x", "seed": 3, "stream": true}""");
+        Assert.Equal("[DONE]", events[^1]);
+        Assert.Equal(Whole, FailoverTests.StreamText(events));
+        var body = Assert.Single(BodiesOn(_other, "r1"));
+        Assert.Equal([1000, 1, 2, 3], body.GetProperty("prompt").EnumerateArray().Select(i => i.GetInt32()));
+        Assert.Equal(3, body.GetProperty("continued_tokens").GetInt32());
+        Assert.False(body.TryGetProperty("continued_token_ids", out _));
+
+        // a current one lists continued_token_ids: asked with it (the prompt's ids, then the ids so far)
+        _other.Version = """{"version": "1.0.0", "continuation": ["continued_tokens", "continued_token_ids"]}""";
+        await using var g2 = await TestGateway.StartAsync(Config("sluice", "ok", "sluice"));
+        var again = await StreamAsync(g2, "r2", """{"model": "m", "prompt": "x", "seed": 3, "stream": true}""");
+        Assert.Equal(Whole, FailoverTests.StreamText(again));
+        var current = Assert.Single(BodiesOn(_other, "r2"));
+        Assert.Equal([1000], current.GetProperty("prompt").EnumerateArray().Select(i => i.GetInt32()));
+        Assert.Equal([1, 2, 3], current.GetProperty("continued_token_ids").EnumerateArray().Select(i => i.GetInt32()));
+        Assert.False(current.TryGetProperty("continued_tokens", out _));
+    }
 }

@@ -40,6 +40,9 @@ public sealed class FaultyBackend : IAsyncDisposable
     /// <summary>Down: every completion and readiness check answers 503 (a backend out for a while).</summary>
     public bool Down { get; set; }
 
+    /// <summary>The body of its GET /version (as sluice serve's); null: no /version (404).</summary>
+    public string? Version { get; set; }
+
     /// <summary>The most completion requests it was answering at once.</summary>
     public int MaxInFlight => Volatile.Read(ref _maxInFlight);
 
@@ -72,6 +75,7 @@ public sealed class FaultyBackend : IAsyncDisposable
             : Results.NotFound());
         app.MapGet("/health", () => backend.Down ? Results.StatusCode(503) : Results.Text("ok"));
         app.MapGet("/health/ready", () => backend.Down ? Results.StatusCode(503) : Results.Text("ok")); // as sluice serve's
+        app.MapGet("/version", () => backend.Version is { } version ? Results.Text(version, "application/json") : Results.NotFound());
         app.MapPost("/tokenize", async (HttpContext context) =>
         {
             using var doc = JsonDocument.Parse(await new StreamReader(context.Request.Body).ReadToEndAsync());
