@@ -408,4 +408,48 @@ public sealed class ContinuationTests
             ServeReplicas.Stop([doomed, survivor]);
         }
     }
+
+    [Fact]
+    public async Task ReplicaSigkilledUnderAStreamOfMoreThan128Choices_EveryChoiceEqualsAnUnbrokenRun()
+    {
+        var (doomed, doomedUrl) = await ServeReplicas.StartOneAsync();
+        var (survivor, survivorUrl) = await ServeReplicas.StartOneAsync();
+        try
+        {
+            // 34 prompts × n 4 = 136 choices, seeded: the replica runs 32 sequences at a time, so some choices have tokens
+            // at the kill and some none yet; all are continued, at most 16 at once
+            const int Prompts = 34, N = 4, Max = 24;
+            string prompts = "[" + string.Join(", ", Enumerable.Range(0, Prompts).Select(p => $"\"Tell story number {p}\"")) + "]";
+            string Body(string model) => $$"""
+                {"model": "{{model}}", "prompt": {{prompts}}, "n": {{N}}, "temperature": 20, "seed": 9000, "max_tokens": {{Max}}, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}
+                """;
+            await using var g = await TestGateway.StartAsync(TwoReplicas(doomedUrl, survivorUrl));
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var run = ReadAsync(g.Client, "/v1/completions", Body("demo"), started, startAfter: 100);
+            await started.Task.WaitAsync(TimeSpan.FromMinutes(3));
+            doomed.Kill(); // SIGKILL mid-answer
+            var result = await run.WaitAsync(TimeSpan.FromMinutes(8));
+
+            using var direct = new HttpClient { BaseAddress = survivorUrl, Timeout = TimeSpan.FromMinutes(8) };
+            var unbroken = await ReadAsync(direct, "/v1/completions", Body(ServeReplicas.BackendModel), null);
+            Assert.Equal(doomedUrl.Authority, result.Backend);
+            Assert.Equal("[DONE]", result.Last);
+            var (got, want) = (PerChoice(result.Chunks), PerChoice(unbroken.Chunks));
+            Assert.Equal(Prompts * N, want.Count);
+            Assert.Equal(want.Keys, got.Keys);
+            foreach (int index in want.Keys)
+            {
+                Assert.Equal(want[index].Ids, got[index].Ids);
+                Assert.Equal(want[index].Text, got[index].Text);
+                Assert.Equal(want[index].Finish, got[index].Finish);
+            }
+            Assert.Equal(unbroken.Usage.GetProperty("prompt_tokens").GetInt32(), result.Usage.GetProperty("prompt_tokens").GetInt32());
+            Assert.Equal(Prompts * N * Max, result.Usage.GetProperty("completion_tokens").GetInt32());
+            Assert.True(g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok") > 128);
+        }
+        finally
+        {
+            ServeReplicas.Stop([doomed, survivor]);
+        }
+    }
 }
