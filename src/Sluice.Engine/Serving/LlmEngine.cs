@@ -161,14 +161,19 @@ public sealed unsafe class LlmEngine : IDisposable
     }
 
     /// <summary>
-    /// A continued answer: its detokenizer and grammar moved past the output already sent (the prompt's last
-    /// <paramref name="continued"/> tokens), so text held back (half a character) and the grammar's place carry over.
+    /// A continued answer: its detokenizer, stop strings' matcher and grammar moved past the output already sent (the
+    /// prompt's last <paramref name="continued"/> tokens), so text held back (half a character, a possible start of a
+    /// stop string) and the grammar's place carry over: the continuation stops where an unbroken run would.
     /// </summary>
     private void Resume(Sequence seq, IReadOnlyList<int> prompt, int continued)
     {
+        var p = seq.Sampling.Params;
         for (int i = prompt.Count - Math.Min(continued, prompt.Count); i < prompt.Count; i++)
         {
-            seq.Detokenizer.Push(prompt[i]);
+            if (seq.Stops.Push(seq.Detokenizer.Push(prompt[i]), p.IncludeStopStringInOutput).Matched is { } stop)
+            {
+                throw new RequestRejectedException(EngineRejection.InvalidRequest, $"the continued tokens already hold the stop string \"{stop}\" (output token {i - prompt.Count + continued}): the answer ended there");
+            }
             if (seq.Sampling.Constraint is { } constraint && !constraint.Accept(_model.Tokenizer.TokenBytes(prompt[i]), endOfGeneration: false))
             {
                 throw new RequestRejectedException(EngineRejection.InvalidRequest, $"the continued token {prompt[i]} (output token {i - prompt.Count + continued}) is not allowed by the request's grammar");

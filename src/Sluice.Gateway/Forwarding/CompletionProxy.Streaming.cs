@@ -95,11 +95,13 @@ internal sealed partial class CompletionProxy
     {
         if (!s.Continuable)
         {
-            await FailStreamAsync(context, s, route.Model, "it cannot be continued (token-id prompts, or too many choices)");
+            await FailStreamAsync(context, s, route.Model, "it cannot be continued (its prompt is neither text nor token ids)");
             return;
         }
         var open = s.Unfinished();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        // bounded: at most ContinuationConcurrency choices are continued at once, the others wait for a place
+        using var places = new SemaphoreSlim(StreamState.ContinuationConcurrency);
         string? lost = null;
         Deployment? last = null;
         async Task RunChoiceAsync(ChoiceState choice)
@@ -109,11 +111,23 @@ internal sealed partial class CompletionProxy
             string? why;
             try
             {
+                await places.WaitAsync(stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return; // a sibling choice was lost (or the client left) before this one's turn
+            }
+            try
+            {
                 (end, deployment, why) = await RunAttemptsAsync(context, s, choice, route, snapshot, [.. tried], stop.Token);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested && !aborted.IsCancellationRequested)
             {
                 return; // a sibling choice was lost: this one stopped mid-attempt
+            }
+            finally
+            {
+                places.Release();
             }
             if (end == RunEnd.Failed)
             {
@@ -204,7 +218,7 @@ internal sealed partial class CompletionProxy
                     await GiveUpAsync(context, model, s.RequestId, lastFailure, withheld);
                     return (RunEnd.Failed, null, null);
                 }
-                string why = deployment is not null ? "it cannot be continued (token-id prompts)"
+                string why = deployment is not null ? "it cannot be continued (its prompt is neither text nor token ids)"
                     : toolCall ? "no replica could continue its tool call (only sluice serve does, from token ids)"
                     : "no replica left to continue it";
                 if (target is null)
@@ -220,9 +234,16 @@ internal sealed partial class CompletionProxy
                 (usage.Model, usage.Deployment) = (model, deployment);
             }
             bool exact = deployment.Config.Kind == BackendKind.Sluice && choice?.IdsComplete == true;
+            if (exact && s.Started && backend.Continuation == ContinuationSupport.NotAsked)
+            {
+                backend.Continuation = await ContinuationSupportAsync(deployment, config, aborted);
+            }
+            var support = exact ? backend.Continuation : ContinuationSupport.None;
+            bool ids = support is ContinuationSupport.Unknown or ContinuationSupport.TokenIds;
             var mode = !s.Started ? StreamMode.Fresh
-                : exact && s.TokenExact ? StreamMode.Tokens
-                : exact && s.ChatResumable ? StreamMode.ChatTokens
+                : ids && s.TokenExact ? StreamMode.Tokens
+                : ids && s.ChatResumable ? StreamMode.ChatTokens
+                : support == ContinuationSupport.PromptTokens && s.TokenExact ? StreamMode.PromptTokens
                 : !s.Chat ? StreamMode.Text
                 : deployment.Config.Prefill && !backend.RefusesPrefill ? StreamMode.Prefill
                 : StreamMode.Restart;
@@ -230,18 +251,26 @@ internal sealed partial class CompletionProxy
             {
                 s.Capture = null; // a continued answer is the client's, not the cache's
             }
-            if (toolCall && mode != StreamMode.ChatTokens)
+            string? cannot = toolCall && mode != StreamMode.ChatTokens
+                ? "its tool call cannot be continued (only from its token ids, by a sluice serve that takes continued_token_ids)"
+                : mode == StreamMode.Text && s.IdPrompts && choice?.IdsComplete != true
+                ? "its prompt is token ids and the tokens sent came without their ids (only ids can be appended to it)"
+                : null;
+            if (cannot is not null)
             {
-                // sluice serve, but the request cannot be resumed from ids (stop strings, a token without its id): nowhere can
+                // this replica cannot continue it; another may (a sluice serve with the ids), else the stream ends
                 backend.Succeeded(); // not the backend's fault; a half-open trial it was given ends
-                string why = "its tool call cannot be continued (stop strings, or tokens sent without their ids)";
+                if (HasOther(snapshot, model, tried))
+                {
+                    continue;
+                }
                 if (target is null)
                 {
-                    await FailStreamAsync(context, s, model, why);
+                    await FailStreamAsync(context, s, model, cannot);
                 }
-                return (RunEnd.Failed, null, why);
+                return (RunEnd.Failed, null, cannot);
             }
-            if (mode == StreamMode.Tokens && choice!.TokenIds.Count > choice.Committed)
+            if (mode is StreamMode.PromptTokens or StreamMode.Text && choice!.TokenIds.Count > choice.Committed)
             {
                 // tokens whose text the dead replica held back: generated again, with their text, by the continuation
                 // (the client has their ids already: not sent twice)
@@ -310,6 +339,16 @@ internal sealed partial class CompletionProxy
                         metrics.Retries.Increment(model, "prefill_rejected");
                         continue;
                     }
+                    if (mode is StreamMode.Tokens or StreamMode.ChatTokens or StreamMode.PromptTokens && RefusesContinuationField(answer.Body))
+                    {
+                        // a sluice serve older than the field (a mixed fleet during a rollout): remembered, and this stream
+                        // goes on by the next way this backend allows (text, prefill or restart) instead of failing
+                        backend.Continuation = ContinuationSupport.None;
+                        LogContinuationRefused(log, s.RequestId, backend.Id, ModeName(mode));
+                        again = deployment;
+                        metrics.Retries.Increment(model, "continuation_refused");
+                        continue;
+                    }
                     if (!s.Started && ContextLength.Exceeded(answer.Body) && NextFallback(snapshot, model, m => m.ContextWindowFallbacks, fellBackFrom) is { } fallback)
                     {
                         metrics.AttemptEnded(model, version, backend.Id, "context_window", attemptSeconds);
@@ -370,7 +409,7 @@ internal sealed partial class CompletionProxy
 
     private static string ModeName(StreamMode mode) => mode switch
     {
-        StreamMode.Tokens or StreamMode.ChatTokens => "tokens",
+        StreamMode.Tokens or StreamMode.ChatTokens or StreamMode.PromptTokens => "tokens",
         StreamMode.Text => "text",
         StreamMode.Prefill => "prefill",
         _ => "restart",
@@ -397,7 +436,7 @@ internal sealed partial class CompletionProxy
             return new AttemptResult(Outcome.Failed, "tokenize", $"{backend.Id}: could not tokenize the prompt to continue the stream ({ex.Message})");
         }
         int remaining = s.MaxTokens is { } max && choice is not null ? max - choice.Tokens : int.MaxValue;
-        if (mode is StreamMode.Tokens or StreamMode.Text or StreamMode.Prefill && remaining <= 0)
+        if (mode is StreamMode.Tokens or StreamMode.PromptTokens or StreamMode.Text or StreamMode.Prefill && remaining <= 0)
         {
             if (s.SingleChoice)
             {
@@ -575,7 +614,7 @@ internal sealed partial class CompletionProxy
                 }
                 continue;
             }
-            if (s.Chat && mode == StreamMode.Tokens)
+            if (s.Chat && mode is StreamMode.Tokens or StreamMode.PromptTokens)
             {
                 chunk = ToChatChunk(chunk);
                 choices = (JsonArray)chunk["choices"]!;
@@ -1011,15 +1050,18 @@ internal sealed partial class CompletionProxy
         }
         if (!s.Chat)
         {
-            body["prompt"] = s.PromptText(choice.Prompt);
+            body["prompt"] = s.PromptNode(choice.Prompt);
         }
         switch (mode)
         {
             case StreamMode.Tokens:
+            case StreamMode.PromptTokens:
                 {
                     var promptIds = s.PromptIds[choice.Prompt] ??= await TokenizeAsync(s, choice.Prompt, deployment, client, cancellationToken);
                     var ids = new JsonArray();
-                    foreach (int id in promptIds.Concat(choice.TokenIds))
+                    // Tokens: the prompt, and every id so far as continued_token_ids; PromptTokens: the ids whose text the
+                    // client has appended to the prompt (the others were dropped: generated again)
+                    foreach (int id in mode == StreamMode.Tokens ? promptIds : promptIds.Concat(choice.TokenIds))
                     {
                         ids.Add(id);
                     }
@@ -1032,7 +1074,13 @@ internal sealed partial class CompletionProxy
                             tokens[field == "max_completion_tokens" ? "max_tokens" : field] = value.DeepClone();
                         }
                     }
-                    if (body["seed"] is not null && choice.TokenIds.Count > 0)
+                    if (mode == StreamMode.Tokens)
+                    {
+                        // the server's sampler, detokenizer and stop strings resume after these: text it held back (half a
+                        // character, a possible start of a stop string) comes with the next token, a stop across the cut stops
+                        tokens["continued_token_ids"] = new JsonArray([.. choice.TokenIds.Select(id => (JsonNode?)JsonValue.Create(id))]);
+                    }
+                    else if (body["seed"] is not null && choice.TokenIds.Count > 0)
                     {
                         // the seeded sampler resumes where the cut replica's was: one draw per token already generated
                         tokens["continued_tokens"] = choice.TokenIds.Count;
@@ -1051,7 +1099,10 @@ internal sealed partial class CompletionProxy
                     return (body, path);
                 }
             case StreamMode.Text:
-                body["prompt"] = s.PromptText(choice.Prompt) + choice.Text;
+                // token ids can only be followed by ids: the prompt's and those whose text the client has
+                body["prompt"] = s.IdPrompts
+                    ? new JsonArray([.. s.PromptIds[choice.Prompt]!.Concat(choice.TokenIds).Select(id => (JsonNode?)JsonValue.Create(id))])
+                    : s.PromptText(choice.Prompt) + choice.Text;
                 Shorten(body);
                 return (body, path);
             case StreamMode.Prefill:
@@ -1069,6 +1120,10 @@ internal sealed partial class CompletionProxy
     /// <summary>The token ids of prompt <paramref name="prompt"/> as the sluice serve replica renders it (POST /tokenize: the prompt, or the messages with the generation prompt).</summary>
     private static async Task<int[]> TokenizeAsync(StreamState s, int prompt, Deployment deployment, HttpMessageInvoker client, CancellationToken cancellationToken)
     {
+        if (s.IdPrompts)
+        {
+            return s.PromptIds[prompt]!; // the client's ids are the prompt
+        }
         var request = new JsonObject { ["model"] = deployment.Config.BackendModel };
         if (s.Chat)
         {
@@ -1102,6 +1157,71 @@ internal sealed partial class CompletionProxy
         return answer?["tokens"] is JsonArray tokens ? [.. tokens.Select(t => t!.GetValue<int>())]
             : throw new InvalidOperationException("/tokenize answered without 'tokens'");
     }
+
+    /// <summary>Whether another replica of the model not tried yet could take the stream.</summary>
+    private static bool HasOther(RoutingSnapshot snapshot, string model, HashSet<BackendState> tried) =>
+        snapshot.Models[model].Versions.Values.SelectMany(v => v.Deployments).Any(d => !tried.Contains(d.Backend));
+
+    /// <summary>
+    /// What a sluice serve takes to continue a stream, from its GET /version (<c>continuation</c>: the fields it takes):
+    /// continued_token_ids listed, <see cref="ContinuationSupport.TokenIds"/>; a version without the list (an older
+    /// server, which would ignore the field rather than refuse it), <see cref="ContinuationSupport.PromptTokens"/>; no
+    /// answer, <see cref="ContinuationSupport.Unknown"/> (tried; a 400 naming the field says otherwise).
+    /// </summary>
+    private async Task<ContinuationSupport> ContinuationSupportAsync(Deployment deployment, GatewayConfig config, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(config.Timeouts.Idle);
+        try
+        {
+            using var message = new HttpRequestMessage(HttpMethod.Get, new Uri(deployment.Config.Url, "version"));
+            if (deployment.Config.ApiKey is { } key)
+            {
+                message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            }
+            using var response = await invoker.For(config.Timeouts).SendAsync(message, timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                return ContinuationSupport.Unknown;
+            }
+            var version = JsonNode.Parse(await response.Content.ReadAsStringAsync(timeout.Token)) as JsonObject;
+            return version?["continuation"] is JsonArray fields
+                ? fields.Any(f => f is JsonValue v && v.TryGetValue(out string? name) && name == "continued_token_ids") ? ContinuationSupport.TokenIds : ContinuationSupport.PromptTokens
+                : ContinuationSupport.PromptTokens;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or JsonException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return ContinuationSupport.Unknown;
+        }
+    }
+
+    /// <summary>A 400 that refuses a continuation field as unknown (an older server with strict fields): its param or message names it.</summary>
+    private static bool RefusesContinuationField(ReadOnlyMemory<byte> body)
+    {
+        string text = Encoding.UTF8.GetString(body.Span);
+        if (!text.Contains("continued_token_ids", StringComparison.Ordinal) && !text.Contains("continued_tokens", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        string? message = null, param = null;
+        try
+        {
+            if (JsonNode.Parse(text)?["error"] is JsonObject error)
+            {
+                (message, param) = (error["message"]?.ToString(), error["param"]?.ToString());
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        message ??= text;
+        bool named = param is "continued_token_ids" or "continued_tokens" || message.Contains("continued_token", StringComparison.Ordinal);
+        return named && new[] { "unknown", "unrecognized", "not permitted", "not supported", "extra", "not allowed" }
+            .Any(w => message.Contains(w, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Request {RequestId}: {Backend} refused a continuation in mode {Mode} (a sluice serve older than the field): continued another way, and remembered")]
+    private static partial void LogContinuationRefused(ILogger log, string requestId, string backend, string mode);
 
     [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "Request {RequestId}: could not tokenize its prompt on {Backend} to bill it; estimated instead: {Failure}")]
     private static partial void LogTokenizeFailed(ILogger log, string requestId, string backend, string failure);

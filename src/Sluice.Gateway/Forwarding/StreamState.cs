@@ -9,10 +9,16 @@ internal enum StreamMode
     /// <summary>The client's request (nothing sent to the client yet).</summary>
     Fresh,
 
-    /// <summary>sluice serve: /v1/completions with the prompt's token ids and the ids generated so far: exact.</summary>
+    /// <summary>sluice serve: /v1/completions with the prompt's token ids and <c>continued_token_ids</c>, every id generated
+    /// so far, after which the server's sampler, detokenizer and stop strings resume: exact, stop strings across the cut too.</summary>
     Tokens,
 
-    /// <summary>Completions elsewhere: the prompt and the text so far as the new prompt.</summary>
+    /// <summary>An older sluice serve (no <c>continued_token_ids</c>): the prompt's ids and the ids whose text the client
+    /// has as the prompt, <c>continued_tokens</c> for the seeded sampler: exact without stop strings.</summary>
+    PromptTokens,
+
+    /// <summary>Completions elsewhere: the prompt and the text so far as the new prompt (a prompt of token ids: its ids and
+    /// the ids whose text the client has).</summary>
     Text,
 
     /// <summary>sluice serve, chat with tools or constraints: the chat request with continued_token_ids (the ids so far),
@@ -34,8 +40,11 @@ internal enum StreamMode
 /// </summary>
 internal sealed class StreamState
 {
-    /// <summary>More choices than this in one stream are not continued after a cut (it ends with the error event).</summary>
-    public const int MaxContinuedChoices = 128;
+    /// <summary>
+    /// At most this many choices of a cut stream are continued at once (each is its own request to a replica): a stream of
+    /// more continues them in waves as earlier ones finish, so a cut n 500 stream does not fan out 500 requests at once.
+    /// </summary>
+    public const int ContinuationConcurrency = 16;
 
     private static readonly string[] ConstrainedFields =
         ["tools", "tool_choice", "functions", "response_format", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar", "logprobs",
@@ -53,15 +62,30 @@ internal sealed class StreamState
         bool text = chat ? body["messages"] is JsonArray
             : body["prompt"] is JsonValue p && p.TryGetValue(out string? _)
             || (body["prompt"] is JsonArray strings && strings.Count > 0 && strings.All(e => e is JsonValue x && x.TryGetValue(out string? _)));
+        // a prompt of token ids: one list of ids, or an array of such lists
+        IdPrompts = !chat && body["prompt"] is JsonArray { Count: > 0 } idList
+            && (idList.All(IsId) || idList.All(e => e is JsonArray { Count: > 0 } inner && inner.All(IsId)));
         // a prompt array (of texts or of token-id lists) has n choices per prompt; a list of ids is one prompt
         Prompts = !chat && body["prompt"] is JsonArray { Count: > 0 } list && (list[0] is JsonArray || (list[0] is JsonValue f && f.TryGetValue(out string? _))) ? list.Count : 1;
         ChoiceCount = (long)N * Prompts;
-        Continuable = text && ChoiceCount <= MaxContinuedChoices;
+        Continuable = text || IdPrompts;
         TokenExact = !ConstrainedFields.Any(body.ContainsKey);
-        ChatResumable = chat && body["stop"] is null or JsonArray { Count: 0 } && !body.ContainsKey("functions") && !body.ContainsKey("function_call");
+        ChatResumable = chat && !body.ContainsKey("functions") && !body.ContainsKey("function_call");
         PromptIds = new int[]?[Prompts];
         PromptTokens = new int?[Prompts];
+        if (IdPrompts)
+        {
+            // the ids are the prompt as the client gave it: nothing to ask /tokenize for
+            var prompt = (JsonArray)body["prompt"]!;
+            for (int i = 0; i < Prompts; i++)
+            {
+                var ids = prompt[0] is JsonArray ? (JsonArray)prompt[i]! : prompt;
+                PromptIds[i] = [.. ids.Select(id => id!.GetValue<int>())];
+            }
+        }
     }
+
+    private static bool IsId(JsonNode? node) => node is JsonValue v && v.TryGetValue(out int _);
 
     public JsonObject Body { get; }
     public bool Chat { get; }
@@ -85,15 +109,18 @@ internal sealed class StreamState
     /// <summary>One choice: a cut is continued by the one-attempt-at-a-time loop; several: each unfinished choice on its own.</summary>
     public bool SingleChoice => ChoiceCount == 1;
 
-    /// <summary>Chat, or text prompts, and at most <see cref="MaxContinuedChoices"/> choices: a cut stream can be continued
-    /// (token-id prompts are not).</summary>
+    /// <summary>Chat, text prompts or token-id prompts: a cut stream can be continued (a prompt of another shape was
+    /// refused by the backend before anything was sent).</summary>
     public bool Continuable { get; }
+
+    /// <summary>The completions prompt is token ids (a list of ints, or a list of such lists): continued by ids, never by text.</summary>
+    public bool IdPrompts { get; }
 
     /// <summary>Whether the exact token-level continuation may be used: nothing in the request that a plain completion would lose.</summary>
     public bool TokenExact { get; }
 
-    /// <summary>A chat request sluice serve can continue from token ids itself (<see cref="StreamMode.ChatTokens"/>): no stop
-    /// strings (their held-back text is not carried over).</summary>
+    /// <summary>A chat request sluice serve can continue from token ids itself (<see cref="StreamMode.ChatTokens"/>): not the
+    /// deprecated functions, which it refuses; stop strings too (it resumes their matcher after the ids).</summary>
     public bool ChatResumable { get; }
 
     /// <summary>The client's response has started (headers and at least one token sent).</summary>
@@ -140,7 +167,7 @@ internal sealed class StreamState
     /// <summary>The choice with this index in the client's stream; null for an index the request cannot have.</summary>
     public ChoiceState? Choice(int index)
     {
-        if (index < 0 || index >= ChoiceCount || index >= MaxContinuedChoices * 8)
+        if (index < 0 || index >= ChoiceCount)
         {
             return null;
         }
@@ -168,10 +195,13 @@ internal sealed class StreamState
 
     /// <summary>The choices not finished yet (every one the request has, those not seen yet included), by index.</summary>
     public List<ChoiceState> Unfinished() =>
-        [.. Enumerable.Range(0, (int)Math.Min(ChoiceCount, MaxContinuedChoices)).Select(i => Choice(i)!).Where(c => c.Finish is null)];
+        [.. Enumerable.Range(0, (int)ChoiceCount).Select(i => Choice(i)!).Where(c => c.Finish is null)];
 
     /// <summary>The text of prompt <paramref name="prompt"/> (a completions request's prompt or its array's entry).</summary>
     public string PromptText(int prompt) => Body["prompt"] is JsonArray list ? list[prompt]!.GetValue<string>() : Body["prompt"]!.GetValue<string>();
+
+    /// <summary>Prompt <paramref name="prompt"/> as one request's prompt: its text, or its list of token ids.</summary>
+    public JsonNode PromptNode(int prompt) => IdPrompts ? new JsonArray([.. PromptIds[prompt]!.Select(id => (JsonNode?)JsonValue.Create(id))]) : JsonValue.Create(PromptText(prompt));
 
     /// <summary>Prompt <paramref name="prompt"/>'s tokens without a tokenizer: token ids counted, text estimated.</summary>
     public int EstimatedPromptTokens(int prompt) => Body["prompt"] is JsonArray { Count: > 1 } list && Prompts > 1

@@ -67,6 +67,10 @@ public sealed class BackendState(string id, Uri url, string healthPath, TimeProv
     /// <summary>It answered a continuation of a final assistant message (prefill) with a 400: it is not asked for one again.</summary>
     public bool RefusesPrefill { get; set; }
 
+    /// <summary>How this backend (a <c>sluice serve</c>) continues a cut stream: learned from its <c>/version</c> before the
+    /// first continuation it is sent, or from a 400 that names a continuation field; remembered.</summary>
+    public ContinuationSupport Continuation { get; set; }
+
     public int InFlight => Volatile.Read(ref _inFlight);
     public long Requests => Interlocked.Read(ref _requests);
     public long Failures => Interlocked.Read(ref _failures);
@@ -146,3 +150,23 @@ public sealed class BackendState(string id, Uri url, string healthPath, TimeProv
 }
 
 public readonly record struct BackendError(DateTimeOffset Time, string Message);
+
+/// <summary>What a <c>sluice serve</c> backend takes to continue a cut stream (docs/gateway.md, "Streams").</summary>
+public enum ContinuationSupport
+{
+    /// <summary>Not asked yet: its /version is read before its first continuation.</summary>
+    NotAsked,
+
+    /// <summary>Its /version could not be read: continued_token_ids is tried; a 400 naming the field says otherwise.</summary>
+    Unknown,
+
+    /// <summary>continued_token_ids on completions and chat, stop strings included: every continuation exact.</summary>
+    TokenIds,
+
+    /// <summary>An older sluice serve (its /version lists no continuation fields): only the prompt's ids plus the ids so
+    /// far, and continued_tokens; no continued_token_ids (it would ignore the field, not refuse it).</summary>
+    PromptTokens,
+
+    /// <summary>It refused a continuation field with a 400: continued as any OpenAI-compatible backend (text, prefill, restart).</summary>
+    None,
+}

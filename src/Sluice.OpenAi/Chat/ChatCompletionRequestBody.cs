@@ -15,7 +15,8 @@ public sealed record ChatCompletionRequestBody : SamplingFields
     /// <summary>
     /// Sluice's continuation of a cut stream (sent by `sluice gateway`): the ids of the answer's tokens the client already
     /// has. The prompt is the rendered messages followed by them; the sampler (seeded draws, penalties), a forced call's
-    /// grammar, the detokenizer and the tool-call parser resume after them, and the stream sends only what follows.
+    /// grammar, the detokenizer, the stop strings' matcher and the tool-call parser resume after them, and the stream
+    /// sends only what follows.
     /// </summary>
     public List<int>? ContinuedTokenIds { get; init; }
 

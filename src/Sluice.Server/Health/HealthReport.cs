@@ -37,6 +37,14 @@ public sealed record VersionReport(string Version, string? Commit, string Runtim
 
     /// <summary>Every flag with its value and source (flag, environment, config, default); secrets redacted.</summary>
     public required IReadOnlyList<Sluice.Server.ConfigSetting> Config { get; init; }
+
+    /// <summary>
+    /// How this server continues a cut stream, which `sluice gateway` reads before it sends one a continuation:
+    /// <c>continued_tokens</c> (completions: the prompt's last tokens were generated already) and
+    /// <c>continued_token_ids</c> (completions and chat: the ids sent so far, after which the sampler, detokenizer, stop
+    /// strings and parsers resume). A server without this list is older and takes at most <c>continued_tokens</c>.
+    /// </summary>
+    public IReadOnlyList<string> Continuation { get; init; } = ["continued_tokens", "continued_token_ids"];
 }
 
 /// <summary>The body of POST /admin/reset-prefix-cache: how many cached blocks were forgotten, and whether caching is on.</summary>

@@ -27,6 +27,19 @@ internal static class JobReader
         long started = r.Stages?.Start() ?? 0;
         var prompts = PromptReader.Read(body.Prompt, loaded.Tokenizer, body.AddSpecialTokens ?? true, engine.MaxModelLen);
         r.Stages?.Stop(RequestStage.Tokenize, started);
+        int[] continuedIds = Continued(body.ContinuedTokenIds, body.Stream, body.N, loaded.Tokenizer);
+        if (continuedIds.Length > 0)
+        {
+            if (prompts.Count != 1)
+            {
+                throw ApiException.BadRequest("continued_token_ids continues one choice: it needs one prompt, not an array.", "continued_token_ids");
+            }
+            if (body.ContinuedTokens is not null)
+            {
+                throw ApiException.BadRequest("Give continued_token_ids or continued_tokens, not both.", "continued_tokens");
+            }
+            prompts = [[.. prompts[0], .. continuedIds]];
+        }
         int maxTokens = SamplingReader.MaxTokens(body.MaxTokens, prompts, engine.MaxModelLen, "prompt",
             fallback: r.MaxOutputTokens ?? DefaultCompletionTokens, ceiling: r.MaxOutputTokens);
         if (body.ContinuedTokens is { } continued && (continued < 0 || continued > prompts.Min(p => p.Length)))
@@ -35,7 +48,20 @@ internal static class JobReader
         }
         var sampling = SamplingReader.Read(body, maxTokens, SamplingReader.CompletionLogprobs(body.Logprobs), loaded.Generation, loaded.Tokenizer.VocabSize,
             ConstraintReader.Read(body, r));
-        return new GenerationJob(r.RequestId, r.Route, r.Model, prompts, sampling) { Stream = body.Stream ?? false, Priority = body.Priority ?? 0, ReturnTokenIds = body.ReturnTokenIds ?? false };
+        string? continuedText = null;
+        if (body.ContinuedTokenIds is not null)
+        {
+            // the sampler resumes one draw per token already generated; the detokenizer and stop matcher after them
+            sampling = sampling with { ContinuedTokens = continuedIds.Length };
+            continuedText = ContinuedText(continuedIds, loaded.Tokenizer, sampling);
+        }
+        return new GenerationJob(r.RequestId, r.Route, r.Model, prompts, sampling)
+        {
+            ContinuedText = continuedText,
+            Stream = body.Stream ?? false,
+            Priority = body.Priority ?? 0,
+            ReturnTokenIds = body.ReturnTokenIds ?? false,
+        };
     }
 
     /// <summary>POST /v1/chat/completions: the messages rendered with the model's chat template, then generated like a completion.</summary>
@@ -48,7 +74,15 @@ internal static class JobReader
         }
         var (engine, loaded) = (r.Engine, r.Loaded);
         int[] prompt = chat.Build(Conversation(body), engine.MaxModelLen, r.Stages);
-        var (continued, continuedText) = Continued(body, loaded.Tokenizer);
+        if (body.ContinuedChoice is not null && body.ContinuedTokenIds is null)
+        {
+            throw ApiException.BadRequest("continued_choice is only accepted with continued_token_ids.", "continued_choice");
+        }
+        if (body.ContinuedChoice is < 0)
+        {
+            throw ApiException.BadRequest($"continued_choice must be 0 or more, got {body.ContinuedChoice}.", "continued_choice");
+        }
+        int[] continued = Continued(body.ContinuedTokenIds, body.Stream, body.N, loaded.Tokenizer);
         if (continued.Length > 0)
         {
             prompt = [.. prompt, .. continued];
@@ -62,14 +96,12 @@ internal static class JobReader
         var logprobs = SamplingReader.ChatLogprobs(body.Logprobs, body.TopLogprobs);
         var tools = ToolReader.Read(body, r, chat);
         var sampling = SamplingReader.Read(body, maxTokens, logprobs, loaded.Generation, loaded.Tokenizer.VocabSize, tools?.Grammar ?? ConstraintReader.Read(body, r));
-        if (continuedText is not null)
+        string? continuedText = null;
+        if (body.ContinuedTokenIds is not null)
         {
-            if (sampling.Stop.Count > 0)
-            {
-                throw ApiException.BadRequest("continued_token_ids cannot be combined with stop strings (their held-back text is not carried over).", "continued_token_ids");
-            }
             // the sampler resumes one draw per token already generated, the tokens in its penalty counts
             sampling = sampling with { ContinuedTokens = continued.Length };
+            continuedText = ContinuedText(continued, loaded.Tokenizer, sampling);
         }
         return new GenerationJob(r.RequestId, r.Route, r.Model, [prompt], sampling)
         {
@@ -114,43 +146,51 @@ internal static class JobReader
     }
 
     /// <summary>
-    /// A chat request's continued_token_ids (Sluice's continuation of a cut stream) and their text as the detokenizer
-    /// gave it out; none: empty and null. Each problem is a 400 naming its field.
+    /// A request's continued_token_ids (Sluice's continuation of a cut stream), checked: none gives none. Each problem is
+    /// a 400 naming its field.
     /// </summary>
-    private static (int[] Ids, string? Text) Continued(ChatCompletionRequestBody body, Engine.Tokenization.Tokenizer tokenizer)
+    private static int[] Continued(List<int>? ids, bool? stream, int? n, Engine.Tokenization.Tokenizer tokenizer)
     {
-        if (body.ContinuedTokenIds is not { } ids)
+        if (ids is null)
         {
-            if (body.ContinuedChoice is not null)
-            {
-                throw ApiException.BadRequest("continued_choice is only accepted with continued_token_ids.", "continued_choice");
-            }
-            return ([], null);
+            return [];
         }
-        if (body.Stream != true)
+        if (stream != true)
         {
             throw ApiException.BadRequest("continued_token_ids continues a stream: it needs \"stream\": true.", "continued_token_ids");
         }
-        if ((body.N ?? 1) != 1)
+        if ((n ?? 1) != 1)
         {
             throw ApiException.BadRequest("continued_token_ids continues one choice: it needs n 1.", "continued_token_ids");
-        }
-        if (body.ContinuedChoice is < 0)
-        {
-            throw ApiException.BadRequest($"continued_choice must be 0 or more, got {body.ContinuedChoice}.", "continued_choice");
         }
         if (ids.Any(id => id < 0 || id >= tokenizer.VocabSize))
         {
             int bad = ids.First(id => id < 0 || id >= tokenizer.VocabSize);
             throw ApiException.BadRequest($"continued_token_ids: {bad} is not a token id of this model (0 to {tokenizer.VocabSize - 1}).", "continued_token_ids");
         }
+        return [.. ids];
+    }
+
+    /// <summary>
+    /// The text of the continued ids the client was sent: the detokenizer's output less what the stop strings' matcher
+    /// held back (a possible start of a stop string; the engine's own replay holds it the same way and sends it with the
+    /// next token). The chat parsers are primed with it. Ids that already hold a stop string are a 400.
+    /// </summary>
+    private static string ContinuedText(int[] ids, Engine.Tokenization.Tokenizer tokenizer, Engine.Sampling.SamplingParams sampling)
+    {
         var detokenizer = tokenizer.CreateDetokenizer(startOfSequence: false);
+        var stops = new Engine.Scheduling.StopStringMatcher(sampling.Stop);
         var text = new System.Text.StringBuilder();
         foreach (int id in ids)
         {
-            text.Append(detokenizer.Push(id));
+            var (emit, matched) = stops.Push(detokenizer.Push(id), sampling.IncludeStopStringInOutput);
+            if (matched is not null)
+            {
+                throw ApiException.BadRequest($"continued_token_ids already hold the stop string \"{matched}\": the answer ended there.", "continued_token_ids");
+            }
+            text.Append(emit);
         }
-        return ([.. ids], text.ToString());
+        return text.ToString();
     }
 
     /// <summary>What a chat request asks the template to render (also read by POST /tokenize).</summary>

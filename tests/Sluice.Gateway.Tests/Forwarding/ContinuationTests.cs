@@ -284,4 +284,172 @@ public sealed class ContinuationTests
             ServeReplicas.Stop([doomed, survivor]);
         }
     }
+
+    /// <summary>The gateway for a doomed replica (weighted so every stream starts on it) and a survivor.</summary>
+    private static string TwoReplicas(Uri doomedUrl, Uri survivorUrl) => $"models:\n  - name: demo\n    deployments:\n"
+        + $"      - {{url: '{doomedUrl}', model: {ServeReplicas.BackendModel}, weight: 1000}}\n"
+        + $"      - {{url: '{survivorUrl}', model: {ServeReplicas.BackendModel}, weight: 1}}\n"
+        + "routing: {strategy: weighted-round-robin}\ntimeouts: {stream_idle: 60s}\n";
+
+    [Fact]
+    public async Task ReplicaSigkilledUnderTokenIdPromptStreams_EveryChoiceEqualsAnUnbrokenRun()
+    {
+        var (doomed, doomedUrl) = await ServeReplicas.StartOneAsync();
+        var (survivor, survivorUrl) = await ServeReplicas.StartOneAsync();
+        try
+        {
+            using var direct = new HttpClient { BaseAddress = survivorUrl, Timeout = TimeSpan.FromMinutes(5) };
+            async Task<string> IdsOf(string text)
+            {
+                using var response = await direct.PostAsync("/tokenize", Requests.Json(JsonSerializer.Serialize(new { prompt = text })));
+                var tokens = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("tokens");
+                return "[" + string.Join(",", tokens.EnumerateArray().Select(t => t.GetInt32())) + "]";
+            }
+            string one = await IdsOf("Tell story number 5"), two = await IdsOf("Once upon a time");
+            // a list of ids (greedy), and an array of two id lists with n 2 (seeded): 1 and 4 choices
+            (string Prompt, string Sampling, int Choices)[] streams =
+                [(one, "\"temperature\": 0", 1), ($"[{one}, {two}]", "\"n\": 2, \"temperature\": 20, \"seed\": 5000", 4)];
+            string Body(int i, string model) => $$"""
+                {"model": "{{model}}", "prompt": {{streams[i].Prompt}}, {{streams[i].Sampling}}, "max_tokens": {{MultiMaxTokens}}, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}
+                """;
+            await using var g = await TestGateway.StartAsync(TwoReplicas(doomedUrl, survivorUrl));
+            var started = streams.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToList();
+            var runs = streams.Select((x, i) => ReadAsync(g.Client, "/v1/completions", Body(i, "demo"), started[i], startAfter: 4 * x.Choices)).ToList();
+            await Task.WhenAll(started.Select(s => s.Task)).WaitAsync(TimeSpan.FromMinutes(3));
+            doomed.Kill(); // SIGKILL mid-answer
+            var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(5));
+
+            var unbroken = await Task.WhenAll(streams.Select((_, i) => ReadAsync(direct, "/v1/completions", Body(i, ServeReplicas.BackendModel), null)));
+            for (int i = 0; i < streams.Length; i++)
+            {
+                var run = results[i];
+                Assert.Equal(doomedUrl.Authority, run.Backend);
+                Assert.Equal("[DONE]", run.Last);
+                Assert.Single(run.Chunks.Select(c => c.GetProperty("id").GetString()).Distinct());
+                var (got, want) = (PerChoice(run.Chunks), PerChoice(unbroken[i].Chunks));
+                Assert.Equal(streams[i].Choices, want.Count);
+                Assert.Equal(want.Keys, got.Keys);
+                foreach (int index in want.Keys)
+                {
+                    Assert.Equal(MultiMaxTokens, got[index].Ids.Count);
+                    Assert.Equal(want[index].Ids, got[index].Ids);
+                    Assert.Equal(want[index].Text, got[index].Text);
+                    Assert.Equal(want[index].Finish, got[index].Finish);
+                }
+                Assert.Equal(unbroken[i].Usage.GetProperty("prompt_tokens").GetInt32(), run.Usage.GetProperty("prompt_tokens").GetInt32());
+                Assert.Equal(MultiMaxTokens * streams[i].Choices, run.Usage.GetProperty("completion_tokens").GetInt32());
+            }
+            Assert.Equal(5, g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok"));
+        }
+        finally
+        {
+            ServeReplicas.Stop([doomed, survivor]);
+        }
+    }
+
+    private const string ChatWithTools = "\"messages\": [{\"role\": \"user\", \"content\": \"Tell a story\"}], \"tool_choice\": \"auto\", \"temperature\": 0, "
+        + "\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"tell\", \"parameters\": {\"type\": \"object\", \"properties\": {\"story\": {\"type\": \"string\"}}}}}], ";
+
+    /// <summary>A chat with tools (the model free to answer in text) and a completion, each with a stop string.</summary>
+    private static string StopBody(int i, string model, string? stop) => (i == 0
+        ? $$"""{"model": "{{model}}", """ + ChatWithTools
+        : $$"""{"model": "{{model}}", "prompt": "Tell story number 7", "temperature": 20, "seed": 7000, "include_stop_str_in_output": true, """)
+        + (stop is null ? "" : $"\"stop\": [{JsonSerializer.Serialize(stop)}], ")
+        + """ "max_tokens": 200, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}""";
+
+    [Fact]
+    public async Task ReplicaSigkilledWhileAStopStringIsHeldBack_TheContinuationStopsWhereAnUnbrokenRunStops()
+    {
+        var (doomed, doomedUrl) = await ServeReplicas.StartOneAsync();
+        var (survivor, survivorUrl) = await ServeReplicas.StartOneAsync();
+        try
+        {
+            using var direct = new HttpClient { BaseAddress = survivorUrl, Timeout = TimeSpan.FromMinutes(5) };
+            string[] paths = ["/v1/chat/completions", "/v1/completions"];
+            // the stop string: the text of tokens 20 to 139 of the answer without it, so from token 20 on the server holds
+            // the text back (a possible start of it) and the kill, some 30 tokens in, cuts in the middle of it
+            var stops = new string[2];
+            for (int i = 0; i < 2; i++)
+            {
+                var plain = await ReadAsync(direct, paths[i], StopBody(i, ServeReplicas.BackendModel, null), null);
+                var texts = plain.Chunks.Where(c => c.GetProperty("choices").GetArrayLength() > 0)
+                    .Select(c => c.GetProperty("choices")[0]).Where(c => c.TryGetProperty("token_ids", out var t) && t.GetArrayLength() == 1)
+                    .Select(c => c.TryGetProperty("text", out var t) ? t.GetString()! : c.GetProperty("delta").TryGetProperty("content", out var d) ? d.GetString() ?? "" : "").ToList();
+                Assert.Equal(200, texts.Count);
+                stops[i] = string.Concat(texts.Skip(20).Take(120));
+                Assert.Equal(string.Concat(texts.Take(20)).Length, plain.Text.IndexOf(stops[i], StringComparison.Ordinal)); // nowhere earlier
+            }
+            await using var g = await TestGateway.StartAsync(TwoReplicas(doomedUrl, survivorUrl));
+            var started = stops.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToList();
+            var runs = Enumerable.Range(0, 2).Select(i => ReadAsync(g.Client, paths[i], StopBody(i, "demo", stops[i]), started[i], startAfter: 30)).ToList();
+            await Task.WhenAll(started.Select(s => s.Task)).WaitAsync(TimeSpan.FromMinutes(3));
+            doomed.Kill(); // SIGKILL while the stop string's start is held back
+            var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(5));
+
+            var unbroken = await Task.WhenAll(Enumerable.Range(0, 2).Select(i => ReadAsync(direct, paths[i], StopBody(i, ServeReplicas.BackendModel, stops[i]), null)));
+            for (int i = 0; i < 2; i++)
+            {
+                var (run, want) = (results[i], unbroken[i]);
+                Assert.Equal(doomedUrl.Authority, run.Backend);
+                Assert.Equal("[DONE]", run.Last);
+                var (gotChoice, wantChoice) = (PerChoice(run.Chunks)[0], PerChoice(want.Chunks)[0]);
+                Assert.Equal("stop", wantChoice.Finish);
+                Assert.Equal(140, wantChoice.Ids.Count); // it stopped at the stop string's last token
+                Assert.Equal(wantChoice.Ids, gotChoice.Ids);
+                Assert.Equal(wantChoice.Text, gotChoice.Text);
+                Assert.Equal(wantChoice.Finish, gotChoice.Finish);
+                Assert.Equal(want.Usage.GetProperty("completion_tokens").GetInt32(), run.Usage.GetProperty("completion_tokens").GetInt32());
+                Assert.Equal(want.Usage.GetProperty("prompt_tokens").GetInt32(), run.Usage.GetProperty("prompt_tokens").GetInt32());
+            }
+            Assert.Equal(2, g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok"));
+        }
+        finally
+        {
+            ServeReplicas.Stop([doomed, survivor]);
+        }
+    }
+
+    [Fact]
+    public async Task ReplicaSigkilledUnderAStreamOfMoreThan128Choices_EveryChoiceEqualsAnUnbrokenRun()
+    {
+        var (doomed, doomedUrl) = await ServeReplicas.StartOneAsync();
+        var (survivor, survivorUrl) = await ServeReplicas.StartOneAsync();
+        try
+        {
+            // 34 prompts × n 4 = 136 choices, seeded: the replica runs 32 sequences at a time, so some choices have tokens
+            // at the kill and some none yet; all are continued, at most 16 at once
+            const int Prompts = 34, N = 4, Max = 24;
+            string prompts = "[" + string.Join(", ", Enumerable.Range(0, Prompts).Select(p => $"\"Tell story number {p}\"")) + "]";
+            string Body(string model) => $$"""
+                {"model": "{{model}}", "prompt": {{prompts}}, "n": {{N}}, "temperature": 20, "seed": 9000, "max_tokens": {{Max}}, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}
+                """;
+            await using var g = await TestGateway.StartAsync(TwoReplicas(doomedUrl, survivorUrl));
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var run = ReadAsync(g.Client, "/v1/completions", Body("demo"), started, startAfter: 100);
+            await started.Task.WaitAsync(TimeSpan.FromMinutes(3));
+            doomed.Kill(); // SIGKILL mid-answer
+            var result = await run.WaitAsync(TimeSpan.FromMinutes(8));
+
+            using var direct = new HttpClient { BaseAddress = survivorUrl, Timeout = TimeSpan.FromMinutes(8) };
+            var unbroken = await ReadAsync(direct, "/v1/completions", Body(ServeReplicas.BackendModel), null);
+            Assert.Equal(doomedUrl.Authority, result.Backend);
+            Assert.Equal("[DONE]", result.Last);
+            var (got, want) = (PerChoice(result.Chunks), PerChoice(unbroken.Chunks));
+            Assert.Equal(Prompts * N, want.Count);
+            Assert.Equal(want.Keys, got.Keys);
+            foreach (int index in want.Keys)
+            {
+                Assert.Equal(want[index].Ids, got[index].Ids);
+                Assert.Equal(want[index].Text, got[index].Text);
+                Assert.Equal(want[index].Finish, got[index].Finish);
+            }
+            Assert.Equal(unbroken.Usage.GetProperty("prompt_tokens").GetInt32(), result.Usage.GetProperty("prompt_tokens").GetInt32());
+            Assert.Equal(Prompts * N * Max, result.Usage.GetProperty("completion_tokens").GetInt32());
+            Assert.True(g.Gateway.Metrics.Continuations.Value("demo", "tokens", "ok") > 128);
+        }
+        finally
+        {
+            ServeReplicas.Stop([doomed, survivor]);
+        }
+    }
 }

@@ -23,8 +23,11 @@ namespace Sluice.Gateway.Tests.Support;
 /// connection open), <c>malformed</c> (a broken chunk after two words), <c>no-done</c> (the whole answer, then the
 /// connection held open without [DONE]), <c>no-prefill</c> (a 400 for a continued assistant message), <c>cut-early-0</c>
 /// (as <c>cut</c>, choice 0 finishing after two words), <c>cut-tool</c> (chat: a tool call's id, name and half its
-/// arguments, then the connection dropped). A stream answers <c>n</c> choices per prompt (a prompt array: each prompt's),
-/// their words interleaved, choice index = prompt × n + place. <see cref="Down"/>
+/// arguments, then the connection dropped), <c>old-sluice</c> (a 400 refusing <c>continued_token_ids</c> and
+/// <c>continued_tokens</c> as unknown fields, as a strict server older than them would; else as <c>ok</c>). A stream answers
+/// <c>n</c> choices per prompt (a prompt array: each prompt's), their words interleaved, choice index = prompt × n + place.
+/// A prompt of token ids reads id k (1 to 6) as the word <c>wk </c>; asked for <c>return_token_ids</c>, each chunk carries
+/// its word's id, and POST /tokenize gives one id per word (1000 and up), so a continuation by ids is seen too. <see cref="Down"/>
 /// makes every request and readiness check a 503. Every attempt is logged with its model, request id, time and body.
 /// </summary>
 public sealed class FaultyBackend : IAsyncDisposable
@@ -37,10 +40,18 @@ public sealed class FaultyBackend : IAsyncDisposable
     /// <summary>Down: every completion and readiness check answers 503 (a backend out for a while).</summary>
     public bool Down { get; set; }
 
+    /// <summary>The body of its GET /version (as sluice serve's); null: no /version (404).</summary>
+    public string? Version { get; set; }
+
+    /// <summary>The most completion requests it was answering at once.</summary>
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<Attempt> _attempts = new();
     private readonly ConcurrentDictionary<string, int> _seen = new();
     private int _requests;
+    private int _inFlight;
+    private int _maxInFlight;
 
     private FaultyBackend(WebApplication app)
     {
@@ -63,6 +74,15 @@ public sealed class FaultyBackend : IAsyncDisposable
                 $"# TYPE sluice_requests_waiting gauge\nsluice_requests_waiting {load.Waiting}\n# TYPE sluice_kv_cache_usage_ratio gauge\nsluice_kv_cache_usage_ratio {load.KvUsage}\n"))
             : Results.NotFound());
         app.MapGet("/health", () => backend.Down ? Results.StatusCode(503) : Results.Text("ok"));
+        app.MapGet("/health/ready", () => backend.Down ? Results.StatusCode(503) : Results.Text("ok")); // as sluice serve's
+        app.MapGet("/version", () => backend.Version is { } version ? Results.Text(version, "application/json") : Results.NotFound());
+        app.MapPost("/tokenize", async (HttpContext context) =>
+        {
+            using var doc = JsonDocument.Parse(await new StreamReader(context.Request.Body).ReadToEndAsync());
+            string text = doc.RootElement.TryGetProperty("prompt", out var p) ? p.GetString() ?? "" : "chat";
+            int words = Math.Max(1, text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+            return Results.Json(new { tokens = Enumerable.Range(1000, words).ToArray(), count = words });
+        });
         app.MapPost("/v1/completions", backend.HandleAsync);
         app.MapPost("/v1/chat/completions", backend.HandleAsync);
         await app.StartAsync();
@@ -70,6 +90,22 @@ public sealed class FaultyBackend : IAsyncDisposable
     }
 
     private async Task HandleAsync(HttpContext context)
+    {
+        int now = Interlocked.Increment(ref _inFlight);
+        for (int max = Volatile.Read(ref _maxInFlight); now > max && Interlocked.CompareExchange(ref _maxInFlight, now, max) != max; max = Volatile.Read(ref _maxInFlight))
+        {
+        }
+        try
+        {
+            await AnswerAsync(context);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task AnswerAsync(HttpContext context)
     {
         string raw = await new StreamReader(context.Request.Body).ReadToEndAsync();
         using var doc = JsonDocument.Parse(raw);
@@ -92,6 +128,13 @@ public sealed class FaultyBackend : IAsyncDisposable
                 await ErrorAsync(context, 503, "overloaded", "service_unavailable");
                 return;
             }
+        }
+        if (model == "old-sluice" && new[] { "continued_token_ids", "continued_tokens" }.FirstOrDefault(f => doc.RootElement.TryGetProperty(f, out _)) is { } unknown)
+        {
+            context.Response.StatusCode = 400;
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync($$$"""{"error": {"message": "Unknown field: {{{unknown}}}", "type": "invalid_request_error", "param": "{{{unknown}}}", "code": "unknown_field"}}""");
+            return;
         }
         if (doc.RootElement.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True)
         {
@@ -141,6 +184,8 @@ public sealed class FaultyBackend : IAsyncDisposable
         bool chat = context.Request.Path.Value!.Contains("chat", StringComparison.Ordinal);
         var prompts = new List<string>();
         bool prefill = false;
+        // token ids: id k (1 to 6) is the word wk
+        static string Words(JsonElement ids) => string.Concat(ids.EnumerateArray().Select(i => i.GetInt32() is >= 1 and <= 6 and var k ? $"w{k} " : ""));
         if (chat)
         {
             var messages = body.GetProperty("messages");
@@ -150,11 +195,22 @@ public sealed class FaultyBackend : IAsyncDisposable
         }
         else if (body.GetProperty("prompt") is { ValueKind: JsonValueKind.Array } array)
         {
-            prompts.AddRange(array.EnumerateArray().Select(p => p.GetString()!));
+            if (array.GetArrayLength() > 0 && array[0].ValueKind == JsonValueKind.Number)
+            {
+                prompts.Add(Words(array));
+            }
+            else
+            {
+                prompts.AddRange(array.EnumerateArray().Select(p => p.ValueKind == JsonValueKind.Array ? Words(p) : p.GetString()!));
+            }
         }
         else
         {
             prompts.Add(body.GetProperty("prompt").GetString()!);
+        }
+        if (body.TryGetProperty("continued_token_ids", out var continued))
+        {
+            prompts[0] += Words(continued); // as sluice serve: the answer so far follows the prompt
         }
         switch (model)
         {
@@ -178,6 +234,7 @@ public sealed class FaultyBackend : IAsyncDisposable
         int choices = prompts.Count * n;
         int Already(int choice) => already[choice / n];
         int Last(int choice) => model == "cut-early-0" && choice == 0 ? 2 : Math.Min(6, Already(choice) + max);
+        bool ids = body.TryGetProperty("return_token_ids", out var r) && r.ValueKind == JsonValueKind.True;
         bool usage = body.TryGetProperty("stream_options", out var o) && o.TryGetProperty("include_usage", out var u) && u.ValueKind == JsonValueKind.True;
         context.Response.ContentType = "text/event-stream";
         string streamId = $"cmpl-{id}-{Guid.NewGuid():N}";
@@ -186,12 +243,13 @@ public sealed class FaultyBackend : IAsyncDisposable
             await context.Response.WriteAsync($"data: {data}\n\n", context.RequestAborted);
             await context.Response.Body.FlushAsync(context.RequestAborted);
         }
-        string Chunk(int index, string text, string? finish)
+        string Chunk(int index, string text, string? finish, int word)
         {
             string f = finish is null ? "null" : $"\"{finish}\"";
+            string tokenIds = ids ? $", \"token_ids\": [{word}]" : "";
             return chat
-                ? $$$"""{"id": "{{{streamId}}}", "object": "chat.completion.chunk", "created": 1, "model": "{{{model}}}", "choices": [{"index": {{{index}}}, "delta": {"content": "{{{text}}}"}, "logprobs": null, "finish_reason": {{{f}}}}]}"""
-                : $$$"""{"id": "{{{streamId}}}", "object": "text_completion", "created": 1, "model": "{{{model}}}", "choices": [{"index": {{{index}}}, "text": "{{{text}}}", "logprobs": null, "finish_reason": {{{f}}}}]}""";
+                ? $$$"""{"id": "{{{streamId}}}", "object": "chat.completion.chunk", "created": 1, "model": "{{{model}}}", "choices": [{"index": {{{index}}}, "delta": {"content": "{{{text}}}"}, "logprobs": null, "finish_reason": {{{f}}}{{{tokenIds}}}}]}"""
+                : $$$"""{"id": "{{{streamId}}}", "object": "text_completion", "created": 1, "model": "{{{model}}}", "choices": [{"index": {{{index}}}, "text": "{{{text}}}", "logprobs": null, "finish_reason": {{{f}}}{{{tokenIds}}}}]}""";
         }
         if (chat)
         {
@@ -246,7 +304,7 @@ public sealed class FaultyBackend : IAsyncDisposable
                 {
                     await SendAsync("""{"choices": [{"text": "BROKEN""");
                 }
-                await SendAsync(Chunk(i, $"w{word} ", word == Last(i) ? (word == 6 ? "stop" : model == "cut-early-0" ? "stop" : "length") : null));
+                await SendAsync(Chunk(i, $"w{word} ", word == Last(i) ? (word == 6 ? "stop" : model == "cut-early-0" ? "stop" : "length") : null, word));
                 sent++;
             }
         }

@@ -45,4 +45,13 @@ public sealed class VersionTests
         Assert.Equal(JsonValueKind.Null, version.GetProperty("model_sha256").ValueKind);
         Assert.Contains("demo", version.GetProperty("model_sha256_status").GetString());
     }
+
+    [Fact]
+    public async Task Version_ListsTheContinuationFieldsTheServerTakes()
+    {
+        // what `sluice gateway` reads before it sends this server a continuation (continued_token_ids, or the older way)
+        await using var t = await TestServer.StartAsync();
+        var version = JsonDocument.Parse(await t.Client.GetStringAsync("/version")).RootElement;
+        Assert.Equal(["continued_tokens", "continued_token_ids"], version.GetProperty("continuation").EnumerateArray().Select(f => f.GetString()));
+    }
 }

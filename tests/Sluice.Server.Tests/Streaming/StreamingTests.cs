@@ -168,18 +168,63 @@ public sealed class StreamingTests
         Assert.Equal(unbroken.Finish, second.Finish);
     }
 
+    /// <summary>Each token of a greedy run and the text its chunk carried.</summary>
+    private static List<(int Id, string Text)> Tokens(Sse.Stream s) => [.. s.Chunks.Where(c => c.GetProperty("choices").GetArrayLength() > 0)
+        .Select(c => c.GetProperty("choices")[0]).Where(c => c.TryGetProperty("token_ids", out _))
+        .SelectMany(c => c.GetProperty("token_ids").EnumerateArray().Select((id, k) => (id.GetInt32(), k == 0 ? c.GetProperty("text").GetString() ?? "" : "")))];
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task CompletionContinuedTokenIds_StopStringAcrossTheCut_StopsWhereTheUnbrokenRunStops(bool includeStop)
+    {
+        await using var t = await TestServer.StartAsync();
+        const string Fields = "\"temperature\": 0, \"stream\": true, \"return_token_ids\": true";
+        var plain = Tokens(await Stream(t, "/v1/completions", $$"""{"prompt": "stream me", "max_tokens": 60, {{Fields}}}"""));
+        // a stop string made of the end of one token's text and the start of the next's: it spans a token boundary
+        int j = Enumerable.Range(5, plain.Count - 6).First(k => plain[k].Text.Trim().Length > 0 && plain[k + 1].Text.Trim().Length > 0);
+        string stop = plain[j].Text[^Math.Min(2, plain[j].Text.Length)..] + plain[j + 1].Text[..Math.Min(2, plain[j + 1].Text.Length)];
+        string Body(int max) => $$"""{"prompt": "stream me", "max_tokens": {{max}}, "stop": [{{JsonSerializer.Serialize(stop)}}], "include_stop_str_in_output": {{(includeStop ? "true" : "false")}}, {{Fields}}""";
+        var whole = await Stream(t, "/v1/completions", Body(60) + "}");
+        var ids = whole.Chunks.SelectMany(c => c.GetProperty("choices")[0].GetProperty("token_ids").EnumerateArray().Select(i => i.GetInt32())).ToList();
+        string text = string.Concat(whole.Chunks.Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString()));
+        Assert.Equal("stop", whole.Chunks[^1].GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        // cut before the token that completes the stop string: its start was held back, the client has the text before it
+        string had = string.Concat(whole.Chunks.Take(whole.Chunks.Count - 1).Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString()));
+        var rest = await Stream(t, "/v1/completions", Body(60 - (ids.Count - 1)) + $$""", "continued_token_ids": [{{string.Join(",", ids[..^1])}}]}""");
+        var last = rest.Chunks[^1].GetProperty("choices")[0];
+        Assert.Equal("stop", last.GetProperty("finish_reason").GetString());
+        Assert.Equal(ids[^1..], rest.Chunks.SelectMany(c => c.GetProperty("choices")[0].GetProperty("token_ids").EnumerateArray().Select(i => i.GetInt32())));
+        Assert.Equal(text, had + string.Concat(rest.Chunks.Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString())));
+        Assert.Equal(includeStop, text.EndsWith(stop, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ContinuedTokenIds_ThatAlreadyHoldTheStopString_IsRefusedNamingTheField()
+    {
+        await using var t = await TestServer.StartAsync();
+        var plain = Tokens(await Stream(t, "/v1/completions", """{"prompt": "stream me", "max_tokens": 8, "temperature": 0, "stream": true, "return_token_ids": true}"""));
+        string stop = string.Concat(plain.Select(p => p.Text))[..2];
+        var (status, body, _) = await t.PostJsonAsync("/v1/completions",
+            $$"""{"prompt": "stream me", "max_tokens": 4, "stream": true, "stop": [{{JsonSerializer.Serialize(stop)}}], "continued_token_ids": [{{string.Join(",", plain.Select(p => p.Id))}}]}""");
+        Assert.Equal(400, status);
+        Assert.Equal("continued_token_ids", body.GetProperty("error").GetProperty("param").GetString());
+    }
+
     [Theory]
     [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "continued_token_ids": [1]}""", "continued_token_ids")]
     [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "n": 2, "continued_token_ids": [1]}""", "continued_token_ids")]
-    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "stop": ["x"], "continued_token_ids": [1]}""", "continued_token_ids")]
     [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "continued_token_ids": [-1]}""", "continued_token_ids")]
     [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "continued_token_ids": [99999999]}""", "continued_token_ids")]
     [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "continued_choice": 1}""", "continued_choice")]
     [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true, "continued_token_ids": [1], "continued_choice": -1}""", "continued_choice")]
-    public async Task ChatContinuedTokenIds_NotStreamedSeveralChoicesStopStringsOrBadIds_IsRefusedNamingTheField(string json, string field)
+    [InlineData("""{"prompt": "hi", "max_tokens": 2, "stream": true, "continued_token_ids": [1], "continued_tokens": 1}""", "continued_tokens")]
+    [InlineData("""{"prompt": ["hi", "ho"], "max_tokens": 2, "stream": true, "continued_token_ids": [1]}""", "continued_token_ids")]
+    [InlineData("""{"prompt": "hi", "max_tokens": 2, "continued_token_ids": [1]}""", "continued_token_ids")]
+    public async Task ContinuedTokenIds_NotStreamedSeveralChoicesOrBadIds_IsRefusedNamingTheField(string json, string field)
     {
         await using var t = await TestServer.StartAsync();
-        var (status, body, _) = await t.PostJsonAsync("/v1/chat/completions", json);
+        var (status, body, _) = await t.PostJsonAsync(json.Contains("\"prompt\"", StringComparison.Ordinal) ? "/v1/completions" : "/v1/chat/completions", json);
         Assert.Equal(400, status);
         Assert.Equal(field, body.GetProperty("error").GetProperty("param").GetString());
     }
