@@ -43,11 +43,13 @@ public abstract class TeamBehaviour : IAsyncLifetime
         await _backend.DisposeAsync();
     }
 
-    /// <summary>A team with <paramref name="fields"/> and a unique id (one Redis serves several tests); its id.</summary>
+    /// <summary>A team with <paramref name="fields"/> (a JSON object, or empty) and a unique id (one Redis serves several tests); its id.</summary>
     private async Task<string> TeamAsync(string fields)
     {
         string id = "t-" + Guid.NewGuid().ToString("N")[..12];
-        using var response = await _gateway.Admin.PostAsync("/team/new", Requests.Json($$"""{"team_id": "{{id}}"{{(fields.Length > 0 ? ", " + fields : "")}}}"""));
+        var body = fields.Length > 0 ? JsonNode.Parse(fields)!.AsObject() : [];
+        body["team_id"] = id;
+        using var response = await _gateway.Admin.PostAsync("/team/new", Requests.Json(body.ToJsonString()));
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
         return id;
     }
