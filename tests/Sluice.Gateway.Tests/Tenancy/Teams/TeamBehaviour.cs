@@ -173,7 +173,7 @@ public abstract class TeamBehaviour : IAsyncLifetime
     }
 
     [SkippableFact]
-    public async Task TeamModels_RestrictItsKeys_403NamingTheTeam()
+    public async Task TeamModels_RestrictItsKeys_403NamingTheTeamAndListedOnly()
     {
         string team = await TeamAsync("""{"models": ["m"]}""");
         string key = await KeyAsync(team); // the key itself may call every model
@@ -185,6 +185,12 @@ public abstract class TeamBehaviour : IAsyncLifetime
         Assert.Equal(403, status);
         Assert.Equal("model_not_allowed", (string)error!["code"]!);
         Assert.Contains($"team {team}, which is not allowed to call the model `n`", (string)error["message"]!, StringComparison.Ordinal);
+
+        using var models = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        models.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        using var listed = await _gateway.Client.SendAsync(models);
+        var names = JsonNode.Parse(await listed.Content.ReadAsStringAsync())!["data"]!.AsArray().Select(m => (string)m!["id"]!).ToList();
+        Assert.Equal(["m"], names);
     }
 
     [SkippableFact]
