@@ -124,6 +124,20 @@ public sealed class TeamEndpointsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TeamBudget_OnAGatewayWithoutSpend_Is503Unenforceable()
+    {
+        // this gateway's models have no prices: it records no spend, so a team budget cannot hold
+        Assert.Equal(200, (await CallAsync(HttpMethod.Post, "/team/new", """{"team_id": "capped", "max_budget": 5}""")).Status);
+        string secret = (string)(await Tenants.CreateAsync(_gateway.Admin, """{"team_id": "capped"}"""))["key"]!;
+
+        var (status, body) = await Tenants.SendAsync(_gateway.Client, Tenants.Completion(secret, "demo"));
+
+        Assert.Equal(503, status);
+        Assert.Contains("budget_unenforceable", body, StringComparison.Ordinal);
+        Assert.Contains("Team capped has a budget", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TeamRoutes_WithAVirtualKey_AreRefused()
     {
         string secret = (string)(await Tenants.CreateAsync(_gateway.Admin, "{}"))["key"]!;

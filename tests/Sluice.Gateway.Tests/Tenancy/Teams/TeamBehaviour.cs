@@ -117,6 +117,24 @@ public abstract class TeamBehaviour : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task KeyMadeBeforeItsTeam_ComesUnderTheTeamWhenItIsCreated()
+    {
+        string team = "later-" + Guid.NewGuid().ToString("N")[..12];
+        string key = await KeyAsync(team); // its team_id names no team yet: a label
+        Assert.Equal(200, await StatusAsync(key));
+
+        using (var created = await _gateway.Admin.PostAsync("/team/new", Requests.Json($$"""{"team_id": "{{team}}", "max_budget": 0}""")))
+        {
+            created.EnsureSuccessStatusCode();
+        }
+        var (status, error, response) = await SendAsync(key);
+        response.Dispose();
+
+        Assert.Equal(400, status);
+        Assert.Equal("team_budget_exceeded", (string)error!["code"]!);
+    }
+
+    [SkippableFact]
     public async Task KeyBudget_SpentBeforeTheTeams_StillRefuses()
     {
         string team = await TeamAsync("""{"max_budget": 100}""");
