@@ -86,6 +86,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         s.AddSingleton<ModelsEndpoint>();
         s.AddSingleton<AdminEndpoints>();
         s.AddSingleton<KeyEndpoints>();
+        s.AddSingleton<TeamEndpoints>();
         s.AddSingleton<ConfigWatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<ConfigWatcher>());
         s.AddSingleton<ActiveHealthChecker>();
@@ -125,6 +126,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
         app.MapGet("/health", () => drain.Draining ? Results.Text("draining", statusCode: 503) : Results.Text("ok"));
         app.Services.GetRequiredService<AdminEndpoints>().Map(app);
         app.Services.GetRequiredService<KeyEndpoints>().Map(app);
+        app.Services.GetRequiredService<TeamEndpoints>().Map(app);
         app.Services.GetRequiredService<SpendEndpoints>().Map(app);
         return new SluiceGateway(app);
     }

@@ -38,6 +38,7 @@ internal sealed class GatewayCommand
             _config, _host, _port, _apiKeys, _apiKeyFile, _masterKey, _sslCert, _sslKey, _shutdownTimeout, _logLevel, _traceMax,
         };
         cmd.Subcommands.Add(GatewayKeysCommand.Create());
+        cmd.Subcommands.Add(GatewayTeamsCommand.Create());
         cmd.Subcommands.Add(GatewaySpendCommand.Create());
         // synchronous on purpose: SIGTERM then belongs to the host, which drains
         cmd.SetAction(parse => RunAsync(parse, cmd).GetAwaiter().GetResult());

@@ -21,6 +21,9 @@ public sealed partial class ResponseCache : IAsyncDisposable
     public const string Header = "x-sluice-cache";
     public const string AgeHeader = "x-sluice-cache-age";
 
+    /// <summary>The <c>backend</c> label of <c>sluice_gateway_requests_total</c> for an answer from the cache (its version label is empty).</summary>
+    public const string CacheBackend = "cache";
+
     private readonly GatewayMetrics _metrics;
     private readonly UsageRecorder _recorder;
     private readonly TimeProvider _time;
@@ -29,6 +32,9 @@ public sealed partial class ResponseCache : IAsyncDisposable
     private long _hits;
     private long _misses;
     private long _lastErrorLog = long.MinValue;
+
+    /// <summary>Cache misses on their way to a backend, by key: identical misses that arrive meanwhile wait for their answer.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<UInt128, TaskCompletionSource> _flights = new();
 
     /// <summary><paramref name="shared"/>: the tenancy Redis, used when cache.redis is the same; otherwise the cache
     /// connects (and disposes) its own.</summary>
@@ -96,15 +102,25 @@ public sealed partial class ResponseCache : IAsyncDisposable
             Mark(context, model, "bypass");
             return false;
         }
-        CachedAnswer? answer;
-        try
+        var answer = await LookUpAsync(store, plan.Key);
+        if (answer is null && plan.Store)
         {
-            answer = await store.GetAsync(plan.Key);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            Failed("get", e);
-            answer = null;
+            // identical misses at once: the first goes to a backend, the others wait for its answer and take it from the cache
+            var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var flight = _flights.GetOrAdd(plan.Key, mine);
+            if (flight == mine)
+            {
+                context.Response.RegisterForDispose(new Landing(this, plan.Key, mine)); // its request ended without storing: let the others go
+            }
+            else
+            {
+                await flight.Task.WaitAsync(context.RequestAborted);
+                answer = await LookUpAsync(store, plan.Key);
+                if (answer is not null)
+                {
+                    _metrics.CacheCoalesced.Increment(model);
+                }
+            }
         }
         if (answer is null)
         {
@@ -114,6 +130,8 @@ public sealed partial class ResponseCache : IAsyncDisposable
         }
         Interlocked.Increment(ref _hits);
         _metrics.CacheRequests.Increment(model, "hit");
+        // answered, by the cache: counted with the backends' answers so request rates and error ratios include hits
+        _metrics.Requests.Increment(model, "", CacheBackend, "200");
         if (_recorder.Enabled && context.Features.Get<RequestUsage>() is { } usage)
         {
             // the row commits before the answer goes out, as for an answer from a backend
@@ -146,6 +164,38 @@ public sealed partial class ResponseCache : IAsyncDisposable
         await response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), context.RequestAborted);
         await response.Body.FlushAsync(context.RequestAborted);
         return true;
+    }
+
+    private async Task<CachedAnswer?> LookUpAsync(ICacheStore store, UInt128 key)
+    {
+        try
+        {
+            return await store.GetAsync(key);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Failed("get", e);
+            return null;
+        }
+    }
+
+    /// <summary>The misses waiting for <paramref name="key"/>'s answer (if any) look again: it was stored, or will not be.</summary>
+    private void Land(UInt128 key)
+    {
+        if (_flights.TryRemove(key, out var flight))
+        {
+            flight.TrySetResult();
+        }
+    }
+
+    /// <summary>Ends a leading miss's flight when its request ends (stored or not), unless a store ended it first.</summary>
+    private sealed class Landing(ResponseCache cache, UInt128 key, TaskCompletionSource flight) : IDisposable
+    {
+        public void Dispose()
+        {
+            cache._flights.TryRemove(KeyValuePair.Create(key, flight));
+            flight.TrySetResult();
+        }
     }
 
     private void Mark(HttpContext context, string model, string result)
@@ -188,6 +238,10 @@ public sealed partial class ResponseCache : IAsyncDisposable
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             Failed("set", e);
+        }
+        finally
+        {
+            Land(plan.Key); // the misses waiting for this answer find it now
         }
     }
 

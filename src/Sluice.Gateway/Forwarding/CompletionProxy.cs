@@ -108,7 +108,13 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
                     throw;
                 }
             }
+            await Tenancy.Teams.TeamLimits.ReserveTokensAsync(context, promptTokens, maxTokens); // the key's team, when it has one
             usage.Reservation = await budgets.ReserveAsync(key, promptTokens, maxTokens, worst, context.RequestAborted);
+            if (context.Features.Get<Tenancy.Teams.Team>() is not null)
+            {
+                usage.Reservation = await context.RequestServices.GetRequiredService<Tenancy.Teams.TeamBudgetGuard>()
+                    .ReserveAsync(context, usage.Reservation, promptTokens, maxTokens, worst, context.RequestAborted);
+            }
         }
         if (cache.Enabled && await cache.TryAnswerAsync(context, plan, model, body.Stream,
             body.Json["stream_options"] is JsonObject o && o["include_usage"] is JsonValue u && u.TryGetValue(out bool include) && include))

@@ -21,7 +21,7 @@ internal sealed class KeyEndpoints(GatewayOptions options, TimeProvider time)
     /// <summary>Paths the admin API answers, which key authentication leaves to it (they need the master key).</summary>
     public static bool IsAdminPath(string path) =>
         path.StartsWith("/admin/", StringComparison.OrdinalIgnoreCase) || path.StartsWith("/key/", StringComparison.OrdinalIgnoreCase)
-        || path.StartsWith("/spend/", StringComparison.OrdinalIgnoreCase);
+        || path.StartsWith("/spend/", StringComparison.OrdinalIgnoreCase) || path.StartsWith("/team/", StringComparison.OrdinalIgnoreCase);
 
     private static readonly string[] RotateFields = ["grace_period"];
     private static readonly string[] RegenerateFields = ["key", "grace_period", .. KeyRequest.Fields];

@@ -89,7 +89,7 @@ internal sealed partial class KeyRequest
         ? v.GetValue<bool>()
         : throw ApiException.BadRequest($"{field} must be true or false, not {_body[field]?.ToJsonString() ?? "null"}.", field);
 
-    private List<string> Models() => _body["models"] switch
+    public List<string> Models() => _body["models"] switch
     {
         null => [],
         JsonArray a => [.. a.Select((n, i) => n is JsonValue v && v.TryGetValue(out string? s) && !string.IsNullOrWhiteSpace(s)
@@ -97,7 +97,7 @@ internal sealed partial class KeyRequest
         _ => throw ApiException.BadRequest("models must be a list of model names (empty: every model).", "models"),
     };
 
-    private long? Whole(string field, long min)
+    public long? Whole(string field, long min)
     {
         if (_body[field] is null)
         {
@@ -110,7 +110,7 @@ internal sealed partial class KeyRequest
         throw ApiException.BadRequest($"{field} must be a whole number of at least {min} (or null: no limit), not {_body[field]!.ToJsonString()}.", field);
     }
 
-    private decimal? Budget()
+    public decimal? Budget()
     {
         if (_body["max_budget"] is null)
         {
@@ -127,11 +127,11 @@ internal sealed partial class KeyRequest
     [GeneratedRegex("^[1-9][0-9]*(s|m|h|d|mo)$")]
     private static partial Regex PeriodPattern();
 
-    private string? BudgetDuration() => Text("budget_duration") is { } d
+    public string? BudgetDuration() => Text("budget_duration") is { } d
         ? PeriodPattern().IsMatch(d) ? d : throw ApiException.BadRequest($"budget_duration must be a period such as 1h, 1d, 30d or 1mo (a calendar month), not '{d}'.", "budget_duration")
         : null;
 
-    private Dictionary<string, string> Metadata() => _body["metadata"] switch
+    public Dictionary<string, string> Metadata() => _body["metadata"] switch
     {
         null => [],
         JsonObject o => o.ToDictionary(kv => kv.Key, kv => kv.Value is JsonValue v && v.TryGetValue(out string? s) ? s

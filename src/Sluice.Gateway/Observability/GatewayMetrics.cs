@@ -18,7 +18,7 @@ public sealed class GatewayMetrics
 
     public GatewayMetrics(Router router)
     {
-        Requests = Registry.Add(new Counter("sluice_gateway_requests_total", "Requests answered by a backend, by model, version, backend and status code.",
+        Requests = Registry.Add(new Counter("sluice_gateway_requests_total", "Requests answered by a backend or the response cache (backend \"cache\"), by model, version, backend and status code.",
             "model", "version", "backend", "code"));
         Errors = Registry.Add(new Counter("sluice_gateway_request_errors_total", "Requests the gateway could not serve, by model and reason.", "model", "reason"));
         Duration = Registry.Add(new Histogram("sluice_gateway_request_duration_seconds", "End-to-end time of a request through the gateway.", LatencyBuckets,
@@ -79,6 +79,8 @@ public sealed class GatewayMetrics
         CacheRequests = Registry.Add(new Counter("sluice_gateway_cache_requests_total",
             "Requests the response cache saw, by model and result (hit: answered from the cache, miss: looked up and not there, bypass: not cacheable or opted out).",
             "model", "result"));
+        CacheCoalesced = Registry.Add(new Counter("sluice_gateway_cache_coalesced_total",
+            "Cache hits that waited for an identical miss in flight and were answered from its result instead of calling a backend, by model.", "model"));
         CacheWrites = Registry.Add(new Counter("sluice_gateway_cache_writes_total",
             "Answers offered to the response cache, by result (stored, too_large: over max_entry_size, incomplete: not a finished answer).", "result"));
         CacheEvictions = Registry.Add(new Counter("sluice_gateway_cache_evictions_total",
@@ -172,6 +174,7 @@ public sealed class GatewayMetrics
         : change.Action.StartsWith("promoted", StringComparison.Ordinal) ? "promote"
         : "set";
     public Counter CacheRequests { get; }
+    public Counter CacheCoalesced { get; }
     public Counter CacheWrites { get; }
     public Counter CacheEvictions { get; }
     public Counter CacheErrors { get; }

@@ -6,6 +6,7 @@ using Sluice.Gateway.Tenancy.Keys;
 using Sluice.Gateway.Tenancy.Limits;
 using Sluice.Gateway.Tenancy.Spend;
 using Sluice.Gateway.Tenancy.Storage;
+using Sluice.Gateway.Tenancy.Teams;
 
 namespace Sluice.Gateway.Tenancy;
 
@@ -30,11 +31,15 @@ public static class TenancyExtensions
         var database = TenancyDatabase.Open(location);
         var keys = new KeyStore(database, TimeProvider.System);
         keys.MigrateAsync().GetAwaiter().GetResult();
+        new TeamStore(database, TimeProvider.System).MigrateAsync().GetAwaiter().GetResult();
         services.AddSingleton(settings);
         services.AddSingleton(database);
         services.AddSingleton(sp => new KeyStore(database, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TenancyFailures>();
         services.AddSingleton<KeyCache>();
+        services.AddSingleton(sp => new TeamStore(database, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<TeamCache>();
+        services.AddSingleton<TeamBudgetGuard>();
         services.AddSingleton<KeyChangeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<KeyChangeListener>());
         services.TryAddSingleton<ISpendReader, NoSpendReader>();

@@ -5,6 +5,7 @@ using Sluice.Gateway.Management;
 using Sluice.Gateway.Observability;
 using Sluice.Gateway.Tenancy.Keys;
 using Sluice.Gateway.Tenancy.Limits;
+using Sluice.Gateway.Tenancy.Teams;
 using Sluice.Hosting.Auth;
 using Sluice.Hosting.Errors;
 using Sluice.Hosting.Requests;
@@ -19,7 +20,7 @@ namespace Sluice.Gateway.Tenancy.Auth;
 /// probes stay open; the admin routes check the master key themselves. Every request made with a virtual key is logged
 /// with the key's id and team, never its secret.
 /// </summary>
-internal sealed partial class KeyAuthentication(RequestDelegate next, KeyCache cache, IRequestLimiter limiter, FileApiKeyStore clients,
+internal sealed partial class KeyAuthentication(RequestDelegate next, KeyCache cache, TeamCache teams, IRequestLimiter limiter, FileApiKeyStore clients,
     GatewayOptions options, GatewayMetrics metrics, TimeProvider time, ILogger<KeyAuthentication> log)
 {
     private readonly HashSet<string> _open = new(options.Hosting.OpenPaths.Select(p => p.TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
@@ -57,10 +58,25 @@ internal sealed partial class KeyAuthentication(RequestDelegate next, KeyCache c
             _ => throw Refuse("unknown", "Incorrect API key provided: no such key."),
         };
         context.Features.Set(key);
+        // the key's team (its team_id naming a team): blocked refuses every key of it; its limits apply after the key's
+        var team = await teams.ResolveAsync(key, context.RequestAborted);
+        if (team is not null)
+        {
+            if (team.BlockedAt is not null)
+            {
+                metrics.KeyRejections.Increment("blocked");
+                throw TeamCache.Blocked(key, team);
+            }
+            context.Features.Set(team);
+        }
         IRequestLease lease;
         try
         {
             lease = await limiter.AcquireAsync(key, context.RequestAborted);
+            if (team is not null)
+            {
+                lease = await BothLeases.AcquireAsync(lease, team, limiter, context.RequestAborted);
+            }
         }
         catch (ApiException e) when (e.Status == StatusCodes.Status429TooManyRequests)
         {
@@ -100,6 +116,10 @@ internal sealed partial class KeyAuthentication(RequestDelegate next, KeyCache c
             context.RequestServices.GetService<GatewayMetrics>()?.KeyRejections.Increment("model");
             throw new ApiException(403, $"This API key ({key.Id}) is not allowed to call the model `{model}`; it may call: {string.Join(", ", key.Models)}.",
                 "permission_error", "model_not_allowed", AdmissionRejection.Unauthorized, "model");
+        }
+        if (context.Features.Get<VirtualKey>() is { } member)
+        {
+            TeamLimits.RequireModel(context, member, model);
         }
     }
 

@@ -73,7 +73,14 @@ public sealed class KeyCache(KeyStore store, TenancyFailures failures, TimeProvi
     {
         Interlocked.Increment(ref _generation);
         _entries.Clear();
+        Cleared?.Invoke();
     }
+
+    /// <summary>Raised by <see cref="Clear"/>: the teams' cache follows the keys' (one change counter for both).</summary>
+    public event Action? Cleared;
+
+    /// <summary>Whether the change poll succeeded within the last <see cref="TrustFor"/>: cached entries may be used.</summary>
+    public bool Trusted => Volatile.Read(ref _confirmedAt) is var seen && seen != long.MinValue && time.GetElapsedTime(seen) < TrustFor;
 
     /// <summary>The store answered the change poll: the cache is current as of now.</summary>
     public void Confirm() => Volatile.Write(ref _confirmedAt, time.GetTimestamp());

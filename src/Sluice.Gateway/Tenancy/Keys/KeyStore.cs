@@ -72,6 +72,8 @@ public sealed class KeyStore(TenancyDatabase database, TimeProvider time)
         INSERT INTO sluice_keys_version (id, version) VALUES (1, 0);
         """,
         "ALTER TABLE sluice_keys ADD COLUMN blocked_at BIGINT NULL;",
+        // teams: a key's team column is its team_id, the link to sluice_teams (component "teams"); /team/info lists a team's keys by it
+        "CREATE INDEX sluice_keys_team ON sluice_keys (team);",
     ];
 
     public TenancyDatabase Database => database;

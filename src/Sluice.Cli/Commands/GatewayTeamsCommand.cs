@@ -1,0 +1,189 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>
+/// `sluice gateway teams create|list|show|update|delete|block|unblock`: teams (a budget, limits and models shared by the
+/// keys whose team_id names them) through a running gateway's LiteLLM-shaped /team/* routes (docs/tenancy.md), with the
+/// master key from --master-key or SLUICE_MASTER_KEY. `--json` prints the gateway's answer.
+/// </summary>
+internal sealed class GatewayTeamsCommand(HttpMessageHandler? handler = null)
+{
+    private readonly Option<string> _url = new("--url") { Description = "The gateway, e.g. http://127.0.0.1:4000", DefaultValueFactory = _ => "http://127.0.0.1:4000" };
+    private readonly Option<string?> _masterKey = new("--master-key") { Description = "The gateway's master key (or SLUICE_MASTER_KEY)" };
+    private readonly Option<bool> _json = new("--json") { Description = "Print the gateway's JSON answer" };
+
+    public static Command Create(HttpMessageHandler? handler = null) => new GatewayTeamsCommand(handler).Build();
+
+    private Command Build()
+    {
+        var teams = new Command("teams", "Manage teams on a running gateway: a budget, limits and models shared by the keys of each (behind the master key).");
+        teams.Subcommands.Add(FieldsCommand("create", "Create a team; keys join it with --team ID (team_id).", "/team/new", idRequired: false));
+        teams.Subcommands.Add(Simple("list", "List the teams.", null, HttpMethod.Get, _ => "/team/list", _ => null));
+        var id = new Argument<string>("team-id") { Description = "The team's id (team_id)" };
+        teams.Subcommands.Add(Simple("show", "Show one team, its spend in the current period and its keys.", id, HttpMethod.Get,
+            p => $"/team/info?team_id={Uri.EscapeDataString(p.GetValue(id)!)}", _ => null));
+        teams.Subcommands.Add(FieldsCommand("update", "Change a team's fields (the options given).", "/team/update", idRequired: true));
+        teams.Subcommands.Add(Simple("delete", "Delete a team (refused while keys name it).", id, HttpMethod.Post, _ => "/team/delete",
+            p => new JsonObject { ["team_ids"] = new JsonArray(p.GetValue(id)!) }));
+        teams.Subcommands.Add(Simple("block", "Block a team: every gateway refuses its keys within a second, until it is unblocked.", id, HttpMethod.Post,
+            _ => "/team/block", p => new JsonObject { ["team_id"] = p.GetValue(id)! }));
+        teams.Subcommands.Add(Simple("unblock", "Unblock a blocked team.", id, HttpMethod.Post, _ => "/team/unblock", p => new JsonObject { ["team_id"] = p.GetValue(id)! }));
+        return teams;
+    }
+
+    private Command FieldsCommand(string name, string description, string path, bool idRequired)
+    {
+        var id = new Argument<string?>("team-id") { Description = "The team's id (team_id); create makes one when none is given", Arity = idRequired ? ArgumentArity.ExactlyOne : ArgumentArity.ZeroOrOne };
+        var alias = new Option<string?>("--alias") { Description = "A display name (team_alias)" };
+        var models = new Option<string[]>("--model") { Description = "A model the team's keys may call (repeatable; none: every model)" };
+        var rpm = new Option<long?>("--rpm", "--rpm-limit") { Description = "Requests per minute across the team's keys, fleet-wide (rpm_limit)" };
+        var tpm = new Option<long?>("--tpm", "--tpm-limit") { Description = "Tokens per minute across the team's keys, fleet-wide (tpm_limit)" };
+        var parallel = new Option<long?>("--max-parallel") { Description = "Requests in flight at once across the team's keys (max_parallel_requests)" };
+        var budget = new Option<decimal?>("--max-budget") { Description = "The team's budget in money per --budget-duration (0: nothing may be spent)" };
+        var period = new Option<string?>("--budget-duration") { Description = "Budget period: 1h, 1d, 30d, 1mo" };
+        var command = new Command(name, description) { id, alias, models, rpm, tpm, parallel, budget, period };
+        AddCommon(command);
+        command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
+        {
+            var body = new JsonObject();
+            void Set(string field, JsonNode? value)
+            {
+                if (value is not null)
+                {
+                    body[field] = value;
+                }
+            }
+            Set("team_id", parse.GetValue(id));
+            Set("team_alias", parse.GetValue(alias));
+            if (parse.GetValue(models) is { Length: > 0 } list)
+            {
+                body["models"] = new JsonArray([.. list.SelectMany(m => m.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(m => (JsonNode?)m)]);
+            }
+            Set("rpm_limit", parse.GetValue(rpm));
+            Set("tpm_limit", parse.GetValue(tpm));
+            Set("max_parallel_requests", parse.GetValue(parallel));
+            Set("max_budget", parse.GetValue(budget));
+            Set("budget_duration", parse.GetValue(period));
+            var answer = await CallAsync(parse, HttpMethod.Post, path, body, cancel);
+            var team = answer["data"] as JsonObject ?? answer.AsObject();
+            Print(parse, answer, $"{(idRequired ? "updated" : "created")} team {team["team_id"]}\n{Describe(team)}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private Command Simple(string name, string description, Argument<string>? id, HttpMethod method, Func<ParseResult, string> path, Func<ParseResult, JsonObject?> body)
+    {
+        var command = new Command(name, description);
+        if (id is not null)
+        {
+            command.Arguments.Add(id);
+        }
+        AddCommon(command);
+        command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
+        {
+            var answer = await CallAsync(parse, method, path(parse), body(parse), cancel);
+            Print(parse, answer, answer switch
+            {
+                JsonArray teams => Table(teams),
+                JsonObject { } o when o["team_info"] is JsonObject info => Describe(info) + "\nkeys: "
+                    + string.Join(", ", (o["keys"] as JsonArray ?? []).Select(k => Text(k?["token"]))),
+                JsonObject { } o when o["deleted_teams"] is JsonArray deleted => "deleted " + string.Join(", ", deleted.Select(Text)),
+                _ => Describe(answer.AsObject()),
+            });
+            return 0;
+        }));
+        return command;
+    }
+
+    private void AddCommon(Command command)
+    {
+        command.Options.Add(_url);
+        command.Options.Add(_masterKey);
+        command.Options.Add(_json);
+    }
+
+    private void Print(ParseResult parse, JsonNode answer, string text) =>
+        parse.InvocationConfiguration.Output.WriteLine(parse.GetValue(_json) ? answer.ToJsonString() : text);
+
+    private async Task<JsonNode> CallAsync(ParseResult parse, HttpMethod method, string path, JsonObject? body, CancellationToken cancel)
+    {
+        string master = parse.GetValue(_masterKey) ?? (Environment.GetEnvironmentVariable("SLUICE_MASTER_KEY") is { Length: > 0 } fromEnvironment ? fromEnvironment : null)
+            ?? throw new CommandException("the master key is needed: give --master-key or set SLUICE_MASTER_KEY");
+        if (!Uri.TryCreate(parse.GetValue(_url), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            throw new CommandException($"--url '{parse.GetValue(_url)}' is not an http(s) URL");
+        }
+        using var client = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        client.BaseAddress = url;
+        client.Timeout = TimeSpan.FromSeconds(30);
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", master);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        }
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.SendAsync(request, cancel);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            throw new CommandException($"cannot reach the gateway at {url}: {e.Message}", "is it running, and is --url its address?");
+        }
+        using (response)
+        {
+            string text = await response.Content.ReadAsStringAsync(cancel);
+            JsonNode? json = null;
+            try
+            {
+                json = JsonNode.Parse(text);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
+            if (response.IsSuccessStatusCode && json is JsonObject or JsonArray)
+            {
+                return json!;
+            }
+            string message = json is JsonObject && json["error"]?["message"] is JsonValue m ? m.ToString() : text;
+            throw response.StatusCode switch
+            {
+                HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized => new CommandException($"the gateway refused the master key ({(int)response.StatusCode}): {message}",
+                    "check --master-key / SLUICE_MASTER_KEY against the gateway's --master-key"),
+                _ when !response.IsSuccessStatusCode => new CommandException($"the gateway answered {(int)response.StatusCode}: {message}"),
+                _ => new CommandException($"the gateway's answer is not JSON: {text}"),
+            };
+        }
+    }
+
+    private static string Table(JsonArray teams)
+    {
+        var lines = new List<string> { "TEAM                                  ALIAS            MODELS           BUDGET       SPEND        RPM      TPM      STATE" };
+        foreach (var team in teams.OfType<JsonObject>())
+        {
+            string models = team["models"] is JsonArray { Count: > 0 } m ? string.Join(",", m.Select(x => (string?)x)) : "*";
+            string budget = team["max_budget"] is null ? "-" : $"{Text(team["max_budget"])}/{Text(team["budget_duration"])}";
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{Text(team["team_id"]),-37} {Text(team["team_alias"]),-16} {models,-16} {budget,-12} {Text(team["spend"]),-12} {Text(team["rpm_limit"]),-8} "
+                + $"{Text(team["tpm_limit"]),-8} {(team["blocked"] is JsonValue b && b.GetValue<bool>() ? "blocked" : "active")}"));
+        }
+        return string.Join('\n', lines);
+    }
+
+    private static string Describe(JsonObject team) => string.Join('\n', team.Select(kv => $"{kv.Key}: {Text(kv.Value)}"));
+
+    private static string Text(JsonNode? node) => node switch
+    {
+        null => "-",
+        JsonValue v when v.TryGetValue(out string? s) => s,
+        _ => node.ToJsonString(),
+    };
+}
