@@ -186,22 +186,34 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
     })
     { Timeout = TimeSpan.FromSeconds(60) };
 
-    /// <summary>Requests at 1/rate intervals for <paramref name="duration"/>, each sent when due whatever the others are doing.</summary>
+    /// <summary>Requests at 1/rate intervals for <paramref name="duration"/>, each sent when due whatever the others are doing:
+    /// a thread of its own sleeps to each one's time (<see cref="Pacer"/>) and starts it; the answers are awaited after.</summary>
     private async Task<BenchPhase> OpenLoopAsync(HttpClient http, Uri url, string? apiKey, TimeSpan duration, CancellationToken ct)
     {
         long count = (long)Math.Round(settings.Rate * duration.TotalSeconds);
         var tasks = new List<Task<BenchSample>>((int)Math.Min(count, 10_000_000));
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         long start = Stopwatch.GetTimestamp();
-        for (long i = 0; i < count; i++)
+        var sender = new Thread(() =>
         {
-            double due = i / settings.Rate;
-            double wait = due - Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (wait > 0.001)
+            try
             {
-                await Task.Delay(TimeSpan.FromSeconds(wait), ct);
+                for (long i = 0; i < count && !ct.IsCancellationRequested; i++)
+                {
+                    Pacer.SleepUntil(start + (long)(i / settings.Rate * Stopwatch.Frequency));
+                    tasks.Add(SendAsync(http, url, apiKey, ct));
+                }
+                sent.SetResult();
             }
-            tasks.Add(SendAsync(http, url, apiKey, ct));
-        }
+            catch (Exception e)
+            {
+                sent.SetException(e);
+            }
+        })
+        { IsBackground = true, Name = "bench open loop" };
+        sender.Start();
+        await sent.Task;
+        ct.ThrowIfCancellationRequested();
         var samples = await Task.WhenAll(tasks);
         return new BenchPhase(samples, Stopwatch.GetElapsedTime(start).TotalSeconds);
     }
