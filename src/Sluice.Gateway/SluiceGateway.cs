@@ -53,7 +53,7 @@ public sealed partial class SluiceGateway : IAsyncDisposable
     {
         var config = GatewayConfigReader.ReadFile(options.ConfigPath);
         options = options with { MasterKey = options.MasterKey ?? config.MasterKey };
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "sluice-gateway" });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = SluiceHostingExtensions.HostArgs, ApplicationName = "sluice-gateway" });
         builder.Logging.UseSluiceLogging(options.LogLevel, logging);
         var s = builder.Services;
         var hosting = options.Hosting;

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -22,6 +23,15 @@ namespace Sluice.Hosting;
 /// </summary>
 public static class SluiceHostingExtensions
 {
+    /// <summary>
+    /// The host's own arguments for <c>WebApplicationOptions.Args</c>: appsettings.json (if the working directory has one)
+    /// is read once, not watched. ASP.NET's default watches it with a FileSystemWatcher on the content root, which on
+    /// Linux is a recursive inotify watch of the working directory: a process started in /tmp or a source tree being built
+    /// spends CPU on every file written anywhere below it, and holds an inotify watch per folder from a limit shared by all
+    /// the user's processes.
+    /// </summary>
+    public static readonly string[] HostArgs = ["--hostBuilder:reloadConfigOnChange=false"];
+
     /// <summary>
     /// Registers the options, the clock, the API key store (<see cref="FileApiKeyStore"/> unless the host registered its
     /// own <see cref="IApiKeyStore"/> first), the certificate reloader when TLS is on, Kestrel listening on
@@ -48,6 +58,10 @@ public static class SluiceHostingExtensions
             k.Limits.MaxRequestBodySize = null; // JsonBody enforces --max-request-body-size, answering 413 cleanly
             Listen(k, options, k.ApplicationServices.GetService<CertificateReloader>());
         });
+        if (options.InlineScheduling)
+        {
+            services.Configure<SocketTransportOptions>(o => o.UnsafePreferInlineScheduling = true);
+        }
         services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout + TimeSpan.FromSeconds(15));
         services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         services.AddHostedService<DrainService>();

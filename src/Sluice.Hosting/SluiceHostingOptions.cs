@@ -47,6 +47,13 @@ public sealed record SluiceHostingOptions
     /// <summary>--shutdown-timeout: how long SIGTERM waits for in-flight work. Default 30 s; 0 aborts it at once.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Kestrel runs the application (and its own transport work) on the socket's I/O thread instead of queueing it to the
+    /// thread pool (its <c>UnsafePreferInlineScheduling</c>): one thread hop less each way, for a host whose request work
+    /// is short and never blocks (the gateway, with its socket completions inline too). Default off (`sluice serve`).
+    /// </summary>
+    public bool InlineScheduling { get; init; }
+
     /// <summary>The clock for request timings, key grace periods and certificate checks.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -40,9 +41,11 @@ internal sealed class FakeOpenAiBackend : IAsyncDisposable
 
     public static async Task<FakeOpenAiBackend> StartAsync(int chunks, TimeSpan chunkGap)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = Sluice.Hosting.SluiceHostingExtensions.HostArgs });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
+        // as the gateway's: the same hops saved direct and through the gateway (ThreadPoolTuning)
+        builder.Services.Configure<SocketTransportOptions>(o => o.UnsafePreferInlineScheduling = ThreadPoolTuning.InlineIo);
         var app = builder.Build();
         var backend = new FakeOpenAiBackend(app, chunks, chunkGap);
         app.MapGet("/health", () => Results.Text("ok"));

@@ -27,6 +27,10 @@ internal sealed record GatewayBenchSettings(double Rate, TimeSpan Duration, Time
 
     /// <summary>--cache-redis: the Redis of --cache redis (host:port).</summary>
     public string? CacheRedis { get; init; }
+
+    /// <summary>--pacing timer: the open loop waits with Task.Delay, whose 1 ms timer steps send requests in bunches (how
+    /// the bench sent before <see cref="Pacer"/>; for comparing with figures taken then). False (exact): one every 1/rate s.</summary>
+    public bool TimerPacing { get; init; }
 }
 
 /// <summary>One request's outcome: whether it was a full answer (200; a stream ending in [DONE]), its time in seconds from
@@ -186,21 +190,49 @@ internal sealed class GatewayBench(GatewayBenchSettings settings, TextWriter pro
     })
     { Timeout = TimeSpan.FromSeconds(60) };
 
-    /// <summary>Requests at 1/rate intervals for <paramref name="duration"/>, each sent when due whatever the others are doing.</summary>
+    /// <summary>Requests at 1/rate intervals for <paramref name="duration"/>, each sent when due whatever the others are doing:
+    /// a thread of its own sleeps to each one's time (<see cref="Pacer"/>) and starts it (--pacing timer: Task.Delay on
+    /// this task instead); the answers are awaited after.</summary>
     private async Task<BenchPhase> OpenLoopAsync(HttpClient http, Uri url, string? apiKey, TimeSpan duration, CancellationToken ct)
     {
         long count = (long)Math.Round(settings.Rate * duration.TotalSeconds);
         var tasks = new List<Task<BenchSample>>((int)Math.Min(count, 10_000_000));
         long start = Stopwatch.GetTimestamp();
-        for (long i = 0; i < count; i++)
+        if (settings.TimerPacing)
         {
-            double due = i / settings.Rate;
-            double wait = due - Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (wait > 0.001)
+            for (long i = 0; i < count; i++)
             {
-                await Task.Delay(TimeSpan.FromSeconds(wait), ct);
+                double wait = i / settings.Rate - Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (wait > 0.001)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(wait), ct);
+                }
+                tasks.Add(SendAsync(http, url, apiKey, ct));
             }
-            tasks.Add(SendAsync(http, url, apiKey, ct));
+        }
+        else
+        {
+            var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var sender = new Thread(() =>
+            {
+                try
+                {
+                    for (long i = 0; i < count && !ct.IsCancellationRequested; i++)
+                    {
+                        Pacer.SleepUntil(start + (long)(i / settings.Rate * Stopwatch.Frequency));
+                        tasks.Add(SendAsync(http, url, apiKey, ct));
+                    }
+                    sent.SetResult();
+                }
+                catch (Exception e)
+                {
+                    sent.SetException(e);
+                }
+            })
+            { IsBackground = true, Name = "bench open loop" };
+            sender.Start();
+            await sent.Task;
+            ct.ThrowIfCancellationRequested();
         }
         var samples = await Task.WhenAll(tasks);
         return new BenchPhase(samples, Stopwatch.GetElapsedTime(start).TotalSeconds);

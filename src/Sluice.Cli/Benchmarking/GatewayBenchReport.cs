@@ -109,6 +109,7 @@ internal sealed record GatewayBenchReport(GatewayBenchSettings Settings, PhaseSu
         ["rate"] = Settings.Rate,
         ["duration_s"] = Settings.Duration.TotalSeconds,
         ["warmup_s"] = Settings.Warmup.TotalSeconds,
+        ["pacing"] = Settings.TimerPacing ? "timer" : "exact",
         ["stream"] = Settings.Stream,
         ["chunks"] = Settings.Stream ? Settings.Chunks : null,
         ["chunk_gap_ms"] = Settings.Stream ? Settings.ChunkGap.TotalMilliseconds : null,
@@ -147,7 +148,7 @@ internal sealed record GatewayBenchReport(GatewayBenchSettings Settings, PhaseSu
         var w = new StringWriter(CultureInfo.InvariantCulture);
         void Line(string label, string value) => w.WriteLine($"{label,-30}{value}");
         w.WriteLine("============== Gateway Benchmark Result ==============");
-        Line("Load:", $"{Settings.Rate:0.##} requests/s open loop, {Settings.Duration.TotalSeconds:0.###} s each way{(Settings.Stream ? $", streamed ({Settings.Chunks} chunks {Settings.ChunkGap.TotalMilliseconds:0.###} ms apart)" : "")}");
+        Line("Load:", $"{Settings.Rate:0.##} requests/s open loop ({(Settings.TimerPacing ? "timer" : "exact")} pacing), {Settings.Duration.TotalSeconds:0.###} s each way{(Settings.Stream ? $", streamed ({Settings.Chunks} chunks {Settings.ChunkGap.TotalMilliseconds:0.###} ms apart)" : "")}");
         Line("Machine:", $"{Environment.ProcessorCount} cores, shared by the load generator, fake backend and gateway");
         Line("Direct:", $"{Direct.Requests} requests, {Direct.Errors} errors, {Direct.AchievedRate:0.#}/s; {Direct.Latency.ToText()}");
         Line("Through the gateway:", $"{Gateway.Requests} requests, {Gateway.Errors} errors, {Gateway.AchievedRate:0.#}/s; {Gateway.Latency.ToText()}");

@@ -34,10 +34,15 @@ internal static class BenchGatewayCommand
         };
         var cache = new Option<string?>("--cache") { Description = "Measure response-cache hits: memory or redis; the built-in config gets a cache and every request is the same deterministic one, so all but the first are hits (use --find-max for hits/s)" };
         var cacheRedis = new Option<string?>("--cache-redis") { Description = "The Redis of --cache redis (host:port)" };
+        var pacing = new Option<string>("--pacing")
+        {
+            Description = "How the open loop times its requests: exact (one every 1/--rate s, a high-resolution sleep) or timer (Task.Delay's 1 ms steps: bunches of requests, as before)",
+            DefaultValueFactory = _ => "exact",
+        };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("gateway", "Measure the gateway's own cost: the same open-loop load direct to a fake backend and through `sluice gateway`.")
         {
-            rate, duration, warmup, stream, chunks, chunkGap, findMax, stepDuration, maxConcurrency, gatewayConfig, gatewayArgs, apiKey, virtualKey, cache, cacheRedis, json,
+            rate, duration, warmup, stream, chunks, chunkGap, findMax, stepDuration, maxConcurrency, gatewayConfig, gatewayArgs, apiKey, virtualKey, cache, cacheRedis, pacing, json,
         };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(parse, async () =>
         {
@@ -97,6 +102,11 @@ internal static class BenchGatewayCommand
             {
                 throw new CommandException("--cache configures the built-in gateway config: with --gateway-config, write the cache: section in that file instead");
             }
+            string pace = parse.GetValue(pacing)!;
+            if (pace is not ("exact" or "timer"))
+            {
+                throw new CommandException($"--pacing must be exact or timer, not '{pace}'");
+            }
             var settings = new GatewayBenchSettings(parse.GetValue(rate), Time(duration, false), Time(warmup, true), parse.GetValue(stream))
             {
                 Chunks = parse.GetValue(chunks),
@@ -110,6 +120,7 @@ internal static class BenchGatewayCommand
                 VirtualKey = keyFields,
                 Cache = store,
                 CacheRedis = redis,
+                TimerPacing = pace == "timer",
             };
             if (settings.Rate * settings.Duration.TotalSeconds < 1)
             {

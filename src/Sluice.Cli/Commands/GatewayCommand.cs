@@ -95,6 +95,7 @@ internal sealed class GatewayCommand
                     SslCertFile = parse.GetValue(_sslCert),
                     SslKeyFile = parse.GetValue(_sslKey),
                     ShutdownTimeout = parse.GetValue(_shutdownTimeout) is { } s ? TimeSpan.FromSeconds(s) : defaults.ShutdownTimeout,
+                    InlineScheduling = ThreadPoolTuning.InlineIo, // Kestrel inline too where the socket completions are (docs/gateway.md)
                 },
                 LogLevel = parse.GetValue(_logLevel)!.ToLowerInvariant() switch
                 {

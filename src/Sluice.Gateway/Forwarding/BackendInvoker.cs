@@ -8,19 +8,26 @@ namespace Sluice.Gateway.Forwarding;
 /// <summary>
 /// The HTTP client the gateway forwards with (YARP's recommended handler settings: no proxy, no redirects, no
 /// decompression, no cookies). Rebuilt when the connect timeout changes; the previous one is left to requests still on it.
+/// Every request asks for it: the current one is read without a lock, the lock only taken to build a new one.
 /// </summary>
 public sealed class BackendInvoker
 {
+    private sealed record Current(TimeSpan Connect, HttpMessageInvoker Invoker);
+
     private readonly Lock _lock = new();
-    private (TimeSpan Connect, HttpMessageInvoker Invoker)? _current;
+    private Current? _current;
 
     public HttpMessageInvoker For(TimeoutSettings timeouts)
     {
+        if (Volatile.Read(ref _current) is { } c && c.Connect == timeouts.Connect)
+        {
+            return c.Invoker;
+        }
         lock (_lock)
         {
-            if (_current is not { } c || c.Connect != timeouts.Connect)
+            if (_current is not { } now || now.Connect != timeouts.Connect)
             {
-                _current = (timeouts.Connect, new HttpMessageInvoker(new SocketsHttpHandler
+                Volatile.Write(ref _current, new Current(timeouts.Connect, new HttpMessageInvoker(new SocketsHttpHandler
                 {
                     UseProxy = false,
                     AllowAutoRedirect = false,
@@ -29,9 +36,9 @@ public sealed class BackendInvoker
                     ConnectTimeout = timeouts.Connect,
                     EnableMultipleHttp2Connections = true,
                     ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
-                }));
+                })));
             }
-            return _current.Value.Invoker;
+            return _current!.Invoker;
         }
     }
 }

@@ -36,6 +36,7 @@ public sealed class BenchGatewayCommandTests
             AssertPercentiles(s.GetProperty("latency"), 20);
             Assert.Equal(JsonValueKind.Null, s.GetProperty("ttft").ValueKind);
         }
+        Assert.Equal("exact", r.GetProperty("pacing").GetString());
         var added = r.GetProperty("added_latency");
         Assert.Equal(JsonValueKind.Number, added.GetProperty("p50_ms").ValueKind);
         Assert.Equal(JsonValueKind.Number, added.GetProperty("p99_9_ms").ValueKind);
@@ -139,5 +140,18 @@ public sealed class BenchGatewayCommandTests
         var (rc, _, error) = CliRunner.Run("bench", "gateway", flag, value);
         Assert.Equal(2, rc);
         Assert.Contains(named, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Pacing_Timer_SendsEveryRequest_AnUnknownOneIsRefused()
+    {
+        var r = RunJson("--rate", "20", "--duration", "1s", "--warmup", "0", "--pacing", "timer");
+        Assert.Equal("timer", r.GetProperty("pacing").GetString());
+        Assert.Equal(20, r.GetProperty("gateway").GetProperty("requests").GetInt32());
+        Assert.Equal(0, r.GetProperty("gateway").GetProperty("errors").GetInt32());
+
+        var (rc, _, error) = CliRunner.Run("bench", "gateway", "--pacing", "poisson");
+        Assert.NotEqual(0, rc);
+        Assert.Contains("--pacing must be exact or timer, not 'poisson'", error, StringComparison.Ordinal);
     }
 }
