@@ -47,7 +47,7 @@ public sealed class SluiceServer : IAsyncDisposable
     /// <param name="hooks">Logging, services and routes added by what builds on the server.</param>
     public static SluiceServer Create(ServerOptions options, EngineOptions engineOptions, Func<LoadedModel> loadModel, ServerHooks? hooks = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "sluice" });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = SluiceHostingExtensions.HostArgs, ApplicationName = "sluice" });
         builder.Logging.UseSluiceLogging(options.LogLevel, hooks?.Logging);
 
         var s = builder.Services;
