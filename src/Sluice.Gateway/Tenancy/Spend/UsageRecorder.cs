@@ -102,11 +102,7 @@ public sealed partial class UsageRecorder(GatewayMetrics metrics, TimeProvider t
             await writer.WriteAsync(row, settle);
             if (writer.Journal is null)
             {
-                metrics.SpendWrites.Increment("ok");
-            }
-            else if (writer.Failing is not null)
-            {
-                metrics.SpendWrites.Increment("retained"); // in the journal, committed once the database is back
+                metrics.SpendWrites.Increment("ok"); // journaled rows are counted by the writer: ok once committed, retained while the database is away
             }
             Count(row, key?.Team);
         }
