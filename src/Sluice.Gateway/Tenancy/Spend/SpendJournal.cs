@@ -64,8 +64,10 @@ public sealed partial class SpendJournal : IDisposable
     }
 
     /// <summary>
-    /// The default journal folder: beside a SQLite file (<c>gateway.db-spend-journal</c>); for PostgreSQL, under the
-    /// user's local data folder, named by the database (a journal is only ever replayed into the database it was written for).
+    /// The default journal folder: beside a SQLite file (<c>gateway.db-spend-journal</c>: the database's own volume); for
+    /// PostgreSQL, <c>sluice-spend-journal/{hash of the database}</c> in the temporary folder (writable under a read-only
+    /// root, and in Kubernetes an emptyDir that outlives a container's restart), named by the database so a journal is
+    /// only ever replayed into the database it was written for. docs/tenancy.md says when to set a persistent one.
     /// </summary>
     public static string DefaultFolder(string databaseDescription, string? sqlitePath)
     {
@@ -73,13 +75,8 @@ public sealed partial class SpendJournal : IDisposable
         {
             return sqlitePath + "-spend-journal";
         }
-        string data = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData);
-        if (string.IsNullOrEmpty(data))
-        {
-            data = Path.GetTempPath();
-        }
         string name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(databaseDescription)))[..16];
-        return Path.Combine(data, "sluice", "spend-journal", name);
+        return Path.Combine(Path.GetTempPath(), "sluice-spend-journal", name);
     }
 
     /// <summary>Creates this process's folder under <paramref name="root"/> (created if missing) and holds it; <paramref name="target"/> names the database its rows are for.</summary>

@@ -44,6 +44,7 @@ public sealed partial class SpendService(Router router, UsageRecorder recorder, 
             CommittedRows = rows => metrics.SpendWrites.Add(rows, "ok"),
         };
         metrics.SpendBacklog = () => writer.Backlog;
+        metrics.SpendJournalRows = () => journal?.Pending ?? 0;
         recorder.Failures = services.GetService<TenancyFailures>();
         recorder.Writer = writer;
         LogOpened(log, database.Description);
