@@ -95,11 +95,12 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             var worst = new Price(prices.Max(p => p.InputPico), prices.Max(p => p.OutputPico));
             long maxTokens = Usage.Long(body.Json["max_completion_tokens"]) ?? Usage.Long(body.Json["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
             long promptTokens = BudgetGuard.WorstPromptTokens(body.Json);
-            // the tokens-per-minute and budget reservations go out together: with Redis, one round trip for both
+            // the tokens-per-minute and budget reservations go out together, and are awaited with the key's limits check
+            // (sent before the body was read): with Redis, one round trip for the three
             var tokens = key.TokensPerMinute is not null && context.RequestServices.GetService<ITokenLimiter>() is { } tpm
                 ? TenancyReservations.Start(() => tpm.ReserveAsync(key, promptTokens + maxTokens, promptTokens, context.RequestAborted)) : null;
             var budget = budgets.ReserveAsync(key, promptTokens, maxTokens, worst, context.RequestAborted);
-            await TenancyReservations.AwaitAsync(context, usage, tokens, budget, metrics); // each settled when the request ends (HandleAsync)
+            await TenancyReservations.AwaitAsync(context, usage, context.Features.Get<PendingAdmission>(), tokens, budget, metrics); // each settled when the request ends (HandleAsync)
         }
         if (cache.Enabled && await cache.TryAnswerAsync(context, plan, model, body.Stream,
             body.Json["stream_options"] is JsonObject o && o["include_usage"] is JsonValue u && u.TryGetValue(out bool include) && include))

@@ -57,16 +57,24 @@ internal sealed partial class KeyAuthentication(RequestDelegate next, KeyCache c
             _ => throw Refuse("unknown", "Incorrect API key provided: no such key."),
         };
         context.Features.Set(key);
-        IRequestLease lease;
-        try
+        // the limits' check goes out now; a completion route awaits it with its tokens-per-minute and budget reservations
+        // (CompletionProxy, once the body is read: one Redis round trip for all three), any other route here
+        var admission = new PendingAdmission(TenancyReservations.Start(() => limiter.AcquireAsync(key, context.RequestAborted)), metrics);
+        if (PendingAdmission.Deferred(context.Request.Method, path))
         {
-            lease = await limiter.AcquireAsync(key, context.RequestAborted);
+            context.Features.Set(admission);
         }
-        catch (ApiException e) when (e.Status == StatusCodes.Status429TooManyRequests)
+        else
         {
-            metrics.KeyRejections.Increment(e.Param == "rpm_limit" ? "rpm" : "parallel");
-            LogRequest(log, RequestInfo.Id(context), context.Request.Method, path, e.Status, key.Id, key.Team ?? "-", 0);
-            throw;
+            try
+            {
+                await admission.AdmitAsync();
+            }
+            catch (ApiException e) when (e.Status == StatusCodes.Status429TooManyRequests)
+            {
+                LogRequest(log, RequestInfo.Id(context), context.Request.Method, path, e.Status, key.Id, key.Team ?? "-", 0);
+                throw;
+            }
         }
         long start = time.GetTimestamp();
         int? failed = null;
@@ -86,7 +94,7 @@ internal sealed partial class KeyAuthentication(RequestDelegate next, KeyCache c
         }
         finally
         {
-            await lease.DisposeAsync();
+            await admission.ReleaseAsync();
             LogRequest(log, RequestInfo.Id(context), context.Request.Method, path, failed ?? context.Response.StatusCode, key.Id, key.Team ?? "-",
                 time.GetElapsedTime(start).TotalMilliseconds);
         }

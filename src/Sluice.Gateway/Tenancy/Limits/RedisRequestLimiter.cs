@@ -97,22 +97,37 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
 
         public string Member { get; } = member;
 
-        public async ValueTask DisposeAsync()
+        /// <summary>
+        /// Gives the slot back without waiting for Redis's answer: the removal is queued on the connection before this
+        /// returns, and Redis runs one connection's commands in order, so a request this gateway admits afterwards
+        /// (the client's next, sent on seeing this answer) is checked after the slot is free.
+        /// </summary>
+        public ValueTask DisposeAsync()
         {
             if (Interlocked.Exchange(ref _done, 1) != 0)
             {
-                return;
+                return ValueTask.CompletedTask;
             }
             owner._leases.Release(Set, Member);
+            Task removed;
             try
             {
-                await owner.Redis.Database.SortedSetRemoveAsync(Set, Member);
+                removed = owner.Redis.Database.SortedSetRemoveAsync(Set, Member);
             }
             catch (Exception e) when (TenancyRedis.IsUnreachable(e))
             {
-                // the lease expires on its own within LeaseFor
-                owner.Failures.Failed("redis", $"parallel request leases ({owner.Redis.Description})", e.Message);
+                removed = Task.FromException(e);
             }
+            _ = removed.ContinueWith(static (t, state) =>
+            {
+                var owner = (RedisRequestLimiter)state!;
+                if (t.Exception?.InnerException is { } e && TenancyRedis.IsUnreachable(e))
+                {
+                    // the lease expires on its own within LeaseFor
+                    owner.Failures.Failed("redis", $"parallel request leases ({owner.Redis.Description})", e.Message);
+                }
+            }, owner, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return ValueTask.CompletedTask;
         }
     }
 }

@@ -8,8 +8,9 @@ namespace Sluice.Gateway.Tenancy.Limits;
 
 /// <summary>
 /// A request's tokens-per-minute and budget reservations, sent together (with Redis: one round trip for both) and awaited
-/// here: each one taken is kept on the request, so it is settled when the request ends, whichever refused; the
-/// tokens-per-minute refusal wins when both refuse (it was checked first before they went out together).
+/// here with the key's rpm and parallel check (<see cref="PendingAdmission"/>, sent before the body was read): each one
+/// taken is kept on the request, so it is settled when the request ends, whichever refused; the limits' refusal wins,
+/// then tokens-per-minute's (the order they were checked in before they went out together).
 /// </summary>
 internal static class TenancyReservations
 {
@@ -26,10 +27,29 @@ internal static class TenancyReservations
         }
     }
 
-    public static async Task AwaitAsync(HttpContext context, RequestUsage usage, Task<ITokenReservation?>? tokens, Task<BudgetReservation?> budget,
-        GatewayMetrics metrics)
+    public static async Task AwaitAsync(HttpContext context, RequestUsage usage, PendingAdmission? admission, Task<ITokenReservation?>? tokens,
+        Task<BudgetReservation?> budget, GatewayMetrics metrics)
     {
         ExceptionDispatchInfo? refused = null;
+        if (admission is not null)
+        {
+            try
+            {
+                await admission.AdmitAsync();
+            }
+            catch (Exception e)
+            {
+                refused = ExceptionDispatchInfo.Capture(e);
+            }
+        }
+        if (refused is not null)
+        {
+            // the key's rpm or parallel limit refused it: what the others reserved goes back at once, and no spend row is
+            // written (as when those limits were checked before the body was read)
+            await GiveBackAsync(tokens, budget);
+            usage.Recorded = true;
+            refused.Throw();
+        }
         if (tokens is not null)
         {
             try
@@ -55,5 +75,31 @@ internal static class TenancyReservations
             // the tokens-per-minute answer is the one the client gets
         }
         refused?.Throw();
+    }
+
+    private static async Task GiveBackAsync(Task<ITokenReservation?>? tokens, Task<BudgetReservation?> budget)
+    {
+        try
+        {
+            if (tokens is not null && await tokens is { } taken)
+            {
+                await taken.SettleAsync(0);
+            }
+        }
+        catch (Exception)
+        {
+            // refused or failed: nothing was taken
+        }
+        try
+        {
+            if (await budget is { } reserved)
+            {
+                await reserved.SettleAsync(0, 0);
+            }
+        }
+        catch (Exception)
+        {
+            // refused or failed: nothing was taken
+        }
     }
 }
