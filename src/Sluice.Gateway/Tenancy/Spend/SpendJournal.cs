@@ -103,9 +103,9 @@ public sealed partial class SpendJournal : IDisposable
         var orphans = new List<OrphanJournal>();
         foreach (string folder in Directory.GetDirectories(Root).Order(StringComparer.Ordinal))
         {
-            if (string.Equals(folder, _folder, StringComparison.Ordinal))
+            if (string.Equals(folder, _folder, StringComparison.Ordinal) || !IsProcessFolder(Path.GetFileName(folder)))
             {
-                continue;
+                continue; // ours, or not a journal's: never touched
             }
             FileStream held;
             try
@@ -117,6 +117,12 @@ public sealed partial class SpendJournal : IDisposable
                 continue; // a live gateway's
             }
             string? written = File.Exists(Path.Combine(folder, TargetFile)) ? File.ReadAllText(Path.Combine(folder, TargetFile)) : null;
+            if (written is null && Directory.GetFiles(folder, "*.jsonl").Length > 0)
+            {
+                held.Dispose();
+                LogOtherTarget(_log, folder, "an unknown database (no target file)", target);
+                continue;
+            }
             if (written is not null && !string.Equals(written, target, StringComparison.Ordinal))
             {
                 held.Dispose();
@@ -132,6 +138,14 @@ public sealed partial class SpendJournal : IDisposable
             orphans.Add(new OrphanJournal(folder, rows, torn, held));
         }
         return orphans;
+    }
+
+    /// <summary>A process folder's name as <see cref="Open"/> makes it: <c>{pid}-{8 hex digits}</c>.</summary>
+    private static bool IsProcessFolder(string name)
+    {
+        int dash = name.IndexOf('-', StringComparison.Ordinal);
+        return dash > 0 && name.Length == dash + 9 && !name.AsSpan(0, dash).ContainsAnyExceptInRange('0', '9')
+            && !name.AsSpan(dash + 1).ContainsAnyExcept("0123456789abcdef");
     }
 
     /// <summary>Reads one segment's rows into <paramref name="rows"/>; returns 1 when its last line was torn (skipped), else 0.</summary>

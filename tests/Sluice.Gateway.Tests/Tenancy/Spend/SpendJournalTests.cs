@@ -148,18 +148,22 @@ public sealed class SpendJournalTests : IDisposable
     }
 
     [Fact]
-    public async Task Orphans_LiveGatewaysFolderAndAnotherDatabasesFolder_LeftAlone()
+    public async Task Orphans_LiveGatewaysAnotherDatabasesAndUnrelatedFolders_LeftAlone()
     {
         var (database, store) = await SqliteAsync();
         await using var _ = database;
         using var live = SpendJournal.Open(Root, database.Description, NullLogger.Instance);
         live.Append(Row(0));
         string other = Killed("PostgreSQL elsewhere:5432/other", [Row(1)]);
+        string unrelated = Path.Combine(Root, "backups");
+        Directory.CreateDirectory(unrelated); // journal: pointed at a folder that holds other things too
+        await File.WriteAllTextAsync(Path.Combine(unrelated, "keep.txt"), "mine");
 
         using var journal = SpendJournal.Open(Root, database.Description, NullLogger.Instance);
         Assert.Equal(0, await SpendService.ReplayAsync(journal, store, 512, NullLogger.Instance, default));
         Assert.True(Directory.Exists(live.Folder));
         Assert.True(Directory.Exists(other));
+        Assert.True(File.Exists(Path.Combine(unrelated, "keep.txt")));
         Assert.Equal(0, await CountAsync(database));
     }
 
