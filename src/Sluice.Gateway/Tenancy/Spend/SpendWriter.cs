@@ -17,7 +17,8 @@ namespace Sluice.Gateway.Tenancy.Spend;
 /// at once: the same loop commits journaled rows in the background, a failed batch's rows are retained (they are in the
 /// journal too, so a row beyond <see cref="MaxBacklog"/> waits there for the next start), and a segment is deleted once
 /// its rows have committed. Each row's <c>committed</c> callback (its budget settlement) runs once its batch has
-/// committed or been retained, off the request's path.
+/// committed or been retained, off the request's path; as no request waits, the loop gathers rows for
+/// <see cref="JournalGather"/> (or until a flush or the drain) before each commit, up to max_batch rows.
 /// </summary>
 public sealed partial class SpendWriter : IAsyncDisposable
 {
@@ -35,6 +36,7 @@ public sealed partial class SpendWriter : IAsyncDisposable
     private readonly Task _loop;
     private readonly Task _probe;
     private volatile string? _failure;
+    private volatile bool _stopping;
 
     /// <summary>One row to write (with its caller's task, without a journal; its segment, with one), or (Row null) a flush marker.</summary>
     private readonly record struct Item(UsageRecord? Row, TaskCompletionSource? Done, long Segment, Func<Task>? Committed);
@@ -123,6 +125,7 @@ public sealed partial class SpendWriter : IAsyncDisposable
         {
             done.SetResult();
         }
+        _wake.TrySetResult();
         return done.Task;
     }
 
@@ -143,6 +146,12 @@ public sealed partial class SpendWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>With the journal, how long the loop gathers rows before a commit (no request waits for it): fewer, larger commits.</summary>
+    public static readonly TimeSpan JournalGather = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Cuts a journal gathering short: a flush asked for, or the writer stopping.</summary>
+    private volatile TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private async Task RunAsync()
     {
         var batch = new List<Item>();
@@ -150,6 +159,14 @@ public sealed partial class SpendWriter : IAsyncDisposable
         var rows = new List<UsageRecord>();
         while (await _queue.Reader.WaitToReadAsync())
         {
+            if (_journal is not null && !_wake.Task.IsCompleted)
+            {
+                await Task.WhenAny(Task.Delay(JournalGather), _wake.Task);
+            }
+            if (_wake.Task.IsCompleted && !_queue.Reader.Completion.IsCompleted && !_stopping)
+            {
+                _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
             batch.Clear();
             markers.Clear();
             rows.Clear();
@@ -346,7 +363,9 @@ public sealed partial class SpendWriter : IAsyncDisposable
     /// <summary>Drain: writes what is queued, then the retained rows (trying for up to <paramref name="patience"/>); returns the rows that could not be written.</summary>
     public async Task<int> StopAsync(TimeSpan patience)
     {
+        _stopping = true;
         _queue.Writer.TryComplete();
+        _wake.TrySetResult();
         await _loop;
         await _stop.CancelAsync();
         await _probe;
