@@ -25,8 +25,15 @@ internal static class TenancyConfigReader
                 var other => throw YamlFields.Error(f.Child("enabled"), $"must be true or false, not '{other}'"),
             },
             MaxBatch = f.Int("max_batch", 1, 100_000) ?? defaults.MaxBatch,
+            Journal = f.String("journal") switch
+            {
+                null => null,
+                "" => throw YamlFields.Error(f.Child("journal"), "must be a folder path or off, not empty"),
+                "false" => "off",
+                var path => path,
+            },
         };
-        f.RejectUnknown("known: enabled, max_batch");
+        f.RejectUnknown("known: enabled, max_batch, journal");
         return settings;
     }
 

@@ -95,23 +95,17 @@ internal sealed partial class CompletionProxy(IHttpForwarder forwarder, BackendI
             var worst = new Price(prices.Max(p => p.InputPico), prices.Max(p => p.OutputPico));
             long maxTokens = Usage.Long(body.Json["max_completion_tokens"]) ?? Usage.Long(body.Json["max_tokens"]) ?? BudgetGuard.DefaultMaxTokens;
             long promptTokens = BudgetGuard.WorstPromptTokens(body.Json);
-            if (key.TokensPerMinute is not null && context.RequestServices.GetService<ITokenLimiter>() is { } tpm)
-            {
-                try
-                {
-                    // settled with the real usage when the request ends (HandleAsync)
-                    context.Features.Set(await tpm.ReserveAsync(key, promptTokens + maxTokens, promptTokens, context.RequestAborted));
-                }
-                catch (ApiException e) when (e.Param is "tpm_limit" or "max_tokens")
-                {
-                    metrics.KeyRejections.Increment("tpm");
-                    throw;
-                }
-            }
-            await Tenancy.Teams.TeamLimits.ReserveTokensAsync(context, promptTokens, maxTokens); // the key's team, when it has one
-            usage.Reservation = await budgets.ReserveAsync(key, promptTokens, maxTokens, worst, context.RequestAborted);
+            // the tokens-per-minute and budget reservations go out together, and are awaited with the key's limits check
+            // (sent before the body was read): with Redis, one round trip for the three
+            var tokens = key.TokensPerMinute is not null && context.RequestServices.GetService<ITokenLimiter>() is { } tpm
+                ? TenancyReservations.Start(() => tpm.ReserveAsync(key, promptTokens + maxTokens, promptTokens, context.RequestAborted)) : null;
+            var budget = budgets.ReserveAsync(key, promptTokens, maxTokens, worst, context.RequestAborted);
+            await TenancyReservations.AwaitAsync(context, usage, context.Features.Get<PendingAdmission>(), tokens, budget, metrics); // each settled when the request ends (HandleAsync)
             if (context.Features.Get<Tenancy.Teams.Team>() is not null)
             {
+                // the key's team: its tokens-per-minute, then its budget joined to the key's reservation (a refusal here
+                // leaves the key's reservations to be given back when the request ends, as any refusal after them)
+                await Tenancy.Teams.TeamLimits.ReserveTokensAsync(context, promptTokens, maxTokens);
                 usage.Reservation = await context.RequestServices.GetRequiredService<Tenancy.Teams.TeamBudgetGuard>()
                     .ReserveAsync(context, usage.Reservation, promptTokens, maxTokens, worst, context.RequestAborted);
             }

@@ -72,10 +72,12 @@ public sealed class GatewayMetrics
         Registry.Add(new ObservedMetric("sluice_gateway_spend_total", "Spend in the prices' currency, by model and team (empty without a key or team); per key: GET /admin/spend.",
             MetricType.Counter, ["model", "team"], () => _spend.Select(kv => new Observation((double)Price.ToMoney(kv.Value), kv.Key.Model, kv.Key.Team))));
         SpendWrites = Registry.Add(new Counter("sluice_gateway_spend_writes_total",
-            "Spend rows by result: ok (committed before the response ended), retained (kept in memory: the database failed), recovered (retained, written later), failed (lost: still unwritten at stop, or past the in-memory cap).",
+            "Spend rows by result: ok (committed: before the response ended with journal off, in the background from the spend journal), retained (kept in memory: the database failed), recovered (retained, written later), failed (lost: still unwritten at stop, or past the in-memory cap).",
             "result"));
         Registry.Add(new ObservedMetric("sluice_gateway_spend_backlog_rows", "Spend rows kept in memory until the tenancy database is back.",
             MetricType.Gauge, [], () => [new Observation(SpendBacklog())]));
+        Registry.Add(new ObservedMetric("sluice_gateway_spend_journal_rows", "Spend rows in this gateway's spend journal not yet committed to the tenancy database.",
+            MetricType.Gauge, [], () => [new Observation(SpendJournalRows())]));
         CacheRequests = Registry.Add(new Counter("sluice_gateway_cache_requests_total",
             "Requests the response cache saw, by model and result (hit: answered from the cache, miss: looked up and not there, bypass: not cacheable or opted out).",
             "model", "result"));
@@ -188,6 +190,9 @@ public sealed class GatewayMetrics
 
     /// <summary>Rows the spend writer keeps in memory (set once spend is on).</summary>
     public Func<int> SpendBacklog { get; set; } = () => 0;
+
+    /// <summary>Journaled spend rows not yet committed (0 with the journal off).</summary>
+    public Func<long> SpendJournalRows { get; set; } = () => 0;
 
     private readonly ConcurrentDictionary<(string Model, string Team), long> _spend = new();
 

@@ -42,4 +42,12 @@ public sealed record SpendSettings
 
     /// <summary>max_batch: most rows one group commit writes (default 512).</summary>
     public int MaxBatch { get; init; } = 512;
+
+    /// <summary>journal: the folder of the local spend journal (rows are appended there before a response ends and
+    /// committed to the database in the background; docs/tenancy.md); "off": each response waits for its row's group
+    /// commit instead. Null: the default folder (<see cref="Spend.SpendJournal.DefaultFolder"/>).</summary>
+    public string? Journal { get; init; }
+
+    /// <summary>The journal is off (journal: off): each request waits for its row's database commit.</summary>
+    public bool JournalOff => string.Equals(Journal, "off", StringComparison.Ordinal);
 }

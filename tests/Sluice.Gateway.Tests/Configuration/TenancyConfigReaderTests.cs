@@ -31,6 +31,29 @@ public sealed class TenancyConfigReaderTests
         Assert.Contains("input_cost_per_token", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("", null, false)]
+    [InlineData(", journal: /var/lib/sluice/journal", "/var/lib/sluice/journal", false)]
+    [InlineData(", journal: off", "off", true)]
+    [InlineData(", journal: false", "off", true)]
+    public void Parse_SpendJournal_DefaultAFolderOrOff(string field, string? journal, bool off)
+    {
+        const string Prices = "input_cost_per_token: 0, output_cost_per_token: 0";
+        var spend = GatewayConfigReader.Parse(Yaml(Prices, $"tenancy: {{database: /tmp/x.db, spend: {{max_batch: 64{field}}}}}\n")).Tenancy!.Spend;
+        Assert.Equal(journal, spend.Journal);
+        Assert.Equal(off, spend.JournalOff);
+        Assert.Equal(64, spend.MaxBatch);
+    }
+
+    [Fact]
+    public void Parse_SpendUnknownField_ErrorNamesTheKnownOnes()
+    {
+        var error = Assert.Throws<GatewayConfigException>(() => GatewayConfigReader.Parse(
+            Yaml("input_cost_per_token: 0, output_cost_per_token: 0", "tenancy: {database: /tmp/x.db, spend: {journal_path: /x}}\n")));
+        Assert.Contains("journal_path", error.Message, StringComparison.Ordinal);
+        Assert.Contains("known: enabled, max_batch, journal", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_SpendOffOrNoTenancy_PricesNotRequired()
     {

@@ -69,20 +69,26 @@ internal sealed partial class KeyAuthentication(RequestDelegate next, KeyCache c
             }
             context.Features.Set(team);
         }
-        IRequestLease lease;
-        try
+        // the limits' check goes out now; a completion route awaits it with its tokens-per-minute and budget reservations
+        // (CompletionProxy, once the body is read: one Redis round trip for all three, and one more for a team's), any other route here
+        var admission = new PendingAdmission(team is null
+            ? TenancyReservations.Start(() => limiter.AcquireAsync(key, context.RequestAborted))
+            : TenancyReservations.Start(() => AcquireWithTeamAsync(key, team, context.RequestAborted)), metrics);
+        if (PendingAdmission.Deferred(context.Request.Method, path))
         {
-            lease = await limiter.AcquireAsync(key, context.RequestAborted);
-            if (team is not null)
-            {
-                lease = await BothLeases.AcquireAsync(lease, team, limiter, context.RequestAborted);
-            }
+            context.Features.Set(admission);
         }
-        catch (ApiException e) when (e.Status == StatusCodes.Status429TooManyRequests)
+        else
         {
-            metrics.KeyRejections.Increment(e.Param == "rpm_limit" ? "rpm" : "parallel");
-            LogRequest(log, RequestInfo.Id(context), context.Request.Method, path, e.Status, key.Id, key.Team ?? "-", 0);
-            throw;
+            try
+            {
+                await admission.AdmitAsync();
+            }
+            catch (ApiException e) when (e.Status == StatusCodes.Status429TooManyRequests)
+            {
+                LogRequest(log, RequestInfo.Id(context), context.Request.Method, path, e.Status, key.Id, key.Team ?? "-", 0);
+                throw;
+            }
         }
         long start = time.GetTimestamp();
         int? failed = null;
@@ -102,11 +108,15 @@ internal sealed partial class KeyAuthentication(RequestDelegate next, KeyCache c
         }
         finally
         {
-            await lease.DisposeAsync();
+            await admission.ReleaseAsync();
             LogRequest(log, RequestInfo.Id(context), context.Request.Method, path, failed ?? context.Response.StatusCode, key.Id, key.Team ?? "-",
                 time.GetElapsedTime(start).TotalMilliseconds);
         }
     }
+
+    // the key's limits, then its team's (a team's refusal gives the key's lease back)
+    private async ValueTask<IRequestLease> AcquireWithTeamAsync(VirtualKey key, Team team, CancellationToken cancellationToken) =>
+        await BothLeases.AcquireAsync(await limiter.AcquireAsync(key, cancellationToken), team, limiter, cancellationToken);
 
     /// <summary>403 when the request's key may not call <paramref name="model"/> (CompletionProxy asks, once it has read the body).</summary>
     public static void RequireModel(HttpContext context, string model)

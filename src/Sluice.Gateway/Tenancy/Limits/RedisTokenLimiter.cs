@@ -105,20 +105,35 @@ public sealed class RedisTokenLimiter(TenancyRedis redis, TenancyFailures failur
     {
         private int _done;
 
-        public async ValueTask SettleAsync(long used)
+        /// <summary>
+        /// Settles without waiting for Redis's answer: the script is queued on the connection before this returns, and
+        /// Redis runs one connection's commands in order, so a reserve this gateway sends afterwards (the client's next
+        /// request, sent on seeing this answer) finds the room.
+        /// </summary>
+        public ValueTask SettleAsync(long used)
         {
             if (Interlocked.Exchange(ref _done, 1) != 0)
             {
-                return;
+                return ValueTask.CompletedTask;
             }
+            Task settled;
             try
             {
-                await owner.Redis.Database.ScriptEvaluateAsync(SettleScript, keys, [member, Math.Max(0, used)]);
+                settled = owner.Redis.Database.ScriptEvaluateAsync(SettleScript, keys, [member, Math.Max(0, used)]);
             }
             catch (Exception e) when (TenancyRedis.IsUnreachable(e))
             {
-                owner.Failures.Failed("redis", $"token limit counters ({owner.Redis.Description})", e.Message);
+                settled = Task.FromException(e);
             }
+            _ = settled.ContinueWith(static (t, state) =>
+            {
+                var owner = (RedisTokenLimiter)state!;
+                if (t.Exception?.InnerException is { } e && TenancyRedis.IsUnreachable(e))
+                {
+                    owner.Failures.Failed("redis", $"token limit counters ({owner.Redis.Description})", e.Message);
+                }
+            }, owner, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return ValueTask.CompletedTask;
         }
     }
 }

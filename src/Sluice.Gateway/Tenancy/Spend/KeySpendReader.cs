@@ -9,6 +9,7 @@ public sealed class KeySpendReader(SpendService spend, TimeProvider time) : ISpe
         {
             return 0m;
         }
+        await spend.FlushAsync();
         var period = BudgetPeriod.Current(key.BudgetDuration, key.CreatedAt, time.GetUtcNow());
         return Price.ToMoney((await store.KeyTotalsAsync(key.Id, period.Start, cancellationToken)).SpendPico);
     }

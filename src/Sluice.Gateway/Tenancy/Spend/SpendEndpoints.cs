@@ -40,6 +40,7 @@ internal sealed class SpendEndpoints(GatewayOptions options, SpendService spend)
         };
         var from = Time(query["from"], "from");
         var to = Time(query["to"], "to");
+        await spend.FlushAsync();
         var groups = await store.SumAsync(grouping, from, to, context.RequestAborted);
         var list = new JsonArray();
         foreach (var group in groups)
@@ -70,6 +71,7 @@ internal sealed class SpendEndpoints(GatewayOptions options, SpendService spend)
         var query = context.Request.Query;
         string? requestId = query["request_id"].ToString() is { Length: > 0 } r ? r : null;
         string? keyId = query["api_key"].ToString() is { Length: > 0 } k ? k : null;
+        await spend.FlushAsync();
         var rows = await store.LogsAsync(requestId, keyId, Time(query["start_date"], "start_date"), Time(query["end_date"], "end_date"), MaxRows, context.RequestAborted);
         var list = new JsonArray();
         foreach (var row in rows)

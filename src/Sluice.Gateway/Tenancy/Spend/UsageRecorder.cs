@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Sluice.Gateway.Observability;
+using Sluice.Hosting.Errors;
 
 namespace Sluice.Gateway.Tenancy.Spend;
 
@@ -82,24 +83,35 @@ public sealed partial class UsageRecorder(GatewayMetrics metrics, TimeProvider t
             End = time.GetUtcNow(),
         };
         (usage.BilledPico, usage.BilledTokens) = (spend, row.PromptTokens + row.CompletionTokens);
+        // the budget is settled once the row is in the database (or retained), off the request's path
+        var reservation = usage.Reservation;
+        usage.Reservation = null;
+        Func<Task>? settle = reservation is null ? null : () => reservation.SettleAsync(usage.BilledPico, usage.BilledTokens);
+        ApiException? refuse = null;
+        if (writer.Journal is not null && !final && writer.Failing is { } reason)
+        {
+            // the database is known to be away: the fail mode decides, as when a row's commit fails without a journal
+            refuse = Failures?.Failed("database", What, reason, "spend_store_unavailable");
+            if (refuse is not null)
+            {
+                row = Refused(row, refuse, usage);
+            }
+        }
         try
         {
-            await writer.WriteAsync(row);
-            metrics.SpendWrites.Increment("ok");
+            await writer.WriteAsync(row, settle);
+            if (writer.Journal is null)
+            {
+                metrics.SpendWrites.Increment("ok"); // journaled rows are counted by the writer: ok once committed, retained while the database is away
+            }
             Count(row, key?.Team);
-            return;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            var refuse = Failures?.Failed("database", What, e.Message, "spend_store_unavailable");
+            refuse ??= Failures?.Failed("database", What, e.Message, "spend_store_unavailable");
             if (refuse is not null && !final)
             {
-                row = row with { Status = refuse.Status };
-                if (!usage.Streamed)
-                {
-                    row = row with { PromptTokens = 0, CompletionTokens = 0, SpendPico = 0 };
-                    (usage.BilledPico, usage.BilledTokens) = (0, 0);
-                }
+                row = Refused(row, refuse, usage);
             }
             Count(row, key?.Team);
             if (writer.Retain(row))
@@ -112,11 +124,27 @@ public sealed partial class UsageRecorder(GatewayMetrics metrics, TimeProvider t
                 metrics.SpendWrites.Increment("failed");
                 LogRowLost(log, row.RequestId, row.Model, row.KeyId ?? "-", row.PromptTokens, row.CompletionTokens, SpendWriter.MaxBacklog, e.Message);
             }
-            if (refuse is not null && !final)
+            if (settle is not null)
             {
-                throw refuse;
+                await settle();
             }
         }
+        if (refuse is not null && !final)
+        {
+            throw refuse;
+        }
+    }
+
+    /// <summary>The row of a request answered with the fail mode's 503: that status, and no tokens for an answer the client never got (not streamed).</summary>
+    private static UsageRecord Refused(UsageRecord row, ApiException refuse, RequestUsage usage)
+    {
+        row = row with { Status = refuse.Status };
+        if (!usage.Streamed)
+        {
+            row = row with { PromptTokens = 0, CompletionTokens = 0, SpendPico = 0 };
+            (usage.BilledPico, usage.BilledTokens) = (0, 0);
+        }
+        return row;
     }
 
     /// <summary>The row's tokens and spend in the metrics (what it bills, so the metrics and the spend log agree).</summary>

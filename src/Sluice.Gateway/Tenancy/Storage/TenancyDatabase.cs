@@ -40,6 +40,9 @@ public sealed class TenancyDatabase : IAsyncDisposable
 
     public TenancyProvider Provider { get; }
 
+    /// <summary>The SQLite file's full path; null for PostgreSQL.</summary>
+    public string? FilePath => _sqlite is null ? null : new SqliteConnectionStringBuilder(_sqlite).DataSource;
+
     /// <summary>Where the data lives, with no password: "SQLite file /var/lib/sluice/gateway.db", "PostgreSQL 127.0.0.1:5432/sluice".</summary>
     public string Description { get; }
 

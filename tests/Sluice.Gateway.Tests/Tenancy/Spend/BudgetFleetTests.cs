@@ -85,6 +85,9 @@ public sealed class BudgetFleetTests(TenancyServers servers) : IAsyncLifetime
             int served = seen.Count(s => s == 200);
             // every reservation is the request's real cost: 25 fit the budget; the fleet may let one more through, never two
             Assert.InRange(served, 25, 26);
+            // each gateway commits its journaled rows in the background; a spend query waits for its own gateway's, so
+            // asking a first makes b's answer hold both gateways' rows
+            await RowsAsync(a, $"api_key={id}");
             var rows = await RowsAsync(b, $"api_key={id}");
             Assert.Equal(60, rows.Count);
             var billed = rows.Where(r => r.GetProperty("status").GetInt32() == 200).ToList();
@@ -119,14 +122,32 @@ public sealed class BudgetFleetTests(TenancyServers servers) : IAsyncLifetime
         postgres.Stop();
         await Task.Delay(500); // its backends (the pooled connections' ends) gone too
         var during = new List<(string Id, int Status, string Body)>();
+        // the master key needs no key store, so what answers is the spend log's fail mode alone
+        string secretNow = failMode == "closed" ? TestGateway.MasterKey : secret;
+        if (failMode == "closed")
+        {
+            // rows go to the spend journal and commit in the background: requests answered before the writer finds the
+            // database gone are served (and billed, from the journal); from then on every request is refused
+            var until = Stopwatch.StartNew();
+            while ((during.Count == 0 || during[^1].Status != 503) && until.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                var (status, body) = await SendAsync(gateway, secretNow, $"during-{during.Count}");
+                during.Add(($"during-{during.Count}", status, body));
+                await Task.Delay(20);
+            }
+        }
         for (int i = 0; i < 8; i++)
         {
-            // the master key needs no key store, so what answers is the spend log's fail mode alone
-            string secretNow = failMode == "closed" ? TestGateway.MasterKey : secret;
-            var (status, body) = await SendAsync(gateway, secretNow, $"during-{i}");
-            during.Add(($"during-{i}", status, body));
+            var (status, body) = await SendAsync(gateway, secretNow, $"during-{during.Count}");
+            during.Add(($"during-{during.Count}", status, body));
         }
         string metrics = await gateway.Admin.GetStringAsync("/metrics");
+        var waited = Stopwatch.StartNew();
+        while (!metrics.Contains("sluice_gateway_spend_writes_total{result=\"retained\"}", StringComparison.Ordinal) && waited.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(100);
+            metrics = await gateway.Admin.GetStringAsync("/metrics");
+        }
         Assert.Contains($"sluice_gateway_tenancy_store_errors_total{{store=\"database\",fail_mode=\"{failMode}\"}}", metrics, StringComparison.Ordinal);
         Assert.True(metrics.Contains("sluice_gateway_spend_writes_total{result=\"retained\"}", StringComparison.Ordinal),
             string.Join(", ", during.Select(d => $"{d.Status} {d.Body}")) + "\n" + metrics + gateway.Output);
@@ -136,13 +157,14 @@ public sealed class BudgetFleetTests(TenancyServers servers) : IAsyncLifetime
         }
         else
         {
-            Assert.All(during, d =>
+            Assert.All(during.SkipWhile(d => d.Status == 200), d =>
             {
                 Assert.Equal(503, d.Status);
                 Assert.Contains("spend log", d.Body, StringComparison.Ordinal);
                 Assert.Contains("PostgreSQL", d.Body, StringComparison.Ordinal);
                 Assert.Contains("spend_store_unavailable", d.Body, StringComparison.Ordinal);
             });
+            Assert.True(during.Count(d => d.Status == 503) >= 8, string.Join(", ", during.Select(d => d.Status)));
         }
         Assert.False(gateway.Exited);
 
@@ -153,8 +175,8 @@ public sealed class BudgetFleetTests(TenancyServers servers) : IAsyncLifetime
         {
             await Task.Delay(200);
         }
-        // rows kept in memory while PostgreSQL was down are all there now, once each
-        // (closed: the first one's answer was withheld when its row failed, the others were refused before forwarding; all have rows, unbilled)
+        // rows journaled (and kept in memory) while PostgreSQL was down are all there now, once each: answered ones billed,
+        // refused ones (closed: refused before forwarding, or the answer withheld) unbilled
         foreach (var (id, status, _) in during)
         {
             var row = Assert.Single(await RowsAsync(gateway, $"request_id={id}"));
