@@ -28,6 +28,8 @@ public sealed unsafe class IntegerDotTests
     [InlineData(GgmlType.Q8_0, 67, 896, 40)]
     [InlineData(GgmlType.Q4_0, 67, 896, 40)]
     [InlineData(GgmlType.Q8_0, 33, 128, 150)]
+    [InlineData(GgmlType.Q8_0, 16, 64, 4)]
+    [InlineData(GgmlType.Q8_0, 19, 96, 7)]
     [InlineData(GgmlType.Q4_0, 33, 128, 150)]
     [InlineData(GgmlType.Q6_K, 16, 256, 1)]
     [InlineData(GgmlType.Q6_K, 22, 512, 3)]

@@ -18,6 +18,25 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// </summary>
 internal static unsafe class PackedGroups
 {
+    /// <summary>How far ahead decode prefetches in the packed stream: 16 KiB, into L2 (as the float decode kernels do).</summary>
+    public const int PrefetchBytes = 16384;
+
+    /// <summary>
+    /// Decode (fewer than 4 tokens) streams a packed matrix once: fetch the lines <see cref="PrefetchBytes"/> past the block
+    /// into L2. Fetching the next block or four into L1 (prefetcht0) kept too few lines in flight, since each holds one of
+    /// the core's few L1 miss buffers until DRAM answers: on an Intel Xeon (AVX2 class), qwen2.5-0.5b Q4_0 decode went from
+    /// 66% to 80% of the measured bandwidth, Q4_K_M from 63% to 68%, Q8_0 from 81% to 84%.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchAhead(byte* block, int blockBytes)
+    {
+        byte* ahead = block + PrefetchBytes;
+        for (int line = 0; line < blockBytes; line += 64)
+        {
+            Sse.Prefetch1(ahead + line);
+        }
+    }
+
     /// <summary>Packs group <paramref name="g"/> of a matrix into <paramref name="dst"/>; false if the matrix cannot be packed.</summary>
     public delegate bool GroupPacker(byte* w, long rb, int rows, int blocks, int g, byte* dst);
 

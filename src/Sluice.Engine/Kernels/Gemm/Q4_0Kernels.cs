@@ -99,11 +99,8 @@ internal static unsafe class Q4_0Kernels
                 byte* p = group + (long)b * PackedBlockBytes;
                 if (x.Tokens < 4)
                 {
-                    // decode streams the matrix: fetch the block 4 ahead, as Q8_0's AVX2 kernel does
-                    for (int line = 0; line < PackedBlockBytes; line += 64)
-                    {
-                        Sse.Prefetch0(p + 4 * PackedBlockBytes + line);
-                    }
+                    // decode streams the matrix
+                    PackedGroups.PrefetchAhead(p, PackedBlockBytes);
                 }
                 HalfAvx2(p, 0, x, b, acc);
                 HalfAvx2(p, 1, x, b, acc);

@@ -28,11 +28,8 @@ internal static unsafe partial class Q4_KKernels
             byte* p = group + (long)b * PackedBlockBytes;
             if (n < 4)
             {
-                // decode streams the matrix: fetch the next super-block while this one computes
-                for (int line = 0; line < PackedBlockBytes; line += 64)
-                {
-                    Sse.Prefetch0(p + PackedBlockBytes + line);
-                }
+                // decode streams the matrix
+                PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             }
             long bo = (long)b * n;
             for (int h = 0; h < 2; h++)

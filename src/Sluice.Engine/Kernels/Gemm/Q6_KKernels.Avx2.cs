@@ -30,11 +30,8 @@ internal static unsafe partial class Q6_KKernels
             byte* p = group + (long)b * PackedBlockBytes;
             if (n < 4)
             {
-                // decode streams the matrix: fetch the next super-block while this one computes
-                for (int line = 0; line < PackedBlockBytes; line += 64)
-                {
-                    Sse.Prefetch0(p + PackedBlockBytes + line);
-                }
+                // decode streams the matrix
+                PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             }
             long bo = (long)b * n;
             for (int hr = 0; hr < 2; hr++)
