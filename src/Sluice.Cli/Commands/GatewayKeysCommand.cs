@@ -1,8 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json.Nodes;
 
 namespace Sluice.Cli.Commands;
@@ -13,9 +10,7 @@ namespace Sluice.Cli.Commands;
 /// </summary>
 internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
 {
-    private readonly Option<string> _url = new("--url") { Description = "The gateway, e.g. http://127.0.0.1:4000", DefaultValueFactory = _ => "http://127.0.0.1:4000" };
-    private readonly Option<string?> _masterKey = new("--master-key") { Description = "The gateway's master key (or SLUICE_MASTER_KEY)" };
-    private readonly Option<bool> _json = new("--json") { Description = "Print the gateway's JSON answer" };
+    private readonly GatewayAdminClient _admin = new(handler);
 
     public static Command Create(HttpMessageHandler? handler = null) => new GatewayKeysCommand(handler).Build();
 
@@ -49,7 +44,7 @@ internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
         var period = new Option<string?>("--budget-duration") { Description = "Budget period: 1h, 1d, 30d, 1mo" };
         var duration = new Option<string?>("--duration") { Description = "Expires after: 30s, 15m, 12h, 30d" };
         var command = new Command("create", "Create a key; its secret is printed once.") { alias, team, user, models, rpm, tpm, parallel, budget, period, duration };
-        AddCommon(command);
+        _admin.AddOptions(command);
         command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
         {
             var body = new JsonObject();
@@ -73,8 +68,8 @@ internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
             Set("max_budget", parse.GetValue(budget));
             Set("budget_duration", parse.GetValue(period));
             Set("duration", parse.GetValue(duration));
-            var answer = await CallAsync(parse, HttpMethod.Post, "/admin/keys", body, cancel);
-            Print(parse, answer, $"created {answer["id"]}\nsecret (shown once; store it now): {answer["key"]}");
+            var answer = await _admin.CallObjectAsync(parse, HttpMethod.Post, "/admin/keys", body, cancel);
+            _admin.Print(parse, answer, $"created {answer["id"]}\nsecret (shown once; store it now): {answer["key"]}");
             return 0;
         }));
         return command;
@@ -86,7 +81,7 @@ internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
         var grace = new Option<string?>("--grace") { Description = "How long the old secret keeps working: 30s, 15m, 12h, 1d (default: stops at once)" };
         var command = new Command("rotate", "Give a key a new secret, printed once (alias: regenerate, LiteLLM's name).") { id, grace };
         command.Aliases.Add("regenerate");
-        AddCommon(command);
+        _admin.AddOptions(command);
         command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
         {
             var body = new JsonObject();
@@ -94,9 +89,9 @@ internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
             {
                 body["grace_period"] = g;
             }
-            var answer = await CallAsync(parse, HttpMethod.Post, $"/admin/keys/{Uri.EscapeDataString(parse.GetValue(id)!)}/rotate", body, cancel);
+            var answer = await _admin.CallObjectAsync(parse, HttpMethod.Post, $"/admin/keys/{Uri.EscapeDataString(parse.GetValue(id)!)}/rotate", body, cancel);
             string until = answer["previous_key_valid_until"] is { } u ? $"the old secret works until {u}" : "the old secret no longer works";
-            Print(parse, answer, $"rotated {answer["id"]}; {until}\nnew secret (shown once; store it now): {answer["key"]}");
+            _admin.Print(parse, answer, $"rotated {answer["id"]}; {until}\nnew secret (shown once; store it now): {answer["key"]}");
             return 0;
         }));
         return command;
@@ -109,76 +104,14 @@ internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
         {
             command.Arguments.Add(id);
         }
-        AddCommon(command);
+        _admin.AddOptions(command);
         command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
         {
-            var answer = await CallAsync(parse, method, path(parse), null, cancel);
-            Print(parse, answer, answer["keys"] is JsonArray keys ? Table(keys) : Describe(answer));
+            var answer = await _admin.CallObjectAsync(parse, method, path(parse), null, cancel);
+            _admin.Print(parse, answer, answer["keys"] is JsonArray keys ? Table(keys) : Describe(answer));
             return 0;
         }));
         return command;
-    }
-
-    private void AddCommon(Command command)
-    {
-        command.Options.Add(_url);
-        command.Options.Add(_masterKey);
-        command.Options.Add(_json);
-    }
-
-    private void Print(ParseResult parse, JsonObject answer, string text) =>
-        parse.InvocationConfiguration.Output.WriteLine(parse.GetValue(_json) ? answer.ToJsonString() : text);
-
-    private async Task<JsonObject> CallAsync(ParseResult parse, HttpMethod method, string path, JsonObject? body, CancellationToken cancel)
-    {
-        string master = parse.GetValue(_masterKey) ?? (Environment.GetEnvironmentVariable("SLUICE_MASTER_KEY") is { Length: > 0 } fromEnvironment ? fromEnvironment : null)
-            ?? throw new CommandException("the master key is needed: give --master-key or set SLUICE_MASTER_KEY");
-        if (!Uri.TryCreate(parse.GetValue(_url), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-        {
-            throw new CommandException($"--url '{parse.GetValue(_url)}' is not an http(s) URL");
-        }
-        using var client = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
-        client.BaseAddress = url;
-        client.Timeout = TimeSpan.FromSeconds(30);
-        using var request = new HttpRequestMessage(method, path);
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", master);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
-        }
-        HttpResponseMessage response;
-        try
-        {
-            response = await client.SendAsync(request, cancel);
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            throw new CommandException($"cannot reach the gateway at {url}: {e.Message}", "is it running, and is --url its address?");
-        }
-        using (response)
-        {
-            string text = await response.Content.ReadAsStringAsync(cancel);
-            JsonNode? json = null;
-            try
-            {
-                json = JsonNode.Parse(text);
-            }
-            catch (System.Text.Json.JsonException)
-            {
-            }
-            if (response.IsSuccessStatusCode && json is JsonObject ok)
-            {
-                return ok;
-            }
-            string message = json?["error"]?["message"]?.GetValue<string>() ?? text;
-            throw response.StatusCode switch
-            {
-                HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized => new CommandException($"the gateway refused the master key ({(int)response.StatusCode}): {message}",
-                    "check --master-key / SLUICE_MASTER_KEY against the gateway's --master-key"),
-                _ when !response.IsSuccessStatusCode => new CommandException($"the gateway answered {(int)response.StatusCode}: {message}"),
-                _ => new CommandException($"the gateway's answer is not a JSON object: {text}"),
-            };
-        }
     }
 
     private static string Table(JsonArray keys)

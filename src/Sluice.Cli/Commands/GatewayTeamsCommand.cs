@@ -1,8 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json.Nodes;
 
 namespace Sluice.Cli.Commands;
@@ -14,9 +11,7 @@ namespace Sluice.Cli.Commands;
 /// </summary>
 internal sealed class GatewayTeamsCommand(HttpMessageHandler? handler = null)
 {
-    private readonly Option<string> _url = new("--url") { Description = "The gateway, e.g. http://127.0.0.1:4000", DefaultValueFactory = _ => "http://127.0.0.1:4000" };
-    private readonly Option<string?> _masterKey = new("--master-key") { Description = "The gateway's master key (or SLUICE_MASTER_KEY)" };
-    private readonly Option<bool> _json = new("--json") { Description = "Print the gateway's JSON answer" };
+    private readonly GatewayAdminClient _admin = new(handler);
 
     public static Command Create(HttpMessageHandler? handler = null) => new GatewayTeamsCommand(handler).Build();
 
@@ -48,7 +43,7 @@ internal sealed class GatewayTeamsCommand(HttpMessageHandler? handler = null)
         var budget = new Option<decimal?>("--max-budget") { Description = "The team's budget in money per --budget-duration (0: nothing may be spent)" };
         var period = new Option<string?>("--budget-duration") { Description = "Budget period: 1h, 1d, 30d, 1mo" };
         var command = new Command(name, description) { id, alias, models, rpm, tpm, parallel, budget, period };
-        AddCommon(command);
+        _admin.AddOptions(command);
         command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
         {
             var body = new JsonObject();
@@ -70,9 +65,9 @@ internal sealed class GatewayTeamsCommand(HttpMessageHandler? handler = null)
             Set("max_parallel_requests", parse.GetValue(parallel));
             Set("max_budget", parse.GetValue(budget));
             Set("budget_duration", parse.GetValue(period));
-            var answer = await CallAsync(parse, HttpMethod.Post, path, body, cancel);
+            var answer = await _admin.CallAsync(parse, HttpMethod.Post, path, body, cancel);
             var team = answer["data"] as JsonObject ?? answer.AsObject();
-            Print(parse, answer, $"{(idRequired ? "updated" : "created")} team {team["team_id"]}\n{Describe(team)}");
+            _admin.Print(parse, answer, $"{(idRequired ? "updated" : "created")} team {team["team_id"]}\n{Describe(team)}");
             return 0;
         }));
         return command;
@@ -85,11 +80,11 @@ internal sealed class GatewayTeamsCommand(HttpMessageHandler? handler = null)
         {
             command.Arguments.Add(id);
         }
-        AddCommon(command);
+        _admin.AddOptions(command);
         command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
         {
-            var answer = await CallAsync(parse, method, path(parse), body(parse), cancel);
-            Print(parse, answer, answer switch
+            var answer = await _admin.CallAsync(parse, method, path(parse), body(parse), cancel);
+            _admin.Print(parse, answer, answer switch
             {
                 JsonArray teams => Table(teams),
                 JsonObject { } o when o["team_info"] is JsonObject info => Describe(info) + "\nkeys: "
@@ -100,68 +95,6 @@ internal sealed class GatewayTeamsCommand(HttpMessageHandler? handler = null)
             return 0;
         }));
         return command;
-    }
-
-    private void AddCommon(Command command)
-    {
-        command.Options.Add(_url);
-        command.Options.Add(_masterKey);
-        command.Options.Add(_json);
-    }
-
-    private void Print(ParseResult parse, JsonNode answer, string text) =>
-        parse.InvocationConfiguration.Output.WriteLine(parse.GetValue(_json) ? answer.ToJsonString() : text);
-
-    private async Task<JsonNode> CallAsync(ParseResult parse, HttpMethod method, string path, JsonObject? body, CancellationToken cancel)
-    {
-        string master = parse.GetValue(_masterKey) ?? (Environment.GetEnvironmentVariable("SLUICE_MASTER_KEY") is { Length: > 0 } fromEnvironment ? fromEnvironment : null)
-            ?? throw new CommandException("the master key is needed: give --master-key or set SLUICE_MASTER_KEY");
-        if (!Uri.TryCreate(parse.GetValue(_url), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-        {
-            throw new CommandException($"--url '{parse.GetValue(_url)}' is not an http(s) URL");
-        }
-        using var client = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
-        client.BaseAddress = url;
-        client.Timeout = TimeSpan.FromSeconds(30);
-        using var request = new HttpRequestMessage(method, path);
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", master);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
-        }
-        HttpResponseMessage response;
-        try
-        {
-            response = await client.SendAsync(request, cancel);
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            throw new CommandException($"cannot reach the gateway at {url}: {e.Message}", "is it running, and is --url its address?");
-        }
-        using (response)
-        {
-            string text = await response.Content.ReadAsStringAsync(cancel);
-            JsonNode? json = null;
-            try
-            {
-                json = JsonNode.Parse(text);
-            }
-            catch (System.Text.Json.JsonException)
-            {
-            }
-            if (response.IsSuccessStatusCode && json is JsonObject or JsonArray)
-            {
-                return json!;
-            }
-            string message = json is JsonObject && json["error"]?["message"] is JsonValue m ? m.ToString() : text;
-            throw response.StatusCode switch
-            {
-                HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized => new CommandException($"the gateway refused the master key ({(int)response.StatusCode}): {message}",
-                    "check --master-key / SLUICE_MASTER_KEY against the gateway's --master-key"),
-                _ when !response.IsSuccessStatusCode => new CommandException($"the gateway answered {(int)response.StatusCode}: {message}"),
-                _ => new CommandException($"the gateway's answer is not JSON: {text}"),
-            };
-        }
     }
 
     private static string Table(JsonArray teams)
