@@ -276,34 +276,11 @@ public sealed class KeyStore(TenancyDatabase database, TimeProvider time)
         return version;
     }
 
-    private async Task WriteAsync(Func<DbConnection, DbTransaction, Task> write, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await TenancyDatabase.BeginWriteAsync(connection, cancellationToken);
-            await write(connection, transaction);
-            await TenancyDatabase.ExecuteAsync(connection, transaction, "UPDATE sluice_keys_version SET version = version + 1 WHERE id = 1", cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-        }
-        catch (DbException e)
-        {
-            throw new TenancyStoreException($"{database.Description}: writing keys failed: {e.Message}", e);
-        }
-    }
+    private Task WriteAsync(Func<DbConnection, DbTransaction, Task> write, CancellationToken cancellationToken) =>
+        database.WriteKeysAsync("keys", write, cancellationToken);
 
-    private async Task ReadAsync(Func<DbConnection, Task> read, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            await read(connection);
-        }
-        catch (DbException e)
-        {
-            throw new TenancyStoreException($"{database.Description}: reading keys failed: {e.Message}", e);
-        }
-    }
+    private Task ReadAsync(Func<DbConnection, Task> read, CancellationToken cancellationToken) =>
+        database.ReadAsync("keys", read, cancellationToken);
 
     private static async Task<StoredKey?> ReadOneAsync(DbConnection connection, DbTransaction transaction, string id, CancellationToken cancellationToken)
     {

@@ -133,6 +133,41 @@ public sealed class TenancyDatabase : IAsyncDisposable
             "(?i)(password=)[^;]*", "$1***");
 
     /// <summary>An open connection. SQLite connections run in WAL mode with a busy timeout, so several writers wait for each other rather than fail.</summary>
+    /// <summary>
+    /// Runs <paramref name="write"/> to keys or teams in one transaction that also moves the keys' change counter (replicas
+    /// drop their cached keys and teams when it moves); a database error becomes a <see cref="TenancyStoreException"/>
+    /// naming the database and <paramref name="what"/>.
+    /// </summary>
+    public async Task WriteKeysAsync(string what, Func<DbConnection, DbTransaction, Task> write, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await OpenConnectionAsync(cancellationToken);
+            await using var transaction = await BeginWriteAsync(connection, cancellationToken);
+            await write(connection, transaction);
+            await ExecuteAsync(connection, transaction, "UPDATE sluice_keys_version SET version = version + 1 WHERE id = 1", cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch (DbException e)
+        {
+            throw new TenancyStoreException($"{Description}: writing {what} failed: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Runs <paramref name="read"/> on a connection; a database error becomes a <see cref="TenancyStoreException"/> naming <paramref name="what"/>.</summary>
+    public async Task ReadAsync(string what, Func<DbConnection, Task> read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await OpenConnectionAsync(cancellationToken);
+            await read(connection);
+        }
+        catch (DbException e)
+        {
+            throw new TenancyStoreException($"{Description}: reading {what} failed: {e.Message}", e);
+        }
+    }
+
     public async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
     {
         try

@@ -148,35 +148,11 @@ public sealed class TeamStore(TenancyDatabase database, TimeProvider time)
         return (Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture));
     }
 
-    private async Task WriteAsync(Func<DbConnection, DbTransaction, Task> write, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await TenancyDatabase.BeginWriteAsync(connection, cancellationToken);
-            await write(connection, transaction);
-            // the keys' change counter: replicas drop cached keys and teams when it moves
-            await TenancyDatabase.ExecuteAsync(connection, transaction, "UPDATE sluice_keys_version SET version = version + 1 WHERE id = 1", cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-        }
-        catch (DbException e)
-        {
-            throw new TenancyStoreException($"{database.Description}: writing teams failed: {e.Message}", e);
-        }
-    }
+    private Task WriteAsync(Func<DbConnection, DbTransaction, Task> write, CancellationToken cancellationToken) =>
+        database.WriteKeysAsync("teams", write, cancellationToken);
 
-    private async Task ReadAsync(Func<DbConnection, Task> read, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            await read(connection);
-        }
-        catch (DbException e)
-        {
-            throw new TenancyStoreException($"{database.Description}: reading teams failed: {e.Message}", e);
-        }
-    }
+    private Task ReadAsync(Func<DbConnection, Task> read, CancellationToken cancellationToken) =>
+        database.ReadAsync("teams", read, cancellationToken);
 
     private static async Task<Team?> ReadOneAsync(DbConnection connection, DbTransaction? transaction, string id, CancellationToken cancellationToken)
     {
