@@ -199,11 +199,12 @@ public sealed class ContinuationTests
             ServeReplicas.Stop([doomed, survivor]);
         }
     }
-    /// <summary>A forced call whose one argument is a long string: max_tokens ends it mid-arguments, long after the kill.</summary>
+    /// <summary>A forced call whose one argument is a long string: max_tokens ends it mid-arguments, long after the kill
+    /// (some 360 tokens after it: with fewer, a loaded machine let the replica finish before the kill reached it).</summary>
     private static string ToolBody(string model, string sampling, int n) => $$"""
         {"model": "{{model}}", "messages": [{"role": "user", "content": "Tell a story"}], "tool_choice": "required", "n": {{n}}, {{sampling}},
          "tools": [{"type": "function", "function": {"name": "tell", "parameters": {"type": "object", "properties": {"story": {"type": "string", "minLength": 2000} }, "required": ["story"], "additionalProperties": false} } }],
-         "max_tokens": 150, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}
+         "max_tokens": 400, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}, "return_token_ids": true}
         """;
 
     /// <summary>Each choice's tool calls as the client assembles them: id, name and arguments per call index.</summary>
