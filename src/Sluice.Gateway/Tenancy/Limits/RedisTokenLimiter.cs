@@ -3,17 +3,23 @@ using StackExchange.Redis;
 namespace Sluice.Gateway.Tenancy.Limits;
 
 /// <summary>
-/// The tokens-per-minute limit fleet-wide: per key a sorted set of admitted requests scored by admission time (Redis's
+/// The tokens-per-minute limit fleet-wide: per key a sorted set of admitted entries scored by admission time (Redis's
 /// clock, as the rpm log) and a hash of each one's tokens with their running sum (<c>_total</c>), so a check costs the
-/// entries that left the window since the last one, not the whole window. Reserving and settling are each one atomic
-/// Lua script; every replica sharing the Redis sees one window. Redis unreachable: the fail mode (closed: 503 naming
-/// Redis; open: admitted without a count, logged and counted); a settle that fails leaves the worst case in the window
+/// entries that left the window since the last one, not the whole window. Reserving is one atomic Lua script; every
+/// replica sharing the Redis sees one window. When the window has room the script grants this gateway a share
+/// (<see cref="RedisShares"/>): one entry holding up to 64 requests' worst cases, from which the key's next requests
+/// here are admitted without a round trip while it is open. The entry counts its whole share from the start of the share; when the
+/// share closes it counts what its requests used (their worst case while they run) and is scored at the last
+/// admission, so every admitted token stays in the window at least 60 s after its request's admission: the tokens
+/// admitted in any 60 s never exceed the limit. Redis unreachable: the fail mode (closed: 503 naming Redis; open:
+/// admitted without a count, logged and counted); an update that fails leaves the share's whole grant in the window
 /// until it leaves it.
 /// </summary>
-public sealed class RedisTokenLimiter(TenancyRedis redis, TenancyFailures failures) : ITokenLimiter
+public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
 {
-    // KEYS[1] the key's entries (member -> admission ms), KEYS[2] their tokens and _total; ARGV limit, window ms, member, tokens.
-    // Returns {1, total} admitted or {0, total, ms until enough tokens leave the window}.
+    // KEYS[1] the key's entries (member -> admission ms), KEYS[2] their tokens and _total; ARGV limit, window ms, member,
+    // tokens, divisor, most requests. Returns {1, total, granted, now} admitted (granted >= tokens: the share) or
+    // {0, total, ms until enough tokens leave the window}.
     private const string ReserveScript = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -33,11 +39,16 @@ public sealed class RedisTokenLimiter(TenancyRedis redis, TenancyFailures failur
         local want = tonumber(ARGV[4])
         local limit = tonumber(ARGV[1])
         if total + want <= limit then
+          local grant = want
+          local spare = math.floor((limit - total) / tonumber(ARGV[5]))
+          if spare > grant then
+            grant = math.min(spare, want * tonumber(ARGV[6]))
+          end
           redis.call('ZADD', KEYS[1], now, ARGV[3])
-          redis.call('HSET', KEYS[2], ARGV[3], want, '_total', total + want)
+          redis.call('HSET', KEYS[2], ARGV[3], grant, '_total', total + grant)
           redis.call('PEXPIRE', KEYS[1], window)
           redis.call('PEXPIRE', KEYS[2], window)
-          return {1, total}
+          return {1, total, grant, now}
         end
         redis.call('HSET', KEYS[2], '_total', total)
         redis.call('PEXPIRE', KEYS[2], window)
@@ -53,20 +64,34 @@ public sealed class RedisTokenLimiter(TenancyRedis redis, TenancyFailures failur
         return {0, total, window}
         """;
 
-    // KEYS[2] as above; ARGV member, tokens used. The entry (while still in the window) now counts what the request used.
-    private const string SettleScript = """
+    // KEYS[1], KEYS[2] as above; ARGV member, tokens it counts now, admission ms (0: kept), window ms. An entry that already
+    // left the window is not brought back.
+    private const string UpdateScript = """
         local old = redis.call('HGET', KEYS[2], ARGV[1])
         if not old then
           return 0
         end
         local total = tonumber(redis.call('HGET', KEYS[2], '_total') or '0') + tonumber(ARGV[2]) - tonumber(old)
         redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], '_total', total)
+        if tonumber(ARGV[3]) > 0 then
+          redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+          redis.call('PEXPIRE', KEYS[1], ARGV[4])
+          redis.call('PEXPIRE', KEYS[2], ARGV[4])
+        end
         return 1
         """;
 
-    private TenancyRedis Redis => redis;
+    private readonly TenancyRedis _redis;
+    private readonly TenancyFailures _failures;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Share> _open = new(StringComparer.Ordinal);
+    private readonly Timer _sweep;
 
-    private TenancyFailures Failures => failures;
+    public RedisTokenLimiter(TenancyRedis redis, TenancyFailures failures)
+    {
+        _redis = redis;
+        _failures = failures;
+        _sweep = new Timer(static state => ((RedisTokenLimiter)state!).Sweep(), this, RedisShares.SweepEvery, RedisShares.SweepEvery);
+    }
 
     public async ValueTask<ITokenReservation?> ReserveAsync(VirtualKey key, long tokens, long promptTokens, CancellationToken cancellationToken)
     {
@@ -78,17 +103,21 @@ public sealed class RedisTokenLimiter(TenancyRedis redis, TenancyFailures failur
         {
             throw LimitErrors.NeverFits(key, tokens, promptTokens);
         }
+        if (_open.TryGetValue(key.Id, out var open) && open.TryTake(tokens))
+        {
+            return new Reservation(open, tokens); // from this gateway's share: no round trip
+        }
         RedisKey[] keys = ["sluice:tpm:" + key.Id, "sluice:tpm:" + key.Id + ":tokens"];
         string member = Guid.NewGuid().ToString("N");
         RedisResult[] result;
         try
         {
-            result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
-                [limit, (long)LimitErrors.Window.TotalMilliseconds, member, tokens]))!;
+            result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
+                [limit, (long)LimitErrors.Window.TotalMilliseconds, member, tokens, RedisShares.Divisor, RedisShares.MostRequests]))!;
         }
         catch (Exception e) when (TenancyRedis.IsUnreachable(e))
         {
-            if (failures.Failed("redis", $"token limit counters ({redis.Description})", e.Message) is { } refuse)
+            if (_failures.Failed("redis", $"token limit counters ({_redis.Description})", e.Message) is { } refuse)
             {
                 throw refuse;
             }
@@ -98,41 +127,152 @@ public sealed class RedisTokenLimiter(TenancyRedis redis, TenancyFailures failur
         {
             throw LimitErrors.Tpm(key, tokens, (long)result[1], TimeSpan.FromMilliseconds((long)result[2]));
         }
-        return new Reservation(this, keys, member);
+        long granted = (long)result[2];
+        var share = new Share(this, keys, member, granted, tokens, (long)result[3]);
+        if (granted > tokens)
+        {
+            // the next requests of this key take from it; the share it replaces closes (what it did not use goes back)
+            Share? replaced = null;
+            _open.AddOrUpdate(key.Id, share, (_, previous) =>
+            {
+                replaced = previous;
+                return share;
+            });
+            replaced?.Close();
+        }
+        else
+        {
+            share.Close();
+        }
+        return new Reservation(share, tokens);
     }
 
-    private sealed class Reservation(RedisTokenLimiter owner, RedisKey[] keys, string member) : ITokenReservation
+    /// <summary>Closes the shares that have been open for <see cref="RedisShares.OpenFor"/>, so an idle one gives back what it holds.</summary>
+    private void Sweep()
+    {
+        foreach (var (id, share) in _open)
+        {
+            if (share.Expired)
+            {
+                _open.TryRemove(new KeyValuePair<string, Share>(id, share));
+                share.Close();
+            }
+        }
+    }
+
+    public void Dispose() => _sweep.Dispose();
+
+    /// <summary>
+    /// Sends the entry's new count (and admission time) without waiting for Redis's answer: the script is queued on the
+    /// connection before this returns, and Redis runs one connection's commands in order, so a reserve this gateway sends
+    /// afterwards (the client's next request, sent on seeing this answer) finds the room.
+    /// </summary>
+    private void Update(RedisKey[] keys, string member, long tokens, long admittedMs)
+    {
+        Task sent;
+        try
+        {
+            sent = _redis.Database.ScriptEvaluateAsync(UpdateScript, keys, [member, Math.Max(0, tokens), admittedMs, (long)LimitErrors.Window.TotalMilliseconds]);
+        }
+        catch (Exception e) when (TenancyRedis.IsUnreachable(e))
+        {
+            sent = Task.FromException(e);
+        }
+        _ = sent.ContinueWith(static (t, state) =>
+        {
+            var owner = (RedisTokenLimiter)state!;
+            if (t.Exception?.InnerException is { } e && TenancyRedis.IsUnreachable(e))
+            {
+                owner._failures.Failed("redis", $"token limit counters ({owner._redis.Description})", e.Message);
+            }
+        }, this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// One entry in the window and what this gateway admitted from it: while open, requests take their worst case from
+    /// what is free and give back what they did not use; once closed, the entry counts what its requests used (their
+    /// worst case while they run), scored at its last admission, updated as they end.
+    /// </summary>
+    private sealed class Share(RedisTokenLimiter owner, RedisKey[] keys, string member, long granted, long first, long grantedAtMs)
+    {
+        private readonly Lock _lock = new();
+        private readonly long _openedAt = Environment.TickCount64;
+        private long _free = granted - first;
+        private long _running = first;
+        private long _used;
+        private long _lastTake = Environment.TickCount64;
+        private bool _closed;
+
+        public bool Expired => Environment.TickCount64 - _openedAt >= (long)RedisShares.OpenFor.TotalMilliseconds;
+
+        public bool TryTake(long tokens)
+        {
+            lock (_lock)
+            {
+                if (_closed || _free < tokens)
+                {
+                    return false;
+                }
+                if (Expired)
+                {
+                    return false; // the sweep closes it
+                }
+                _free -= tokens;
+                _running += tokens;
+                _lastTake = Environment.TickCount64;
+                return true;
+            }
+        }
+
+        public void Close()
+        {
+            long count, admitted;
+            lock (_lock)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+                _closed = true;
+                _free = 0;
+                if (_running + _used == granted && _lastTake == _openedAt)
+                {
+                    return; // one request, still running: the entry already counts its worst case at its admission
+                }
+                count = _running + _used;
+                admitted = _lastTake == _openedAt ? 0 : grantedAtMs + (_lastTake - _openedAt);
+            }
+            owner.Update(keys, member, count, admitted);
+        }
+
+        public void Settle(long worst, long used)
+        {
+            long count;
+            lock (_lock)
+            {
+                _running -= worst;
+                _used += used;
+                if (!_closed)
+                {
+                    _free = Math.Max(0, _free + worst - used); // the unused part goes back to the share
+                    return;
+                }
+                count = _running + _used;
+            }
+            owner.Update(keys, member, count, 0);
+        }
+    }
+
+    private sealed class Reservation(Share share, long worst) : ITokenReservation
     {
         private int _done;
 
-        /// <summary>
-        /// Settles without waiting for Redis's answer: the script is queued on the connection before this returns, and
-        /// Redis runs one connection's commands in order, so a reserve this gateway sends afterwards (the client's next
-        /// request, sent on seeing this answer) finds the room.
-        /// </summary>
         public ValueTask SettleAsync(long used)
         {
-            if (Interlocked.Exchange(ref _done, 1) != 0)
+            if (Interlocked.Exchange(ref _done, 1) == 0)
             {
-                return ValueTask.CompletedTask;
+                share.Settle(worst, Math.Max(0, used));
             }
-            Task settled;
-            try
-            {
-                settled = owner.Redis.Database.ScriptEvaluateAsync(SettleScript, keys, [member, Math.Max(0, used)]);
-            }
-            catch (Exception e) when (TenancyRedis.IsUnreachable(e))
-            {
-                settled = Task.FromException(e);
-            }
-            _ = settled.ContinueWith(static (t, state) =>
-            {
-                var owner = (RedisTokenLimiter)state!;
-                if (t.Exception?.InnerException is { } e && TenancyRedis.IsUnreachable(e))
-                {
-                    owner.Failures.Failed("redis", $"token limit counters ({owner.Redis.Description})", e.Message);
-                }
-            }, owner, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return ValueTask.CompletedTask;
         }
     }

@@ -26,8 +26,9 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
     /// <summary>How long an unused counter stays in Redis (then it is seeded again from the spend log).</summary>
     public static readonly TimeSpan KeepFor = TimeSpan.FromDays(2);
 
-    // KEYS[1] counter, KEYS[2] reservations; ARGV limit, worst, member, lease ms, keep ms.
-    // Returns {-1} (not seeded: seed it), {0, spent, reserved} refused, {1, spent, reserved} reserved.
+    // KEYS[1] counter, KEYS[2] reservations; ARGV limit, worst, member (its id; ':' and the amount held are appended),
+    // lease ms, keep ms, divisor, most requests. Returns {-1} (not seeded: seed it), {0, spent, reserved} refused,
+    // {1, spent, reserved, granted} reserved (granted >= worst: this gateway's share).
     private const string ReserveScript = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -52,10 +53,16 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         if tonumber(spent) + tonumber(reserved) >= tonumber(ARGV[1]) then
           return {0, spent, reserved}
         end
-        redis.call('HINCRBY', KEYS[1], 'reserved', ARGV[2])
-        redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[3])
+        local grant = tonumber(ARGV[2])
+        local spare = math.floor((tonumber(ARGV[1]) - tonumber(spent) - tonumber(reserved)) / tonumber(ARGV[6]))
+        if spare > grant then
+          grant = math.min(spare, grant * tonumber(ARGV[7]))
+        end
+        local g = string.format('%d', grant)
+        redis.call('HINCRBY', KEYS[1], 'reserved', g)
+        redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[3] .. ':' .. g)
         redis.call('PEXPIRE', KEYS[2], ARGV[5])
-        return {1, spent, reserved}
+        return {1, spent, reserved, g}
         """;
 
     // KEYS[1] counter; ARGV the spend log's sum. Only the first seed of a marked counter counts.
@@ -68,12 +75,19 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         return 0
         """;
 
-    // KEYS[1] counter, KEYS[2] reservations; ARGV member, worst, actual.
-    private const string SettleScript = """
+    // KEYS[1] counter, KEYS[2] reservations; ARGV member, amount it held, spent to add, new member ('' none), amount it
+    // holds, lease ms. The reservation is replaced by the new one (while it was still held: an expired one is not brought
+    // back) and the spend added.
+    private const string UpdateScript = """
         local held = redis.call('ZREM', KEYS[2], ARGV[1])
         if redis.call('EXISTS', KEYS[1]) == 1 then
           if held == 1 then
             redis.call('HINCRBY', KEYS[1], 'reserved', '-' .. ARGV[2])
+            if ARGV[4] ~= '' then
+              local t = redis.call('TIME')
+              redis.call('HINCRBY', KEYS[1], 'reserved', ARGV[5])
+              redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[6]), ARGV[4])
+            end
           end
           redis.call('HINCRBY', KEYS[1], 'spent', ARGV[3])
         end
@@ -93,6 +107,12 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
     /// <summary>Counters this gateway could not reach while requests went on (served open, or not settled): their spent may lack those requests, so they are seeded again from the spend log on their next use.</summary>
     private readonly ConcurrentDictionary<string, byte> _stale = new(StringComparer.Ordinal);
 
+    /// <summary>Per counter, the share this gateway admits its next requests from.</summary>
+    private readonly ConcurrentDictionary<string, Share> _open = new(StringComparer.Ordinal);
+
+    /// <summary>Shares by id, until the last of their requests has settled.</summary>
+    private readonly ConcurrentDictionary<string, Share> _shares = new(StringComparer.Ordinal);
+
     public string Description => redis.Description;
 
     /// <summary>Marks the counter as one whose spent may lack requests (as an unreachable Redis does): its next use seeds it again.</summary>
@@ -105,10 +125,14 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
     public async Task<BudgetAnswer> ReserveAsync(BudgetCounterId id, long limit, long worst, Func<CancellationToken, Task<long>> seed,
         CancellationToken cancellationToken)
     {
-        string member = Guid.NewGuid().ToString("N") + ":" + worst.ToString(CultureInfo.InvariantCulture);
         string counter = Counter(id);
+        if (!_stale.ContainsKey(counter) && _open.TryGetValue(counter, out var open) && open.TryTake(worst) is { } taken)
+        {
+            return new BudgetAnswer(true, open.SpentSeen, open.ReservedSeen, taken); // from this gateway's share: no round trip
+        }
+        string uuid = Guid.NewGuid().ToString("N");
         RedisKey[] keys = [counter, Reservations(id)];
-        RedisValue[] args = [limit, worst, member, (long)LeaseFor.TotalMilliseconds, (long)KeepFor.TotalMilliseconds];
+        RedisValue[] args = [limit, worst, uuid, (long)LeaseFor.TotalMilliseconds, (long)KeepFor.TotalMilliseconds, RedisShares.Divisor, RedisShares.MostRequests];
         for (int attempt = 0; ; attempt++)
         {
             RedisResult[] result;
@@ -134,8 +158,26 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
                 {
                     return new BudgetAnswer(false, spent, reserved, null);
                 }
-                _leases.Hold(keys[1]!, member);
-                return new BudgetAnswer(true, spent, reserved, member);
+                long granted = long.Parse((string)result[3]!, CultureInfo.InvariantCulture);
+                var share = new Share(this, keys, uuid, granted, worst, spent, reserved);
+                _shares[uuid] = share;
+                _leases.Hold(keys[1]!, share.Member);
+                if (granted > worst)
+                {
+                    // the next requests on this counter take from it; the share it replaces closes (what it did not use goes back)
+                    Share? replaced = null;
+                    _open.AddOrUpdate(counter, share, (_, previous) =>
+                    {
+                        replaced = previous;
+                        return share;
+                    });
+                    replaced?.Close();
+                }
+                else
+                {
+                    share.Close();
+                }
+                return new BudgetAnswer(true, spent, reserved, share.First);
             }
             if (attempt == 3)
             {
@@ -154,22 +196,171 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         }
     }
 
-    public async Task SettleAsync(BudgetCounterId id, string reservation, long worst, long actual)
+    public Task SettleAsync(BudgetCounterId id, string reservation, long worst, long actual)
     {
-        string set = Reservations(id);
-        _leases.Release(set, reservation);
+        int hash = reservation.IndexOf('#', StringComparison.Ordinal);
+        return hash > 0 && _shares.TryGetValue(reservation[..hash], out var share) ? share.SettleAsync(worst, actual) : Task.CompletedTask;
+    }
+
+    /// <summary>Sends a share's new reservation and the spend to add; a Redis that cannot be reached marks the counter stale (seeded again on its next use).</summary>
+    private async Task UpdateAsync(Task sent, RedisKey counter)
+    {
         try
         {
-            await redis.Database.ScriptEvaluateAsync(SettleScript, [Counter(id), set], [reservation, worst, actual]);
+            await sent;
         }
         catch (Exception e) when (TenancyRedis.IsUnreachable(e))
         {
             // the reservation expires on its own; the spend is in the spend log, where the re-seeded counter finds it
-            _stale[Counter(id)] = 0;
+            _stale[(string)counter!] = 0;
             failures.Failed("redis", $"budget counters ({redis.Description})", e.Message);
         }
     }
 
+    private Task Send(RedisKey[] keys, string member, long held, long spent, string next, long holds)
+    {
+        try
+        {
+            return redis.Database.ScriptEvaluateAsync(UpdateScript, keys, [member, held, spent, next, holds, (long)LeaseFor.TotalMilliseconds]);
+        }
+        catch (Exception e) when (TenancyRedis.IsUnreachable(e))
+        {
+            return Task.FromException(e);
+        }
+    }
+
+    /// <summary>Closes the shares that have been open for <see cref="RedisShares.OpenFor"/>, so an idle one gives back what it holds.</summary>
+    private async Task SweepAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(RedisShares.SweepEvery);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            foreach (var (counter, share) in _open)
+            {
+                if (share.Expired && _open.TryRemove(new KeyValuePair<string, Share>(counter, share)))
+                {
+                    share.Close();
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One reservation in Redis (<c>id:held</c>) and what this gateway admitted from it. While open, requests take their
+    /// worst case from what is free and give back what they did not cost. Once closed, the reservation is replaced by one
+    /// holding the worst cases of its requests still running, and the cost of those that ended is added to spent; each
+    /// that ends later does the same, until none is left and the reservation is gone.
+    /// </summary>
+    private sealed class Share
+    {
+        private readonly Lock _lock = new();
+        private readonly RedisBudgetCounters _owner;
+        private readonly RedisKey[] _keys;
+        private readonly string _id;
+        private readonly long _openedAt = Environment.TickCount64;
+        private long _held;
+        private long _free;
+        private long _running;
+        private long _cost;
+        private int _taken;
+        private int _version;
+        private bool _closed;
+
+        public Share(RedisBudgetCounters owner, RedisKey[] keys, string id, long granted, long first, long spent, long reserved)
+        {
+            (_owner, _keys, _id, _held, _free, _running) = (owner, keys, id, granted, granted - first, first);
+            (SpentSeen, ReservedSeen) = (spent, reserved);
+            Member = id + ":" + granted.ToString(CultureInfo.InvariantCulture);
+            First = Handle(++_taken);
+        }
+
+        /// <summary>The reservation's member in Redis now.</summary>
+        public string Member { get; private set; }
+
+        /// <summary>The first request's reservation.</summary>
+        public string First { get; }
+
+        public long SpentSeen { get; }
+
+        public long ReservedSeen { get; }
+
+        public bool Expired => Environment.TickCount64 - _openedAt >= (long)RedisShares.OpenFor.TotalMilliseconds;
+
+        private string Handle(int n) => _id + "#" + n.ToString(CultureInfo.InvariantCulture);
+
+        /// <summary>The request's reservation, taken from the share; null when it is closed or has not enough free.</summary>
+        public string? TryTake(long worst)
+        {
+            lock (_lock)
+            {
+                if (_closed || _free < worst || Expired)
+                {
+                    return null;
+                }
+                _free -= worst;
+                _running += worst;
+                return Handle(++_taken);
+            }
+        }
+
+        public void Close()
+        {
+            Task sent;
+            lock (_lock)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+                _closed = true;
+                _free = 0;
+                if (_running == _held && _cost == 0)
+                {
+                    return; // nothing to give back yet: the reservation holds exactly its running requests
+                }
+                sent = SendLocked();
+            }
+            _ = _owner.UpdateAsync(sent, _keys[0]);
+        }
+
+        public Task SettleAsync(long worst, long actual)
+        {
+            Task sent;
+            lock (_lock)
+            {
+                _running -= worst;
+                _cost += actual;
+                if (!_closed)
+                {
+                    _free = Math.Max(0, _free + worst - actual); // what it did not cost goes back to the share
+                    return Task.CompletedTask;
+                }
+                sent = SendLocked();
+            }
+            return _owner.UpdateAsync(sent, _keys[0]);
+        }
+
+        /// <summary>Replaces the reservation by one for the running requests and adds the cost so far; sent under the lock, so updates reach Redis in order.</summary>
+        private Task SendLocked()
+        {
+            string old = Member;
+            long oldHeld = _held, cost = _cost;
+            string next = _running > 0 ? $"{_id}.{++_version}:{_running.ToString(CultureInfo.InvariantCulture)}" : "";
+            _owner._leases.Release((string)_keys[1]!, old);
+            if (next.Length > 0)
+            {
+                _owner._leases.Hold((string)_keys[1]!, next);
+            }
+            else
+            {
+                _owner._shares.TryRemove(_id, out _);
+            }
+            (Member, _held, _cost) = (next, _running, 0);
+            return _owner.Send(_keys, old, oldHeld, cost, next, _running);
+        }
+    }
+
     /// <summary>Renews the reservations of the requests running here, so a long stream keeps its reservation and a dead gateway's expire.</summary>
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => _leases.RenewAsync(LeaseFor, expireSets: false, stoppingToken);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(_leases.RenewAsync(LeaseFor, expireSets: false, stoppingToken), SweepAsync(stoppingToken));
 }

@@ -10,7 +10,8 @@ namespace Sluice.Gateway.Tests.Tenancy.Limits;
 
 /// <summary>
 /// rpm_limit and max_parallel_requests in a real Redis (its own server, so its command counts are this test's): both
-/// checked and taken in one script call per request, and a request one limit refuses takes nothing from the other.
+/// checked and taken in one script call, a request one limit refuses takes nothing from the other, and a key with room
+/// is admitted from a share without a call per request, the log staying exact.
 /// </summary>
 public sealed class RedisRequestLimiterTests
 {
@@ -36,21 +37,101 @@ public sealed class RedisRequestLimiterTests
     }
 
     [SkippableFact]
-    public async Task Acquire_RpmAndParallelLimits_OneScriptCallPerRequest()
+    public async Task Acquire_TightLimits_OneScriptCallPerRequest()
     {
         await using var server = await RedisServer.StartNewAsync();
         var (limiter, redis) = Limiter(server);
         await using (redis)
         {
-            var key = NewKey(rpm: 1000, parallel: 10);
+            // 15 a minute: under 2 × RedisShares.Divisor, so no share: every request asks Redis
+            var key = NewKey(rpm: 15, parallel: 4);
             await (await limiter.AcquireAsync(key, default)).DisposeAsync(); // the script loaded
             long before = await ScriptCallsAsync(server);
-            for (int i = 0; i < 20; i++)
+            for (int i = 0; i < 10; i++)
             {
                 await (await limiter.AcquireAsync(key, default)).DisposeAsync();
             }
-            Assert.Equal(20, await ScriptCallsAsync(server) - before);
+            Assert.Equal(10, await ScriptCallsAsync(server) - before);
         }
+    }
+
+    [SkippableFact]
+    public async Task Acquire_RoomyLimits_AdmitsFromAShare_AndItsCloseLeavesTheLogExact()
+    {
+        await using var server = await RedisServer.StartNewAsync();
+        var (limiter, redis) = Limiter(server);
+        await using (redis)
+        {
+            await limiter.StartAsync(default); // the sweep that closes shares
+            var key = NewKey(rpm: 10_000, parallel: 100);
+            var first = await limiter.AcquireAsync(key, default); // granted 64 log entries and 12 slots
+            long before = await ScriptCallsAsync(server);
+            var held = new List<IRequestLease> { first };
+            for (int i = 0; i < 29; i++)
+            {
+                held.Add(await limiter.AcquireAsync(key, default));
+                if (held.Count > 5)
+                {
+                    await held[^6].DisposeAsync(); // at most 6 at once: the 12 slots go round
+                }
+            }
+            Assert.Equal(0, await ScriptCallsAsync(server) - before);
+            Assert.Equal(64, await redis.Database.SortedSetLengthAsync("sluice:rpm:" + key.Id));
+            Assert.Equal(12, await redis.Database.SortedSetLengthAsync("sluice:parallel:" + key.Id));
+
+            // closed after RedisShares.OpenFor: the 34 unused entries and the free slots go back; the 30 admissions stay,
+            // each scored at its own admission, and the 5 still running keep their slots until they end
+            await WaitForAsync(async () => await redis.Database.SortedSetLengthAsync("sluice:rpm:" + key.Id) == 30);
+            Assert.Equal(5, await redis.Database.SortedSetLengthAsync("sluice:parallel:" + key.Id));
+            var scores = (await redis.Database.SortedSetRangeByRankWithScoresAsync("sluice:rpm:" + key.Id)).Select(e => e.Score).ToList();
+            Assert.True(scores[^1] >= scores[0]);
+            foreach (var lease in held.TakeLast(5))
+            {
+                await lease.DisposeAsync();
+            }
+            await WaitForAsync(async () => await redis.Database.SortedSetLengthAsync("sluice:parallel:" + key.Id) == 0);
+            await limiter.StopAsync(default);
+        }
+    }
+
+    [SkippableFact]
+    public async Task TwoLimiters_ConcurrentRequests_NeverAdmitMoreThanTheRpmLimit()
+    {
+        await using var server = await RedisServer.StartNewAsync();
+        var (a, redisA) = Limiter(server);
+        var (b, redisB) = Limiter(server);
+        await using (redisA)
+        await using (redisB)
+        {
+            await a.StartAsync(default);
+            await b.StartAsync(default);
+            var key = NewKey(rpm: 500, parallel: null);
+            int admitted = 0;
+            await Parallel.ForEachAsync(Enumerable.Range(0, 800), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+            {
+                try
+                {
+                    await (await (i % 2 == 0 ? a : b).AcquireAsync(key, ct)).DisposeAsync();
+                    Interlocked.Increment(ref admitted);
+                }
+                catch (ApiException e) when (e.Param == "rpm_limit")
+                {
+                }
+            });
+            Assert.InRange(admitted, 400, 500); // shares held by one gateway may refuse the other's last few, never admit more
+            await WaitForAsync(async () => await redisA.Database.SortedSetLengthAsync("sluice:rpm:" + key.Id) == admitted);
+            await a.StopAsync(default);
+            await b.StopAsync(default);
+        }
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition)
+    {
+        for (int i = 0; i < 100 && !await condition(); i++)
+        {
+            await Task.Delay(50);
+        }
+        Assert.True(await condition());
     }
 
     [SkippableFact]

@@ -51,6 +51,45 @@ public sealed class RedisTokenLimiterTests(TenancyServers servers)
         }
     }
 
+    [SkippableFact]
+    public async Task RoomyWindow_AdmitsFromAShare_AndItsCloseCountsWhatWasUsed()
+    {
+        var (a, redisA) = await LimiterAsync();
+        var (b, redisB) = await LimiterAsync();
+        await using (redisA)
+        await using (redisB)
+        using (a)
+        using (b)
+        {
+            var key = NewKey(1_000_000);
+            string tokens = "sluice:tpm:" + key.Id + ":tokens";
+            var taken = new List<ITokenReservation>();
+            for (int i = 0; i < 10; i++)
+            {
+                taken.Add((await a.ReserveAsync(key, 100, 10, default))!);
+            }
+            // one entry: the first request's grant of 64 worst cases, the nine others taken from it
+            Assert.Equal(1, await redisA.Database.SortedSetLengthAsync("sluice:tpm:" + key.Id));
+            Assert.Equal(6400, (long)await redisA.Database.HashGetAsync(tokens, "_total"));
+
+            // another gateway sees the whole grant in the window
+            var other = NewKey(6_450) with { Id = key.Id };
+            await Assert.ThrowsAsync<ApiException>(() => b.ReserveAsync(other, 100, 10, default).AsTask());
+
+            foreach (var reservation in taken)
+            {
+                await reservation.SettleAsync(30);
+            }
+            // closed after RedisShares.OpenFor: the entry counts the 300 used, and the rest is free for every gateway
+            for (int i = 0; i < 100 && (long)await redisA.Database.HashGetAsync(tokens, "_total") != 300; i++)
+            {
+                await Task.Delay(50);
+            }
+            Assert.Equal(300, (long)await redisA.Database.HashGetAsync(tokens, "_total"));
+            Assert.NotNull(await b.ReserveAsync(other, 6_000, 10, default));
+        }
+    }
+
     [SkippableTheory]
     [InlineData("closed")]
     [InlineData("open")]

@@ -118,6 +118,43 @@ public sealed class BudgetCountersTests(TenancyServers servers) : IAsyncDisposab
     }
 
     [SkippableFact]
+    public async Task Redis_RoomyBudget_AdmitsFromAShare_AndItsCloseAddsTheCostAndGivesBackTheRest()
+    {
+        var counter = await RedisCountersAsync();
+        await counter.StartAsync(default); // the sweep that closes shares
+        var redis = TenancyRedis.Connect((await servers.RedisAsync()).ConnectionString);
+        _connections.Add(redis);
+        var id = NewId();
+        string key = "sluice:budget:" + id;
+        var answers = new List<BudgetAnswer>();
+        for (int i = 0; i < 10; i++)
+        {
+            answers.Add(await counter.ReserveAsync(id, 1_000_000, 100, _ => Task.FromResult(0L), default));
+        }
+        Assert.All(answers, a => Assert.True(a.Admitted));
+        // one reservation: the first request's grant of 64 worst cases, the nine others taken from it
+        Assert.Equal(6400, (long)await redis.Database.HashGetAsync(key, "reserved"));
+        Assert.Equal(1, await redis.Database.SortedSetLengthAsync(key + ":res"));
+
+        foreach (var answer in answers.Skip(1))
+        {
+            await counter.SettleAsync(id, answer.Reservation!, 100, 40);
+        }
+        // closed after RedisShares.OpenFor: the nine costs are added and only the running request stays reserved
+        for (int i = 0; i < 100 && (long)await redis.Database.HashGetAsync(key, "spent") != 360; i++)
+        {
+            await Task.Delay(50);
+        }
+        Assert.Equal(360, (long)await redis.Database.HashGetAsync(key, "spent"));
+        Assert.Equal(100, (long)await redis.Database.HashGetAsync(key, "reserved"));
+        await counter.SettleAsync(id, answers[0].Reservation!, 100, 25);
+        Assert.Equal(385, (long)await redis.Database.HashGetAsync(key, "spent"));
+        Assert.Equal(0, (long)await redis.Database.HashGetAsync(key, "reserved"));
+        Assert.Equal(0, await redis.Database.SortedSetLengthAsync(key + ":res"));
+        await counter.StopAsync(default);
+    }
+
+    [SkippableFact]
     public async Task Redis_ReservationNeverSettled_ExpiresAfterItsLease()
     {
         var killed = await RedisCountersAsync(lease: TimeSpan.FromSeconds(3)); // never started: nothing renews, as in a killed gateway
@@ -139,11 +176,12 @@ public sealed class BudgetCountersTests(TenancyServers servers) : IAsyncDisposab
     {
         var counter = await RedisCountersAsync();
         var id = NewId();
-        Assert.True((await counter.ReserveAsync(id, 100, 1, _ => Task.FromResult(10L), default)).Admitted);
+        // 20 of the 90 left: more than 90/8, so no share is granted and the next reserve asks Redis
+        Assert.True((await counter.ReserveAsync(id, 100, 20, _ => Task.FromResult(10L), default)).Admitted);
         var redis = TenancyRedis.Connect((await servers.RedisAsync()).ConnectionString);
         _connections.Add(redis);
         await redis.Database.KeyDeleteAsync("sluice:budget:" + id);
-        var answer = await counter.ReserveAsync(id, 100, 1, _ => Task.FromResult(55L), default);
+        var answer = await counter.ReserveAsync(id, 100, 20, _ => Task.FromResult(55L), default);
         Assert.True(answer.Admitted);
         Assert.Equal(55, answer.Spent);
     }
