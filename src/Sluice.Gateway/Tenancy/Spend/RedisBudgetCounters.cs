@@ -316,6 +316,10 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
                 _free = 0;
                 if (_running == _held && _cost == 0)
                 {
+                    if (_running == 0)
+                    {
+                        _owner._shares.TryRemove(_id, out _); // nothing reserved (a worst case of 0) and nothing running
+                    }
                     return; // nothing to give back yet: the reservation holds exactly its running requests
                 }
                 sent = SendLocked();
