@@ -74,8 +74,8 @@ internal static unsafe partial class Q6_KKernels
     {
         var scale = Avx2.Shuffle(Avx2.ConvertToVector256Int32(sc).AsByte(), pair).AsInt16();
         uint* xt = (uint*)xs;
-        var p01 = Mad(xt[0], Values(u, c, low, two, k32)) + Mad(xt[1], Values(u + 192, c, low, two, k32));
-        var p23 = Mad(xt[2], Values(u + 384, c, low, two, k32)) + Mad(xt[3], Values(u + 576, c, low, two, k32));
+        var p01 = Mad(xt, Values(u, c, low, two, k32)) + Mad(xt + 1, Values(u + 192, c, low, two, k32));
+        var p23 = Mad(xt + 2, Values(u + 384, c, low, two, k32)) + Mad(xt + 3, Values(u + 576, c, low, two, k32));
         return Avx2.MultiplyAddAdjacent(p01, scale) + Avx2.MultiplyAddAdjacent(p23, scale);
     }
 
@@ -164,4 +164,8 @@ internal static unsafe partial class Q6_KKernels
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> Mad(uint quad, Vector256<sbyte> values) => Avx2.MultiplyAddAdjacent(Vector256.Create(quad).AsByte(), values);
+
+    // the same with the broadcast from memory (vpbroadcastd ymm, m32: a load, no shuffle port)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Mad(uint* quad, Vector256<sbyte> values) => Avx2.MultiplyAddAdjacent(Avx2.BroadcastScalarToVector256(quad).AsByte(), values);
 }
