@@ -6,7 +6,7 @@ using Sluice.Engine.Threading;
 namespace Sluice.Engine.Tests.Kernels;
 
 /// <summary>
-/// Integer block-dot matmuls (Q4_0 and Q8_0 weights against Q8_0 activation blocks, Q6_K against Q8_K):
+/// Integer block-dot matmuls (Q4_0 and Q8_0 weights against Q8_0 activation blocks, Q6_K and Q4_K against Q8_K):
 /// the packed 16-row kernels, whatever the number of rows, tokens or tasks, give bitwise what the one-row
 /// recipe gives.
 /// </summary>
@@ -43,6 +43,13 @@ public sealed unsafe class IntegerDotTests
     [InlineData(GgmlType.Q4_K, 5, 256, 2)]
     [InlineData(GgmlType.Q4_K, 33, 512, 150)]
     [InlineData(GgmlType.Q4_K, 48, 768, 40)]
+    // one token (the AVX2 class's decode kernels), a last group overlapping the one before, several super-blocks
+    [InlineData(GgmlType.Q6_K, 37, 768, 1)]
+    [InlineData(GgmlType.Q6_K, 130, 512, 1)]
+    [InlineData(GgmlType.Q6_K, 5, 256, 1)]
+    [InlineData(GgmlType.Q4_K, 37, 768, 1)]
+    [InlineData(GgmlType.Q4_K, 130, 512, 1)]
+    [InlineData(GgmlType.Q4_K, 5, 256, 1)]
     public void MatMulEqualsOneRowRecipe(GgmlType type, int rows, int columns, int tokens) => Check(type, rows, columns, tokens, EdgeScales: false, Poison: 0);
 
     /// <summary>

@@ -14,12 +14,82 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// </summary>
 internal static unsafe partial class Q6_KKernels
 {
+    // One token (decode): each sub-block's values are rebuilt and used at once, the integer sums stay in registers
+    // (no scratch round trip per sub-block) and each sub-block's scale pair is one vpshufb of its widened bytes.
+    // Two passes over a super-block (rows 0..7, then 8..15) read it from L1; the matrix streams once.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OneTokenAvx2(byte* group, int blocks, in Q8KBlocks x, float* y)
+    {
+        var low = Vector256.Create((byte)15);
+        var two = Vector256.Create((byte)0x30);
+        var k32 = Vector256.Create((byte)32);
+        // the low int16 of each int32 lane to both its halves (vpshufb indexes within each 128-bit lane)
+        var pair = Vector256.Create(0x01000100, 0x05040504, 0x09080908, 0x0D0C0D0C, 0x01000100, 0x05040504, 0x09080908, 0x0D0C0D0C).AsByte();
+        var f0 = Vector256<float>.Zero;
+        var f1 = Vector256<float>.Zero;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* p = group + (long)b * PackedBlockBytes;
+            PackedGroups.PrefetchAhead(p, PackedBlockBytes);
+            byte* xu = x.U + (long)b * 256;
+            var dx = Vector256.Create(x.D[b]);
+            for (int hr = 0; hr < 2; hr++)
+            {
+                Vector256<int> s0 = default, s1 = default;
+                for (int h = 0; h < 2; h++)
+                {
+                    for (int k = 0; k < 2; k++)
+                    {
+                        // sub-blocks 8h + 2c + k (quarter c): slices 4k..4k + 3 of half h, activations from 128h + 32c + 16k
+                        byte* u = p + QuantsAt + 192 * (8 * h + 4 * k) + 32 * hr;
+                        byte* xs = xu + 128 * h + 16 * k;
+                        sbyte* sc = (sbyte*)p + ScalesAt + 16 * (8 * h + k) + 8 * hr;
+                        s0 += Quarter(u, 0, xs, sc, low, two, k32, pair);
+                        s1 += Quarter(u, 1, xs + 32, sc + 32, low, two, k32, pair);
+                        s0 += Quarter(u, 2, xs + 64, sc + 64, low, two, k32, pair);
+                        s1 += Quarter(u, 3, xs + 96, sc + 96, low, two, k32, pair);
+                    }
+                }
+                var sums = s0 + s1 - Vector256.Load((int*)(p + CorrectionsAt) + 8 * hr);
+                var dw = HalfVectors.ToFloat(Vector128.Load((ushort*)p + 8 * hr));
+                if (hr == 0)
+                {
+                    f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), dw * dx, f0);
+                }
+                else
+                {
+                    f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), dw * dx, f1);
+                }
+            }
+        }
+        f0.Store(y);
+        f1.Store(y + 8);
+    }
+
+    // one sub-block of 8 rows (quarter c of the 4 slices at u, u + 192, .., 16 activations + 128 at xs, the rows'
+    // scales at sc): the rows' exact scaled sums with the offset still in
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Quarter(byte* u, int c, byte* xs, sbyte* sc, Vector256<byte> low, Vector256<byte> two,
+        Vector256<byte> k32, Vector256<byte> pair)
+    {
+        var scale = Avx2.Shuffle(Avx2.ConvertToVector256Int32(sc).AsByte(), pair).AsInt16();
+        uint* xt = (uint*)xs;
+        var p01 = Mad(xt, Values(u, c, low, two, k32)) + Mad(xt + 1, Values(u + 192, c, low, two, k32));
+        var p23 = Mad(xt + 2, Values(u + 384, c, low, two, k32)) + Mad(xt + 3, Values(u + 576, c, low, two, k32));
+        return Avx2.MultiplyAddAdjacent(p01, scale) + Avx2.MultiplyAddAdjacent(p23, scale);
+    }
+
     // sub-block outer, tokens inner: a (sub-block, 8 rows)'s 4 value registers stay in registers while every token's
     // activations stream past; a token's integer sums wait in scratch (8 int32 a token) between sub-blocks
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows16Avx2(byte* group, int blocks, in Q8KBlocks x, float* acc, float* y, long yStride)
     {
         int n = x.Tokens;
+        if (n == 1)
+        {
+            OneTokenAvx2(group, blocks, x, y);
+            return;
+        }
         new Span<float>(acc, n * 16).Clear();
         int* sumi = (int*)(acc + n * 16);
         var low = Vector256.Create((byte)15);
@@ -94,4 +164,8 @@ internal static unsafe partial class Q6_KKernels
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> Mad(uint quad, Vector256<sbyte> values) => Avx2.MultiplyAddAdjacent(Vector256.Create(quad).AsByte(), values);
+
+    // the same with the broadcast from memory (vpbroadcastd ymm, m32: a load, no shuffle port)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Mad(uint* quad, Vector256<sbyte> values) => Avx2.MultiplyAddAdjacent(Avx2.BroadcastScalarToVector256(quad).AsByte(), values);
 }
