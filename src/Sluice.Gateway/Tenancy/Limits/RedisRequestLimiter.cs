@@ -85,6 +85,9 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
 
     private readonly RedisLeases _leases = new(redis, failures, "parallel request leases");
 
+    /// <summary>Keys whose next share is being asked for.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _refilling = new(StringComparer.Ordinal);
+
     /// <summary>Per key, the share this gateway admits its next requests from.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Share> _open = new(StringComparer.Ordinal);
 
@@ -100,33 +103,23 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
         }
         if (_open.TryGetValue(key.Id, out var open) && open.TryTake(key) is { } taken)
         {
+            if (open.Low)
+            {
+                Refill(key);
+            }
             return taken; // from this gateway's share: no round trip
         }
-        var db = redis.Database;
         try
         {
-            // one round trip for both limits
-            string parallelSet = "sluice:parallel:" + key.Id, rpmLog = "sluice:rpm:" + key.Id;
-            string prefix = Guid.NewGuid().ToString("N");
-            var result = (RedisResult[])(await db.ScriptEvaluateAsync(AdmitScript, [parallelSet, rpmLog],
-                [key.MaxParallelRequests ?? 0, (long)LeaseFor.TotalMilliseconds, prefix + "p", key.RequestsPerMinute ?? 0,
-                    (long)LimitErrors.Window.TotalMilliseconds, prefix + "r", RedisShares.Divisor, RedisShares.MostRequests]))!;
-            if ((long)result[0] == 0)
+            var (admitted, share) = await GrantAsync(key);
+            if (!admitted)
             {
-                throw (long)result[1] == 0 ? LimitErrors.Parallel(key) : LimitErrors.Rpm(key, TimeSpan.FromMilliseconds((long)result[1]));
+                throw share is null ? LimitErrors.Parallel(key) : LimitErrors.Rpm(key, TimeSpan.FromMilliseconds(share.RetryAfterMs));
             }
-            var share = new Share(this, parallelSet, rpmLog, prefix, (int)(long)result[2], (int)(long)result[3], (long)result[4]);
-            var lease = share.TakeFirst();
+            var lease = share!.TakeFirst();
             if (share.Shared)
             {
-                // the next requests of this key take from it; the share it replaces closes (what it did not use goes back)
-                Share? replaced = null;
-                _open.AddOrUpdate(key.Id, share, (_, previous) =>
-                {
-                    replaced = previous;
-                    return share;
-                });
-                replaced?.Close();
+                Install(key.Id, share); // the next requests of this key take from it
             }
             else
             {
@@ -142,6 +135,76 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
             }
             return NoLease.Instance; // fail open: admitted without a count
         }
+    }
+
+    /// <summary>
+    /// One round trip for both limits: admitted with the share granted, or refused with null (parallel full) or a share
+    /// that only carries the rpm refusal's wait.
+    /// </summary>
+    private async Task<(bool Admitted, Share? Share)> GrantAsync(VirtualKey key)
+    {
+        string parallelSet = "sluice:parallel:" + key.Id, rpmLog = "sluice:rpm:" + key.Id;
+        string prefix = Guid.NewGuid().ToString("N");
+        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(AdmitScript, [parallelSet, rpmLog],
+            [key.MaxParallelRequests ?? 0, (long)LeaseFor.TotalMilliseconds, prefix + "p", key.RequestsPerMinute ?? 0,
+                (long)LimitErrors.Window.TotalMilliseconds, prefix + "r", RedisShares.Divisor, RedisShares.MostRequests]))!;
+        if ((long)result[0] == 0)
+        {
+            return (false, (long)result[1] == 0 ? null : Share.Refusal((long)result[1]));
+        }
+        return (true, new Share(this, parallelSet, rpmLog, prefix, (int)(long)result[2], (int)(long)result[3], (long)result[4]));
+    }
+
+    /// <summary>
+    /// Asks for the key's next share in the background while the open one still admits (it is running low or half its
+    /// time is gone), so a busy key's requests do not wait for Redis when it closes. Near the limit (no share granted)
+    /// what was taken goes back at once.
+    /// </summary>
+    private void Refill(VirtualKey key)
+    {
+        if (!_refilling.TryAdd(key.Id, 0))
+        {
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var (admitted, share) = await GrantAsync(key);
+                if (!admitted || share is null)
+                {
+                    return;
+                }
+                if (share.Shared)
+                {
+                    Install(key.Id, share);
+                }
+                else
+                {
+                    share.Close();
+                }
+            }
+            catch (Exception e) when (TenancyRedis.IsUnreachable(e))
+            {
+                // the next request that finds no room asks Redis itself, and meets the fail mode
+            }
+            finally
+            {
+                _refilling.TryRemove(key.Id, out _);
+            }
+        });
+    }
+
+    /// <summary>Makes <paramref name="share"/> the one the key's next requests take from; the one it replaces closes (what it did not use goes back).</summary>
+    private void Install(string keyId, Share share)
+    {
+        Share? replaced = null;
+        _open.AddOrUpdate(keyId, share, (_, previous) =>
+        {
+            replaced = previous;
+            return share;
+        });
+        replaced?.Close();
     }
 
     /// <summary>Renews the leases of the requests running here, so a long stream keeps its slot and a dead gateway's slots expire; closes idle shares.</summary>
@@ -223,7 +286,32 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
             Slots = slots;
         }
 
+        private Share(long retryAfterMs)
+        {
+            (_owner, _parallelSet, _rpmLog, _entries, _takenAt) = (null!, "", "", [], []);
+            RetryAfterMs = retryAfterMs;
+            _closed = true;
+        }
+
+        /// <summary>Not a share: the rpm refusal's wait.</summary>
+        public static Share Refusal(long retryAfterMs) => new(retryAfterMs);
+
+        public long RetryAfterMs { get; }
+
         private int Slots { get; }
+
+        /// <summary>A quarter or less of its entries or slots left, or half its time gone: time to ask for the next.</summary>
+        public bool Low
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return (_entries.Length > 0 && (_entries.Length - _next) * 4 <= _entries.Length) || (Slots > 0 && _free.Count * 4 <= Slots)
+                        || (Environment.TickCount64 - _openedAt) * 2 >= (long)RedisShares.OpenFor.TotalMilliseconds;
+                }
+            }
+        }
 
         /// <summary>Whether it holds more than one request's worth: then it admits the key's next requests.</summary>
         public bool Shared => _entries.Length > 1 || Slots > 1;

@@ -84,6 +84,7 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
     private readonly TenancyRedis _redis;
     private readonly TenancyFailures _failures;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Share> _open = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _refilling = new(StringComparer.Ordinal);
     private readonly Timer _sweep;
 
     public RedisTokenLimiter(TenancyRedis redis, TenancyFailures failures)
@@ -105,6 +106,10 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
         }
         if (_open.TryGetValue(key.Id, out var open) && open.TryTake(tokens))
         {
+            if (open.Low)
+            {
+                Refill(key, limit, tokens);
+            }
             return new Reservation(open, tokens); // from this gateway's share: no round trip
         }
         RedisKey[] keys = ["sluice:tpm:" + key.Id, "sluice:tpm:" + key.Id + ":tokens"];
@@ -132,19 +137,69 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
         if (granted > tokens)
         {
             // the next requests of this key take from it; the share it replaces closes (what it did not use goes back)
-            Share? replaced = null;
-            _open.AddOrUpdate(key.Id, share, (_, previous) =>
-            {
-                replaced = previous;
-                return share;
-            });
-            replaced?.Close();
+            Install(key.Id, share);
         }
         else
         {
             share.Close();
         }
         return new Reservation(share, tokens);
+    }
+
+    /// <summary>
+    /// Asks for the key's next share in the background while the open one still admits (it is running low or half its
+    /// time is gone), so a busy key's requests do not wait for Redis when it closes. Near the limit (no share granted)
+    /// what was taken goes back at once.
+    /// </summary>
+    private void Refill(VirtualKey key, long limit, long tokens)
+    {
+        if (!_refilling.TryAdd(key.Id, 0))
+        {
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                RedisKey[] keys = ["sluice:tpm:" + key.Id, "sluice:tpm:" + key.Id + ":tokens"];
+                string member = Guid.NewGuid().ToString("N");
+                var result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
+                    [limit, (long)LimitErrors.Window.TotalMilliseconds, member, tokens, RedisShares.Divisor, RedisShares.MostRequests]))!;
+                if ((long)result[0] == 0)
+                {
+                    return;
+                }
+                var share = new Share(this, keys, member, (long)result[2], 0, (long)result[3]);
+                if ((long)result[2] > tokens)
+                {
+                    Install(key.Id, share);
+                }
+                else
+                {
+                    share.Close();
+                }
+            }
+            catch (Exception e) when (TenancyRedis.IsUnreachable(e))
+            {
+                // the next request that finds no room asks Redis itself, and meets the fail mode
+            }
+            finally
+            {
+                _refilling.TryRemove(key.Id, out _);
+            }
+        });
+    }
+
+    /// <summary>Makes <paramref name="share"/> the one the key's next requests take from; the one it replaces closes.</summary>
+    private void Install(string keyId, Share share)
+    {
+        Share? replaced = null;
+        _open.AddOrUpdate(keyId, share, (_, previous) =>
+        {
+            replaced = previous;
+            return share;
+        });
+        replaced?.Close();
     }
 
     /// <summary>Closes the shares that have been open for <see cref="RedisShares.OpenFor"/>, so an idle one gives back what it holds.</summary>
@@ -200,10 +255,13 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
         private long _free = granted - first;
         private long _running = first;
         private long _used;
-        private long _lastTake = Environment.TickCount64;
+        private long _lastTake = long.MinValue; // none after the grant
         private bool _closed;
 
         public bool Expired => Environment.TickCount64 - _openedAt >= (long)RedisShares.OpenFor.TotalMilliseconds;
+
+        /// <summary>A quarter or less of it free, or half its time gone: time to ask for the next.</summary>
+        public bool Low => Volatile.Read(ref _free) * 4 <= granted || (Environment.TickCount64 - _openedAt) * 2 >= (long)RedisShares.OpenFor.TotalMilliseconds;
 
         public bool TryTake(long tokens)
         {
@@ -235,12 +293,13 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
                 }
                 _closed = true;
                 _free = 0;
-                if (_running + _used == granted && _lastTake == _openedAt)
+                bool later = _lastTake != long.MinValue;
+                if (_running + _used == granted && !later)
                 {
                     return; // one request, still running: the entry already counts its worst case at its admission
                 }
                 count = _running + _used;
-                admitted = _lastTake == _openedAt ? 0 : grantedAtMs + (_lastTake - _openedAt);
+                admitted = later ? grantedAtMs + (_lastTake - _openedAt) : 0;
             }
             owner.Update(keys, member, count, admitted);
         }

@@ -110,6 +110,9 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
     /// <summary>Per counter, the share this gateway admits its next requests from.</summary>
     private readonly ConcurrentDictionary<string, Share> _open = new(StringComparer.Ordinal);
 
+    /// <summary>Counters whose next share is being asked for.</summary>
+    private readonly ConcurrentDictionary<string, byte> _refilling = new(StringComparer.Ordinal);
+
     /// <summary>Shares by id, until the last of their requests has settled.</summary>
     private readonly ConcurrentDictionary<string, Share> _shares = new(StringComparer.Ordinal);
 
@@ -128,6 +131,10 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         string counter = Counter(id);
         if (!_stale.ContainsKey(counter) && _open.TryGetValue(counter, out var open) && open.TryTake(worst) is { } taken)
         {
+            if (open.Low)
+            {
+                Refill(id, limit, worst);
+            }
             return new BudgetAnswer(true, open.SpentSeen, open.ReservedSeen, taken); // from this gateway's share: no round trip
         }
         string uuid = Guid.NewGuid().ToString("N");
@@ -164,14 +171,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
                 _leases.Hold(keys[1]!, share.Member);
                 if (granted > worst)
                 {
-                    // the next requests on this counter take from it; the share it replaces closes (what it did not use goes back)
-                    Share? replaced = null;
-                    _open.AddOrUpdate(counter, share, (_, previous) =>
-                    {
-                        replaced = previous;
-                        return share;
-                    });
-                    replaced?.Close();
+                    Install(counter, share); // the next requests on this counter take from it
                 }
                 else
                 {
@@ -194,6 +194,67 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
                 throw new BudgetStoreException("redis", $"budget counters ({redis.Description})", e);
             }
         }
+    }
+
+    /// <summary>
+    /// Asks for the counter's next share in the background while the open one still admits (it is running low or half
+    /// its time is gone), so a busy key's requests do not wait for Redis when it closes. Near the limit (no share
+    /// granted) what was taken goes back at once.
+    /// </summary>
+    private void Refill(BudgetCounterId id, long limit, long worst)
+    {
+        string counter = Counter(id);
+        if (!_refilling.TryAdd(counter, 0))
+        {
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                string uuid = Guid.NewGuid().ToString("N");
+                RedisKey[] keys = [counter, Reservations(id)];
+                var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
+                    [limit, worst, uuid, (long)LeaseFor.TotalMilliseconds, (long)KeepFor.TotalMilliseconds, RedisShares.Divisor, RedisShares.MostRequests]))!;
+                if ((long)result[0] != 1)
+                {
+                    return; // refused, or the counter needs seeding: the next request that finds no room asks Redis itself
+                }
+                long granted = long.Parse((string)result[3]!, CultureInfo.InvariantCulture);
+                var share = new Share(this, keys, uuid, granted, 0, long.Parse((string)result[1]!, CultureInfo.InvariantCulture),
+                    long.Parse((string)result[2]!, CultureInfo.InvariantCulture));
+                _shares[uuid] = share;
+                _leases.Hold(keys[1]!, share.Member);
+                if (granted > worst && !_stale.ContainsKey(counter))
+                {
+                    Install(counter, share);
+                }
+                else
+                {
+                    share.Close();
+                }
+            }
+            catch (Exception e) when (TenancyRedis.IsUnreachable(e))
+            {
+                // the next request that finds no room asks Redis itself, and meets the fail mode
+            }
+            finally
+            {
+                _refilling.TryRemove(counter, out _);
+            }
+        });
+    }
+
+    /// <summary>Makes <paramref name="share"/> the one the counter's next requests take from; the one it replaces closes (what it did not use goes back).</summary>
+    private void Install(string counter, Share share)
+    {
+        Share? replaced = null;
+        _open.AddOrUpdate(counter, share, (_, previous) =>
+        {
+            replaced = previous;
+            return share;
+        });
+        replaced?.Close();
     }
 
     public Task SettleAsync(BudgetCounterId id, string reservation, long worst, long actual)
@@ -285,6 +346,18 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         public long ReservedSeen { get; }
 
         public bool Expired => Environment.TickCount64 - _openedAt >= (long)RedisShares.OpenFor.TotalMilliseconds;
+
+        /// <summary>A quarter or less of it free, or half its time gone: time to ask for the next.</summary>
+        public bool Low
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _free * 4 <= _held || (Environment.TickCount64 - _openedAt) * 2 >= (long)RedisShares.OpenFor.TotalMilliseconds;
+                }
+            }
+        }
 
         private string Handle(int n) => _id + "#" + n.ToString(CultureInfo.InvariantCulture);
 

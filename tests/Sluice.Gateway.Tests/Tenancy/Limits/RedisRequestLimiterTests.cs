@@ -95,6 +95,29 @@ public sealed class RedisRequestLimiterTests
     }
 
     [SkippableFact]
+    public async Task Acquire_ShareRunningLow_IsRefilledInTheBackground_AndTheLogStaysExact()
+    {
+        await using var server = await RedisServer.StartNewAsync();
+        var (limiter, redis) = Limiter(server);
+        await using (redis)
+        {
+            await limiter.StartAsync(default);
+            var key = NewKey(rpm: 100_000, parallel: null);
+            await (await limiter.AcquireAsync(key, default)).DisposeAsync(); // granted 64 entries
+            long before = await ScriptCallsAsync(server);
+            for (int i = 0; i < 99; i++)
+            {
+                // from the 48th on the share is low: its successor is asked for in the background, and installed
+                await (await limiter.AcquireAsync(key, default)).DisposeAsync();
+            }
+            Assert.InRange(await ScriptCallsAsync(server) - before, 1, 4); // refills and closes, not a call per request
+            // every share closed: exactly the 100 admissions are in the log
+            await WaitForAsync(async () => await redis.Database.SortedSetLengthAsync("sluice:rpm:" + key.Id) == 100);
+            await limiter.StopAsync(default);
+        }
+    }
+
+    [SkippableFact]
     public async Task TwoLimiters_ConcurrentRequests_NeverAdmitMoreThanTheRpmLimit()
     {
         await using var server = await RedisServer.StartNewAsync();
