@@ -85,11 +85,8 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
 
     private readonly RedisLeases _leases = new(redis, failures, "parallel request leases");
 
-    /// <summary>Keys whose next share is being asked for.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _refilling = new(StringComparer.Ordinal);
-
     /// <summary>Per key, the share this gateway admits its next requests from.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Share> _open = new(StringComparer.Ordinal);
+    private readonly OpenShares<Share> _open = new();
 
     private TenancyRedis Redis => redis;
 
@@ -101,7 +98,7 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
         {
             return NoLease.Instance;
         }
-        if (_open.TryGetValue(key.Id, out var open) && open.TryTake(key) is { } taken)
+        if (_open.TryGet(key.Id, out var open) && open.TryTake(key) is { } taken)
         {
             if (open.Low)
             {
@@ -119,7 +116,7 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
             var lease = share!.TakeFirst();
             if (share.Shared)
             {
-                Install(key.Id, share); // the next requests of this key take from it
+                _open.Install(key.Id, share); // the next requests of this key take from it
             }
             else
             {
@@ -155,76 +152,16 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
         return (true, new Share(this, parallelSet, rpmLog, prefix, (int)(long)result[2], (int)(long)result[3], (long)result[4]));
     }
 
-    /// <summary>
-    /// Asks for the key's next share in the background while the open one still admits (it is running low or half its
-    /// time is gone), so a busy key's requests do not wait for Redis when it closes. Near the limit (no share granted)
-    /// what was taken goes back at once.
-    /// </summary>
-    private void Refill(VirtualKey key)
+    /// <summary>Asks for the key's next share in the background while the open one still admits (<see cref="OpenShares{TShare}.Refill"/>).</summary>
+    private void Refill(VirtualKey key) => _open.Refill(key.Id, async () =>
     {
-        if (!_refilling.TryAdd(key.Id, 0))
-        {
-            return;
-        }
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                var (admitted, share) = await GrantAsync(key);
-                if (!admitted || share is null)
-                {
-                    return;
-                }
-                if (share.Shared)
-                {
-                    Install(key.Id, share);
-                }
-                else
-                {
-                    share.Close();
-                }
-            }
-            catch (Exception e) when (TenancyRedis.IsUnreachable(e))
-            {
-                // the next request that finds no room asks Redis itself, and meets the fail mode
-            }
-            finally
-            {
-                _refilling.TryRemove(key.Id, out _);
-            }
-        });
-    }
-
-    /// <summary>Makes <paramref name="share"/> the one the key's next requests take from; the one it replaces closes (what it did not use goes back).</summary>
-    private void Install(string keyId, Share share)
-    {
-        Share? replaced = null;
-        _open.AddOrUpdate(keyId, share, (_, previous) =>
-        {
-            replaced = previous;
-            return share;
-        });
-        replaced?.Close();
-    }
+        var (admitted, share) = await GrantAsync(key);
+        return admitted ? share : null;
+    }, share => share.Shared);
 
     /// <summary>Renews the leases of the requests running here, so a long stream keeps its slot and a dead gateway's slots expire; closes idle shares.</summary>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(_leases.RenewAsync(LeaseFor, expireSets: true, stoppingToken), SweepAsync(stoppingToken));
-
-    private async Task SweepAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(RedisShares.SweepEvery);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            foreach (var (id, share) in _open)
-            {
-                if (share.Expired && _open.TryRemove(new KeyValuePair<string, Share>(id, share)))
-                {
-                    share.Close();
-                }
-            }
-        }
-    }
+        Task.WhenAll(_leases.RenewAsync(LeaseFor, expireSets: true, stoppingToken), _open.SweepAsync(stoppingToken));
 
     /// <summary>
     /// Sends a script without waiting for Redis's answer: it is queued on the connection before this returns, and Redis
@@ -258,7 +195,7 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
     /// request takes an entry (kept) and a slot (back in the share when it ends); once closed, the unused entries and free
     /// slots are removed, the used entries scored at their admissions, and a slot still running is removed when it ends.
     /// </summary>
-    private sealed class Share
+    private sealed class Share : IRedisShare
     {
         private readonly Lock _lock = new();
         private readonly RedisRequestLimiter _owner;

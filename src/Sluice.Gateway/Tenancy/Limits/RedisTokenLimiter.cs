@@ -83,15 +83,14 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
 
     private readonly TenancyRedis _redis;
     private readonly TenancyFailures _failures;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Share> _open = new(StringComparer.Ordinal);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _refilling = new(StringComparer.Ordinal);
+    private readonly OpenShares<Share> _open = new();
     private readonly Timer _sweep;
 
     public RedisTokenLimiter(TenancyRedis redis, TenancyFailures failures)
     {
         _redis = redis;
         _failures = failures;
-        _sweep = new Timer(static state => ((RedisTokenLimiter)state!).Sweep(), this, RedisShares.SweepEvery, RedisShares.SweepEvery);
+        _sweep = new Timer(static state => ((RedisTokenLimiter)state!)._open.Sweep(), this, RedisShares.SweepEvery, RedisShares.SweepEvery);
     }
 
     public async ValueTask<ITokenReservation?> ReserveAsync(VirtualKey key, long tokens, long promptTokens, CancellationToken cancellationToken)
@@ -104,7 +103,7 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
         {
             throw LimitErrors.NeverFits(key, tokens, promptTokens);
         }
-        if (_open.TryGetValue(key.Id, out var open) && open.TryTake(tokens))
+        if (_open.TryGet(key.Id, out var open) && open.TryTake(tokens))
         {
             if (open.Low)
             {
@@ -137,7 +136,7 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
         if (granted > tokens)
         {
             // the next requests of this key take from it; the share it replaces closes (what it did not use goes back)
-            Install(key.Id, share);
+            _open.Install(key.Id, share);
         }
         else
         {
@@ -146,74 +145,15 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
         return new Reservation(share, tokens);
     }
 
-    /// <summary>
-    /// Asks for the key's next share in the background while the open one still admits (it is running low or half its
-    /// time is gone), so a busy key's requests do not wait for Redis when it closes. Near the limit (no share granted)
-    /// what was taken goes back at once.
-    /// </summary>
-    private void Refill(VirtualKey key, long limit, long tokens)
+    /// <summary>Asks for the key's next share in the background while the open one still admits (<see cref="OpenShares{TShare}.Refill"/>).</summary>
+    private void Refill(VirtualKey key, long limit, long tokens) => _open.Refill(key.Id, async () =>
     {
-        if (!_refilling.TryAdd(key.Id, 0))
-        {
-            return;
-        }
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                RedisKey[] keys = ["sluice:tpm:" + key.Id, "sluice:tpm:" + key.Id + ":tokens"];
-                string member = Guid.NewGuid().ToString("N");
-                var result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
-                    [limit, (long)LimitErrors.Window.TotalMilliseconds, member, tokens, RedisShares.Divisor, RedisShares.MostRequests]))!;
-                if ((long)result[0] == 0)
-                {
-                    return;
-                }
-                var share = new Share(this, keys, member, (long)result[2], 0, (long)result[3]);
-                if ((long)result[2] > tokens)
-                {
-                    Install(key.Id, share);
-                }
-                else
-                {
-                    share.Close();
-                }
-            }
-            catch (Exception e) when (TenancyRedis.IsUnreachable(e))
-            {
-                // the next request that finds no room asks Redis itself, and meets the fail mode
-            }
-            finally
-            {
-                _refilling.TryRemove(key.Id, out _);
-            }
-        });
-    }
-
-    /// <summary>Makes <paramref name="share"/> the one the key's next requests take from; the one it replaces closes.</summary>
-    private void Install(string keyId, Share share)
-    {
-        Share? replaced = null;
-        _open.AddOrUpdate(keyId, share, (_, previous) =>
-        {
-            replaced = previous;
-            return share;
-        });
-        replaced?.Close();
-    }
-
-    /// <summary>Closes the shares that have been open for <see cref="RedisShares.OpenFor"/>, so an idle one gives back what it holds.</summary>
-    private void Sweep()
-    {
-        foreach (var (id, share) in _open)
-        {
-            if (share.Expired)
-            {
-                _open.TryRemove(new KeyValuePair<string, Share>(id, share));
-                share.Close();
-            }
-        }
-    }
+        RedisKey[] keys = ["sluice:tpm:" + key.Id, "sluice:tpm:" + key.Id + ":tokens"];
+        string member = Guid.NewGuid().ToString("N");
+        var result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
+            [limit, (long)LimitErrors.Window.TotalMilliseconds, member, tokens, RedisShares.Divisor, RedisShares.MostRequests]))!;
+        return (long)result[0] == 0 ? null : new Share(this, keys, member, (long)result[2], 0, (long)result[3]);
+    }, share => share.Granted > tokens);
 
     public void Dispose() => _sweep.Dispose();
 
@@ -248,7 +188,7 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
     /// what is free and give back what they did not use; once closed, the entry counts what its requests used (their
     /// worst case while they run), scored at its last admission, updated as they end.
     /// </summary>
-    private sealed class Share(RedisTokenLimiter owner, RedisKey[] keys, string member, long granted, long first, long grantedAtMs)
+    private sealed class Share(RedisTokenLimiter owner, RedisKey[] keys, string member, long granted, long first, long grantedAtMs) : IRedisShare
     {
         private readonly Lock _lock = new();
         private readonly long _openedAt = Environment.TickCount64;
@@ -257,6 +197,8 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
         private long _used;
         private long _lastTake = long.MinValue; // none after the grant
         private bool _closed;
+
+        public long Granted => granted;
 
         public bool Expired => Environment.TickCount64 - _openedAt >= (long)RedisShares.OpenFor.TotalMilliseconds;
 

@@ -108,10 +108,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
     private readonly ConcurrentDictionary<string, byte> _stale = new(StringComparer.Ordinal);
 
     /// <summary>Per counter, the share this gateway admits its next requests from.</summary>
-    private readonly ConcurrentDictionary<string, Share> _open = new(StringComparer.Ordinal);
-
-    /// <summary>Counters whose next share is being asked for.</summary>
-    private readonly ConcurrentDictionary<string, byte> _refilling = new(StringComparer.Ordinal);
+    private readonly OpenShares<Share> _open = new();
 
     /// <summary>Shares by id, until the last of their requests has settled.</summary>
     private readonly ConcurrentDictionary<string, Share> _shares = new(StringComparer.Ordinal);
@@ -129,7 +126,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         CancellationToken cancellationToken)
     {
         string counter = Counter(id);
-        if (!_stale.ContainsKey(counter) && _open.TryGetValue(counter, out var open) && open.TryTake(worst) is { } taken)
+        if (!_stale.ContainsKey(counter) && _open.TryGet(counter, out var open) && open.TryTake(worst) is { } taken)
         {
             if (open.Low)
             {
@@ -171,7 +168,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
                 _leases.Hold(keys[1]!, share.Member);
                 if (granted > worst)
                 {
-                    Install(counter, share); // the next requests on this counter take from it
+                    _open.Install(counter, share); // the next requests on this counter take from it
                 }
                 else
                 {
@@ -196,65 +193,26 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         }
     }
 
-    /// <summary>
-    /// Asks for the counter's next share in the background while the open one still admits (it is running low or half
-    /// its time is gone), so a busy key's requests do not wait for Redis when it closes. Near the limit (no share
-    /// granted) what was taken goes back at once.
-    /// </summary>
+    /// <summary>Asks for the counter's next share in the background while the open one still admits (<see cref="OpenShares{TShare}.Refill"/>).</summary>
     private void Refill(BudgetCounterId id, long limit, long worst)
     {
         string counter = Counter(id);
-        if (!_refilling.TryAdd(counter, 0))
+        _open.Refill(counter, async () =>
         {
-            return;
-        }
-        _ = Task.Run(async () =>
-        {
-            try
+            string uuid = Guid.NewGuid().ToString("N");
+            RedisKey[] keys = [counter, Reservations(id)];
+            var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
+                [limit, worst, uuid, (long)LeaseFor.TotalMilliseconds, (long)KeepFor.TotalMilliseconds, RedisShares.Divisor, RedisShares.MostRequests]))!;
+            if ((long)result[0] != 1)
             {
-                string uuid = Guid.NewGuid().ToString("N");
-                RedisKey[] keys = [counter, Reservations(id)];
-                var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
-                    [limit, worst, uuid, (long)LeaseFor.TotalMilliseconds, (long)KeepFor.TotalMilliseconds, RedisShares.Divisor, RedisShares.MostRequests]))!;
-                if ((long)result[0] != 1)
-                {
-                    return; // refused, or the counter needs seeding: the next request that finds no room asks Redis itself
-                }
-                long granted = long.Parse((string)result[3]!, CultureInfo.InvariantCulture);
-                var share = new Share(this, keys, uuid, granted, 0, long.Parse((string)result[1]!, CultureInfo.InvariantCulture),
-                    long.Parse((string)result[2]!, CultureInfo.InvariantCulture));
-                _shares[uuid] = share;
-                _leases.Hold(keys[1]!, share.Member);
-                if (granted > worst && !_stale.ContainsKey(counter))
-                {
-                    Install(counter, share);
-                }
-                else
-                {
-                    share.Close();
-                }
+                return null; // refused, or the counter needs seeding: the next request that finds no room asks Redis itself
             }
-            catch (Exception e) when (TenancyRedis.IsUnreachable(e))
-            {
-                // the next request that finds no room asks Redis itself, and meets the fail mode
-            }
-            finally
-            {
-                _refilling.TryRemove(counter, out _);
-            }
-        });
-    }
-
-    /// <summary>Makes <paramref name="share"/> the one the counter's next requests take from; the one it replaces closes (what it did not use goes back).</summary>
-    private void Install(string counter, Share share)
-    {
-        Share? replaced = null;
-        _open.AddOrUpdate(counter, share, (_, previous) =>
-        {
-            replaced = previous;
+            var share = new Share(this, keys, uuid, long.Parse((string)result[3]!, CultureInfo.InvariantCulture), 0,
+                long.Parse((string)result[1]!, CultureInfo.InvariantCulture), long.Parse((string)result[2]!, CultureInfo.InvariantCulture));
+            _shares[uuid] = share;
+            _leases.Hold(keys[1]!, share.Member);
             return share;
-        });
-        replaced?.Close();
+        }, share => share.Granted > worst && !_stale.ContainsKey(counter));
     }
 
     public Task SettleAsync(BudgetCounterId id, string reservation, long worst, long actual)
@@ -290,29 +248,13 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         }
     }
 
-    /// <summary>Closes the shares that have been open for <see cref="RedisShares.OpenFor"/>, so an idle one gives back what it holds.</summary>
-    private async Task SweepAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(RedisShares.SweepEvery);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            foreach (var (counter, share) in _open)
-            {
-                if (share.Expired && _open.TryRemove(new KeyValuePair<string, Share>(counter, share)))
-                {
-                    share.Close();
-                }
-            }
-        }
-    }
-
     /// <summary>
     /// One reservation in Redis (<c>id:held</c>) and what this gateway admitted from it. While open, requests take their
     /// worst case from what is free and give back what they did not cost. Once closed, the reservation is replaced by one
     /// holding the worst cases of its requests still running, and the cost of those that ended is added to spent; each
     /// that ends later does the same, until none is left and the reservation is gone.
     /// </summary>
-    private sealed class Share
+    private sealed class Share : IRedisShare
     {
         private readonly Lock _lock = new();
         private readonly RedisBudgetCounters _owner;
@@ -329,7 +271,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
 
         public Share(RedisBudgetCounters owner, RedisKey[] keys, string id, long granted, long first, long spent, long reserved)
         {
-            (_owner, _keys, _id, _held, _free, _running) = (owner, keys, id, granted, granted - first, first);
+            (_owner, _keys, _id, _held, _free, _running, Granted) = (owner, keys, id, granted, granted - first, first, granted);
             (SpentSeen, ReservedSeen) = (spent, reserved);
             Member = id + ":" + granted.ToString(CultureInfo.InvariantCulture);
             First = Handle(++_taken);
@@ -344,6 +286,8 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         public long SpentSeen { get; }
 
         public long ReservedSeen { get; }
+
+        public long Granted { get; }
 
         public bool Expired => Environment.TickCount64 - _openedAt >= (long)RedisShares.OpenFor.TotalMilliseconds;
 
@@ -439,5 +383,5 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
 
     /// <summary>Renews the reservations of the requests running here, so a long stream keeps its reservation and a dead gateway's expire.</summary>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(_leases.RenewAsync(LeaseFor, expireSets: false, stoppingToken), SweepAsync(stoppingToken));
+        Task.WhenAll(_leases.RenewAsync(LeaseFor, expireSets: false, stoppingToken), _open.SweepAsync(stoppingToken));
 }
