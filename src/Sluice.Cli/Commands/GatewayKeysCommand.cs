@@ -36,38 +36,20 @@ internal sealed class GatewayKeysCommand(HttpMessageHandler? handler = null)
         var alias = new Option<string?>("--alias") { Description = "A display name (key_alias)" };
         var team = new Option<string?>("--team") { Description = "The owning team (team_id)" };
         var user = new Option<string?>("--user") { Description = "The owner (user_id)" };
-        var models = new Option<string[]>("--model") { Description = "A model the key may call (repeatable; none: every model)" };
-        var rpm = new Option<long?>("--rpm", "--rpm-limit") { Description = "Requests per minute, fleet-wide (rpm_limit)" };
-        var tpm = new Option<long?>("--tpm", "--tpm-limit") { Description = "Tokens (prompt + completion) per minute, fleet-wide (tpm_limit)" };
-        var parallel = new Option<long?>("--max-parallel") { Description = "Requests in flight at once (max_parallel_requests)" };
-        var budget = new Option<decimal?>("--max-budget") { Description = "Budget in money per --budget-duration (0: nothing may be spent)" };
-        var period = new Option<string?>("--budget-duration") { Description = "Budget period: 1h, 1d, 30d, 1mo" };
+        var limits = new AdminLimitOptions("key");
         var duration = new Option<string?>("--duration") { Description = "Expires after: 30s, 15m, 12h, 30d" };
-        var command = new Command("create", "Create a key; its secret is printed once.") { alias, team, user, models, rpm, tpm, parallel, budget, period, duration };
+        var command = new Command("create", "Create a key; its secret is printed once.") { alias, team, user };
+        limits.AddTo(command);
+        command.Options.Add(duration);
         _admin.AddOptions(command);
         command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
         {
             var body = new JsonObject();
-            void Set(string field, JsonNode? value)
-            {
-                if (value is not null)
-                {
-                    body[field] = value;
-                }
-            }
-            Set("key_alias", parse.GetValue(alias));
-            Set("team_id", parse.GetValue(team));
-            Set("user_id", parse.GetValue(user));
-            if (parse.GetValue(models) is { Length: > 0 } list)
-            {
-                body["models"] = new JsonArray([.. list.SelectMany(m => m.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(m => (JsonNode?)m)]);
-            }
-            Set("rpm_limit", parse.GetValue(rpm));
-            Set("tpm_limit", parse.GetValue(tpm));
-            Set("max_parallel_requests", parse.GetValue(parallel));
-            Set("max_budget", parse.GetValue(budget));
-            Set("budget_duration", parse.GetValue(period));
-            Set("duration", parse.GetValue(duration));
+            AdminLimitOptions.Set(body, "key_alias", parse.GetValue(alias));
+            AdminLimitOptions.Set(body, "team_id", parse.GetValue(team));
+            AdminLimitOptions.Set(body, "user_id", parse.GetValue(user));
+            limits.WriteTo(parse, body);
+            AdminLimitOptions.Set(body, "duration", parse.GetValue(duration));
             var answer = await _admin.CallObjectAsync(parse, HttpMethod.Post, "/admin/keys", body, cancel);
             _admin.Print(parse, answer, $"created {answer["id"]}\nsecret (shown once; store it now): {answer["key"]}");
             return 0;

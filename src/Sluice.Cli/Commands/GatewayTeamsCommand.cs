@@ -36,35 +36,16 @@ internal sealed class GatewayTeamsCommand(HttpMessageHandler? handler = null)
     {
         var id = new Argument<string?>("team-id") { Description = "The team's id (team_id); create makes one when none is given", Arity = idRequired ? ArgumentArity.ExactlyOne : ArgumentArity.ZeroOrOne };
         var alias = new Option<string?>("--alias") { Description = "A display name (team_alias)" };
-        var models = new Option<string[]>("--model") { Description = "A model the team's keys may call (repeatable; none: every model)" };
-        var rpm = new Option<long?>("--rpm", "--rpm-limit") { Description = "Requests per minute across the team's keys, fleet-wide (rpm_limit)" };
-        var tpm = new Option<long?>("--tpm", "--tpm-limit") { Description = "Tokens per minute across the team's keys, fleet-wide (tpm_limit)" };
-        var parallel = new Option<long?>("--max-parallel") { Description = "Requests in flight at once across the team's keys (max_parallel_requests)" };
-        var budget = new Option<decimal?>("--max-budget") { Description = "The team's budget in money per --budget-duration (0: nothing may be spent)" };
-        var period = new Option<string?>("--budget-duration") { Description = "Budget period: 1h, 1d, 30d, 1mo" };
-        var command = new Command(name, description) { id, alias, models, rpm, tpm, parallel, budget, period };
+        var limits = new AdminLimitOptions("team");
+        var command = new Command(name, description) { id, alias };
+        limits.AddTo(command);
         _admin.AddOptions(command);
         command.SetAction((parse, cancel) => CliErrors.RunAsync(parse, async () =>
         {
             var body = new JsonObject();
-            void Set(string field, JsonNode? value)
-            {
-                if (value is not null)
-                {
-                    body[field] = value;
-                }
-            }
-            Set("team_id", parse.GetValue(id));
-            Set("team_alias", parse.GetValue(alias));
-            if (parse.GetValue(models) is { Length: > 0 } list)
-            {
-                body["models"] = new JsonArray([.. list.SelectMany(m => m.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(m => (JsonNode?)m)]);
-            }
-            Set("rpm_limit", parse.GetValue(rpm));
-            Set("tpm_limit", parse.GetValue(tpm));
-            Set("max_parallel_requests", parse.GetValue(parallel));
-            Set("max_budget", parse.GetValue(budget));
-            Set("budget_duration", parse.GetValue(period));
+            AdminLimitOptions.Set(body, "team_id", parse.GetValue(id));
+            AdminLimitOptions.Set(body, "team_alias", parse.GetValue(alias));
+            limits.WriteTo(parse, body);
             var answer = await _admin.CallAsync(parse, HttpMethod.Post, path, body, cancel);
             var team = answer["data"] as JsonObject ?? answer.AsObject();
             _admin.Print(parse, answer, $"{(idRequired ? "updated" : "created")} team {team["team_id"]}\n{Describe(team)}");
