@@ -21,6 +21,12 @@ internal static class RedisShares
 
     /// <summary>How often open shares are checked for closing (an idle one gives back what it holds within OpenFor + this).</summary>
     public static readonly TimeSpan SweepEvery = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>A share opened at <paramref name="openedAt"/> (<see cref="Environment.TickCount64"/>) admits no more.</summary>
+    public static bool Expired(long openedAt) => Environment.TickCount64 - openedAt >= (long)OpenFor.TotalMilliseconds;
+
+    /// <summary>Half a share's time is gone: time to ask for the next.</summary>
+    public static bool HalfGone(long openedAt) => (Environment.TickCount64 - openedAt) * 2 >= (long)OpenFor.TotalMilliseconds;
 }
 
 /// <summary>A share of a limit as <see cref="OpenShares{TShare}"/> keeps it: closed once its time is up or a newer one replaces it.</summary>

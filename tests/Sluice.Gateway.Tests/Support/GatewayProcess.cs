@@ -72,7 +72,13 @@ public sealed class GatewayProcess : IAsyncDisposable
                 output.AppendLine(e.Data);
             }
         };
-        process.Exited += (_, _) => listening.TrySetException(new InvalidOperationException("the gateway exited: " + output));
+        process.Exited += (_, _) =>
+        {
+            lock (output) // the output handlers may still be appending
+            {
+                listening.TrySetException(new InvalidOperationException("the gateway exited: " + output));
+            }
+        };
         process.EnableRaisingEvents = true;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

@@ -108,12 +108,12 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
         }
         try
         {
-            var (admitted, share) = await GrantAsync(key);
-            if (!admitted)
+            var (share, retryAfterMs) = await GrantAsync(key);
+            if (share is null)
             {
-                throw share is null ? LimitErrors.Parallel(key) : LimitErrors.Rpm(key, TimeSpan.FromMilliseconds(share.RetryAfterMs));
+                throw retryAfterMs == 0 ? LimitErrors.Parallel(key) : LimitErrors.Rpm(key, TimeSpan.FromMilliseconds(retryAfterMs));
             }
-            var lease = share!.TakeFirst();
+            var lease = share.TakeFirst();
             if (share.Shared)
             {
                 _open.Install(key.Id, share); // the next requests of this key take from it
@@ -135,10 +135,10 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
     }
 
     /// <summary>
-    /// One round trip for both limits: admitted with the share granted, or refused with null (parallel full) or a share
-    /// that only carries the rpm refusal's wait.
+    /// One round trip for both limits: the share granted, or null when refused, with the rpm refusal's wait in
+    /// milliseconds (0: the parallel limit is full).
     /// </summary>
-    private async Task<(bool Admitted, Share? Share)> GrantAsync(VirtualKey key)
+    private async Task<(Share? Share, long RetryAfterMs)> GrantAsync(VirtualKey key)
     {
         string parallelSet = "sluice:parallel:" + key.Id, rpmLog = "sluice:rpm:" + key.Id;
         string prefix = Guid.NewGuid().ToString("N");
@@ -147,17 +147,13 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
                 (long)LimitErrors.Window.TotalMilliseconds, prefix + "r", RedisShares.Divisor, RedisShares.MostRequests]))!;
         if ((long)result[0] == 0)
         {
-            return (false, (long)result[1] == 0 ? null : Share.Refusal((long)result[1]));
+            return (null, (long)result[1]);
         }
-        return (true, new Share(this, parallelSet, rpmLog, prefix, (int)(long)result[2], (int)(long)result[3], (long)result[4]));
+        return (new Share(this, parallelSet, rpmLog, prefix, (int)(long)result[2], (int)(long)result[3], (long)result[4]), 0);
     }
 
     /// <summary>Asks for the key's next share in the background while the open one still admits (<see cref="OpenShares{TShare}.Refill"/>).</summary>
-    private void Refill(VirtualKey key) => _open.Refill(key.Id, async () =>
-    {
-        var (admitted, share) = await GrantAsync(key);
-        return admitted ? share : null;
-    }, share => share.Shared);
+    private void Refill(VirtualKey key) => _open.Refill(key.Id, async () => (await GrantAsync(key)).Share, share => share.Shared);
 
     /// <summary>Renews the leases of the requests running here, so a long stream keeps its slot and a dead gateway's slots expire; closes idle shares.</summary>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -223,18 +219,6 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
             Slots = slots;
         }
 
-        private Share(long retryAfterMs)
-        {
-            (_owner, _parallelSet, _rpmLog, _entries, _takenAt) = (null!, "", "", [], []);
-            RetryAfterMs = retryAfterMs;
-            _closed = true;
-        }
-
-        /// <summary>Not a share: the rpm refusal's wait.</summary>
-        public static Share Refusal(long retryAfterMs) => new(retryAfterMs);
-
-        public long RetryAfterMs { get; }
-
         private int Slots { get; }
 
         /// <summary>A quarter or less of its entries or slots left, or half its time gone: time to ask for the next.</summary>
@@ -245,7 +229,7 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
                 lock (_lock)
                 {
                     return (_entries.Length > 0 && (_entries.Length - _next) * 4 <= _entries.Length) || (Slots > 0 && _free.Count * 4 <= Slots)
-                        || (Environment.TickCount64 - _openedAt) * 2 >= (long)RedisShares.OpenFor.TotalMilliseconds;
+                        || RedisShares.HalfGone(_openedAt);
                 }
             }
         }
@@ -253,7 +237,7 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
         /// <summary>Whether it holds more than one request's worth: then it admits the key's next requests.</summary>
         public bool Shared => _entries.Length > 1 || Slots > 1;
 
-        public bool Expired => Environment.TickCount64 - _openedAt >= (long)RedisShares.OpenFor.TotalMilliseconds;
+        public bool Expired => RedisShares.Expired(_openedAt);
 
         /// <summary>The request the script admitted.</summary>
         public IRequestLease TakeFirst()

@@ -111,13 +111,11 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
             }
             return new Reservation(open, tokens); // from this gateway's share: no round trip
         }
-        RedisKey[] keys = ["sluice:tpm:" + key.Id, "sluice:tpm:" + key.Id + ":tokens"];
-        string member = Guid.NewGuid().ToString("N");
         RedisResult[] result;
+        Share? share;
         try
         {
-            result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
-                [limit, (long)LimitErrors.Window.TotalMilliseconds, member, tokens, RedisShares.Divisor, RedisShares.MostRequests]))!;
+            (result, share) = await GrantAsync(key, limit, tokens, first: tokens);
         }
         catch (Exception e) when (TenancyRedis.IsUnreachable(e))
         {
@@ -127,13 +125,11 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
             }
             return null; // fail open: admitted without a count
         }
-        if ((long)result[0] == 0)
+        if (share is null)
         {
             throw LimitErrors.Tpm(key, tokens, (long)result[1], TimeSpan.FromMilliseconds((long)result[2]));
         }
-        long granted = (long)result[2];
-        var share = new Share(this, keys, member, granted, tokens, (long)result[3]);
-        if (granted > tokens)
+        if (share.Granted > tokens)
         {
             // the next requests of this key take from it; the share it replaces closes (what it did not use goes back)
             _open.Install(key.Id, share);
@@ -146,14 +142,21 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
     }
 
     /// <summary>Asks for the key's next share in the background while the open one still admits (<see cref="OpenShares{TShare}.Refill"/>).</summary>
-    private void Refill(VirtualKey key, long limit, long tokens) => _open.Refill(key.Id, async () =>
+    private void Refill(VirtualKey key, long limit, long tokens) =>
+        _open.Refill(key.Id, async () => (await GrantAsync(key, limit, tokens, first: 0)).Share, share => share.Granted > tokens);
+
+    /// <summary>
+    /// One round trip: a share of at least <paramref name="tokens"/> (the first <paramref name="first"/> of them taken by
+    /// the caller's request), or null when refused, with the script's answer for the refusal's figures.
+    /// </summary>
+    private async Task<(RedisResult[] Result, Share? Share)> GrantAsync(VirtualKey key, long limit, long tokens, long first)
     {
         RedisKey[] keys = ["sluice:tpm:" + key.Id, "sluice:tpm:" + key.Id + ":tokens"];
         string member = Guid.NewGuid().ToString("N");
         var result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
             [limit, (long)LimitErrors.Window.TotalMilliseconds, member, tokens, RedisShares.Divisor, RedisShares.MostRequests]))!;
-        return (long)result[0] == 0 ? null : new Share(this, keys, member, (long)result[2], 0, (long)result[3]);
-    }, share => share.Granted > tokens);
+        return (result, (long)result[0] == 0 ? null : new Share(this, keys, member, (long)result[2], first, (long)result[3]));
+    }
 
     public void Dispose() => _sweep.Dispose();
 
@@ -200,10 +203,10 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
 
         public long Granted => granted;
 
-        public bool Expired => Environment.TickCount64 - _openedAt >= (long)RedisShares.OpenFor.TotalMilliseconds;
+        public bool Expired => RedisShares.Expired(_openedAt);
 
         /// <summary>A quarter or less of it free, or half its time gone: time to ask for the next.</summary>
-        public bool Low => Volatile.Read(ref _free) * 4 <= granted || (Environment.TickCount64 - _openedAt) * 2 >= (long)RedisShares.OpenFor.TotalMilliseconds;
+        public bool Low => Volatile.Read(ref _free) * 4 <= granted || RedisShares.HalfGone(_openedAt);
 
         public bool TryTake(long tokens)
         {

@@ -134,39 +134,30 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
             }
             return new BudgetAnswer(true, open.SpentSeen, open.ReservedSeen, taken); // from this gateway's share: no round trip
         }
-        string uuid = Guid.NewGuid().ToString("N");
-        RedisKey[] keys = [counter, Reservations(id)];
-        RedisValue[] args = [limit, worst, uuid, (long)LeaseFor.TotalMilliseconds, (long)KeepFor.TotalMilliseconds, RedisShares.Divisor, RedisShares.MostRequests];
         for (int attempt = 0; ; attempt++)
         {
-            RedisResult[] result;
+            (long State, long Spent, long Reserved, Share? Share) grant;
             try
             {
                 if (_stale.TryRemove(counter, out _))
                 {
-                    await redis.Database.ScriptEvaluateAsync(ResetScript, [keys[0]]);
+                    await redis.Database.ScriptEvaluateAsync(ResetScript, [counter]);
                 }
-                result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(ReserveScript, keys, args))!;
+                grant = await GrantAsync(id, limit, worst, first: worst);
             }
             catch (Exception e) when (TenancyRedis.IsUnreachable(e))
             {
                 _stale[counter] = 0;
                 throw new BudgetStoreException("redis", $"budget counters ({redis.Description})", e);
             }
-            long state = (long)result[0];
+            var (state, spent, reserved, share) = grant;
             if (state >= 0)
             {
-                long spent = long.Parse((string)result[1]!, CultureInfo.InvariantCulture);
-                long reserved = long.Parse((string)result[2]!, CultureInfo.InvariantCulture);
-                if (state == 0)
+                if (share is null)
                 {
                     return new BudgetAnswer(false, spent, reserved, null);
                 }
-                long granted = long.Parse((string)result[3]!, CultureInfo.InvariantCulture);
-                var share = new Share(this, keys, uuid, granted, worst, spent, reserved);
-                _shares[uuid] = share;
-                _leases.Hold(keys[1]!, share.Member);
-                if (granted > worst)
+                if (share.Granted > worst)
                 {
                     _open.Install(counter, share); // the next requests on this counter take from it
                 }
@@ -184,7 +175,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
             long sum = await seed(cancellationToken);
             try
             {
-                await redis.Database.ScriptEvaluateAsync(SeedScript, [keys[0]], [sum]);
+                await redis.Database.ScriptEvaluateAsync(SeedScript, [counter], [sum]);
             }
             catch (Exception e) when (TenancyRedis.IsUnreachable(e))
             {
@@ -197,22 +188,37 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
     private void Refill(BudgetCounterId id, long limit, long worst)
     {
         string counter = Counter(id);
-        _open.Refill(counter, async () =>
+        // refused, or the counter needs seeding: no share, and the next request that finds no room asks Redis itself
+        _open.Refill(counter, async () => (await GrantAsync(id, limit, worst, first: 0)).Share,
+            share => share.Granted > worst && !_stale.ContainsKey(counter));
+    }
+
+    /// <summary>
+    /// One round trip: the script's state (-1: the counter needs seeding, 0: refused, 1: granted), the spent and reserved
+    /// it saw, and the share granted (the first <paramref name="first"/> of it taken by the caller's request), kept by id
+    /// and its reservation renewed until its last request settles.
+    /// </summary>
+    private async Task<(long State, long Spent, long Reserved, Share? Share)> GrantAsync(BudgetCounterId id, long limit, long worst, long first)
+    {
+        string uuid = Guid.NewGuid().ToString("N");
+        RedisKey[] keys = [Counter(id), Reservations(id)];
+        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
+            [limit, worst, uuid, (long)LeaseFor.TotalMilliseconds, (long)KeepFor.TotalMilliseconds, RedisShares.Divisor, RedisShares.MostRequests]))!;
+        long state = (long)result[0];
+        if (state < 0)
         {
-            string uuid = Guid.NewGuid().ToString("N");
-            RedisKey[] keys = [counter, Reservations(id)];
-            var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(ReserveScript, keys,
-                [limit, worst, uuid, (long)LeaseFor.TotalMilliseconds, (long)KeepFor.TotalMilliseconds, RedisShares.Divisor, RedisShares.MostRequests]))!;
-            if ((long)result[0] != 1)
-            {
-                return null; // refused, or the counter needs seeding: the next request that finds no room asks Redis itself
-            }
-            var share = new Share(this, keys, uuid, long.Parse((string)result[3]!, CultureInfo.InvariantCulture), 0,
-                long.Parse((string)result[1]!, CultureInfo.InvariantCulture), long.Parse((string)result[2]!, CultureInfo.InvariantCulture));
-            _shares[uuid] = share;
-            _leases.Hold(keys[1]!, share.Member);
-            return share;
-        }, share => share.Granted > worst && !_stale.ContainsKey(counter));
+            return (state, 0, 0, null);
+        }
+        long spent = long.Parse((string)result[1]!, CultureInfo.InvariantCulture);
+        long reserved = long.Parse((string)result[2]!, CultureInfo.InvariantCulture);
+        if (state == 0)
+        {
+            return (state, spent, reserved, null);
+        }
+        var share = new Share(this, keys, uuid, long.Parse((string)result[3]!, CultureInfo.InvariantCulture), first, spent, reserved);
+        _shares[uuid] = share;
+        _leases.Hold(keys[1]!, share.Member);
+        return (state, spent, reserved, share);
     }
 
     public Task SettleAsync(BudgetCounterId id, string reservation, long worst, long actual)
@@ -289,7 +295,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
 
         public long Granted { get; }
 
-        public bool Expired => Environment.TickCount64 - _openedAt >= (long)RedisShares.OpenFor.TotalMilliseconds;
+        public bool Expired => RedisShares.Expired(_openedAt);
 
         /// <summary>A quarter or less of it free, or half its time gone: time to ask for the next.</summary>
         public bool Low
@@ -298,7 +304,7 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
             {
                 lock (_lock)
                 {
-                    return _free * 4 <= _held || (Environment.TickCount64 - _openedAt) * 2 >= (long)RedisShares.OpenFor.TotalMilliseconds;
+                    return _free * 4 <= _held || RedisShares.HalfGone(_openedAt);
                 }
             }
         }
