@@ -65,6 +65,20 @@ internal sealed class OpenShares<TShare>
     }
 
     /// <summary>
+    /// Closes <paramref name="share"/>, which could not admit a request (its time is up, or it has too little left), if it
+    /// is still the key's open one, so that what it holds goes back before the caller asks Redis for room: its close is
+    /// sent first on the same connection, so Redis sees the room back when the caller's script runs. Without this a
+    /// request near a limit was refused for room its own gateway held in a share no request could use.
+    /// </summary>
+    public void Retire(string key, TShare share)
+    {
+        if (_open.TryRemove(new KeyValuePair<string, TShare>(key, share)))
+        {
+            share.Close();
+        }
+    }
+
+    /// <summary>
     /// Asks for the key's next share in the background while the open one still admits: <paramref name="grant"/> returns
     /// it (null: refused or not granted), installed when <paramref name="shared"/> says it holds more than one request's
     /// worth, else closed at once (near the limit what was taken goes back). A Redis that cannot be reached is left to the

@@ -166,6 +166,7 @@ public sealed class PostgresServer : IAsyncLifetime, IAsyncDisposable
     private Process? _process;
     private readonly string _folder = Directory.CreateTempSubdirectory("sluice-pg-").FullName;
     private int _databases;
+    private readonly List<string> _names = ["postgres"];
 
     public int Port { get; } = DataServers.FreePort();
 
@@ -235,6 +236,10 @@ public sealed class PostgresServer : IAsyncLifetime, IAsyncDisposable
     public async Task<string> CreateDatabaseAsync()
     {
         string name = $"t{Interlocked.Increment(ref _databases)}_{Guid.NewGuid():N}"[..20];
+        lock (_names)
+        {
+            _names.Add(name);
+        }
         await using var connection = new Npgsql.NpgsqlConnection(ConnectionString);
         await connection.OpenAsync();
         await using var command = new Npgsql.NpgsqlCommand($"CREATE DATABASE {name}", connection);
@@ -257,6 +262,28 @@ public sealed class PostgresServer : IAsyncLifetime, IAsyncDisposable
     {
         Stop();
         DataServers.DeleteFolder(_folder);
+        DeleteSpendJournals();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Gateways on a PostgreSQL database journal their spend rows under the temporary folder, named by the database
+    /// (<see cref="Sluice.Gateway.Tenancy.Spend.SpendJournal.DefaultFolder"/>); a killed gateway's rows stay there for
+    /// the next one to replay. This server's databases are gone, so their journals go with them.
+    /// </summary>
+    private void DeleteSpendJournals()
+    {
+        lock (_names)
+        {
+            foreach (string name in _names)
+            {
+                string folder = Sluice.Gateway.Tenancy.Spend.SpendJournal.DefaultFolder(
+                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"PostgreSQL 127.0.0.1:{Port}/{name}"), null);
+                if (Directory.Exists(folder))
+                {
+                    DataServers.DeleteFolder(folder);
+                }
+            }
+        }
     }
 }

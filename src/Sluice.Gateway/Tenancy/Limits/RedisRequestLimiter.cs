@@ -98,13 +98,17 @@ public sealed class RedisRequestLimiter(TenancyRedis redis, TenancyFailures fail
         {
             return NoLease.Instance;
         }
-        if (_open.TryGet(key.Id, out var open) && open.TryTake(key) is { } taken)
+        if (_open.TryGet(key.Id, out var open))
         {
-            if (open.Low)
+            if (open.TryTake(key) is { } taken)
             {
-                Refill(key);
+                if (open.Low)
+                {
+                    Refill(key);
+                }
+                return taken; // from this gateway's share: no round trip
             }
-            return taken; // from this gateway's share: no round trip
+            _open.Retire(key.Id, open); // what it holds goes back before the script below looks for room
         }
         try
         {

@@ -103,13 +103,17 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
         {
             throw LimitErrors.NeverFits(key, tokens, promptTokens);
         }
-        if (_open.TryGet(key.Id, out var open) && open.TryTake(tokens))
+        if (_open.TryGet(key.Id, out var open))
         {
-            if (open.Low)
+            if (open.TryTake(tokens))
             {
-                Refill(key, limit, tokens);
+                if (open.Low)
+                {
+                    Refill(key, limit, tokens);
+                }
+                return new Reservation(open, tokens); // from this gateway's share: no round trip
             }
-            return new Reservation(open, tokens); // from this gateway's share: no round trip
+            _open.Retire(key.Id, open); // what it holds goes back before the script below looks for room
         }
         RedisResult[] result;
         Share? share;
@@ -218,7 +222,7 @@ public sealed class RedisTokenLimiter : ITokenLimiter, IDisposable
                 }
                 if (Expired)
                 {
-                    return false; // the sweep closes it
+                    return false; // the caller retires it (or the sweep closes it)
                 }
                 _free -= tokens;
                 _running += tokens;

@@ -126,13 +126,17 @@ public sealed class RedisBudgetCounters(TenancyRedis redis, TenancyFailures fail
         CancellationToken cancellationToken)
     {
         string counter = Counter(id);
-        if (!_stale.ContainsKey(counter) && _open.TryGet(counter, out var open) && open.TryTake(worst) is { } taken)
+        if (_open.TryGet(counter, out var open))
         {
-            if (open.Low)
+            if (!_stale.ContainsKey(counter) && open.TryTake(worst) is { } taken)
             {
-                Refill(id, limit, worst);
+                if (open.Low)
+                {
+                    Refill(id, limit, worst);
+                }
+                return new BudgetAnswer(true, open.SpentSeen, open.ReservedSeen, taken); // from this gateway's share: no round trip
             }
-            return new BudgetAnswer(true, open.SpentSeen, open.ReservedSeen, taken); // from this gateway's share: no round trip
+            _open.Retire(counter, open); // what it holds goes back before the script below looks for room
         }
         for (int attempt = 0; ; attempt++)
         {

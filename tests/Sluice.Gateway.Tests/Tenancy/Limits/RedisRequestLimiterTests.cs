@@ -158,6 +158,29 @@ public sealed class RedisRequestLimiterTests
     }
 
     [SkippableFact]
+    public async Task Acquire_ShareThatCannotAdmit_GivesItsEntriesBackBeforeTheRequestAsksRedis()
+    {
+        await using var server = await RedisServer.StartNewAsync();
+        var (limiter, redis) = Limiter(server); // never started: no sweep closes the share, as between two sweeps
+        await using (redis)
+        {
+            var key = NewKey(rpm: 24, parallel: null);
+            await (await limiter.AcquireAsync(key, default)).DisposeAsync(); // a share of 3 entries (24/8), one used
+            // another gateway's 21 admissions fill the rest of the minute
+            long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            await redis.Database.SortedSetAddAsync("sluice:rpm:" + key.Id,
+                [.. Enumerable.Range(0, 21).Select(i => new StackExchange.Redis.SortedSetEntry("other-" + i, now))]);
+            await Task.Delay(RedisShares.OpenFor + TimeSpan.FromMilliseconds(100)); // the share admits no more
+            // its two unused entries go back first, so these two are admitted instead of refused for entries nobody uses
+            await (await limiter.AcquireAsync(key, default)).DisposeAsync();
+            await (await limiter.AcquireAsync(key, default)).DisposeAsync();
+            var refused = await Assert.ThrowsAsync<ApiException>(() => limiter.AcquireAsync(key, default).AsTask());
+            Assert.Equal("rpm_limit", refused.Param);
+            Assert.Equal(24, await redis.Database.SortedSetLengthAsync("sluice:rpm:" + key.Id));
+        }
+    }
+
+    [SkippableFact]
     public async Task Acquire_ParallelFull_RefusedWithoutTakingFromTheRpmWindow()
     {
         await using var server = await RedisServer.StartNewAsync();

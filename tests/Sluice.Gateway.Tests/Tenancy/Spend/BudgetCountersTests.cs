@@ -155,6 +155,34 @@ public sealed class BudgetCountersTests(TenancyServers servers) : IAsyncDisposab
     }
 
     [SkippableFact]
+    public async Task Redis_ShareThatCannotAdmit_GivesItsRoomBackBeforeTheRequestAsksRedis()
+    {
+        // never started: no sweep closes the share, as when its time is up between two sweeps
+        var here = await RedisCountersAsync();
+        var other = await RedisCountersAsync();
+        var id = NewId();
+        // a budget of 24 requests: the first grant is a share of 3 (24/8), one of them taken
+        var first = await here.ReserveAsync(id, 24, 1, _ => Task.FromResult(0L), default);
+        Assert.True(first.Admitted);
+        Assert.Equal(0, first.Reserved);
+        // the other gateway takes the 21 not held by that share, in requests of 3 (more than 21/8: no shares there)
+        int others = 0;
+        while ((await other.ReserveAsync(id, 24, 3, _ => Task.FromResult(0L), default)).Admitted)
+        {
+            others++;
+        }
+        Assert.Equal(7, others);
+        await Task.Delay(RedisShares.OpenFor + TimeSpan.FromMilliseconds(100)); // the share admits no more
+        // its two unused requests' worth go back first, so these are admitted instead of refused for room nobody uses
+        var second = await here.ReserveAsync(id, 24, 1, _ => Task.FromResult(0L), default);
+        Assert.True(second.Admitted);
+        Assert.True((await here.ReserveAsync(id, 24, 1, _ => Task.FromResult(0L), default)).Admitted);
+        var refused = await here.ReserveAsync(id, 24, 1, _ => Task.FromResult(0L), default);
+        Assert.False(refused.Admitted);
+        Assert.Equal(24, refused.Spent + refused.Reserved);
+    }
+
+    [SkippableFact]
     public async Task Redis_ReservationNeverSettled_ExpiresAfterItsLease()
     {
         var killed = await RedisCountersAsync(lease: TimeSpan.FromSeconds(3)); // never started: nothing renews, as in a killed gateway
