@@ -30,7 +30,7 @@ internal static class BenchCommands
         var batches = new Option<string>("--batch") { Description = $"Sequence counts for aggregate decode, 1 to {EngineBenchmark.MaxSequences} each", DefaultValueFactory = _ => "4,16,64" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var reps = Flags.Int("--repetitions", 3, 1, MaxRepetitions, "Timed runs per measurement, after a warm-up (the median is reported)", "-r");
-        var profile = new Option<bool>("--profile") { Description = "Also print where the time goes (per phase) for pp512 and tg128" };
+        var profile = new Option<bool>("--profile") { Description = "Also print where the time goes (per phase) for pp512, tg128 and each --batch decode" };
         var cmd = new Command("engine", "Prompt processing (pp128, pp512), decode (tg128), batched decode and memory bandwidth.")
         {
             model, threads, batches, json, reps, profile,
@@ -55,7 +55,9 @@ internal static class BenchCommands
                 double fraction = tg128 * loaded.WeightBytes / (membw * 1e9);
                 if (parse.GetValue(profile))
                 {
-                    foreach (var (label, run) in new (string, Action)[] { ("pp512", () => b.PromptProcessing(512, 1)), ("tg128", () => b.Decode(1, 128, 1)) })
+                    var runs = new List<(string, Action)> { ("pp512", () => b.PromptProcessing(512, 1)), ("tg128", () => b.Decode(1, 128, 1)) };
+                    runs.AddRange(seqCounts.Select(n => ($"decode x{n}", (Action)(() => b.Decode(n, 128, 1)))));
+                    foreach (var (label, run) in runs)
                     {
                         var p = new ForwardProfile();
                         b.Profile = p;

@@ -97,11 +97,7 @@ internal static unsafe class Q4_0Kernels
             for (int b = 0; b < blocks; b++)
             {
                 byte* p = group + (long)b * PackedBlockBytes;
-                if (x.Tokens < 4)
-                {
-                    // decode streams the matrix
-                    PackedGroups.PrefetchAhead(p, PackedBlockBytes);
-                }
+                PackedGroups.PrefetchAhead(p, PackedBlockBytes);
                 HalfAvx2(p, 0, x, b, acc);
                 HalfAvx2(p, 1, x, b, acc);
             }

@@ -93,11 +93,7 @@ internal static unsafe partial class Q4_KKernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
-            if (n < 4)
-            {
-                // decode streams the matrix
-                PackedGroups.PrefetchAhead(p, PackedBlockBytes);
-            }
+            PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             long bo = (long)b * n;
             for (int h = 0; h < 2; h++)
             {

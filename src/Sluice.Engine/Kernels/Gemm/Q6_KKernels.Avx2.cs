@@ -98,11 +98,7 @@ internal static unsafe partial class Q6_KKernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
-            if (n < 4)
-            {
-                // decode streams the matrix
-                PackedGroups.PrefetchAhead(p, PackedBlockBytes);
-            }
+            PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             long bo = (long)b * n;
             for (int hr = 0; hr < 2; hr++)
             {
