@@ -25,6 +25,7 @@ public sealed class VnniKernelTests
         { "add rax, [rdi+0x38]", "48038738000000" },
         { "dec rcx", "48ffc9" },
         { "prefetcht0 [r8+0x880]", "410f188880080000" },
+        { "prefetcht1 [r8+0x4000]", "410f189000400000" },
         { "vmovdqu32 zmm17, [r8+0x20]", "62c17e486f8820000000" },
         { "vmovups [rax+0x40], zmm25", "62617c48118840000000" },
         { "vcvtph2ps zmm16, [r8]", "62c27d48138000000000" },
@@ -72,6 +73,7 @@ public sealed class VnniKernelTests
             case "add rax, [rdi+0x38]": a.AddLoad(Gpr.Rax, new Mem(Gpr.Rdi, 0x38)); break;
             case "dec rcx": a.Dec(Gpr.Rcx); break;
             case "prefetcht0 [r8+0x880]": a.Prefetch(new Mem(Gpr.R8, 0x880)); break;
+            case "prefetcht1 [r8+0x4000]": a.PrefetchL2(new Mem(Gpr.R8, 0x4000)); break;
             case "vmovdqu32 zmm17, [r8+0x20]": a.Load(17, new Mem(Gpr.R8, 0x20)); break;
             case "vmovups [rax+0x40], zmm25": a.Store(new Mem(Gpr.Rax, 0x40), 25); break;
             case "vcvtph2ps zmm16, [r8]": a.HalvesToFloats(16, new Mem(Gpr.R8)); break;

@@ -74,7 +74,12 @@ internal sealed class X64Assembler
     }
 
     /// <summary>prefetcht0 [base + disp]</summary>
-    public void Prefetch(Mem m)
+    public void Prefetch(Mem m) => PrefetchHint(1, m);
+
+    /// <summary>prefetcht1 [base + disp]: into L2</summary>
+    public void PrefetchL2(Mem m) => PrefetchHint(2, m);
+
+    private void PrefetchHint(int hint, Mem m)
     {
         if ((int)m.Base >= 8)
         {
@@ -82,7 +87,7 @@ internal sealed class X64Assembler
         }
         _code.Add(0x0F);
         _code.Add(0x18);
-        MemModRm(1, m);
+        MemModRm(hint, m);
     }
 
     /// <summary>dec dst</summary>
