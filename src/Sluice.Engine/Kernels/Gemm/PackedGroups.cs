@@ -28,7 +28,9 @@ internal static unsafe class PackedGroups
     /// measured bandwidth, Q4_K_M from 63% to 68%, Q8_0 from 81% to 84%. The AVX2 kernels prefetch whatever the token
     /// count: with 16 tokens (a batched decode step) a matrix larger than the caches was read at the memory's latency, not
     /// its bandwidth (AMD EPYC, 65536 x 2048, 2 threads, GMAC/s without / with: Q4_K 150 / 284, Q6_K 106 / 203, Q4_0
-    /// 199 / 257, Q8_0 125 / 161; with 128 tokens Q4_K 282 / 302, Q6_K 214 / 248, Q4_0 and Q8_0 the same).
+    /// 199 / 257, Q8_0 125 / 161; with 128 tokens Q4_K 282 / 302, Q6_K 214 / 248, Q4_0 and Q8_0 the same). The AVX-512
+    /// C# kernels (no VNNI) likewise with several tokens (16 tokens: Q4_K 244-251 / 390-400, Q6_K 197-201 / 315-319, Q4_0
+    /// 247-249 / 488-493, Q8_0 141-148 / 255-259) and Q4_0 at one token too (90-93 / 111-171).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PrefetchAhead(byte* block, int blockBytes)

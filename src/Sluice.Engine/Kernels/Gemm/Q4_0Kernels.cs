@@ -165,6 +165,7 @@ internal static unsafe class Q4_0Kernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
+            PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             var dw = PackedGroups.Scales(p);
             var z0 = Vector512.Load(p + 32);
             var z1 = Vector512.Load(p + 96);

@@ -199,6 +199,7 @@ internal static unsafe partial class Q4_KKernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
+            PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             var dw = HalfVectors.ToFloat(Vector256.Load((ushort*)p));
             var dmin = HalfVectors.ToFloat(Vector256.Load((ushort*)p + 16));
             var m0 = Vector512.Load((short*)(p + MinsAt));

@@ -218,6 +218,7 @@ internal static unsafe partial class Q6_KKernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
+            PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             var dw = HalfVectors.ToFloat(Vector256.Load((ushort*)p));
             var corr = Vector512.Load((int*)(p + CorrectionsAt));
             for (int j = 0; j < 4; j++)

@@ -117,6 +117,11 @@ internal static unsafe class Q8_0Kernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
+            if (n > 1)
+            {
+                // several tokens: see PackedGroups.PrefetchAhead (one token: no clear gain, so none, as before)
+                PackedGroups.PrefetchAhead(p, PackedBlockBytes);
+            }
             var dw = PackedGroups.Scales(p);
             sbyte* q = (sbyte*)p + 32;
             // w[pair]: the 16 rows' values 2 * pair and 2 * pair + 1, widened to int16
