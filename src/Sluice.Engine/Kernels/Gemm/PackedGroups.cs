@@ -42,6 +42,28 @@ internal static unsafe class PackedGroups
         }
     }
 
+    /// <summary>
+    /// The same for one of <paramref name="parts"/> equal slices of the block's lines, for a kernel that reads a block in
+    /// that many steps and issues each slice's prefetches with its step. The one-token K-quant passes read a matrix
+    /// larger than the caches with 2 threads at little more than one thread's rate in most runs when they issued all of
+    /// a super-block's ~54 (Q6_K) or ~36 (Q4_K) prefetches at once, or none (AMD EPYC, 131072 x 2048, GMAC/s, AVX2
+    /// class: Q6_K 38-41 at once / 56-80 spread, Q4_K median 62 / 84; AVX-512 C#: Q6_K 32-45 none / 53-93, Q4_K 63-104
+    /// / 79-134; VNNI: Q6_K 38-42 / 54-84, Q4_K 50-100 / 70-102). In the caches the spread prefetch costs the AVX-512
+    /// passes time (one thread, 4096 x 2048, C#: Q6_K 60 / 50, Q4_K 127 / 92; VNNI Q6_K 75 / 69, Q4_K 130 / 106) and
+    /// helps the AVX2 ones (Q6_K 36 / 40, Q4_K 70 / 78); a model's matrices stream from memory.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchAheadPart(byte* block, int blockBytes, int part, int parts)
+    {
+        int lines = (blockBytes + 63) / 64;
+        byte* ahead = block + PrefetchBytes;
+        int end = (part + 1) * lines / parts * 64;
+        for (int line = part * lines / parts * 64; line < end; line += 64)
+        {
+            Sse.Prefetch1(ahead + line);
+        }
+    }
+
     /// <summary>Packs group <paramref name="g"/> of a matrix into <paramref name="dst"/>; false if the matrix cannot be packed.</summary>
     public delegate bool GroupPacker(byte* w, long rb, int rows, int blocks, int g, byte* dst);
 

@@ -14,6 +14,7 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// </summary>
 internal static unsafe partial class Q4_KKernels
 {
+
     // One token (decode): the integer sums stay in registers (no scratch round trip per sub-block) and the
     // activations are broadcast straight from memory. Two passes over a super-block (rows 0..7, then 8..15) read it
     // from L1; the matrix streams once.
@@ -26,7 +27,6 @@ internal static unsafe partial class Q4_KKernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
-            PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             sbyte* xq = x.Q + (long)b * 256;
             int* bs = (int*)(x.Sums + (long)b * 8);
             var dx = Vector256.Create(x.D[b]);
@@ -35,6 +35,7 @@ internal static unsafe partial class Q4_KKernels
                 Vector256<int> s0 = default, s1 = default;
                 for (int c = 0; c < 4; c++)
                 {
+                    PackedGroups.PrefetchAheadPart(p, PackedBlockBytes, 4 * h + c, 8);
                     // slices 8c..8c + 7: low nibbles are sub-block 2c, high nibbles 2c + 1
                     byte* q = p + QuantsAt + 512 * c + 32 * h;
                     int* xt = (int*)(xq + 64 * c);
@@ -93,13 +94,13 @@ internal static unsafe partial class Q4_KKernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
-            PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             long bo = (long)b * n;
             for (int h = 0; h < 2; h++)
             {
                 new Span<int>(sumi, n * 8).Clear();
                 for (int c = 0; c < 4; c++)
                 {
+                    PackedGroups.PrefetchAheadPart(p, PackedBlockBytes, 4 * h + c, 8);
                     // slices 8c..8c + 7: low nibbles are sub-block 2c, high nibbles 2c + 1
                     byte* q = p + QuantsAt + 512 * c + 32 * h;
                     var z0 = Vector256.Load(q);

@@ -270,6 +270,7 @@ internal static unsafe partial class Q4_KKernels
             var d3 = Vector512<int>.Zero;
             for (int c = 0; c < 4; c++)
             {
+                PackedGroups.PrefetchAheadPart(p, PackedBlockBytes, c, 4);
                 // sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles), each in two 16-value halves
                 var x0 = Avx512F.BroadcastVector128ToVector512((int*)(xt + 64 * c)).AsSByte();
                 var x1 = Avx512F.BroadcastVector128ToVector512((int*)(xt + 64 * c + 16)).AsSByte();

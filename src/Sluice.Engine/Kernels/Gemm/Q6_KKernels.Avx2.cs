@@ -30,7 +30,6 @@ internal static unsafe partial class Q6_KKernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
-            PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             byte* xu = x.U + (long)b * 256;
             var dx = Vector256.Create(x.D[b]);
             for (int hr = 0; hr < 2; hr++)
@@ -40,6 +39,7 @@ internal static unsafe partial class Q6_KKernels
                 {
                     for (int k = 0; k < 2; k++)
                     {
+                        PackedGroups.PrefetchAheadPart(p, PackedBlockBytes, 4 * hr + 2 * h + k, 8);
                         // sub-blocks 8h + 2c + k (quarter c): slices 4k..4k + 3 of half h, activations from 128h + 32c + 16k
                         byte* u = p + QuantsAt + 192 * (8 * h + 4 * k) + 32 * hr;
                         byte* xs = xu + 128 * h + 16 * k;
@@ -98,13 +98,13 @@ internal static unsafe partial class Q6_KKernels
         for (int b = 0; b < blocks; b++)
         {
             byte* p = group + (long)b * PackedBlockBytes;
-            PackedGroups.PrefetchAhead(p, PackedBlockBytes);
             long bo = (long)b * n;
             for (int hr = 0; hr < 2; hr++)
             {
                 new Span<int>(sumi, n * 8).Clear();
                 for (int s = 0; s < 16; s++)
                 {
+                    PackedGroups.PrefetchAheadPart(p, PackedBlockBytes, 16 * hr + s, 32);
                     // sub-block s: half h, quarter c, positions 16k..16k + 15 (slices ls = 4k..4k + 3 of the half)
                     int h = s >> 3, c = (s >> 1) & 3, k = s & 1;
                     byte* u = p + QuantsAt + 192 * (8 * h + 4 * k) + 32 * hr;

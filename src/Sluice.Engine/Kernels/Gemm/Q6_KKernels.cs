@@ -287,6 +287,7 @@ internal static unsafe partial class Q6_KKernels
                 var s0 = Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)p + ScalesAt + 64 * j)).AsByte();
                 var s1 = Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)p + ScalesAt + 64 * j + 32)).AsByte();
                 var sum = Vector512<int>.Zero;
+                PackedGroups.PrefetchAheadPart(p, PackedBlockBytes, j, 4);
                 for (int unit = 0; unit < 4; unit++)
                 {
                     byte* u = p + QuantsAt + (j * 4 + unit) * 192;

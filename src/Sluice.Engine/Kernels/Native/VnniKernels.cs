@@ -29,9 +29,16 @@ internal static unsafe partial class VnniKernels
     /// 2 threads, 16 tokens, GMAC/s without / with: Q4_K 248-255 / 345-352, Q6_K 235-244 / 300-308, Q8_0 and Q4_0 about
     /// 1.2-1.4x faster in time; 128 tokens: Q4_K +6%, the others the same).
     /// </summary>
-    private static void PrefetchAheadL2(X64Assembler a, int blockBytes)
+    private static void PrefetchAheadL2(X64Assembler a, int blockBytes) => PrefetchAheadL2Part(a, blockBytes, 0, 1);
+
+    /// <summary>
+    /// The same for slice <paramref name="part"/> of <paramref name="parts"/> of the block's lines, for a kernel that
+    /// spreads them over its steps through the block (<see cref="Gemm.PackedGroups.PrefetchAheadPart"/>).
+    /// </summary>
+    private static void PrefetchAheadL2Part(X64Assembler a, int blockBytes, int part, int parts)
     {
-        for (int line = 0; line < (blockBytes + 63) / 64; line++)
+        int lines = (blockBytes + 63) / 64;
+        for (int line = part * lines / parts; line < (part + 1) * lines / parts; line++)
         {
             a.PrefetchL2(new Mem(Gpr.R8, Gemm.PackedGroups.PrefetchBytes + 64 * line));
         }
