@@ -33,13 +33,10 @@ internal static unsafe partial class VnniKernels
 
         int blockTop = a.Position;
         int packed = Q4_KKernels.PackedBlockBytes;
-        if (!oneToken)
-        {
-            // several tokens: 16 KiB ahead into L2, the whole block here; one token: the same lines, a slice per step
-            // below (PrefetchAheadL2Part: without a prefetch a matrix larger than the caches read at 50-100 GMAC/s from
-            // run to run with 2 threads, AMD EPYC, 131072 x 2048; spread, 70-102; into L1 it was no faster on a Xeon)
-            PrefetchAheadL2(a, packed);
-        }
+        // each step through a super-block prefetches its slice of the lines 16 KiB ahead into L2 (PrefetchAheadL2Part):
+        // one token, 2 threads, a matrix larger than the caches (AMD EPYC, 131072 x 2048) read at 50-100 GMAC/s from run
+        // to run without a prefetch, 70-102 with; 16 tokens, 65536 x 2048, the whole block at once / spread: 303-322 /
+        // 334-367 (prefetching into L1 was no faster on an Intel Xeon)
         a.HalvesToFloats(16, new Mem(Gpr.R8, 0));
         a.HalvesToFloats(17, new Mem(Gpr.R8, 32));
         for (int p = 0; p < 4; p++)
@@ -86,6 +83,7 @@ internal static unsafe partial class VnniKernels
             for (int i = 0; i < 32; i++)
             {
                 int c = i / 8, k = i % 8, z = i % 4, hi = 4 + i % 4;
+                PrefetchAheadL2Part(a, packed, i, 32);
                 a.Load(z, new Mem(Gpr.R8, QuantsAt + 64 * i));
                 a.ShiftRightShorts(hi, z, 4);
                 a.And(z, z, 31);

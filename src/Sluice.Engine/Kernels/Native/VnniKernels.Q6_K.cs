@@ -31,13 +31,10 @@ internal static unsafe partial class VnniKernels
 
         int blockTop = a.Position;
         int packed = Q6_KKernels.PackedBlockBytes;
-        if (!oneToken)
-        {
-            // several tokens: 16 KiB ahead into L2, the whole block here; one token: the same lines, a slice per step
-            // below (PrefetchAheadL2Part: without a prefetch a matrix larger than the caches read at 38-42 GMAC/s with
-            // 2 threads, AMD EPYC, 131072 x 2048; spread, 54-84; 2 super-blocks ahead into L1 was slower on a Xeon)
-            PrefetchAheadL2(a, packed);
-        }
+        // each step through a super-block prefetches its slice of the lines 16 KiB ahead into L2 (PrefetchAheadL2Part):
+        // one token, 2 threads, a matrix larger than the caches (AMD EPYC, 131072 x 2048) read at 38-42 GMAC/s without a
+        // prefetch, 54-84 with; 16 tokens, 65536 x 2048, the whole block at once / spread: 280-309 / 315-319 (2
+        // super-blocks ahead into L1 made one token slower on an Intel Xeon)
         a.HalvesToFloats(14, new Mem(Gpr.R8, 0));
         a.Load(15, new Mem(Gpr.R8, CorrAt));
         for (int s = 0; s < 16; s++)
@@ -123,6 +120,7 @@ internal static unsafe partial class VnniKernels
             {
                 for (int ls = 0; ls < 8; ls++)
                 {
+                    PrefetchAheadL2Part(a, packed, 8 * h + ls, 16);
                     LoadSlices(h, ls);
                     for (int c = 0; c < 4; c++)
                     {
