@@ -33,14 +33,7 @@ internal static unsafe class PackedGroups
     /// 247-249 / 488-493, Q8_0 141-148 / 255-259) and Q4_0 at one token too (90-93 / 111-171).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void PrefetchAhead(byte* block, int blockBytes)
-    {
-        byte* ahead = block + PrefetchBytes;
-        for (int line = 0; line < blockBytes; line += 64)
-        {
-            Sse.Prefetch1(ahead + line);
-        }
-    }
+    public static void PrefetchAhead(byte* block, int blockBytes) => PrefetchAheadPart(block, blockBytes, 0, 1);
 
     /// <summary>
     /// The same for one of <paramref name="parts"/> equal slices of the block's lines, for a kernel that reads a block in
