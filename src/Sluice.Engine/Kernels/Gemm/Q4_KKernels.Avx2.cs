@@ -14,7 +14,6 @@ namespace Sluice.Engine.Kernels.Gemm;
 /// </summary>
 internal static unsafe partial class Q4_KKernels
 {
-
     // One token (decode): the integer sums stay in registers (no scratch round trip per sub-block) and the
     // activations are broadcast straight from memory. Two passes over a super-block (rows 0..7, then 8..15) read it
     // from L1; the matrix streams once.
