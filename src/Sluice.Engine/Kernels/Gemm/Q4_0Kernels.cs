@@ -119,7 +119,9 @@ internal static unsafe class Q4_0Kernels
     {
         int n = x.Tokens;
         var low = Vector256.Create((byte)15);
-        var dw = HalfVectors.FiniteToScaledFloat(Vector128.Load((short*)p + 8 * h));
+        // the rows' scales unscaled once (times 2^112 is exact), so each token's scale is one multiply by its d
+        // broadcast from memory: the same single rounding of d_w * d_x as the recipe's
+        var dw = HalfVectors.FiniteToScaledFloat(Vector128.Load((short*)p + 8 * h)) * Vector256.Create(HalfVectors.Two112);
         var z0 = Vector256.Load(p + 32 + 32 * h);
         var z1 = Vector256.Load(p + 96 + 32 * h);
         var z2 = Vector256.Load(p + 160 + 32 * h);
@@ -143,8 +145,9 @@ internal static unsafe class Q4_0Kernels
             var s1 = Mad(lo2, xq[2]) + Mad(lo3, xq[3]);
             var s2 = Mad(hi0, xq[4]) + Mad(hi1, xq[5]);
             var s3 = Mad(hi2, xq[6]) + Mad(hi3, xq[7]);
-            var sums = Avx2.MultiplyAddAdjacent(s0 + s1 + (s2 + s3), Vector256<short>.One) - Vector256.Create(xs[t] << 3);
-            var scale = dw * Vector256.Create(xd[t] * HalfVectors.Two112);
+            // the block's activation sum and scale come as loads that broadcast (no shuffle, no scalar op)
+            var sums = Avx2.MultiplyAddAdjacent(s0 + s1 + (s2 + s3), Vector256<short>.One) - (Avx2.BroadcastScalarToVector256(xs + t) << 3);
+            var scale = dw * Avx.BroadcastScalarToVector256(xd + t);
             Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scale, Vector256.Load(a)).Store(a);
         }
     }

@@ -172,8 +172,10 @@ internal static unsafe class Q8_0Kernels
         {
             byte* p = group + (long)b * PackedBlockBytes;
             long bo = (long)b * n;
-            var d0 = HalfVectors.FiniteToScaledFloat(Vector128.Load((short*)p));
-            var d1 = HalfVectors.FiniteToScaledFloat(Vector128.Load((short*)p + 8));
+            // the rows' scales unscaled once (times 2^112 is exact), so a token's scale is one multiply by its d broadcast
+            // from memory: the same single rounding of d_w * d_x as the recipe's
+            var d0 = HalfVectors.FiniteToScaledFloat(Vector128.Load((short*)p)) * Vector256.Create(HalfVectors.Two112);
+            var d1 = HalfVectors.FiniteToScaledFloat(Vector128.Load((short*)p + 8)) * Vector256.Create(HalfVectors.Two112);
             sbyte* q = (sbyte*)p + 32;
             // the matrix streams (without prefetching, decode's pattern alone left a core at ~6 GB/s)
             PackedGroups.PrefetchAhead(p, PackedBlockBytes);
@@ -217,7 +219,7 @@ internal static unsafe class Q8_0Kernels
             s2 += Mad(w, 12, v) + Mad(w, 13, v);
             s3 += Mad(w, 14, v) + Mad(w, 15, v);
             float* a = acc + t * 16;
-            var scale = dw * Vector256.Create(xd[t] * HalfVectors.Two112);
+            var scale = dw * Avx.BroadcastScalarToVector256(xd + t);
             Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0 + s1 + (s2 + s3)), scale, Vector256.Load(a)).Store(a);
         }
     }
@@ -239,10 +241,10 @@ internal static unsafe class Q8_0Kernels
             }
             float* a = acc + t * 16;
             float* d = xd + t;
-            var x0 = Vector256.Create(d[0] * HalfVectors.Two112);
-            var x1 = Vector256.Create(d[1] * HalfVectors.Two112);
-            var x2 = Vector256.Create(d[2] * HalfVectors.Two112);
-            var x3 = Vector256.Create(d[3] * HalfVectors.Two112);
+            var x0 = Avx.BroadcastScalarToVector256(d);
+            var x1 = Avx.BroadcastScalarToVector256(d + 1);
+            var x2 = Avx.BroadcastScalarToVector256(d + 2);
+            var x3 = Avx.BroadcastScalarToVector256(d + 3);
             Fma.MultiplyAdd(Avx.ConvertToVector256Single(a0), d0 * x0, Vector256.Load(a)).Store(a);
             Fma.MultiplyAdd(Avx.ConvertToVector256Single(b0), d1 * x0, Vector256.Load(a + 8)).Store(a + 8);
             Fma.MultiplyAdd(Avx.ConvertToVector256Single(a1), d0 * x1, Vector256.Load(a + 16)).Store(a + 16);
