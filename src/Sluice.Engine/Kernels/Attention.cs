@@ -89,6 +89,21 @@ public sealed unsafe class Attention : IParallelWork
         float[]? heapScores = scoreFloats <= StackFloats ? null : GC.AllocateUninitializedArray<float>(scoreFloats, pinned: true);
         float[]? heapKeys = widened <= StackFloats ? null : GC.AllocateUninitializedArray<float>(widened, pinned: true);
         float[]? heapValues = widened <= StackFloats ? null : GC.AllocateUninitializedArray<float>(widened, pinned: true);
+        // 64-wide heads on AVX2/AVX-512: every row of the item (tile token x GQA head) against a block's keys as one
+        // small GEMM (Scores64): the keys transposed once per block, a score row per query row
+        bool tiled = hd == 64 && Simd.Use256;
+        int rowCount = (t1 - t0) * group;
+        int keyPad = (bs + 15) / 16 * 16;
+        int transposed = tiled ? 64 * keyPad : 0;
+        int scoreRows = tiled ? rowCount * keyPad : 0;
+        float[]? heapTransposed = transposed <= StackFloats ? null : GC.AllocateUninitializedArray<float>(transposed, pinned: true);
+        float[]? heapScoreRows = scoreRows <= StackFloats ? null : GC.AllocateUninitializedArray<float>(scoreRows, pinned: true);
+        Span<float> transposedSpan = heapTransposed is null ? stackalloc float[transposed] : heapTransposed;
+        Span<float> scoreRowSpan = heapScoreRows is null ? stackalloc float[scoreRows] : heapScoreRows;
+        float* kt = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(transposedSpan));
+        float* rowScores = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(scoreRowSpan));
+        float* qt = stackalloc float[tiled ? 64 * 8 : 0];
+        int qtFirst = -1;
         Span<float> scoreSpan = heapScores is null ? stackalloc float[scoreFloats] : heapScores;
         Span<float> keySpan = heapKeys is null ? stackalloc float[widened] : heapKeys;
         Span<float> valueSpan = heapValues is null ? stackalloc float[widened] : heapValues;
@@ -131,6 +146,58 @@ public sealed unsafe class Attention : IParallelWork
                 keys = (float*)_cache.Key(_layer, block, kvh, 0);
                 values = (float*)_cache.Value(_layer, block, kvh, 0);
             }
+            if (tiled)
+            {
+                // the tile's positions rise by one a token, so the tokens that see this block are a suffix
+                int first = t0;
+                while (_positions[first] + 1 <= start)
+                {
+                    first++;
+                }
+                int firstRow = (first - t0) * group;
+                int lanes = Simd.Use512 ? 16 : 8;
+                int keyCount = (rows + lanes - 1) / lanes * lanes;
+                long qRow0 = (long)t0 * _heads + kvh * group;
+                if (rowCount - firstRow <= 8)
+                {
+                    // few rows (decode: one token's GQA group): the rows in the lanes, so the keys need no transposing
+                    if (firstRow != qtFirst)
+                    {
+                        TransposeRows(_q, qRow0, group, _heads, firstRow, rowCount - firstRow, qt);
+                        qtFirst = firstRow;
+                    }
+                    ScoresFewRows(qt, firstRow, rowCount - firstRow, keys, rows, keyCount, rowScores, keyPad);
+                }
+                else if (Simd.Use512)
+                {
+                    TransposeKeys(keys, rows, keyCount, kt, keyPad);
+                    Scores64Avx512(_q, qRow0, group, _heads, firstRow, rowCount, kt, keyPad, keyCount, rowScores);
+                }
+                else
+                {
+                    TransposeKeys(keys, rows, keyCount, kt, keyPad);
+                    Scores64Avx2(_q, qRow0, group, _heads, firstRow, rowCount, kt, keyPad, keyCount, rowScores);
+                }
+                for (int t = first; t < t1; t++)
+                {
+                    int count = Math.Min(bs, _positions[t] + 1 - start);
+                    long row = (long)t * _heads + kvh * group;
+                    int state = (t - t0) * group;
+                    for (int g = 0; g < group; g++)
+                    {
+                        float* sr = rowScores + (long)(state + g) * keyPad;
+                        if (Simd.Use512)
+                        {
+                            Softmax64Avx512(_out + (row + g) * hd, values, count, sr, ref maxes[state + g], ref sums[state + g]);
+                        }
+                        else
+                        {
+                            Softmax64Avx2(_out + (row + g) * hd, values, count, sr, ref maxes[state + g], ref sums[state + g]);
+                        }
+                    }
+                }
+                continue;
+            }
             for (int t = t0; t < t1; t++)
             {
                 int ctx = _positions[t] + 1;
@@ -157,6 +224,8 @@ public sealed unsafe class Attention : IParallelWork
                 Scale(_out + (row + g) * hd, hd, 1f / sums[state + g]);
             }
         }
+        GC.KeepAlive(heapTransposed);
+        GC.KeepAlive(heapScoreRows);
         GC.KeepAlive(heapScores);
         GC.KeepAlive(heapKeys);
         GC.KeepAlive(heapValues);
@@ -169,16 +238,6 @@ public sealed unsafe class Attention : IParallelWork
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Update(float* q, float* o, float* keys, float* values, int count, int hd, float* scores, ref float max, ref float sum)
     {
-        if (Simd.Use512 && hd == 64)
-        {
-            Update64(q, o, keys, values, count, scores, ref max, ref sum);
-            return;
-        }
-        if (Simd.Use256 && hd == 64)
-        {
-            Update64Avx2(q, o, keys, values, count, scores, ref max, ref sum);
-            return;
-        }
         float blockMax = float.NegativeInfinity;
         for (int j = 0; j < count; j++)
         {
@@ -203,34 +262,273 @@ public sealed unsafe class Attention : IParallelWork
         max = newMax;
     }
 
-    // Update for 64-wide heads on AVX-512: the query and the output row held in registers across the block; 16 keys'
-    // products summed across their lanes by one transposing tree (no horizontal sum per key), and the value sums in
-    // two interleaved sets of accumulators (so the 16 FMAs per block are not one dependency chain per register)
+    // keys[j][d] (rows of them, 64 wide) to kt[d * keyPad + j] for j < keyCount, zero past rows: 8 x 8 tiles
+    // transposed in registers
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Update64(float* q, float* o, float* keys, float* values, int count, float* scores, ref float max, ref float sum)
+    private static void TransposeKeys(float* keys, int rows, int keyCount, float* kt, int keyPad)
     {
-        var q0 = Vector512.Load(q);
-        var q1 = Vector512.Load(q + 16);
-        var q2 = Vector512.Load(q + 32);
-        var q3 = Vector512.Load(q + 48);
+        for (int j0 = 0; j0 < keyCount; j0 += 8)
+        {
+            float* k = keys + j0 * 64;
+            int left = rows - j0;
+            for (int d0 = 0; d0 < 64; d0 += 8)
+            {
+                var r0 = left > 0 ? Vector256.Load(k + d0) : default;
+                var r1 = left > 1 ? Vector256.Load(k + 64 + d0) : default;
+                var r2 = left > 2 ? Vector256.Load(k + 128 + d0) : default;
+                var r3 = left > 3 ? Vector256.Load(k + 192 + d0) : default;
+                var r4 = left > 4 ? Vector256.Load(k + 256 + d0) : default;
+                var r5 = left > 5 ? Vector256.Load(k + 320 + d0) : default;
+                var r6 = left > 6 ? Vector256.Load(k + 384 + d0) : default;
+                var r7 = left > 7 ? Vector256.Load(k + 448 + d0) : default;
+                // per 128-bit lane: pairs of rows interleaved, then columns of four rows (c in the low lane, c + 4 high)
+                var t0 = Avx.UnpackLow(r0, r1);
+                var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5);
+                var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7);
+                var t7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(t0, t2, 0x44);
+                var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44);
+                var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44);
+                var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44);
+                var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                float* dst = kt + d0 * keyPad + j0;
+                Avx.Permute2x128(u0, u4, 0x20).Store(dst);
+                Avx.Permute2x128(u1, u5, 0x20).Store(dst + keyPad);
+                Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * keyPad);
+                Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * keyPad);
+                Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * keyPad);
+                Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * keyPad);
+                Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * keyPad);
+                Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * keyPad);
+            }
+        }
+    }
+
+    // rows firstRow.. (at most 8) of an item transposed: qt[d * 8 + i] is row firstRow + i's value at d (a missing
+    // row repeats the last)
+    private static void TransposeRows(float* q, long qRow0, int group, int heads, int firstRow, int n, float* qt)
+    {
+        for (int i = 0; i < 8; i++)
+        {
+            float* qr = QueryRow(q, qRow0, group, heads, firstRow + Math.Min(i, n - 1));
+            for (int d = 0; d < 64; d++)
+            {
+                qt[d * 8 + i] = qr[d];
+            }
+        }
+    }
+
+    // query row r of an item (r = token * group + g): its 64 floats
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* QueryRow(float* q, long qRow0, int group, int heads, int r) =>
+        q + (qRow0 + (long)(r / group) * heads + r % group) * 64;
+
+    // Raw scores of rows firstRow..rowCount - 1 against keys 0..keyCount - 1 (keyCount a multiple of 8): row r's score
+    // for key j is one FMA chain over d = 0..63 in lane j, so it depends on nothing but that row and key (whatever
+    // rows share the tile; a missing row of the last tile repeats its last row). 4 rows x 16 keys: 8 chains, per d
+    // 2 key loads and 4 broadcast loads
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scores64Avx2(float* q, long qRow0, int group, int heads, int firstRow, int rowCount, float* kt, int keyPad, int keyCount, float* scores)
+    {
+        for (int r0 = firstRow; r0 < rowCount; r0 += 4)
+        {
+            int last = rowCount - 1;
+            float* q0 = QueryRow(q, qRow0, group, heads, r0);
+            float* q1 = QueryRow(q, qRow0, group, heads, Math.Min(r0 + 1, last));
+            float* q2 = QueryRow(q, qRow0, group, heads, Math.Min(r0 + 2, last));
+            float* q3 = QueryRow(q, qRow0, group, heads, Math.Min(r0 + 3, last));
+            int tileRows = Math.Min(4, rowCount - r0);
+            float* s = scores + (long)r0 * keyPad;
+            int j = 0;
+            for (; j + 16 <= keyCount; j += 16)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                float* k = kt + j;
+                for (int d = 0; d < 64; d++, k += keyPad)
+                {
+                    var k0 = Vector256.Load(k);
+                    var k1 = Vector256.Load(k + 8);
+                    var x = Vector256.Create(q0[d]);
+                    a0 = Fma.MultiplyAdd(x, k0, a0);
+                    b0 = Fma.MultiplyAdd(x, k1, b0);
+                    x = Vector256.Create(q1[d]);
+                    a1 = Fma.MultiplyAdd(x, k0, a1);
+                    b1 = Fma.MultiplyAdd(x, k1, b1);
+                    x = Vector256.Create(q2[d]);
+                    a2 = Fma.MultiplyAdd(x, k0, a2);
+                    b2 = Fma.MultiplyAdd(x, k1, b2);
+                    x = Vector256.Create(q3[d]);
+                    a3 = Fma.MultiplyAdd(x, k0, a3);
+                    b3 = Fma.MultiplyAdd(x, k1, b3);
+                }
+                StoreRows(s + j, keyPad, tileRows, a0, a1, a2, a3);
+                StoreRows(s + j + 8, keyPad, tileRows, b0, b1, b2, b3);
+            }
+            if (j < keyCount)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                float* k = kt + j;
+                for (int d = 0; d < 64; d++, k += keyPad)
+                {
+                    var k0 = Vector256.Load(k);
+                    a0 = Fma.MultiplyAdd(Vector256.Create(q0[d]), k0, a0);
+                    a1 = Fma.MultiplyAdd(Vector256.Create(q1[d]), k0, a1);
+                    a2 = Fma.MultiplyAdd(Vector256.Create(q2[d]), k0, a2);
+                    a3 = Fma.MultiplyAdd(Vector256.Create(q3[d]), k0, a3);
+                }
+                StoreRows(s + j, keyPad, tileRows, a0, a1, a2, a3);
+            }
+        }
+    }
+
+    // The same scores for at most 8 rows with the rows in the lanes: per key one chain over d of the rows' values at d
+    // times the key's value at d (the same FMAs in the same order as in Scores64Avx2, so the same results), 8 keys at a
+    // time (8 chains), then an 8 x 8 transpose to score rows. Keys past `rows` are not read.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScoresFewRows(float* qt, int firstRow, int n, float* keys, int rows, int keyCount, float* scores, int keyPad)
+    {
+        float* zero = stackalloc float[64];
+        new Span<float>(zero, 64).Clear();
+        for (int j0 = 0; j0 < keyCount; j0 += 8)
+        {
+            int left = rows - j0;
+            float* k0 = left > 0 ? keys + j0 * 64 : zero;
+            float* k1 = left > 1 ? k0 + 64 : zero;
+            float* k2 = left > 2 ? k0 + 128 : zero;
+            float* k3 = left > 3 ? k0 + 192 : zero;
+            float* k4 = left > 4 ? k0 + 256 : zero;
+            float* k5 = left > 5 ? k0 + 320 : zero;
+            float* k6 = left > 6 ? k0 + 384 : zero;
+            float* k7 = left > 7 ? k0 + 448 : zero;
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<float> a4 = default, a5 = default, a6 = default, a7 = default;
+            for (int d = 0; d < 64; d++)
+            {
+                var x = Vector256.Load(qt + d * 8);
+                a0 = Fma.MultiplyAdd(x, Vector256.Create(k0[d]), a0);
+                a1 = Fma.MultiplyAdd(x, Vector256.Create(k1[d]), a1);
+                a2 = Fma.MultiplyAdd(x, Vector256.Create(k2[d]), a2);
+                a3 = Fma.MultiplyAdd(x, Vector256.Create(k3[d]), a3);
+                a4 = Fma.MultiplyAdd(x, Vector256.Create(k4[d]), a4);
+                a5 = Fma.MultiplyAdd(x, Vector256.Create(k5[d]), a5);
+                a6 = Fma.MultiplyAdd(x, Vector256.Create(k6[d]), a6);
+                a7 = Fma.MultiplyAdd(x, Vector256.Create(k7[d]), a7);
+            }
+            // a_i holds key j0 + i's score for the 8 rows; transposed, vector r holds row r's scores for the 8 keys
+            var t0 = Avx.UnpackLow(a0, a1);
+            var t1 = Avx.UnpackHigh(a0, a1);
+            var t2 = Avx.UnpackLow(a2, a3);
+            var t3 = Avx.UnpackHigh(a2, a3);
+            var t4 = Avx.UnpackLow(a4, a5);
+            var t5 = Avx.UnpackHigh(a4, a5);
+            var t6 = Avx.UnpackLow(a6, a7);
+            var t7 = Avx.UnpackHigh(a6, a7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44);
+            var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44);
+            var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44);
+            var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44);
+            var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            float* s = scores + (long)firstRow * keyPad + j0;
+            Avx.Permute2x128(u0, u4, 0x20).Store(s);
+            if (n > 1) { Avx.Permute2x128(u1, u5, 0x20).Store(s + keyPad); }
+            if (n > 2) { Avx.Permute2x128(u2, u6, 0x20).Store(s + 2 * keyPad); }
+            if (n > 3) { Avx.Permute2x128(u3, u7, 0x20).Store(s + 3 * keyPad); }
+            if (n > 4) { Avx.Permute2x128(u0, u4, 0x31).Store(s + 4 * keyPad); }
+            if (n > 5) { Avx.Permute2x128(u1, u5, 0x31).Store(s + 5 * keyPad); }
+            if (n > 6) { Avx.Permute2x128(u2, u6, 0x31).Store(s + 6 * keyPad); }
+            if (n > 7) { Avx.Permute2x128(u3, u7, 0x31).Store(s + 7 * keyPad); }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRows(float* s, int stride, int rows, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
+    {
+        a0.Store(s);
+        if (rows > 1)
+        {
+            a1.Store(s + stride);
+        }
+        if (rows > 2)
+        {
+            a2.Store(s + 2 * stride);
+        }
+        if (rows > 3)
+        {
+            a3.Store(s + 3 * stride);
+        }
+    }
+
+    // Scores64Avx2 on AVX-512: the same chains (so the same scores), 8 rows x 16 keys a tile
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scores64Avx512(float* q, long qRow0, int group, int heads, int firstRow, int rowCount, float* kt, int keyPad, int keyCount, float* scores)
+    {
+        for (int r0 = firstRow; r0 < rowCount; r0 += 8)
+        {
+            int last = rowCount - 1;
+            float* q0 = QueryRow(q, qRow0, group, heads, r0);
+            float* q1 = QueryRow(q, qRow0, group, heads, Math.Min(r0 + 1, last));
+            float* q2 = QueryRow(q, qRow0, group, heads, Math.Min(r0 + 2, last));
+            float* q3 = QueryRow(q, qRow0, group, heads, Math.Min(r0 + 3, last));
+            float* q4 = QueryRow(q, qRow0, group, heads, Math.Min(r0 + 4, last));
+            float* q5 = QueryRow(q, qRow0, group, heads, Math.Min(r0 + 5, last));
+            float* q6 = QueryRow(q, qRow0, group, heads, Math.Min(r0 + 6, last));
+            float* q7 = QueryRow(q, qRow0, group, heads, Math.Min(r0 + 7, last));
+            int tileRows = Math.Min(8, rowCount - r0);
+            for (int j = 0; j < keyCount; j += 16)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector512<float> a4 = default, a5 = default, a6 = default, a7 = default;
+                float* k = kt + j;
+                for (int d = 0; d < 64; d++, k += keyPad)
+                {
+                    var k0 = Vector512.Load(k);
+                    a0 = Avx512F.FusedMultiplyAdd(Vector512.Create(q0[d]), k0, a0);
+                    a1 = Avx512F.FusedMultiplyAdd(Vector512.Create(q1[d]), k0, a1);
+                    a2 = Avx512F.FusedMultiplyAdd(Vector512.Create(q2[d]), k0, a2);
+                    a3 = Avx512F.FusedMultiplyAdd(Vector512.Create(q3[d]), k0, a3);
+                    a4 = Avx512F.FusedMultiplyAdd(Vector512.Create(q4[d]), k0, a4);
+                    a5 = Avx512F.FusedMultiplyAdd(Vector512.Create(q5[d]), k0, a5);
+                    a6 = Avx512F.FusedMultiplyAdd(Vector512.Create(q6[d]), k0, a6);
+                    a7 = Avx512F.FusedMultiplyAdd(Vector512.Create(q7[d]), k0, a7);
+                }
+                float* s = scores + (long)r0 * keyPad + j;
+                a0.Store(s);
+                if (tileRows > 1) { a1.Store(s + keyPad); }
+                if (tileRows > 2) { a2.Store(s + 2 * keyPad); }
+                if (tileRows > 3) { a3.Store(s + 3 * keyPad); }
+                if (tileRows > 4) { a4.Store(s + 4 * keyPad); }
+                if (tileRows > 5) { a5.Store(s + 5 * keyPad); }
+                if (tileRows > 6) { a6.Store(s + 6 * keyPad); }
+                if (tileRows > 7) { a7.Store(s + 7 * keyPad); }
+            }
+        }
+    }
+
+    // One query row's running softmax and output (64 wide) over a block's first `count` keys, from its raw scores
+    // (scaled and masked here, then exponentiated in place): the output row in registers, the values' sums in two
+    // interleaved sets of accumulators (so the FMAs per block are not one dependency chain per register)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Softmax64Avx512(float* o, float* values, int count, float* scores, ref float max, ref float sum)
+    {
         var scale = Vector512.Create(_scale);
         var blockMax = Vector512.Create(float.NegativeInfinity);
         for (int j0 = 0; j0 < count; j0 += 16)
         {
-            float* k = keys + j0 * 64;
-            int left = count - j0;
-            var r0 = Reduce(Products(k, 0, left, q0, q1, q2, q3), Products(k, 1, left, q0, q1, q2, q3),
-                Products(k, 2, left, q0, q1, q2, q3), Products(k, 3, left, q0, q1, q2, q3));
-            var r1 = Reduce(Products(k, 4, left, q0, q1, q2, q3), Products(k, 5, left, q0, q1, q2, q3),
-                Products(k, 6, left, q0, q1, q2, q3), Products(k, 7, left, q0, q1, q2, q3));
-            var r2 = Reduce(Products(k, 8, left, q0, q1, q2, q3), Products(k, 9, left, q0, q1, q2, q3),
-                Products(k, 10, left, q0, q1, q2, q3), Products(k, 11, left, q0, q1, q2, q3));
-            var r3 = Reduce(Products(k, 12, left, q0, q1, q2, q3), Products(k, 13, left, q0, q1, q2, q3),
-                Products(k, 14, left, q0, q1, q2, q3), Products(k, 15, left, q0, q1, q2, q3));
-            var sv = AcrossLanes(r0, r1, r2, r3) * scale;
-            if (left < 16)
+            var sv = Vector512.Load(scores + j0) * scale;
+            if (count - j0 < 16)
             {
-                sv = Vector512.ConditionalSelect(Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(left)).AsSingle(), sv, Vector512.Create(float.NegativeInfinity));
+                sv = Vector512.ConditionalSelect(Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - j0)).AsSingle(), sv, Vector512.Create(float.NegativeInfinity));
             }
             sv.Store(scores + j0);
             blockMax = Vector512.Max(blockMax, sv);
@@ -285,29 +583,18 @@ public sealed unsafe class Attention : IParallelWork
         max = newMax;
     }
 
-    // Update64 on AVX2: 8 keys at a time, each key's 8 partial sums (two FMA chains over the query's 8 registers)
-    // summed across lanes by a vhaddps tree and one cross-lane add (key j's score in lane j); the output row's 8
-    // registers take the weighted values with one FMA chain each
+    // Softmax64Avx512 on AVX2: the output row's 8 registers take the weighted values with one FMA chain each
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Update64Avx2(float* q, float* o, float* keys, float* values, int count, float* scores, ref float max, ref float sum)
+    private void Softmax64Avx2(float* o, float* values, int count, float* scores, ref float max, ref float sum)
     {
         var scale = Vector256.Create(_scale);
         var blockMax = Vector256.Create(float.NegativeInfinity);
         for (int j0 = 0; j0 < count; j0 += 8)
         {
-            float* k = keys + j0 * 64;
-            int left = count - j0;
-            var h01 = Avx.HorizontalAdd(Products(k, 0, left, q), Products(k, 1, left, q));
-            var h23 = Avx.HorizontalAdd(Products(k, 2, left, q), Products(k, 3, left, q));
-            var h45 = Avx.HorizontalAdd(Products(k, 4, left, q), Products(k, 5, left, q));
-            var h67 = Avx.HorizontalAdd(Products(k, 6, left, q), Products(k, 7, left, q));
-            // per 128-bit lane: keys 0..3 (then 4..7) summed over that lane's half of the partial sums
-            var low = Avx.HorizontalAdd(h01, h23);
-            var high = Avx.HorizontalAdd(h45, h67);
-            var sv = (Avx.Permute2x128(low, high, 0x20) + Avx.Permute2x128(low, high, 0x31)) * scale;
-            if (left < 8)
+            var sv = Vector256.Load(scores + j0) * scale;
+            if (count - j0 < 8)
             {
-                sv = Vector256.ConditionalSelect(Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(left)).AsSingle(), sv, Vector256.Create(float.NegativeInfinity));
+                sv = Vector256.ConditionalSelect(Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count - j0)).AsSingle(), sv, Vector256.Create(float.NegativeInfinity));
             }
             sv.Store(scores + j0);
             blockMax = Vector256.Max(blockMax, sv);
@@ -353,56 +640,6 @@ public sealed unsafe class Attention : IParallelWork
         }
         sum = sum * c + Vector256.Sum(ps);
         max = newMax;
-    }
-
-    // key j of 8 times the 64-wide query, 8 partial sums (zero past the block's last key, which is not read)
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Products(float* k, int j, int left, float* q)
-    {
-        if (j >= left)
-        {
-            return Vector256<float>.Zero;
-        }
-        k += j * 64;
-        var a = Simd.Fma256(Vector256.Load(k + 8), Vector256.Load(q + 8), Vector256.Load(k) * Vector256.Load(q));
-        var b = Simd.Fma256(Vector256.Load(k + 24), Vector256.Load(q + 24), Vector256.Load(k + 16) * Vector256.Load(q + 16));
-        a = Simd.Fma256(Vector256.Load(k + 40), Vector256.Load(q + 40), Simd.Fma256(Vector256.Load(k + 32), Vector256.Load(q + 32), a));
-        b = Simd.Fma256(Vector256.Load(k + 56), Vector256.Load(q + 56), Simd.Fma256(Vector256.Load(k + 48), Vector256.Load(q + 48), b));
-        return a + b;
-    }
-
-    // key j of 16 times the query, 16 partial sums (zero past the block's last key, which is not read)
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Products(float* k, int j, int left, Vector512<float> q0, Vector512<float> q1, Vector512<float> q2, Vector512<float> q3)
-    {
-        if (j >= left)
-        {
-            return Vector512<float>.Zero;
-        }
-        k += j * 64;
-        var a = Simd.Fma512(Vector512.Load(k + 32), q2, Vector512.Load(k) * q0);
-        var b = Simd.Fma512(Vector512.Load(k + 48), q3, Vector512.Load(k + 16) * q1);
-        return a + b;
-    }
-
-    // per 128-bit lane, d_p's four values summed into dword p (the float form of PackedGroups.Reduce)
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Reduce(Vector512<float> d0, Vector512<float> d1, Vector512<float> d2, Vector512<float> d3) =>
-        PairSums(PairSums(d0, d1), PairSums(d2, d3));
-
-    // per 128-bit lane: [a0 + a1, a2 + a3, b0 + b1, b2 + b3]
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> PairSums(Vector512<float> a, Vector512<float> b) =>
-        Avx512F.Shuffle(a, b, 0b10_00_10_00) + Avx512F.Shuffle(a, b, 0b11_01_11_01);
-
-    // r[i] holds, per 128-bit lane L and dword p, key 4i + p's sum over lane L (Reduce); the result is
-    // key j's total in lane j
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> AcrossLanes(Vector512<float> r0, Vector512<float> r1, Vector512<float> r2, Vector512<float> r3)
-    {
-        var s01 = Avx512F.Shuffle4x128(r0, r1, 0b10_00_10_00) + Avx512F.Shuffle4x128(r0, r1, 0b11_01_11_01);
-        var s23 = Avx512F.Shuffle4x128(r2, r3, 0b10_00_10_00) + Avx512F.Shuffle4x128(r2, r3, 0b11_01_11_01);
-        return Avx512F.Shuffle4x128(s01, s23, 0b10_00_10_00) + Avx512F.Shuffle4x128(s01, s23, 0b11_01_11_01);
     }
 
     // s[j] = exp(s[j] - max) for j < count, a vector at a time (s has room up to the next multiple of 16)
