@@ -62,7 +62,10 @@ public sealed unsafe class Attention : IParallelWork
         pool.Run(this, _tiles * cache.KvHeads);
     }
 
+    // the stack buffers are written before they are read (lanes past a count are masked or zeroed explicitly), so they
+    // are not cleared on entry (tens of KiB per item, a sizable part of a decode item's time)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
     public void Execute(int index)
     {
         int kvHeads = _cache.KvHeads;
@@ -81,19 +84,23 @@ public sealed unsafe class Attention : IParallelWork
         int states = (t1 - t0) * group;
         Span<float> maxes = states <= StackFloats ? stackalloc float[states] : new float[states];
         Span<float> sums = states <= StackFloats ? stackalloc float[states] : new float[states];
+        // 64-wide heads on AVX2/AVX-512: every row of the item (tile token x GQA head) against a span of keys as one
+        // small GEMM (Scores64), a score row per query row. A span is one block, or for widened (F16/Q8_0) caches
+        // with small blocks as many whole blocks as make 64 keys, so each row's online-softmax step (its maxima,
+        // exponent and sums) is paid once per 64 keys. Spans start at fixed multiples of their length, so every
+        // token sees the same spans whatever its tile.
+        bool tiled = hd == 64 && Simd.Use256;
+        int span = tiled && f16 ? Math.Max(1, 64 / bs) * bs : bs;
         // room for a whole last vector (ExpShifted)
-        int scoreFloats = (bs + 15) / 16 * 16;
-        // an F16 or Q8_0 block's keys and values widened once for the whole tile: on the stack when they are
+        int scoreFloats = (span + 15) / 16 * 16;
+        // an F16 or Q8_0 span's keys and values widened once for the whole tile: on the stack when they are
         // small (always, for real models), else pinned on the heap (a stack overflow would end the process)
-        int widened = f16 ? bs * hd : 0;
+        int widened = f16 ? span * hd : 0;
         float[]? heapScores = scoreFloats <= StackFloats ? null : GC.AllocateUninitializedArray<float>(scoreFloats, pinned: true);
         float[]? heapKeys = widened <= StackFloats ? null : GC.AllocateUninitializedArray<float>(widened, pinned: true);
         float[]? heapValues = widened <= StackFloats ? null : GC.AllocateUninitializedArray<float>(widened, pinned: true);
-        // 64-wide heads on AVX2/AVX-512: every row of the item (tile token x GQA head) against a block's keys as one
-        // small GEMM (Scores64): the keys transposed once per block, a score row per query row
-        bool tiled = hd == 64 && Simd.Use256;
         int rowCount = (t1 - t0) * group;
-        int keyPad = (bs + 15) / 16 * 16;
+        int keyPad = (span + 15) / 16 * 16;
         int transposed = tiled ? 64 * keyPad : 0;
         int scoreRows = tiled ? rowCount * keyPad : 0;
         float[]? heapTransposed = transposed <= StackFloats ? null : GC.AllocateUninitializedArray<float>(transposed, pinned: true);
@@ -120,31 +127,32 @@ public sealed unsafe class Attention : IParallelWork
 
         // the tile's last token sees the most keys; earlier ones stop sooner
         int ctxAll = _positions[t1 - 1] + 1;
-        for (int start = 0; start < ctxAll; start += bs)
+        for (int start = 0; start < ctxAll; start += span)
         {
-            int block = table[start / bs];
-            int rows = Math.Min(bs, ctxAll - start);
-            // (rows, headDim) rows of this block and head, contiguous in the cache
-            float* keys, values;
-            if (kvType == KvCacheType.F16)
+            int rows = Math.Min(span, ctxAll - start);
+            // (rows, headDim) rows of this span and head, contiguous in the cache (F32: the span is one block) or
+            // widened block by block into kf and vf
+            float* keys = kf, values = vf;
+            for (int s0 = 0; s0 < rows; s0 += bs)
             {
-                Widen((ushort*)_cache.Key(_layer, block, kvh, 0), kf, rows * hd);
-                Widen((ushort*)_cache.Value(_layer, block, kvh, 0), vf, rows * hd);
-                keys = kf;
-                values = vf;
-            }
-            else if (kvType == KvCacheType.Q8_0)
-            {
-                // rows of whole Q8_0 blocks follow each other, so a block's rows expand as one run
-                RowDequantizer.Dequantize(GgmlType.Q8_0, _cache.Key(_layer, block, kvh, 0), 0, rows * hd, kf);
-                RowDequantizer.Dequantize(GgmlType.Q8_0, _cache.Value(_layer, block, kvh, 0), 0, rows * hd, vf);
-                keys = kf;
-                values = vf;
-            }
-            else
-            {
-                keys = (float*)_cache.Key(_layer, block, kvh, 0);
-                values = (float*)_cache.Value(_layer, block, kvh, 0);
+                int block = table[(start + s0) / bs];
+                int n = Math.Min(bs, rows - s0) * hd;
+                if (kvType == KvCacheType.F16)
+                {
+                    Widen((ushort*)_cache.Key(_layer, block, kvh, 0), kf + s0 * hd, n);
+                    Widen((ushort*)_cache.Value(_layer, block, kvh, 0), vf + s0 * hd, n);
+                }
+                else if (kvType == KvCacheType.Q8_0)
+                {
+                    // rows of whole Q8_0 blocks follow each other, so a block's rows expand as one run
+                    RowDequantizer.Dequantize(GgmlType.Q8_0, _cache.Key(_layer, block, kvh, 0), 0, n, kf + s0 * hd);
+                    RowDequantizer.Dequantize(GgmlType.Q8_0, _cache.Value(_layer, block, kvh, 0), 0, n, vf + s0 * hd);
+                }
+                else
+                {
+                    keys = (float*)_cache.Key(_layer, block, kvh, 0);
+                    values = (float*)_cache.Value(_layer, block, kvh, 0);
+                }
             }
             if (tiled)
             {
@@ -180,7 +188,7 @@ public sealed unsafe class Attention : IParallelWork
                 }
                 for (int t = first; t < t1; t++)
                 {
-                    int count = Math.Min(bs, _positions[t] + 1 - start);
+                    int count = Math.Min(span, _positions[t] + 1 - start);
                     long row = (long)t * _heads + kvh * group;
                     int state = (t - t0) * group;
                     for (int g = 0; g < group; g++)
@@ -205,7 +213,7 @@ public sealed unsafe class Attention : IParallelWork
                 {
                     continue;
                 }
-                int count = Math.Min(bs, ctx - start);
+                int count = Math.Min(span, ctx - start);
                 long row = (long)t * _heads + kvh * group;
                 int state = (t - t0) * group;
                 for (int g = 0; g < group; g++)

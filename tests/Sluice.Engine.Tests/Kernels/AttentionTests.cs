@@ -22,6 +22,9 @@ public sealed unsafe class AttentionTests
     // blocks that are not a whole number of vectors (the 64-wide form pads the keys it transposes)
     [InlineData(KvCacheType.F16, 53, 64, 5)]
     [InlineData(KvCacheType.F32, 70, 64, 24)]
+    // contexts of several 64-key spans (the 64-wide form's softmax steps)
+    [InlineData(KvCacheType.F16, 150, 64)]
+    [InlineData(KvCacheType.Q8_0, 130, 64, 5)]
     public void Paged_MatchesPlainSoftmaxAttention(KvCacheType type, int ctx, int hd, int Bs = 16)
     {
         const int Heads = 4, KvHeads = 2;
@@ -102,9 +105,11 @@ public sealed unsafe class AttentionTests
     [InlineData(KvCacheType.Q8_0, 32)]
     [InlineData(KvCacheType.F16, 64, 5)]
     [InlineData(KvCacheType.F32, 64, 40)]
-    public void Tiles_EqualTokensAlone(KvCacheType type, int hd, int Bs = 16)
+    [InlineData(KvCacheType.F16, 64, 16, 150)]
+    [InlineData(KvCacheType.F16, 64, 24, 100)]
+    public void Tiles_EqualTokensAlone(KvCacheType type, int hd, int Bs = 16, int LenA = 37)
     {
-        const int Heads = 6, KvHeads = 2, LenA = 37, LenB = 20;
+        const int Heads = 6, KvHeads = 2, LenB = 20;
         var rng = new Random(hd);
         int blocksA = (LenA + Bs - 1) / Bs, blocksB = (LenB + Bs - 1) / Bs;
         int[] tableA = Enumerable.Range(0, blocksA).ToArray();
