@@ -815,11 +815,8 @@ public sealed unsafe class Attention : IParallelWork
             }
             else if (cache.Type == KvCacheType.F16)
             {
-                for (int i = 0; i < hd; i++)
-                {
-                    ((ushort*)kd)[i] = Fp16.FromFloat(k[h * hd + i]);
-                    ((ushort*)vd)[i] = Fp16.FromFloat(v[h * hd + i]);
-                }
+                HalfVectors.ToHalfRow(k + h * hd, (ushort*)kd, hd);
+                HalfVectors.ToHalfRow(v + h * hd, (ushort*)vd, hd);
             }
             else
             {

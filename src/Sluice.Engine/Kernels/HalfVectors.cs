@@ -72,6 +72,45 @@ public static unsafe class HalfVectors
         }
     }
 
+    /// <summary>
+    /// y[i] = the half bits of x[i], exactly as <see cref="Fp16.FromFloat"/> (ties to even, overflow to infinity,
+    /// subnormals kept, any NaN to the quiet 0x7E00 with its sign): 8 lanes at a time on AVX2, packed to 16 bits.
+    /// </summary>
+    public static void ToHalfRow(float* x, ushort* y, int n)
+    {
+        int i = 0;
+        if (Simd.Use256)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                var lo = HalfBits(Vector256.Load(x + i).AsUInt32());
+                var hi = HalfBits(Vector256.Load(x + i + 8).AsUInt32());
+                // packs per 128-bit lane (lo 0..3, hi 0..3, lo 4..7, hi 4..7), then puts the quarters in order
+                Avx2.Permute4x64(Avx2.PackUnsignedSaturate(lo, hi).AsUInt64(), 0b11_01_10_00).AsUInt16().Store(y + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            y[i] = Fp16.FromFloat(x[i]);
+        }
+    }
+
+    // 8 floats' half bits in the low 16 bits of each lane (the steps of Fp16.FromFloat, every case computed and selected)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> HalfBits(Vector256<uint> u)
+    {
+        var sign = (u >> 16) & Vector256.Create(0x8000u);
+        var a = u & Vector256.Create(0x7FFFFFFFu);
+        // normal: rebias the exponent and drop 13 mantissa bits, ties to even (a carry bumps the exponent)
+        var normal = ((a + Vector256.Create(0x0FFFu) + ((a >> 13) & Vector256<uint>.One)) >> 13) - Vector256.Create(112u << 10);
+        // subnormal or zero: the value in units of 2^-24, rounded to even by vcvtps2dq
+        var small = Avx.ConvertToVector256Int32(a.AsSingle() * Vector256.Create(16777216f)).AsUInt32();
+        var r = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(0x38800000u)), small, normal);
+        r = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, Vector256.Create(0x477FF000u)), Vector256.Create(0x7C00u), r);
+        r = Vector256.ConditionalSelect(Vector256.GreaterThan(a, Vector256.Create(0x7F800000u)), Vector256.Create(0x7E00u), r);
+        return (r | sign).AsInt32();
+    }
+
     /// <summary>y[i] = x[i] rounded to the nearest bfloat16 value (ties to even), exactly as <see cref="RoundToBF16"/>.</summary>
     public static void RoundToBF16Row(float* x, float* y, int n)
     {

@@ -161,16 +161,23 @@ public sealed unsafe class FloatKernelTests
             values.Add(BitConverter.Int32BitsToSingle(rng.Next()) * (rng.Next(2) == 0 ? 1 : -1));
             values.Add((float)((rng.NextDouble() - 0.5) * Math.Pow(2, rng.Next(-30, 20))));
         }
+        values.Add(float.NaN);
+        values.Add(-float.NaN);
+        values.Add(BitConverter.Int32BitsToSingle(0x7F800001));
         var x = values.ToArray();
         var h = new float[x.Length];
         var b = new float[x.Length];
+        var bits = new ushort[x.Length];
         fixed (float* xp = x, hp = h, bp = b)
+        fixed (ushort* sp = bits)
         {
             HalfVectors.RoundToHalfRow(xp, hp, x.Length);
             HalfVectors.RoundToBF16Row(xp, bp, x.Length);
+            HalfVectors.ToHalfRow(xp, sp, x.Length);
         }
         for (int i = 0; i < x.Length; i++)
         {
+            Assert.True(Fp16.FromFloat(x[i]) == bits[i], $"half bits of {x[i]:R} (0x{BitConverter.SingleToUInt32Bits(x[i]):X8}): 0x{Fp16.FromFloat(x[i]):X4} vs 0x{bits[i]:X4}");
             float eh = HalfVectors.RoundToHalf(x[i]), eb = HalfVectors.RoundToBF16(x[i]);
             Assert.True(float.IsNaN(eh) ? float.IsNaN(h[i]) : BitConverter.SingleToInt32Bits(eh) == BitConverter.SingleToInt32Bits(h[i]), $"half of {x[i]:R}: {eh:R} vs {h[i]:R}");
             Assert.True(float.IsNaN(eb) ? float.IsNaN(b[i]) : BitConverter.SingleToInt32Bits(eb) == BitConverter.SingleToInt32Bits(b[i]), $"bf16 of {x[i]:R}: {eb:R} vs {b[i]:R}");
@@ -217,6 +224,41 @@ public sealed unsafe class FloatKernelTests
             for (int i = 0; i < n; i++)
             {
                 Assert.Equal(expected[i], inPlace[i], 1e-5f * Math.Max(1, Math.Abs(expected[i])));
+            }
+        }
+    }
+
+    /// <summary>The vector forms round as the scalar formulas do: bitwise the same rotation (separate products, no FMA).</summary>
+    [Theory]
+    [InlineData(RopeLayout.Normal, 64)]
+    [InlineData(RopeLayout.Normal, 20)]
+    [InlineData(RopeLayout.NeoX, 128)]
+    [InlineData(RopeLayout.NeoX, 20)]
+    public void Rope_EqualsTheScalarFormulasBitwise(RopeLayout layout, int hd)
+    {
+        const int Heads = 3;
+        var rng = new Random(hd);
+        var x = RandomBlocks.Floats(Heads * hd, rng, 3f);
+        var cos = new float[hd / 2];
+        var sin = new float[hd / 2];
+        var expected = (float[])x.Clone();
+        fixed (float* xp = x, cp = cos, sp = sin)
+        {
+            Rope.Angles(777, hd, 10000f, cp, sp);
+            Rope.Apply(xp, Heads, hd, cp, sp, layout);
+        }
+        int half = hd / 2;
+        for (int h = 0; h < Heads; h++)
+        {
+            for (int i = 0; i < half; i++)
+            {
+                int ia = layout == RopeLayout.Normal ? h * hd + 2 * i : h * hd + i;
+                int ib = layout == RopeLayout.Normal ? ia + 1 : ia + half;
+                float a = expected[ia], b = expected[ib];
+                float ra = (a * cos[i]) - (b * sin[i]);
+                float rb = (a * sin[i]) + (b * cos[i]);
+                Assert.Equal(BitConverter.SingleToInt32Bits(ra), BitConverter.SingleToInt32Bits(x[ia]));
+                Assert.Equal(BitConverter.SingleToInt32Bits(rb), BitConverter.SingleToInt32Bits(x[ib]));
             }
         }
     }
