@@ -110,6 +110,7 @@ public sealed unsafe class Attention : IParallelWork
         float* kt = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(transposedSpan));
         float* rowScores = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(scoreRowSpan));
         float* qt = stackalloc float[tiled ? 64 * 8 : 0];
+        Span<float> corrections = stackalloc float[tiled ? group : 0];
         int qtFirst = -1;
         Span<float> scoreSpan = heapScores is null ? stackalloc float[scoreFloats] : heapScores;
         Span<float> keySpan = heapKeys is null ? stackalloc float[widened] : heapKeys;
@@ -191,16 +192,28 @@ public sealed unsafe class Attention : IParallelWork
                     int count = Math.Min(span, _positions[t] + 1 - start);
                     long row = (long)t * _heads + kvh * group;
                     int state = (t - t0) * group;
+                    // each row's softmax step, then the values for several rows of this token at a time (they share
+                    // the count; a missing row of the last set repeats the token's last row, whose result it writes
+                    // again unchanged)
                     for (int g = 0; g < group; g++)
                     {
-                        float* sr = rowScores + (long)(state + g) * keyPad;
+                        corrections[g] = SoftmaxStep(rowScores + (long)(state + g) * keyPad, count, ref maxes[state + g], ref sums[state + g]);
+                    }
+                    int set = Simd.Use512 ? 4 : 2;
+                    for (int g0 = 0; g0 < group; g0 += set)
+                    {
+                        int ga = g0, gb = Math.Min(g0 + 1, group - 1), gc = Math.Min(g0 + 2, group - 1), gd = Math.Min(g0 + 3, group - 1);
+                        float* pa = rowScores + (long)(state + ga) * keyPad, pb = rowScores + (long)(state + gb) * keyPad;
+                        float* oa = _out + (row + ga) * hd, ob = _out + (row + gb) * hd;
                         if (Simd.Use512)
                         {
-                            Softmax64Avx512(_out + (row + g) * hd, values, count, sr, ref maxes[state + g], ref sums[state + g]);
+                            Values64Avx512(values, count, oa, ob, _out + (row + gc) * hd, _out + (row + gd) * hd,
+                                pa, pb, rowScores + (long)(state + gc) * keyPad, rowScores + (long)(state + gd) * keyPad,
+                                corrections[ga], corrections[gb], corrections[gc], corrections[gd]);
                         }
                         else
                         {
-                            Softmax64Avx2(_out + (row + g) * hd, values, count, sr, ref maxes[state + g], ref sums[state + g]);
+                            Values64Avx2(values, count, oa, ob, pa, pb, corrections[ga], corrections[gb]);
                         }
                     }
                 }
@@ -523,131 +536,171 @@ public sealed unsafe class Attention : IParallelWork
         }
     }
 
-    // One query row's running softmax and output (64 wide) over a block's first `count` keys, from its raw scores
-    // (scaled and masked here, then exponentiated in place): the output row in registers, the values' sums in two
-    // interleaved sets of accumulators (so the FMAs per block are not one dependency chain per register)
+    // One query row's online-softmax step over a span's first `count` keys, from its raw scores (scaled and masked
+    // here, then exponentiated in place): the new running max and sum, and the factor that rescales its output so far
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Softmax64Avx512(float* o, float* values, int count, float* scores, ref float max, ref float sum)
+    private float SoftmaxStep(float* scores, int count, ref float max, ref float sum)
     {
-        var scale = Vector512.Create(_scale);
-        var blockMax = Vector512.Create(float.NegativeInfinity);
-        for (int j0 = 0; j0 < count; j0 += 16)
+        float blockMax;
+        if (Simd.Use512)
         {
-            var sv = Vector512.Load(scores + j0) * scale;
-            if (count - j0 < 16)
+            var scale = Vector512.Create(_scale);
+            var m = Vector512.Create(float.NegativeInfinity);
+            for (int j0 = 0; j0 < count; j0 += 16)
             {
-                sv = Vector512.ConditionalSelect(Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - j0)).AsSingle(), sv, Vector512.Create(float.NegativeInfinity));
+                var sv = Vector512.Load(scores + j0) * scale;
+                if (count - j0 < 16)
+                {
+                    sv = Vector512.ConditionalSelect(Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - j0)).AsSingle(), sv, Vector512.Create(float.NegativeInfinity));
+                }
+                sv.Store(scores + j0);
+                m = Vector512.Max(m, sv);
             }
-            sv.Store(scores + j0);
-            blockMax = Vector512.Max(blockMax, sv);
+            blockMax = m.ToScalarMax();
         }
-        float newMax = MathF.Max(max, blockMax.ToScalarMax());
+        else
+        {
+            var scale = Vector256.Create(_scale);
+            var m = Vector256.Create(float.NegativeInfinity);
+            for (int j0 = 0; j0 < count; j0 += 8)
+            {
+                var sv = Vector256.Load(scores + j0) * scale;
+                if (count - j0 < 8)
+                {
+                    sv = Vector256.ConditionalSelect(Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count - j0)).AsSingle(), sv, Vector256.Create(float.NegativeInfinity));
+                }
+                sv.Store(scores + j0);
+                m = Vector256.Max(m, sv);
+            }
+            blockMax = m.ToScalarMax();
+        }
+        float newMax = MathF.Max(max, blockMax);
         float c = newMax == max ? 1f : MathF.Exp(max - newMax);
-        var correction = Vector512.Create(c);
-        var o0 = Vector512.Load(o) * correction;
-        var o1 = Vector512.Load(o + 16) * correction;
-        var o2 = Vector512.Load(o + 32) * correction;
-        var o3 = Vector512.Load(o + 48) * correction;
         ExpShifted(scores, count, newMax);
-        var e0 = Vector512<float>.Zero;
-        var e1 = Vector512<float>.Zero;
-        var e2 = Vector512<float>.Zero;
-        var e3 = Vector512<float>.Zero;
-        int j = 0;
-        for (; j + 2 <= count; j += 2)
-        {
-            float* v = values + j * 64;
-            var p = Vector512.Create(scores[j]);
-            var r = Vector512.Create(scores[j + 1]);
-            o0 = Simd.Fma512(Vector512.Load(v), p, o0);
-            o1 = Simd.Fma512(Vector512.Load(v + 16), p, o1);
-            o2 = Simd.Fma512(Vector512.Load(v + 32), p, o2);
-            o3 = Simd.Fma512(Vector512.Load(v + 48), p, o3);
-            e0 = Simd.Fma512(Vector512.Load(v + 64), r, e0);
-            e1 = Simd.Fma512(Vector512.Load(v + 80), r, e1);
-            e2 = Simd.Fma512(Vector512.Load(v + 96), r, e2);
-            e3 = Simd.Fma512(Vector512.Load(v + 112), r, e3);
-        }
-        if (j < count)
-        {
-            float* v = values + j * 64;
-            var p = Vector512.Create(scores[j]);
-            o0 = Simd.Fma512(Vector512.Load(v), p, o0);
-            o1 = Simd.Fma512(Vector512.Load(v + 16), p, o1);
-            o2 = Simd.Fma512(Vector512.Load(v + 32), p, o2);
-            o3 = Simd.Fma512(Vector512.Load(v + 48), p, o3);
-        }
-        (o0 + e0).Store(o);
-        (o1 + e1).Store(o + 16);
-        (o2 + e2).Store(o + 32);
-        (o3 + e3).Store(o + 48);
         // lanes past count are 0 after ExpShifted
-        var ps = Vector512<float>.Zero;
-        for (int j0 = 0; j0 < count; j0 += 16)
+        float total;
+        if (Simd.Use512)
         {
-            ps += Vector512.Load(scores + j0);
+            var ps = Vector512<float>.Zero;
+            for (int j0 = 0; j0 < count; j0 += 16)
+            {
+                ps += Vector512.Load(scores + j0);
+            }
+            total = Vector512.Sum(ps);
         }
-        sum = sum * c + Vector512.Sum(ps);
+        else
+        {
+            var ps = Vector256<float>.Zero;
+            for (int j0 = 0; j0 < count; j0 += 8)
+            {
+                ps += Vector256.Load(scores + j0);
+            }
+            total = Vector256.Sum(ps);
+        }
+        sum = sum * c + total;
         max = newMax;
+        return c;
     }
 
-    // Softmax64Avx512 on AVX2: the output row's 8 registers take the weighted values with one FMA chain each
+    // Four rows' outputs (64 wide), each first rescaled by its factor, take the weighted values of the span's first
+    // `count` keys: 16 accumulators, one FMA chain each over the keys in order, so a row's result does not depend on
+    // the rows beside it; each key's values are loaded once for the four rows
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Softmax64Avx2(float* o, float* values, int count, float* scores, ref float max, ref float sum)
+    private static void Values64Avx512(float* values, int count, float* oa, float* ob, float* oc, float* od,
+        float* pa, float* pb, float* pc, float* pd, float ca, float cb, float cc, float cd)
     {
-        var scale = Vector256.Create(_scale);
-        var blockMax = Vector256.Create(float.NegativeInfinity);
-        for (int j0 = 0; j0 < count; j0 += 8)
-        {
-            var sv = Vector256.Load(scores + j0) * scale;
-            if (count - j0 < 8)
-            {
-                sv = Vector256.ConditionalSelect(Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count - j0)).AsSingle(), sv, Vector256.Create(float.NegativeInfinity));
-            }
-            sv.Store(scores + j0);
-            blockMax = Vector256.Max(blockMax, sv);
-        }
-        float newMax = MathF.Max(max, blockMax.ToScalarMax());
-        float c = newMax == max ? 1f : MathF.Exp(max - newMax);
-        var correction = Vector256.Create(c);
-        var o0 = Vector256.Load(o) * correction;
-        var o1 = Vector256.Load(o + 8) * correction;
-        var o2 = Vector256.Load(o + 16) * correction;
-        var o3 = Vector256.Load(o + 24) * correction;
-        var o4 = Vector256.Load(o + 32) * correction;
-        var o5 = Vector256.Load(o + 40) * correction;
-        var o6 = Vector256.Load(o + 48) * correction;
-        var o7 = Vector256.Load(o + 56) * correction;
-        ExpShifted(scores, count, newMax);
+        var f = Vector512.Create(ca);
+        Vector512<float> a0 = Vector512.Load(oa) * f, a1 = Vector512.Load(oa + 16) * f, a2 = Vector512.Load(oa + 32) * f, a3 = Vector512.Load(oa + 48) * f;
+        f = Vector512.Create(cb);
+        Vector512<float> b0 = Vector512.Load(ob) * f, b1 = Vector512.Load(ob + 16) * f, b2 = Vector512.Load(ob + 32) * f, b3 = Vector512.Load(ob + 48) * f;
+        f = Vector512.Create(cc);
+        Vector512<float> c0 = Vector512.Load(oc) * f, c1 = Vector512.Load(oc + 16) * f, c2 = Vector512.Load(oc + 32) * f, c3 = Vector512.Load(oc + 48) * f;
+        f = Vector512.Create(cd);
+        Vector512<float> d0 = Vector512.Load(od) * f, d1 = Vector512.Load(od + 16) * f, d2 = Vector512.Load(od + 32) * f, d3 = Vector512.Load(od + 48) * f;
         for (int j = 0; j < count; j++)
         {
             float* v = values + j * 64;
-            var p = Vector256.Create(scores[j]);
-            o0 = Simd.Fma256(Vector256.Load(v), p, o0);
-            o1 = Simd.Fma256(Vector256.Load(v + 8), p, o1);
-            o2 = Simd.Fma256(Vector256.Load(v + 16), p, o2);
-            o3 = Simd.Fma256(Vector256.Load(v + 24), p, o3);
-            o4 = Simd.Fma256(Vector256.Load(v + 32), p, o4);
-            o5 = Simd.Fma256(Vector256.Load(v + 40), p, o5);
-            o6 = Simd.Fma256(Vector256.Load(v + 48), p, o6);
-            o7 = Simd.Fma256(Vector256.Load(v + 56), p, o7);
+            var v0 = Vector512.Load(v);
+            var v1 = Vector512.Load(v + 16);
+            var v2 = Vector512.Load(v + 32);
+            var v3 = Vector512.Load(v + 48);
+            var p = Vector512.Create(pa[j]);
+            a0 = Simd.Fma512(v0, p, a0);
+            a1 = Simd.Fma512(v1, p, a1);
+            a2 = Simd.Fma512(v2, p, a2);
+            a3 = Simd.Fma512(v3, p, a3);
+            p = Vector512.Create(pb[j]);
+            b0 = Simd.Fma512(v0, p, b0);
+            b1 = Simd.Fma512(v1, p, b1);
+            b2 = Simd.Fma512(v2, p, b2);
+            b3 = Simd.Fma512(v3, p, b3);
+            p = Vector512.Create(pc[j]);
+            c0 = Simd.Fma512(v0, p, c0);
+            c1 = Simd.Fma512(v1, p, c1);
+            c2 = Simd.Fma512(v2, p, c2);
+            c3 = Simd.Fma512(v3, p, c3);
+            p = Vector512.Create(pd[j]);
+            d0 = Simd.Fma512(v0, p, d0);
+            d1 = Simd.Fma512(v1, p, d1);
+            d2 = Simd.Fma512(v2, p, d2);
+            d3 = Simd.Fma512(v3, p, d3);
         }
-        o0.Store(o);
-        o1.Store(o + 8);
-        o2.Store(o + 16);
-        o3.Store(o + 24);
-        o4.Store(o + 32);
-        o5.Store(o + 40);
-        o6.Store(o + 48);
-        o7.Store(o + 56);
-        // lanes past count are 0 after ExpShifted
-        var ps = Vector256<float>.Zero;
-        for (int j0 = 0; j0 < count; j0 += 8)
+        a0.Store(oa);
+        a1.Store(oa + 16);
+        a2.Store(oa + 32);
+        a3.Store(oa + 48);
+        b0.Store(ob);
+        b1.Store(ob + 16);
+        b2.Store(ob + 32);
+        b3.Store(ob + 48);
+        c0.Store(oc);
+        c1.Store(oc + 16);
+        c2.Store(oc + 32);
+        c3.Store(oc + 48);
+        d0.Store(od);
+        d1.Store(od + 16);
+        d2.Store(od + 32);
+        d3.Store(od + 48);
+    }
+
+    // Values64Avx512 on AVX2: two rows, a 32-wide half at a time (8 accumulators, one FMA chain each over the keys in
+    // order); each key's half is loaded once for both rows
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Values64Avx2(float* values, int count, float* oa, float* ob, float* pa, float* pb, float ca, float cb)
+    {
+        var fa = Vector256.Create(ca);
+        var fb = Vector256.Create(cb);
+        for (int h = 0; h < 64; h += 32)
         {
-            ps += Vector256.Load(scores + j0);
+            Vector256<float> a0 = Vector256.Load(oa + h) * fa, a1 = Vector256.Load(oa + h + 8) * fa, a2 = Vector256.Load(oa + h + 16) * fa, a3 = Vector256.Load(oa + h + 24) * fa;
+            Vector256<float> b0 = Vector256.Load(ob + h) * fb, b1 = Vector256.Load(ob + h + 8) * fb, b2 = Vector256.Load(ob + h + 16) * fb, b3 = Vector256.Load(ob + h + 24) * fb;
+            for (int j = 0; j < count; j++)
+            {
+                float* v = values + j * 64 + h;
+                var v0 = Vector256.Load(v);
+                var v1 = Vector256.Load(v + 8);
+                var v2 = Vector256.Load(v + 16);
+                var v3 = Vector256.Load(v + 24);
+                var p = Vector256.Create(pa[j]);
+                a0 = Simd.Fma256(v0, p, a0);
+                a1 = Simd.Fma256(v1, p, a1);
+                a2 = Simd.Fma256(v2, p, a2);
+                a3 = Simd.Fma256(v3, p, a3);
+                p = Vector256.Create(pb[j]);
+                b0 = Simd.Fma256(v0, p, b0);
+                b1 = Simd.Fma256(v1, p, b1);
+                b2 = Simd.Fma256(v2, p, b2);
+                b3 = Simd.Fma256(v3, p, b3);
+            }
+            a0.Store(oa + h);
+            a1.Store(oa + h + 8);
+            a2.Store(oa + h + 16);
+            a3.Store(oa + h + 24);
+            b0.Store(ob + h);
+            b1.Store(ob + h + 8);
+            b2.Store(ob + h + 16);
+            b3.Store(ob + h + 24);
         }
-        sum = sum * c + Vector256.Sum(ps);
-        max = newMax;
     }
 
     // s[j] = exp(s[j] - max) for j < count, a vector at a time (s has room up to the next multiple of 16)
