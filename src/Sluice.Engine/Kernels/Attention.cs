@@ -302,32 +302,7 @@ public sealed unsafe class Attention : IParallelWork
                 var r5 = left > 5 ? Vector256.Load(k + 320 + d0) : default;
                 var r6 = left > 6 ? Vector256.Load(k + 384 + d0) : default;
                 var r7 = left > 7 ? Vector256.Load(k + 448 + d0) : default;
-                // per 128-bit lane: pairs of rows interleaved, then columns of four rows (c in the low lane, c + 4 high)
-                var t0 = Avx.UnpackLow(r0, r1);
-                var t1 = Avx.UnpackHigh(r0, r1);
-                var t2 = Avx.UnpackLow(r2, r3);
-                var t3 = Avx.UnpackHigh(r2, r3);
-                var t4 = Avx.UnpackLow(r4, r5);
-                var t5 = Avx.UnpackHigh(r4, r5);
-                var t6 = Avx.UnpackLow(r6, r7);
-                var t7 = Avx.UnpackHigh(r6, r7);
-                var u0 = Avx.Shuffle(t0, t2, 0x44);
-                var u1 = Avx.Shuffle(t0, t2, 0xEE);
-                var u2 = Avx.Shuffle(t1, t3, 0x44);
-                var u3 = Avx.Shuffle(t1, t3, 0xEE);
-                var u4 = Avx.Shuffle(t4, t6, 0x44);
-                var u5 = Avx.Shuffle(t4, t6, 0xEE);
-                var u6 = Avx.Shuffle(t5, t7, 0x44);
-                var u7 = Avx.Shuffle(t5, t7, 0xEE);
-                float* dst = kt + d0 * keyPad + j0;
-                Avx.Permute2x128(u0, u4, 0x20).Store(dst);
-                Avx.Permute2x128(u1, u5, 0x20).Store(dst + keyPad);
-                Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * keyPad);
-                Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * keyPad);
-                Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * keyPad);
-                Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * keyPad);
-                Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * keyPad);
-                Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * keyPad);
+                StoreTransposed(r0, r1, r2, r3, r4, r5, r6, r7, kt + d0 * keyPad + j0, keyPad, 8);
             }
         }
     }
@@ -344,6 +319,38 @@ public sealed unsafe class Attention : IParallelWork
                 qt[d * 8 + i] = qr[d];
             }
         }
+    }
+
+    // the 8 x 8 matrix whose rows are r0..r7, transposed: its column c (r0[c] .. r7[c]) stored at dst + c * stride for
+    // c < count. Per 128-bit lane pairs of rows interleave, then columns of four rows form (c low, c + 4 high)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTransposed(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* dst, int stride, int count)
+    {
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44);
+        var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44);
+        var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44);
+        var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44);
+        var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(dst);
+        if (count > 1) { Avx.Permute2x128(u1, u5, 0x20).Store(dst + stride); }
+        if (count > 2) { Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * stride); }
+        if (count > 3) { Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * stride); }
+        if (count > 4) { Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * stride); }
+        if (count > 5) { Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * stride); }
+        if (count > 6) { Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * stride); }
+        if (count > 7) { Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * stride); }
     }
 
     // query row r of an item (r = token * group + g): its 64 floats
@@ -444,31 +451,7 @@ public sealed unsafe class Attention : IParallelWork
                 a7 = Fma.MultiplyAdd(x, Vector256.Create(k7[d]), a7);
             }
             // a_i holds key j0 + i's score for the 8 rows; transposed, vector r holds row r's scores for the 8 keys
-            var t0 = Avx.UnpackLow(a0, a1);
-            var t1 = Avx.UnpackHigh(a0, a1);
-            var t2 = Avx.UnpackLow(a2, a3);
-            var t3 = Avx.UnpackHigh(a2, a3);
-            var t4 = Avx.UnpackLow(a4, a5);
-            var t5 = Avx.UnpackHigh(a4, a5);
-            var t6 = Avx.UnpackLow(a6, a7);
-            var t7 = Avx.UnpackHigh(a6, a7);
-            var u0 = Avx.Shuffle(t0, t2, 0x44);
-            var u1 = Avx.Shuffle(t0, t2, 0xEE);
-            var u2 = Avx.Shuffle(t1, t3, 0x44);
-            var u3 = Avx.Shuffle(t1, t3, 0xEE);
-            var u4 = Avx.Shuffle(t4, t6, 0x44);
-            var u5 = Avx.Shuffle(t4, t6, 0xEE);
-            var u6 = Avx.Shuffle(t5, t7, 0x44);
-            var u7 = Avx.Shuffle(t5, t7, 0xEE);
-            float* s = scores + (long)firstRow * keyPad + j0;
-            Avx.Permute2x128(u0, u4, 0x20).Store(s);
-            if (n > 1) { Avx.Permute2x128(u1, u5, 0x20).Store(s + keyPad); }
-            if (n > 2) { Avx.Permute2x128(u2, u6, 0x20).Store(s + 2 * keyPad); }
-            if (n > 3) { Avx.Permute2x128(u3, u7, 0x20).Store(s + 3 * keyPad); }
-            if (n > 4) { Avx.Permute2x128(u0, u4, 0x31).Store(s + 4 * keyPad); }
-            if (n > 5) { Avx.Permute2x128(u1, u5, 0x31).Store(s + 5 * keyPad); }
-            if (n > 6) { Avx.Permute2x128(u2, u6, 0x31).Store(s + 6 * keyPad); }
-            if (n > 7) { Avx.Permute2x128(u3, u7, 0x31).Store(s + 7 * keyPad); }
+            StoreTransposed(a0, a1, a2, a3, a4, a5, a6, a7, scores + (long)firstRow * keyPad + j0, keyPad, n);
         }
     }
 
@@ -609,58 +592,59 @@ public sealed unsafe class Attention : IParallelWork
     private static void Values64Avx512(float* values, int count, float* oa, float* ob, float* oc, float* od,
         float* pa, float* pb, float* pc, float* pd, float ca, float cb, float cc, float cd)
     {
-        var f = Vector512.Create(ca);
-        Vector512<float> a0 = Vector512.Load(oa) * f, a1 = Vector512.Load(oa + 16) * f, a2 = Vector512.Load(oa + 32) * f, a3 = Vector512.Load(oa + 48) * f;
-        f = Vector512.Create(cb);
-        Vector512<float> b0 = Vector512.Load(ob) * f, b1 = Vector512.Load(ob + 16) * f, b2 = Vector512.Load(ob + 32) * f, b3 = Vector512.Load(ob + 48) * f;
-        f = Vector512.Create(cc);
-        Vector512<float> c0 = Vector512.Load(oc) * f, c1 = Vector512.Load(oc + 16) * f, c2 = Vector512.Load(oc + 32) * f, c3 = Vector512.Load(oc + 48) * f;
-        f = Vector512.Create(cd);
-        Vector512<float> d0 = Vector512.Load(od) * f, d1 = Vector512.Load(od + 16) * f, d2 = Vector512.Load(od + 32) * f, d3 = Vector512.Load(od + 48) * f;
+        var a = Row512.Load(oa, ca);
+        var b = Row512.Load(ob, cb);
+        var c = Row512.Load(oc, cc);
+        var d = Row512.Load(od, cd);
         for (int j = 0; j < count; j++)
         {
-            float* v = values + j * 64;
-            var v0 = Vector512.Load(v);
-            var v1 = Vector512.Load(v + 16);
-            var v2 = Vector512.Load(v + 32);
-            var v3 = Vector512.Load(v + 48);
-            var p = Vector512.Create(pa[j]);
-            a0 = Simd.Fma512(v0, p, a0);
-            a1 = Simd.Fma512(v1, p, a1);
-            a2 = Simd.Fma512(v2, p, a2);
-            a3 = Simd.Fma512(v3, p, a3);
-            p = Vector512.Create(pb[j]);
-            b0 = Simd.Fma512(v0, p, b0);
-            b1 = Simd.Fma512(v1, p, b1);
-            b2 = Simd.Fma512(v2, p, b2);
-            b3 = Simd.Fma512(v3, p, b3);
-            p = Vector512.Create(pc[j]);
-            c0 = Simd.Fma512(v0, p, c0);
-            c1 = Simd.Fma512(v1, p, c1);
-            c2 = Simd.Fma512(v2, p, c2);
-            c3 = Simd.Fma512(v3, p, c3);
-            p = Vector512.Create(pd[j]);
-            d0 = Simd.Fma512(v0, p, d0);
-            d1 = Simd.Fma512(v1, p, d1);
-            d2 = Simd.Fma512(v2, p, d2);
-            d3 = Simd.Fma512(v3, p, d3);
+            var v = Row512.Load(values + j * 64);
+            a.Add(v, pa[j]);
+            b.Add(v, pb[j]);
+            c.Add(v, pc[j]);
+            d.Add(v, pd[j]);
         }
-        a0.Store(oa);
-        a1.Store(oa + 16);
-        a2.Store(oa + 32);
-        a3.Store(oa + 48);
-        b0.Store(ob);
-        b1.Store(ob + 16);
-        b2.Store(ob + 32);
-        b3.Store(ob + 48);
-        c0.Store(oc);
-        c1.Store(oc + 16);
-        c2.Store(oc + 32);
-        c3.Store(oc + 48);
-        d0.Store(od);
-        d1.Store(od + 16);
-        d2.Store(od + 32);
-        d3.Store(od + 48);
+        a.Store(oa);
+        b.Store(ob);
+        c.Store(oc);
+        d.Store(od);
+    }
+
+    // a 64-wide row in four registers
+    private struct Row512
+    {
+        private Vector512<float> _0, _1, _2, _3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Row512 Load(float* o) =>
+            new() { _0 = Vector512.Load(o), _1 = Vector512.Load(o + 16), _2 = Vector512.Load(o + 32), _3 = Vector512.Load(o + 48) };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Row512 Load(float* o, float factor)
+        {
+            var f = Vector512.Create(factor);
+            return new Row512 { _0 = Vector512.Load(o) * f, _1 = Vector512.Load(o + 16) * f, _2 = Vector512.Load(o + 32) * f, _3 = Vector512.Load(o + 48) * f };
+        }
+
+        // this += v * p, one FMA chain per register
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Add(in Row512 v, float p)
+        {
+            var w = Vector512.Create(p);
+            _0 = Simd.Fma512(v._0, w, _0);
+            _1 = Simd.Fma512(v._1, w, _1);
+            _2 = Simd.Fma512(v._2, w, _2);
+            _3 = Simd.Fma512(v._3, w, _3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Store(float* o)
+        {
+            _0.Store(o);
+            _1.Store(o + 16);
+            _2.Store(o + 32);
+            _3.Store(o + 48);
+        }
     }
 
     // Values64Avx512 on AVX2: two rows, a 32-wide half at a time (8 accumulators, one FMA chain each over the keys in
@@ -668,38 +652,55 @@ public sealed unsafe class Attention : IParallelWork
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Values64Avx2(float* values, int count, float* oa, float* ob, float* pa, float* pb, float ca, float cb)
     {
-        var fa = Vector256.Create(ca);
-        var fb = Vector256.Create(cb);
         for (int h = 0; h < 64; h += 32)
         {
-            Vector256<float> a0 = Vector256.Load(oa + h) * fa, a1 = Vector256.Load(oa + h + 8) * fa, a2 = Vector256.Load(oa + h + 16) * fa, a3 = Vector256.Load(oa + h + 24) * fa;
-            Vector256<float> b0 = Vector256.Load(ob + h) * fb, b1 = Vector256.Load(ob + h + 8) * fb, b2 = Vector256.Load(ob + h + 16) * fb, b3 = Vector256.Load(ob + h + 24) * fb;
+            var a = Half256.Load(oa + h, ca);
+            var b = Half256.Load(ob + h, cb);
             for (int j = 0; j < count; j++)
             {
-                float* v = values + j * 64 + h;
-                var v0 = Vector256.Load(v);
-                var v1 = Vector256.Load(v + 8);
-                var v2 = Vector256.Load(v + 16);
-                var v3 = Vector256.Load(v + 24);
-                var p = Vector256.Create(pa[j]);
-                a0 = Simd.Fma256(v0, p, a0);
-                a1 = Simd.Fma256(v1, p, a1);
-                a2 = Simd.Fma256(v2, p, a2);
-                a3 = Simd.Fma256(v3, p, a3);
-                p = Vector256.Create(pb[j]);
-                b0 = Simd.Fma256(v0, p, b0);
-                b1 = Simd.Fma256(v1, p, b1);
-                b2 = Simd.Fma256(v2, p, b2);
-                b3 = Simd.Fma256(v3, p, b3);
+                var v = Half256.Load(values + j * 64 + h);
+                a.Add(v, pa[j]);
+                b.Add(v, pb[j]);
             }
-            a0.Store(oa + h);
-            a1.Store(oa + h + 8);
-            a2.Store(oa + h + 16);
-            a3.Store(oa + h + 24);
-            b0.Store(ob + h);
-            b1.Store(ob + h + 8);
-            b2.Store(ob + h + 16);
-            b3.Store(ob + h + 24);
+            a.Store(oa + h);
+            b.Store(ob + h);
+        }
+    }
+
+    // 32 floats of a row in four registers
+    private struct Half256
+    {
+        private Vector256<float> _0, _1, _2, _3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Half256 Load(float* o) =>
+            new() { _0 = Vector256.Load(o), _1 = Vector256.Load(o + 8), _2 = Vector256.Load(o + 16), _3 = Vector256.Load(o + 24) };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Half256 Load(float* o, float factor)
+        {
+            var f = Vector256.Create(factor);
+            return new Half256 { _0 = Vector256.Load(o) * f, _1 = Vector256.Load(o + 8) * f, _2 = Vector256.Load(o + 16) * f, _3 = Vector256.Load(o + 24) * f };
+        }
+
+        // this += v * p, one FMA chain per register
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Add(in Half256 v, float p)
+        {
+            var w = Vector256.Create(p);
+            _0 = Simd.Fma256(v._0, w, _0);
+            _1 = Simd.Fma256(v._1, w, _1);
+            _2 = Simd.Fma256(v._2, w, _2);
+            _3 = Simd.Fma256(v._3, w, _3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Store(float* o)
+        {
+            _0.Store(o);
+            _1.Store(o + 8);
+            _2.Store(o + 16);
+            _3.Store(o + 24);
         }
     }
 
