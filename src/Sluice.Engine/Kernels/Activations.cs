@@ -48,11 +48,7 @@ public static unsafe class Activations
                 (g * sig * Vector256.Load(up + i)).Store(output + i);
             }
         }
-        for (; i < n; i++)
-        {
-            float g = gate[i];
-            output[i] = g / (1f + MathF.Exp(-g)) * up[i];
-        }
+        SiluMulReference(gate + i, up + i, output + i, n - i);
     }
 
     // x (n,) += y (n,)

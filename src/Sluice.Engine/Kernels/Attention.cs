@@ -91,8 +91,9 @@ public sealed unsafe class Attention : IParallelWork
         // token sees the same spans whatever its tile.
         bool tiled = hd == 64 && Simd.Use256;
         int span = tiled && f16 ? Math.Max(1, 64 / bs) * bs : bs;
-        // room for a whole last vector (ExpShifted)
-        int scoreFloats = (span + 15) / 16 * 16;
+        // the row-at-a-time form's scores (the tiled form keeps a row of them per query row instead), with room for a
+        // whole last vector (ExpShifted)
+        int scoreFloats = tiled ? 0 : (span + 15) / 16 * 16;
         // an F16 or Q8_0 span's keys and values widened once for the whole tile: on the stack when they are
         // small (always, for real models), else pinned on the heap (a stack overflow would end the process)
         int widened = f16 ? span * hd : 0;
